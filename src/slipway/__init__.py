@@ -1,0 +1,114 @@
+"""Slipway: one system of record for a model's whole life.
+
+The module-level functions act on the default workspace (the last :func:`connect`, or one opened
+from ``SLIPWAY_*`` settings on first use) and are shaped like MLflow's::
+
+    import slipway
+
+    with slipway.start_run(experiment="maintenance"):
+        slipway.log_params({"n_estimators": 200})
+        slipway.log_metric("auc", 0.97)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from slipway.core.errors import (
+    AlreadyExists,
+    BackendUnavailable,
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    SlipwayError,
+    Unauthenticated,
+)
+from slipway.tracking.service import ActiveRun
+from slipway.workspace import Workspace, connect, default_workspace
+
+__version__ = "0.1.0"
+
+
+def start_run(name: str | None = None, *, experiment: str | None = None, nested: bool = False,
+              tags: dict[str, str] | None = None) -> ActiveRun:
+    """Start a run and make it active; use it as a context manager to end it."""
+    return default_workspace().tracking.start_run(name, experiment=experiment, nested=nested, tags=tags)
+
+
+def end_run(status: str = "FINISHED") -> None:
+    default_workspace().tracking.end_run(status=status)
+
+
+def active_run() -> ActiveRun | None:
+    return default_workspace().tracking.active_run()
+
+
+def log_param(key: str, value: Any) -> None:
+    default_workspace().tracking.log_param(key, value)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    default_workspace().tracking.log_params(params)
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    default_workspace().tracking.log_metric(key, value, step)
+
+
+def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
+    default_workspace().tracking.log_metrics(metrics, step)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    default_workspace().tracking.set_tags(tags)
+
+
+def set_tag(key: str, value: Any) -> None:
+    default_workspace().tracking.set_tags({key: value})
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> Any:
+    return default_workspace().tracking.log_artifact(local_path, artifact_path)
+
+
+def log_input(dataset_version: Any, context: str = "training") -> Any:
+    return default_workspace().tracking.log_input(dataset_version, context)
+
+
+def search_runs(filter: str = "", experiments: list[str] | None = None, order_by: list[str] | None = None,
+                max_results: int = 100) -> Any:
+    return default_workspace().tracking.search_runs(filter, experiments, order_by, max_results)
+
+
+def log_model(model: Any, name: str = "model", *, input_example: Any = None,
+              registered_model_name: str | None = None, **kwargs: Any) -> Any:
+    """Store ``model`` as a bundle artifact of the active run (and register it when named)."""
+    from slipway.models.logging import log_model as _log_model
+
+    return _log_model(default_workspace(), model, name, input_example=input_example,
+                      registered_model_name=registered_model_name, **kwargs)
+
+
+def load_model(ref: str) -> Any:
+    """Load a model as a Predictor: ``name@alias``, ``name/3``, ``models:/name@alias`` or ``runs:/id/path``."""
+    from slipway.models.logging import load_model as _load_model
+
+    return _load_model(default_workspace(), ref)
+
+
+def autolog(**kwargs: Any) -> None:
+    """Log params, training metrics, the model and the training data's digest on every ``fit``."""
+    from slipway.models.autolog import enable
+
+    enable(default_workspace(), **kwargs)
+
+
+__all__ = [
+    "ActiveRun", "AlreadyExists", "BackendUnavailable", "Conflict", "IntegrityError", "InvalidInput", "NotFound",
+    "PermissionDenied", "SlipwayError", "Unauthenticated", "Workspace", "active_run", "autolog", "connect",
+    "default_workspace", "end_run", "load_model", "log_artifact", "log_input", "log_metric", "log_metrics",
+    "log_model", "log_param", "log_params", "search_runs", "set_tag", "set_tags", "start_run",
+]

@@ -1,0 +1,27 @@
+"""Audit endpoints: list events and verify the hash chain."""
+
+from __future__ import annotations
+
+from slipway.core.auth import endpoint
+from slipway.store.context import ServiceContext
+from slipway.store.ledger import AuditEvent, LedgerVerdict, list_events, verify_ledger
+
+
+class AuditBackend:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    @endpoint("read")
+    def log(
+        self, subject_kind: str | None = None, subject_id: str | None = None, action: str | None = None,
+        since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, descending: bool = True,
+    ) -> list[AuditEvent]:
+        """Events, newest first, filtered by subject, action (``*`` wildcards) and time."""
+        with self.ctx.db.read() as conn:
+            return list_events(conn, subject_kind, subject_id, action, since_ms, until_ms, max(1, min(limit, 100_000)), descending)
+
+    @endpoint("read")
+    def verify(self) -> LedgerVerdict:
+        """Walk the whole chain and name the first event that was edited, removed or reordered."""
+        with self.ctx.db.read() as conn:
+            return verify_ledger(conn)

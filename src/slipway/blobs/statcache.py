@@ -1,0 +1,62 @@
+"""A stat cache: (path, size, mtime, inode) → digest, so an unchanged file is never hashed twice.
+
+It is a small SQLite file beside the metadata (``$SLIPWAY_HOME/statcache.db``); it is a cache, so
+losing it only costs re-hashing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stat_cache (
+  path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, inode INTEGER, digest TEXT
+)
+"""
+
+
+class StatCache:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._path = os.fspath(path)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self._path, timeout=30, check_same_thread=False)
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(_SCHEMA)
+        self._conn.commit()
+
+    def lookup_many(self, items: Iterable[tuple[str, os.stat_result]]) -> dict[str, str]:
+        """The cached digest of each path whose size, mtime and inode are unchanged."""
+        wanted = {path: info for path, info in items}
+        if not wanted:
+            return {}
+        found: dict[str, str] = {}
+        paths = list(wanted)
+        with self._lock:
+            for start in range(0, len(paths), 900):
+                chunk = paths[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                rows = self._conn.execute(
+                    f"SELECT path, size, mtime_ns, inode, digest FROM stat_cache WHERE path IN ({marks})", chunk
+                )
+                for path, size, mtime_ns, inode, digest in rows:
+                    info = wanted[path]
+                    if (size, mtime_ns, inode) == (info.st_size, info.st_mtime_ns, info.st_ino):
+                        found[path] = digest
+        return found
+
+    def store_many(self, items: Iterable[tuple[str, os.stat_result, str]]) -> None:
+        rows = [(p, i.st_size, i.st_mtime_ns, i.st_ino, d) for p, i, d in items]
+        with self._lock:
+            self._conn.executemany("INSERT OR REPLACE INTO stat_cache VALUES (?,?,?,?,?)", rows)
+            self._conn.commit()
+
+    def close(self) -> None:
+        self._conn.close()

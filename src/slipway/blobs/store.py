@@ -1,0 +1,238 @@
+"""Content-addressed blobs over fsspec.
+
+A blob lives at ``<root>/<d[:2]>/<d[2:]>`` where ``d`` is its BLAKE3 digest. Writes are atomic:
+bytes go to a temporary name and are renamed into place (local folders) or written in one object
+PUT (object stores, where a PUT is atomic), so a reader never sees half a blob. A local folder
+takes a fast path through ``os`` rather than fsspec.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from slipway.core.errors import BackendUnavailable, IntegrityError, NotFound
+from slipway.core.hashing import CHUNK, check_digest, hash_bytes, hash_file
+
+ProgressFn = Callable[[int], None]
+
+
+class BlobStore:
+    """Immutable blobs addressed by their BLAKE3 digest, in a folder or any fsspec URL."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        try:
+            self.fs, root = fsspec.core.url_to_fs(uri)
+        except (ImportError, ValueError) as err:
+            raise BackendUnavailable(f"cannot open artifact store {uri!r}: {err}") from err
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.root = root.rstrip("/")
+        if self.local:
+            Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"BlobStore({self.uri!r})"
+
+    # -- addressing -------------------------------------------------------------------------
+    def path_of(self, digest: str) -> str:
+        check_digest(digest)
+        return f"{self.root}/{digest[:2]}/{digest[2:]}"
+
+    def exists(self, digest: str) -> bool:
+        path = self.path_of(digest)
+        return os.path.exists(path) if self.local else bool(self.fs.exists(path))
+
+    def missing(self, digests: Iterable[str], workers: int = 16) -> list[str]:
+        """The digests of ``digests`` this store does not hold (checked in parallel)."""
+        unique = sorted(set(digests))
+        if self.local:
+            return [d for d in unique if not os.path.exists(self.path_of(d))]
+        with ThreadPoolExecutor(workers) as pool:
+            flags = list(pool.map(self.exists, unique))
+        return [d for d, present in zip(unique, flags, strict=True) if not present]
+
+    # -- writing ----------------------------------------------------------------------------
+    def put_bytes(self, data: bytes) -> str:
+        digest = hash_bytes(data)
+        if not self.exists(digest):
+            self._write(digest, lambda handle: handle.write(data))
+        return digest
+
+    def put_file(self, path: str | os.PathLike[str], digest: str | None = None) -> str:
+        """Store a file's bytes; ``digest`` may be passed when already known (e.g. from a cache)."""
+        digest = digest or hash_file(path)
+        if self.exists(digest):
+            return digest
+        if self.local:
+            self._local_copy_in(os.fspath(path), digest)
+        else:
+            with open(path, "rb") as source:
+                self._write(digest, lambda handle: shutil.copyfileobj(source, handle, CHUNK))
+        return digest
+
+    def put_stream(self, stream: BinaryIO) -> str:
+        """Store a stream of unknown digest: spool it to a temporary file while hashing."""
+        with tempfile.NamedTemporaryFile(dir=self._tmp_dir(), delete=False) as spool:
+            shutil.copyfileobj(stream, spool, CHUNK)
+        try:
+            return self.put_file(spool.name)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(spool.name)
+
+    def _tmp_dir(self) -> str | None:
+        return os.path.join(self.root, "tmp") if self.local else None
+
+    def _local_copy_in(self, source: str, digest: str) -> None:
+        final = self.path_of(digest)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), prefix=digest[:8])
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _write(self, digest: str, fill: Callable[[BinaryIO], object]) -> None:
+        final = self.path_of(digest)
+        if self.local:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), prefix=digest[:8])
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    fill(handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, final)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+        else:
+            # One PUT per object is atomic on object stores; a failed PUT leaves nothing.
+            with self.fs.open(final, "wb") as handle:
+                fill(handle)
+
+    # -- reading ----------------------------------------------------------------------------
+    def open(self, digest: str) -> BinaryIO:
+        path = self.path_of(digest)
+        try:
+            if self.local:
+                return open(path, "rb")
+            return self.fs.open(path, "rb")  # type: ignore[no-any-return]
+        except FileNotFoundError as err:
+            raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from err
+
+    def read_bytes(self, digest: str, verify: bool = True) -> bytes:
+        with self.open(digest) as handle:
+            data = handle.read()
+        if verify and hash_bytes(data) != digest:
+            raise IntegrityError(f"blob {digest} in {self.uri} is corrupt: its bytes hash to {hash_bytes(data)}")
+        return data
+
+    def verify(self, digest: str) -> bool:
+        """Whether the stored bytes still hash to ``digest``."""
+        if self.local:
+            try:
+                return hash_file(self.path_of(digest)) == digest
+            except FileNotFoundError as err:
+                raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from err
+        return hash_bytes(self.read_bytes(digest, verify=False)) == digest
+
+    def size(self, digest: str) -> int:
+        path = self.path_of(digest)
+        try:
+            return os.path.getsize(path) if self.local else int(self.fs.size(path))
+        except FileNotFoundError as err:
+            raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from err
+
+    def materialize(self, digest: str, dest: str | os.PathLike[str], link: bool = True, verify: bool = True) -> None:
+        """Write blob ``digest`` to the file ``dest``, hard-linking when possible.
+
+        Raises IntegrityError (and writes nothing) when ``verify`` is set and the bytes do not
+        match the digest.
+        """
+        dest = os.fspath(dest)
+        if verify and not self.verify(digest):
+            raise IntegrityError(f"blob {digest} for {dest} is corrupt in {self.uri}; refusing to serve it")
+        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(dest)
+        if self.local:
+            if link:
+                try:
+                    os.link(self.path_of(digest), dest)
+                    return
+                except OSError:
+                    pass
+            shutil.copyfile(self.path_of(digest), dest)
+            return
+        with self.open(digest) as source, open(dest, "wb") as target:
+            shutil.copyfileobj(source, target, CHUNK)
+
+    # -- listing, copying, deleting --------------------------------------------------------
+    def iter_digests(self) -> Iterator[str]:
+        if self.local:
+            for prefix in sorted(os.listdir(self.root)):
+                if len(prefix) != 2:
+                    continue
+                for rest in os.listdir(os.path.join(self.root, prefix)):
+                    yield prefix + rest
+            return
+        for path in self.fs.find(self.root):
+            parts = path.rstrip("/").split("/")
+            if len(parts) >= 2 and len(parts[-2]) == 2 and len(parts[-1]) == 62:
+                yield parts[-2] + parts[-1]
+
+    def modified_ms(self, digest: str) -> int:
+        path = self.path_of(digest)
+        if self.local:
+            return int(os.path.getmtime(path) * 1000)
+        info = self.fs.info(path)
+        mtime = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
+        return int(mtime.timestamp() * 1000) if hasattr(mtime, "timestamp") else int(float(mtime) * 1000)
+
+    def delete(self, digest: str) -> None:
+        path = self.path_of(digest)
+        with contextlib.suppress(FileNotFoundError):
+            if self.local:
+                os.unlink(path)
+            else:
+                self.fs.rm(path)
+
+    def copy_to(
+        self, other: BlobStore, digests: Iterable[str], workers: int = 8, progress: ProgressFn | None = None
+    ) -> int:
+        """Copy the blobs of ``digests`` that ``other`` lacks, in parallel. Returns how many moved.
+
+        Each copy is atomic on the target, so an interrupted copy resumes by simply running again.
+        """
+        todo = other.missing(digests)
+
+        def copy_one(digest: str) -> int:
+            if self.local:
+                other.put_file(self.path_of(digest), digest=digest)
+            else:
+                with self.open(digest) as source:
+                    other._write(digest, lambda handle: shutil.copyfileobj(source, handle, CHUNK))
+            if progress:
+                progress(1)
+            return 1
+
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            return sum(pool.map(copy_one, todo))

@@ -1,0 +1,48 @@
+"""Printing for the CLI: Rich tables for people, ``--json`` for programs, one-line errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from slipway.core.errors import SlipwayError
+from slipway.core.records import as_plain
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def fail(error: SlipwayError | str, code: int = 2) -> NoReturn:
+    message = error.message if isinstance(error, SlipwayError) else error
+    kind = type(error).__name__ if isinstance(error, SlipwayError) else "error"
+    err_console.print(f"[bold red]{kind}:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(as_plain(value), option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+
+
+def show(value: Any, as_json: bool, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """``--json`` prints ``value``; otherwise a table of ``rows``."""
+    if as_json:
+        print_json(value)
+    else:
+        print_table(title, columns, rows)

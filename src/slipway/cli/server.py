@@ -1,0 +1,29 @@
+"""``slipway server``: run the platform API."""
+
+from __future__ import annotations
+
+import typer
+
+from slipway.cli.output import console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("server")
+    def server(
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+        port: int = typer.Option(5050, help="Port to listen on."),
+        workers: int = typer.Option(1, help="Worker processes."),
+    ) -> None:
+        """Run the platform REST API (OpenAPI at /api/v1/docs) over the configured stores."""
+        import uvicorn
+
+        from slipway.core.settings import load_settings
+        from slipway.server.bootstrap import prepare
+
+        settings = load_settings(server_url="")
+        note = prepare(settings)
+        if note:
+            console.print(note)
+        console.print(f"Slipway server on http://{host}:{port} (store {settings.resolved_store_uri})")
+        uvicorn.run("slipway.server.main:app", host=host, port=port, workers=workers, log_level="warning",
+                    factory=False)

@@ -1,0 +1,88 @@
+"""Principals, roles and the permissions each role grants.
+
+Every service endpoint names one permission (see :func:`endpoint`); the check is the same in
+embedded mode (the configured local user) and remote mode (the token's user), because both run
+the same backend code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from slipway.core.errors import PermissionDenied
+
+ROLES: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"read"}),
+    "developer": frozenset(
+        {"read", "tracking.write", "data.write", "registry.write", "pipelines.run", "features.write",
+         "monitoring.write"}
+    ),
+    "validator": frozenset({"read", "governance.validate"}),
+    "approver": frozenset({"read", "governance.approve"}),
+    "deployer": frozenset({"read", "deploy", "monitoring.write"}),
+    "auditor": frozenset({"read", "audit.read"}),
+    "admin": frozenset({"*"}),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user or service account name and its roles."""
+
+    name: str
+    roles: frozenset[str]
+    kind: str = "user"
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        granted: set[str] = set()
+        for role in self.roles:
+            granted |= ROLES.get(role, frozenset())
+        return frozenset(granted)
+
+    def can(self, permission: str) -> bool:
+        granted = self.permissions
+        return "*" in granted or permission in granted
+
+    def require(self, permission: str, what: str = "") -> None:
+        if not self.can(permission):
+            roles = ", ".join(sorted(self.roles)) or "none"
+            raise PermissionDenied(
+                f"{self.name} (roles: {roles}) may not {what or permission}; it needs the "
+                f"'{permission}' permission"
+            )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def endpoint(permission: str) -> Callable[[F], F]:
+    """Mark a backend method as part of the API, callable by principals holding ``permission``.
+
+    The server publishes every marked method as ``POST /api/v1/<service>/<method>``; the check
+    runs inside the method, so embedded and remote callers are authorised alike.
+    """
+
+    def mark(fn: F) -> F:
+        @functools.wraps(fn)
+        def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self.ctx.principal.require(permission, fn.__name__.replace("_", " "))
+            return fn(self, *args, **kwargs)
+
+        checked.__slipway_permission__ = permission  # type: ignore[attr-defined]
+        return checked  # type: ignore[return-value]
+
+    return mark
+
+
+def endpoints_of(backend_cls: type) -> dict[str, str]:
+    """The API methods of a backend class and the permission each needs."""
+    found = {}
+    for name in dir(backend_cls):
+        permission = getattr(getattr(backend_cls, name), "__slipway_permission__", None)
+        if permission is not None and not name.startswith("_"):
+            found[name] = permission
+    return found

@@ -1,0 +1,80 @@
+"""Records: the frozen dataclasses that services return, and their JSON codec.
+
+Records cross the HTTP boundary in remote mode, so each is registered by class name and encoded
+with a ``"$r"`` tag; the client decodes them back into the same classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, TypeVar
+
+import orjson
+
+T = TypeVar("T")
+_REGISTRY: dict[str, type] = {}
+
+
+def record(cls: type[T]) -> type[T]:
+    """Make ``cls`` a frozen, slotted dataclass and register it for the wire codec."""
+    data_cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
+    _REGISTRY[cls.__name__] = data_cls
+    return data_cls
+
+
+def to_wire(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        body = {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        body["$r"] = type(value).__name__
+        return body
+    if isinstance(value, dict):
+        return {str(k): to_wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_wire(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON has no NaN or infinity; orjson would send null.
+        return {"$f": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+    return value
+
+
+def from_wire(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and "$f" in value:
+            return float(value["$f"].replace("Infinity", "inf"))
+        name = value.get("$r")
+        decoded = {k: from_wire(v) for k, v in value.items() if k != "$r"}
+        if name is not None and name in _REGISTRY:
+            cls = _REGISTRY[name]
+            fields = {f.name: f for f in dataclasses.fields(cls)}
+            kwargs = {}
+            for key, item in decoded.items():
+                if key in fields:
+                    kwargs[key] = tuple(item) if isinstance(item, list) and "tuple" in str(fields[key].type) else item
+            return cls(**kwargs)
+        return decoded
+    if isinstance(value, list):
+        return [from_wire(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(to_wire(value), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+def loads(data: bytes | str) -> Any:
+    return from_wire(orjson.loads(data))
+
+
+def as_plain(value: Any) -> Any:
+    """A record (or a structure of them) as plain JSON-able data, for ``--json`` output."""
+    plain = orjson.loads(orjson.dumps(to_wire(value), option=orjson.OPT_SERIALIZE_NUMPY))
+
+    def strip(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {k: strip(v) for k, v in item.items() if k != "$r"}
+        if isinstance(item, list):
+            return [strip(v) for v in item]
+        return item
+
+    return strip(plain)

@@ -1,0 +1,1 @@
+"""Layer 2: datasets and immutable versions, profiles, schemas and validation."""

@@ -1,0 +1,1 @@
+"""Layer 3: deployments as data: specs, variants, canary state and history."""

@@ -1,0 +1,1 @@
+"""Layer 2: graph queries over the typed lineage edges."""

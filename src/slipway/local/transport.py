@@ -1,0 +1,48 @@
+"""The embedded transport: opens the metadata and artifact stores and builds backends."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from slipway.blobs.store import BlobStore
+from slipway.core.auth import Principal
+from slipway.core.errors import NotFound
+from slipway.core.settings import Settings
+from slipway.governance.identity import local_principal
+from slipway.local.backends import BACKEND_PATHS, backend_class
+from slipway.store.context import ServiceContext
+from slipway.store.database import Database
+
+
+@functools.cache
+def _open_database(uri: str, busy_timeout_s: float) -> Database:
+    db = Database(uri, busy_timeout_s)
+    db.upgrade()
+    return db
+
+
+class LocalTransport:
+    """Backends over the stores named by ``settings``, acting as ``principal`` (default: the
+    configured local user)."""
+
+    remote = False
+
+    def __init__(self, settings: Settings, principal: Principal | None = None) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.db = _open_database(settings.resolved_store_uri, settings.sqlite_busy_timeout_s)
+        self.blobs = BlobStore(settings.resolved_artifacts_uri)
+        self.principal = principal or local_principal(self.db, settings.user, settings.local_roles)
+        self.ctx = ServiceContext(self.db, self.blobs, self.principal, settings)
+        self._backends: dict[str, Any] = {}
+
+    def backend(self, name: str) -> Any:
+        if name not in self._backends:
+            if name not in BACKEND_PATHS:
+                raise NotFound(f"no service named {name!r}")
+            self._backends[name] = backend_class(name)(self.ctx)
+        return self._backends[name]
+
+    def close(self) -> None:
+        self._backends.clear()

@@ -1,0 +1,1 @@
+"""Layer 2: model bundles, flavors and predictors."""

@@ -1,0 +1,1 @@
+"""Layer 3: steps, pipelines, caching, gates, runners, schedules and triggers."""

@@ -1,0 +1,1 @@
+"""Layer 2: registered models, versions and aliases."""

@@ -1,0 +1,46 @@
+"""Bearer-token authentication for the platform API."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from slipway.core.auth import Principal
+from slipway.core.errors import Unauthenticated
+from slipway.core.settings import Settings
+from slipway.governance.identity import authenticate
+from slipway.store.database import Database
+
+_CACHE_SECONDS = 5.0
+
+
+class Authenticator:
+    """Maps an ``Authorization`` header to a principal. Results are cached for a few seconds so
+    that a busy logger does not pay a database round trip per call; revocation takes effect
+    within that window."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def principal_for(self, header: str | None) -> Principal:
+        if not header:
+            if self._settings.allow_anonymous:
+                return Principal("anonymous", frozenset(self._settings.anonymous_roles))
+            raise Unauthenticated("this server needs a token: send 'Authorization: Bearer <token>' (SLIPWAY_TOKEN)")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthenticated("use 'Authorization: Bearer <token>'")
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(token)
+        if hit and now - hit[0] < _CACHE_SECONDS:
+            return hit[1]
+        principal = authenticate(self._db, token.strip())
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[token] = (now, principal)
+        return principal

@@ -1,0 +1,107 @@
+"""Experiment tracking: experiments, runs, params, metrics (with a latest-value table), tags,
+artifacts and dataset inputs."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text
+
+from slipway.store.schema.base import DIGEST, ID, KEY, NAME, id_column, metadata, ms_column
+from sqlalchemy import BigInteger
+
+experiments = Table(
+    "experiments",
+    metadata,
+    id_column(),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("lifecycle", String(20), nullable=False, default="active"),
+    ms_column("created_ms"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    id_column(),
+    Column("experiment_id", ID, ForeignKey("experiments.id"), nullable=False, index=True),
+    Column("name", NAME, nullable=False),
+    Column("parent_id", ID, ForeignKey("runs.id"), nullable=True, index=True),
+    Column("status", String(20), nullable=False),  # RUNNING | FINISHED | FAILED | KILLED
+    ms_column("start_ms"),
+    ms_column("end_ms", nullable=True),
+    Column("lifecycle", String(20), nullable=False, default="active"),  # active | deleted
+    ms_column("deleted_ms", nullable=True),
+    Column("user", NAME, nullable=False),
+    Column("git_commit", String(64), nullable=True),
+    Column("git_dirty", Boolean, nullable=True),
+    Column("source", String(500), nullable=True),
+    Column("packages_digest", DIGEST, nullable=True),
+    Index("ix_runs_exp_start", "experiment_id", "start_ms"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_params_key_value", "key", "run_id"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Every point. SQLite cannot store NaN (it becomes NULL), so NaN is a flag with value 0.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", ID, ForeignKey("runs.id"), nullable=False),
+    Column("key", KEY, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    ms_column("ts"),
+    Column("value", Float, nullable=False),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("step", BigInteger, nullable=False),
+    ms_column("ts"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("path", String(500), primary_key=True),
+    Column("digest", DIGEST, nullable=False),
+    Column("kind", String(10), nullable=False),  # file | dir
+    Column("size", BigInteger, nullable=False),
+    ms_column("created_ms"),
+)
+
+# Dataset versions a run read. Refers to datasets by name, version and digest (no foreign key),
+# so a run can record an input before the data module knows the dataset.
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("dataset", NAME, primary_key=True),
+    Column("digest", DIGEST, primary_key=True),
+    Column("version", Integer, nullable=True),
+    Column("context", String(50), nullable=False, default="training"),
+    ms_column("created_ms"),
+    Index("ix_run_inputs_dataset", "dataset", "version"),
+)

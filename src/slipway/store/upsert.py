@@ -1,0 +1,36 @@
+"""Dialect-neutral ``INSERT … ON CONFLICT`` for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    if rows:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+
+
+def upsert(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str],
+    update: Sequence[str], where: Any = None,
+) -> None:
+    """Insert ``rows``; on a key clash, overwrite the ``update`` columns (only where ``where`` holds).
+
+    ``where`` is a function of the ``excluded`` pseudo-table returning a condition.
+    """
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    condition: ColumnElement[bool] | None = where(stmt.excluded) if where is not None else None
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}, where=condition
+    )
+    conn.execute(stmt, list(rows))

@@ -1,0 +1,306 @@
+"""The tracking backend: every tracking operation as one SQL transaction.
+
+Each public method is an API endpoint (see :func:`slipway.core.auth.endpoint`): the server
+publishes it, the remote client calls it, embedded mode calls it directly. Arguments and results
+are plain values or records, so the same calls work over HTTP.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from slipway.core.auth import endpoint
+from slipway.core.clock import now_ms
+from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.core.hashing import check_digest
+from slipway.core.ids import new_id
+from slipway.core.names import check_key, check_name, check_value
+from slipway.store.context import ServiceContext
+from slipway.store.edges import add_edge
+from slipway.store.schema.tracking import (
+    experiments,
+    latest_metrics,
+    run_artifacts,
+    run_inputs,
+    run_tags,
+    runs,
+)
+from slipway.store.schema.tracking import metrics as metric_points
+from slipway.store.schema.tracking import params as run_params
+from slipway.store.upsert import insert_ignore, upsert
+from slipway.tracking.records import RUN_STATUSES, Experiment, Metric, Run, RunArtifact, RunInput
+from slipway.tracking.rows import load_runs, row_to_experiment
+
+DEFAULT_EXPERIMENT = "Default"
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+MetricPoint = Sequence[Any]  # (key, value, step, timestamp_ms)
+
+
+def metric_value(value: Any, key: str) -> float:
+    """A metric value from a caller: a real number, or "NaN"/"Infinity"/"-Infinity" from JSON."""
+    if isinstance(value, str) and value in _SPECIAL:
+        return _SPECIAL[value]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"metric {key!r} must be a number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+class TrackingBackend:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # -- experiments ------------------------------------------------------------------------
+    def _experiment(self, conn: Connection, name_or_id: str) -> Experiment:
+        row = conn.execute(
+            select(experiments).where(or_(experiments.c.name == name_or_id, experiments.c.id == name_or_id))
+        ).first()
+        if row is None:
+            raise NotFound(f"experiment {name_or_id!r} does not exist")
+        return row_to_experiment(row)
+
+    def _create_experiment(self, conn: Connection, name: str, description: str) -> Experiment:
+        check_name(name, "experiment name")
+        if conn.execute(select(experiments.c.id).where(experiments.c.name == name)).first():
+            raise AlreadyExists(f"experiment {name!r} already exists")
+        exp = Experiment(new_id(), name, check_value(description, "description"), "active", now_ms())
+        conn.execute(experiments.insert().values(id=exp.id, name=name, description=exp.description,
+                                                 lifecycle="active", created_ms=exp.created_ms))
+        self.ctx.audit(conn, "experiment.create", "experiment", exp.id, {"name": name})
+        return exp
+
+    @endpoint("tracking.write")
+    def create_experiment(self, name: str, description: str = "") -> Experiment:
+        with self.ctx.db.write() as conn:
+            return self._create_experiment(conn, name, description)
+
+    @endpoint("tracking.write")
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        with self.ctx.db.write() as conn:
+            try:
+                return self._experiment(conn, name)
+            except NotFound:
+                return self._create_experiment(conn, name, "")
+
+    @endpoint("read")
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        with self.ctx.db.read() as conn:
+            return self._experiment(conn, name_or_id)
+
+    @endpoint("read")
+    def list_experiments(self) -> list[Experiment]:
+        with self.ctx.db.read() as conn:
+            return [row_to_experiment(r) for r in conn.execute(select(experiments).order_by(experiments.c.created_ms))]
+
+    # -- runs -------------------------------------------------------------------------------
+    @endpoint("tracking.write")
+    def create_run(
+        self, experiment: str | None = None, name: str | None = None, parent_id: str | None = None,
+        git_commit: str | None = None, git_dirty: bool | None = None, source: str | None = None,
+        packages_digest: str | None = None, tags: dict[str, str] | None = None,
+    ) -> Run:
+        run_id = new_id()
+        name = name or f"run-{run_id[-8:]}"
+        check_name(name, "run name")
+        if packages_digest is not None:
+            check_digest(packages_digest)
+        tag_rows = [{"run_id": run_id, "key": check_key(k, "tag key"), "value": check_value(v, f"tag {k}")}
+                    for k, v in (tags or {}).items()]
+        with self.ctx.db.write() as conn:
+            try:
+                exp = self._experiment(conn, experiment or DEFAULT_EXPERIMENT)
+            except NotFound:
+                if experiment and experiment != DEFAULT_EXPERIMENT and len(experiment) == 32 and experiment.isalnum():
+                    raise
+                exp = self._create_experiment(conn, experiment or DEFAULT_EXPERIMENT, "")
+            if parent_id is not None:
+                self._run_row(conn, parent_id)
+            conn.execute(runs.insert().values(
+                id=run_id, experiment_id=exp.id, name=name, parent_id=parent_id, status="RUNNING",
+                start_ms=now_ms(), end_ms=None, lifecycle="active", user=self.ctx.principal.name,
+                git_commit=git_commit, git_dirty=git_dirty, source=(source or "")[:500] or None,
+                packages_digest=packages_digest,
+            ))
+            if tag_rows:
+                conn.execute(run_tags.insert(), tag_rows)
+            self.ctx.audit(conn, "run.create", "run", run_id, {"experiment": exp.name, "name": name, "parent_id": parent_id})
+            return load_runs(conn, [run_id])[0]
+
+    def _run_row(self, conn: Connection, run_id: str) -> Any:
+        if not isinstance(run_id, str):
+            raise InvalidInput(f"run id must be a string, got {run_id!r}")
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist")
+        return row
+
+    def _writable_run(self, conn: Connection, run_id: str) -> Any:
+        row = self._run_row(conn, run_id)
+        if row.lifecycle == "deleted":
+            raise Conflict(f"run {run_id} is deleted; restore it before writing to it")
+        return row
+
+    @endpoint("tracking.write")
+    def end_run(self, run_id: str, status: str = "FINISHED") -> Run:
+        if status not in RUN_STATUSES or status == "RUNNING":
+            raise InvalidInput(f"a run ends as FINISHED, FAILED or KILLED, not {status!r}")
+        with self.ctx.db.write() as conn:
+            self._writable_run(conn, run_id)
+            conn.execute(runs.update().where(runs.c.id == run_id).values(status=status, end_ms=now_ms()))
+            self.ctx.audit(conn, "run.end", "run", run_id, {"status": status})
+            return load_runs(conn, [run_id])[0]
+
+    @endpoint("read")
+    def get_run(self, run_id: str) -> Run:
+        with self.ctx.db.read() as conn:
+            self._run_row(conn, run_id)
+            return load_runs(conn, [run_id])[0]
+
+    # -- params, metrics, tags --------------------------------------------------------------
+    @endpoint("tracking.write")
+    def log_batch(
+        self, run_id: str, metrics: Sequence[MetricPoint] = (), params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> int:
+        """Log metric points ``(key, value, step, timestamp_ms)``, params and tags at once.
+
+        Everything is checked before anything is written; a bad point rejects the whole batch.
+        Returns the number of metric points stored.
+        """
+        metric_rows, latest = _metric_rows(run_id, metrics)
+        param_rows = [{"run_id": run_id, "key": check_key(k, "param key"), "value": check_value(v, f"param {k}")}
+                      for k, v in (params or {}).items()]
+        tag_rows = [{"run_id": run_id, "key": check_key(k, "tag key"), "value": check_value(v, f"tag {k}")}
+                    for k, v in (tags or {}).items()]
+        with self.ctx.db.write() as conn:
+            self._writable_run(conn, run_id)
+            if param_rows:
+                self._check_params_unchanged(conn, run_id, param_rows)
+                insert_ignore(conn, run_params, param_rows, ["run_id", "key"])
+            if tag_rows:
+                upsert(conn, run_tags, tag_rows, ["run_id", "key"], ["value"])
+            if metric_rows:
+                conn.execute(metric_points.insert(), metric_rows)
+                upsert(
+                    conn, latest_metrics, list(latest.values()), ["run_id", "key"], ["value", "is_nan", "step", "ts"],
+                    where=lambda ex: or_(
+                        ex.step > latest_metrics.c.step,
+                        and_(ex.step == latest_metrics.c.step, ex.ts >= latest_metrics.c.ts),
+                    ),
+                )
+            self.ctx.audit(conn, "run.log_batch", "run", run_id,
+                           {"metrics": len(metric_rows), "params": sorted(p["key"] for p in param_rows),
+                            "tags": sorted(t["key"] for t in tag_rows)})
+        return len(metric_rows)
+
+    def _check_params_unchanged(self, conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
+        keys = [r["key"] for r in rows]
+        existing = dict(conn.execute(select(run_params.c.key, run_params.c.value).where(
+            run_params.c.run_id == run_id, run_params.c.key.in_(keys))).all())
+        for row in rows:
+            old = existing.get(row["key"])
+            if old is not None and old != row["value"]:
+                raise InvalidInput(
+                    f"param {row['key']!r} of run {run_id} is already {old!r}; params cannot change (got {row['value']!r})"
+                )
+
+    @endpoint("read")
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        with self.ctx.db.read() as conn:
+            self._run_row(conn, run_id)
+            rows = conn.execute(
+                select(metric_points.c.key, metric_points.c.value, metric_points.c.is_nan, metric_points.c.step,
+                       metric_points.c.ts)
+                .where(metric_points.c.run_id == run_id, metric_points.c.key == key)
+                .order_by(metric_points.c.step, metric_points.c.ts, metric_points.c.id)
+            ).all()
+        return [Metric(r.key, math.nan if r.is_nan else r.value, r.step, r.ts) for r in rows]
+
+    @endpoint("read")
+    def count_metric_points(self, run_id: str) -> int:
+        from sqlalchemy import func
+
+        with self.ctx.db.read() as conn:
+            self._run_row(conn, run_id)
+            return int(conn.execute(select(func.count()).select_from(metric_points).where(metric_points.c.run_id == run_id)).scalar_one())
+
+    # -- artifacts and inputs ---------------------------------------------------------------
+    @endpoint("tracking.write")
+    def record_artifact(self, run_id: str, path: str, digest: str, kind: str, size: int) -> RunArtifact:
+        """Record that the blob ``digest`` (a file, or a folder's manifest) is artifact ``path``."""
+        check_key(path, "artifact path")
+        check_digest(digest)
+        if kind not in ("file", "dir"):
+            raise InvalidInput(f"artifact kind must be 'file' or 'dir', not {kind!r}")
+        if not self.ctx.blobs.exists(digest):
+            raise InvalidInput(f"blob {digest} is not in the artifact store; upload it first")
+        with self.ctx.db.write() as conn:
+            self._writable_run(conn, run_id)
+            upsert(conn, run_artifacts, [{"run_id": run_id, "path": path, "digest": digest, "kind": kind,
+                                          "size": int(size), "created_ms": now_ms()}],
+                   ["run_id", "path"], ["digest", "kind", "size", "created_ms"])
+            self.ctx.audit(conn, "run.log_artifact", "run", run_id, {"path": path, "digest": digest, "kind": kind})
+        return RunArtifact(path, digest, kind, int(size))
+
+    @endpoint("read")
+    def list_artifacts(self, run_id: str) -> list[RunArtifact]:
+        with self.ctx.db.read() as conn:
+            self._run_row(conn, run_id)
+            rows = conn.execute(select(run_artifacts).where(run_artifacts.c.run_id == run_id).order_by(run_artifacts.c.path))
+            return [RunArtifact(r.path, r.digest, r.kind, r.size) for r in rows]
+
+    @endpoint("tracking.write")
+    def log_inputs(self, run_id: str, inputs: list[RunInput]) -> list[RunInput]:
+        """Record dataset versions a run read, and a lineage edge from each to the run."""
+        for item in inputs:
+            check_name(item.dataset, "dataset name")
+            check_digest(item.digest)
+        with self.ctx.db.write() as conn:
+            self._writable_run(conn, run_id)
+            rows = [{"run_id": run_id, "dataset": i.dataset, "digest": i.digest, "version": i.version,
+                     "context": i.context, "created_ms": now_ms()} for i in inputs]
+            insert_ignore(conn, run_inputs, rows, ["run_id", "dataset", "digest"])
+            for item in inputs:
+                ref = f"{item.dataset}@{item.version}" if item.version is not None else f"{item.dataset}#{item.digest[:12]}"
+                add_edge(conn, "dataset_version", ref, "input_to", "run", run_id, {"context": item.context})
+            self.ctx.audit(conn, "run.log_inputs", "run", run_id,
+                           {"inputs": [f"{i.dataset}@{i.version}" for i in inputs]})
+        return inputs
+
+    @endpoint("read")
+    def list_inputs(self, run_id: str) -> list[RunInput]:
+        with self.ctx.db.read() as conn:
+            self._run_row(conn, run_id)
+            rows = conn.execute(select(run_inputs).where(run_inputs.c.run_id == run_id).order_by(run_inputs.c.created_ms))
+            return [RunInput(r.dataset, r.version, r.digest, r.context) for r in rows]
+
+
+def _metric_rows(run_id: str, points: Sequence[MetricPoint]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    rows: list[dict[str, Any]] = []
+    latest: dict[str, dict[str, Any]] = {}
+    checked: set[str] = set()
+    default_ts = now_ms()
+    for point in points:
+        try:
+            key, value, step, ts = point if len(point) == 4 else (*point, default_ts)
+        except (TypeError, ValueError) as err:
+            raise InvalidInput(f"a metric point is (key, value, step, timestamp_ms), got {point!r}") from err
+        if key not in checked:
+            check_key(key, "metric key")
+            checked.add(key)
+        number = metric_value(value, key)
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise InvalidInput(f"metric {key!r} step must be an integer, got {step!r}")
+        if isinstance(ts, bool) or not isinstance(ts, int):
+            raise InvalidInput(f"metric {key!r} timestamp must be integer milliseconds, got {ts!r}")
+        nan = math.isnan(number)
+        row = {"run_id": run_id, "key": key, "step": step, "ts": ts, "value": 0.0 if nan else number, "is_nan": nan}
+        rows.append(row)
+        best = latest.get(key)
+        if best is None or (step, ts) >= (best["step"], best["ts"]):
+            latest[key] = row
+    return rows, latest

@@ -1,0 +1,86 @@
+"""What the tracking service returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slipway.core.records import record
+
+RUN_STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
+
+
+@record
+class Experiment:
+    id: str
+    name: str
+    description: str
+    lifecycle: str
+    created_ms: int
+
+
+@record
+class Metric:
+    key: str
+    value: float
+    step: int
+    ts: int
+
+
+@record
+class RunArtifact:
+    path: str
+    digest: str
+    kind: str  # file | dir
+    size: int
+
+
+@record
+class RunInput:
+    dataset: str
+    version: int | None
+    digest: str
+    context: str
+
+
+@record
+class Run:
+    """A run with its latest metrics, params and tags (the shape MLflow users know)."""
+
+    id: str
+    experiment_id: str
+    name: str
+    parent_id: str | None
+    status: str
+    start_ms: int
+    end_ms: int | None
+    lifecycle: str
+    user: str
+    git_commit: str | None
+    git_dirty: bool | None
+    source: str | None
+    packages_digest: str | None
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+    @property
+    def duration_ms(self) -> int | None:
+        return None if self.end_ms is None else self.end_ms - self.start_ms
+
+
+@record
+class RunPage:
+    runs: list[Run]
+    next_token: str | None
+
+
+@record
+class RunComparison:
+    run_ids: list[str]
+    params: dict[str, list[str | None]]
+    metrics: dict[str, list[float | None]]
+    differing_params: list[str]
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    return {"id": run.id, "name": run.name, "status": run.status, "experiment_id": run.experiment_id}

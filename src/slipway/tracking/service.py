@@ -1,0 +1,244 @@
+"""``ws.tracking``: the tracking API users call, the same in embedded and remote mode.
+
+It turns local things (files, folders, the git tree, the installed packages) into digests and
+records, and hands the rest to the tracking backend (SQL in embedded mode, HTTP in remote mode).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from slipway.blobs.manifest import restore_folder, store_folder
+from slipway.blobs.statcache import StatCache
+from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.store.context import Host
+from slipway.tracking.environment import entry_point, git_state, packages_digest, packages_lock
+from slipway.tracking.logger import MetricLogger
+from slipway.tracking.records import Experiment, Metric, Run, RunArtifact, RunComparison, RunInput, RunPage
+
+
+class ActiveRun:
+    """A run in progress; a context manager that ends the run (FAILED if the block raised)."""
+
+    def __init__(self, service: TrackingService, run: Run) -> None:
+        self._service = service
+        self.info = run
+        self.id = run.id
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._service.end_run(self.id, "FAILED" if exc_type else "FINISHED")
+
+    def __repr__(self) -> str:
+        return f"ActiveRun(id={self.id!r}, name={self.info.name!r})"
+
+
+class TrackingService:
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._backend: Any = host.backend("tracking")
+        self._local = threading.local()
+        self._logger: MetricLogger | None = None
+        self._logger_lock = threading.Lock()
+        self._stat_cache: StatCache | None = None
+
+    # -- the active-run stack (per thread, like MLflow) ---------------------------------------
+    @property
+    def _stack(self) -> list[ActiveRun]:
+        if not hasattr(self._local, "stack"):
+            self._local.stack = []
+        return self._local.stack  # type: ignore[no-any-return]
+
+    def active_run(self) -> ActiveRun | None:
+        return self._stack[-1] if self._stack else None
+
+    def _run_id(self, run_id: str | None) -> str:
+        if run_id:
+            return run_id
+        active = self.active_run()
+        if active is None:
+            raise Conflict("no active run: call slipway.start_run() first or pass run_id")
+        return active.id
+
+    @property
+    def logger(self) -> MetricLogger:
+        with self._logger_lock:
+            if self._logger is None:
+                s = self._host.settings
+                self._logger = MetricLogger(self._backend, s.metric_batch_size, s.metric_flush_seconds)
+            return self._logger
+
+    # -- experiments and runs -----------------------------------------------------------------
+    def create_experiment(self, name: str, description: str = "") -> Experiment:
+        return self._backend.create_experiment(name, description)
+
+    def get_experiment(self, name_or_id: str) -> Experiment:
+        return self._backend.get_experiment(name_or_id)
+
+    def list_experiments(self) -> list[Experiment]:
+        return self._backend.list_experiments()
+
+    def start_run(
+        self, name: str | None = None, *, experiment: str | None = None, nested: bool = False,
+        tags: dict[str, str] | None = None, run_id: str | None = None,
+    ) -> ActiveRun:
+        """Start a run (or resume ``run_id``) and make it the active run.
+
+        A run started while another is active must say ``nested=True``; it becomes its child.
+        The git commit, dirty flag, entry point and a digest of the installed packages are recorded.
+        """
+        if run_id is not None:
+            active = ActiveRun(self, self._backend.get_run(run_id))
+            self._stack.append(active)
+            return active
+        parent = self.active_run()
+        if parent is not None and not nested:
+            raise Conflict(f"run {parent.id} is already active; pass nested=True to start a child run")
+        commit, dirty = git_state()
+        digest = packages_digest()
+        if not self._host.blobs.exists(digest):
+            self._host.blobs.put_bytes(packages_lock().encode())
+        run = self._backend.create_run(
+            experiment=experiment, name=name, parent_id=parent.id if parent else None, git_commit=commit,
+            git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags,
+        )
+        active = ActiveRun(self, run)
+        self._stack.append(active)
+        return active
+
+    def end_run(self, run_id: str | None = None, status: str = "FINISHED") -> Run:
+        run_id = self._run_id(run_id)
+        self.logger.flush(run_id)
+        run = self._backend.end_run(run_id, status)
+        self._local.stack = [r for r in self._stack if r.id != run_id]
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        self.flush()
+        return self._backend.get_run(run_id)
+
+    def flush(self) -> None:
+        if self._logger is not None:
+            self._logger.flush()
+
+    # -- logging ----------------------------------------------------------------------------
+    def log_param(self, key: str, value: Any, run_id: str | None = None) -> None:
+        self.log_params({key: value}, run_id)
+
+    def log_params(self, params: dict[str, Any], run_id: str | None = None) -> None:
+        self._backend.log_batch(self._run_id(run_id), params={k: str(v) for k, v in params.items()})
+
+    def set_tags(self, tags: dict[str, Any], run_id: str | None = None) -> None:
+        self._backend.log_batch(self._run_id(run_id), tags={k: str(v) for k, v in tags.items()})
+
+    def log_metric(self, key: str, value: float, step: int | None = None, run_id: str | None = None,
+                   timestamp_ms: int | None = None) -> None:
+        """Buffer one point; it is written in the background (see :mod:`slipway.tracking.logger`)."""
+        self.logger.log(self._run_id(run_id), key, value, 0 if step is None else step, timestamp_ms)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None, run_id: str | None = None) -> None:
+        run_id = self._run_id(run_id)
+        for key, value in metrics.items():
+            self.logger.log(run_id, key, value, 0 if step is None else step)
+
+    def log_batch(self, run_id: str, metrics: Sequence[Sequence[Any]] = (), params: dict[str, Any] | None = None,
+                  tags: dict[str, Any] | None = None) -> int:
+        """Write metric points ``(key, value, step, timestamp_ms)``, params and tags synchronously."""
+        return self._backend.log_batch(run_id, metrics=[tuple(p) for p in metrics], params=params, tags=tags)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self.flush()
+        return self._backend.get_metric_history(run_id, key)
+
+    # -- artifacts and inputs -----------------------------------------------------------------
+    def _cache(self) -> StatCache:
+        if self._stat_cache is None:
+            self._stat_cache = StatCache(self._host.settings.home / "statcache.db")
+        return self._stat_cache
+
+    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None,
+                     run_id: str | None = None) -> RunArtifact:
+        """Store a file or a folder (as a manifest) and record it under ``artifact_path``."""
+        run_id = self._run_id(run_id)
+        path = Path(local_path)
+        if not path.exists():
+            raise NotFound(f"artifact {local_path} does not exist")
+        name = artifact_path or path.name
+        if path.is_dir():
+            digest, manifest = store_folder(self._host.blobs, path, self._cache())
+            return self._backend.record_artifact(run_id, name, digest, "dir", manifest.total_size)
+        digest = self._host.blobs.put_file(path)
+        return self._backend.record_artifact(run_id, name, digest, "file", path.stat().st_size)
+
+    def log_text(self, text: str, artifact_path: str, run_id: str | None = None) -> RunArtifact:
+        data = text.encode()
+        digest = self._host.blobs.put_bytes(data)
+        return self._backend.record_artifact(self._run_id(run_id), artifact_path, digest, "file", len(data))
+
+    def list_artifacts(self, run_id: str) -> list[RunArtifact]:
+        return self._backend.list_artifacts(run_id)
+
+    def download_artifact(self, run_id: str, artifact_path: str, dest: str | os.PathLike[str]) -> Path:
+        """Materialise an artifact (file or folder) at ``dest``; corrupt bytes are refused."""
+        found = {a.path: a for a in self.list_artifacts(run_id)}
+        if artifact_path not in found:
+            raise NotFound(f"run {run_id} has no artifact {artifact_path!r}; it has {sorted(found)}")
+        art = found[artifact_path]
+        target = Path(dest)
+        if art.kind == "dir":
+            restore_folder(self._host.blobs, art.digest, target, link=False)
+        else:
+            self._host.blobs.materialize(art.digest, target, link=False)
+        return target
+
+    def log_input(self, dataset: Any, context: str = "training", run_id: str | None = None) -> RunInput:
+        """Record a dataset version as an input of the run.
+
+        ``dataset`` is anything with ``name``, ``version`` and ``digest`` (a DatasetVersion), or a
+        :class:`RunInput`.
+        """
+        if isinstance(dataset, RunInput):
+            item = dataset
+        else:
+            try:
+                item = RunInput(dataset.name, dataset.version, dataset.digest, context)
+            except AttributeError as err:
+                raise InvalidInput("log_input takes a dataset version (with name, version and digest)") from err
+        return self._backend.log_inputs(self._run_id(run_id), [item])[0]
+
+    def list_inputs(self, run_id: str) -> list[RunInput]:
+        return self._backend.list_inputs(run_id)
+
+    # -- search and housekeeping (see tracking.search) ------------------------------------------
+    def search_runs(self, filter: str = "", experiments: list[str] | None = None, order_by: list[str] | None = None,
+                    max_results: int = 100, page_token: str | None = None, include_deleted: bool = False) -> RunPage:
+        self.flush()
+        return self._backend.search_runs(filter=filter, experiments=experiments, order_by=order_by,
+                                         max_results=max_results, page_token=page_token, include_deleted=include_deleted)
+
+    def iter_runs(self, filter: str = "", experiments: list[str] | None = None,
+                  order_by: list[str] | None = None) -> Iterator[Run]:
+        token = None
+        while True:
+            page = self.search_runs(filter, experiments, order_by, 1000, token)
+            yield from page.runs
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    def delete_run(self, run_id: str) -> Run:
+        return self._backend.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> Run:
+        return self._backend.restore_run(run_id)
+
+    def compare_runs(self, run_ids: list[str]) -> RunComparison:
+        self.flush()
+        return self._backend.compare_runs(run_ids)

@@ -1,0 +1,97 @@
+"""Shared test machinery: settings in a temporary home, PostgreSQL databases, a real server."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from slipway.core.settings import Settings, load_settings
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+if not DATA.exists():  # a fresh clone has ../shared beside it; the work tree too
+    DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+AI4I = DATA / "ai4i2020" / "ai4i2020.csv"
+GERMAN = DATA / "german-credit" / "german.data"
+ADULT = DATA / "adult" / "adult.csv"
+MOVIELENS = DATA / "movielens-small"
+
+
+def make_settings(home: Path, **overrides: Any) -> Settings:
+    overrides.setdefault("server_url", "")
+    overrides.setdefault("token", "")
+    overrides.setdefault("user", "tester")
+    return load_settings(home=home, **overrides)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test; dropped afterwards."""
+    import psycopg
+
+    name = f"slipway_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        from slipway.local.transport import _open_database
+
+        _open_database.cache_clear()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class ServerThread:
+    """A real uvicorn server on a loopback port, in a thread of the test process."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def platform_server(settings: Settings, token: str = "slw_test-admin-token") -> Iterator[tuple[str, str]]:
+    """Run the platform API over ``settings``' stores; yields (url, admin token)."""
+    import dataclasses
+
+    from slipway.server.app import create_app
+    from slipway.server.bootstrap import prepare
+
+    settings = dataclasses.replace(settings, bootstrap_token=token)
+    prepare(settings)
+    with ServerThread(create_app(settings)) as server:
+        yield server.url, token
