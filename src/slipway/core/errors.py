@@ -99,7 +99,7 @@ ERRORS_BY_NAME: dict[str, type[SlipwayError]] = {
 
 def error_from_dict(body: dict[str, str], status: int) -> SlipwayError:
     """Rebuild the error a server sent (used by the remote client)."""
-    cls = ERRORS_BY_NAME.get(body.get("type", ""), None)
+    cls = ERRORS_BY_NAME.get(body.get("type", ""))
     if cls is None:
         cls = next((c for c in ERRORS_BY_NAME.values() if c.http_status == status), SlipwayError)
     return cls(body.get("message", "unknown error"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, TypeVar
+from typing import Any, TypeVar, dataclass_transform
 
 import orjson
 
@@ -16,6 +16,7 @@ T = TypeVar("T")
 _REGISTRY: dict[str, type] = {}
 
 
+@dataclass_transform(frozen_default=True)
 def record(cls: type[T]) -> type[T]:
     """Make ``cls`` a frozen, slotted dataclass and register it for the wire codec."""
     data_cls = dataclasses.dataclass(frozen=True, slots=True)(cls)

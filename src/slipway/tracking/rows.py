@@ -26,8 +26,8 @@ def load_runs(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
     extra: dict[str, dict[str, dict[str, Any]]] = defaultdict(lambda: {"p": {}, "m": {}, "t": {}})
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for row in conn.execute(select(runs).where(runs.c.id.in_(chunk))):
-            found[row.id] = row
+        for run_row in conn.execute(select(runs).where(runs.c.id.in_(chunk))):
+            found[run_row.id] = run_row
         for run_id, key, value in conn.execute(select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))):
             extra[run_id]["p"][key] = value
         for run_id, key, value in conn.execute(select(run_tags.c.run_id, run_tags.c.key, run_tags.c.value).where(run_tags.c.run_id.in_(chunk))):

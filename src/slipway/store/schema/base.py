@@ -20,8 +20,8 @@ KEY = String(250)
 DIGEST = String(64)
 
 
-def id_column(name: str = "id", **kwargs: object) -> Column:  # type: ignore[type-arg]
-    return Column(name, ID, primary_key=True, **kwargs)  # type: ignore[call-overload]
+def id_column(name: str = "id") -> Column:  # type: ignore[type-arg]
+    return Column(name, ID, primary_key=True)
 
 
 def ms_column(name: str, nullable: bool = False) -> Column:  # type: ignore[type-arg]

@@ -3,10 +3,9 @@ artifacts and dataset inputs."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from slipway.store.schema.base import DIGEST, ID, KEY, NAME, id_column, metadata, ms_column
-from sqlalchemy import BigInteger
 
 experiments = Table(
     "experiments",
