@@ -7,7 +7,9 @@ blobs before it commits the metadata row that references them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 from collections.abc import Iterable
 
 from slipway.blobs.manifest import Manifest, is_manifest
@@ -59,4 +61,17 @@ def collect_garbage(
         deleted += 1
         if not dry_run:
             blobs.delete(digest)
+    if blobs.local and not dry_run:
+        _remove_stale_temporaries(os.path.join(blobs.root, "tmp"), cutoff)
     return GcReport(len(live), deleted, freed, young, dry_run)
+
+
+def _remove_stale_temporaries(tmp_dir: str, cutoff_ms: int) -> None:
+    """Delete half-written temporaries a killed writer left behind (never a live writer's)."""
+    if not os.path.isdir(tmp_dir):
+        return
+    for name in os.listdir(tmp_dir):
+        path = os.path.join(tmp_dir, name)
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.getmtime(path) * 1000 < cutoff_ms:
+                os.unlink(path)

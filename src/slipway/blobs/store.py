@@ -64,14 +64,28 @@ class BlobStore:
     # -- writing ----------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> str:
         digest = hash_bytes(data)
-        if not self.exists(digest):
+        if not self._exists_refreshed(digest):
             self._write(digest, lambda handle: handle.write(data))
         return digest
+
+    def _exists_refreshed(self, digest: str) -> bool:
+        """Whether the blob exists; if so (locally) its mtime is refreshed, because garbage
+        collection spares young blobs and a writer about to reference an old unreferenced blob
+        must not lose it to a collection running in between."""
+        if not self.local:
+            return self.exists(digest)
+        try:
+            os.utime(self.path_of(digest))
+            return True
+        except FileNotFoundError:
+            return False
+        except PermissionError:  # a store owned by another user: existence is all we can tell
+            return True
 
     def put_file(self, path: str | os.PathLike[str], digest: str | None = None) -> str:
         """Store a file's bytes; ``digest`` may be passed when already known (e.g. from a cache)."""
         digest = digest or hash_file(path)
-        if self.exists(digest):
+        if self._exists_refreshed(digest):
             return digest
         if self.local:
             self._local_copy_in(os.fspath(path), digest)

@@ -23,6 +23,7 @@ from slipway.core.auth import endpoints_of
 from slipway.core.errors import InvalidInput, SlipwayError
 from slipway.core.records import dumps, from_wire
 from slipway.core.settings import Settings
+from slipway.governance.dispatcher import dispatcher_lifespan
 from slipway.local import LocalTransport, available_backends
 from slipway.server.auth import Authenticator
 from slipway.server.blob_routes import add_blob_routes
@@ -75,6 +76,8 @@ def create_app(settings: Settings) -> FastAPI:
         for method, permission in endpoints_of(cls).items():
             _add_endpoint(app, base, auth, service, cls, method, permission)
     add_blob_routes(app, base, auth)
+    # Queued webhook deliveries are sent by a background dispatcher while the server runs.
+    app.router.lifespan_context = dispatcher_lifespan(base.ctx, app.router.lifespan_context)
     return app
 
 

@@ -32,8 +32,19 @@ from slipway.store.schema.tracking import (
 from slipway.store.schema.tracking import metrics as metric_points
 from slipway.store.schema.tracking import params as run_params
 from slipway.store.upsert import insert_ignore, upsert
-from slipway.tracking.records import RUN_STATUSES, Experiment, Metric, Run, RunArtifact, RunInput
+from slipway.tracking.comparison import compare
+from slipway.tracking.records import (
+    RUN_STATUSES,
+    Experiment,
+    Metric,
+    Run,
+    RunArtifact,
+    RunComparison,
+    RunInput,
+    RunPage,
+)
 from slipway.tracking.rows import load_runs, row_to_experiment
+from slipway.tracking.search_runs import search
 
 DEFAULT_EXPERIMENT = "Default"
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -63,13 +74,18 @@ class TrackingBackend:
             raise NotFound(f"experiment {name_or_id!r} does not exist")
         return row_to_experiment(row)
 
-    def _create_experiment(self, conn: Connection, name: str, description: str) -> Experiment:
+    def _create_experiment(self, conn: Connection, name: str, description: str, exist_ok: bool = False) -> Experiment:
         check_name(name, "experiment name")
-        if conn.execute(select(experiments.c.id).where(experiments.c.name == name)).first():
-            raise AlreadyExists(f"experiment {name!r} already exists")
         exp = Experiment(new_id(), name, check_value(description, "description"), "active", now_ms())
-        conn.execute(experiments.insert().values(id=exp.id, name=name, description=exp.description,
-                                                 lifecycle="active", created_ms=exp.created_ms))
+        # ON CONFLICT DO NOTHING, not check-then-insert: on PostgreSQL two processes creating the
+        # same experiment at once would both pass the check and one would fail on the unique name.
+        insert_ignore(conn, experiments, [{"id": exp.id, "name": name, "description": exp.description,
+                                           "lifecycle": "active", "created_ms": exp.created_ms}], ["name"])
+        existing = self._experiment(conn, name)
+        if existing.id != exp.id:
+            if exist_ok:
+                return existing
+            raise AlreadyExists(f"experiment {name!r} already exists")
         self.ctx.audit(conn, "experiment.create", "experiment", exp.id, {"name": name})
         return exp
 
@@ -84,7 +100,7 @@ class TrackingBackend:
             try:
                 return self._experiment(conn, name)
             except NotFound:
-                return self._create_experiment(conn, name, "")
+                return self._create_experiment(conn, name, "", exist_ok=True)
 
     @endpoint("read")
     def get_experiment(self, name_or_id: str) -> Experiment:
@@ -116,7 +132,7 @@ class TrackingBackend:
             except NotFound:
                 if experiment and experiment != DEFAULT_EXPERIMENT and len(experiment) == 32 and experiment.isalnum():
                     raise
-                exp = self._create_experiment(conn, experiment or DEFAULT_EXPERIMENT, "")
+                exp = self._create_experiment(conn, experiment or DEFAULT_EXPERIMENT, "", exist_ok=True)
             if parent_id is not None:
                 self._run_row(conn, parent_id)
             conn.execute(runs.insert().values(
@@ -277,6 +293,70 @@ class TrackingBackend:
             self._run_row(conn, run_id)
             rows = conn.execute(select(run_inputs).where(run_inputs.c.run_id == run_id).order_by(run_inputs.c.created_ms))
             return [RunInput(r.dataset, r.version, r.digest, r.context) for r in rows]
+
+    # -- search, delete, restore, compare (the query language is in tracking.search) ----------
+    @endpoint("read")
+    def search_runs(
+        self, filter: str = "", experiments: list[str] | None = None, order_by: list[str] | None = None,
+        max_results: int = 100, page_token: str | None = None, include_deleted: bool = False,
+    ) -> RunPage:
+        """Runs matching ``filter`` (MLflow's syntax plus ``or`` and parentheses), one page at a time.
+
+        Args:
+            filter: e.g. ``"metrics.auc > 0.9 and params.model = 'rf'"``; empty matches every run.
+            experiments: names or ids to search in; None searches every experiment.
+            order_by: e.g. ``["metrics.auc DESC", "attributes.start_time"]``; missing values last.
+            max_results: the page size (1 to 50,000).
+            page_token: the ``next_token`` of the previous page.
+            include_deleted: also return soft-deleted runs.
+
+        Raises:
+            InvalidInput: a syntax error (naming its position), a bad page token or page size.
+            NotFound: an experiment that does not exist.
+        """
+        with self.ctx.db.read() as conn:
+            experiment_ids = None
+            if experiments is not None:
+                if isinstance(experiments, str) or not isinstance(experiments, list | tuple):
+                    raise InvalidInput(f"experiments is a list of names or ids, got {experiments!r}")
+                experiment_ids = [self._experiment(conn, e).id for e in experiments]
+            return search(conn, filter or "", experiment_ids, list(order_by or []), max_results,
+                               page_token, bool(include_deleted))
+
+    def _set_lifecycle(self, run_id: str, deleted: bool) -> Run:
+        with self.ctx.db.write() as conn:
+            row = self._run_row(conn, run_id)
+            if (row.lifecycle == "deleted") == deleted:
+                state = "already deleted" if deleted else "not deleted"
+                raise Conflict(f"run {run_id} is {state}")
+            conn.execute(runs.update().where(runs.c.id == run_id).values(
+                lifecycle="deleted" if deleted else "active", deleted_ms=now_ms() if deleted else None))
+            self.ctx.audit(conn, "run.delete" if deleted else "run.restore", "run", run_id, {"name": row.name})
+            return load_runs(conn, [run_id])[0]
+
+    @endpoint("tracking.write")
+    def delete_run(self, run_id: str) -> Run:
+        """Soft-delete a run: hidden from search, refusing writes, restorable. Conflict if deleted."""
+        return self._set_lifecycle(run_id, True)
+
+    @endpoint("tracking.write")
+    def restore_run(self, run_id: str) -> Run:
+        """Undo :meth:`delete_run`. Conflict if the run is not deleted."""
+        return self._set_lifecycle(run_id, False)
+
+    @endpoint("read")
+    def compare_runs(self, run_ids: list[str]) -> RunComparison:
+        """Params and latest metrics of ``run_ids`` side by side (one list entry per run, None where
+        a run lacks the key), and which params differ."""
+        if isinstance(run_ids, str) or not isinstance(run_ids, list | tuple) or not run_ids:
+            raise InvalidInput(f"compare_runs takes a non-empty list of run ids, got {run_ids!r}")
+        if len(run_ids) > 1000:
+            raise InvalidInput(f"compare at most 1000 runs at once, not {len(run_ids)}")
+        with self.ctx.db.read() as conn:
+            for run_id in run_ids:
+                self._run_row(conn, run_id)
+            loaded = load_runs(conn, list(run_ids))
+        return compare(loaded)
 
 
 def _metric_rows(run_id: str, points: Sequence[MetricPoint]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:

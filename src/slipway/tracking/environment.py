@@ -3,19 +3,47 @@ digest of the installed packages (so two runs with the same digest had the same 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import subprocess
 import sys
+import tempfile
 from importlib import metadata
+from pathlib import Path
 
 from slipway.core.hashing import hash_bytes
 
 
+def _installed_fingerprint() -> str:
+    """Changes whenever a package is installed, upgraded or removed: installing adds or removes a
+    ``*.dist-info`` folder, which changes the modification time of the folder on ``sys.path``."""
+    parts = [sys.executable]
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            if os.path.isdir(entry):
+                parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
+    return hash_bytes("\n".join(parts).encode())[:24]
+
+
 @functools.cache
 def packages_lock() -> str:
-    """``name==version`` of every installed distribution, sorted, one per line."""
+    """``name==version`` of every installed distribution, sorted, one per line.
+
+    Reading every distribution's metadata takes over a second in a large environment, and every
+    new process that starts a run needs it, so the result is cached in a file keyed by
+    :func:`_installed_fingerprint` (written atomically; a stale or unreadable cache is recomputed).
+    """
+    cache = Path(tempfile.gettempdir()) / f"slipway-packages-{os.getuid()}-{_installed_fingerprint()}.txt"
+    with contextlib.suppress(OSError):
+        return cache.read_text()
     lines = sorted({f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in metadata.distributions()})
-    return "\n".join(line for line in lines if not line.startswith("=="))
+    text = "\n".join(line for line in lines if not line.startswith("=="))
+    with contextlib.suppress(OSError):
+        partial = cache.with_suffix(f".{os.getpid()}.part")
+        partial.write_text(text)
+        os.replace(partial, cache)
+    return text
 
 
 def packages_digest() -> str:

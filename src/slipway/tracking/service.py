@@ -105,6 +105,8 @@ class TrackingService:
         digest = packages_digest()
         if not self._host.blobs.exists(digest):
             self._host.blobs.put_bytes(packages_lock().encode())
+        if experiment is None and parent is not None:
+            experiment = parent.info.experiment_id  # a child run lives in its parent's experiment
         run = self._backend.create_run(
             experiment=experiment, name=name, parent_id=parent.id if parent else None, git_commit=commit,
             git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags,

@@ -35,6 +35,8 @@ runs = Table(
     Column("source", String(500), nullable=True),
     Column("packages_digest", DIGEST, nullable=True),
     Index("ix_runs_exp_start", "experiment_id", "start_ms"),
+    # Search's default order (newest first among active runs) walks this index and stops early.
+    Index("ix_runs_lifecycle_start", "lifecycle", "start_ms", "id"),
 )
 
 params = Table(

@@ -1,0 +1,256 @@
+"""Running a peer (MLflow, DVC, Feast, ...) side by side with Slipway, the way BENCHMARKS.md asks.
+
+Standard library only, so a benchmark script can import it when it runs *inside a peer's
+virtual environment* too (a script is usually both the driver and, with ``--worker``, the code
+that runs in each side's process).
+
+The pieces:
+
+- :class:`Peer` — a pinned peer in its own venv under ``.bench/venv-<name>``, created on first use
+  (``python3 -m venv`` + ``pip install``) and reused while the pins match.
+- :func:`run_json` — run a Python script in a child process and parse the JSON object it prints
+  last; report its wall time and its own peak RSS (``os.wait4``, so several children never mix).
+- :class:`Background` — a long-lived child (a server): start, wait until an URL answers, stop,
+  and get its peak RSS.
+- :func:`alternate` — rounds A B A B … after a warm-up, so drift on a shared machine hits both.
+- :func:`emit` — the JSON line per case (``workload, case, slipway, peer, unit, ratio,
+  peer_version, checks``) printed as the last lines of stdout.
+
+Example::
+
+    mlflow = Peer("mlflow", ["mlflow==3.18.0"])
+    python = mlflow.ensure()
+    result = run_json(python, [__file__, "--worker", "mlflow"])
+    print(result.payload["seconds"], result.peak_rss_mb)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH_DIR = REPO / ".bench"
+# The Python Slipway runs under (the repository's venv), for Slipway-side worker processes.
+SLIPWAY_PYTHON = REPO / ".venv" / "bin" / "python"
+
+
+def log(message: str) -> None:
+    """Progress for humans goes to stderr, so stdout stays the JSON result lines."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Peer:
+    """A peer system pinned in its own virtual environment.
+
+    Args:
+        name: short name; the venv is ``.bench/venv-<name>``.
+        requirements: pip requirement strings, pinned with ``==`` (the first names the peer's
+            version in reports).
+    """
+
+    name: str
+    requirements: Sequence[str]
+
+    @property
+    def venv(self) -> Path:
+        return BENCH_DIR / f"venv-{self.name}"
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    @property
+    def version(self) -> str:
+        """``"mlflow 3.18.0"`` from the first requirement."""
+        package, _, pin = self.requirements[0].partition("==")
+        return f"{package} {pin}".strip()
+
+    def ensure(self) -> Path:
+        """Create the venv and install the pins if they are not there yet; return its Python."""
+        marker = self.venv / ".slipway-bench-pins"
+        wanted = "\n".join(self.requirements)
+        if self.python.exists() and marker.exists() and marker.read_text() == wanted:
+            return self.python
+        log(f"creating {self.venv} with {', '.join(self.requirements)} (first use only)")
+        BENCH_DIR.mkdir(exist_ok=True)
+        if self.venv.exists():
+            shutil.rmtree(self.venv)
+        subprocess.run([_base_python(), "-m", "venv", str(self.venv)], check=True)
+        # pip, not uv: pip honours the machine's pip.conf (mirrors, wheel folders, certificates).
+        command = [str(self.python), "-m", "pip", "install", "-q", *self.requirements]
+        subprocess.run(command, check=True, stdout=sys.stderr)
+        marker.write_text(wanted)
+        return self.python
+
+
+def _base_python() -> str:
+    # A venv made from another venv's python still works, but the system one is the clean base.
+    return shutil.which("python3") or sys.executable
+
+
+@dataclasses.dataclass(frozen=True)
+class ChildResult:
+    payload: dict[str, Any]
+    wall_s: float
+    peak_rss_mb: float
+
+
+def _wait_with_rusage(process: subprocess.Popen[bytes], timeout: float) -> tuple[int, float]:
+    """Wait for ``process``; return (exit code, peak RSS in MiB) of that child alone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid == process.pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage.ru_maxrss / 1024.0  # Linux reports KiB
+        if time.monotonic() > deadline:
+            process.kill()
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            raise TimeoutError(f"{process.args!r} did not finish within {timeout:.0f} s")
+        time.sleep(0.02)
+
+
+def run_json(python: str | os.PathLike[str], args: Sequence[str], *, env: dict[str, str] | None = None,
+             timeout: float = 3600.0, cwd: str | os.PathLike[str] | None = None) -> ChildResult:
+    """Run ``python args…`` and parse the last line of its stdout as a JSON object.
+
+    Raises:
+        RuntimeError: the child failed or printed no JSON; its stderr tail is in the message.
+    """
+    full_env = {**os.environ, **(env or {})}
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen([str(python), *args], stdout=out, stderr=err, env=full_env, cwd=cwd)
+        code, peak = _wait_with_rusage(process, timeout)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    if code != 0 or not lines:
+        raise RuntimeError(f"{' '.join(map(str, args))} exited {code}:\n{stderr[-3000:]}")
+    try:
+        payload = json.loads(lines[-1])
+    except json.JSONDecodeError as error:
+        raise RuntimeError(f"{' '.join(map(str, args))} printed no JSON last: {lines[-1][:300]!r}") from error
+    return ChildResult(payload, wall, peak)
+
+
+class Background:
+    """A long-running child process (a server), with its output kept in a log file."""
+
+    def __init__(self, command: Sequence[str], *, env: dict[str, str] | None = None,
+                 cwd: str | os.PathLike[str] | None = None, log_path: Path | None = None) -> None:
+        self.command = [str(part) for part in command]
+        self.log_path = log_path or Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        # A new session, so stop() can end the server's own workers too.
+        self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+        self.peak_rss_mb = 0.0
+
+    def wait_http(self, url: str, timeout: float = 120.0) -> float:
+        """Poll ``url`` until it answers 2xx; return how long that took."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.command[:3]} exited early:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if 200 <= response.status < 300:
+                        return time.monotonic() - started
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+    def stop(self) -> float:
+        """Stop the server (SIGTERM to its session, then SIGKILL) and return its peak RSS in MiB."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                _, self.peak_rss_mb = _wait_with_rusage(self.process, 20.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+        self._log.close()
+        return self.peak_rss_mb
+
+    def __enter__(self) -> Background:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def alternate(rounds: int, sides: dict[str, Callable[[int], Any]], warmup: int = 1) -> dict[str, list[Any]]:
+    """Call each side once per round, in turn (A B A B …), after ``warmup`` unrecorded rounds.
+
+    Each callable gets the round number (negative for warm-ups) and returns that round's result.
+    """
+    results: dict[str, list[Any]] = {name: [] for name in sides}
+    for number in range(-warmup, rounds):
+        for name, side in sides.items():
+            value = side(number)
+            if number >= 0:
+                results[name].append(value)
+            log(f"round {number}: {name} -> {value if not isinstance(value, dict) else _short(value)}")
+    return results
+
+
+def _short(value: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+                     if not isinstance(v, list | dict))
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def emit(workload: str, case: str, slipway: float, peer: float, unit: str, ratio: float,
+         peer_version: str, checks: str, **extra: Any) -> dict[str, Any]:
+    """Print one result line (BENCHMARKS.md format) to stdout and return it.
+
+    ``ratio`` is how many times better Slipway is; ``checks`` is ``"ok"`` only when both sides
+    were verified to have done the same work. ``extra`` adds fields (memory, sample sizes).
+    """
+    line = {"workload": workload, "case": case, "slipway": round(slipway, 4), "peer": round(peer, 4),
+            "unit": unit, "ratio": round(ratio, 2), "peer_version": peer_version, "checks": checks, **extra}
+    print(json.dumps(line), flush=True)
+    return line
+
+
+def argument_parser(description: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes: ``--quick``, ``--rounds``, and ``--worker`` (internal)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small sizes; finishes in about a minute")
+    parser.add_argument("--rounds", type=int, default=None, help="measured rounds per side (default 3)")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--spec", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def worker_main(workers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]], name: str, spec_json: str) -> None:
+    """Run one worker function with its JSON spec and print its JSON result (the child's side)."""
+    result = workers[name](json.loads(spec_json))
+    print(json.dumps(result), flush=True)

@@ -1,0 +1,257 @@
+"""``slipway data …``: versioned datasets, profiles, schemas and validation.
+
+Heavy modules (Arrow, DuckDB, DataSketches) are imported inside the commands that need them, so
+quick commands like ``data status`` start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from slipway.cli.output import JsonOption, console, fail, print_json, print_table
+
+app = typer.Typer(help="Version datasets, profile and validate them, and move them between stores.",
+                  no_args_is_help=True)
+schema_app = typer.Typer(help="Infer, show and edit a dataset's schema (YAML, versioned).", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+def _data() -> Any:
+    from slipway.cli.context import workspace
+
+    return workspace().data
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return str(n)  # pragma: no cover
+
+
+@contextlib.contextmanager
+def _progress(label: str, total: int | None, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Dataset name."),
+    path: Path = typer.Argument(..., help="A file or a folder."),
+    key: list[str] = typer.Option(None, "--key", "-k", help="Column identifying a row (repeat for several)."),
+    message: str = typer.Option("", "--message", "-m", help="What changed."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Add a file or folder as the next version of NAME (nothing is created if it did not change)."""
+    if not path.exists():
+        fail(f"no file or folder at {path}")
+    total = path.stat().st_size if path.is_file() else None
+    with _progress(f"storing {path.name}", total, not as_json) as progress:
+        version = _data().add(name, path, key=key or None, message=message, progress=progress)
+    if as_json:
+        print_json(version)
+    elif version.created:
+        rows = f"{version.rows:,} rows, " if version.rows is not None else ""
+        console.print(f"Created [bold]{version.ref}[/] ({rows}{version.file_count:,} files, {_size(version.size)}) "
+                      f"digest {version.digest[:12]}")
+    else:
+        console.print(f"Unchanged: {version.ref} already holds this content; no new version was created.")
+
+
+@app.command("ls")
+def ls(name: str = typer.Argument(None, help="List this dataset's versions."), as_json: bool = JsonOption) -> None:
+    """List datasets, or the versions of one dataset."""
+    data = _data()
+    if name is None:
+        found = data.list_datasets()
+        if as_json:
+            print_json(found)
+        else:
+            print_table("Datasets", ["name", "versions", "latest", "key"],
+                        [[d.name, d.versions, d.latest, ", ".join(d.key_columns)] for d in found])
+        return
+    versions = data.versions(name)
+    if as_json:
+        print_json(versions)
+    else:
+        print_table(f"Versions of {name}", ["version", "kind", "rows", "files", "size", "created by", "message"],
+                    [[v.version, v.kind, v.rows, v.file_count, _size(v.size), v.created_by, v.message] for v in versions])
+
+
+@app.command("show")
+def show(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."), as_json: bool = JsonOption) -> None:
+    """Files, size, rows, schema, profile and the runs and models that used a version."""
+    data = _data()
+    version = data.get_version(ref)
+    files = data.files(version)
+    usage = data.usage(version)
+    profiles = {path: p.summary() for path, p in data.profile(version).items()}
+    if as_json:
+        print_json({"version": version, "ref": version.ref, "files": files, "profile": profiles,
+                    "runs": usage.runs, "models": usage.models})
+        return
+    console.print(f"[bold]{version.ref}[/]  {version.kind}, {version.file_count:,} files, {_size(version.size)}, "
+                  f"rows {version.rows if version.rows is not None else '-'}; digest {version.digest}")
+    console.print(f"created by {version.created_by}; key {version.key_columns or '-'}; {version.message}")
+    print_table("Files", ["path", "size", "digest"], [[f["path"], _size(f["size"]), f["digest"][:12]] for f in files[:50]])
+    if len(files) > 50:
+        console.print(f"... and {len(files) - 50:,} more files (use --json for all)")
+    for path, summary in profiles.items():
+        rows = [[col, s["type"], s["nulls"], s["distinct"], _num(s.get("min")), _num(s.get("max")), _num(s.get("mean")),
+                 ", ".join(str(t[0]) for t in s.get("top", [])[:3])] for col, s in summary.items()]
+        print_table(f"Profile of {path}", ["column", "type", "nulls", "distinct", "min", "max", "mean", "top"], rows)
+    console.print(f"Runs that used it: {', '.join(usage.runs) or 'none'}")
+    console.print(f"Models trained from it: {', '.join(usage.models) or 'none'}")
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+@app.command("get")
+def get(ref: str = typer.Argument(..., help="NAME@VERSION."), dest: Path = typer.Argument(..., help="Where to put it."),
+        copy: bool = typer.Option(False, "--copy", help="Copy instead of hard-linking.")) -> None:
+    """Materialise a version's files (verified first; hard links when on the same file system)."""
+    out = _data().get(ref, dest, link=not copy)
+    console.print(f"Wrote {ref} to {out}")
+
+
+@app.command("status")
+def status(name: str = typer.Argument(...), path: Path = typer.Argument(..., help="Working file or folder."),
+           as_json: bool = JsonOption) -> None:
+    """Compare a working file or folder with the latest version (like 'dvc status')."""
+    if not path.exists():
+        fail(f"no file or folder at {path}")
+    report = _data().status(name, path)
+    if as_json:
+        print_json({"dataset": report.dataset, "version": report.version, "added": report.added,
+                    "removed": report.removed, "changed": report.changed, "clean": report.clean})
+    elif report.clean:
+        console.print(f"{path} is up to date with {name}@{report.version}.")
+    else:
+        for label, items in (("added", report.added), ("removed", report.removed), ("changed", report.changed)):
+            for item in items:
+                console.print(f"  {label}: {item}", highlight=False)
+
+
+@app.command("diff")
+def diff(old: str = typer.Argument(..., help="NAME@A"), new: str = typer.Argument(..., help="NAME@B"),
+         as_json: bool = JsonOption) -> None:
+    """Files added, removed and changed; for tables rows by key, schema changes and shifted columns."""
+    result = _data().diff(old, new)
+    if as_json:
+        print_json(result)
+        return
+    print_table(f"Files {result.old} -> {result.new}", ["change", "path"], [[c.change, c.path] for c in result.files])
+    for t in result.tables:
+        console.print(f"[bold]{t.table}[/]: {t.old_rows:,} -> {t.new_rows:,} rows; added {t.rows_added}, removed "
+                      f"{t.rows_removed}, changed {t.rows_changed if t.rows_changed is not None else '-'}"
+                      f" (key {', '.join(t.key_columns) or 'none: whole rows'})")
+        if t.columns_added or t.columns_removed or t.type_changes:
+            console.print(f"  columns added {t.columns_added}, removed {t.columns_removed}, types {t.type_changes}")
+        print_table("Columns whose distribution moved most", ["column", "metric", "score"],
+                    [[s.column, s.metric, f"{s.score:.4f}"] for s in t.shifted])
+
+
+@app.command("push")
+def push(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
+         remote: str = typer.Option(..., "--remote", "-r", help="Artifact store URI: a folder, s3://…, any fsspec URL."),
+         workers: int = typer.Option(8, help="Parallel copies.")) -> None:
+    """Copy a version's blobs that the remote lacks (resumable: run it again after an interruption)."""
+    data = _data()
+    total = len(data.remote_digests(ref))
+    with _progress(f"pushing {ref}", total, True) as progress:
+        moved = data.push(ref, remote, workers=workers, progress=progress)
+    console.print(f"Pushed {ref} to {remote}: {moved} of {total} blobs copied, {total - moved} already there.")
+
+
+@app.command("pull")
+def pull(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
+         remote: str = typer.Option(..., "--remote", "-r", help="Artifact store URI to fetch from."),
+         workers: int = typer.Option(8, help="Parallel copies.")) -> None:
+    """Fetch a version's blobs that this store lacks from a remote store."""
+    with _progress(f"pulling {ref}", None, True) as progress:
+        moved = _data().pull(ref, remote, workers=workers, progress=progress)
+    console.print(f"Pulled {ref} from {remote}: {moved} blobs copied.")
+
+
+@app.command("verify")
+def verify(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."), as_json: bool = JsonOption) -> None:
+    """Re-hash every blob of a version; exit 1 naming each file that is corrupt or missing."""
+    report = _data().verify(ref)
+    if as_json:
+        print_json({"ref": report.ref, "blobs": report.blobs, "corrupt": report.corrupt,
+                    "missing": report.missing, "ok": report.ok})
+    if not report.ok:
+        problems = [f"corrupt: {c}" for c in report.corrupt] + [f"missing: {m}" for m in report.missing]
+        fail(f"{report.ref} failed verification; " + "; ".join(problems), code=1)
+    if not as_json:
+        console.print(f"{report.ref}: all {report.blobs} blobs match their digests.")
+
+
+@app.command("validate")
+def validate(
+    target: str = typer.Argument(..., help="NAME[@VERSION] or a CSV/Parquet file."),
+    schema: str = typer.Option(None, "--schema", "-s", help="A YAML file or a dataset name (default: the target's dataset)."),
+    table: str = typer.Option(None, "--table", help="Which table of a folder version."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Check data against a schema; exit 1 when an anomaly is at error level."""
+    report = _data().validate(target, schema=schema, table=table)
+    if as_json:
+        print_json({"target": report.target, "rows": report.rows, "ok": report.ok, "anomalies": report.anomalies})
+    else:
+        print_table(f"Anomalies in {report.target} ({report.rows:,} rows)", ["severity", "kind", "column", "share", "detail"],
+                    [[a.severity, a.kind, a.column or "", "" if a.share is None else f"{a.share:.2%}", a.detail]
+                     for a in report.anomalies])
+        console.print("OK: no error-level anomalies." if report.ok else "FAILED: error-level anomalies found.")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@schema_app.command("infer")
+def schema_infer(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
+                 table: str = typer.Option(None, "--table", help="Which table of a folder version."),
+                 dry_run: bool = typer.Option(False, "--dry-run", help="Print it without storing it.")) -> None:
+    """Infer a schema from a version and store it as the dataset's next schema revision."""
+    revision = _data().infer_schema(ref, table=table, save=not dry_run)
+    sys.stdout.write(revision.body)
+    if not dry_run:
+        console.print(f"# stored as schema revision {revision.revision} of {revision.dataset}", style="dim")
+
+
+@schema_app.command("show")
+def schema_show(name: str = typer.Argument(...), revision: int = typer.Option(None, "--revision"),
+                as_json: bool = JsonOption) -> None:
+    """Print a dataset's schema (the newest revision unless --revision)."""
+    found = _data().schema(name, revision)
+    if as_json:
+        print_json(found)
+    else:
+        sys.stdout.write(found.body)
+
+
+@schema_app.command("edit-file")
+def schema_edit_file(name: str = typer.Argument(...), file: Path = typer.Argument(..., help="The edited YAML file.")) -> None:
+    """Store an edited YAML file as the dataset's next schema revision (checked first)."""
+    if not file.is_file():
+        fail(f"no schema file at {file}")
+    revision = _data().save_schema(name, file.read_text())
+    console.print(f"Stored schema revision {revision.revision} of {name}.")

@@ -1,0 +1,39 @@
+"""``slipway scheduler``: the long-running process that fires schedules and dataset triggers."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+import typer
+
+from slipway.cli.output import console
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("scheduler")
+    def scheduler(
+        poll: float = typer.Option(5.0, help="Seconds between checks for due schedules and new dataset versions."),
+        once: bool = typer.Option(False, "--once", help="Check and run what is due once, then exit."),
+    ) -> None:
+        """Run cron schedules and dataset triggers (see `slipway pipelines schedule|trigger`).
+
+        Safe to restart at any time and to run twice: each firing is claimed exactly once.
+        """
+        from slipway.cli.context import workspace
+        from slipway.pipelines.scheduler import Scheduler
+
+        stop = threading.Event()
+
+        def on_signal(_signum: int, _frame: Any) -> None:
+            stop.set()  # finish the run in progress, then exit
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        runner = Scheduler(workspace(), poll_seconds=poll, report=lambda line: console.print(line, highlight=False))
+        if once:
+            runner.tick(stop)
+            return
+        console.print(f"Slipway scheduler: checking every {poll:g} s", highlight=False)
+        runner.run_forever(stop)

@@ -1,0 +1,66 @@
+"""``slipway serve`` (the inference server) and ``slipway build`` (a Docker build context)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from slipway.cli.output import console, fail, print_json
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("serve")
+    def serve(
+        target: str = typer.Argument(None, help="A model reference (name@alias, name/3) or a bundle folder."),
+        deployment: str = typer.Option(None, "--deployment", "-d", help="Serve a deployment (its variants, canary, shadows)."),
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+        port: int = typer.Option(8080, help="Port to listen on."),
+        workers: int = typer.Option(1, help="Worker processes (restarted if one dies)."),
+        max_batch_rows: int = typer.Option(None, help="Largest micro-batch, in rows."),
+        max_wait_ms: float = typer.Option(None, help="Longest a request waits for its batch to fill."),
+        name: str = typer.Option(None, help="Model name when serving a bundle folder."),
+        version: str = typer.Option(None, help="Model version when serving a bundle folder."),
+        no_payload_log: bool = typer.Option(False, "--no-payload-log", help="Do not log requests to Parquet."),
+    ) -> None:
+        """Serve a model or a deployment: Open Inference Protocol v2, KServe v1 and MLflow /invocations."""
+        from slipway.core.settings import load_settings
+        from slipway.serving.options import ServeOptions
+        from slipway.serving.server import ServeTarget, serve as run
+
+        if (target is None) == (deployment is None):
+            fail("give exactly one of MODEL_REF (or a bundle folder) and --deployment NAME")
+        if workers < 1 or not 0 < port < 65536:
+            fail(f"--workers must be at least 1 and --port from 1 to 65535 (got {workers}, {port})")
+        settings = load_settings()
+        options = ServeOptions.from_section(settings.section("serving"), max_batch_rows=max_batch_rows,
+                                            max_wait_ms=max_wait_ms, payload_log=False if no_payload_log else None)
+        if target is not None and Path(target).is_dir():
+            spec = ServeTarget(bundle_path=target, bundle_name=name, bundle_version=version)
+        elif deployment is not None:
+            spec = ServeTarget(deployment=deployment)
+        else:
+            from slipway.workspace import open_workspace
+
+            open_workspace(settings).registry.resolve(target)  # a bad reference fails here, with exit code 2
+            spec = ServeTarget(model_ref=target)
+        console.print(f"Serving {target or 'deployment ' + deployment} on http://{host}:{port} "
+                      f"({workers} worker{'s' if workers > 1 else ''})", highlight=False)
+        run(settings, spec, host, port, workers, options)
+
+    @app.command("build")
+    def build(
+        ref: str = typer.Argument(..., help="A model reference (name@alias, name/3)."),
+        outdir: Path = typer.Argument(..., help="Folder to write the build context into."),
+        overwrite: bool = typer.Option(False, help="Replace a non-empty OUTDIR."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Render a Docker build context (Dockerfile, pinned requirements, the bundle) for a model server."""
+        from slipway.cli.context import workspace
+        from slipway.serving.packaging import build_context
+
+        result = build_context(workspace(), ref, outdir, overwrite)
+        if as_json:
+            print_json(result)
+        else:
+            console.print(f"Build context for {result['model']} in {result['path']}: docker build -t IMAGE {result['path']}")

@@ -1,0 +1,121 @@
+"""Turning a file, a folder or a table into stored blobs and a manifest, on the client side.
+
+Hashing goes through the stat cache, so an unchanged file is never hashed twice; only blobs the
+store lacks are uploaded, in parallel; profiles of files whose digest did not change are reused
+from the previous version instead of being recomputed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from slipway.blobs.manifest import Manifest, ManifestEntry, scan_folder
+from slipway.blobs.statcache import StatCache
+from slipway.blobs.store import BlobStore
+from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.hashing import hash_bytes, hash_file
+from slipway.data.profile import TableProfile
+from slipway.data.tables import as_arrow, is_tabular, read_table, to_parquet_bytes
+
+TABLE_FILE = "data.parquet"
+MAX_PROFILED_TABLES = 100  # a folder of thousands of CSVs is versioned, but only the first 100 are profiled
+
+Progress = Callable[[int], None]
+
+
+@dataclasses.dataclass
+class Scanned:
+    """What an add found: the manifest and how to read each table, before anything is stored."""
+
+    kind: str  # file | folder | table
+    manifest: Manifest
+    sources: dict[str, str]  # manifest path -> local file to upload
+    inline: dict[str, bytes]  # manifest path -> bytes to upload (a table given in memory)
+    tables: dict[str, Callable[[], pa.Table]]
+
+    @property
+    def digest(self) -> str:
+        return hash_bytes(self.manifest.to_bytes())
+
+
+def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Progress | None = None) -> Scanned:
+    """Hash ``source`` (a path, a pandas DataFrame or an Arrow table) into a manifest.
+
+    Raises:
+        NotFound: the path does not exist.
+        InvalidInput: it is neither a file, a folder nor a table, or the folder is empty.
+    """
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if path.is_dir():
+            manifest = scan_folder(path, cache, workers, progress)
+            if not manifest.entries:
+                raise InvalidInput(f"folder {path} holds no files; nothing to version")
+            sources = {e.path: str(path / e.path) for e in manifest.entries}
+            tables = {e.path: _reader(sources[e.path], e.path) for e in manifest.entries if is_tabular(e.path)}
+            return Scanned("folder", manifest, sources, {}, tables)
+        if path.is_file():
+            info = os.stat(path)
+            full = str(path.resolve())
+            digest = (cache.lookup_many([(full, info)]) if cache else {}).get(full)
+            if digest is None:
+                digest = hash_file(path)
+                if cache:
+                    cache.store_many([(full, info, digest)])
+            entry = ManifestEntry(path.name, digest, info.st_size, stat.S_IMODE(info.st_mode))
+            tables = {path.name: _reader(full, path.name)} if is_tabular(path.name) else {}
+            return Scanned("file", Manifest((entry,)), {path.name: full}, {}, tables)
+        raise NotFound(f"no file or folder at {path}")
+    table = as_arrow(source)
+    data = to_parquet_bytes(table)
+    entry = ManifestEntry(TABLE_FILE, hash_bytes(data), len(data), 0o644)
+    return Scanned("table", Manifest((entry,)), {}, {TABLE_FILE: data}, {TABLE_FILE: lambda: table})
+
+
+def _reader(full: str, name: str) -> Callable[[], pa.Table]:
+    return lambda: read_table(full, name)
+
+
+def store_scanned(blobs: BlobStore, scanned: Scanned, workers: int, progress: Progress | None = None) -> int:
+    """Upload the blobs the store lacks (files first, the manifest is the caller's last step)."""
+    missing = set(blobs.missing(e.digest for e in scanned.manifest.entries))
+    todo = [e for e in scanned.manifest.entries if e.digest in missing]
+    seen: set[str] = set()
+    unique = [e for e in todo if not (e.digest in seen or seen.add(e.digest))]  # type: ignore[func-returns-value]
+
+    def put(entry: ManifestEntry) -> None:
+        if entry.path in scanned.inline:
+            blobs.put_bytes(scanned.inline[entry.path])
+        else:
+            blobs.put_file(scanned.sources[entry.path], digest=entry.digest)
+        if progress:
+            progress(entry.size)
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        list(pool.map(put, unique))
+    return len(unique)
+
+
+def profile_tables(
+    scanned: Scanned, previous: dict[str, tuple[str, TableProfile]] | None = None,
+) -> tuple[dict[str, TableProfile], dict[str, dict[str, str]], int | None]:
+    """Profile each table (reusing ``previous`` profiles, keyed by path, for unchanged digests).
+
+    Returns the profiles, the schema ``{path: {column: arrow type}}`` and the total row count.
+    """
+    digests = {e.path: e.digest for e in scanned.manifest.entries}
+    profiles: dict[str, TableProfile] = {}
+    for path in sorted(scanned.tables)[:MAX_PROFILED_TABLES]:
+        old = (previous or {}).get(path)
+        profiles[path] = old[1] if old and old[0] == digests[path] else TableProfile.of(scanned.tables[path]())
+    schema = {path: {name: s.arrow_type for name, s in p.columns.items()} for path, p in profiles.items()}
+    rows = sum(p.rows for p in profiles.values()) if profiles else None
+    return profiles, schema, rows

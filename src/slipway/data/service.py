@@ -1,0 +1,246 @@
+"""``ws.data``: versioned datasets, the same in embedded and remote mode.
+
+Hashing, profiling and blob upload happen here, on the client (through ``host.blobs``); the
+backend only records versions whose blobs are all stored. Example::
+
+    v = ws.data.add("ai4i", "ai4i2020.csv", key="UDI", message="first drop")
+    slipway.log_input(v)                    # lineage: ai4i@1 --input_to--> run
+    table = ws.data.load("ai4i@1")          # a pyarrow.Table
+    ws.data.diff("ai4i@1", "ai4i@2").tables[0].rows_added
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slipway.blobs.manifest import load_manifest, scan_folder
+from slipway.blobs.statcache import StatCache
+from slipway.blobs.store import BlobStore
+from slipway.core.errors import NotFound
+from slipway.data import remotes
+from slipway.data.records import (
+    Dataset,
+    DatasetDiff,
+    DatasetUsage,
+    DatasetVersion,
+    SchemaRevision,
+    StatusReport,
+    ValidationReport,
+    VerifyReport,
+)
+from slipway.data.refs import parse_ref
+from slipway.store.context import Host
+
+# Arrow, DuckDB and DataSketches load on first use (inside the methods), so that quick calls such
+# as status() and get_version() start fast from the CLI.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from slipway.data.profile import TableProfile
+
+Progress = Callable[[int], None]
+
+
+class DataService:
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._backend: Any = host.backend("data")
+        self._stat_cache: StatCache | None = None
+
+    @property
+    def _blobs(self) -> BlobStore:
+        return self._host.blobs
+
+    @property
+    def stat_cache(self) -> StatCache:
+        if self._stat_cache is None:
+            self._stat_cache = StatCache(Path(self._host.settings.home) / "statcache.db")
+        return self._stat_cache
+
+    # -- adding ---------------------------------------------------------------------------------
+    def add(self, name: str, source: Any, *, key: str | list[str] | None = None, message: str = "",
+            workers: int = 8, progress: Progress | None = None) -> DatasetVersion:
+        """Add a file, a folder, a pandas DataFrame or an Arrow table as the next version of ``name``.
+
+        Unchanged content creates nothing: the latest version comes back with ``created=False``.
+        Only files the store lacks are uploaded. ``key`` names the column(s) that identify a row,
+        used by :meth:`diff` to count added and removed rows.
+
+        Raises:
+            NotFound: the path does not exist.
+            InvalidInput: a bad name or key, or a table that cannot be read.
+        """
+        from slipway.data import adding
+        from slipway.data.profile import profiles_to_bytes
+
+        parse_ref(name)
+        keys = [key] if isinstance(key, str) else list(key) if key is not None else None
+        if isinstance(source, str | os.PathLike):
+            source = Path(source).resolve()  # the stat cache is keyed by absolute path
+        scanned = adding.scan_source(source, self.stat_cache, workers)
+        latest = self._latest(name)
+        if latest is not None and latest.digest == scanned.digest and keys in (None, latest.key_columns):
+            return dataclasses.replace(latest, created=False)
+        adding.store_scanned(self._blobs, scanned, workers, progress)
+        profiles, schema, rows = adding.profile_tables(scanned, self._previous_profiles(latest))
+        for column in keys or []:
+            if schema and not any(column in cols for cols in schema.values()):
+                from slipway.core.errors import InvalidInput
+
+                raise InvalidInput(f"key column {column!r} is not a column of {source}; columns: "
+                                   f"{sorted({c for cols in schema.values() for c in cols})}")
+        profile_digest = self._blobs.put_bytes(profiles_to_bytes(profiles)) if profiles else None
+        digest = self._blobs.put_bytes(scanned.manifest.to_bytes())  # last: the version's root
+        return self._backend.commit_version(name, digest, scanned.kind, rows=rows, schema=schema,
+                                            profile_digest=profile_digest, message=message, key_columns=keys)
+
+    def _latest(self, name: str) -> DatasetVersion | None:
+        try:
+            return self._backend.get_version(name)  # type: ignore[no-any-return]
+        except NotFound:
+            return None
+
+    def _previous_profiles(self, latest: DatasetVersion | None) -> dict[str, tuple[str, TableProfile]]:
+        from slipway.data.profile import profiles_from_bytes
+
+        if latest is None or not latest.profile_digest:
+            return {}
+        digests = {e.path: e.digest for e in load_manifest(self._blobs, latest.digest).entries}
+        profiles = profiles_from_bytes(self._blobs.read_bytes(latest.profile_digest))
+        return {path: (digests[path], p) for path, p in profiles.items() if path in digests}
+
+    def status(self, name: str, path: str | os.PathLike[str], workers: int = 8) -> StatusReport:
+        """Compare a working file or folder with the latest version (unchanged files are not re-hashed)."""
+        latest = self._latest(name)
+        if latest is None:
+            self._backend.get_version(name)  # raises NotFound naming the dataset
+        assert latest is not None
+        source = Path(path).resolve()
+        if source.is_dir():
+            current = {e.path: e.digest for e in scan_folder(source, self.stat_cache, workers).entries}
+        else:
+            from slipway.data import adding
+
+            current = {e.path: e.digest for e in adding.scan_source(source, self.stat_cache, 1).manifest.entries}
+        stored = {e.path: e.digest for e in load_manifest(self._blobs, latest.digest).entries}
+        return StatusReport(name, latest.version, sorted(current.keys() - stored.keys()),
+                            sorted(stored.keys() - current.keys()),
+                            sorted(p for p in current.keys() & stored.keys() if current[p] != stored[p]))
+
+    # -- reading --------------------------------------------------------------------------------
+    def get_version(self, ref: Any) -> DatasetVersion:
+        """``name``, ``name@3`` or ``name@latest`` as a :class:`DatasetVersion`."""
+        name, version = parse_ref(ref)
+        return self._backend.get_version(name, version)  # type: ignore[no-any-return]
+
+    def list_datasets(self) -> list[Dataset]:
+        return self._backend.list_datasets()  # type: ignore[no-any-return]
+
+    def versions(self, name: str) -> list[DatasetVersion]:
+        return self._backend.list_versions(name)  # type: ignore[no-any-return]
+
+    def usage(self, ref: Any) -> DatasetUsage:
+        version = self.get_version(ref)
+        return self._backend.usage(version.name, version.version)  # type: ignore[no-any-return]
+
+    def files(self, ref: Any) -> list[dict[str, Any]]:
+        from slipway.data import access
+
+        manifest = access.manifest_of(self._blobs, self.get_version(ref))
+        return [{"path": e.path, "size": e.size, "digest": e.digest} for e in manifest.entries]
+
+    def profile(self, ref: Any) -> dict[str, TableProfile]:
+        """The stored profile of each table of a version (mergeable; see :class:`TableProfile`)."""
+        from slipway.data.profile import profiles_from_bytes
+
+        version = self.get_version(ref)
+        if not version.profile_digest:
+            return {}
+        return profiles_from_bytes(self._blobs.read_bytes(version.profile_digest))
+
+    def load(self, ref: Any, path: str | None = None) -> pa.Table:
+        """Read a version's table (``path`` picks one when the version holds several)."""
+        from slipway.data import access
+
+        return access.read_version_table(self._blobs, self.get_version(ref), path)
+
+    def get(self, ref: Any, dest: str | os.PathLike[str], link: bool = True) -> Path:
+        """Materialise a version under ``dest``; files are verified first, hard-linked when possible."""
+        from slipway.data import access
+
+        return access.materialize_version(self._blobs, self.get_version(ref), dest, link)
+
+    def verify(self, ref: Any) -> VerifyReport:
+        """Re-hash every blob of a version where it is stored; the report names corrupt files."""
+        version = self.get_version(ref)
+        return self._backend.verify_version(version.name, version.version)  # type: ignore[no-any-return]
+
+    def diff(self, old_ref: Any, new_ref: Any, top: int = 5) -> DatasetDiff:
+        """Files added/removed/changed; for tables also rows by key, schema changes and shifted columns."""
+        from slipway.data import access
+        from slipway.data.diff import file_changes, table_diff
+        from slipway.data.tables import is_tabular
+
+        old, new = self.get_version(old_ref), self.get_version(new_ref)
+        old_manifest, new_manifest = access.manifest_of(self._blobs, old), access.manifest_of(self._blobs, new)
+        old_tables = [e.path for e in old_manifest.entries if is_tabular(e.path)]
+        new_tables = [e.path for e in new_manifest.entries if is_tabular(e.path)]
+        pairs = [(p, p) for p in new_tables if p in old_tables]
+        if not pairs and len(old_tables) == 1 and len(new_tables) == 1:
+            pairs = [(old_tables[0], new_tables[0])]  # the one table was renamed
+        old_profiles, new_profiles = self.profile(old), self.profile(new)
+        tables = []
+        for old_path, new_path in pairs:
+            if old_manifest.by_path()[old_path].digest == new_manifest.by_path()[new_path].digest:
+                continue
+            tables.append(table_diff(
+                new_path, self.load(old, old_path), self.load(new, new_path), new.key_columns,
+                old_profiles.get(old_path), new_profiles.get(new_path), top))
+        return DatasetDiff(old.ref, new.ref, file_changes(old_manifest, new_manifest), tables)
+
+    # -- remotes --------------------------------------------------------------------------------
+    def push(self, ref: Any, remote: str, workers: int = 8, progress: Progress | None = None) -> int:
+        """Copy a version's blobs the remote store lacks to it; returns how many moved."""
+        version = self.get_version(ref)
+        digests = remotes.version_digests(self._blobs, version)
+        return remotes.copy_blobs(self._blobs, BlobStore(remote), digests, workers, progress)
+
+    def pull(self, ref: Any, remote: str, workers: int = 8, progress: Progress | None = None) -> int:
+        """Fetch a version's blobs this store lacks from the remote store; returns how many moved."""
+        version = self.get_version(ref)
+        source = BlobStore(remote)
+        digests = remotes.version_digests(source if not self._blobs.exists(version.digest) else self._blobs, version)
+        return remotes.copy_blobs(source, self._blobs, digests, workers, progress)
+
+    def remote_digests(self, ref: Any) -> list[str]:
+        """Every blob digest a version needs (manifest, files, profile)."""
+        return remotes.version_digests(self._blobs, self.get_version(ref))
+
+    # -- schemas and validation (see slipway.data.checking) -----------------------------------------
+    def infer_schema(self, ref: Any, table: str | None = None, save: bool = True) -> SchemaRevision:
+        """Infer a schema from a version's profile and (by default) store it as the next revision."""
+        from slipway.data import checking
+
+        return checking.infer(self, ref, table, save)
+
+    def schema(self, name: str, revision: int | None = None) -> SchemaRevision:
+        return self._backend.get_schema(name, revision)  # type: ignore[no-any-return]
+
+    def save_schema(self, name: str, body: str, source_version: int | None = None) -> SchemaRevision:
+        """Store edited YAML as the next revision (it is checked first; a bad schema stores nothing)."""
+        return self._backend.save_schema(name, body, source_version)  # type: ignore[no-any-return]
+
+    def validate(self, target: Any, schema: Any = None, table: str | None = None,
+                 at_ms: int | None = None) -> ValidationReport:
+        """Check a version (``name@3``), a file path or a table against a schema.
+
+        ``schema`` is YAML text, a path to a YAML file, a mapping, or a dataset name whose stored
+        schema to use; by default the stored schema of the target's dataset.
+        """
+        from slipway.data import checking
+
+        return checking.validate(self, target, schema, table, at_ms)

@@ -1,0 +1,236 @@
+"""The deployment backend: specs, variants, canary decisions, history, payload-log index, feedback.
+
+Each public method is an API endpoint (embedded, or ``POST /api/v1/deploy/<method>`` remote).
+Servers report per-variant counters with :meth:`DeployBackend.record_stats`; :meth:`canary_tick`
+reads them and applies the rule in :mod:`slipway.deploy.canary` in one write transaction, so two
+controllers never both act on the same step (the second sees the new revision and waits).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from slipway.core.auth import endpoint
+from slipway.core.clock import now_ms
+from slipway.core.errors import InvalidInput
+from slipway.core.ids import new_id
+from slipway.deploy import transitions
+from slipway.deploy.canary import decide
+from slipway.deploy.links import mark_deployed, move_alias, require_production_ready, resolve_variant
+from slipway.deploy.records import Deployment, DeploymentStatus, HistoryEntry, PayloadSegment
+from slipway.deploy.rows import (
+    add_history, deployment_row, history_entries, load_deployment, merged_counters, write_variants,
+)
+from slipway.deploy.spec import canary_weight_plan, parse_spec
+from slipway.deploy.stats import VariantCounters
+from slipway.store.context import ServiceContext
+from slipway.store.edges import add_edge
+from slipway.store.schema.deploy import deployment_stats, deployments, inference_feedback, payload_segments
+from slipway.store.upsert import upsert
+
+
+class DeployBackend:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    @endpoint("deploy")
+    def apply(self, spec: dict[str, Any]) -> Deployment:
+        """Create or update a deployment from its spec. Aliases are pinned to versions now; stable
+        and canary variants must be approved or deployed (Conflict otherwise); nothing changes on error."""
+        parsed = parse_spec(spec)
+        name = parsed["name"]
+        with self.ctx.db.write() as conn:
+            variants = []
+            for v in parsed["variants"]:
+                model, version, state = resolve_variant(conn, v["model"])
+                require_production_ready(v["name"], v["role"], model, version, state)
+                variants.append({**v, "ref": v["model"], "model": model, "version": version})
+            has_canary = any(v["role"] == "canary" for v in variants)
+            if has_canary and parsed["canary"]["auto"]:
+                weights = canary_weight_plan(parsed, 0)
+                for v in variants:
+                    v["weight"] = weights.get(v["name"], v["weight"])
+            existing = conn.execute(select(deployments).where(deployments.c.name == name)).first()
+            now = now_ms()
+            status = "canary" if has_canary else "stable"
+            if existing is None:
+                deployment_id, revision = new_id(), 1
+                conn.execute(deployments.insert().values(
+                    id=deployment_id, name=name, spec=orjson.dumps(parsed).decode(), revision=1, status=status,
+                    canary_step=0, step_started_ms=now, created_ms=now, updated_ms=now))
+            else:
+                deployment_id, revision = existing.id, int(existing.revision) + 1
+                conn.execute(deployments.update().where(deployments.c.id == deployment_id).values(
+                    spec=orjson.dumps(parsed).decode(), revision=revision, status=status, canary_step=0,
+                    step_started_ms=now, updated_ms=now))
+            write_variants(conn, deployment_id, variants)
+            details = {"variants": [{k: v[k] for k in ("name", "role", "model", "version", "weight")}
+                                    for v in variants]}
+            add_history(conn, deployment_id, revision, "apply", self.ctx.principal.name, details)
+            self.ctx.audit(conn, "deployment.apply", "deployment", name, details)
+            for v in variants:
+                add_edge(conn, "model_version", f"{v['model']}/{v['version']}", "deployed_to", "deployment", name,
+                         {"role": v["role"], "variant": v["name"]})
+            return load_deployment(conn, deployment_row(conn, name))
+
+    @endpoint("read")
+    def get(self, name: str) -> Deployment:
+        with self.ctx.db.read() as conn:
+            return load_deployment(conn, deployment_row(conn, name))
+
+    @endpoint("read")
+    def list_deployments(self) -> list[Deployment]:
+        with self.ctx.db.read() as conn:
+            return [load_deployment(conn, r) for r in conn.execute(select(deployments).order_by(deployments.c.name))]
+
+    @endpoint("read")
+    def status(self, name: str) -> DeploymentStatus:
+        """The deployment with each variant's measurements for the current revision."""
+        with self.ctx.db.read() as conn:
+            row = deployment_row(conn, name)
+            deployment = load_deployment(conn, row)
+            quantile = float(deployment.spec.get("slo", {}).get("latency_quantile", 0.99))
+            counters = merged_counters(conn, row.id, int(row.revision))
+            decisions = [h for h in history_entries(conn, row.id, 20) if h.action.startswith(("canary", "promote",
+                                                                                                  "rollback"))]
+        summaries = {v.name: counters.get(v.name, VariantCounters()).summary(quantile) for v in deployment.variants}
+        last = None if not decisions else {"action": decisions[0].action, **decisions[0].details}
+        return DeploymentStatus(deployment, summaries, last)
+
+    @endpoint("read")
+    def history(self, name: str, limit: int = 100) -> list[HistoryEntry]:
+        with self.ctx.db.read() as conn:
+            return history_entries(conn, deployment_row(conn, name).id, int(limit))
+
+    @endpoint("deploy")
+    def promote(self, name: str, reason: str = "manual promotion") -> Deployment:
+        """Make the canary the stable variant at 100%, mark its version deployed and move the alias."""
+        with self.ctx.db.write() as conn:
+            row = deployment_row(conn, name, lock=True)
+            canary = transitions.promote(self.ctx, conn, row, {"reason": reason})
+        self._after_promotion(name, canary)
+        return self.get(name)
+
+    @endpoint("deploy")
+    def rollback(self, name: str, reason: str = "manual rollback") -> Deployment:
+        """Send all production traffic back to the stable variants and drop the canary."""
+        with self.ctx.db.write() as conn:
+            transitions.rollback(self.ctx, conn, deployment_row(conn, name, lock=True), {"reason": reason})
+        return self.get(name)
+
+    @endpoint("deploy")
+    def canary_tick(self, name: str) -> dict[str, Any]:
+        """Evaluate the canary once and act on the decision; returns ``{"action", "reason", ...numbers}``."""
+        promoted: dict[str, Any] | None = None
+        with self.ctx.db.write() as conn:
+            row = deployment_row(conn, name, lock=True)
+            spec = orjson.loads(row.spec)
+            variants = load_deployment(conn, row).variants
+            canary = next((v for v in variants if v.role == "canary"), None)
+            if canary is None or not spec["canary"].get("auto", True):
+                return {"action": "none", "reason": "no automated canary in this deployment"}
+            counters = merged_counters(conn, row.id, int(row.revision))
+            stable = VariantCounters()
+            for v in variants:
+                if v.role == "stable" and v.name in counters:
+                    stable = stable.merge(counters[v.name])
+            elapsed = (now_ms() - int(row.step_started_ms)) / 1000.0
+            decision = decide(stable, counters.get(canary.name, VariantCounters()), spec["slo"], spec["canary"],
+                              int(row.canary_step), elapsed)
+            details = {"reason": decision.reason, "numbers": decision.numbers, "automated": True}
+            if decision.action == "advance":
+                transitions.advance(self.ctx, conn, row, details)
+            elif decision.action == "rollback":
+                transitions.rollback(self.ctx, conn, row, details)
+            elif decision.action == "promote":
+                promoted = transitions.promote(self.ctx, conn, row, details)
+        if promoted is not None:
+            self._after_promotion(name, promoted)
+        return {"action": decision.action, **details}
+
+    def _after_promotion(self, name: str, canary: dict[str, Any]) -> None:
+        # Governance and the registry run their own gated transactions; their outcome is recorded too.
+        spec = self.get(name).spec
+        outcome: dict[str, Any] = {}
+        try:
+            outcome["governance"] = mark_deployed(self.ctx, canary["model"], canary["version"],
+                                                  f"promoted in deployment {name}")
+        except Exception as err:  # a policy that blocks 'deployed' must not undo the traffic switch
+            outcome["governance"] = f"not marked deployed: {getattr(err, 'message', err)}"
+        alias = spec.get("canary", {}).get("alias")
+        if alias:
+            outcome["alias"] = move_alias(self.ctx, canary["model"], alias, canary["version"])
+        with self.ctx.db.write() as conn:
+            row = deployment_row(conn, name)
+            add_history(conn, row.id, int(row.revision), "promote.registry", self.ctx.principal.name, outcome)
+            self.ctx.audit(conn, "deployment.promote.registry", "deployment", name, outcome)
+
+    @endpoint("deploy")
+    def record_stats(self, name: str, revision: int, worker: str, counters: dict[str, dict[str, Any]]) -> None:
+        """Store one server worker's cumulative counters per variant for ``revision`` (telemetry, not audited)."""
+        if not isinstance(counters, dict):
+            raise InvalidInput("counters must be an object of variant -> counters")
+        with self.ctx.db.write() as conn:
+            row = deployment_row(conn, name)
+            rows = [{"deployment_id": row.id, "revision": int(revision), "variant": variant, "worker": str(worker)[:100],
+                     "counters": orjson.dumps(VariantCounters.from_dict(c).to_dict()).decode(), "updated_ms": now_ms()}
+                    for variant, c in counters.items()]
+            if rows:
+                upsert(conn, deployment_stats, rows, ["deployment_id", "revision", "variant", "worker"],
+                       ["counters", "updated_ms"])
+
+    @endpoint("deploy")
+    def record_payload_segment(self, segment: dict[str, Any]) -> PayloadSegment:
+        """Index a payload-log Parquet segment the server wrote to the artifact store."""
+        digest = segment.get("digest")
+        if not isinstance(digest, str) or not self.ctx.blobs.exists(digest):
+            raise InvalidInput(f"payload segment blob {digest!r} is not in the artifact store")
+        record = PayloadSegment(new_id(), str(segment["deployment"]), digest, int(segment["rows"]),
+                                int(segment["requests"]), int(segment["first_ms"]), int(segment["last_ms"]),
+                                [str(c) for c in segment["columns"]])
+        with self.ctx.db.write() as conn:
+            conn.execute(payload_segments.insert().values(
+                id=record.id, deployment=record.deployment, digest=digest, rows=record.rows, requests=record.requests,
+                first_ms=record.first_ms, last_ms=record.last_ms, columns=orjson.dumps(record.columns).decode(),
+                created_ms=now_ms()))
+            self.ctx.audit(conn, "deployment.payload_segment", "deployment", record.deployment,
+                           {"digest": digest, "rows": record.rows})
+        return record
+
+    @endpoint("read")
+    def payload_segments(self, name: str, since_ms: int = 0) -> list[PayloadSegment]:
+        with self.ctx.db.read() as conn:
+            rows = conn.execute(select(payload_segments).where(payload_segments.c.deployment == name,
+                                                               payload_segments.c.last_ms >= int(since_ms))
+                                .order_by(payload_segments.c.first_ms, payload_segments.c.id))
+            return [PayloadSegment(r.id, r.deployment, r.digest, r.rows, r.requests, r.first_ms, r.last_ms,
+                                   orjson.loads(r.columns)) for r in rows]
+
+    @endpoint("deploy")
+    def add_feedback(self, deployment: str, items: list[dict[str, Any]]) -> int:
+        """Attach late ground-truth labels by request id (a repeat replaces the label); returns the count."""
+        if not isinstance(items, list) or not items:
+            raise InvalidInput("feedback must be a non-empty list of {request_id, label}")
+        rows = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) or not item["request_id"]:
+                raise InvalidInput(f"feedback[{index}] needs a string request_id")
+            if "label" not in item:
+                raise InvalidInput(f"feedback[{index}] (request {item['request_id']!r}) has no label")
+            rows.append({"request_id": item["request_id"][:100], "deployment": deployment,
+                         "label": orjson.dumps(item["label"]).decode(), "created_ms": now_ms()})
+        with self.ctx.db.write() as conn:
+            upsert(conn, inference_feedback, rows, ["request_id"], ["label", "created_ms", "deployment"])
+            self.ctx.audit(conn, "deployment.feedback", "deployment", deployment, {"labels": len(rows)})
+        return len(rows)
+
+    @endpoint("read")
+    def feedback(self, deployment: str) -> dict[str, Any]:
+        """Every label attached to the deployment's requests, by request id."""
+        with self.ctx.db.read() as conn:
+            rows = conn.execute(select(inference_feedback.c.request_id, inference_feedback.c.label)
+                                .where(inference_feedback.c.deployment == deployment))
+            return {r.request_id: orjson.loads(r.label) for r in rows}

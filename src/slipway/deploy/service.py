@@ -1,0 +1,96 @@
+"""``ws.serving``: deployments as users drive them, the same embedded and remote.
+
+Apply a YAML spec, watch its status (with the shadow comparison and canary numbers), promote or
+roll back, read the history, read the payload log back as one Arrow table, attach feedback and
+compare variants on it, and render Kubernetes or KServe manifests.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from slipway.core.errors import InvalidInput
+from slipway.deploy.outcomes import outcome_metrics
+from slipway.deploy.records import Deployment, DeploymentStatus, HistoryEntry, PayloadSegment
+from slipway.store.context import Host
+
+
+def read_spec(spec: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """A spec from a mapping, a YAML file path, or YAML text."""
+    if isinstance(spec, dict):
+        return spec
+    text = str(spec)
+    if isinstance(spec, Path) or (len(text) < 4096 and "\n" not in text and Path(text).suffix in {".yaml", ".yml"}):
+        path = Path(text)
+        if not path.is_file():
+            raise InvalidInput(f"deployment spec file {text} does not exist")
+        text = path.read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise InvalidInput(f"the deployment spec is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise InvalidInput("the deployment spec must be a YAML mapping with name and variants")
+    return data
+
+
+class DeployService:
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._backend: Any = host.backend("deploy")
+
+    def apply(self, spec: str | Path | dict[str, Any]) -> Deployment:
+        """Create or update a deployment from a spec (mapping, YAML path or YAML text)."""
+        return self._backend.apply(read_spec(spec))  # type: ignore[no-any-return]
+
+    def get(self, name: str) -> Deployment:
+        return self._backend.get(name)  # type: ignore[no-any-return]
+
+    def list(self) -> list[Deployment]:
+        return self._backend.list_deployments()  # type: ignore[no-any-return]
+
+    def status(self, name: str) -> DeploymentStatus:
+        return self._backend.status(name)  # type: ignore[no-any-return]
+
+    def history(self, name: str, limit: int = 100) -> list[HistoryEntry]:
+        return self._backend.history(name, limit)  # type: ignore[no-any-return]
+
+    def promote(self, name: str, reason: str = "manual promotion") -> Deployment:
+        return self._backend.promote(name, reason)  # type: ignore[no-any-return]
+
+    def rollback(self, name: str, reason: str = "manual rollback") -> Deployment:
+        return self._backend.rollback(name, reason)  # type: ignore[no-any-return]
+
+    def canary_tick(self, name: str) -> dict[str, Any]:
+        """Run one canary evaluation now (the server's controller does this on a timer)."""
+        return self._backend.canary_tick(name)  # type: ignore[no-any-return]
+
+    def add_feedback(self, deployment: str, items: list[dict[str, Any]]) -> int:
+        return self._backend.add_feedback(deployment, items)  # type: ignore[no-any-return]
+
+    def payload_segments(self, name: str, since_ms: int = 0) -> list[PayloadSegment]:
+        return self._backend.payload_segments(name, since_ms)  # type: ignore[no-any-return]
+
+    def payload_log(self, name: str, since_ms: int = 0) -> pa.Table:
+        """Every logged row of the deployment (one row per predicted row), as one Arrow table."""
+        tables = [pq.read_table(io.BytesIO(self._host.blobs.read_bytes(s.digest)))
+                  for s in self.payload_segments(name, since_ms)]
+        if not tables:
+            return pa.table({"request_id": pa.array([], pa.string())})
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def outcomes(self, name: str) -> dict[str, dict[str, Any]]:
+        """Per-variant outcome metrics on the requests that have feedback (accuracy, MAE, …)."""
+        return outcome_metrics(self.payload_log(name), self._backend.feedback(name))
+
+    def render(self, name: str, target: str = "kubernetes", image: str = "", namespace: str = "default") -> list[dict[str, Any]]:
+        """Kubernetes (Deployment + Service) or KServe (InferenceService) manifests for a deployment."""
+        from slipway.deploy.render import render_manifests
+
+        return render_manifests(self.get(name), target, image=image, namespace=namespace)

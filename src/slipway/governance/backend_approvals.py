@@ -1,0 +1,161 @@
+"""Governance endpoints for approvals: request, decide (four eyes), list, and the ticketing callback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from slipway.core.auth import endpoint
+from slipway.core.clock import now_ms
+from slipway.core.errors import Conflict, InvalidInput, PermissionDenied
+from slipway.core.ids import new_id
+from slipway.governance.approvals import (
+    list_requests,
+    load_request,
+    open_request_id,
+    request_record,
+    required_approvals,
+)
+from slipway.governance.checks import current_policy
+from slipway.governance.gate import gated_write
+from slipway.governance.lifecycle import require_allowed, set_state
+from slipway.governance.policy import parse_policy
+from slipway.governance.records import ApprovalRequest, CheckResult
+from slipway.governance.refs import resolve_version, version_row
+from slipway.governance.servicenow import verify_callback
+from slipway.store.context import ServiceContext
+from slipway.store.outbox import emit
+from slipway.store.schema.governance import approval_decisions, approval_requests
+
+
+class ApprovalEndpoints:
+    ctx: ServiceContext
+
+    @endpoint("registry.write")
+    def request_approval(self, ref: str, reason: str) -> ApprovalRequest:
+        """Put a version up for approval. Its policy (all but the approvals count) must pass first."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInput("an approval request needs a reason")
+        with self.ctx.db.read() as conn:
+            model, number = resolve_version(conn, ref)
+            row: Any = version_row(conn, model, number)
+            require_allowed(model, number, row.state, "pending_approval")
+            info = current_policy(conn, model, row.risk_tier)
+        minimum = parse_policy(info.source).approvals if info else 0
+        required = required_approvals(self.ctx.settings, row.risk_tier, minimum)
+
+        def change(conn: Connection, row: Any, check: CheckResult) -> ApprovalRequest:
+            require_allowed(model, number, row.state, "pending_approval")
+            if open_request_id(conn, model, number):
+                raise Conflict(f"{model}/{number} already has an open approval request")
+            request_id = new_id()
+            conn.execute(approval_requests.insert().values(
+                id=request_id, model=model, version=number, requested_by=self.ctx.principal.name,
+                reason=reason.strip(), status="open", required=required, created_ms=now_ms()))
+            set_state(conn, row.id, row.state, "pending_approval")
+            details = {"request_id": request_id, "reason": reason.strip(), "required": required, "from": row.state,
+                       "check_id": check.id}
+            self.ctx.audit(conn, "approval.request", "model_version", f"{model}/{number}", details)
+            emit(conn, "approval.requested", {"model": model, "version": number, "request_id": request_id,
+                                              "requested_by": self.ctx.principal.name, "reason": reason.strip(),
+                                              "required": required})
+            return request_record(conn, load_request(conn, request_id))
+
+        return gated_write(self.ctx, model, number, "approved", change, skip_approvals=True)
+
+    def _checked_request(self, conn: Connection, request_id: str) -> Any:
+        req = load_request(conn, request_id, for_update=True)
+        me = self.ctx.principal.name
+        if req.status != "open":
+            raise Conflict(f"approval request {request_id} is already {req.status}")
+        if req.requested_by == me:
+            raise PermissionDenied(f"{me} requested approval of {req.model}/{req.version} and may not decide on it; "
+                                   "a second person must")
+        already = conn.execute(select(approval_decisions.c.decision).where(
+            approval_decisions.c.request_id == request_id, approval_decisions.c.approver == me)).first()
+        if already is not None:
+            raise Conflict(f"{me} already decided on approval request {request_id} ({already.decision}); "
+                           "approvals must come from distinct people")
+        return req
+
+    def _insert_decision(self, conn: Connection, req: Any, decision: str, comment: str) -> None:
+        conn.execute(approval_decisions.insert().values(
+            id=new_id(), request_id=req.id, approver=self.ctx.principal.name, decision=decision, comment=comment,
+            created_ms=now_ms()))
+        self.ctx.audit(conn, f"approval.{decision}", "model_version", f"{req.model}/{req.version}",
+                       {"request_id": req.id, "comment": comment})
+
+    def _finish(self, conn: Connection, req: Any, row: Any, outcome: str) -> None:
+        status, state = ("approved", "approved") if outcome == "approve" else ("rejected", "rejected")
+        conn.execute(approval_requests.update().where(approval_requests.c.id == req.id)
+                     .values(status=status, decided_ms=now_ms()))
+        set_state(conn, row.id, row.state, state)
+        self.ctx.audit(conn, "model_version.transition", "model_version", f"{req.model}/{req.version}",
+                       {"from": row.state, "to": state, "reason": f"approval request {req.id} {status}"})
+        approvers = [r.approver for r in conn.execute(select(approval_decisions.c.approver).where(
+            approval_decisions.c.request_id == req.id, approval_decisions.c.decision == outcome))]
+        emit(conn, f"approval.{status}", {"model": req.model, "version": req.version, "request_id": req.id,
+                                          "approvers" if outcome == "approve" else "rejected_by": approvers})
+
+    @endpoint("governance.approve")
+    def decide(self, request_id: str, decision: str, comment: str = "") -> ApprovalRequest:
+        """Approve or reject a request. The requester may not decide; each person decides once. The
+        version becomes approved when enough distinct approvals arrive and its policy passes; one
+        rejection rejects it."""
+        if decision not in ("approve", "reject"):
+            raise InvalidInput(f"decision must be 'approve' or 'reject', not {decision!r}")
+        if decision == "reject" and not comment.strip():
+            raise InvalidInput("a rejection needs a comment saying why")
+        with self.ctx.db.read() as conn:
+            req = self._checked_request(conn, request_id)
+            approvals = request_record(conn, req).approvals
+        if decision == "reject" or approvals + 1 < req.required:
+            with self.ctx.db.write() as conn:
+                req = self._checked_request(conn, request_id)
+                self._insert_decision(conn, req, decision, comment)
+                if decision == "reject":
+                    self._finish(conn, req, version_row(conn, req.model, req.version), "reject")
+                return request_record(conn, load_request(conn, request_id))
+
+        def change(conn: Connection, row: Any, check: CheckResult) -> ApprovalRequest:
+            current = self._checked_request(conn, request_id)
+            self._insert_decision(conn, current, "approve", comment)
+            if request_record(conn, current).approvals >= current.required:
+                self._finish(conn, current, row, "approve")
+            return request_record(conn, load_request(conn, request_id))
+
+        def blocked(conn: Connection, row: Any, check: CheckResult) -> ApprovalRequest:
+            current = self._checked_request(conn, request_id)
+            self._insert_decision(conn, current, "approve", comment)
+            reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
+            return request_record(conn, load_request(conn, request_id), blocked_by=reason)
+
+        return gated_write(self.ctx, req.model, req.version, "approved", change, pending_approvals=1, on_block=blocked)
+
+    @endpoint("read")
+    def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
+        """Approval requests, newest first."""
+        with self.ctx.db.read() as conn:
+            return list_requests(conn, model, status, limit)
+
+    @endpoint("read")
+    def get_request(self, request_id: str) -> ApprovalRequest:
+        with self.ctx.db.read() as conn:
+            return request_record(conn, load_request(conn, request_id))
+
+    @endpoint("governance.approve")
+    def servicenow_callback(self, body: dict[str, Any], timestamp: int, signature: str) -> ApprovalRequest:
+        """A ticketing system's verdict on a change request, recorded as its service account's decision.
+
+        ``body`` is ``{"correlation_id": <approval request id>, "sys_id", "approval": "approved" |
+        "rejected", "comments"}``, signed like webhooks: HMAC-SHA256 over ``"{timestamp}.{json}"``
+        (compact JSON, sorted keys) with the ServiceNow webhook's secret.
+        """
+        with self.ctx.db.read() as conn:
+            verify_callback(conn, body, timestamp, signature)
+        verdict = {"approved": "approve", "rejected": "reject"}.get(str(body.get("approval")))
+        if verdict is None:
+            raise InvalidInput(f"approval must be 'approved' or 'rejected', got {body.get('approval')!r}")
+        comment = str(body.get("comments") or f"change {body.get('number') or body.get('sys_id')} {body['approval']}")
+        return self.decide(str(body.get("correlation_id")), verdict, comment)

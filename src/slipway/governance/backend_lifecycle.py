@@ -1,0 +1,164 @@
+"""Governance endpoints for the version lifecycle: status, transitions, checks, policies, promotion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, select
+
+from slipway.core.auth import endpoint
+from slipway.core.clock import now_ms
+from slipway.core.errors import Conflict, InvalidInput
+from slipway.core.ids import new_id
+from slipway.core.names import check_name
+from slipway.governance.approvals import open_request_id
+from slipway.governance.checks import current_policy, policy_digest, verify_stored_check
+from slipway.governance.gate import gated_write, record_check
+from slipway.governance.lifecycle import ALLOWED, CHECKED_STATES, PERMISSION_FOR, require_allowed, set_state
+from slipway.governance.policy import parse_policy
+from slipway.governance.records import CheckResult, PolicyInfo, VersionStatus
+from slipway.governance.refs import resolve_version, version_row
+from slipway.store.context import ServiceContext
+from slipway.store.outbox import emit
+from slipway.store.schema.governance import policies, policy_checks
+from slipway.store.schema.registry import model_aliases
+
+
+def protected_aliases(ctx: ServiceContext) -> list[str]:
+    return list(ctx.settings.section("governance").get("protected_aliases", ["champion", "production"]))
+
+
+class LifecycleEndpoints:
+    ctx: ServiceContext
+
+    def _resolve(self, ref: str) -> tuple[str, int]:
+        with self.ctx.db.read() as conn:
+            return resolve_version(conn, ref)
+
+    @endpoint("read")
+    def status(self, ref: str) -> VersionStatus:
+        """The version's state, the states it may move to, its aliases, open request and last check."""
+        with self.ctx.db.read() as conn:
+            model, number = resolve_version(conn, ref)
+            row: Any = version_row(conn, model, number)
+            aliases = [a.alias for a in conn.execute(
+                select(model_aliases.c.alias).where(model_aliases.c.model_id == row.model_id,
+                                                    model_aliases.c.version == number).order_by(model_aliases.c.alias))]
+            check = conn.execute(select(policy_checks).where(policy_checks.c.model == model, policy_checks.c.version == number)
+                                 .order_by(policy_checks.c.created_ms.desc()).limit(1)).first()
+            last = None if check is None else {
+                "id": check.id, "target_state": check.target_state, "passed": bool(check.passed),
+                "outcomes": orjson.loads(check.results), "created_ms": check.created_ms}
+            return VersionStatus(model, number, row.state, row.risk_tier, row.owner, list(ALLOWED.get(row.state, ())),
+                                 aliases, open_request_id(conn, model, number), last)
+
+    @endpoint("read")
+    def transition(self, ref: str, to_state: str, reason: str = "") -> VersionStatus:
+        """Move a version to ``to_state``; checked against the allowed transitions and, for validated
+        and deployed, the version's policy. ``approved`` is reached only through approvals."""
+        model, number = self._resolve(ref)
+        if to_state == "approved":
+            raise Conflict(f"{model}/{number} becomes approved only through approvals: request_approval, then decide")
+        if to_state == "pending_approval":
+            raise Conflict(f"put {model}/{number} up for approval with request_approval (it records the reason and approvers)")
+        if to_state in PERMISSION_FOR:
+            self.ctx.principal.require(PERMISSION_FOR[to_state], f"move a version to {to_state}")
+        with self.ctx.db.read() as conn:
+            current = version_row(conn, model, number).state  # type: ignore[attr-defined]
+        require_allowed(model, number, current, to_state)
+
+        def change(conn: Connection, row: Any, check: CheckResult | None) -> VersionStatus:
+            require_allowed(model, number, row.state, to_state)
+            set_state(conn, row.id, row.state, to_state)
+            self.ctx.audit(conn, "model_version.transition", "model_version", f"{model}/{number}",
+                           {"from": row.state, "to": to_state, "reason": reason, "check_id": check.id if check else None})
+            if to_state == "deployed":
+                emit(conn, "deployment.deployed", {"model": model, "version": number, "reason": reason})
+            return row.state  # type: ignore[no-any-return]
+
+        if to_state in CHECKED_STATES:
+            gated_write(self.ctx, model, number, to_state, change)
+        else:
+            with self.ctx.db.write() as conn:
+                change(conn, version_row(conn, model, number), None)
+        return self.status(f"{model}/{number}")
+
+    @endpoint("read")
+    def check(self, ref: str, target_state: str = "approved") -> CheckResult:
+        """Evaluate the version's policy for ``target_state`` and store the signed result."""
+        if not any(self.ctx.principal.can(p) for p in ("registry.write", "governance.validate", "governance.approve")):
+            self.ctx.principal.require("governance.validate", "run a policy check")
+        if target_state not in ALLOWED:
+            raise InvalidInput(f"unknown state {target_state!r}; states are {', '.join(ALLOWED)}")
+        model, number = self._resolve(ref)
+        with self.ctx.db.write() as conn:
+            return record_check(self.ctx, conn, version_row(conn, model, number), target_state)
+
+    @endpoint("read")
+    def verify_check(self, check_id: str) -> bool:
+        """Whether a stored check result still matches its signature."""
+        with self.ctx.db.read() as conn:
+            return verify_stored_check(conn, self.ctx.settings, check_id)
+
+    @endpoint("admin")
+    def set_policy(self, scope: str, target: str, source: str) -> PolicyInfo:
+        """Store a new revision of the policy for a model (``scope='model'``) or a risk tier (``'tier'``)."""
+        if scope not in ("model", "tier"):
+            raise InvalidInput(f"policy scope must be 'model' or 'tier', not {scope!r}")
+        check_name(target, "policy target")
+        parse_policy(source)
+        with self.ctx.db.write() as conn:
+            last = conn.execute(select(func.max(policies.c.revision)).where(
+                policies.c.scope == scope, policies.c.target == target)).scalar()
+            info = PolicyInfo(scope, target, int(last or 0) + 1, policy_digest(source), source, self.ctx.principal.name, now_ms())
+            conn.execute(policies.insert().values(id=new_id(), scope=scope, target=target,
+                                                  revision=info.revision, source=source, digest=info.digest,
+                                                  created_by=info.created_by, created_ms=info.created_ms))
+            self.ctx.audit(conn, "policy.set", "policy", f"{scope}:{target}", {"revision": info.revision, "digest": info.digest})
+            return info
+
+    @endpoint("read")
+    def get_policy(self, ref: str) -> PolicyInfo | None:
+        """The policy that applies to a version (its model's own, else its risk tier's)."""
+        with self.ctx.db.read() as conn:
+            model, number = resolve_version(conn, ref)
+            row: Any = version_row(conn, model, number)
+            return current_policy(conn, model, row.risk_tier)
+
+    @endpoint("registry.write")
+    def promote(self, ref: str, alias: str) -> VersionStatus:
+        """Point ``alias`` at the version. Protected aliases (``governance.protected_aliases``) need an
+        approved or deployed version that passes its policy now."""
+        check_name(alias, "alias")
+        model, number = self._resolve(ref)
+        protected = alias in protected_aliases(self.ctx)
+
+        def change(conn: Connection, row: Any, check: CheckResult | None) -> None:
+            if protected and row.state not in ("approved", "deployed"):
+                raise Conflict(f"{model}/{number} is {row.state}; only an approved or deployed version may take the "
+                               f"protected alias {alias!r}")
+            previous = conn.execute(select(model_aliases.c.version).where(
+                model_aliases.c.model_id == row.model_id, model_aliases.c.alias == alias)).scalar()
+            values = {"version": number, "set_by": self.ctx.principal.name, "updated_ms": now_ms()}
+            if previous is None:
+                conn.execute(model_aliases.insert().values(model_id=row.model_id, alias=alias, **values))
+            else:
+                conn.execute(model_aliases.update().where(model_aliases.c.model_id == row.model_id,
+                                                          model_aliases.c.alias == alias).values(**values))
+            details = {"model": model, "alias": alias, "version": number, "previous": previous,
+                       "check_id": check.id if check else None}
+            self.ctx.audit(conn, "model.alias.set", "model", model, details)
+            emit(conn, "alias.moved", details)
+
+        if protected:
+            with self.ctx.db.read() as conn:
+                state = version_row(conn, model, number).state  # type: ignore[attr-defined]
+            if state not in ("approved", "deployed"):
+                raise Conflict(f"{model}/{number} is {state}; only an approved or deployed version may take the "
+                               f"protected alias {alias!r} (request approval first)")
+            gated_write(self.ctx, model, number, "approved", change)
+        else:
+            with self.ctx.db.write() as conn:
+                change(conn, version_row(conn, model, number), None)
+        return self.status(f"{model}/{number}")

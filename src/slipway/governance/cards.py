@@ -1,0 +1,75 @@
+"""Model cards: generated from what the platform knows, plus human-written sections.
+
+The generated part (owner, risk tier, training and evaluation data with their versions, metrics,
+fairness results, approvals with approvers and comments, lineage) is read fresh each time; the
+human sections are stored with a revision number per edit, so every earlier wording is kept and
+the card's ``revision`` says which edit it reflects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, or_, select
+
+from slipway.core.errors import InvalidInput
+from slipway.governance.approvals import request_record
+from slipway.governance.evidence import card_sections
+from slipway.store.schema.core import lineage_edges
+from slipway.store.schema.governance import approval_requests, fairness_reports
+from slipway.store.schema.registry import model_aliases
+
+SECTIONS = ("intended_use", "out_of_scope_use", "limitations", "ethical_considerations", "training_data_notes",
+            "evaluation_notes", "caveats_and_recommendations")
+
+
+def check_section(section: str) -> str:
+    if section not in SECTIONS:
+        raise InvalidInput(f"unknown model-card section {section!r}; editable sections: {', '.join(SECTIONS)}")
+    return section
+
+
+def _fairness(conn: Connection, model: str, version: int) -> dict[str, Any] | None:
+    row = conn.execute(select(fairness_reports).where(fairness_reports.c.model == model, fairness_reports.c.version == version)
+                       .order_by(fairness_reports.c.report_version.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return {"report_version": row.report_version, "digest": row.digest, "dataset": row.dataset,
+            "created_by": row.created_by, "created_ms": row.created_ms, "summary": orjson.loads(row.summary)}
+
+
+def _lineage(conn: Connection, subject: str) -> list[dict[str, str]]:
+    rows = conn.execute(select(lineage_edges).where(or_(
+        (lineage_edges.c.dst_kind == "model_version") & (lineage_edges.c.dst_id == subject),
+        (lineage_edges.c.src_kind == "model_version") & (lineage_edges.c.src_id == subject))).order_by(lineage_edges.c.id))
+    return [{"src": f"{r.src_kind}:{r.src_id}", "relation": r.relation, "dst": f"{r.dst_kind}:{r.dst_id}"} for r in rows]
+
+
+def build_card(conn: Connection, row: Any) -> dict[str, Any]:
+    """The card of one version as a JSON-able mapping."""
+    model, number = row.model_name, row.version
+    datasets = orjson.loads(row.datasets or "[]")
+    sections = card_sections(conn, model, number)
+    requests = [request_record(conn, r) for r in conn.execute(
+        select(approval_requests).where(approval_requests.c.model == model, approval_requests.c.version == number)
+        .order_by(approval_requests.c.created_ms))]
+    aliases = [a.alias for a in conn.execute(select(model_aliases.c.alias).where(
+        model_aliases.c.model_id == row.model_id, model_aliases.c.version == number))]
+    return {
+        "model": model, "version": number, "state": row.state, "owner": row.owner, "risk_tier": row.risk_tier,
+        "description": row.description or row.model_description, "flavor": row.flavor, "run_id": row.run_id,
+        "bundle_digest": row.bundle_digest, "created_by": row.created_by, "created_ms": row.created_ms,
+        "aliases": sorted(aliases),
+        "training_data": [d for d in datasets if d.get("context", "training") == "training"],
+        "evaluation_data": [d for d in datasets if d.get("context", "training") != "training"],
+        "metrics": orjson.loads(row.metrics or "{}"), "params": orjson.loads(row.params or "{}"),
+        "fairness": _fairness(conn, model, number),
+        "approvals": [{"request_id": r.id, "requested_by": r.requested_by, "reason": r.reason, "status": r.status,
+                       "required": r.required, "decisions": [{"approver": d.approver, "decision": d.decision,
+                                                              "comment": d.comment, "at_ms": d.created_ms} for d in r.decisions]}
+                      for r in requests],
+        "lineage": _lineage(conn, f"{model}/{number}"),
+        "sections": {name: sections.get(name, {"text": "", "revision": 0}) for name in SECTIONS},
+        "revision": sum(s["revision"] for s in sections.values()),
+    }

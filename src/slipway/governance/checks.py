@@ -1,0 +1,142 @@
+"""Evaluating a version against its policy, and storing the signed result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, select
+
+from slipway.core.clock import now_ms
+from slipway.core.errors import InvalidInput
+from slipway.core.hashing import hash_bytes
+from slipway.core.ids import new_id
+from slipway.core.settings import Settings
+from slipway.governance.evidence import approvals_of, card_sections, data_validation, latest_fairness_summary
+from slipway.governance.policy import Limit, Policy, parse_policy, within
+from slipway.governance.records import CheckResult, PolicyInfo, RequirementOutcome
+from slipway.governance.signing import sign, signing_secret, verify
+from slipway.store.schema.governance import policies, policy_checks
+
+
+def current_policy(conn: Connection, model: str, risk_tier: str) -> PolicyInfo | None:
+    """The model's own policy if it has one, else its risk tier's; the newest revision wins."""
+    for scope, target in (("model", model), ("tier", risk_tier)):
+        row = conn.execute(
+            select(policies).where(policies.c.scope == scope, policies.c.target == target)
+            .order_by(policies.c.revision.desc()).limit(1)
+        ).first()
+        if row is not None:
+            return PolicyInfo(row.scope, row.target, row.revision, row.digest, row.source, row.created_by, row.created_ms)
+    return None
+
+
+def _metric_outcomes(limits: tuple[Limit, ...], metrics: dict[str, Any]) -> list[RequirementOutcome]:
+    outcomes = []
+    for limit in limits:
+        name = f"metrics.{limit.key} {limit.describe()}"
+        value = metrics.get(limit.key)
+        if not isinstance(value, int | float):
+            outcomes.append(RequirementOutcome(name, False, f"the version has no metric {limit.key!r}"))
+        else:
+            ok = within(float(value), limit)
+            outcomes.append(RequirementOutcome(name, ok, f"{limit.key} = {float(value):.4g}"))
+    return outcomes
+
+
+def _fairness_outcomes(limits: tuple[Limit, ...], summary: dict[str, Any] | None) -> list[RequirementOutcome]:
+    outcomes = []
+    for limit in limits:
+        name = f"fairness.{limit.key} {limit.describe()}" + (f" ({limit.attribute})" if limit.attribute else "")
+        if summary is None:
+            outcomes.append(RequirementOutcome(name, False, "no fairness report for this version; run 'governance fairness'"))
+            continue
+        attributes = [limit.attribute] if limit.attribute else sorted(summary)
+        missing = [a for a in attributes if a not in summary]
+        if missing or not attributes:
+            outcomes.append(RequirementOutcome(name, False, f"the fairness report does not cover {missing or 'any attribute'}"))
+            continue
+        values_by = {a: _number(summary[a].get(limit.key)) for a in attributes}
+        bad = [f"{a} = {v:.4g}" for a, v in values_by.items() if not within(v, limit)]
+        values = ", ".join(f"{a} = {v:.4g}" for a, v in values_by.items())
+        outcomes.append(RequirementOutcome(name, not bad, ("violated by " + ", ".join(bad)) if bad else values))
+    return outcomes
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
+def evaluate(conn: Connection, version: Any, target_state: str, pending_approvals: int = 0) -> tuple[PolicyInfo | None, list[RequirementOutcome]]:
+    """Every requirement of the version's policy that applies to ``target_state``, evaluated."""
+    info = current_policy(conn, version.model_name, version.risk_tier)
+    if info is None:
+        return None, []
+    policy: Policy = parse_policy(info.source)
+    if target_state not in policy.applies_to:
+        return info, []
+    model, number = version.model_name, version.version
+    outcomes = _metric_outcomes(policy.metrics, orjson.loads(version.metrics or "{}"))
+    outcomes += _fairness_outcomes(policy.fairness, latest_fairness_summary(conn, model, number))
+    if policy.card_sections:
+        filled = {k for k, v in card_sections(conn, model, number).items() if v["text"].strip()}
+        missing = [s for s in policy.card_sections if s not in filled]
+        outcomes.append(RequirementOutcome(
+            "model_card.required_sections " + ",".join(policy.card_sections), not missing,
+            f"empty sections: {', '.join(missing)}" if missing else "all filled"))
+    if policy.data_validation:
+        ok, detail = data_validation(conn, orjson.loads(version.datasets or "[]"))
+        outcomes.append(RequirementOutcome("data_validation passed", ok, detail))
+    if policy.approvals and target_state in ("approved", "deployed"):
+        count, _ = approvals_of(conn, model, number)
+        count += pending_approvals
+        outcomes.append(RequirementOutcome(f"approvals >= {policy.approvals}", count >= policy.approvals,
+                                           f"{count} approval(s)"))
+    return info, outcomes
+
+
+def _signed_body(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k not in ("signature", "id")}
+
+
+def store_check(conn: Connection, settings: Settings, actor: str, model: str, number: int, target_state: str,
+                info: PolicyInfo | None, outcomes: list[RequirementOutcome]) -> CheckResult:
+    """Sign and store the evaluation; returns the stored result."""
+    passed = all(o.passed for o in outcomes)
+    created = now_ms()
+    body = {
+        "model": model, "version": number, "target_state": target_state, "passed": passed,
+        "policy_digest": info.digest if info else None,
+        "outcomes": [[o.requirement, o.passed, o.detail] for o in outcomes], "checked_by": actor, "created_ms": created,
+    }
+    signature = sign(signing_secret(settings), body)
+    check_id = new_id()
+    conn.execute(policy_checks.insert().values(
+        id=check_id, model=model, version=number, target_state=target_state, passed=passed,
+        policy_digest=body["policy_digest"], results=orjson.dumps(body["outcomes"]).decode(), signature=signature,
+        checked_by=actor, created_ms=created))
+    policy_name = f"{info.scope}:{info.target}@{info.revision}" if info else None
+    return CheckResult(check_id, model, number, target_state, passed, policy_name, body["policy_digest"],
+                       outcomes, signature, actor, created)
+
+
+def verify_stored_check(conn: Connection, settings: Settings, check_id: str) -> bool:
+    """Re-compute a stored result's signature; False if any field was edited after signing."""
+    row = conn.execute(select(policy_checks).where(policy_checks.c.id == check_id)).first()
+    if row is None:
+        raise InvalidInput(f"no policy check {check_id!r}")
+    body = {
+        "model": row.model, "version": row.version, "target_state": row.target_state, "passed": bool(row.passed),
+        "policy_digest": row.policy_digest, "outcomes": orjson.loads(row.results), "checked_by": row.checked_by,
+        "created_ms": row.created_ms,
+    }
+    return verify(signing_secret(settings), body, row.signature)
+
+
+def failure_message(result: CheckResult) -> str:
+    lines = "; ".join(f"{o.requirement}: {o.detail}" for o in result.failures)
+    return f"policy {result.policy} blocks {result.model}/{result.version} -> {result.target_state}: {lines}"
+
+
+def policy_digest(source: str) -> str:
+    return hash_bytes(source.encode())

@@ -1,0 +1,145 @@
+"""The records governance endpoints return (they cross the HTTP boundary in remote mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slipway.core.records import record
+
+
+@record
+class VersionStatus:
+    """Where a model version stands: its state, the transitions open to it, and its approvals."""
+
+    model: str
+    version: int
+    state: str
+    risk_tier: str
+    owner: str
+    allowed_next: list[str]
+    aliases: list[str]
+    open_request: str | None
+    last_check: dict[str, Any] | None
+
+
+@record
+class Decision:
+    approver: str
+    decision: str
+    comment: str
+    created_ms: int
+
+
+@record
+class ApprovalRequest:
+    id: str
+    model: str
+    version: int
+    requested_by: str
+    reason: str
+    status: str
+    required: int
+    approvals: int
+    decisions: list[Decision]
+    external_ref: str | None
+    created_ms: int
+    decided_ms: int | None
+    blocked_by: str | None = None
+
+
+@record
+class RequirementOutcome:
+    """One line of a policy and how the version fared against it."""
+
+    requirement: str
+    passed: bool
+    detail: str
+
+
+@record
+class CheckResult:
+    """A signed policy evaluation; :meth:`GovernanceService.verify_check` re-checks the signature."""
+
+    id: str
+    model: str
+    version: int
+    target_state: str
+    passed: bool
+    policy: str | None
+    policy_digest: str | None
+    outcomes: list[RequirementOutcome]
+    signature: str
+    checked_by: str
+    created_ms: int
+
+    @property
+    def failures(self) -> list[RequirementOutcome]:
+        return [o for o in self.outcomes if not o.passed]
+
+
+@record
+class PolicyInfo:
+    scope: str
+    target: str
+    revision: int
+    digest: str
+    source: str
+    created_by: str
+    created_ms: int
+
+
+@record
+class FairnessReportInfo:
+    id: str
+    model: str
+    version: int
+    report_version: int
+    digest: str
+    summary: dict[str, Any]
+    dataset: str | None
+    created_by: str
+    created_ms: int
+
+
+@record
+class Webhook:
+    id: str
+    url: str
+    kind: str
+    event_types: list[str]
+    active: bool
+    created_by: str
+    created_ms: int
+    secret_hint: str
+
+
+@record
+class DeliveryAttempt:
+    attempt: int
+    ts: int
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@record
+class Delivery:
+    id: str
+    webhook_id: str
+    event_type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_ms: int
+    created_ms: int
+    delivered_ms: int | None
+    log: list[DeliveryAttempt]
+
+
+@record
+class DispatchSummary:
+    attempted: int
+    delivered: int
+    failed: int
+    retrying: int

@@ -1,0 +1,160 @@
+"""``ws.governance``: lifecycle, approvals, policies, fairness, model cards, webhooks, history.
+
+Everything is a call to the governance backend (embedded or over HTTP), except fairness
+evaluation, which runs the model where the data is (here) and sends the report to be stored::
+
+    gov = ws.governance
+    gov.set_policy(open("credit-policy.yaml").read(), tier="high")
+    gov.evaluate_fairness("credit/3", test_df, label="CLASSIFICATION", sensitive=["sex"], positive_label=1)
+    request = gov.request_approval("credit/3", "quarterly refresh")
+    # as a second person:
+    gov.approve(request.id, "reviewed the fairness report")
+    gov.promote("credit/3", "champion")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from slipway.core.clock import parse_time
+from slipway.core.errors import InvalidInput
+from slipway.governance.fairness import fairness_report
+from slipway.governance.records import ApprovalRequest, CheckResult, FairnessReportInfo, PolicyInfo, VersionStatus
+from slipway.store.context import Host
+
+
+def _as_frame(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "to_pandas"):  # a pyarrow Table or RecordBatch
+        return data.to_pandas()  # type: ignore[no-any-return]
+    raise InvalidInput(f"fairness data must be a pandas DataFrame or a pyarrow Table, got {type(data).__name__}")
+
+
+class GovernanceService:
+    def __init__(self, host: Host) -> None:
+        self._host = host
+        self._backend: Any = host.backend("governance")
+
+    # lifecycle -------------------------------------------------------------------------------
+    def status(self, ref: str) -> VersionStatus:
+        return self._backend.status(ref)  # type: ignore[no-any-return]
+
+    def transition(self, ref: str, to_state: str, reason: str = "") -> VersionStatus:
+        """Move a version to another state (checked, policy-gated for validated/deployed, audited)."""
+        return self._backend.transition(ref, to_state, reason)  # type: ignore[no-any-return]
+
+    def promote(self, ref: str, alias: str) -> VersionStatus:
+        """Point an alias at a version; protected aliases need an approved version passing its policy."""
+        return self._backend.promote(ref, alias)  # type: ignore[no-any-return]
+
+    # approvals -------------------------------------------------------------------------------
+    def request_approval(self, ref: str, reason: str) -> ApprovalRequest:
+        return self._backend.request_approval(ref, reason)  # type: ignore[no-any-return]
+
+    def decide(self, request_id: str, decision: str, comment: str = "") -> ApprovalRequest:
+        return self._backend.decide(request_id, decision, comment)  # type: ignore[no-any-return]
+
+    def approve(self, request_id: str, comment: str = "") -> ApprovalRequest:
+        return self.decide(request_id, "approve", comment)
+
+    def reject(self, request_id: str, comment: str) -> ApprovalRequest:
+        return self.decide(request_id, "reject", comment)
+
+    def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
+        return self._backend.list_requests(model, status, limit)  # type: ignore[no-any-return]
+
+    def get_request(self, request_id: str) -> ApprovalRequest:
+        return self._backend.get_request(request_id)  # type: ignore[no-any-return]
+
+    # policies --------------------------------------------------------------------------------
+    def set_policy(self, source: str | Path, *, model: str | None = None, tier: str | None = None) -> PolicyInfo:
+        """Store a policy (YAML text or a path to a YAML file) for one model or one risk tier."""
+        if (model is None) == (tier is None):
+            raise InvalidInput("give exactly one of model= or tier=")
+        text = Path(source).read_text() if isinstance(source, Path) else source
+        return self._backend.set_policy("model" if model else "tier", model or tier, text)  # type: ignore[no-any-return]
+
+    def get_policy(self, ref: str) -> PolicyInfo | None:
+        return self._backend.get_policy(ref)  # type: ignore[no-any-return]
+
+    def check(self, ref: str, target_state: str = "approved") -> CheckResult:
+        """Evaluate the version's policy and store a signed result."""
+        return self._backend.check(ref, target_state)  # type: ignore[no-any-return]
+
+    def verify_check(self, check_id: str) -> bool:
+        return self._backend.verify_check(check_id)  # type: ignore[no-any-return]
+
+    # fairness --------------------------------------------------------------------------------
+    def evaluate_fairness(self, model: Any, data: Any, label: str, sensitive: list[str], positive_label: Any = 1, *,
+                          ref: str | None = None, features: list[str] | None = None, min_group_size: int = 30,
+                          dataset: str | None = None, record: bool = True) -> dict[str, Any]:
+        """Evaluate group fairness and (when the model is a registered version) store the report.
+
+        Args:
+            model: a reference like ``credit/3`` (loaded through the registry), or any object with
+                ``predict`` (a Predictor or an estimator; then pass ``ref=`` to store the report).
+            data: a pandas DataFrame or pyarrow Table holding features, label and sensitive columns.
+            sensitive: one or more columns; their intersection is reported too.
+            features: the columns the model reads (default: every column but the label).
+        Returns:
+            The full report, with ``"stored"`` (a FairnessReportInfo) when it was recorded.
+        """
+        frame = _as_frame(data)
+        missing = [c for c in [label, *sensitive, *(features or [])] if c not in frame.columns]
+        if missing:
+            raise InvalidInput(f"columns {missing} are not in the data; it has {list(frame.columns)[:30]}")
+        if isinstance(model, str):
+            ref = ref or model
+            model = self._host.service("registry").load(model)
+        if not hasattr(model, "predict"):
+            raise InvalidInput(f"model must be a reference or have predict(), got {type(model).__name__}")
+        inputs = frame[features] if features else frame.drop(columns=[label])
+        predictions = np.asarray(model.predict(inputs)).ravel()
+        report = fairness_report(frame[label].to_numpy(), predictions, frame[list(sensitive)], positive_label, min_group_size)
+        if record and ref:
+            report["stored"] = self._backend.record_fairness_report(ref, report, dataset)
+        return report
+
+    def fairness_reports(self, ref: str) -> list[FairnessReportInfo]:
+        return self._backend.fairness_reports(ref)  # type: ignore[no-any-return]
+
+    def fairness_report(self, ref: str, report_version: int | None = None) -> dict[str, Any]:
+        return self._backend.fairness_report(ref, report_version)  # type: ignore[no-any-return]
+
+    # model cards -----------------------------------------------------------------------------
+    def card(self, ref: str, format: str = "md") -> str:
+        """The model card as Markdown (``md``), ``html`` or ``json`` text."""
+        return self._backend.card(ref, format)  # type: ignore[no-any-return]
+
+    def edit_card(self, ref: str, section: str, text: str) -> dict[str, Any]:
+        return self._backend.card_edit(ref, section, text)  # type: ignore[no-any-return]
+
+    # webhooks --------------------------------------------------------------------------------
+    def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> dict[str, Any]:
+        return self._backend.add_webhook(url, list(event_types), kind, secret)  # type: ignore[no-any-return]
+
+    def list_webhooks(self) -> list[Any]:
+        return self._backend.list_webhooks()  # type: ignore[no-any-return]
+
+    def set_webhook_active(self, webhook_id: str, active: bool) -> Any:
+        return self._backend.set_webhook_active(webhook_id, active)
+
+    def deliveries(self, webhook_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Any]:
+        return self._backend.deliveries(webhook_id, status, limit)  # type: ignore[no-any-return]
+
+    def dispatch(self, limit: int = 100) -> Any:
+        return self._backend.dispatch(limit)
+
+    def servicenow_callback(self, body: dict[str, Any], timestamp: int, signature: str) -> ApprovalRequest:
+        return self._backend.servicenow_callback(body, timestamp, signature)  # type: ignore[no-any-return]
+
+    # history ---------------------------------------------------------------------------------
+    def aliases_at(self, when: str | int, model: str | None = None) -> list[dict[str, Any]]:
+        """Which version held each alias at ``when`` (ISO 8601, or epoch milliseconds)."""
+        at_ms = when if isinstance(when, int) else parse_time(str(when))
+        return self._backend.aliases_at(at_ms, model)  # type: ignore[no-any-return]

@@ -1,0 +1,61 @@
+"""Webhook subscriptions, the delivery log, and :func:`emit` for other domains.
+
+``emit(conn, event_type, payload)`` (from :mod:`slipway.store.outbox`, re-exported here) queues a
+signed delivery for every subscription in the caller's transaction; the dispatcher sends them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlparse
+
+import orjson
+from sqlalchemy import Connection, select
+
+from slipway.core.errors import InvalidInput, NotFound
+from slipway.governance.records import Delivery, DeliveryAttempt, Webhook
+from slipway.store.outbox import EVENT_TYPES, emit
+from slipway.store.schema.governance import webhook_attempts, webhook_deliveries, webhooks
+
+__all__ = ["EVENT_TYPES", "check_subscription", "emit", "list_deliveries", "webhook_record"]
+
+
+def check_subscription(url: str, event_types: list[str], kind: str, secret: str | None) -> tuple[list[str], str]:
+    """Validate a subscription; returns (event types, secret), minting a secret if none was given."""
+    parsed = urlparse(url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidInput(f"webhook url {url!r} must be an absolute http(s) URL")
+    if kind not in ("generic", "servicenow"):
+        raise InvalidInput(f"webhook kind must be 'generic' or 'servicenow', not {kind!r}")
+    types = sorted(set(event_types or []))
+    unknown = [t for t in types if t not in EVENT_TYPES and t != "*"]
+    if not types or unknown:
+        raise InvalidInput(f"unknown event types {unknown or types}; use {', '.join(EVENT_TYPES)} or '*'")
+    if secret is not None and len(secret) < 16:
+        raise InvalidInput("a webhook secret must be at least 16 characters")
+    return types, secret or secrets.token_hex(32)
+
+
+def webhook_record(row: Any) -> Webhook:
+    return Webhook(row.id, row.url, row.kind, orjson.loads(row.event_types), bool(row.active), row.created_by,
+                   row.created_ms, row.secret[:4] + "…")
+
+
+def list_deliveries(conn: Connection, webhook_id: str | None, status: str | None, limit: int) -> list[Delivery]:
+    query = select(webhook_deliveries)
+    if webhook_id:
+        if conn.execute(select(webhooks.c.id).where(webhooks.c.id == webhook_id)).first() is None:
+            raise NotFound(f"webhook {webhook_id!r} does not exist")
+        query = query.where(webhook_deliveries.c.webhook_id == webhook_id)
+    if status:
+        query = query.where(webhook_deliveries.c.status == status)
+    rows = conn.execute(query.order_by(webhook_deliveries.c.created_ms.desc()).limit(max(1, min(limit, 10_000)))).all()
+    attempts: dict[str, list[DeliveryAttempt]] = {}
+    ids = [r.id for r in rows]
+    for start in range(0, len(ids), 500):
+        for a in conn.execute(select(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(ids[start:start + 500]))
+                              .order_by(webhook_attempts.c.attempt)):
+            attempts.setdefault(a.delivery_id, []).append(DeliveryAttempt(a.attempt, a.ts, a.status_code, a.error, a.duration_ms))
+    return [Delivery(r.id, r.webhook_id, r.event_type, r.status, r.attempts, r.last_status_code, r.last_error,
+                     r.next_attempt_ms, r.created_ms, r.delivered_ms, attempts.get(r.id, [])) for r in rows]

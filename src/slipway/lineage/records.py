@@ -1,0 +1,37 @@
+"""Lineage records: a node, an edge and a graph around one node."""
+
+from __future__ import annotations
+
+from slipway.core.records import record
+
+
+@record
+class LineageNode:
+    kind: str
+    id: str
+    depth: int
+
+
+@record
+class LineageEdge:
+    src_kind: str
+    src_id: str
+    relation: str
+    dst_kind: str
+    dst_id: str
+    created_ms: int
+
+
+@record
+class LineageGraph:
+    """Everything reachable from ``root`` in one direction (``up``: what it came from; ``down``:
+    what came from it), breadth first, with the edges walked."""
+
+    root: LineageNode
+    direction: str
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    truncated: bool
+
+    def ids(self, kind: str) -> list[str]:
+        return [n.id for n in self.nodes if n.kind == kind]

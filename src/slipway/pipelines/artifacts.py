@@ -1,0 +1,86 @@
+"""Step outputs as blobs: store a value, load it back by digest, and resolve a node's arguments.
+
+Values made or loaded during a run are kept in memory by digest, so a step's output is read from
+the artifact store at most once per run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slipway.blobs.store import BlobStore
+from slipway.core.errors import InvalidInput
+from slipway.pipelines.cache import literal_material
+from slipway.pipelines.graph import GatherRef, OutputRef
+from slipway.pipelines.serializers import deserialize, serialize
+
+OutputMeta = dict[str, Any]  # {"digest", "kind", "size"}
+
+
+class Artifacts:
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+        self._values: dict[str, Any] = {}
+        self.outputs: dict[str, dict[str, OutputMeta]] = {}  # node key -> output name -> meta
+
+    def store(self, value: Any) -> OutputMeta:
+        kind, data = serialize(value)
+        digest = self.blobs.put_bytes(data)
+        self._values[digest] = value
+        return {"digest": digest, "kind": kind, "size": len(data)}
+
+    def store_outputs(self, names: tuple[str, ...], value: Any, step: str) -> dict[str, OutputMeta]:
+        """Split a step's return value into its declared outputs and store each."""
+        if len(names) == 1:
+            return {names[0]: self.store(value)}
+        if isinstance(value, dict) and set(value) == set(names):
+            parts = [value[n] for n in names]
+        elif isinstance(value, tuple | list) and len(value) == len(names):
+            parts = list(value)
+        else:
+            raise InvalidInput(f"step {step!r} declares outputs {list(names)} but returned {type(value).__name__}; "
+                               f"return a tuple of {len(names)} values or a dict with those keys")
+        return {n: self.store(v) for n, v in zip(names, parts, strict=True)}
+
+    def load(self, meta: OutputMeta) -> Any:
+        digest = meta["digest"]
+        if digest not in self._values:
+            self._values[digest] = deserialize(meta["kind"], self.blobs.read_bytes(digest))
+        return self._values[digest]
+
+    def meta_of(self, ref: OutputRef) -> OutputMeta:
+        outputs = self.outputs[ref.node]
+        if ref.output in outputs:
+            return outputs[ref.output]
+        return next(iter(outputs.values()))  # "output" of a single-output step
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with every reference replaced by the output it points at."""
+        if isinstance(value, OutputRef):
+            return self.load(self.meta_of(value))
+        if isinstance(value, GatherRef):
+            return [self.resolve(ref) for ref in value.refs]
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.resolve(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        return value
+
+    def key_material(self, value: Any) -> Any:
+        """What ``value`` contributes to a cache key: references by content digest, literals by value."""
+        if isinstance(value, OutputRef):
+            return {"ref": self.meta_of(value)["digest"]}
+        if isinstance(value, GatherRef):
+            return {"gather": [self.meta_of(r)["digest"] for r in value.refs]}
+        if isinstance(value, list | tuple) and _has_refs(value):
+            return {"seq": [self.key_material(v) for v in value]}
+        if isinstance(value, dict) and _has_refs(value):
+            return {"map": {k: self.key_material(v) for k, v in value.items()}}
+        return literal_material(value)
+
+
+def _has_refs(value: Any) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return any(isinstance(v, OutputRef | GatherRef) or (isinstance(v, list | tuple | dict) and _has_refs(v)) for v in items)

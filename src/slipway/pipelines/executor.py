@@ -1,0 +1,265 @@
+"""Driving one pipeline run: decide each step (skip, reuse, run), retry, record, finish.
+
+The executor runs in the process that started the run. It computes cache keys, loads and stores
+artifacts and records every step change through the backend; runners only execute functions.
+Independent branches keep going after a failure, so a resume has as little left to do as possible.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any
+
+from slipway.core.clock import now_ms
+from slipway.core.errors import SlipwayError
+from slipway.pipelines.artifacts import Artifacts
+from slipway.pipelines.cache import compute_key
+from slipway.pipelines.context import StepContext
+from slipway.pipelines.graph import Graph, Node
+from slipway.pipelines.records import PipelineRun, StepUpdate
+from slipway.pipelines.runners.base import Runner, StepLocator, Task, TaskResult
+from slipway.pipelines.runners.task import execute_task
+
+WAITING = ("PENDING", "RUNNING", "RETRYING")
+Reuse = dict[str, tuple[str, dict[str, Any], str]]  # node key -> (cache key, outputs, from run id)
+
+
+def condition_holds(value: Any) -> bool:
+    """A ``when=`` value: a gate's blessing counts by its ``blessed`` flag, anything else by truth."""
+    if hasattr(value, "blessed"):
+        return bool(value.blessed)
+    if isinstance(value, dict) and "blessed" in value:
+        return bool(value["blessed"])
+    return bool(value)
+
+
+def locator_of(fn: Any) -> StepLocator:
+    module = getattr(fn, "__module__", "__main__")
+    import sys
+
+    file = getattr(sys.modules.get(module), "__slipway_file__", None) or getattr(sys.modules.get(module), "__file__", None)
+    return StepLocator(module, getattr(fn, "__qualname__", fn.__name__), file)
+
+
+class Executor:
+    def __init__(self, backend: Any, artifacts: Artifacts, graph: Graph, run: PipelineRun, runner: Runner,
+                 workspace: Any = None, reuse: Reuse | None = None) -> None:
+        self.backend = backend
+        self.artifacts = artifacts
+        self.graph = graph
+        self.run_id = run.id
+        self.runner = runner
+        self.workspace = workspace
+        self.reuse = reuse or {}
+        self.state = {key: "PENDING" for key in graph.nodes}
+        self.failures: list[str] = []
+        self._updates: list[StepUpdate] = []
+        self._logs: dict[str, list[str]] = {}
+        self._attempt_errors: dict[str, list[str]] = {}
+        self._inflight: dict[Future[TaskResult], tuple[Node, int, str]] = {}
+        self._delayed: list[tuple[float, Node, int, str]] = []
+
+    # -- the loop ------------------------------------------------------------------------------
+    def execute(self) -> PipelineRun:
+        try:
+            while True:
+                self._advance()
+                if not self._inflight and not self._delayed:
+                    break
+                self._wait()
+            self._flush()
+        except BaseException as err:
+            self._updates.clear()
+            message = err.message if isinstance(err, SlipwayError) else f"{type(err).__name__}: {err}"
+            self._finish("FAILED", f"the pipeline run stopped: {message}")
+            raise
+        if self.failures:
+            return self._finish("FAILED", "; ".join(self.failures))
+        return self._finish("SUCCEEDED", None)
+
+    def _finish(self, status: str, error: str | None) -> PipelineRun:
+        result: PipelineRun = self.backend.finish_run(self.run_id, status, error)
+        return result
+
+    def _advance(self) -> None:
+        progress = True
+        while progress:
+            progress = False
+            for key, node in self.graph.nodes.items():
+                if self.state[key] != "PENDING":
+                    continue
+                upstream = node.upstream
+                if any(self.state[u] in WAITING for u in upstream):
+                    continue
+                progress = True
+                blocked = [u for u in upstream if self.state[u] in ("FAILED", "SKIPPED")]
+                if blocked:
+                    self._skip(node, f"upstream step {blocked[0]!r} {self.state[blocked[0]].lower()}")
+                    continue
+                if node.when is not None:
+                    value = self.artifacts.resolve(node.when)
+                    if not condition_holds(value):
+                        self._skip(node, _why_not(node, value), {"condition": _describe(value)})
+                        continue
+                self._decide(node)
+
+    def _decide(self, node: Node) -> None:
+        step = node.step
+        arguments = {"args": [self.artifacts.key_material(a) for a in node.args],
+                     "kwargs": {k: self.artifacts.key_material(v) for k, v in node.kwargs.items()}}
+        extra = None
+        if step.cache_key_extra is not None:
+            extra = step.cache_key_extra(self._context(node, 0), *self.artifacts.resolve(node.args),
+                                         **self.artifacts.resolve(node.kwargs))
+        env = {k: _auto_env(k) if v == "auto" else v for k, v in step.env.items()}
+        cache_key = compute_key(step.name, step.fn, arguments, env, extra)
+        reused = self.reuse.get(node.key)
+        if reused and reused[0] == cache_key:
+            self._hit(node, cache_key, reused[1], {"reused_from": reused[2]})
+            return
+        if step.cache:
+            hit = self.backend.lookup_cache([cache_key]).get(cache_key)
+            if hit and self._blobs_present(hit):
+                self._hit(node, cache_key, hit, {})
+                return
+        self._launch(node, 1, cache_key)
+
+    def _blobs_present(self, outputs: dict[str, Any]) -> bool:
+        # A cache entry whose blobs were garbage-collected is a miss, never a broken run.
+        return not self.artifacts.blobs.missing(o["digest"] for o in outputs.values())
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def _hit(self, node: Node, cache_key: str, outputs: dict[str, Any], details: dict[str, Any]) -> None:
+        self.state[node.key] = "CACHED"
+        self.artifacts.outputs[node.key] = outputs
+        now = now_ms()
+        self._updates.append(StepUpdate(node.key, "CACHED", cache_key=cache_key, cached=True, attempts=0,
+                                        start_ms=now, end_ms=now, outputs=outputs, details=details or None))
+
+    def _skip(self, node: Node, reason: str, details: dict[str, Any] | None = None) -> None:
+        self.state[node.key] = "SKIPPED"
+        self._updates.append(StepUpdate(node.key, "SKIPPED", details={"skipped": reason, **(details or {})}))
+
+    def _launch(self, node: Node, attempt: int, cache_key: str) -> None:
+        self.state[node.key] = "RUNNING"
+        self._updates.append(StepUpdate(node.key, "RUNNING", cache_key=cache_key, attempts=attempt,
+                                        start_ms=now_ms() if attempt == 1 else None))
+        self._flush()
+        try:
+            args = self.artifacts.resolve(node.args)
+            kwargs = self.artifacts.resolve(node.kwargs)
+        except SlipwayError as err:
+            self._done(node, attempt, cache_key, TaskResult(False, error=f"cannot load inputs: {err.message}"))
+            return
+        context = self._context(node, attempt) if node.step.wants_context else None
+        task = Task(locator_of(node.step.fn), tuple(args), kwargs, context, node.step.timeout, fn=node.step.fn)
+        if node.step.local or not self.runner.parallel:
+            self._done(node, attempt, cache_key, execute_task(task, thread_timeout=True))
+            return
+        self._inflight[self.runner.submit(task)] = (node, attempt, cache_key)
+
+    def _wait(self) -> None:
+        now = time.monotonic()
+        due = [d for d in self._delayed if d[0] <= now]
+        for item in due:
+            self._delayed.remove(item)
+            self._launch(item[1], item[2], item[3])
+        if due:
+            return
+        timeout = min((d[0] for d in self._delayed), default=now + 3600) - now
+        if not self._inflight:
+            time.sleep(max(0.0, timeout))
+            return
+        finished, _ = wait(list(self._inflight), timeout=max(0.0, timeout), return_when=FIRST_COMPLETED)
+        for future in finished:
+            node, attempt, cache_key = self._inflight.pop(future)
+            self._done(node, attempt, cache_key, future.result())
+
+    def _done(self, node: Node, attempt: int, cache_key: str, result: TaskResult) -> None:
+        step = node.step
+        if result.logs or attempt > 1:
+            header = f"--- attempt {attempt} ---\n" if attempt > 1 or step.retries else ""
+            self._logs.setdefault(node.key, []).append(header + result.logs)
+        outputs = None
+        if result.ok:
+            try:
+                outputs = self.artifacts.store_outputs(step.outputs, result.value, node.key)
+            except (SlipwayError, TypeError, ValueError) as err:
+                result = TaskResult(False, error=f"cannot store the output: {err}", start_ms=result.start_ms,
+                                    end_ms=result.end_ms, lineage=result.lineage)
+        if not result.ok:
+            self._attempt_errors.setdefault(node.key, []).append(result.error or "failed")
+            if attempt <= step.retries:
+                delay = step.backoff * (2 ** (attempt - 1))
+                self.state[node.key] = "RETRYING"
+                self._delayed.append((time.monotonic() + delay, node, attempt + 1, cache_key))
+                return
+        logs_digest = self._store_logs(node.key)
+        details: dict[str, Any] = {}
+        if self._attempt_errors.get(node.key):
+            details["attempt_errors"] = self._attempt_errors[node.key]
+        if result.ok and outputs is not None:
+            self.state[node.key] = "SUCCEEDED"
+            self.artifacts.outputs[node.key] = outputs
+            report = getattr(result.value, "to_details", None)
+            if callable(report):
+                details.update(report())
+            ttl = -1.0 if not step.cache else (step.cache_ttl or 0.0)
+            self._updates.append(StepUpdate(
+                node.key, "SUCCEEDED", attempts=attempt, end_ms=result.end_ms or now_ms(), outputs=outputs,
+                logs_digest=logs_digest, details=details or None, cache_key=cache_key, cache_ttl_s=ttl,
+                lineage=result.lineage or None))
+        else:
+            self.state[node.key] = "FAILED"
+            self.failures.append(f"step {node.key!r} failed after {attempt} attempt(s): {result.error}")
+            self._updates.append(StepUpdate(
+                node.key, "FAILED", attempts=attempt, end_ms=result.end_ms or now_ms(), logs_digest=logs_digest,
+                error=result.error, traceback=result.traceback, details=details or None,
+                lineage=result.lineage or None))
+        if not self.runner.parallel:
+            return
+        self._flush()
+
+    def _store_logs(self, key: str) -> str | None:
+        parts = self._logs.get(key)
+        if not parts or not any(parts):
+            return None
+        return self.artifacts.blobs.put_bytes("".join(parts).encode())
+
+    def _context(self, node: Node, attempt: int) -> StepContext:
+        return StepContext(self.run_id, node.key, attempt, self.graph.params, self.workspace)
+
+    def _flush(self) -> None:
+        if self._updates:
+            updates, self._updates = self._updates, []
+            self.backend.update_steps(self.run_id, updates)
+
+
+def _describe(value: Any) -> Any:
+    if hasattr(value, "blessed"):
+        return {"blessed": bool(value.blessed)}
+    return value if isinstance(value, bool | int | float | str | type(None)) else str(value)[:200]
+
+
+def _why_not(node: Node, value: Any) -> str:
+    source = getattr(node.when, "node", None)
+    summary = getattr(value, "summary", None)
+    if source and summary:
+        return f"condition from {source!r} not met: {summary}"
+    if source:
+        return f"condition from {source!r} not met"
+    return "condition not met"
+
+
+def _auto_env(name: str) -> Any:
+    """``env={"packages": "auto"}`` stands for the digest of the installed packages."""
+    if name == "packages":
+        from slipway.tracking.environment import packages_digest
+
+        return packages_digest()
+    if name == "python":
+        import sys
+
+        return ".".join(map(str, sys.version_info[:3]))
+    return "auto"

@@ -1,0 +1,319 @@
+"""The registry backend: registered models, versions and aliases, each change one audited transaction.
+
+Every public method is an API endpoint (``POST /api/v1/registry/<method>``): ``registry.write``
+for changes, ``read`` for reads. Versions are numbered per model inside the write transaction
+(the model row is locked on PostgreSQL; SQLite writers are serialised by ``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from slipway.core.auth import endpoint
+from slipway.core.clock import now_ms
+from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.core.ids import new_id
+from slipway.core.names import check_key, check_name, check_value
+from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
+from slipway.registry.refs import parse_ref
+from slipway.registry.registration import BundleFacts, dataset_ref, read_bundle_facts, run_snapshot
+from slipway.registry.rows import (
+    aliases_by_model,
+    from_json,
+    load_models,
+    load_version,
+    model_row,
+    to_json,
+    version_row,
+)
+from slipway.store.context import ServiceContext
+from slipway.store.edges import add_edge
+from slipway.store.schema.registry import model_aliases, model_versions, registered_models
+
+DEFAULT_RISK_TIERS = ("low", "medium", "high")
+DEFAULT_PROTECTED_ALIASES = ("champion", "production")
+# Governance states a protected alias may point at.
+SERVABLE_STATES = ("approved", "deployed")
+
+
+def _tags(tags: dict[str, Any] | None) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        raise InvalidInput(f"tags must be a mapping of key to value, got {type(tags).__name__}")
+    return {check_key(k, "tag key"): check_value(v, f"tag {k}") for k, v in tags.items()}
+
+
+class RegistryBackend:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    # -- settings ---------------------------------------------------------------------------
+    def risk_tiers(self) -> tuple[str, ...]:
+        configured = self.ctx.settings.section("governance").get("risk_tiers")
+        if isinstance(configured, dict | list) and configured:
+            return tuple(str(t) for t in configured)
+        return DEFAULT_RISK_TIERS
+
+    def protected_aliases(self) -> tuple[str, ...]:
+        configured = self.ctx.settings.section("governance").get("protected_aliases")
+        return tuple(configured) if isinstance(configured, list) else DEFAULT_PROTECTED_ALIASES
+
+    def _risk_tier(self, tier: str) -> str:
+        if tier not in self.risk_tiers():
+            raise InvalidInput(f"risk tier {tier!r} is not one of {', '.join(self.risk_tiers())}")
+        return tier
+
+    # -- models -----------------------------------------------------------------------------
+    def _insert_model(self, conn: Connection, name: str, description: str, owner: str | None, risk_tier: str,
+                      tags: dict[str, str]) -> Any:
+        now = now_ms()
+        row = {"id": new_id(), "name": name, "description": description, "owner": owner or self.ctx.principal.name,
+               "risk_tier": risk_tier, "tags": to_json(tags), "created_ms": now, "updated_ms": now}
+        conn.execute(registered_models.insert().values(**row))
+        self.ctx.audit(conn, "registry.create_model", "registered_model", name,
+                       {"owner": row["owner"], "risk_tier": risk_tier, "tags": tags})
+        return model_row(conn, name)
+
+    @endpoint("registry.write")
+    def create_model(self, name: str, description: str = "", owner: str | None = None, risk_tier: str = "low",
+                     tags: dict[str, str] | None = None) -> RegisteredModel:
+        """Create a registered model; AlreadyExists if the name is taken."""
+        check_name(name, "model name")
+        checked_tags, tier = _tags(tags), self._risk_tier(risk_tier)
+        if owner is not None:
+            check_name(owner, "owner")
+        with self.ctx.db.write() as conn:
+            if conn.execute(select(registered_models.c.id).where(registered_models.c.name == name)).first():
+                raise AlreadyExists(f"registered model {name!r} already exists")
+            row = self._insert_model(conn, name, check_value(description, "description"), owner, tier, checked_tags)
+            return load_models(conn, [row])[0]
+
+    @endpoint("registry.write")
+    def update_model(self, name: str, description: str | None = None, owner: str | None = None,
+                     risk_tier: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
+        """Change a model's description, owner, risk tier or tags (tags are merged)."""
+        changes: dict[str, Any] = {}
+        if description is not None:
+            changes["description"] = check_value(description, "description")
+        if owner is not None:
+            changes["owner"] = check_name(owner, "owner")
+        if risk_tier is not None:
+            changes["risk_tier"] = self._risk_tier(risk_tier)
+        new_tags = _tags(tags)
+        with self.ctx.db.write() as conn:
+            row = model_row(conn, name, lock=True)
+            if new_tags:
+                changes["tags"] = to_json({**from_json(row.tags, {}), **new_tags})
+            if changes:
+                conn.execute(registered_models.update().where(registered_models.c.id == row.id)
+                             .values(**changes, updated_ms=now_ms()))
+                self.ctx.audit(conn, "registry.update_model", "registered_model", name,
+                               {k: (new_tags if k == "tags" else v) for k, v in changes.items()})
+            return load_models(conn, [model_row(conn, name)])[0]
+
+    @endpoint("read")
+    def get_model(self, name: str) -> RegisteredModel:
+        with self.ctx.db.read() as conn:
+            return load_models(conn, [model_row(conn, name)])[0]
+
+    @endpoint("read")
+    def list_models(self, max_results: int = 100_000) -> list[RegisteredModel]:
+        """Every registered model (by name) with its latest version and aliases."""
+        with self.ctx.db.read() as conn:
+            rows = conn.execute(select(registered_models).order_by(registered_models.c.name)
+                                .limit(max(1, int(max_results)))).all()
+            return load_models(conn, list(rows), all_models=True)
+
+    @endpoint("read")
+    def search_models(self, name_like: str | None = None, tags: dict[str, str] | None = None,
+                      max_results: int = 1000) -> list[RegisteredModel]:
+        """Models whose name matches ``name_like`` (SQL LIKE, ``*`` also works; case-insensitive)
+        and that carry every tag in ``tags``."""
+        query = select(registered_models).order_by(registered_models.c.name)
+        if name_like:
+            query = query.where(registered_models.c.name.ilike(str(name_like).replace("*", "%")))
+        wanted = _tags(tags)
+        with self.ctx.db.read() as conn:
+            rows = [r for r in conn.execute(query) if all(from_json(r.tags, {}).get(k) == v for k, v in wanted.items())]
+            return load_models(conn, rows[: max(1, int(max_results))])
+
+    # -- versions ---------------------------------------------------------------------------
+    @endpoint("registry.write")
+    def register_version(self, name: str, run_id: str, artifact_path: str = "model", description: str = "",
+                         tags: dict[str, str] | None = None) -> ModelVersion:
+        """Register the bundle artifact ``artifact_path`` of run ``run_id`` as the next version of ``name``.
+
+        The model is created when missing. Registering the same bundle from the same run again
+        returns the existing version.
+
+        Raises:
+            NotFound: no such run, or no such artifact in it.
+            InvalidInput: the artifact is not a model bundle, or has an unknown flavor.
+        """
+        check_name(name, "model name")
+        check_key(artifact_path, "artifact path")
+        checked_tags, description = _tags(tags), check_value(description, "description")
+        with self.ctx.db.read() as conn:
+            facts = read_bundle_facts(conn, self.ctx.blobs, run_id, artifact_path)
+        for attempt in range(3):
+            try:
+                with self.ctx.db.write() as conn:
+                    return self._register(conn, name, facts, description, checked_tags)
+            except SqlIntegrityError as err:
+                # Two writers created the same model or version at once (PostgreSQL); retry.
+                if attempt == 2:
+                    raise Conflict(f"could not register a version of {name!r}: concurrent writers; retry") from err
+        raise AssertionError("unreachable")
+
+    def _register(self, conn: Connection, name: str, facts: BundleFacts, description: str,
+                  tags: dict[str, str]) -> ModelVersion:
+        try:
+            model = model_row(conn, name, lock=True)
+        except NotFound:
+            model = self._insert_model(conn, name, "", None, DEFAULT_RISK_TIERS[0], {})
+        existing = conn.execute(select(model_versions.c.version).where(
+            model_versions.c.model_id == model.id, model_versions.c.run_id == facts.run_id,
+            model_versions.c.bundle_digest == facts.bundle_digest)).first()
+        if existing is not None:
+            return load_version(conn, model, existing.version)
+        version = (conn.execute(select(func.max(model_versions.c.version))
+                                .where(model_versions.c.model_id == model.id)).scalar() or 0) + 1
+        metrics, params, datasets = run_snapshot(conn, facts.run_id)
+        now = now_ms()
+        conn.execute(model_versions.insert().values(
+            id=new_id(), model_id=model.id, version=version, run_id=facts.run_id, artifact_path=facts.artifact_path,
+            bundle_digest=facts.bundle_digest, flavor=facts.flavor, signature=to_json(facts.signature),
+            metrics=to_json(metrics), params=to_json(params), datasets=to_json(datasets), description=description,
+            tags=to_json(tags), state="registered", created_by=self.ctx.principal.name, created_ms=now, updated_ms=now,
+        ))
+        conn.execute(registered_models.update().where(registered_models.c.id == model.id).values(updated_ms=now))
+        ref = f"{name}/{version}"
+        add_edge(conn, "run", facts.run_id, "produced", "model_version", ref, {"artifact_path": facts.artifact_path})
+        for item in datasets:
+            add_edge(conn, "dataset_version", dataset_ref(item), "trained", "model_version", ref,
+                     {"context": item["context"]})
+        self.ctx.audit(conn, "registry.register_version", "model_version", ref,
+                       {"run_id": facts.run_id, "bundle_digest": facts.bundle_digest, "flavor": facts.flavor,
+                        "datasets": [dataset_ref(d) for d in datasets]})
+        return load_version(conn, model, version)
+
+    @endpoint("registry.write")
+    def update_version(self, name: str, version: int, description: str | None = None,
+                       tags: dict[str, str] | None = None) -> ModelVersion:
+        """Change a version's description or tags (tags are merged)."""
+        new_tags = _tags(tags)
+        with self.ctx.db.write() as conn:
+            model = model_row(conn, name)
+            row = version_row(conn, model, _version_number(version))
+            changes: dict[str, Any] = {}
+            if description is not None:
+                changes["description"] = check_value(description, "description")
+            if new_tags:
+                changes["tags"] = to_json({**from_json(row.tags, {}), **new_tags})
+            if changes:
+                conn.execute(model_versions.update().where(model_versions.c.id == row.id)
+                             .values(**changes, updated_ms=now_ms()))
+                self.ctx.audit(conn, "registry.update_version", "model_version", f"{name}/{row.version}",
+                               {"description": description, "tags": new_tags})
+            return load_version(conn, model, row.version)
+
+    @endpoint("read")
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        with self.ctx.db.read() as conn:
+            return load_version(conn, model_row(conn, name), _version_number(version))
+
+    @endpoint("read")
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of ``name``, newest first."""
+        from slipway.registry.rows import version_record
+
+        with self.ctx.db.read() as conn:
+            model = model_row(conn, name)
+            aliases = aliases_by_model(conn, [model.id]).get(model.id, {})
+            rows = conn.execute(select(model_versions).where(model_versions.c.model_id == model.id)
+                                .order_by(model_versions.c.version.desc()))
+            return [version_record(r, name, aliases) for r in rows]
+
+    @endpoint("read")
+    def resolve(self, ref: str) -> ModelVersion:
+        """The version a reference points at (``name@alias``, ``name/3``, ``name/latest``, ``models:/…``)."""
+        parsed = parse_ref(ref)
+        with self.ctx.db.read() as conn:
+            model = model_row(conn, parsed.name)
+            if parsed.alias is not None:
+                aliases = aliases_by_model(conn, [model.id]).get(model.id, {})
+                if parsed.alias not in aliases:
+                    raise NotFound(f"model {parsed.name!r} has no alias {parsed.alias!r}; its aliases are {sorted(aliases)}")
+                return load_version(conn, model, aliases[parsed.alias])
+            if parsed.latest:
+                latest = conn.execute(select(func.max(model_versions.c.version))
+                                      .where(model_versions.c.model_id == model.id)).scalar()
+                if latest is None:
+                    raise NotFound(f"model {parsed.name!r} has no versions yet")
+                return load_version(conn, model, latest)
+            assert parsed.version is not None
+            return load_version(conn, model, parsed.version)
+
+    # -- aliases ----------------------------------------------------------------------------
+    @endpoint("registry.write")
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        """Point ``alias`` at ``version`` (moving it if set). Protected aliases (settings
+        ``governance.protected_aliases``, default champion and production) may only point at an
+        approved or deployed version; otherwise Conflict says which state the version is in."""
+        check_name(alias, "alias")
+        if alias == "latest" or alias.isdigit():
+            raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
+        number = _version_number(version)
+        with self.ctx.db.write() as conn:
+            model = model_row(conn, name, lock=True)
+            row = version_row(conn, model, number)
+            if alias in self.protected_aliases() and row.state not in SERVABLE_STATES:
+                raise Conflict(
+                    f"alias {alias!r} is protected: it may only point at an approved or deployed version, and "
+                    f"{name}/{number} is {row.state!r}; get it approved first"
+                )
+            old = conn.execute(select(model_aliases.c.version).where(
+                model_aliases.c.model_id == model.id, model_aliases.c.alias == alias)).scalar()
+            if old != number:
+                conn.execute(model_aliases.delete().where(model_aliases.c.model_id == model.id,
+                                                          model_aliases.c.alias == alias))
+                conn.execute(model_aliases.insert().values(model_id=model.id, alias=alias, version=number,
+                                                           set_by=self.ctx.principal.name, updated_ms=now_ms()))
+                self.ctx.audit(conn, "registry.set_alias", "registered_model", name,
+                               {"alias": alias, "from": old, "to": number})
+            return load_version(conn, model, number)
+
+    @endpoint("registry.write")
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias`` from ``name``; NotFound if it is not set."""
+        with self.ctx.db.write() as conn:
+            model = model_row(conn, name, lock=True)
+            old = conn.execute(select(model_aliases.c.version).where(
+                model_aliases.c.model_id == model.id, model_aliases.c.alias == alias)).scalar()
+            if old is None:
+                raise NotFound(f"model {name!r} has no alias {alias!r}")
+            conn.execute(model_aliases.delete().where(model_aliases.c.model_id == model.id,
+                                                      model_aliases.c.alias == alias))
+            self.ctx.audit(conn, "registry.delete_alias", "registered_model", name, {"alias": alias, "from": old})
+
+    # -- reproduce --------------------------------------------------------------------------
+    @endpoint("read")
+    def reproduce_info(self, ref: str) -> ReproduceInfo:
+        """Code, environment, parameters and data behind a version (see ``slipway models reproduce``)."""
+        from slipway.registry.reproduce import reproduce_info
+
+        version = self.resolve(ref)
+        with self.ctx.db.read() as conn:
+            return reproduce_info(conn, self.ctx.blobs, version)
+
+
+def _version_number(version: Any) -> int:
+    if isinstance(version, str) and version.isdigit():
+        version = int(version)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInput(f"a model version is a whole number from 1, got {version!r}")
+    return version

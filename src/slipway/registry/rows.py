@@ -1,0 +1,89 @@
+"""Reading registry rows into records, in as few queries as possible."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, select
+
+from slipway.core.errors import NotFound
+from slipway.core.records import dumps, loads
+from slipway.registry.records import ModelVersion, RegisteredModel
+from slipway.store.schema.registry import model_aliases, model_versions, registered_models
+
+
+def to_json(value: Any) -> str:
+    """JSON for a text column (NaN and infinities survive, as in the wire format)."""
+    return dumps(value).decode()
+
+
+def from_json(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return loads(text)
+    except orjson.JSONDecodeError:
+        return default
+
+
+def model_row(conn: Connection, name: str, lock: bool = False) -> Any:
+    """The ``registered_models`` row of ``name``; NotFound otherwise. ``lock`` holds it (PostgreSQL)."""
+    query = select(registered_models).where(registered_models.c.name == name)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"registered model {name!r} does not exist")
+    return row
+
+
+def aliases_by_model(conn: Connection, model_ids: list[str] | None = None) -> dict[str, dict[str, int]]:
+    query = select(model_aliases.c.model_id, model_aliases.c.alias, model_aliases.c.version)
+    if model_ids is not None:
+        query = query.where(model_aliases.c.model_id.in_(model_ids))
+    found: dict[str, dict[str, int]] = defaultdict(dict)
+    for model_id, alias, version in conn.execute(query.order_by(model_aliases.c.alias)):
+        found[model_id][alias] = version
+    return found
+
+
+def load_models(conn: Connection, rows: list[Any], all_models: bool = False) -> list[RegisteredModel]:
+    """Records for ``rows`` of registered_models, with their latest version and aliases."""
+    ids = [r.id for r in rows]
+    latest_query = select(model_versions.c.model_id, func.max(model_versions.c.version)).group_by(model_versions.c.model_id)
+    if not all_models:
+        latest_query = latest_query.where(model_versions.c.model_id.in_(ids))
+    latest = dict(conn.execute(latest_query).all())  # type: ignore[arg-type]
+    aliases = aliases_by_model(conn, None if all_models else ids)
+    return [
+        RegisteredModel(r.name, r.description, r.owner, r.risk_tier, from_json(r.tags, {}), r.created_ms, r.updated_ms,
+                        latest.get(r.id), dict(aliases.get(r.id, {})))
+        for r in rows
+    ]
+
+
+def version_record(row: Any, name: str, aliases: dict[str, int]) -> ModelVersion:
+    return ModelVersion(
+        name, row.version, row.run_id, row.artifact_path, row.bundle_digest, row.flavor,
+        from_json(row.signature, {}), from_json(row.metrics, {}), from_json(row.params, {}),
+        from_json(row.datasets, []), row.description, from_json(row.tags, {}), row.state,
+        sorted(a for a, v in aliases.items() if v == row.version), row.created_by, row.created_ms, row.updated_ms,
+    )
+
+
+def version_row(conn: Connection, model: Any, version: int) -> Any:
+    row = conn.execute(select(model_versions).where(
+        model_versions.c.model_id == model.id, model_versions.c.version == version)).first()
+    if row is None:
+        latest = conn.execute(select(func.max(model_versions.c.version)).where(
+            model_versions.c.model_id == model.id)).scalar()
+        have = f"its latest is {latest}" if latest else "it has no versions yet"
+        raise NotFound(f"model {model.name!r} has no version {version}; {have}")
+    return row
+
+
+def load_version(conn: Connection, model: Any, version: int) -> ModelVersion:
+    aliases = aliases_by_model(conn, [model.id]).get(model.id, {})
+    return version_record(version_row(conn, model, version), model.name, aliases)

@@ -1,0 +1,131 @@
+"""The inference server's ASGI app: Open Inference Protocol v2, KServe v1, MLflow ``/invocations``,
+feedback, health and Prometheus metrics.
+
+Errors are ``{"error": "..."}`` bodies: 400 for a malformed or mismatched request, 404 for an
+unknown model, 413 for an oversized body, 500 when the model itself raised (the server keeps
+serving), 503 before the models are loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from slipway.core.errors import InvalidInput, NotFound, SlipwayError
+from slipway.serving.handler import InferenceHandler
+from slipway.serving.protocol_v2 import model_metadata
+from slipway.serving.runtime import ServerRuntime
+
+log = logging.getLogger("slipway.serving")
+_JSON = "application/json"
+SERVER_VERSION = "1"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=_fallback), status, headers,
+                    media_type=_JSON)
+
+
+def _fallback(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def error_response(message: str, status: int) -> Response:
+    return Response(orjson.dumps({"error": message}), status, media_type=_JSON)
+
+
+def create_inference_app(runtime: ServerRuntime) -> Starlette:
+    """The ASGI app over ``runtime`` (its lifespan loads the models and starts background jobs)."""
+    handler = InferenceHandler(runtime)
+
+    async def live(_request: Request) -> Response:
+        return json_response({"live": True})
+
+    async def ready(_request: Request) -> Response:
+        ok = runtime.router is not None
+        return json_response({"ready": ok}, 200 if ok else 503)
+
+    async def healthz(_request: Request) -> Response:
+        return json_response({"status": "ok"})
+
+    async def server_metadata(_request: Request) -> Response:
+        return json_response({"name": "slipway", "version": SERVER_VERSION, "extensions": []})
+
+    async def model_meta(request: Request) -> Response:
+        try:
+            variant = handler.variant_for(request.path_params["name"], request.path_params.get("version"))
+        except NotFound as err:
+            return error_response(err.message, 404)
+        model = variant.model
+        return json_response(model_metadata(request.path_params["name"], model.version, model.signature, model.flavor))
+
+    async def model_ready(request: Request) -> Response:
+        try:
+            handler.variant_for(request.path_params["name"], request.path_params.get("version"))
+        except NotFound as err:
+            return error_response(err.message, 404)
+        return json_response({"name": request.path_params["name"], "ready": True})
+
+    async def v2_infer(request: Request) -> Response:
+        return await handler.handle(request, "v2", request.path_params["name"], request.path_params.get("version"))
+
+    async def v1_predict(request: Request) -> Response:
+        name, _, verb = request.path_params["target"].rpartition(":")
+        if verb != "predict" or not name:
+            return error_response(f"unknown v1 action {request.path_params['target']!r}; use NAME:predict", 404)
+        return await handler.handle(request, "v1", name, None)
+
+    async def invocations(request: Request) -> Response:
+        return await handler.handle(request, "invocations", None, None)
+
+    async def feedback(request: Request) -> Response:
+        return await handler.feedback(request)
+
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/v2", server_metadata), Route("/v2/health/live", live), Route("/v2/health/ready", ready),
+        Route("/v2/models/{name}", model_meta), Route("/v2/models/{name}/ready", model_ready),
+        Route("/v2/models/{name}/versions/{version}", model_meta),
+        Route("/v2/models/{name}/versions/{version}/ready", model_ready),
+        Route("/v2/models/{name}/infer", v2_infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", v2_infer, methods=["POST"]),
+        Route("/v1/models/{target}", v1_predict, methods=["POST"]),
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/v1/feedback", feedback, methods=["POST"]), Route("/feedback", feedback, methods=["POST"]),
+        Route("/metrics", metrics), Route("/healthz", healthz), Route("/readyz", ready),
+        Route("/ping", healthz),  # MLflow's scoring server health path
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+
+    async def on_error(_request: Request, error: Exception) -> Response:
+        if isinstance(error, SlipwayError):
+            status = 400 if isinstance(error, InvalidInput) else error.http_status
+            return error_response(error.message, status)
+        log.exception("unexpected error in the inference server")
+        return error_response("internal server error", 500)
+
+    app.add_exception_handler(Exception, on_error)
+    return app

@@ -1,0 +1,143 @@
+"""Adaptive micro-batching: merge concurrent requests for one model into one ``predict`` call.
+
+The rule: a request that finds the model idle while traffic is sparse runs at once, inline (no
+queue, no thread hop), so a lone caller pays nothing for batching. While a batch is running, new requests queue; when it
+finishes, everything queued (up to ``max_batch_rows``) goes in the next batch. Waiting beyond that
+happens only when it pays off: if requests have recently been arriving faster than one per
+``max_wait_ms`` the batcher holds a non-full batch for at most ``max_wait_ms`` to let more join.
+A failed batch is retried request by request, so one bad request cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from slipway.serving.frame import Frame, concat_frames
+from slipway.serving.metrics import VariantMetrics
+
+Predict = Callable[[Frame], np.ndarray]
+
+
+class _Pending:
+    __slots__ = ("enqueued", "frame", "future")
+
+    def __init__(self, frame: Frame, future: asyncio.Future[np.ndarray]) -> None:
+        self.frame = frame
+        self.future = future
+        self.enqueued = time.perf_counter()
+
+
+class MicroBatcher:
+    """Batches requests for one model on the running event loop."""
+
+    def __init__(self, predict: Predict, metrics: VariantMetrics | None = None, max_batch_rows: int = 256,
+                 max_wait_ms: float = 2.0, executor: concurrent.futures.Executor | None = None) -> None:
+        self._predict = predict
+        self._metrics = metrics
+        self.max_batch_rows = max_batch_rows
+        self.max_wait_s = max_wait_ms / 1000.0
+        self._executor = executor or concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="slipway-predict")
+        self._queue: list[_Pending] = []
+        self._busy = False
+        self._worker: asyncio.Task[None] | None = None
+        self._last_arrival = 0.0
+        self._gap_ewma = 1.0  # seconds between arrivals, smoothed
+
+    async def predict(self, frame: Frame) -> np.ndarray:
+        """This frame's predictions, computed alone or in a batch with concurrent requests."""
+        now = time.perf_counter()
+        self._gap_ewma = 0.8 * self._gap_ewma + 0.2 * (now - self._last_arrival)
+        self._last_arrival = now
+        if not self._busy and not self._queue and self._gap_ewma > self.max_wait_s:
+            self._busy = True
+            try:
+                return self._run(frame, 0.0)
+            finally:
+                self._busy = False
+                if self._queue:
+                    self._start_worker()
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(frame, future))
+        self._start_worker()
+        return await future
+
+    def _start_worker(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._drain())
+
+    def _run(self, frame: Frame, queued_s: float) -> np.ndarray:
+        start = time.perf_counter()
+        result = self._predict(frame)
+        if self._metrics is not None:
+            self._metrics.batch_time.observe(time.perf_counter() - start)
+            self._metrics.batch_size.observe(frame.n_rows)
+            self._metrics.queue_time.observe(queued_s)
+        return result
+
+    def _take_batch(self) -> list[_Pending]:
+        taken, rows = [], 0
+        while self._queue and (not taken or rows + self._queue[0].frame.n_rows <= self.max_batch_rows):
+            item = self._queue.pop(0)
+            taken.append(item)
+            rows += item.frame.n_rows
+        return taken
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            if self._busy:
+                await asyncio.sleep(0)
+                continue
+            queued_rows = sum(p.frame.n_rows for p in self._queue)
+            if queued_rows < self.max_batch_rows and self._gap_ewma < self.max_wait_s:
+                # Arrivals are dense: a short wait fills the batch for less than it costs to run twice.
+                deadline = self._queue[0].enqueued + self.max_wait_s
+                while time.perf_counter() < deadline and sum(p.frame.n_rows for p in self._queue) < self.max_batch_rows:
+                    await asyncio.sleep(min(0.0005, max(0.0, deadline - time.perf_counter())))
+            batch = self._take_batch()
+            self._busy = True
+            try:
+                await self._run_batch(loop, batch)
+            finally:
+                self._busy = False
+
+    async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[_Pending]) -> None:
+        started = time.perf_counter()
+        queued = started - batch[0].enqueued
+        frames = [p.frame for p in batch]
+        try:
+            merged = concat_frames(frames)
+            outputs = await loop.run_in_executor(self._executor, self._run, merged, queued)
+        except Exception as err:
+            if len(batch) == 1:
+                _settle(batch[0].future, error=err)
+                return
+            for item in batch:  # isolate the request that broke the batch
+                try:
+                    result = await loop.run_in_executor(self._executor, self._run, item.frame, queued)
+                    _settle(item.future, result=result)
+                except Exception as single_err:
+                    _settle(item.future, error=single_err)
+            return
+        offset = 0
+        for item in batch:
+            _settle(item.future, result=outputs[offset:offset + item.frame.n_rows])
+            offset += item.frame.n_rows
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(future: asyncio.Future[np.ndarray], result: np.ndarray | None = None,
+            error: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)  # type: ignore[arg-type]

@@ -1,0 +1,31 @@
+"""Tuning knobs of the inference server (from ``slipway serve`` flags or the ``serving`` config table)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeOptions:
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch_rows: int = 256
+    max_wait_ms: float = 2.0
+    reload_seconds: float = 2.0  # how often a deployment server checks for a new revision
+    stats_seconds: float = 1.0  # how often counters go to the store for the canary controller
+    controller: bool = True  # run the canary controller in this process
+    controller_seconds: float = 1.0
+    payload_log: bool = True
+    segment_rows: int = 5000
+    flush_seconds: float = 2.0
+    max_log_buffer_rows: int = 200_000
+    worker_id: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+
+    @classmethod
+    def from_section(cls, section: dict[str, object], **overrides: object) -> ServeOptions:
+        """Options from a config table (unknown keys ignored) and explicit overrides."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in section.items() if k in names}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,147 @@
+"""Payload logging: every request's rows, outputs, variant, version and latency to Parquet.
+
+Requests append to an in-memory buffer (a list append on the event loop); a background thread
+turns the buffer into Parquet segments in the artifact store, by size or age, and indexes each
+segment through ``record_segment`` (the deployment backend). Memory is bounded: past
+``max_buffer_rows`` a request waits for the writer instead of growing the buffer, so nothing is
+dropped. :meth:`close` flushes what is left, so a graceful shutdown loses nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from slipway.core.clock import now_ms
+from slipway.serving.frame import Frame
+
+log = logging.getLogger("slipway.serving.payload")
+SegmentSink = Callable[[dict[str, Any]], None]
+
+
+class PayloadEntry:
+    __slots__ = ("deployment", "frame", "latency_ms", "model", "outputs", "request_id", "status", "ts_ms",
+                 "variant", "version")
+
+    def __init__(self, request_id: str, deployment: str, variant: str, model: str, version: str, frame: Frame,
+                 outputs: np.ndarray | None, latency_ms: float, status: int) -> None:
+        self.request_id = request_id
+        self.deployment = deployment
+        self.variant = variant
+        self.model = model
+        self.version = version
+        self.frame = frame
+        self.outputs = outputs
+        self.latency_ms = latency_ms
+        self.status = status
+        self.ts_ms = now_ms()
+
+
+def entries_to_table(entries: list[PayloadEntry]) -> pa.Table:
+    """One row per predicted row: request metadata, ``input.<column>`` and ``output`` columns."""
+    counts = np.array([e.frame.n_rows for e in entries])
+    meta = {
+        "request_id": [e.request_id for e in entries], "ts_ms": [e.ts_ms for e in entries],
+        "deployment": [e.deployment for e in entries], "variant": [e.variant for e in entries],
+        "model": [e.model for e in entries], "version": [e.version for e in entries],
+        "latency_ms": [e.latency_ms for e in entries], "status": [e.status for e in entries],
+    }
+    columns: dict[str, Any] = {k: np.repeat(np.asarray(v, dtype=object if k in {
+        "request_id", "deployment", "variant", "model", "version"} else None), counts) for k, v in meta.items()}
+    columns["row"] = np.concatenate([np.arange(n) for n in counts])
+    for name in entries[0].frame.columns:
+        columns[f"input.{name}"] = np.concatenate([e.frame.columns[name] for e in entries])
+    outputs = [e.outputs if e.outputs is not None else np.full(e.frame.n_rows, np.nan) for e in entries]
+    merged = np.concatenate([o.reshape(o.shape[0], -1) for o in outputs])
+    if merged.shape[1] == 1:
+        columns["output"] = merged[:, 0]
+    else:
+        for i in range(merged.shape[1]):
+            columns[f"output.{i}"] = merged[:, i]
+    return pa.table({k: pa.array(v.tolist() if v.dtype == object else v) for k, v in columns.items()})
+
+
+class PayloadLogger:
+    """Buffers payload entries and writes them as Parquet segments from a background thread."""
+
+    def __init__(self, blobs: Any, record_segment: SegmentSink, segment_rows: int = 5000,
+                 flush_seconds: float = 2.0, max_buffer_rows: int = 200_000) -> None:
+        self._blobs = blobs
+        self._record_segment = record_segment
+        self.segment_rows = segment_rows
+        self.flush_seconds = flush_seconds
+        self.max_buffer_rows = max_buffer_rows
+        self._buffer: list[PayloadEntry] = []
+        self._rows = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self.segments_written = 0
+        self._thread = threading.Thread(target=self._loop, name="slipway-payload-log", daemon=True)
+        self._thread.start()
+
+    def log(self, entry: PayloadEntry) -> bool:
+        """Buffer one entry; False when the buffer is full (call :meth:`wait_for_room` off-loop)."""
+        with self._cond:
+            self._buffer.append(entry)
+            self._rows += entry.frame.n_rows
+            if self._rows >= self.segment_rows:
+                self._cond.notify_all()
+            return self._rows < self.max_buffer_rows
+
+    def wait_for_room(self, timeout: float = 30.0) -> None:
+        with self._cond:
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._rows < self.max_buffer_rows or self._stopping, timeout)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._rows >= self.segment_rows or self._stopping, self.flush_seconds)
+                batch, self._buffer, self._rows = self._buffer, [], 0
+                stopping = self._stopping
+                self._cond.notify_all()
+            if batch:
+                self._write(batch)
+            if stopping:
+                return
+
+    def _write(self, entries: list[PayloadEntry]) -> None:
+        groups: dict[tuple[Any, ...], list[PayloadEntry]] = {}
+        for entry in entries:  # a segment holds rows that share their columns
+            width = 1 if entry.outputs is None else int(np.prod(entry.outputs.shape[1:], dtype=int))
+            groups.setdefault((entry.deployment, tuple(entry.frame.columns), width), []).append(entry)
+        for (deployment, _names, _width), group in groups.items():
+            for attempt in range(5):
+                try:
+                    self._write_segment(deployment, group)
+                    break
+                except Exception:  # the store may be briefly unavailable; keep the rows and retry
+                    log.exception("payload segment write failed (attempt %d)", attempt + 1)
+                    time.sleep(0.2 * (attempt + 1))
+
+    def _write_segment(self, deployment: str, group: list[PayloadEntry]) -> None:
+        table = entries_to_table(group)
+        sink = io.BytesIO()
+        pq.write_table(table, sink, compression="zstd")
+        digest = self._blobs.put_bytes(sink.getvalue())
+        self._record_segment({
+            "deployment": deployment, "digest": digest, "rows": table.num_rows, "requests": len(group),
+            "first_ms": min(e.ts_ms for e in group), "last_ms": max(e.ts_ms for e in group),
+            "columns": table.column_names,
+        })
+        self.segments_written += 1
+
+    def close(self) -> None:
+        """Flush everything buffered and stop the writer."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout=60)

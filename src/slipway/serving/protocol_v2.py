@@ -1,0 +1,124 @@
+"""Open Inference Protocol v2 (KServe v2 / Triton) request decoding and response encoding.
+
+A tabular model takes either one tensor per column (shape ``[N]`` or ``[N, 1]``, named as in the
+signature) or a single ``[N, F]`` tensor whose F columns are the signature's columns in order.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from slipway.core.errors import InvalidInput
+from slipway.serving.frame import Frame, frame_from_columns
+from slipway.serving.signature import Signature
+
+DATATYPES: dict[str, Any] = {
+    "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
+    "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
+    "FP16": np.float16, "FP32": np.float32, "FP64": np.float64, "BYTES": object,
+}
+_KIND_OK = {"float": "biuf", "int": "biuf", "bool": "b", "string": "O"}  # int: integral floats pass
+
+
+def _tensor(spec: Any, index: int) -> tuple[str, np.ndarray]:
+    if not isinstance(spec, dict):
+        raise InvalidInput(f"inputs[{index}] must be an object with name, shape, datatype and data")
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"inputs[{index}] has no name")
+    datatype = spec.get("datatype")
+    if datatype not in DATATYPES:
+        raise InvalidInput(f"input {name!r} has datatype {datatype!r}; expected one of {sorted(DATATYPES)}")
+    shape = spec.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise InvalidInput(f"input {name!r} has shape {shape!r}; expected a list of non-negative integers")
+    if "data" not in spec:
+        raise InvalidInput(f"input {name!r} has no data")
+    data = spec["data"]
+    try:
+        if datatype == "BYTES":
+            array = np.asarray(data, dtype=object).reshape(-1)
+            bad = [v for v in array[:1000] if not isinstance(v, str)]
+            if bad:
+                raise ValueError(f"BYTES data must be strings, got {bad[0]!r}")
+        elif datatype == "BOOL":
+            array = np.asarray(data).reshape(-1)
+            if array.dtype.kind != "b":
+                raise ValueError(f"BOOL data must be true/false, got {array[:1].tolist()}")
+        else:
+            raw = np.asarray(data).reshape(-1)
+            if raw.dtype.kind not in "biuf":
+                raise ValueError(f"{datatype} data must be numbers, got {raw[:1].tolist()}")
+            if datatype[0] in "IU" and raw.dtype.kind == "f":
+                raise ValueError(f"{datatype} data must be integers, got {raw[:1].tolist()}")
+            array = raw.astype(DATATYPES[datatype])
+    except (TypeError, ValueError) as err:
+        raise InvalidInput(f"input {name!r}: {err}") from err
+    expected = math.prod(shape)
+    if array.size != expected:
+        raise InvalidInput(f"input {name!r} has {array.size} values but shape {shape} needs {expected}")
+    return name, array.reshape(shape)
+
+
+def decode_infer_request(body: Any, signature: Signature) -> tuple[Frame, str | None, dict[str, Any]]:
+    """(frame, request id, parameters) from a v2 ``/infer`` body."""
+    if not isinstance(body, dict):
+        raise InvalidInput("the request body must be a JSON object with 'inputs'")
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise InvalidInput("the request must have a non-empty 'inputs' list")
+    tensors = dict(_tensor(spec, i) for i, spec in enumerate(inputs))
+    names = signature.names
+    if len(tensors) == 1 and len(names) > 1 and names[0] not in tensors:
+        ((name, tensor),) = tensors.items()
+        if tensor.ndim != 2 or tensor.shape[1] != len(names):
+            raise InvalidInput(
+                f"input {name!r} has shape {list(tensor.shape)}; send [N, {len(names)}] (columns {names}) "
+                "or one [N] tensor per column")
+        columns: dict[str, object] = {n: tensor[:, i] for i, n in enumerate(names)}
+    else:
+        columns = {}
+        for name, tensor in tensors.items():
+            if tensor.ndim == 2 and tensor.shape[1] == 1:
+                tensor = tensor[:, 0]
+            if tensor.ndim != 1:
+                raise InvalidInput(f"input {name!r} has shape {list(tensor.shape)}; expected [N] or [N, 1]")
+            kind = signature.kind_of(name)
+            if kind is not None and tensor.dtype.kind not in _KIND_OK[kind]:
+                raise InvalidInput(f"input {name!r} has the wrong datatype for a {kind} column")
+            columns[name] = tensor
+    request_id = body.get("id")
+    parameters = body.get("parameters") or {}
+    return frame_from_columns(columns, signature), (str(request_id) if request_id is not None else None), parameters
+
+
+def datatype_of(array: np.ndarray) -> str:
+    if array.dtype.kind in "OUS":
+        return "BYTES"
+    for name, dtype in DATATYPES.items():
+        if dtype is not object and array.dtype == np.dtype(dtype):
+            return name
+    return "FP64"
+
+
+def encode_infer_response(model: str, version: str, request_id: str, outputs: np.ndarray) -> dict[str, Any]:
+    """A v2 response with one output tensor, ``predict``."""
+    if outputs.dtype.kind in "US":
+        outputs = outputs.astype(object)
+    return {
+        "model_name": model, "model_version": version, "id": request_id,
+        "outputs": [{"name": "predict", "shape": list(outputs.shape), "datatype": datatype_of(outputs),
+                     "data": outputs.reshape(-1)}],
+    }
+
+
+def model_metadata(name: str, version: str, signature: Signature, platform: str) -> dict[str, Any]:
+    v2_type = {"float": "FP64", "int": "INT64", "bool": "BOOL", "string": "BYTES"}
+    return {
+        "name": name, "versions": [version], "platform": platform,
+        "inputs": [{"name": c.name, "datatype": v2_type[c.kind], "shape": [-1]} for c in signature.columns],
+        "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+    }

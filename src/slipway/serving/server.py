@@ -1,0 +1,95 @@
+"""Running the inference server: one process, or a supervisor with several workers.
+
+``serve(settings, target, ...)`` is what ``slipway serve`` calls. A target is a model reference,
+a deployment name or a bundle folder. With a deployment and several workers, the canary
+controller runs once, in the supervisor, instead of in every worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+import threading
+from typing import Any
+
+from slipway.core.settings import Settings
+from slipway.serving.options import ServeOptions
+
+log = logging.getLogger("slipway.serving")
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeTarget:
+    model_ref: str | None = None
+    deployment: str | None = None
+    bundle_path: str | None = None
+    bundle_name: str | None = None
+    bundle_version: str | None = None
+
+
+def build_app(settings: Settings, target: ServeTarget, options: ServeOptions) -> Any:
+    """The ASGI app for ``target`` over a workspace opened from ``settings``."""
+    from slipway.serving.app import create_inference_app
+    from slipway.serving.runtime import ServerRuntime
+    from slipway.workspace import open_workspace
+
+    workspace = open_workspace(settings)
+    if target.bundle_path is not None:
+        from slipway.serving.bundle_source import served_from_bundle
+
+        runtime = ServerRuntime(workspace, dataclasses.replace(options, payload_log=False),
+                                models=[served_from_bundle(target.bundle_path, target.bundle_name, target.bundle_version)])
+    elif target.deployment is not None:
+        runtime = ServerRuntime(workspace, options, deployment=target.deployment)
+    else:
+        runtime = ServerRuntime(workspace, options, model_ref=target.model_ref)
+    return create_inference_app(runtime)
+
+
+def run_worker(sock: socket.socket, settings: Settings, target: ServeTarget, options: ServeOptions) -> None:
+    """One worker process: build the app and serve on the inherited socket until SIGTERM."""
+    import uvicorn
+
+    app = build_app(settings, target, dataclasses.replace(options, worker_id=f"{options.worker_id}-{_pid()}"))
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=20)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+
+
+def controller_loop(settings: Settings, deployment: str, seconds: float) -> Any:
+    """A function for the supervisor's background thread: tick the canary every ``seconds``."""
+
+    def loop(stop: threading.Event) -> None:
+        from slipway.workspace import open_workspace
+
+        workspace = open_workspace(settings)
+        while not stop.wait(seconds):
+            try:
+                workspace.serving.canary_tick(deployment)
+            except Exception as err:  # keep controlling; the store may be briefly away
+                log.warning("canary tick for %s failed: %s", deployment, err)
+
+    return loop
+
+
+def serve(settings: Settings, target: ServeTarget, host: str = "127.0.0.1", port: int = 8080, workers: int = 1,
+          options: ServeOptions | None = None) -> None:
+    """Serve ``target`` on ``host:port`` until interrupted."""
+    from slipway.serving.supervisor import Supervisor, bind_socket
+
+    options = options or ServeOptions.from_section(settings.section("serving"))
+    sock = bind_socket(host, port)
+    if workers <= 1:
+        run_worker(sock, settings, target, options)
+        return
+    worker_options = dataclasses.replace(options, controller=False)
+    background = controller_loop(settings, target.deployment, options.controller_seconds) \
+        if target.deployment and options.controller else None
+    Supervisor(run_worker, {"settings": settings, "target": target, "options": worker_options}, sock,
+               workers).run(background)

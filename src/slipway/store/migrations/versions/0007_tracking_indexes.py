@@ -1,0 +1,24 @@
+"""tracking search indexes
+
+Revision ID: 0007
+Revises: 0001
+
+Run search orders active runs newest first by default; this index lets the database walk them in
+that order and stop once a page is full instead of sorting every run.
+"""
+from alembic import op
+
+revision = '0007'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.create_index('ix_runs_lifecycle_start', ['lifecycle', 'start_ms', 'id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_runs_lifecycle_start')

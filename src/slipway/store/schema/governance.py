@@ -1,0 +1,141 @@
+"""Governance: approval requests and decisions, policies and their signed check results,
+fairness reports, model-card sections, webhook subscriptions and their delivery outbox.
+
+Model versions are referred to by model name and version number (the natural reference users
+type), not by foreign key, so governance records survive a registry that renames nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+
+from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    id_column(),
+    Column("model", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("requested_by", NAME, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # open | approved | rejected | cancelled
+    Column("required", Integer, nullable=False),
+    Column("external_ref", String(200), nullable=True),  # e.g. a ServiceNow change request sys_id
+    ms_column("created_ms"),
+    ms_column("decided_ms", nullable=True),
+    Index("ix_approval_requests_model_version", "model", "version"),
+)
+
+approval_decisions = Table(
+    "approval_decisions",
+    metadata,
+    id_column(),
+    Column("request_id", ID, ForeignKey("approval_requests.id"), nullable=False),
+    Column("approver", NAME, nullable=False),
+    Column("decision", String(10), nullable=False),  # approve | reject
+    Column("comment", Text, nullable=False),
+    ms_column("created_ms"),
+    # Distinct approvers: one decision per person per request.
+    UniqueConstraint("request_id", "approver", name="uq_approval_decisions_request_approver"),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    id_column(),
+    Column("scope", String(10), nullable=False),  # model | tier
+    Column("target", NAME, nullable=False),  # a model name or a risk tier
+    Column("revision", Integer, nullable=False),
+    Column("source", Text, nullable=False),  # the YAML as written
+    Column("digest", DIGEST, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    ms_column("created_ms"),
+    UniqueConstraint("scope", "target", "revision", name="uq_policies_scope_target_revision"),
+)
+
+policy_checks = Table(
+    "policy_checks",
+    metadata,
+    id_column(),
+    Column("model", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("target_state", String(30), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("policy_digest", String(64), nullable=True),
+    Column("results", Text, nullable=False),  # JSON list of requirement outcomes
+    Column("signature", String(64), nullable=False),  # HMAC-SHA256 of the canonical result
+    Column("checked_by", NAME, nullable=False),
+    ms_column("created_ms"),
+    Index("ix_policy_checks_model_version", "model", "version"),
+)
+
+fairness_reports = Table(
+    "fairness_reports",
+    metadata,
+    id_column(),
+    Column("model", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("report_version", Integer, nullable=False),
+    Column("digest", DIGEST, nullable=False),  # the full JSON report, a blob
+    Column("summary", Text, nullable=False),  # JSON: headline metrics per sensitive attribute
+    Column("dataset", String(300), nullable=True),
+    Column("created_by", NAME, nullable=False),
+    ms_column("created_ms"),
+    UniqueConstraint("model", "version", "report_version", name="uq_fairness_reports_model_version_report"),
+)
+
+model_card_sections = Table(
+    "model_card_sections",
+    metadata,
+    Column("model", NAME, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("section", String(50), primary_key=True),
+    Column("revision", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("edited_by", NAME, nullable=False),
+    ms_column("created_ms"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    id_column(),
+    Column("url", String(1000), nullable=False),
+    Column("kind", String(20), nullable=False),  # generic | servicenow
+    Column("event_types", Text, nullable=False),  # JSON list
+    Column("secret", String(200), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    ms_column("created_ms"),
+)
+
+# The outbox: one row per (event, subscription), written in the event's own transaction.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    id_column(),
+    Column("webhook_id", ID, ForeignKey("webhooks.id"), nullable=False),
+    Column("event_type", String(50), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(20), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    ms_column("next_attempt_ms"),
+    ms_column("lease_until_ms", nullable=True),
+    ms_column("created_ms"),
+    ms_column("delivered_ms", nullable=True),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_ms"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", ID, ForeignKey("webhook_deliveries.id"), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    ms_column("ts"),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+)

@@ -1,0 +1,184 @@
+"""Compiling a parsed run filter and ordering to one SQLAlchemy query.
+
+Everything happens in the database: each comparison on a metric, param, tag or dataset is an
+``EXISTS`` against its table (the primary keys ``(run_id, key)`` make each probe one index
+lookup), attributes compare columns of ``runs``, and ordering by a metric, param or tag is a
+``LEFT JOIN`` on ``(run_id, key)``, with missing values last. The same SQL runs on SQLite and
+PostgreSQL; the only dialect-specific piece is a case-sensitive ``LIKE`` on SQLite (whose
+``LIKE`` ignores case), done with ``GLOB``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import Select, and_, case, exists, false, literal, not_, or_, select, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from slipway.core.errors import InvalidInput
+from slipway.store.schema.tracking import latest_metrics, params, run_inputs, run_tags, runs
+from slipway.tracking.search import Comparison, Node, OrderKey
+
+_ATTRIBUTE_COLUMNS = {
+    "run_id": runs.c.id, "run_name": runs.c.name, "status": runs.c.status, "start_time": runs.c.start_ms,
+    "end_time": runs.c.end_ms, "user": runs.c.user, "experiment_id": runs.c.experiment_id,
+    "parent_id": runs.c.parent_id, "lifecycle": runs.c.lifecycle, "git_commit": runs.c.git_commit,
+    "source": runs.c.source,
+}
+_KEYED = {"params": params, "tags": run_tags}
+
+
+def _like_to_glob(pattern: str) -> str:
+    """A LIKE pattern as the equivalent GLOB pattern (GLOB is case-sensitive on SQLite)."""
+    out = []
+    for char in pattern:
+        if char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        elif char in "*?[":
+            out.append(f"[{char}]")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _string_test(column: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
+    negate = op.startswith("NOT ")
+    base = op.removeprefix("NOT ")
+    test: ColumnElement[bool]
+    if base == "=":
+        test = column == value
+    elif base == "!=":
+        test = column != value
+    elif base == "LIKE":
+        test = column.op("GLOB")(_like_to_glob(value)) if dialect == "sqlite" else column.like(value)
+    elif base == "ILIKE":
+        test = column.ilike(value)
+    elif base == "IN":
+        test = column.in_(list(value))
+    elif base in ("<", "<=", ">", ">="):
+        test = column.op(base)(value)
+    else:  # pragma: no cover - the parser only produces the operators above
+        raise InvalidInput(f"unsupported operator {op!r}")
+    return not_(test) if negate else test
+
+
+def _number_test(column: Any, nan_flag: Any, op: str, value: Any) -> ColumnElement[bool]:
+    """Compare a float column; stored NaN (a flag) equals nothing and differs from everything."""
+    values = list(value) if isinstance(value, tuple) else [value]
+    if any(math.isnan(v) for v in values):
+        raise InvalidInput("NaN cannot be compared; it matches nothing")
+    if op == "IN":
+        return and_(not_(nan_flag), column.in_(values))
+    if op == "NOT IN":
+        return or_(nan_flag, column.not_in(values))
+    if op == "!=":
+        return or_(nan_flag, column != value)
+    return and_(not_(nan_flag), column.op(op)(value))
+
+
+def _comparison(comp: Comparison, dialect: str) -> ColumnElement[bool]:
+    if comp.entity == "metrics":
+        return exists().where(
+            latest_metrics.c.run_id == runs.c.id, latest_metrics.c.key == comp.key,
+            _number_test(latest_metrics.c.value, latest_metrics.c.is_nan, comp.op, comp.value),
+        )
+    if comp.entity in _KEYED:
+        table = _KEYED[comp.entity]
+        return exists().where(
+            table.c.run_id == runs.c.id, table.c.key == comp.key,
+            _string_test(table.c.value, comp.op, comp.value, dialect),
+        )
+    if comp.entity == "datasets":
+        column = run_inputs.c[comp.key]
+        if comp.key == "version":
+            test = _number_test(column, false(), comp.op, comp.value)
+        else:
+            test = _string_test(column, comp.op, comp.value, dialect)
+        return exists().where(run_inputs.c.run_id == runs.c.id, test)
+    column = _ATTRIBUTE_COLUMNS[comp.key]
+    if comp.key in ("start_time", "end_time"):
+        return and_(column.is_not(None), _number_test(column, false(), comp.op, comp.value))
+    if comp.op in ("!=", "NOT IN", "NOT LIKE", "NOT ILIKE"):
+        # A missing value (no parent, no commit) differs from every given value, as in MLflow.
+        return or_(column.is_(None), _string_test(column, comp.op, comp.value, dialect))
+    return _string_test(column, comp.op, comp.value, dialect)
+
+
+def compile_filter(node: Node | None, dialect: str) -> ColumnElement[bool]:
+    """The WHERE condition for a parsed filter (``true()`` for an empty filter)."""
+    if node is None:
+        return true()
+    if isinstance(node, Comparison):
+        return _comparison(node, dialect)
+    parts = [compile_filter(item, dialect) for item in node.items]
+    return and_(*parts) if node.op == "and" else or_(*parts)
+
+
+def apply_order(query: Select[Any], keys: list[OrderKey]) -> Select[Any]:
+    """Add ORDER BY for ``keys`` (missing values last), then start time and id as tie-breakers."""
+    clauses: list[Any] = []
+    for index, key in enumerate(keys):
+        if key.entity == "attributes":
+            column: Any = _ATTRIBUTE_COLUMNS[key.key]
+            clauses.append(case((column.is_(None), 1), else_=0))
+        elif key.entity == "metrics":
+            alias = latest_metrics.alias(f"order_m{index}")
+            query = query.outerjoin(alias, and_(alias.c.run_id == runs.c.id, alias.c.key == key.key))
+            column = alias.c.value
+            # Missing last; NaN after every number, as MLflow orders it.
+            clauses.append(case((alias.c.value.is_(None), 2), (alias.c.is_nan, 1), else_=0))
+        elif key.entity in _KEYED:
+            alias = _KEYED[key.entity].alias(f"order_{key.entity}{index}")
+            query = query.outerjoin(alias, and_(alias.c.run_id == runs.c.id, alias.c.key == key.key))
+            column = alias.c.value
+            clauses.append(case((column.is_(None), 1), else_=0))
+        else:
+            raise InvalidInput(f"cannot order by {key.entity}.{key.key}; order by metrics, params, tags or attributes")
+        clauses.append(column.desc() if key.descending else column.asc())
+    if not any(k.entity == "attributes" and k.key == "start_time" for k in keys):
+        clauses.append(runs.c.start_ms.desc())
+    clauses.append(runs.c.id.desc())
+    return query.order_by(*clauses)
+
+
+def _base_conditions(
+    node: Node | None, dialect: str, experiment_ids: list[str] | None, include_deleted: bool,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [compile_filter(node, dialect)]
+    if experiment_ids is not None:
+        conditions.append(runs.c.experiment_id.in_(experiment_ids) if experiment_ids else literal(False))
+    if not include_deleted:
+        conditions.append(runs.c.lifecycle == "active")
+    return conditions
+
+
+def run_id_queries(
+    node: Node | None, order: list[OrderKey], dialect: str, experiment_ids: list[str] | None, include_deleted: bool,
+) -> list[Select[Any]]:
+    """SELECTs of matching run ids whose results, concatenated, are the whole ordered answer.
+
+    Usually one query. When the first order key is a metric, three: runs with a number for it
+    (an inner join the database walks in index order, stopping once a page is full, instead of
+    sorting every run), runs where it is NaN, and runs without it; so a top-100 by a metric
+    over many runs reads a few hundred rows, not all of them.
+    """
+    conditions = _base_conditions(node, dialect, experiment_ids, include_deleted)
+    first = order[0] if order else None
+    if first is None or first.entity != "metrics":
+        return [apply_order(select(runs.c.id).select_from(runs).where(*conditions), order)]
+    metric = latest_metrics.alias("order_first")
+    joined = select(runs.c.id).select_from(metric.join(runs, runs.c.id == metric.c.run_id))
+    numbers = joined.where(metric.c.key == first.key, not_(metric.c.is_nan), *conditions)
+    value_order = metric.c.value.desc() if first.descending else metric.c.value.asc()
+    nans = joined.where(metric.c.key == first.key, metric.c.is_nan, *conditions)
+    has_metric = exists().where(latest_metrics.c.run_id == runs.c.id, latest_metrics.c.key == first.key)
+    missing = select(runs.c.id).select_from(runs).where(not_(has_metric), *conditions)
+    rest = order[1:]
+    return [
+        apply_order(numbers.order_by(value_order), rest),
+        apply_order(nans, rest),
+        apply_order(missing, rest),
+    ]

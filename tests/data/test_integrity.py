@@ -1,0 +1,56 @@
+"""A blob changed on disk behind Slipway's back is detected by get, load and verify."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from slipway.core.errors import IntegrityError
+from slipway.workspace import Workspace
+
+
+def _corrupt(ws: Workspace, digest: str) -> None:
+    path = ws.blobs.path_of(digest)
+    os.chmod(path, 0o644)
+    with open(path, "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"X")
+
+
+def test_changed_blob_is_detected_and_never_served(sqlite_ws: Workspace, ai4i_7000: Path, tmp_path: Path) -> None:
+    version = sqlite_ws.data.add("ai4i", ai4i_7000)
+    (entry,) = sqlite_ws.data.files("ai4i@1")
+    assert sqlite_ws.data.verify("ai4i@1").ok
+    _corrupt(sqlite_ws, entry["digest"])
+
+    report = sqlite_ws.data.verify(version)
+    assert not report.ok and report.corrupt == [f"ai4i.csv ({entry['digest']})"]
+    dest = tmp_path / "out.csv"
+    with pytest.raises(IntegrityError, match=r"file ai4i\.csv of ai4i@1 .* corrupt"):
+        sqlite_ws.data.get("ai4i@1", dest)
+    assert not dest.exists()
+    with pytest.raises(IntegrityError, match=r"ai4i\.csv"):
+        sqlite_ws.data.load("ai4i@1")
+
+
+def test_changed_blob_in_a_folder_version_names_the_file(sqlite_ws: Workspace, movielens_folder: Path,
+                                                          tmp_path: Path) -> None:
+    sqlite_ws.data.add("movielens", movielens_folder)
+    movies = next(f for f in sqlite_ws.data.files("movielens@1") if f["path"] == "movies.csv")
+    _corrupt(sqlite_ws, movies["digest"])
+    assert sqlite_ws.data.verify("movielens@1").corrupt == [f"movies.csv ({movies['digest']})"]
+    with pytest.raises(IntegrityError, match=r"movies\.csv"):
+        sqlite_ws.data.get("movielens@1", tmp_path / "out")
+    assert not (tmp_path / "out" / "movies.csv").exists()
+
+
+def test_push_refuses_a_corrupt_blob(sqlite_ws: Workspace, ai4i_7000: Path, tmp_path: Path) -> None:
+    sqlite_ws.data.add("ai4i", ai4i_7000)
+    (entry,) = sqlite_ws.data.files("ai4i@1")
+    _corrupt(sqlite_ws, entry["digest"])
+    remote = tmp_path / "remote"
+    with pytest.raises(IntegrityError, match=entry["digest"]):
+        sqlite_ws.data.push("ai4i@1", str(remote))
+    assert not os.path.exists(os.path.join(remote, entry["digest"][:2], entry["digest"][2:]))

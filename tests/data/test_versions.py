@@ -1,0 +1,87 @@
+"""Datasets and versions through the public API, embedded (SQLite, PostgreSQL) and remote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from slipway.blobs.manifest import Manifest, ManifestEntry
+from slipway.core.errors import InvalidInput, NotFound
+from slipway.workspace import Workspace
+from tests.support import AI4I
+
+
+def test_two_versions_diff_by_key_and_unchanged_add(workspace: Workspace, ai4i_7000: Path, ai4i_full: Path) -> None:
+    data = workspace.data
+    first = data.add("ai4i", ai4i_7000, key="UDI", message="first 7000")
+    assert (first.ref, first.rows, first.created, first.kind) == ("ai4i@1", 7000, True, "file")
+    second = data.add("ai4i", ai4i_full)
+    assert (second.ref, second.rows, second.created) == ("ai4i@2", 10_000, True)
+    again = data.add("ai4i", ai4i_full)
+    assert again.created is False and again.ref == "ai4i@2"
+    assert [v.version for v in data.versions("ai4i")] == [1, 2]
+
+    diff = data.diff("ai4i@1", "ai4i@2")
+    assert [(c.path, c.change) for c in diff.files] == [("ai4i.csv", "changed")]
+    (table,) = diff.tables
+    assert (table.rows_added, table.rows_removed, table.rows_changed) == (3000, 0, 0)
+    assert (table.old_rows, table.new_rows, table.key_columns) == (7000, 10_000, ["UDI"])
+    assert table.shifted and all(s.metric == "psi" and s.score >= 0 for s in table.shifted)
+
+    loaded = data.load("ai4i@1")
+    assert isinstance(loaded, pa.Table) and loaded.num_rows == 7000
+    assert loaded.column("UDI").to_pylist()[-1] == 7000
+    assert data.load("ai4i").num_rows == 10_000  # the latest
+    shown = data.get_version("ai4i@latest")
+    assert shown.schema["ai4i.csv"]["Torque [Nm]"] == "double" and shown.profile_digest
+    events = workspace.audit.log(action="dataset_version.create")
+    assert sorted(e.subject_id for e in events) == ["ai4i@1", "ai4i@2"]
+    assert workspace.audit.verify().ok
+
+
+def test_get_materialises_the_version(workspace: Workspace, ai4i_7000: Path, tmp_path: Path) -> None:
+    workspace.data.add("ai4i", ai4i_7000)
+    out = workspace.data.get("ai4i@1", tmp_path / "restored.csv")
+    assert out.read_bytes() == ai4i_7000.read_bytes()
+
+
+def test_dataframe_and_arrow_tables(workspace: Workspace) -> None:
+    import pandas as pd
+
+    frame = pd.read_csv(AI4I, nrows=500)
+    version = workspace.data.add("frame", frame, key="UDI")
+    assert (version.kind, version.rows, version.created) == ("table", 500, True)
+    assert workspace.data.add("frame", pa.Table.from_pandas(frame, preserve_index=False)).created is False
+    assert workspace.data.load("frame@1").to_pandas().equals(frame)
+
+
+def test_log_input_records_lineage_and_show_lists_the_run(workspace: Workspace, ai4i_7000: Path) -> None:
+    version = workspace.data.add("ai4i", ai4i_7000)
+    with workspace.tracking.start_run("train", experiment="maint") as run:
+        workspace.tracking.log_input(version)
+    assert workspace.data.usage("ai4i@1").runs == [run.id]
+    assert workspace.tracking.list_inputs(run.id)[0].digest == version.digest
+
+
+def test_bad_input_changes_nothing(workspace: Workspace, ai4i_7000: Path, tmp_path: Path) -> None:
+    data = workspace.data
+    with pytest.raises(InvalidInput, match="bad name"):
+        data.add("bad name", ai4i_7000)
+    with pytest.raises(NotFound, match="nowhere"):
+        data.add("ai4i", tmp_path / "nowhere.csv")
+    with pytest.raises(InvalidInput, match="'no_such_column'"):
+        data.add("ai4i", ai4i_7000, key="no_such_column")
+    with pytest.raises(InvalidInput, match="ai4i@two"):
+        data.get_version("ai4i@two")
+    assert data.list_datasets() == []
+    with pytest.raises(NotFound, match="'ai4i'"):
+        data.load("ai4i@1")
+    with pytest.raises(InvalidInput, match="not in the artifact store"):
+        workspace.backend("data").commit_version("ai4i", "0" * 64, "file")
+    # A manifest naming a file that was never uploaded (a client killed half-way) is refused.
+    orphan = Manifest((ManifestEntry("x.csv", "1" * 64, 3, 0o644),))
+    with pytest.raises(InvalidInput, match="not stored"):
+        workspace.backend("data").commit_version("ai4i", workspace.blobs.put_bytes(orphan.to_bytes()), "file")
+    assert data.list_datasets() == []
