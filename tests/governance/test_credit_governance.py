@@ -75,13 +75,13 @@ def test_mitigated_model_needs_two_other_people_then_becomes_champion(people) ->
                                                 dataset="german-test")
     assert report["attributes"]["sex"]["disparate_impact_ratio"] >= 0.8
 
-    with pytest.raises(Conflict, match="model_card.required_sections"):
+    with pytest.raises(Conflict, match=r"model_card\.required_sections"):
         alice.governance.request_approval(ref, "reweighed model")  # the card is still empty
     _describe(alice, ref)
     request = alice.governance.request_approval(ref, "reweighed model, DI >= 0.8")
     assert request.required == 2 and alice.governance.status(ref).state == "pending_approval"
 
-    with pytest.raises(PermissionDenied, match="governance.approve"):
+    with pytest.raises(PermissionDenied, match=r"governance\.approve"):
         alice.governance.approve(request.id, "looks fine to me")  # a developer is no approver
     admin.identity.set_roles("alice", ["developer", "approver"])
     with pytest.raises(PermissionDenied, match=f"requested approval of {ref} and may not decide"):

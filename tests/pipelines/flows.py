@@ -182,3 +182,15 @@ def total(values: list[int]) -> int:
 @pipeline
 def fan_out(n: int = 4) -> None:
     total(square.map(list(range(n))))
+
+
+@step(local=True)
+def count_rows(dataset: str, context: StepContext = None) -> int:  # type: ignore[assignment]
+    context.touch("dataset_version", dataset, "input_to")
+    return int(context.workspace.data.load(dataset).num_rows)
+
+
+@pipeline
+def on_new_data(dataset: str = "") -> None:
+    """What the dataset trigger runs: ``dataset`` arrives as ``name@version``."""
+    count_rows(dataset)

@@ -96,7 +96,7 @@ def test_bad_requests_change_nothing(workspace: Workspace) -> None:
     X, _ = ai4i()
     before = workspace.audit.verify().events
     models_before = workspace.registry.list_models()
-    with pytest.raises(NotFound, match="0{32}"):
+    with pytest.raises(NotFound, match=r"0{32}"):
         workspace.registry.register_version("maintenance", "0" * 32)
     with pytest.raises(NotFound, match="no artifact 'nope'"):
         workspace.registry.register_version("maintenance", info.run_id, "nope")
@@ -104,14 +104,14 @@ def test_bad_requests_change_nothing(workspace: Workspace) -> None:
         workspace.registry.set_alias("maintenance", "challenger", 7)
     with pytest.raises(Conflict, match="protected"):
         workspace.registry.set_alias("maintenance", "champion", 1)
-    with pytest.raises(InvalidInput, match="unknown model flavor 'nope'"):
-        with workspace.tracking.start_run("bad-flavor") as run:
-            slipway.log_model(fitted_pipeline(), flavor="nope", registered_model_name="maintenance")
+    with pytest.raises(InvalidInput, match="unknown model flavor 'nope'"), \
+            workspace.tracking.start_run("bad-flavor") as run:
+        slipway.log_model(fitted_pipeline(), flavor="nope", registered_model_name="maintenance")
     assert workspace.tracking.list_artifacts(run.id) == []
     model = workspace.registry.load("maintenance/1")
     with pytest.raises(InvalidInput, match="missing column 'Torque \\[Nm\\]'"):
         model.predict(X.drop(columns=["Torque [Nm]"]))
-    with pytest.raises(InvalidInput, match="'Tool wear \\[min\\]' has type string but .* expects long"):
+    with pytest.raises(InvalidInput, match=r"'Tool wear \[min\]' has type string but .* expects long"):
         model.predict(X.assign(**{"Tool wear [min]": "worn"}))
     with pytest.raises(InvalidInput, match="version"):
         workspace.registry.resolve("maintenance/zero")
@@ -130,7 +130,7 @@ def test_versions_aliases_search_and_lineage(workspace: Workspace, home: Path) -
     assert created.latest_version is None and created.risk_tier == "high"
     with pytest.raises(InvalidInput, match="risk tier 'extreme'"):
         registry.create_model("other", risk_tier="extreme")
-    X, y = ai4i()
+    X, _ = ai4i()
     with workspace.tracking.start_run("v1") as run:
         workspace.tracking.log_input(TrainingData("ai4i", 2, "a" * 64))
         info = slipway.log_model(fitted_pipeline(), input_example=X.head(5))

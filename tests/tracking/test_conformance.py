@@ -191,7 +191,7 @@ def test_bad_input_is_refused_and_changes_nothing(workspace: Workspace) -> None:
         tracking.create_experiment("bad name!")
     with pytest.raises(InvalidInput):
         tracking.start_run("no/slashes")
-    with pytest.raises(NotFound, match="f{32}"):
+    with pytest.raises(NotFound, match=r"f{32}"):
         tracking.log_params({"a": 1}, run_id="f" * 32)
     with pytest.raises(NotFound):
         tracking.delete_run("0" * 32)

@@ -47,3 +47,15 @@ def audit_verify(as_json: bool = JsonOption) -> None:
                           highlight=False, soft_wrap=True)
     if not verdict.ok:
         raise typer.Exit(1)
+
+
+@app.command("at")
+def audit_at(
+    when: str = typer.Argument(..., help="ISO 8601 time (UTC unless an offset is given) or epoch milliseconds."),
+    model: str = typer.Option(None, "--model", help="Only this model's aliases."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Which version held each alias at a past time, replayed from the audit ledger."""
+    holders = workspace().governance.aliases_at(when, model)
+    rows = [(h["model"], h["alias"], h["version"], h["set_by"], iso(h["since_ms"])) for h in holders]
+    show(holders, as_json, f"Aliases at {when}", ["model", "alias", "version", "set by", "since"], rows)

@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from slipway.cli.output import JsonOption, console, fail, print_json, print_table
+from slipway.core.errors import NotFound
 
 app = typer.Typer(help="Version datasets, profile and validate them, and move them between stores.",
                   no_args_is_help=True)
@@ -61,7 +62,7 @@ def add(
 ) -> None:
     """Add a file or folder as the next version of NAME (nothing is created if it did not change)."""
     if not path.exists():
-        fail(f"no file or folder at {path}")
+        fail(NotFound(f"no file or folder at {path}"))
     total = path.stat().st_size if path.is_file() else None
     with _progress(f"storing {path.name}", total, not as_json) as progress:
         version = _data().add(name, path, key=key or None, message=message, progress=progress)
@@ -138,7 +139,7 @@ def status(name: str = typer.Argument(...), path: Path = typer.Argument(..., hel
            as_json: bool = JsonOption) -> None:
     """Compare a working file or folder with the latest version (like 'dvc status')."""
     if not path.exists():
-        fail(f"no file or folder at {path}")
+        fail(NotFound(f"no file or folder at {path}"))
     report = _data().status(name, path)
     if as_json:
         print_json({"dataset": report.dataset, "version": report.version, "added": report.added,
@@ -252,6 +253,6 @@ def schema_show(name: str = typer.Argument(...), revision: int = typer.Option(No
 def schema_edit_file(name: str = typer.Argument(...), file: Path = typer.Argument(..., help="The edited YAML file.")) -> None:
     """Store an edited YAML file as the dataset's next schema revision (checked first)."""
     if not file.is_file():
-        fail(f"no schema file at {file}")
+        fail(NotFound(f"no schema file at {file}"))
     revision = _data().save_schema(name, file.read_text())
     console.print(f"Stored schema revision {revision.revision} of {name}.")

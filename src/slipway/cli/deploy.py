@@ -30,7 +30,7 @@ def apply(spec: Path = typer.Argument(..., help="A deployment YAML file."), as_j
 @app.command("list")
 def list_deployments(as_json: bool = JsonOption) -> None:
     """Every deployment."""
-    items = workspace().serving.list()
+    items = workspace().serving.list_deployments()
     show(items, as_json, "deployments", ["name", "status", "revision", "variants"],
          [[d.name, d.status, d.revision, ", ".join(f"{v.name}={v.model}/{v.version}@{v.weight:g}%" for v in d.variants)]
           for d in items])

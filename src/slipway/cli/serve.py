@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         """Serve a model or a deployment: Open Inference Protocol v2, KServe v1 and MLflow /invocations."""
         from slipway.core.settings import load_settings
         from slipway.serving.options import ServeOptions
-        from slipway.serving.server import ServeTarget, serve as run
+        from slipway.serving.server import ServeTarget
+        from slipway.serving.server import serve as run
 
         if (target is None) == (deployment is None):
             fail("give exactly one of MODEL_REF (or a bundle folder) and --deployment NAME")
@@ -35,18 +36,18 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         options = ServeOptions.from_section(settings.section("serving"), max_batch_rows=max_batch_rows,
                                             max_wait_ms=max_wait_ms, payload_log=False if no_payload_log else None)
+        from slipway.workspace import open_workspace
+
         if target is not None and Path(target).is_dir():
             spec = ServeTarget(bundle_path=target, bundle_name=name, bundle_version=version)
         elif deployment is not None:
             spec = ServeTarget(deployment=deployment)
         else:
-            from slipway.workspace import open_workspace
-
             open_workspace(settings).registry.resolve(target)  # a bad reference fails here, with exit code 2
             spec = ServeTarget(model_ref=target)
         console.print(f"Serving {target or 'deployment ' + deployment} on http://{host}:{port} "
                       f"({workers} worker{'s' if workers > 1 else ''})", highlight=False)
-        run(settings, spec, host, port, workers, options)
+        run(settings, spec, open_workspace, host, port, workers, options)
 
     @app.command("build")
     def build(

@@ -13,13 +13,15 @@ a minimum row count and optionally a freshness rule::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput
-from slipway.data.profile import TableProfile
+
+if TYPE_CHECKING:  # the profile module pulls in Arrow and DataSketches; validation of YAML needs neither
+    from slipway.data.profile import TableProfile
 
 RANGE_MARGIN = 0.1  # widen the observed range by 10% of its width on each side
 MAX_CATEGORIES = 50

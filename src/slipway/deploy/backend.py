@@ -22,7 +22,12 @@ from slipway.deploy.canary import decide
 from slipway.deploy.links import mark_deployed, move_alias, require_production_ready, resolve_variant
 from slipway.deploy.records import Deployment, DeploymentStatus, HistoryEntry, PayloadSegment
 from slipway.deploy.rows import (
-    add_history, deployment_row, history_entries, load_deployment, merged_counters, write_variants,
+    add_history,
+    deployment_row,
+    history_entries,
+    load_deployment,
+    merged_counters,
+    write_variants,
 )
 from slipway.deploy.spec import canary_weight_plan, parse_spec
 from slipway.deploy.stats import VariantCounters

@@ -47,7 +47,7 @@ def render_manifests(deployment: Deployment, target: str, image: str = "", names
     name = k8s_name(deployment.name)
     image = image or DEFAULT_IMAGE
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "slipway"}
-    meta = {"name": name, "namespace": namespace, "labels": labels,
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels,
             "annotations": {"slipway.dev/revision": str(deployment.revision)}}
     serve_args = ["serve", "--deployment", deployment.name, "--host", "0.0.0.0", "--port", "8080"]
     if target == "kubernetes":
@@ -72,7 +72,7 @@ def render_manifests(deployment: Deployment, target: str, image: str = "", names
                                          "--port", "8080"]),
         "name": "kserve-container"}]}
     if canary is not None:
-        predictor["canaryTrafficPercent"] = int(round(canary.weight))
+        predictor["canaryTrafficPercent"] = round(canary.weight)
     return [{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
              "metadata": {**meta, "annotations": {**meta["annotations"], "serving.kserve.io/enable-prometheus-scraping":
                                                   "true"}},

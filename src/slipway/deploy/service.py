@@ -52,7 +52,7 @@ class DeployService:
     def get(self, name: str) -> Deployment:
         return self._backend.get(name)  # type: ignore[no-any-return]
 
-    def list(self) -> list[Deployment]:
+    def list_deployments(self) -> list[Deployment]:
         return self._backend.list_deployments()  # type: ignore[no-any-return]
 
     def status(self, name: str) -> DeploymentStatus:

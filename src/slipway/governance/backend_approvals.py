@@ -18,7 +18,7 @@ from slipway.governance.approvals import (
     required_approvals,
 )
 from slipway.governance.checks import current_policy
-from slipway.governance.gate import gated_write
+from slipway.governance.gate import gated_write, record_check
 from slipway.governance.lifecycle import require_allowed, set_state
 from slipway.governance.policy import parse_policy
 from slipway.governance.records import ApprovalRequest, CheckResult
@@ -107,31 +107,43 @@ class ApprovalEndpoints:
             raise InvalidInput(f"decision must be 'approve' or 'reject', not {decision!r}")
         if decision == "reject" and not comment.strip():
             raise InvalidInput("a rejection needs a comment saying why")
-        with self.ctx.db.read() as conn:
+        # One transaction: the request row is locked (PostgreSQL) or the database is (SQLite), so
+        # concurrent deciders are serialised and exactly one of them completes the approval.
+        with self.ctx.db.write() as conn:
             req = self._checked_request(conn, request_id)
-            approvals = request_record(conn, req).approvals
-        if decision == "reject" or approvals + 1 < req.required:
-            with self.ctx.db.write() as conn:
-                req = self._checked_request(conn, request_id)
-                self._insert_decision(conn, req, decision, comment)
-                if decision == "reject":
-                    self._finish(conn, req, version_row(conn, req.model, req.version), "reject")
+            self._insert_decision(conn, req, decision, comment)
+            row = version_row(conn, req.model, req.version)
+            if decision == "reject":
+                self._finish(conn, req, row, "reject")
                 return request_record(conn, load_request(conn, request_id))
-
-        def change(conn: Connection, row: Any, check: CheckResult) -> ApprovalRequest:
-            current = self._checked_request(conn, request_id)
-            self._insert_decision(conn, current, "approve", comment)
-            if request_record(conn, current).approvals >= current.required:
-                self._finish(conn, current, row, "approve")
+            if request_record(conn, req).approvals < req.required:
+                return request_record(conn, req)
+            check = record_check(self.ctx, conn, row, "approved")
+            if not check.passed:
+                # The decision stands; the version stays pending until its evidence passes.
+                reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
+                return request_record(conn, req, blocked_by=reason)
+            self._finish(conn, req, row, "approve")
             return request_record(conn, load_request(conn, request_id))
 
-        def blocked(conn: Connection, row: Any, check: CheckResult) -> ApprovalRequest:
-            current = self._checked_request(conn, request_id)
-            self._insert_decision(conn, current, "approve", comment)
-            reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
-            return request_record(conn, load_request(conn, request_id), blocked_by=reason)
-
-        return gated_write(self.ctx, req.model, req.version, "approved", change, pending_approvals=1, on_block=blocked)
+    @endpoint("governance.approve")
+    def recheck(self, request_id: str) -> ApprovalRequest:
+        """Re-evaluate a request that has its approvals but was blocked by its policy (e.g. after a
+        new fairness report); completes the approval if the policy now passes."""
+        with self.ctx.db.write() as conn:
+            req = load_request(conn, request_id, for_update=True)
+            if req.status != "open":
+                raise Conflict(f"approval request {request_id} is already {req.status}")
+            if request_record(conn, req).approvals < req.required:
+                raise Conflict(f"approval request {request_id} has {request_record(conn, req).approvals} of "
+                               f"{req.required} approvals; nothing to re-check")
+            row = version_row(conn, req.model, req.version)
+            check = record_check(self.ctx, conn, row, "approved")
+            if not check.passed:
+                reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
+                return request_record(conn, req, blocked_by=reason)
+            self._finish(conn, req, row, "approve")
+            return request_record(conn, load_request(conn, request_id))
 
     @endpoint("read")
     def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:

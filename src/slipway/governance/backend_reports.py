@@ -11,6 +11,7 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.ids import new_id
+from slipway.core.names import check_name
 from slipway.governance.card_render import render
 from slipway.governance.cards import build_card, check_section
 from slipway.governance.fairness import HEADLINE
@@ -78,6 +79,21 @@ class ReportEndpoints:
         if not chosen:
             raise NotFound(f"{ref} has no fairness report" + (f" version {report_version}" if report_version else ""))
         return orjson.loads(self.ctx.blobs.read_bytes(chosen[0].digest))  # type: ignore[no-any-return]
+
+    @endpoint("read")
+    def record_data_validation(self, dataset_version: str, passed: bool, rows: int, anomalies: list[dict[str, Any]]) -> dict[str, Any]:
+        """Record a dataset version's validation result in the ledger, where the policy
+        requirement ``data_validation: required`` reads it."""
+        if not any(self.ctx.principal.can(p) for p in ("governance.validate", "data.write")):
+            self.ctx.principal.require("governance.validate", "record a data validation")
+        name, sep, number = str(dataset_version).partition("@")
+        if not sep or not number.isdigit():
+            raise InvalidInput(f"dataset version {dataset_version!r} is malformed: use NAME@VERSION")
+        details = {"passed": bool(passed), "rows": int(rows), "errors": sum(a.get("severity") == "error" for a in anomalies),
+                   "anomalies": anomalies[:50]}
+        with self.ctx.db.write() as conn:
+            self.ctx.audit(conn, "data.validation", "dataset_version", f"{check_name(name, 'dataset')}@{int(number)}", details)
+        return details
 
     @endpoint("read")
     def card(self, ref: str, format: str = "json") -> str:

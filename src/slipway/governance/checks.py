@@ -104,9 +104,10 @@ def store_check(conn: Connection, settings: Settings, actor: str, model: str, nu
     """Sign and store the evaluation; returns the stored result."""
     passed = all(o.passed for o in outcomes)
     created = now_ms()
-    body = {
+    digest = info.digest if info else None
+    body: dict[str, Any] = {
         "model": model, "version": number, "target_state": target_state, "passed": passed,
-        "policy_digest": info.digest if info else None,
+        "policy_digest": digest,
         "outcomes": [[o.requirement, o.passed, o.detail] for o in outcomes], "checked_by": actor, "created_ms": created,
     }
     signature = sign(signing_secret(settings), body)
@@ -116,7 +117,7 @@ def store_check(conn: Connection, settings: Settings, actor: str, model: str, nu
         policy_digest=body["policy_digest"], results=orjson.dumps(body["outcomes"]).decode(), signature=signature,
         checked_by=actor, created_ms=created))
     policy_name = f"{info.scope}:{info.target}@{info.revision}" if info else None
-    return CheckResult(check_id, model, number, target_state, passed, policy_name, body["policy_digest"],
+    return CheckResult(check_id, model, number, target_state, passed, policy_name, digest,
                        outcomes, signature, actor, created)
 
 

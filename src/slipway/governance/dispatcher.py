@@ -63,7 +63,7 @@ class Dispatcher:
             )
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=webhook_deliveries)
-            rows = conn.execute(query).all()
+            rows = list(conn.execute(query).all())
             if rows:
                 conn.execute(webhook_deliveries.update().where(webhook_deliveries.c.id.in_([r.id for r in rows]))
                              .values(lease_until_ms=now + LEASE_MS))

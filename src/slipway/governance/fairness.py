@@ -52,12 +52,14 @@ def _attribute_report(y_true: np.ndarray, y_pred: np.ndarray, groups: pd.Series,
     rows = []
     for group, metrics in by_group.iterrows():
         size = int(metrics["size"])
-        selected = int(round(float(metrics["selection_rate"]) * size))
+        selected = round(float(metrics["selection_rate"]) * size)
         table = [[selected, size - selected], [selected_total - selected, (n_total - size) - (selected_total - selected)]]
         p_value = float(stats.fisher_exact(table)[1]) if n_total > size else math.nan
-        rows.append({"group": str(group), "size": size, "selected": selected,
-                     "selection_rate": _finite(metrics["selection_rate"]), "tpr": _finite(metrics["tpr"]),
-                     "fpr": _finite(metrics["fpr"]), "small": size < min_group_size, "fisher_p_value": _finite(p_value)})
+        row: dict[str, Any] = {"group": str(group), "size": size, "selected": selected,
+                               "selection_rate": _finite(metrics["selection_rate"]), "tpr": _finite(metrics["tpr"]),
+                               "fpr": _finite(metrics["fpr"]), "small": size < min_group_size,
+                               "fisher_p_value": _finite(p_value)}
+        rows.append(row)
     eligible = by_group[by_group["size"] >= min_group_size]
     counts = [[r["selected"], r["size"] - r["selected"]] for r in rows if not r["small"]]
     chi2_p = math.nan
@@ -107,7 +109,7 @@ def fairness_report(y_true: Any, y_pred: Any, sensitive: pd.DataFrame, positive_
         attributes["&".join(columns)] = _attribute_report(y_true_bin, y_pred_bin, combined, min_group_size)
     positives = y_true_bin == 1
     return {
-        "rows": int(len(truth)), "positive_label": positive_label if isinstance(positive_label, int | str) else str(positive_label),
+        "rows": len(truth), "positive_label": positive_label if isinstance(positive_label, int | str) else str(positive_label),
         "min_group_size": int(min_group_size),
         "overall": {"selection_rate": float(y_pred_bin.mean()), "accuracy": float((y_true_bin == y_pred_bin).mean()),
                     "tpr": float(y_pred_bin[positives].mean()),

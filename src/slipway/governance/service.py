@@ -23,7 +23,13 @@ import pandas as pd
 from slipway.core.clock import parse_time
 from slipway.core.errors import InvalidInput
 from slipway.governance.fairness import fairness_report
-from slipway.governance.records import ApprovalRequest, CheckResult, FairnessReportInfo, PolicyInfo, VersionStatus
+from slipway.governance.records import (
+    ApprovalRequest,
+    CheckResult,
+    FairnessReportInfo,
+    PolicyInfo,
+    VersionStatus,
+)
 from slipway.store.context import Host
 
 
@@ -64,6 +70,10 @@ class GovernanceService:
 
     def reject(self, request_id: str, comment: str) -> ApprovalRequest:
         return self.decide(request_id, "reject", comment)
+
+    def recheck(self, request_id: str) -> ApprovalRequest:
+        """Complete an approval that was blocked by its policy, if the policy passes now."""
+        return self._backend.recheck(request_id)  # type: ignore[no-any-return]
 
     def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
         return self._backend.list_requests(model, status, limit)  # type: ignore[no-any-return]
@@ -125,6 +135,16 @@ class GovernanceService:
 
     def fairness_report(self, ref: str, report_version: int | None = None) -> dict[str, Any]:
         return self._backend.fairness_report(ref, report_version)  # type: ignore[no-any-return]
+
+    def validate_data(self, dataset_version: str, schema: Any = None) -> dict[str, Any]:
+        """Validate a dataset version with the data domain and record the result for policies."""
+        data = self._host.service("data")
+        found = data.get_version(dataset_version)
+        report = data.validate(f"{found.name}@{found.version}", schema)
+        anomalies = [{"kind": a.kind, "column": a.column, "severity": a.severity, "detail": a.detail}
+                     for a in report.anomalies]
+        return self._backend.record_data_validation(  # type: ignore[no-any-return]
+            f"{found.name}@{found.version}", report.ok, report.rows, anomalies)
 
     # model cards -----------------------------------------------------------------------------
     def card(self, ref: str, format: str = "md") -> str:

@@ -25,7 +25,7 @@ ACCEPTS: dict[str, frozenset[str]] = {
     "boolean": frozenset({"boolean"}),
     "integer": frozenset({"integer"}),
     "long": frozenset({"integer", "long"}),
-    "float": frozenset({"integer", "float"}),
+    "float": frozenset({"integer", "long", "float", "double"}),  # float32 models take float64 data, as in training
     "double": frozenset({"integer", "long", "float", "double"}),
     "string": frozenset({"string"}),
     "binary": frozenset({"binary"}),

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from slipway.blobs.store import BlobStore
-from slipway.core.errors import InvalidInput
 from slipway.pipelines.cache import literal_material
 from slipway.pipelines.graph import GatherRef, OutputRef
-from slipway.pipelines.serializers import deserialize, serialize
+from slipway.pipelines.serializers import deserialize
 
 OutputMeta = dict[str, Any]  # {"digest", "kind", "size"}
 
@@ -23,24 +22,16 @@ class Artifacts:
         self._values: dict[str, Any] = {}
         self.outputs: dict[str, dict[str, OutputMeta]] = {}  # node key -> output name -> meta
 
-    def store(self, value: Any) -> OutputMeta:
-        kind, data = serialize(value)
-        digest = self.blobs.put_bytes(data)
-        self._values[digest] = value
-        return {"digest": digest, "kind": kind, "size": len(data)}
-
-    def store_outputs(self, names: tuple[str, ...], value: Any, step: str) -> dict[str, OutputMeta]:
-        """Split a step's return value into its declared outputs and store each."""
-        if len(names) == 1:
-            return {names[0]: self.store(value)}
-        if isinstance(value, dict) and set(value) == set(names):
-            parts = [value[n] for n in names]
-        elif isinstance(value, tuple | list) and len(value) == len(names):
-            parts = list(value)
-        else:
-            raise InvalidInput(f"step {step!r} declares outputs {list(names)} but returned {type(value).__name__}; "
-                               f"return a tuple of {len(names)} values or a dict with those keys")
-        return {n: self.store(v) for n, v in zip(names, parts, strict=True)}
+    def store_encoded(self, encoded: dict[str, tuple[str, bytes]], values: list[Any] | None) -> dict[str, OutputMeta]:
+        """Store outputs already serialised by the runner; ``values`` (in-process only) are kept
+        in memory so downstream steps do not read them back."""
+        metas = {}
+        for index, (name, (kind, data)) in enumerate(encoded.items()):
+            digest = self.blobs.put_bytes(data)
+            if values is not None:
+                self._values[digest] = values[index]
+            metas[name] = {"digest": digest, "kind": kind, "size": len(data)}
+        return metas
 
     def load(self, meta: OutputMeta) -> Any:
         digest = meta["digest"]

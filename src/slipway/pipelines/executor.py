@@ -20,6 +20,7 @@ from slipway.pipelines.graph import Graph, Node
 from slipway.pipelines.records import PipelineRun, StepUpdate
 from slipway.pipelines.runners.base import Runner, StepLocator, Task, TaskResult
 from slipway.pipelines.runners.task import execute_task
+from slipway.pipelines.serializers import split_outputs
 
 WAITING = ("PENDING", "RUNNING", "RETRYING")
 Reuse = dict[str, tuple[str, dict[str, Any], str]]  # node key -> (cache key, outputs, from run id)
@@ -153,8 +154,10 @@ class Executor:
             self._done(node, attempt, cache_key, TaskResult(False, error=f"cannot load inputs: {err.message}"))
             return
         context = self._context(node, attempt) if node.step.wants_context else None
-        task = Task(locator_of(node.step.fn), tuple(args), kwargs, context, node.step.timeout, fn=node.step.fn)
-        if node.step.local or not self.runner.parallel:
+        in_driver = node.step.local or not self.runner.parallel
+        task = Task(locator_of(node.step.fn), tuple(args), kwargs, context, node.step.timeout, node.step.outputs,
+                    node.key, keep_value=in_driver, fn=node.step.fn)
+        if in_driver:
             self._done(node, attempt, cache_key, execute_task(task, thread_timeout=True))
             return
         self._inflight[self.runner.submit(task)] = (node, attempt, cache_key)
@@ -183,11 +186,8 @@ class Executor:
             self._logs.setdefault(node.key, []).append(header + result.logs)
         outputs = None
         if result.ok:
-            try:
-                outputs = self.artifacts.store_outputs(step.outputs, result.value, node.key)
-            except (SlipwayError, TypeError, ValueError) as err:
-                result = TaskResult(False, error=f"cannot store the output: {err}", start_ms=result.start_ms,
-                                    end_ms=result.end_ms, lineage=result.lineage)
+            values = split_outputs(step.outputs, result.value, node.key) if result.value is not None else None
+            outputs = self.artifacts.store_encoded(result.encoded, values)
         if not result.ok:
             self._attempt_errors.setdefault(node.key, []).append(result.error or "failed")
             if attempt <= step.retries:

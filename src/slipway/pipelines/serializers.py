@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from slipway.core.errors import IntegrityError
+from slipway.core.errors import IntegrityError, InvalidInput
 from slipway.core.records import from_wire, to_wire
 
 _JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -65,6 +65,24 @@ def serialize(value: Any) -> tuple[str, bytes]:
     if encoded is not None and _json_faithful(value):
         return "json", encoded
     return "pickle", pickle.dumps(value, protocol=5)
+
+
+def split_outputs(names: tuple[str, ...], value: Any, step: str) -> list[Any]:
+    """A step's return value as one value per declared output."""
+    if len(names) == 1:
+        return [value]
+    if isinstance(value, dict) and set(value) == set(names):
+        return [value[n] for n in names]
+    if isinstance(value, tuple | list) and len(value) == len(names):
+        return list(value)
+    raise InvalidInput(f"step {step!r} declares outputs {list(names)} but returned {type(value).__name__}; "
+                       f"return a tuple of {len(names)} values or a dict with those keys")
+
+
+def encode_outputs(names: tuple[str, ...], value: Any, step: str) -> dict[str, tuple[str, bytes]]:
+    """Each declared output of a step as (kind, bytes). Runs where the step ran, so a value is
+    serialised as it was made, not after a trip through a pipe (pickle's memo could differ)."""
+    return {n: serialize(part) for n, part in zip(names, split_outputs(names, value, step), strict=True)}
 
 
 def deserialize(kind: str, data: bytes) -> Any:

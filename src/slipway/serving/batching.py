@@ -80,7 +80,8 @@ class MicroBatcher:
         return result
 
     def _take_batch(self) -> list[_Pending]:
-        taken, rows = [], 0
+        taken: list[_Pending] = []
+        rows = 0
         while self._queue and (not taken or rows + self._queue[0].frame.n_rows <= self.max_batch_rows):
             item = self._queue.pop(0)
             taken.append(item)

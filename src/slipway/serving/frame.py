@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def concat_frames(frames: list[Frame]) -> Frame:
     return Frame(merged, sum(f.n_rows for f in frames))
 
 
-def frame_from_columns(columns: dict[str, object], signature: Signature, what: str = "input") -> Frame:
+def frame_from_columns(columns: Mapping[str, object], signature: Signature, what: str = "input") -> Frame:
     """Check named column values against the signature and build a frame.
 
     Raises:

@@ -60,7 +60,7 @@ class InferenceHandler:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _TooLarge(f"the request body is over the limit of {limit} bytes")
+                raise _TooLarge(f"the request body is over {limit} bytes; the limit is {limit}")
             chunks.append(chunk)
         try:
             return orjson.loads(b"".join(chunks))

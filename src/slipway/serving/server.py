@@ -11,12 +11,14 @@ import dataclasses
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from slipway.core.settings import Settings
 from slipway.serving.options import ServeOptions
 
 log = logging.getLogger("slipway.serving")
+OpenWorkspace = Callable[[Settings], Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,11 +30,10 @@ class ServeTarget:
     bundle_version: str | None = None
 
 
-def build_app(settings: Settings, target: ServeTarget, options: ServeOptions) -> Any:
+def build_app(settings: Settings, target: ServeTarget, options: ServeOptions, open_workspace: OpenWorkspace) -> Any:
     """The ASGI app for ``target`` over a workspace opened from ``settings``."""
     from slipway.serving.app import create_inference_app
     from slipway.serving.runtime import ServerRuntime
-    from slipway.workspace import open_workspace
 
     workspace = open_workspace(settings)
     if target.bundle_path is not None:
@@ -47,11 +48,13 @@ def build_app(settings: Settings, target: ServeTarget, options: ServeOptions) ->
     return create_inference_app(runtime)
 
 
-def run_worker(sock: socket.socket, settings: Settings, target: ServeTarget, options: ServeOptions) -> None:
+def run_worker(sock: socket.socket, settings: Settings, target: ServeTarget, options: ServeOptions,
+               open_workspace: OpenWorkspace) -> None:
     """One worker process: build the app and serve on the inherited socket until SIGTERM."""
     import uvicorn
 
-    app = build_app(settings, target, dataclasses.replace(options, worker_id=f"{options.worker_id}-{_pid()}"))
+    app = build_app(settings, target, dataclasses.replace(options, worker_id=f"{options.worker_id}-{_pid()}"),
+                    open_workspace)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=20)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -62,12 +65,10 @@ def _pid() -> int:
     return os.getpid()
 
 
-def controller_loop(settings: Settings, deployment: str, seconds: float) -> Any:
+def controller_loop(settings: Settings, deployment: str, seconds: float, open_workspace: OpenWorkspace) -> Any:
     """A function for the supervisor's background thread: tick the canary every ``seconds``."""
 
     def loop(stop: threading.Event) -> None:
-        from slipway.workspace import open_workspace
-
         workspace = open_workspace(settings)
         while not stop.wait(seconds):
             try:
@@ -78,18 +79,24 @@ def controller_loop(settings: Settings, deployment: str, seconds: float) -> Any:
     return loop
 
 
-def serve(settings: Settings, target: ServeTarget, host: str = "127.0.0.1", port: int = 8080, workers: int = 1,
-          options: ServeOptions | None = None) -> None:
-    """Serve ``target`` on ``host:port`` until interrupted."""
+def serve(settings: Settings, target: ServeTarget, open_workspace: OpenWorkspace, host: str = "127.0.0.1",
+          port: int = 8080, workers: int = 1, options: ServeOptions | None = None) -> None:
+    """Serve ``target`` on ``host:port`` until interrupted.
+
+    Args:
+        open_workspace: builds a workspace from settings in each worker (``slipway.workspace.open_workspace``;
+            passed in because the workspace sits above the server in the layers).
+    """
     from slipway.serving.supervisor import Supervisor, bind_socket
 
     options = options or ServeOptions.from_section(settings.section("serving"))
     sock = bind_socket(host, port)
     if workers <= 1:
-        run_worker(sock, settings, target, options)
+        run_worker(sock, settings, target, options, open_workspace)
         return
     worker_options = dataclasses.replace(options, controller=False)
-    background = controller_loop(settings, target.deployment, options.controller_seconds) \
+    background = controller_loop(settings, target.deployment, options.controller_seconds, open_workspace) \
         if target.deployment and options.controller else None
-    Supervisor(run_worker, {"settings": settings, "target": target, "options": worker_options}, sock,
+    Supervisor(run_worker, {"settings": settings, "target": target, "options": worker_options,
+                                "open_workspace": open_workspace}, sock,
                workers).run(background)

@@ -3,7 +3,7 @@
 The registry stores a signature as JSON; this module reads the common shapes of it (Slipway's and
 MLflow's column specs) into one small :class:`Signature` that the protocol codecs check requests
 against. Checking is vectorised per column: a request is converted column by column with NumPy, so
-a 32-row request costs a handful of array conversions, not 32 × columns Python checks.
+a 32-row request costs a handful of array conversions, not 32 x columns Python checks.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def column_array(name: str, kind: str | None, values: Any) -> np.ndarray:
         if bad:
             raise InvalidInput(f"input {name!r} must be strings, got {bad[0]!r}")
         return array
-    dtype = NUMPY_OF_KIND.get(kind or "", None)
+    dtype = NUMPY_OF_KIND.get(kind or "")
     try:
         raw = np.asarray(values)
         if kind == "int" and raw.dtype.kind == "f" and not np.all(np.mod(raw, 1) == 0):

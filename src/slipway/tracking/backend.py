@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, or_, select
 
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
@@ -23,7 +23,6 @@ from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.schema.tracking import (
     experiments,
-    latest_metrics,
     run_artifacts,
     run_inputs,
     run_tags,
@@ -33,6 +32,8 @@ from slipway.store.schema.tracking import metrics as metric_points
 from slipway.store.schema.tracking import params as run_params
 from slipway.store.upsert import insert_ignore, upsert
 from slipway.tracking.comparison import compare
+from slipway.tracking.metric_points import MetricPoint, insert_points, upsert_latest
+from slipway.tracking.metric_points import metric_rows as points_to_rows
 from slipway.tracking.records import (
     RUN_STATUSES,
     Experiment,
@@ -47,18 +48,6 @@ from slipway.tracking.rows import load_runs, row_to_experiment
 from slipway.tracking.search_runs import search
 
 DEFAULT_EXPERIMENT = "Default"
-_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-MetricPoint = Sequence[Any]  # (key, value, step, timestamp_ms)
-
-
-def metric_value(value: Any, key: str) -> float:
-    """A metric value from a caller: a real number, or "NaN"/"Infinity"/"-Infinity" from JSON."""
-    if isinstance(value, str) and value in _SPECIAL:
-        return _SPECIAL[value]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"metric {key!r} must be a number, got {type(value).__name__} {value!r}")
-    return float(value)
 
 
 class TrackingBackend:
@@ -187,7 +176,7 @@ class TrackingBackend:
         Everything is checked before anything is written; a bad point rejects the whole batch.
         Returns the number of metric points stored.
         """
-        metric_rows, latest = _metric_rows(run_id, metrics)
+        metric_rows, latest = points_to_rows(run_id, metrics, now_ms())
         param_rows = [{"run_id": run_id, "key": check_key(k, "param key"), "value": check_value(v, f"param {k}")}
                       for k, v in (params or {}).items()]
         tag_rows = [{"run_id": run_id, "key": check_key(k, "tag key"), "value": check_value(v, f"tag {k}")}
@@ -199,15 +188,8 @@ class TrackingBackend:
                 insert_ignore(conn, run_params, param_rows, ["run_id", "key"])
             if tag_rows:
                 upsert(conn, run_tags, tag_rows, ["run_id", "key"], ["value"])
-            if metric_rows:
-                conn.execute(metric_points.insert(), metric_rows)
-                upsert(
-                    conn, latest_metrics, list(latest.values()), ["run_id", "key"], ["value", "is_nan", "step", "ts"],
-                    where=lambda ex: or_(
-                        ex.step > latest_metrics.c.step,
-                        and_(ex.step == latest_metrics.c.step, ex.ts >= latest_metrics.c.ts),
-                    ),
-                )
+            insert_points(conn, metric_rows)
+            upsert_latest(conn, latest)
             self.ctx.audit(conn, "run.log_batch", "run", run_id,
                            {"metrics": len(metric_rows), "params": sorted(p["key"] for p in param_rows),
                             "tags": sorted(t["key"] for t in tag_rows)})
@@ -317,10 +299,12 @@ class TrackingBackend:
         with self.ctx.db.read() as conn:
             experiment_ids = None
             if experiments is not None:
-                if isinstance(experiments, str) or not isinstance(experiments, list | tuple):
+                if isinstance(experiments, str) or not isinstance(experiments, list | tuple) or not all(
+                        isinstance(e, str) for e in experiments):
                     raise InvalidInput(f"experiments is a list of names or ids, got {experiments!r}")
                 experiment_ids = [self._experiment(conn, e).id for e in experiments]
-            return search(conn, filter or "", experiment_ids, list(order_by or []), max_results,
+            orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
+            return search(conn, filter or "", experiment_ids, orders, max_results,
                                page_token, bool(include_deleted))
 
     def _set_lifecycle(self, run_id: str, deleted: bool) -> Run:
@@ -357,30 +341,3 @@ class TrackingBackend:
                 self._run_row(conn, run_id)
             loaded = load_runs(conn, list(run_ids))
         return compare(loaded)
-
-
-def _metric_rows(run_id: str, points: Sequence[MetricPoint]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    rows: list[dict[str, Any]] = []
-    latest: dict[str, dict[str, Any]] = {}
-    checked: set[str] = set()
-    default_ts = now_ms()
-    for point in points:
-        try:
-            key, value, step, ts = point if len(point) == 4 else (*point, default_ts)
-        except (TypeError, ValueError) as err:
-            raise InvalidInput(f"a metric point is (key, value, step, timestamp_ms), got {point!r}") from err
-        if key not in checked:
-            check_key(key, "metric key")
-            checked.add(key)
-        number = metric_value(value, key)
-        if isinstance(step, bool) or not isinstance(step, int):
-            raise InvalidInput(f"metric {key!r} step must be an integer, got {step!r}")
-        if isinstance(ts, bool) or not isinstance(ts, int):
-            raise InvalidInput(f"metric {key!r} timestamp must be integer milliseconds, got {ts!r}")
-        nan = math.isnan(number)
-        row = {"run_id": run_id, "key": key, "step": step, "ts": ts, "value": 0.0 if nan else number, "is_nan": nan}
-        rows.append(row)
-        best = latest.get(key)
-        if best is None or (step, ts) >= (best["step"], best["ts"]):
-            latest[key] = row
-    return rows, latest

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from slipway.core.clock import now_ms
-from slipway.core.errors import SlipwayError
+from slipway.core.errors import BackendUnavailable, SlipwayError
 from slipway.core.names import check_key, check_number
 
 _LOGGERS: weakref.WeakSet[MetricLogger] = weakref.WeakSet()
@@ -61,10 +61,27 @@ class MetricLogger:
         return taken
 
     def _write(self, batches: dict[str, list[tuple[str, float, int, int]]]) -> None:
+        # One run's failure must not cost the other runs their points: write every run, then raise
+        # the first error. Points that failed only because the store or server was unreachable
+        # go back in the buffer for the next flush; points the backend refused are dropped.
+        first_error: BaseException | None = None
         with self._write_lock:
             for run_id, points in batches.items():
                 for start in range(0, len(points), 20_000):
-                    self._backend.log_batch(run_id, metrics=[_wire(p) for p in points[start : start + 20_000]])
+                    try:
+                        self._backend.log_batch(run_id, metrics=[_wire(p) for p in points[start : start + 20_000]])
+                    except Exception as err:  # noqa: BLE001 - re-raised below
+                        if isinstance(err, BackendUnavailable):
+                            self._requeue(run_id, points[start:])
+                        first_error = first_error or err
+                        break
+        if first_error is not None:
+            raise first_error
+
+    def _requeue(self, run_id: str, points: list[tuple[str, float, int, int]]) -> None:
+        with self._lock:
+            self._buffer[run_id][:0] = points
+            self._pending += len(points)
 
     def flush(self, run_id: str | None = None) -> None:
         """Write what is buffered (for one run, or all) now; raise a background write's error."""

@@ -27,6 +27,9 @@ class Task:
     kwargs: dict[str, Any]
     context: StepContext | None
     timeout: float | None
+    outputs: tuple[str, ...] = ("output",)
+    step: str = ""
+    keep_value: bool = True  # in-process: also return the value itself, not only its bytes
     fn: Callable[..., Any] | None = None  # set in-process only; workers locate the function
 
     def __getstate__(self) -> dict[str, Any]:
@@ -38,7 +41,8 @@ class Task:
 @dataclasses.dataclass
 class TaskResult:
     ok: bool
-    value: Any = None
+    value: Any = None  # only when the task asked to keep it (in-process)
+    encoded: dict[str, tuple[str, bytes]] = dataclasses.field(default_factory=dict)  # output -> (kind, bytes)
     logs: str = ""
     error: str | None = None
     traceback: str | None = None

@@ -19,6 +19,7 @@ from typing import Any
 
 from slipway.core.clock import now_ms
 from slipway.pipelines.runners.base import StepLocator, Task, TaskResult
+from slipway.pipelines.serializers import encode_outputs
 
 
 def locate(locator: StepLocator) -> Callable[..., Any]:
@@ -97,7 +98,8 @@ def _call(task: Task, function: Callable[..., Any], kwargs: dict[str, Any], sink
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             value = function(*task.args, **kwargs)
-        result = TaskResult(True, value=value)
+        result = TaskResult(True, value=value if task.keep_value else None,
+                            encoded=encode_outputs(task.outputs, value, task.step or task.locator.qualname))
     except (Exception, SystemExit) as err:
         result = TaskResult(False, error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
     finally:

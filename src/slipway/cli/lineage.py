@@ -1,0 +1,43 @@
+"""``slipway lineage REF --up|--down``: where something came from, or what came from it."""
+
+from __future__ import annotations
+
+import typer
+
+from slipway.cli.context import workspace
+from slipway.cli.output import JsonOption, console, print_json
+
+app = typer.Typer(help="Lineage: dataset version -> run -> model version -> deployment, and back.",
+                  invoke_without_command=True, no_args_is_help=True,
+                  context_settings={"allow_interspersed_args": True})
+
+
+@app.callback()
+def lineage(
+    ref: str = typer.Argument(..., help="dataset:NAME@V, run:ID, model:NAME/V (or NAME/V), deployment:NAME"),
+    up: bool = typer.Option(False, "--up", help="What it came from (the default)."),
+    down: bool = typer.Option(False, "--down", help="What came from it."),
+    depth: int = typer.Option(25, "--depth", min=1, max=100),
+    as_json: bool = JsonOption,
+) -> None:
+    """Walk the lineage graph from REF."""
+    from slipway.cli.output import fail
+    from slipway.core.errors import InvalidInput
+
+    if up and down:
+        fail(InvalidInput("choose one of --up or --down"))
+    service = workspace().lineage
+    graph = service.downstream(ref, depth) if down else service.upstream(ref, depth)
+    if as_json:
+        print_json(graph)
+        return
+    arrow = "<-" if graph.direction == "up" else "->"
+    console.print(f"{graph.root.kind}:{graph.root.id}", highlight=False)
+    for edge in graph.edges:
+        near, far = ((f"{edge.dst_kind}:{edge.dst_id}", f"{edge.src_kind}:{edge.src_id}") if graph.direction == "up"
+                     else (f"{edge.src_kind}:{edge.src_id}", f"{edge.dst_kind}:{edge.dst_id}"))
+        console.print(f"  {near} {arrow}[{edge.relation}]{arrow} {far}", highlight=False)
+    if not graph.edges:
+        console.print("  (no lineage recorded)")
+    if graph.truncated:
+        console.print(f"  … truncated at depth {depth}")

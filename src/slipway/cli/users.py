@@ -1,0 +1,72 @@
+"""``slipway users create|ls|roles`` and ``slipway users token create|revoke|ls``."""
+
+from __future__ import annotations
+
+import typer
+
+from slipway.cli.context import workspace
+from slipway.cli.output import JsonOption, console, print_json, show
+from slipway.core.clock import iso
+
+app = typer.Typer(help="Users, service accounts, roles and API tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@app.command("create")
+def create(name: str, roles: list[str] = typer.Option(..., "--role", "-r", help="Repeatable: viewer, developer, "
+                                                      "validator, approver, deployer, auditor, admin"),
+           service: bool = typer.Option(False, "--service", help="A service account, not a person."),
+           email: str = typer.Option(None, "--email"), as_json: bool = JsonOption) -> None:
+    """Create a user or service account."""
+    user = workspace().identity.create_user(name, roles, kind="service" if service else "user", email=email)
+    print_json(user) if as_json else console.print(f"Created {user.kind} {user.name} ({', '.join(user.roles)})")
+
+
+@app.command("ls")
+def list_users(as_json: bool = JsonOption) -> None:
+    """Users and service accounts."""
+    found = workspace().identity.list_users()
+    rows = [(u.name, u.kind, ", ".join(u.roles), "yes" if u.disabled else "", iso(u.created_ms)) for u in found]
+    show(found, as_json, "Users", ["name", "kind", "roles", "disabled", "created"], rows)
+
+
+@app.command("roles")
+def roles(name: str, role: list[str] = typer.Option(..., "--role", "-r"), as_json: bool = JsonOption) -> None:
+    """Replace a user's roles."""
+    user = workspace().identity.set_roles(name, role)
+    print_json(user) if as_json else console.print(f"{user.name}: {', '.join(user.roles)}")
+
+
+@app.command("whoami")
+def whoami(as_json: bool = JsonOption) -> None:
+    """Who this CLI acts as, and with which roles."""
+    me = workspace().identity.whoami()
+    print_json(me) if as_json else console.print(f"{me['name']} ({me['kind']}): {', '.join(me['roles'])}")
+
+
+@token_app.command("create")
+def token_create(user: str, description: str = typer.Option("", "--description", "-d"),
+                 expires_in_days: float = typer.Option(None, "--expires-in-days"), as_json: bool = JsonOption) -> None:
+    """Mint a token for a user; the secret is printed once and never stored."""
+    issued = workspace().identity.create_token(user, description, expires_in_days)
+    if as_json:
+        print_json(issued)
+    else:
+        console.print(f"Token {issued.info.id} for {user}:\n{issued.token}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, as_json: bool = JsonOption) -> None:
+    """Revoke a token by its id."""
+    info = workspace().identity.revoke_token(token_id)
+    print_json(info) if as_json else console.print(f"Revoked token {info.id} of {info.user}")
+
+
+@token_app.command("ls")
+def token_list(user: str = typer.Option(None, "--user"), as_json: bool = JsonOption) -> None:
+    """Tokens (ids and prefixes only)."""
+    found = workspace().identity.list_tokens(user)
+    rows = [(t.id, t.user, t.prefix + "…", t.description, iso(t.created_ms), iso(t.expires_ms) or "never",
+             iso(t.revoked_ms)) for t in found]
+    show(found, as_json, "Tokens", ["id", "user", "prefix", "description", "created", "expires", "revoked"], rows)

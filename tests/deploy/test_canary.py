@@ -1,0 +1,85 @@
+"""Canary traffic share, automated rollback on a failing canary, automated promotion of a healthy one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.deploy.traffic import send, until
+from tests.serving.asgi import FAST, in_process, make_app
+
+
+def canary_spec(canary: str, steps: list[int], min_requests: int, min_seconds: float, auto: bool = True) -> dict:
+    return {
+        "name": "maint",
+        "variants": [{"name": "stable", "model": "torque@champion", "role": "stable", "weight": 95},
+                     {"name": "canary", "model": canary, "role": "canary", "weight": 5}],
+        "slo": {"max_error_rate": 0.02, "max_latency_ms": 1000},
+        "canary": {"steps": steps, "min_requests": min_requests, "min_seconds": min_seconds, "auto": auto,
+                   "min_decision_requests": 20},
+    }
+
+
+def test_five_percent_canary_gets_five_percent_of_4000_requests(torque_ws, ai4i_rows) -> None:
+    ws = torque_ws
+    ws.serving.apply(canary_spec("torque/2", [5, 100], 10**6, 3600, auto=False))
+
+    async def scenario() -> None:
+        async with in_process(make_app(ws, deployment="maint")) as client:
+            seen = await send(client, ai4i_rows, 4000, concurrency=100)
+            assert sum(seen.values()) == 4000 and {status for _, status in seen} == {200}
+            share = seen[("canary", 200)] / 4000
+            assert 0.035 <= share <= 0.065, seen
+
+    asyncio.run(scenario())
+
+
+def test_canary_failing_20_percent_is_rolled_back_within_its_step(torque_ws, ai4i_rows) -> None:
+    ws = torque_ws
+    ws.governance.add_webhook("http://127.0.0.1:9/hook", ["deployment.rolled_back"])
+    # 50% of traffic at the first step so the canary gathers evidence quickly; the step lasts 10 minutes.
+    applied = ws.serving.apply(canary_spec("torque/3", [50, 100], 200, 600))
+    started = time.time()
+
+    async def scenario() -> None:
+        async with in_process(make_app(ws, deployment="maint")) as client:
+            seen = await until(lambda: ws.serving.get("maint").status == "rolled_back", client, ai4i_rows)
+            assert seen[("canary", 500)] > 0
+            await asyncio.sleep(0.5)  # a few reload periods: the server picks up the new revision
+            after = await send(client, ai4i_rows, 200)
+            assert set(after) == {("stable", 200)}
+
+    asyncio.run(scenario())
+    assert time.time() - started < 600
+    deployment = ws.serving.get("maint")
+    assert [(v.name, v.weight) for v in deployment.variants] == [("stable", 100.0)]
+    assert deployment.revision == applied.revision + 1
+    rollback = ws.serving.history("maint")[0]
+    assert rollback.action == "rollback" and rollback.details["automated"] is True
+    numbers = rollback.details["numbers"]
+    assert numbers["canary"]["errors"] > 0 and numbers["canary_error_rate_bounds"][0] > 0.02
+    assert "Wilson lower bound" in rollback.details["reason"]
+    assert ws.audit.log(subject="deployment:maint", action="deployment.rollback")
+    deliveries = ws.governance.deliveries()
+    assert any(d.event_type == "deployment.rolled_back" for d in deliveries)
+    assert ws.registry.resolve("torque@champion").version == 1
+
+
+def test_healthy_canary_is_promoted_through_every_step(torque_ws, ai4i_rows) -> None:
+    ws = torque_ws
+    ws.serving.apply(canary_spec("torque/2", [5, 25, 50, 100], 30, 0.3))
+
+    async def scenario() -> None:
+        async with in_process(make_app(ws, deployment="maint")) as client:
+            seen = await until(lambda: ws.serving.get("maint").status == "promoted", client, ai4i_rows, timeout=60)
+            assert all(status == 200 for _, status in seen)
+
+    asyncio.run(scenario())
+    actions = [h.action for h in reversed(ws.serving.history("maint"))]
+    assert actions == ["apply", "canary.advance", "canary.advance", "canary.advance", "promote", "promote.registry"]
+    weights = [h.details["weights"]["canary"] for h in reversed(ws.serving.history("maint")) if h.action == "canary.advance"]
+    assert weights == [25.0, 50.0, 100.0]
+    deployment = ws.serving.get("maint")
+    assert [(v.name, v.role, v.version, v.weight) for v in deployment.variants] == [("canary", "stable", 2, 100.0)]
+    assert ws.registry.resolve("torque@champion").version == 2
+    assert ws.governance.status("torque/2").state == "deployed"

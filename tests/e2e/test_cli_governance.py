@@ -1,0 +1,93 @@
+"""The governance, users, lineage and ``audit at`` commands, as a user types them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from slipway.cli.main import app
+from slipway.workspace import open_workspace, set_default
+from tests.governance.credit import register_credit
+from tests.support import make_settings
+
+
+@pytest.fixture
+def cli(home: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SLIPWAY_HOME", str(home))
+    monkeypatch.delenv("SLIPWAY_SERVER_URL", raising=False)
+    monkeypatch.chdir(home)
+    runner = CliRunner()
+
+    def run(*args: str, user: str = "tester", code: int = 0) -> str:
+        monkeypatch.setenv("SLIPWAY_USER", user)
+        set_default(None)  # each command opens the workspace afresh, as a new process would
+        result = runner.invoke(app, list(args))
+        set_default(None)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result.output
+
+    return run
+
+
+def _slipway(home: Path, *args: str, user: str = "tester") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": user}
+    env.pop("SLIPWAY_SERVER_URL", None)
+    return subprocess.run([sys.executable, "-m", "slipway.cli.main", *args], env=env, cwd=home, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_governance_cli_end_to_end(home: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    ws = open_workspace(make_settings(home))
+    version, data_ref = register_credit(ws, "credit", mitigated=True)
+    ws.close()
+    ref = f"credit/{version}"
+    cli("users", "create", "bob", "--role", "approver")
+    cli("users", "create", "vera", "--role", "viewer")
+    assert {u["name"] for u in orjson.loads(cli("users", "ls", "--json"))} == {"bob", "vera"}
+    policy = home / "policy.yaml"
+    policy.write_text("metrics: {accuracy: {min: 0.6}}\nmodel_card: {required_sections: [intended_use]}\n")
+    cli("governance", "policy", "set", str(policy), "--tier", "low")
+    assert orjson.loads(cli("governance", "status", ref, "--json"))["state"] == "registered"
+    assert "intended_use" in cli("governance", "check", ref, code=1)
+    cli("governance", "card-edit", ref, "--section", "intended_use", "--text", "Credit pre-screening.")
+    assert "pass" in cli("governance", "check", ref)
+
+    request = orjson.loads(cli("governance", "request", ref, "--reason", "release", "--json"))
+    refused = _slipway(home, "governance", "approve", request["id"], "--comment", "mine", user="vera")
+    assert refused.returncode == 2 and "PermissionDenied" in refused.stderr and "Traceback" not in refused.stderr
+    bad = _slipway(home, "governance", "transition", ref, "deployed")
+    assert bad.returncode == 2 and "cannot go from pending_approval to deployed" in bad.stderr
+    assert "approved" in cli("governance", "approve", request["id"], "--comment", "ok", user="bob")
+    before = int(time.time() * 1000)
+    time.sleep(0.01)
+    cli("governance", "promote", ref, "champion")
+    holders = orjson.loads(cli("audit", "at", str(int(time.time() * 1000)), "--json"))
+    assert [(h["alias"], h["version"]) for h in holders] == [("champion", version)]
+    assert orjson.loads(cli("audit", "at", str(before), "--json")) == []
+
+    card = cli("governance", "card", ref, "--format", "md")
+    assert "bob" in card and data_ref.replace("@", " version ") in card and "Credit pre-screening." in card
+    out = home / "card.html"
+    cli("governance", "card", ref, "--format", "html", "--output", str(out))
+    assert out.read_text().startswith("<!doctype html>")
+
+    hook = orjson.loads(cli("governance", "webhooks", "add", "http://127.0.0.1:9/hook", "-e", "alert", "--json"))
+    assert hook["webhook"]["event_types"] == ["alert"] and len(hook["secret"]) == 64
+    assert orjson.loads(cli("governance", "webhooks", "dispatch", "--json"))["attempted"] == 0
+    assert orjson.loads(cli("governance", "webhooks", "deliveries", "--json")) == []
+
+    token = orjson.loads(cli("users", "token", "create", "bob", "--json"))
+    assert token["token"].startswith("slw_")
+    cli("users", "token", "revoke", token["info"]["id"])
+    assert orjson.loads(cli("users", "token", "ls", "--user", "bob", "--json"))[0]["revoked_ms"] is not None
+
+    up = orjson.loads(cli("lineage", ref, "--up", "--json"))
+    assert [n["id"] for n in up["nodes"] if n["kind"] == "dataset_version"] == [data_ref]
+    assert "dataset_version:" in cli("lineage", f"dataset:{data_ref}", "--down")

@@ -1,0 +1,58 @@
+"""Roles over the real platform server: a viewer is refused with 403, the requester may not
+approve, an approver can; the server's background dispatcher delivers the webhook."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from slipway.core.errors import PermissionDenied
+from slipway.workspace import open_workspace
+from tests.governance.credit import register_credit
+from tests.governance.receiver import Receiver
+from tests.support import make_settings, platform_server
+
+SECTIONS = {"governance": {"webhooks": {"interval_s": 0.1, "base_delay_s": 0.1}, "risk_tiers": {"low": 1}}}
+
+
+def test_roles_are_enforced_over_http(home: Path) -> None:
+    server_settings = dataclasses.replace(make_settings(home / "server"), sections=SECTIONS)
+    local = open_workspace(server_settings)  # the server's own store, to register a model quickly
+    version, _ = register_credit(local, "credit", mitigated=True)
+    ref = f"credit/{version}"
+    with platform_server(server_settings) as (url, admin_token), Receiver() as receiver:
+        admin = open_workspace(make_settings(home / "admin", server_url=url, token=admin_token))
+        tokens = {}
+        for name, roles in (("vera", ["viewer"]), ("alice", ["developer", "approver"]), ("bob", ["approver"])):
+            admin.identity.create_user(name, roles)
+            tokens[name] = admin.identity.create_token(name, "test").token
+        admin.governance.add_webhook(receiver.url, ["approval.approved"])
+        as_user = {n: open_workspace(make_settings(home / n, server_url=url, token=t)) for n, t in tokens.items()}
+
+        request = as_user["alice"].governance.request_approval(ref, "release candidate")
+        with pytest.raises(PermissionDenied, match="vera"):
+            as_user["vera"].governance.approve(request.id, "i like it")
+        raw = httpx.post(f"{url}/api/v1/governance/decide", json={"request_id": request.id, "decision": "approve"},
+                         headers={"Authorization": f"Bearer {tokens['vera']}"})
+        assert raw.status_code == 403 and raw.json()["error"]["type"] == "PermissionDenied"
+        with pytest.raises(PermissionDenied):
+            as_user["vera"].governance.promote(ref, "champion")
+        with pytest.raises(PermissionDenied, match="may not decide"):
+            as_user["alice"].governance.approve(request.id, "mine")
+        assert as_user["bob"].governance.get_request(request.id).approvals == 0
+
+        done = as_user["bob"].governance.approve(request.id, "ok")
+        assert done.status == "approved"
+        as_user["alice"].governance.promote(ref, "champion")
+        assert admin.governance.status(ref).aliases == ["champion"]
+        deadline = time.time() + 10
+        while not receiver.received and time.time() < deadline:
+            time.sleep(0.05)
+        assert receiver.received and b"approval.approved" in receiver.received[0][2]
+        for ws in (admin, *as_user.values()):
+            ws.close()
+    local.close()

@@ -1,0 +1,79 @@
+"""Payload logging (every request, flushed on graceful shutdown, indexed), feedback, Prometheus
+metrics, and micro-batching under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import numpy as np
+
+from slipway.serving.options import ServeOptions
+from tests.serving.asgi import in_process, make_app
+from tests.serving.helpers import FEATURES
+
+
+def test_payload_log_holds_every_request_after_shutdown_and_feedback_attaches(champion_ws, ai4i_data) -> None:
+    ws, pipeline = champion_ws
+    features, label = ai4i_data
+    # Large segments and a long flush interval: only the graceful shutdown writes them.
+    options = ServeOptions(segment_rows=100_000, flush_seconds=3600, stats_seconds=3600)
+    ids: list[str] = []
+
+    async def scenario() -> None:
+        async with in_process(make_app(ws, options, model_ref="ai4i@champion")) as client:
+            responses = await asyncio.gather(*[
+                client.post("/invocations", json={"dataframe_split": {
+                    "columns": FEATURES, "data": features.iloc[i * 3:i * 3 + 3].values.tolist()}})
+                for i in range(120)])
+            assert {r.status_code for r in responses} == {200}
+            ids.extend(r.headers["x-request-id"] for r in responses)
+            assert ws.serving.payload_segments("ai4i") == []  # nothing flushed yet
+            labels = [{"request_id": rid, "label": label.iloc[i * 3:i * 3 + 3].tolist()} for i, rid in enumerate(ids)]
+            accepted = await client.post("/feedback", json={"feedback": labels})
+            assert accepted.json() == {"accepted": 120}
+
+    asyncio.run(scenario())
+    log = ws.serving.payload_log("ai4i")
+    assert log.num_rows == 360 and len(set(log.column("request_id").to_pylist())) == 120
+    assert set(log.column("request_id").to_pylist()) == set(ids)
+    frame = log.to_pandas().sort_values(["request_id", "row"])
+    assert set(frame.columns) >= {"ts_ms", "variant", "model", "version", "latency_ms", "output",
+                                  *[f"input.{c}" for c in FEATURES]}
+    inputs = frame[[f"input.{c}" for c in FEATURES]].set_axis(FEATURES, axis=1)
+    assert np.array_equal(pipeline.predict(inputs), frame["output"].to_numpy())
+    assert (frame["model"] == "ai4i").all() and (frame["version"] == "1").all()
+    outcomes = ws.serving.outcomes("ai4i")
+    assert outcomes["default"]["labelled_rows"] == 360
+    expected_accuracy = float((pipeline.predict(features.iloc[:360]) == label.iloc[:360].to_numpy()).mean())
+    assert abs(outcomes["default"]["accuracy"] - expected_accuracy) < 1e-9
+    segments = ws.serving.payload_segments("ai4i")
+    assert sum(s.rows for s in segments) == 360 and all(ws.blobs.exists(s.digest) for s in segments)
+
+
+def test_metrics_have_standard_names_and_labels_and_batches_form(champion_ws, ai4i_data) -> None:
+    ws, pipeline = champion_ws
+    features, _ = ai4i_data
+    options = ServeOptions(max_wait_ms=5.0, flush_seconds=0.2)
+
+    async def scenario() -> str:
+        async with in_process(make_app(ws, options, model_ref="ai4i@champion")) as client:
+            records = features.iloc[:200].to_dict("records")
+            responses = await asyncio.gather(*[client.post("/invocations", json={"dataframe_records": [r]})
+                                               for r in records])
+            got = [r.json()["predictions"][0] for r in responses]
+            assert got == pipeline.predict(features.iloc[:200]).tolist()  # batching kept every answer in place
+            await client.post("/invocations", json={"dataframe_records": [{"Type": "L"}]})
+            return (await client.get("/metrics")).text
+
+    text = asyncio.run(scenario())
+    labels = 'deployment="ai4i",model="ai4i",variant="default",version="1"'
+    for name in ("slipway_inference_request_duration_seconds_bucket", "slipway_inference_queue_seconds_bucket",
+                 "slipway_inference_batch_seconds_bucket", "slipway_inference_batch_rows_bucket",
+                 "slipway_inference_in_flight_requests"):
+        assert any(line.startswith(name) and all(part in line for part in labels.split(",")) for line in text.splitlines()), name
+    count = re.search(r'slipway_inference_requests_total\{code="200",[^}]*protocol="invocations"[^}]*\} (\S+)', text)
+    assert count is not None and float(count.group(1)) == 200.0
+    assert re.search(r'slipway_inference_requests_total\{code="400"', text)
+    batches = float(re.search(r"slipway_inference_batch_rows_count\{[^}]*\} (\S+)", text).group(1))
+    assert batches < 200  # concurrent requests were merged into batches
