@@ -101,7 +101,9 @@ class SlipwaySide:
         self.root = root
 
     def fresh(self) -> None:
+        """An empty workspace, created before timing (as ``dvc init`` is for DVC)."""
         shutil.rmtree(self.root / "home", ignore_errors=True)
+        timed([str(SLIPWAY), "data", "ls", "--json"], self.root, self.env)
 
     def add(self, name: str, path: Path) -> tuple[float, float, tuple[int, int]]:
         wall, rss, text = timed([str(SLIPWAY), "data", "add", name, str(path), "--json"], self.root, self.env)

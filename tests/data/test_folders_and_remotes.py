@@ -68,3 +68,16 @@ def test_push_and_pull_move_only_missing_blobs(sqlite_ws: Workspace, movielens_f
     assert other.data.pull("movielens@1", remote) == 0
     assert other.data.verify("movielens@1").ok
     assert other.data.load("movielens@1", path="movies.csv").num_rows == 9742
+
+
+def test_fast_ingest_matches_the_generic_manifest(sqlite_ws: Workspace, movielens_folder: Path) -> None:
+    from slipway.blobs.manifest import scan_folder
+    from slipway.data.ingest import ingest_folder, manifest_bytes
+
+    (movielens_folder / "nested" / "deeper").mkdir(parents=True)
+    (movielens_folder / "nested" / "deeper" / "readme.txt").write_text("ratings subset\n")
+    generic = scan_folder(movielens_folder)
+    fast = ingest_folder(sqlite_ws.blobs, movielens_folder, None, store=True)
+    assert fast == generic and manifest_bytes(list(fast.entries)) == generic.to_bytes()
+    assert sqlite_ws.blobs.missing(e.digest for e in fast.entries) == []
+    assert all(sqlite_ws.blobs.verify(e.digest) for e in fast.entries)

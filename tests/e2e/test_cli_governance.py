@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,7 +10,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from slipway.cli.main import app
+from slipway.cli.main import app, main
+from slipway.core.errors import Conflict
 from slipway.workspace import open_workspace, set_default
 from tests.governance.credit import register_credit
 from tests.support import make_settings
@@ -25,25 +24,34 @@ def cli(home: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped
     monkeypatch.chdir(home)
     runner = CliRunner()
 
-    def run(*args: str, user: str = "tester", code: int = 0) -> str:
+    def run(*args: str, user: str = "tester", code: int = 0, error: type[Exception] | None = None) -> str:
         monkeypatch.setenv("SLIPWAY_USER", user)
         set_default(None)  # each command opens the workspace afresh, as a new process would
         result = runner.invoke(app, list(args))
         set_default(None)
+        if error is not None:  # main() turns these into one line and exit code 2 (checked below)
+            assert isinstance(result.exception, error), (args, result.output, result.exception)
+            return str(result.exception)
         assert result.exit_code == code, (args, result.output, result.exception)
         return result.output
 
     return run
 
 
-def _slipway(home: Path, *args: str, user: str = "tester") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": user}
-    env.pop("SLIPWAY_SERVER_URL", None)
-    return subprocess.run([sys.executable, "-m", "slipway.cli.main", *args], env=env, cwd=home, capture_output=True,
-                          text=True, timeout=120)
+def _slipway(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, user: str) -> tuple[int, str]:
+    """The real entry point (``slipway`` = ``main()``), with its error handling, in this process."""
+    monkeypatch.setenv("SLIPWAY_USER", user)
+    monkeypatch.setattr(sys, "argv", ["slipway", *args])
+    set_default(None)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main()
+    set_default(None)
+    return int(exited.value.code or 0), capsys.readouterr().err
 
 
-def test_governance_cli_end_to_end(home: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_governance_cli_end_to_end(home: Path, cli, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     ws = open_workspace(make_settings(home))
     version, data_ref = register_credit(ws, "credit", mitigated=True)
     ws.close()
@@ -60,10 +68,10 @@ def test_governance_cli_end_to_end(home: Path, cli) -> None:  # type: ignore[no-
     assert "pass" in cli("governance", "check", ref)
 
     request = orjson.loads(cli("governance", "request", ref, "--reason", "release", "--json"))
-    refused = _slipway(home, "governance", "approve", request["id"], "--comment", "mine", user="vera")
-    assert refused.returncode == 2 and "PermissionDenied" in refused.stderr and "Traceback" not in refused.stderr
-    bad = _slipway(home, "governance", "transition", ref, "deployed")
-    assert bad.returncode == 2 and "cannot go from pending_approval to deployed" in bad.stderr
+    code, stderr = _slipway(monkeypatch, capsys, "governance", "approve", request["id"], "--comment", "mine", user="vera")
+    assert code == 2 and stderr.startswith("PermissionDenied: vera") and "Traceback" not in stderr
+    bad = cli("governance", "transition", ref, "deployed", error=Conflict)
+    assert "cannot go from pending_approval to deployed" in bad
     assert "approved" in cli("governance", "approve", request["id"], "--comment", "ok", user="bob")
     before = int(time.time() * 1000)
     time.sleep(0.01)

@@ -39,53 +39,74 @@ def env_for(home: Path) -> dict[str, str]:
     return {**env, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "PYTHONPATH": str(ROOT)}
 
 
-def slipway(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([sys.executable, "-m", "slipway.cli.main", *args], env=env_for(home), cwd=home,
+def slipway(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``slipway`` executable in a child process (for exit codes and messages)."""
+    return subprocess.run([sys.executable, "-m", "slipway.cli.main", *args], env=env_for(home), cwd=home,
                           capture_output=True, text=True, timeout=120)
-    if check:
-        assert done.returncode == 0, done.stderr
-    return done
+
+
+def run_cli(home: Path, *args: str) -> str:
+    """A successful command, run in-process through Typer on the same workspace; its stdout."""
+    from typer.testing import CliRunner
+
+    from slipway.cli.main import app
+
+    ws = open_workspace(make_settings(home))
+    set_default(ws)
+    try:
+        result = CliRunner().invoke(app, list(args))
+    finally:
+        ws.close()
+        set_default(None)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.stdout
 
 
 def test_deploy_commands_render_and_build(cli_home: Path, tmp_path: Path) -> None:
     spec = tmp_path / "deployment.yaml"
     spec.write_text("name: maint-prod\nvariants:\n  - {name: stable, model: ai4i@champion, weight: 100}\n"
                     "slo: {max_error_rate: 0.01, max_latency_ms: 250}\n")
-    applied = orjson.loads(slipway(cli_home, "deploy", "apply", str(spec), "--json").stdout)
+    applied = orjson.loads(run_cli(cli_home, "deploy", "apply", str(spec), "--json"))
     assert applied["revision"] == 1 and applied["variants"][0]["version"] == 1
-    status = orjson.loads(slipway(cli_home, "deploy", "status", "maint-prod", "--json").stdout)
+    status = orjson.loads(run_cli(cli_home, "deploy", "status", "maint-prod", "--json"))
     assert status["deployment"]["status"] == "stable" and "stable" in status["variants"]
-    assert "maint-prod" in slipway(cli_home, "deploy", "status", "maint-prod").stdout
-    history = orjson.loads(slipway(cli_home, "deploy", "history", "maint-prod", "--json").stdout)
+    assert "maint-prod" in run_cli(cli_home, "deploy", "status", "maint-prod")
+    history = orjson.loads(run_cli(cli_home, "deploy", "history", "maint-prod", "--json"))
     assert [h["action"] for h in history] == ["apply"]
-    manifests = orjson.loads(slipway(cli_home, "deploy", "render", "maint-prod", "--json").stdout)
+    manifests = orjson.loads(run_cli(cli_home, "deploy", "render", "maint-prod", "--json"))
     assert [m["kind"] for m in manifests] == ["Deployment", "Service"]
     for manifest in manifests:
         kubernetes_validate.validate(manifest, "1.30", strict=True)
-    kserve = orjson.loads(slipway(cli_home, "deploy", "render", "maint-prod", "--target", "kserve", "--json").stdout)
+    kserve = orjson.loads(run_cli(cli_home, "deploy", "render", "maint-prod", "--target", "kserve", "--json"))
     assert kserve[0]["kind"] == "InferenceService" and kserve[0]["apiVersion"] == "serving.kserve.io/v1beta1"
     # The CRD's predictor is a pod spec: its containers must be valid Kubernetes containers.
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "check"},
            "spec": {"containers": kserve[0]["spec"]["predictor"]["containers"]}}
     kubernetes_validate.validate(pod, "1.30", strict=True)
-    bad = slipway(cli_home, "deploy", "render", "maint-prod", "--target", "nomad", check=False)
-    assert bad.returncode == 2 and "unknown render target 'nomad'" in bad.stderr and "Traceback" not in bad.stderr
-    missing = slipway(cli_home, "deploy", "status", "nope", check=False)
-    assert missing.returncode == 2 and "deployment 'nope' does not exist" in missing.stderr
-    spec.write_text("name: broken\nvariants: []\n")
-    refused = slipway(cli_home, "deploy", "apply", str(spec), check=False)
-    assert refused.returncode == 2 and "non-empty 'variants'" in refused.stderr
+    yaml_out = tmp_path / "k8s.yaml"
+    run_cli(cli_home, "deploy", "render", "maint-prod", "--output", str(yaml_out))
+    assert "kind: Deployment" in yaml_out.read_text()
 
     out = tmp_path / "image"
-    built = orjson.loads(slipway(cli_home, "build", "ai4i@champion", str(out), "--json").stdout)
+    built = orjson.loads(run_cli(cli_home, "build", "ai4i@champion", str(out), "--json"))
     assert built["model"] == "ai4i/1"
     dockerfile = (out / "Dockerfile").read_text()
     assert dockerfile.startswith("# Rendered by `slipway build ai4i@champion`") and "EXPOSE 8080" in dockerfile
     requirements = (out / "requirements.txt").read_text().split()
     assert all("==" in line for line in requirements) and any(r.startswith("scikit-learn==") for r in requirements)
     assert (out / "model" / "slipway-model.json").is_file() and (out / "slipway" / "serving" / "app.py").is_file()
-    again = slipway(cli_home, "build", "ai4i@champion", str(out), check=False)
+
+
+def test_cli_mistakes_exit_2_with_one_line(cli_home: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("name: broken\nvariants: []\n")
+    refused = slipway(cli_home, "deploy", "apply", str(spec))
+    assert refused.returncode == 2 and "non-empty 'variants'" in refused.stderr and "Traceback" not in refused.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("keep me")
+    again = slipway(cli_home, "build", "ai4i@champion", str(tmp_path / "full"))
     assert again.returncode == 2 and "is not empty" in again.stderr
+    assert (tmp_path / "full" / "x").read_text() == "keep me"
 
 
 def _children(pid: int) -> list[int]:

@@ -13,7 +13,8 @@ from slipway.workspace import Workspace, open_workspace
 from tests.support import make_settings
 
 FAST_WEBHOOKS = {"governance": {"webhooks": {"base_delay_s": 0.05, "max_attempts": 3, "timeout_s": 2},
-                                "dispatch_in_server": False}}
+                                "dispatch_in_server": False,
+                                "servicenow": {"username": "slipway-integration", "password": "s3cret-pw"}}}
 
 
 @pytest.fixture

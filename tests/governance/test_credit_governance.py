@@ -114,6 +114,10 @@ def test_mitigated_model_needs_two_other_people_then_becomes_champion(people) ->
         assert expected in markdown
     assert "<h2>Approvals</h2>" in alice.governance.card(ref, "html")
 
+    (approval,) = [e for e in admin.audit.log(action="model_version.transition") if e.details["to"] == "approved"]
+    frozen = orjson.loads(admin.blobs.read_bytes(approval.details["card_digest"]))
+    assert frozen["state"] == "approved" and {d["approver"] for d in frozen["approvals"][0]["decisions"]} == {"bob", "carol"}
+
     assert admin.governance.aliases_at(before_promotion, "credit") == []
     holders = admin.governance.aliases_at(after_promotion, "credit")
     assert [(h["alias"], h["version"]) for h in holders] == [("champion", version)]

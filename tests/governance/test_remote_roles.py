@@ -12,7 +12,7 @@ import pytest
 
 from slipway.core.errors import PermissionDenied
 from slipway.workspace import open_workspace
-from tests.governance.credit import register_credit
+from tests.governance.credit import LABEL, german, register_credit
 from tests.governance.receiver import Receiver
 from tests.support import make_settings, platform_server
 
@@ -33,6 +33,12 @@ def test_roles_are_enforced_over_http(home: Path) -> None:
         admin.governance.add_webhook(receiver.url, ["approval.approved"])
         as_user = {n: open_workspace(make_settings(home / n, server_url=url, token=t)) for n, t in tokens.items()}
 
+        _, test = german()
+        report = as_user["alice"].governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
+        stored = admin.governance.fairness_report(ref)  # the full report, from the server's blob store
+        assert stored["attributes"]["sex"]["groups"] == report["attributes"]["sex"]["groups"]
+        with pytest.raises(PermissionDenied):
+            as_user["vera"].governance.edit_card(ref, "intended_use", "vandalism")
         request = as_user["alice"].governance.request_approval(ref, "release candidate")
         with pytest.raises(PermissionDenied, match="vera"):
             as_user["vera"].governance.approve(request.id, "i like it")

@@ -3,6 +3,7 @@ the ServiceNow-shaped adapter with its signed callback."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import orjson
@@ -98,6 +99,7 @@ def test_servicenow_change_request_and_signed_callback(people) -> None:  # type:
         admin.governance.dispatch()
         (path, headers, body), = snow.received
     assert path == "/api/now/table/change_request" and verify_signature(secret, headers, body)
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"slipway-integration:s3cret-pw").decode()
     change = orjson.loads(body)
     assert change["correlation_id"] == request.id and "credit/1" in change["short_description"]
     sys_id = admin.governance.get_request(request.id).external_ref
@@ -112,3 +114,23 @@ def test_servicenow_change_request_and_signed_callback(people) -> None:  # type:
     done = ticketing.governance.servicenow_callback(verdict, stamp, signature)
     assert done.status == "approved" and done.decisions[0].approver == "servicenow"
     assert admin.governance.status(f"credit/{version}").state == "approved"
+
+
+def test_a_dispatcher_killed_mid_send_leaves_the_delivery_for_another(people) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from slipway.governance.dispatcher import Dispatcher
+
+    admin = people()
+    with Receiver() as receiver:
+        hook = admin.governance.add_webhook(receiver.url, ["alert"])["webhook"]
+        with _db(admin).write() as conn:
+            emit(conn, "alert", {"monitor": "m1"})
+        crashed = Dispatcher(admin._transport.ctx)
+        assert len(crashed._claim(10)) == 1  # claimed, then the process dies before sending
+        assert admin.governance.dispatch().attempted == 0  # the lease keeps others off meanwhile
+        with _db(admin).write() as conn:  # the lease runs out
+            conn.execute(text("UPDATE webhook_deliveries SET lease_until_ms = 1"))
+        assert admin.governance.dispatch().delivered == 1
+        assert len(receiver.received) == 1
+    assert admin.governance.deliveries(hook.id)[0].status == "delivered"

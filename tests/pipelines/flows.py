@@ -194,3 +194,18 @@ def count_rows(dataset: str, context: StepContext = None) -> int:  # type: ignor
 def on_new_data(dataset: str = "") -> None:
     """What the dataset trigger runs: ``dataset`` arrives as ``name@version``."""
     count_rows(dataset)
+
+
+@step
+def nap_while(flag_file: str, rows: int) -> int:
+    """Sleeps while ``flag_file`` exists (so a test can kill the process mid-step)."""
+    import time
+
+    while Path(flag_file).exists():
+        time.sleep(0.05)
+    return rows
+
+
+@pipeline
+def slow_on_new_data(dataset: str = "", flag_file: str = "") -> None:
+    nap_while(flag_file, count_rows(dataset))

@@ -53,7 +53,7 @@ def test_backend_refuses_bad_input(workspace: Workspace) -> None:
 def test_viewers_cannot_run_pipelines(home: Path) -> None:
     viewer = open_workspace(make_settings(home, user="watcher", local_roles="viewer"))
     try:
-        with pytest.raises(PermissionDenied, match="pipelines.run"):
+        with pytest.raises(PermissionDenied, match=r"pipelines\.run"):
             viewer.pipelines.run(flows.fan_out, {"n": 1})
         assert viewer.pipelines.list_runs() == []
     finally:

@@ -231,3 +231,12 @@ def test_typed_serialisers_round_trip_and_are_deterministic() -> None:
             assert back != back  # NaN survives
         else:
             assert back == value
+
+
+def test_a_missing_dataset_fails_the_validation_step_not_the_caller(sqlite_ws: Workspace) -> None:
+    run = sqlite_ws.pipelines.run(flows.maintenance, {"dataset": "no-such-data"})
+    assert run.status == "FAILED"
+    validation = run.step("validate_data")
+    assert validation.status == "FAILED" and (validation.error or "").startswith("NotFound:")
+    assert "no-such-data" in (validation.error or "")
+    assert all(s.status == "SKIPPED" for s in run.steps[1:])

@@ -101,6 +101,7 @@ def test_cron_schedule_claims_each_fire_time_once(sqlite_ws: Workspace) -> None:
     claimed = first.claim_due()
     assert Counter(r.reason["name"] for r in claimed) == {"every-5-min": 1, "catch-up": 2}
     assert rival.claim_due() == [] and first.claim_due() == []
+    assert len(ws.pipelines.list_firings(backlog.id)) == 2  # both missed fire times, each once
 
     done = rival.execute_queued()
     assert len(done) == 3 and all(r.status == "SUCCEEDED" for r in done)
@@ -133,3 +134,39 @@ def test_bad_schedules_and_triggers_are_refused(sqlite_ws: Workspace) -> None:
     with pytest.raises(AlreadyExists):
         ws.pipelines.schedule("nightly", "tests.pipelines.flows:fan_out", "0 4 * * *")
     assert [s.cron for s in ws.pipelines.list_schedules()] == ["0 3 * * *"]
+
+
+def test_a_run_killed_mid_step_is_recovered_once(sqlite_ws: Workspace, home: Path, tmp_path: Path) -> None:
+    ws = sqlite_ws
+    flag = tmp_path / "hold"
+    flag.write_text("hold the step")
+    ws.data.add("meter", _table(5))
+    ws.pipelines.on_dataset("slow-retrain", "meter", f"{FLOWS_FILE}:slow_on_new_data", {"flag_file": str(flag)})
+    ws.data.add("meter", _table(6))
+    scheduler = _start_scheduler(home)
+    try:
+        def killed_run_reached_the_nap() -> bool:
+            runs = ws.pipelines.list_runs(status="RUNNING")
+            return bool(runs) and runs[0].step("count_rows").status == "SUCCEEDED"
+
+        _wait_for(killed_run_reached_the_nap)
+    finally:
+        scheduler.send_signal(signal.SIGKILL)
+        scheduler.wait(timeout=30)
+    killed = ws.pipelines.list_runs(status="RUNNING")[0]
+    flag.unlink()
+
+    later = Scheduler(ws, clock=lambda: killed.start_ms + 10 * MINUTE)  # long after its last heartbeat
+    queued = later.recover()
+    assert len(queued) == 1 and queued[0].resumed_from == killed.id
+    assert later.recover() == [] and Scheduler(ws, clock=later.clock).recover() == []
+    failed = ws.pipelines.get_run(killed.id)
+    assert failed.status == "FAILED" and "no heartbeat" in (failed.error or "")
+
+    done = later.execute_queued()
+    assert [r.status for r in done] == ["SUCCEEDED"]
+    resumed = done[0]
+    assert resumed.reason["kind"] == "recover" and resumed.reason["original"]["event"] == "meter@2"
+    assert resumed.step("count_rows").cached and resumed.step("count_rows").details["reused_from"] == killed.id
+    assert ws.pipelines.output(resumed.id, "nap_while") == 6
+    assert _runs_by_event(ws) == {"meter@2": 1}  # the firing itself was claimed once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slipway.core.auth import endpoint
+from slipway.core.errors import InvalidInput
 from slipway.store.context import ServiceContext
 from slipway.store.ledger import AuditEvent, LedgerVerdict, list_events, verify_ledger
 
@@ -17,6 +18,9 @@ class AuditBackend:
         since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, descending: bool = True,
     ) -> list[AuditEvent]:
         """Events, newest first, filtered by subject, action (``*`` wildcards) and time."""
+        for name, value in (("limit", limit), ("since_ms", since_ms), ("until_ms", until_ms)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise InvalidInput(f"{name} must be an integer, got {value!r}")
         with self.ctx.db.read() as conn:
             return list_events(conn, subject_kind, subject_id, action, since_ms, until_ms, max(1, min(limit, 100_000)), descending)
 

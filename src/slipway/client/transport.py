@@ -14,7 +14,7 @@ import httpx
 from slipway.client.blobs import HttpBlobStore
 from slipway.core.auth import Principal
 from slipway.core.errors import BackendUnavailable, SlipwayError, error_from_dict
-from slipway.core.records import dumps, loads
+from slipway.core.records import dumps_fast, loads_fast
 from slipway.core.settings import Settings
 from slipway.local.backends import BACKEND_PATHS, backend_class
 
@@ -36,10 +36,10 @@ class HttpSession:
 
     def call(self, service: str, method: str, arguments: dict[str, Any]) -> Any:
         response = self.request(
-            "POST", f"/api/v1/{service}/{method}", content=dumps(arguments),
+            "POST", f"/api/v1/{service}/{method}", content=dumps_fast(arguments),
             headers={"Content-Type": "application/json"},
         )
-        return loads(response.content)
+        return loads_fast(response.content)
 
 
 def error_from_response(response: httpx.Response) -> SlipwayError:

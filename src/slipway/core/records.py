@@ -67,6 +67,48 @@ def loads(data: bytes | str) -> Any:
     return from_wire(orjson.loads(data))
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+def _plain_json(value: Any) -> bytes | None:
+    try:
+        data = orjson.dumps(value, default=_refuse, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+    except TypeError:
+        return None
+    return None if b"null" in data else data
+
+
+def dumps_fast(value: Any) -> bytes:
+    """The same bytes as :func:`dumps`, without walking plain data in Python.
+
+    Batches of metric points are lists of flat tuples; :func:`to_wire` visits every item of them.
+    orjson encodes plain data (dicts with string keys, lists, tuples, str, int, float, bool, None)
+    exactly as :func:`dumps` does, except non-finite floats, which it writes as ``null``. So each
+    value of a top-level dict (a call's arguments) is tried with orjson alone, and falls back to
+    :func:`dumps` when orjson meets anything else (a record, a set, a NumPy value) or writes a
+    ``null`` (a nested None or a NaN: rare, and then decided safely by the full path).
+    """
+    if isinstance(value, dict) and all(type(key) is str for key in value):
+        parts = []
+        for key, item in value.items():
+            encoded = b"null" if item is None else (_plain_json(item) or dumps(item))
+            parts.append(orjson.dumps(key) + b":" + encoded)
+        return b"{" + b",".join(parts) + b"}"
+    return _plain_json(value) or dumps(value)
+
+
+def loads_fast(data: bytes | str) -> Any:
+    """The same value as :func:`loads`; skips the :func:`from_wire` walk when nothing is tagged.
+
+    Tags are the keys ``"$r"`` (a record) and ``"$f"`` (a non-finite float); a body without the
+    text ``"$`` cannot hold one (a string value containing it just takes the full path).
+    """
+    if isinstance(data, str):
+        data = data.encode()
+    return from_wire(orjson.loads(data)) if b'"$' in data else orjson.loads(data)
+
+
 def as_plain(value: Any) -> Any:
     """A record (or a structure of them) as plain JSON-able data, for ``--json`` output."""
     plain = orjson.loads(orjson.dumps(to_wire(value), option=orjson.OPT_SERIALIZE_NUMPY))

@@ -13,17 +13,22 @@ import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from slipway.blobs.manifest import Manifest, ManifestEntry, scan_folder
+from slipway.blobs.manifest import Manifest, ManifestEntry
 from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.hashing import hash_bytes, hash_file
-from slipway.data.profile import TableProfile
-from slipway.data.tables import as_arrow, is_tabular, read_table, to_parquet_bytes
+from slipway.data.ingest import ingest_folder, manifest_bytes
+from slipway.data.tables_light import is_tabular
+
+# Arrow, NumPy and DataSketches are imported only when a table is actually read or profiled, so
+# versioning a folder of images or binaries does not pay for them.
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from slipway.data.profile import TableProfile
 
 TABLE_FILE = "data.parquet"
 MAX_PROFILED_TABLES = 100  # a folder of thousands of CSVs is versioned, but only the first 100 are profiled
@@ -40,14 +45,23 @@ class Scanned:
     sources: dict[str, str]  # manifest path -> local file to upload
     inline: dict[str, bytes]  # manifest path -> bytes to upload (a table given in memory)
     tables: dict[str, Callable[[], pa.Table]]
+    stored: bool = False  # the files are already in the store (ingested while hashing)
+
+    @property
+    def manifest_bytes(self) -> bytes:
+        return manifest_bytes(list(self.manifest.entries))
 
     @property
     def digest(self) -> str:
-        return hash_bytes(self.manifest.to_bytes())
+        return hash_bytes(self.manifest_bytes)
 
 
-def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Progress | None = None) -> Scanned:
+def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Progress | None = None,
+                blobs: BlobStore | None = None) -> Scanned:
     """Hash ``source`` (a path, a pandas DataFrame or an Arrow table) into a manifest.
+
+    With a local ``blobs`` store, a folder's missing files are stored in the same pass (see
+    :mod:`slipway.data.ingest`); they become part of a version only when it is committed.
 
     Raises:
         NotFound: the path does not exist.
@@ -56,12 +70,13 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if path.is_dir():
-            manifest = scan_folder(path, cache, workers, progress)
+            local = blobs is not None and blobs.local
+            manifest = ingest_folder(blobs, path, cache, workers, store=local, progress=progress)
             if not manifest.entries:
                 raise InvalidInput(f"folder {path} holds no files; nothing to version")
             sources = {e.path: str(path / e.path) for e in manifest.entries}
             tables = {e.path: _reader(sources[e.path], e.path) for e in manifest.entries if is_tabular(e.path)}
-            return Scanned("folder", manifest, sources, {}, tables)
+            return Scanned("folder", manifest, sources, {}, tables, stored=local)
         if path.is_file():
             info = os.stat(path)
             full = str(path.resolve())
@@ -74,6 +89,8 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
             tables = {path.name: _reader(full, path.name)} if is_tabular(path.name) else {}
             return Scanned("file", Manifest((entry,)), {path.name: full}, {}, tables)
         raise NotFound(f"no file or folder at {path}")
+    from slipway.data.tables import as_arrow, to_parquet_bytes
+
     table = as_arrow(source)
     data = to_parquet_bytes(table)
     entry = ManifestEntry(TABLE_FILE, hash_bytes(data), len(data), 0o644)
@@ -81,11 +98,18 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
 
 
 def _reader(full: str, name: str) -> Callable[[], pa.Table]:
-    return lambda: read_table(full, name)
+    def read() -> pa.Table:
+        from slipway.data.tables import read_table
+
+        return read_table(full, name)
+
+    return read
 
 
 def store_scanned(blobs: BlobStore, scanned: Scanned, workers: int, progress: Progress | None = None) -> int:
     """Upload the blobs the store lacks (files first, the manifest is the caller's last step)."""
+    if scanned.stored:
+        return 0
     missing = set(blobs.missing(e.digest for e in scanned.manifest.entries))
     todo = [e for e in scanned.manifest.entries if e.digest in missing]
     seen: set[str] = set()
@@ -111,6 +135,10 @@ def profile_tables(
 
     Returns the profiles, the schema ``{path: {column: arrow type}}`` and the total row count.
     """
+    if not scanned.tables:
+        return {}, {}, None
+    from slipway.data.profile import TableProfile
+
     digests = {e.path: e.digest for e in scanned.manifest.entries}
     profiles: dict[str, TableProfile] = {}
     for path in sorted(scanned.tables)[:MAX_PROFILED_TABLES]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.blobs.manifest import load_manifest, scan_folder
+from slipway.blobs.manifest import load_manifest
 from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import NotFound
@@ -75,26 +75,30 @@ class DataService:
             InvalidInput: a bad name or key, or a table that cannot be read.
         """
         from slipway.data import adding
-        from slipway.data.profile import profiles_to_bytes
 
         parse_ref(name)
         keys = [key] if isinstance(key, str) else list(key) if key is not None else None
         if isinstance(source, str | os.PathLike):
             source = Path(source).resolve()  # the stat cache is keyed by absolute path
-        scanned = adding.scan_source(source, self.stat_cache, workers)
+        scanned = adding.scan_source(source, self.stat_cache, workers, progress, self._blobs)
         latest = self._latest(name)
         if latest is not None and latest.digest == scanned.digest and keys in (None, latest.key_columns):
             return dataclasses.replace(latest, created=False)
         adding.store_scanned(self._blobs, scanned, workers, progress)
-        profiles, schema, rows = adding.profile_tables(scanned, self._previous_profiles(latest))
+        profiles, schema, rows = adding.profile_tables(
+            scanned, self._previous_profiles(latest) if scanned.tables else None)
         for column in keys or []:
             if schema and not any(column in cols for cols in schema.values()):
                 from slipway.core.errors import InvalidInput
 
                 raise InvalidInput(f"key column {column!r} is not a column of {source}; columns: "
                                    f"{sorted({c for cols in schema.values() for c in cols})}")
-        profile_digest = self._blobs.put_bytes(profiles_to_bytes(profiles)) if profiles else None
-        digest = self._blobs.put_bytes(scanned.manifest.to_bytes())  # last: the version's root
+        profile_digest = None
+        if profiles:
+            from slipway.data.profile import profiles_to_bytes
+
+            profile_digest = self._blobs.put_bytes(profiles_to_bytes(profiles))
+        digest = self._blobs.put_bytes(scanned.manifest_bytes)  # last: the version's root
         return self._backend.commit_version(name, digest, scanned.kind, rows=rows, schema=schema,
                                             profile_digest=profile_digest, message=message, key_columns=keys)
 
@@ -105,10 +109,10 @@ class DataService:
             return None
 
     def _previous_profiles(self, latest: DatasetVersion | None) -> dict[str, tuple[str, TableProfile]]:
-        from slipway.data.profile import profiles_from_bytes
-
         if latest is None or not latest.profile_digest:
             return {}
+        from slipway.data.profile import profiles_from_bytes
+
         digests = {e.path: e.digest for e in load_manifest(self._blobs, latest.digest).entries}
         profiles = profiles_from_bytes(self._blobs.read_bytes(latest.profile_digest))
         return {path: (digests[path], p) for path, p in profiles.items() if path in digests}
@@ -121,7 +125,10 @@ class DataService:
         assert latest is not None
         source = Path(path).resolve()
         if source.is_dir():
-            current = {e.path: e.digest for e in scan_folder(source, self.stat_cache, workers).entries}
+            from slipway.data.ingest import ingest_folder
+
+            scanned = ingest_folder(self._blobs, source, self.stat_cache, workers, store=False)
+            current = {e.path: e.digest for e in scanned.entries}
         else:
             from slipway.data import adding
 

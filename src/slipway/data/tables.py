@@ -11,12 +11,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from slipway.core.errors import InvalidInput
+from slipway.data.tables_light import TABULAR_SUFFIXES, is_tabular
 
-TABULAR_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
-
-
-def is_tabular(path: str) -> bool:
-    return path.lower().endswith(TABULAR_SUFFIXES)
+__all__ = ["TABULAR_SUFFIXES", "as_arrow", "is_tabular", "read_table", "to_parquet_bytes"]
 
 
 def read_table(source: str | os.PathLike[str] | bytes, name: str) -> pa.Table:

@@ -17,6 +17,8 @@ from slipway.governance.approvals import (
     request_record,
     required_approvals,
 )
+from slipway.governance.card_render import render
+from slipway.governance.cards import build_card
 from slipway.governance.checks import current_policy
 from slipway.governance.gate import gated_write, record_check
 from slipway.governance.lifecycle import require_allowed, set_state
@@ -91,8 +93,12 @@ class ApprovalEndpoints:
         conn.execute(approval_requests.update().where(approval_requests.c.id == req.id)
                      .values(status=status, decided_ms=now_ms()))
         set_state(conn, row.id, row.state, state)
-        self.ctx.audit(conn, "model_version.transition", "model_version", f"{req.model}/{req.version}",
-                       {"from": row.state, "to": state, "reason": f"approval request {req.id} {status}"})
+        details = {"from": row.state, "to": state, "reason": f"approval request {req.id} {status}"}
+        if outcome == "approve":
+            # Freeze the card as approved: a blob named in the ledger, so later edits cannot rewrite it.
+            card = build_card(conn, version_row(conn, req.model, req.version))
+            details["card_digest"] = self.ctx.blobs.put_bytes(render(card, "json").encode())
+        self.ctx.audit(conn, "model_version.transition", "model_version", f"{req.model}/{req.version}", details)
         approvers = [r.approver for r in conn.execute(select(approval_decisions.c.approver).where(
             approval_decisions.c.request_id == req.id, approval_decisions.c.decision == outcome))]
         emit(conn, f"approval.{status}", {"model": req.model, "version": req.version, "request_id": req.id,

@@ -31,6 +31,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         out += ["", card["description"]]
     for name, section in card["sections"].items():
         out += ["", f"## {_title(name)}", "", section["text"] or "_Not written yet._"]
+    out += ["", "## Known issues (generated)", ""] + ([f"- {i}" for i in card["known_issues"]] or ["_None found._"])
     out += ["", "## Training data", ""] + ([f"- {_dataset(d)}" for d in card["training_data"]] or ["_None recorded._"])
     out += ["", "## Evaluation data", ""] + ([f"- {_dataset(d)}" for d in card["evaluation_data"]] or ["_None recorded._"])
     out += ["", "## Metrics", "", "| metric | value |", "|---|---|"]
@@ -92,8 +93,10 @@ def render_html(card: dict[str, Any]) -> str:
                 body.append("<ul>")
                 in_list = True
             body.append(f"<li>{html.escape(line.strip()[2:]).replace('**', '')}</li>")
+        elif line.startswith("_") and line.endswith("_") and len(line) > 2:
+            body.append(f"<p><em>{html.escape(line[1:-1])}</em></p>")
         elif line.strip():
-            body.append(f"<p>{html.escape(line).replace('_', '')}</p>")
+            body.append(f"<p>{html.escape(line)}</p>")
     if in_table:
         body.append("</table>")
     if in_list:

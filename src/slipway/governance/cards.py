@@ -72,4 +72,25 @@ def build_card(conn: Connection, row: Any) -> dict[str, Any]:
         "lineage": _lineage(conn, f"{model}/{number}"),
         "sections": {name: sections.get(name, {"text": "", "revision": 0}) for name in SECTIONS},
         "revision": sum(s["revision"] for s in sections.values()),
-    }
+    } | {"known_issues": known_issues(_fairness(conn, model, number), datasets, sections)}
+
+
+def known_issues(fairness: dict[str, Any] | None, datasets: list[dict[str, Any]],
+                 sections: dict[str, dict[str, Any]]) -> list[str]:
+    """Limitations the platform can see for itself, listed beside the human-written ones."""
+    issues = []
+    if fairness is None:
+        issues.append("No fairness evaluation has been recorded for this version.")
+    else:
+        for attribute, summary in fairness["summary"].items():
+            if not summary["four_fifths_passed"]:
+                issues.append(f"Disparate impact by {attribute} is {summary['disparate_impact_ratio']}, below the "
+                              "four-fifths rule (0.8).")
+            if summary["small_groups"]:
+                issues.append(f"Groups too small to judge for {attribute}: {', '.join(summary['small_groups'])}.")
+    if not datasets:
+        issues.append("No training dataset version was recorded: the model cannot be traced to its data.")
+    missing = [name for name in ("intended_use", "limitations") if not sections.get(name, {}).get("text", "").strip()]
+    if missing:
+        issues.append(f"Sections not written yet: {', '.join(missing)}.")
+    return issues

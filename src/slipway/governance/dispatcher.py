@@ -50,8 +50,17 @@ class Dispatcher:
     def backoff_ms(self, attempts: int) -> int:
         return int(min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempts - 1)) * 1000)
 
+    def _due_exists(self, now: int) -> bool:
+        # A read first, so an idle dispatcher never takes SQLite's write lock.
+        with self.ctx.db.read() as conn:
+            return conn.execute(select(webhook_deliveries.c.id).where(
+                webhook_deliveries.c.status == "pending", webhook_deliveries.c.next_attempt_ms <= now,
+                or_(webhook_deliveries.c.lease_until_ms.is_(None), webhook_deliveries.c.lease_until_ms < now)).limit(1)).first() is not None
+
     def _claim(self, limit: int) -> list[Any]:
         now = now_ms()
+        if not self._due_exists(now):
+            return []
         with self.ctx.db.write() as conn:
             query = (
                 select(webhook_deliveries.c.id, webhook_deliveries.c.payload, webhook_deliveries.c.attempts,
@@ -71,14 +80,20 @@ class Dispatcher:
 
     def _send(self, client: httpx.Client, row: Any) -> tuple[int | None, str | None, bytes]:
         event = orjson.loads(row.payload)
+        auth = None
         if row.kind == "servicenow":
             body, url = orjson.dumps(change_request_body(event)), change_request_url(row.url)
+            # The Table API takes basic auth; the credentials live in settings, never in the database.
+            creds = self.ctx.settings.section("governance").get("servicenow") or {}
+            if creds.get("username"):
+                auth = httpx.BasicAuth(str(creds["username"]), str(creds.get("password", "")))
         else:
             body, url = row.payload.encode(), row.url
-        headers = {"Content-Type": "application/json", "User-Agent": "slipway-webhooks/1",
+        headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "slipway-webhooks/1",
                    DELIVERY_HEADER: row.id, EVENT_HEADER: row.event_type, **signed_headers(row.secret, body)}
         try:
-            response = client.post(url, content=body, headers=headers)
+            response = client.post(url, content=body, headers=headers, auth=auth) if auth else \
+                client.post(url, content=body, headers=headers)
         except httpx.HTTPError as err:
             return None, f"{type(err).__name__}: {err}"[:500], b""
         error = None if response.is_success else f"HTTP {response.status_code}: {response.text[:200]}"

@@ -48,6 +48,7 @@ class GovernanceService:
 
     # lifecycle -------------------------------------------------------------------------------
     def status(self, ref: str) -> VersionStatus:
+        """State, allowed next states, aliases, open approval request and last policy check."""
         return self._backend.status(ref)  # type: ignore[no-any-return]
 
     def transition(self, ref: str, to_state: str, reason: str = "") -> VersionStatus:
@@ -60,9 +61,20 @@ class GovernanceService:
 
     # approvals -------------------------------------------------------------------------------
     def request_approval(self, ref: str, reason: str) -> ApprovalRequest:
+        """Put a version up for approval; its policy (all but the approvals count) must pass.
+
+        Raises:
+            Conflict: the state does not allow it, a request is open, or the policy fails (named).
+        """
         return self._backend.request_approval(ref, reason)  # type: ignore[no-any-return]
 
     def decide(self, request_id: str, decision: str, comment: str = "") -> ApprovalRequest:
+        """``approve`` or ``reject`` a request.
+
+        Raises:
+            PermissionDenied: the caller requested it, or lacks ``governance.approve``.
+            Conflict: the caller already decided, or the request is closed.
+        """
         return self._backend.decide(request_id, decision, comment)  # type: ignore[no-any-return]
 
     def approve(self, request_id: str, comment: str = "") -> ApprovalRequest:
@@ -76,9 +88,11 @@ class GovernanceService:
         return self._backend.recheck(request_id)  # type: ignore[no-any-return]
 
     def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
+        """Approval requests, newest first, optionally for one model or status."""
         return self._backend.list_requests(model, status, limit)  # type: ignore[no-any-return]
 
     def get_request(self, request_id: str) -> ApprovalRequest:
+        """One approval request with its decisions."""
         return self._backend.get_request(request_id)  # type: ignore[no-any-return]
 
     # policies --------------------------------------------------------------------------------
@@ -90,6 +104,7 @@ class GovernanceService:
         return self._backend.set_policy("model" if model else "tier", model or tier, text)  # type: ignore[no-any-return]
 
     def get_policy(self, ref: str) -> PolicyInfo | None:
+        """The policy that applies to a version: its model's own, else its risk tier's."""
         return self._backend.get_policy(ref)  # type: ignore[no-any-return]
 
     def check(self, ref: str, target_state: str = "approved") -> CheckResult:
@@ -97,6 +112,7 @@ class GovernanceService:
         return self._backend.check(ref, target_state)  # type: ignore[no-any-return]
 
     def verify_check(self, check_id: str) -> bool:
+        """Whether a stored check result still matches its HMAC signature."""
         return self._backend.verify_check(check_id)  # type: ignore[no-any-return]
 
     # fairness --------------------------------------------------------------------------------
@@ -131,9 +147,11 @@ class GovernanceService:
         return report
 
     def fairness_reports(self, ref: str) -> list[FairnessReportInfo]:
+        """Every stored fairness report of a version, newest first."""
         return self._backend.fairness_reports(ref)  # type: ignore[no-any-return]
 
     def fairness_report(self, ref: str, report_version: int | None = None) -> dict[str, Any]:
+        """The full JSON of a stored fairness report (the newest by default)."""
         return self._backend.fairness_report(ref, report_version)  # type: ignore[no-any-return]
 
     def validate_data(self, dataset_version: str, schema: Any = None) -> dict[str, Any]:
@@ -152,25 +170,32 @@ class GovernanceService:
         return self._backend.card(ref, format)  # type: ignore[no-any-return]
 
     def edit_card(self, ref: str, section: str, text: str) -> dict[str, Any]:
+        """Write a new revision of a human-written card section (earlier revisions are kept)."""
         return self._backend.card_edit(ref, section, text)  # type: ignore[no-any-return]
 
     # webhooks --------------------------------------------------------------------------------
     def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> dict[str, Any]:
+        """Subscribe ``url`` (``kind`` generic or servicenow); returns the webhook and its secret."""
         return self._backend.add_webhook(url, list(event_types), kind, secret)  # type: ignore[no-any-return]
 
     def list_webhooks(self) -> list[Any]:
+        """Webhook subscriptions (secrets are never returned)."""
         return self._backend.list_webhooks()  # type: ignore[no-any-return]
 
     def set_webhook_active(self, webhook_id: str, active: bool) -> Any:
+        """Pause or resume a subscription."""
         return self._backend.set_webhook_active(webhook_id, active)
 
     def deliveries(self, webhook_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Any]:
+        """The delivery log, newest first, with every attempt."""
         return self._backend.deliveries(webhook_id, status, limit)  # type: ignore[no-any-return]
 
     def dispatch(self, limit: int = 100) -> Any:
+        """Send due deliveries now (embedded use; servers dispatch in the background)."""
         return self._backend.dispatch(limit)
 
     def servicenow_callback(self, body: dict[str, Any], timestamp: int, signature: str) -> ApprovalRequest:
+        """Record a ticketing system's signed verdict as the calling service account's decision."""
         return self._backend.servicenow_callback(body, timestamp, signature)  # type: ignore[no-any-return]
 
     # history ---------------------------------------------------------------------------------

@@ -6,9 +6,11 @@ the artifact store at most once per run.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from slipway.blobs.store import BlobStore
+from slipway.core.hashing import hash_bytes
 from slipway.pipelines.cache import literal_material
 from slipway.pipelines.graph import GatherRef, OutputRef
 from slipway.pipelines.serializers import deserialize
@@ -17,25 +19,52 @@ OutputMeta = dict[str, Any]  # {"digest", "kind", "size"}
 
 
 class Artifacts:
-    def __init__(self, blobs: BlobStore) -> None:
+    def __init__(self, blobs: BlobStore, writers: int = 4) -> None:
         self.blobs = blobs
         self._values: dict[str, Any] = {}
         self.outputs: dict[str, dict[str, OutputMeta]] = {}  # node key -> output name -> meta
+        # Blob writes (each ends in an fsync) run in the background so the next step need not
+        # wait; a record naming a digest is committed only after its write finished (wait_stored).
+        self._writer = ThreadPoolExecutor(writers, thread_name_prefix="slipway-artifacts") if writers else None
+        self._pending: dict[str, Future[str]] = {}
 
     def store_encoded(self, encoded: dict[str, tuple[str, bytes]], values: list[Any] | None) -> dict[str, OutputMeta]:
         """Store outputs already serialised by the runner; ``values`` (in-process only) are kept
         in memory so downstream steps do not read them back."""
         metas = {}
         for index, (name, (kind, data)) in enumerate(encoded.items()):
-            digest = self.blobs.put_bytes(data)
+            digest = self.put_bytes(data)
             if values is not None:
                 self._values[digest] = values[index]
             metas[name] = {"digest": digest, "kind": kind, "size": len(data)}
         return metas
 
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data`` (in the background when a writer pool exists); returns its digest now."""
+        if self._writer is None:
+            return self.blobs.put_bytes(data)
+        digest = hash_bytes(data)
+        if digest not in self._pending:
+            self._pending[digest] = self._writer.submit(self.blobs.put_bytes, data)
+        return digest
+
+    def wait_stored(self, digests: Any = None) -> None:
+        """Block until the blobs ``digests`` (default: all) are durably stored; re-raise a failed write."""
+        wanted = list(self._pending) if digests is None else [d for d in digests if d in self._pending]
+        for digest in wanted:
+            self._pending[digest].result()
+
+    def close(self) -> None:
+        try:
+            self.wait_stored()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+
     def load(self, meta: OutputMeta) -> Any:
         digest = meta["digest"]
         if digest not in self._values:
+            self.wait_stored([digest])
             self._values[digest] = deserialize(meta["kind"], self.blobs.read_bytes(digest))
         return self._values[digest]
 

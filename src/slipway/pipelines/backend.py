@@ -54,6 +54,7 @@ class PipelineBackend(EventsMixin):
             id=run_id, pipeline=pipeline, source=source[:500], status=status, runner=runner,
             params=check_json(params, "params"), reason=check_json(reason, "reason"), resumed_from=resumed_from,
             user=self.ctx.principal.name, created_ms=created, start_ms=created if status == "RUNNING" else None,
+            heartbeat_ms=created if status == "RUNNING" else None,
         ))
         if steps:
             conn.execute(pipeline_step_runs.insert(), [
@@ -89,8 +90,9 @@ class PipelineBackend(EventsMixin):
             row = self._run_row(conn, run_id)
             if row.status != "QUEUED":
                 raise Conflict(f"pipeline run {run_id} is {row.status}, not QUEUED; it was already started")
+            started = now_ms()
             conn.execute(pipeline_runs.update().where(pipeline_runs.c.id == run_id)
-                         .values(status="RUNNING", start_ms=now_ms()))
+                         .values(status="RUNNING", start_ms=started, heartbeat_ms=started))
             conn.execute(pipeline_step_runs.delete().where(pipeline_step_runs.c.run_id == run_id))
             conn.execute(pipeline_step_runs.insert(), [
                 {"id": new_id(), "run_id": run_id, "position": i, "key": s.key, "step": s.step,
@@ -121,6 +123,7 @@ class PipelineBackend(EventsMixin):
                 if step_row is None:
                     raise NotFound(f"pipeline run {run_id} has no step {update.key!r}")
                 self._apply(conn, run_id, step_row, update)
+            conn.execute(pipeline_runs.update().where(pipeline_runs.c.id == run_id).values(heartbeat_ms=now_ms()))
             self.ctx.audit(conn, "pipeline.steps.update", "pipeline_run", run_id,
                            {"steps": {u.key: u.status for u in updates}})
         return len(updates)
@@ -162,6 +165,50 @@ class PipelineBackend(EventsMixin):
             self.ctx.audit(conn, "pipeline.run.finish", "pipeline_run", run_id, {"status": status, "error": error})
             return self._load(conn, run_id)
 
+    @endpoint("pipelines.run")
+    def heartbeat(self, run_id: str) -> bool:
+        """Note that the process executing a RUNNING run is alive; False if the run is not RUNNING.
+
+        Not an audit event: it changes no fact about the run, only when it was last seen alive
+        (auditing it every few seconds would bury the ledger). Stale heartbeats are acted on by
+        :meth:`recover_stale`, which is audited.
+        """
+        with self.ctx.db.write() as conn:
+            count = conn.execute(pipeline_runs.update().where(
+                pipeline_runs.c.id == run_id, pipeline_runs.c.status == "RUNNING").values(heartbeat_ms=now_ms())).rowcount
+        return bool(count)
+
+    @endpoint("pipelines.run")
+    def recover_stale(self, stale_before_ms: int) -> list[PipelineRun]:
+        """Fail every RUNNING run whose executing process has not been seen since
+        ``stale_before_ms`` (it was killed); a run a schedule or trigger started is queued again as
+        a resume of it, in the same transaction, so its firing is neither lost nor run twice.
+        Returns the runs queued."""
+        if isinstance(stale_before_ms, bool) or not isinstance(stale_before_ms, int):
+            raise InvalidInput(f"stale_before_ms must be a time in milliseconds, got {stale_before_ms!r}")
+        queued = []
+        with self.ctx.db.read() as conn:
+            stale = conn.execute(select(pipeline_runs.c.id).where(
+                pipeline_runs.c.status == "RUNNING", pipeline_runs.c.heartbeat_ms < stale_before_ms)).all()
+        for (run_id,) in stale:
+            with self.ctx.db.write() as conn:
+                error = "the process executing this run stopped (no heartbeat); completed steps are kept"
+                claimed = conn.execute(pipeline_runs.update().where(
+                    pipeline_runs.c.id == run_id, pipeline_runs.c.status == "RUNNING",
+                    pipeline_runs.c.heartbeat_ms < stale_before_ms).values(
+                    status="FAILED", end_ms=now_ms(), error=error)).rowcount
+                if not claimed:
+                    continue  # it came back to life, or another scheduler recovered it first
+                row = self._run_row(conn, run_id)
+                self.ctx.audit(conn, "pipeline.run.finish", "pipeline_run", run_id, {"status": "FAILED", "error": error})
+                reason = from_json(row.reason, {})
+                if reason.get("kind") in ("schedule", "trigger", "recover"):
+                    new_id_ = self._insert_run(conn, row.pipeline, row.source, row.runner, from_json(row.params, {}),
+                                               [], {"kind": "recover", "run": run_id, "original": reason},
+                                               run_id, "QUEUED")
+                    queued.append(self._load(conn, new_id_))
+        return queued
+
     @endpoint("read")
     def get_run(self, run_id: str) -> PipelineRun:
         with self.ctx.db.read() as conn:
@@ -198,6 +245,21 @@ class PipelineBackend(EventsMixin):
             rows = conn.execute(select(pipeline_cache.c.cache_key, pipeline_cache.c.outputs).where(
                 pipeline_cache.c.cache_key.in_(list(cache_keys)),
                 or_(pipeline_cache.c.expires_ms.is_(None), pipeline_cache.c.expires_ms > now))).all()
+        return {r.cache_key: from_json(r.outputs, {}) for r in rows}
+
+    @endpoint("read")
+    def cache_entries(self, steps: list[str], limit: int = 20_000) -> dict[str, dict[str, Any]] | None:
+        """Every unexpired cache entry of the step names ``steps`` (key -> outputs), so a run looks
+        its keys up without a round trip each; None when there are more than ``limit``."""
+        if not steps:
+            return {}
+        now = now_ms()
+        with self.ctx.db.read() as conn:
+            rows = conn.execute(select(pipeline_cache.c.cache_key, pipeline_cache.c.outputs).where(
+                pipeline_cache.c.step.in_(list(steps)),
+                or_(pipeline_cache.c.expires_ms.is_(None), pipeline_cache.c.expires_ms > now)).limit(limit + 1)).all()
+        if len(rows) > limit:
+            return None
         return {r.cache_key: from_json(r.outputs, {}) for r in rows}
 
     @endpoint("pipelines.run")

@@ -7,7 +7,9 @@ Independent branches keep going after a failure, so a resume has as little left 
 
 from __future__ import annotations
 
+import threading
 import time
+import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
@@ -23,6 +25,9 @@ from slipway.pipelines.runners.task import execute_task
 from slipway.pipelines.serializers import split_outputs
 
 WAITING = ("PENDING", "RUNNING", "RETRYING")
+# Step changes are committed in groups at most this often (and always at the end of a run).
+FLUSH_INTERVAL_S = 0.2
+HEARTBEAT_S = 5.0
 Reuse = dict[str, tuple[str, dict[str, Any], str]]  # node key -> (cache key, outputs, from run id)
 
 
@@ -60,24 +65,42 @@ class Executor:
         self._attempt_errors: dict[str, list[str]] = {}
         self._inflight: dict[Future[TaskResult], tuple[Node, int, str]] = {}
         self._delayed: list[tuple[float, Node, int, str]] = []
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self._known: dict[str, dict[str, Any]] | None = None  # prefetched cache entries of this DAG's steps
 
     # -- the loop ------------------------------------------------------------------------------
     def execute(self) -> PipelineRun:
+        beating = threading.Event()
+        threading.Thread(target=self._heartbeat, args=(beating,), daemon=True, name="slipway-run-heartbeat").start()
         try:
+            self._known = self.backend.cache_entries(sorted({n.step.name for n in self.graph.nodes.values()}))
             while True:
                 self._advance()
                 if not self._inflight and not self._delayed:
                     break
                 self._wait()
-            self._flush()
+            self._flush(force=True)
         except BaseException as err:
-            self._updates.clear()
+            with self._lock:
+                self._updates.clear()
             message = err.message if isinstance(err, SlipwayError) else f"{type(err).__name__}: {err}"
             self._finish("FAILED", f"the pipeline run stopped: {message}")
             raise
+        finally:
+            beating.set()
+            self.artifacts.close()
         if self.failures:
             return self._finish("FAILED", "; ".join(self.failures))
         return self._finish("SUCCEEDED", None)
+
+    def _heartbeat(self, stop: threading.Event) -> None:
+        # Tells schedulers this run's process is alive, so only a killed run is recovered.
+        while not stop.wait(HEARTBEAT_S):
+            try:
+                self.backend.heartbeat(self.run_id)
+            except Exception:  # a missed beat is harmless; the next one retries
+                continue
 
     def _finish(self, status: str, error: str | None) -> PipelineRun:
         result: PipelineRun = self.backend.finish_run(self.run_id, status, error)
@@ -111,8 +134,16 @@ class Executor:
                      "kwargs": {k: self.artifacts.key_material(v) for k, v in node.kwargs.items()}}
         extra = None
         if step.cache_key_extra is not None:
-            extra = step.cache_key_extra(self._context(node, 0), *self.artifacts.resolve(node.args),
-                                         **self.artifacts.resolve(node.kwargs))
+            try:
+                extra = step.cache_key_extra(self._context(node, 0), *self.artifacts.resolve(node.args),
+                                             **self.artifacts.resolve(node.kwargs))
+            except Exception as err:  # e.g. the dataset it names does not exist: the step fails, clearly
+                message = err.message if isinstance(err, SlipwayError) else str(err)
+                self.state[node.key] = "RUNNING"
+                self._done(node, step.retries + 1, "", TaskResult(
+                    False, error=f"{type(err).__name__}: {message}", traceback=traceback.format_exc(),
+                    start_ms=now_ms(), end_ms=now_ms()))
+                return
         env = {k: _auto_env(k) if v == "auto" else v for k, v in step.env.items()}
         cache_key = compute_key(step.name, step.fn, arguments, env, extra)
         reused = self.reuse.get(node.key)
@@ -120,11 +151,19 @@ class Executor:
             self._hit(node, cache_key, reused[1], {"reused_from": reused[2]})
             return
         if step.cache:
-            hit = self.backend.lookup_cache([cache_key]).get(cache_key)
+            hit = self._lookup(cache_key)
             if hit and self._blobs_present(hit):
                 self._hit(node, cache_key, hit, {})
                 return
         self._launch(node, 1, cache_key)
+
+    def _lookup(self, cache_key: str) -> dict[str, Any] | None:
+        if self._known is not None:
+            # Prefetched at the start: a key missing there is a miss without a round trip (an
+            # entry another process adds meanwhile is only recomputed, never wrong).
+            return self._known.get(cache_key)
+        found: dict[str, Any] | None = self.backend.lookup_cache([cache_key]).get(cache_key)
+        return found
 
     def _blobs_present(self, outputs: dict[str, Any]) -> bool:
         # A cache entry whose blobs were garbage-collected is a miss, never a broken run.
@@ -135,17 +174,17 @@ class Executor:
         self.state[node.key] = "CACHED"
         self.artifacts.outputs[node.key] = outputs
         now = now_ms()
-        self._updates.append(StepUpdate(node.key, "CACHED", cache_key=cache_key, cached=True, attempts=0,
+        self._add(StepUpdate(node.key, "CACHED", cache_key=cache_key, cached=True, attempts=0,
                                         start_ms=now, end_ms=now, outputs=outputs, details=details or None))
 
     def _skip(self, node: Node, reason: str, details: dict[str, Any] | None = None) -> None:
         self.state[node.key] = "SKIPPED"
-        self._updates.append(StepUpdate(node.key, "SKIPPED", details={"skipped": reason, **(details or {})}))
+        self._add(StepUpdate(node.key, "SKIPPED", details={"skipped": reason, **(details or {})}))
 
     def _launch(self, node: Node, attempt: int, cache_key: str) -> None:
         self.state[node.key] = "RUNNING"
-        self._updates.append(StepUpdate(node.key, "RUNNING", cache_key=cache_key, attempts=attempt,
-                                        start_ms=now_ms() if attempt == 1 else None))
+        self._add(StepUpdate(node.key, "RUNNING", cache_key=cache_key, attempts=attempt,
+                             start_ms=now_ms() if attempt == 1 else None))
         self._flush()
         try:
             args = self.artifacts.resolve(node.args)
@@ -158,7 +197,16 @@ class Executor:
         task = Task(locator_of(node.step.fn), tuple(args), kwargs, context, node.step.timeout, node.step.outputs,
                     node.key, keep_value=in_driver, fn=node.step.fn)
         if in_driver:
-            self._done(node, attempt, cache_key, execute_task(task, thread_timeout=True))
+            # A step still running after the commit interval gets its RUNNING state written by a
+            # timer, so a long step shows as running while quick ones cost no extra commit.
+            timer = threading.Timer(FLUSH_INTERVAL_S, self._flush_quietly)
+            timer.daemon = True
+            timer.start()
+            try:
+                result = execute_task(task, thread_timeout=True)
+            finally:
+                timer.cancel()
+            self._done(node, attempt, cache_key, result)
             return
         self._inflight[self.runner.submit(task)] = (node, attempt, cache_key)
 
@@ -174,7 +222,9 @@ class Executor:
         if not self._inflight:
             time.sleep(max(0.0, timeout))
             return
-        finished, _ = wait(list(self._inflight), timeout=max(0.0, timeout), return_when=FIRST_COMPLETED)
+        finished, _ = wait(list(self._inflight), timeout=max(0.0, min(timeout, FLUSH_INTERVAL_S)),
+                           return_when=FIRST_COMPLETED)
+        self._flush()
         for future in finished:
             node, attempt, cache_key = self._inflight.pop(future)
             self._done(node, attempt, cache_key, future.result())
@@ -206,34 +256,56 @@ class Executor:
             if callable(report):
                 details.update(report())
             ttl = -1.0 if not step.cache else (step.cache_ttl or 0.0)
-            self._updates.append(StepUpdate(
+            if step.cache and self._known is not None and not step.cache_ttl:
+                self._known[cache_key] = outputs
+            self._add(StepUpdate(
                 node.key, "SUCCEEDED", attempts=attempt, end_ms=result.end_ms or now_ms(), outputs=outputs,
                 logs_digest=logs_digest, details=details or None, cache_key=cache_key, cache_ttl_s=ttl,
                 lineage=result.lineage or None))
         else:
             self.state[node.key] = "FAILED"
             self.failures.append(f"step {node.key!r} failed after {attempt} attempt(s): {result.error}")
-            self._updates.append(StepUpdate(
+            self._add(StepUpdate(
                 node.key, "FAILED", attempts=attempt, end_ms=result.end_ms or now_ms(), logs_digest=logs_digest,
                 error=result.error, traceback=result.traceback, details=details or None,
                 lineage=result.lineage or None))
-        if not self.runner.parallel:
-            return
         self._flush()
 
     def _store_logs(self, key: str) -> str | None:
         parts = self._logs.get(key)
         if not parts or not any(parts):
             return None
-        return self.artifacts.blobs.put_bytes("".join(parts).encode())
+        return self.artifacts.put_bytes("".join(parts).encode())
 
     def _context(self, node: Node, attempt: int) -> StepContext:
         return StepContext(self.run_id, node.key, attempt, self.graph.params, self.workspace)
 
-    def _flush(self) -> None:
-        if self._updates:
+    def _add(self, update: StepUpdate) -> None:
+        with self._lock:
+            self._updates.append(update)
+
+    def _flush(self, force: bool = False) -> None:
+        """Commit pending step changes, at most every ``FLUSH_INTERVAL_S`` unless forced (group
+        commit: one transaction for many quick steps). Blobs a change names are stored first."""
+        with self._lock:
+            if not self._updates or (not force and time.monotonic() - self._last_flush < FLUSH_INTERVAL_S):
+                return
             updates, self._updates = self._updates, []
-            self.backend.update_steps(self.run_id, updates)
+            try:
+                digests = [o["digest"] for u in updates for o in (u.outputs or {}).values()]
+                digests += [u.logs_digest for u in updates if u.logs_digest]
+                self.artifacts.wait_stored(digests)
+                self.backend.update_steps(self.run_id, updates)
+            except BaseException:
+                self._updates[:0] = updates  # nothing is lost: the next flush tries again
+                raise
+            self._last_flush = time.monotonic()
+
+    def _flush_quietly(self) -> None:
+        try:
+            self._flush()
+        except Exception:  # the timer's flush is an early write; the main loop's flush reports errors
+            return
 
 
 def _describe(value: Any) -> Any:

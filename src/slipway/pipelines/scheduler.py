@@ -44,13 +44,21 @@ class Scheduler:
     """Runs schedules and triggers of one workspace; ``tick`` once, or ``run_forever``."""
 
     def __init__(self, workspace: Any, poll_seconds: float = 5.0, clock: Callable[[], int] = now_ms,
-                 report: Callable[[str], None] | None = None) -> None:
+                 report: Callable[[str], None] | None = None, stale_after_s: float = 120.0) -> None:
         self.workspace = workspace
         self.pipelines = workspace.pipelines
         self.backend = workspace.backend("pipelines")
         self.poll_seconds = poll_seconds
         self.clock = clock
         self.report = report or log.info
+        self.stale_after_ms = int(stale_after_s * 1000)  # runs heartbeat every 5 s
+
+    def recover(self) -> list[PipelineRun]:
+        """Fail runs whose process was killed, and queue scheduled or triggered ones again."""
+        queued: list[PipelineRun] = self.backend.recover_stale(self.clock() - self.stale_after_ms)
+        for run in queued:
+            self.report(f"pipeline run {run.resumed_from} lost its process; queued {run.id} to resume it")
+        return queued
 
     def claim_due(self) -> list[PipelineRun]:
         """Claim every due firing; returns the runs this call queued."""
@@ -92,6 +100,7 @@ class Scheduler:
         return done
 
     def tick(self, stop: threading.Event | None = None) -> list[PipelineRun]:
+        self.recover()
         self.claim_due()
         return self.execute_queued(stop)
 

@@ -65,9 +65,14 @@ class PipelineService:
         except InvalidInput as err:
             self._backend.claim_run(run_id, [])
             return self._backend.finish_run(run_id, "FAILED", f"cannot build the pipeline: {err.message}")  # type: ignore[no-any-return]
+        reuse: Reuse | None = None
+        if queued.resumed_from:  # queued by recovery: reuse what the killed run completed
+            old = self.get_run(queued.resumed_from)
+            reuse = {s.key: (s.cache_key, s.outputs, old.id) for s in old.steps
+                     if s.status in ("SUCCEEDED", "CACHED") and s.cache_key and s.outputs}
         run = self._backend.claim_run(run_id, _plan(graph))
         runner_obj, _ = _runner(queued.runner)
-        return self._execute(graph, run, runner_obj, close=True)
+        return self._execute(graph, run, runner_obj, reuse=reuse, close=True)
 
     def _execute(self, graph: Graph, run: PipelineRun, runner: Runner, reuse: Reuse | None = None,
                  close: bool = True) -> PipelineRun:

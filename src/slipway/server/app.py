@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from slipway.core.auth import endpoints_of
 from slipway.core.errors import InvalidInput, SlipwayError
-from slipway.core.records import dumps, from_wire
+from slipway.core.records import dumps_fast, loads_fast
 from slipway.core.settings import Settings
 from slipway.governance.dispatcher import dispatcher_lifespan
 from slipway.local import LocalTransport, available_backends
@@ -100,7 +100,7 @@ def _add_endpoint(app: FastAPI, base: LocalTransport, auth: Authenticator, servi
         if len(body) > MAX_BODY:
             raise InvalidInput(f"request body is {len(body)} bytes; the limit is {MAX_BODY}")
         try:
-            arguments = from_wire(orjson.loads(body)) if body else {}
+            arguments = loads_fast(body) if body else {}
         except orjson.JSONDecodeError as err:
             raise InvalidInput(f"request body is not valid JSON: {err}") from err
         if not isinstance(arguments, dict):
@@ -111,7 +111,7 @@ def _add_endpoint(app: FastAPI, base: LocalTransport, auth: Authenticator, servi
         except TypeError as err:
             raise InvalidInput(f"{service}.{method}: {err}") from err
         result: Any = await run_in_threadpool(getattr(backend, method), **arguments)
-        return Response(dumps(result), media_type="application/json")
+        return Response(dumps_fast(result), media_type="application/json")
 
     app.add_api_route(
         f"/api/v1/{service}/{method}", handle, methods=["POST"], name=f"{service}.{method}",

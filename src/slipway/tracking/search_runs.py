@@ -1,27 +1,36 @@
 """Running a run search: filter, experiments, order, a page of ids, then the runs themselves.
 
-Page tokens are opaque: base64 of ``{"p": part, "o": offset, "q": fingerprint}`` (the answer may
-come from several ordered queries, see :func:`run_id_queries`; ``p`` is which one the next page
-starts in and ``o`` the offset within it). The fingerprint is a hash of the query, so a token handed to a different query is refused instead of silently
+Page tokens are opaque: base64 of ``{"o": offset, "q": fingerprint}``, where the fingerprint is a
+hash of the query, so a token handed to a different query is refused instead of silently
 returning the wrong page.
+
+When the first order key is a metric, a page is first tried from only the best few thousand
+values of that metric (:func:`top_by_metric_query`): a top-100 then reads a few thousand index
+entries instead of every run. The result is used only when it is provably the same as the full
+query's (every returned row is strictly better than the worst candidate); otherwise, e.g. for a
+very selective filter, the full query runs.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select
 
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
 from slipway.tracking.records import RunPage
 from slipway.tracking.rows import load_runs
 from slipway.tracking.search import parse_filter, parse_order_by
-from slipway.tracking.search_sql import run_id_queries
+from slipway.tracking.search_sql import run_id_query, top_by_metric_query
 
 MAX_RESULTS = 50_000  # MLflow's limit too
+FAST_PATH_BUDGET = 1_000  # candidates read for a top-N by a metric before falling back
+FAST_PATH_FACTOR = 10  # ... or this many per row the page needs, whichever is more
+FAST_PATH_MAX = 10_000  # deeper pages than this go straight to the full query
 
 
 def _fingerprint(filter: str, experiment_ids: list[str] | None, order_by: list[str], include_deleted: bool) -> str:
@@ -29,24 +38,23 @@ def _fingerprint(filter: str, experiment_ids: list[str] | None, order_by: list[s
     return hash_bytes(body)[:16]
 
 
-def encode_token(part: int, offset: int, fingerprint: str) -> str:
-    body = orjson.dumps({"p": part, "o": offset, "q": fingerprint})
-    return base64.urlsafe_b64encode(body).decode().rstrip("=")
+def encode_token(offset: int, fingerprint: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"o": offset, "q": fingerprint})).decode().rstrip("=")
 
 
-def decode_token(token: str, fingerprint: str) -> tuple[int, int]:
-    """The (part, offset) a page token holds; InvalidInput if it is malformed or from another query."""
+def decode_token(token: str, fingerprint: str) -> int:
+    """The offset a page token holds; InvalidInput if it is malformed or from another query."""
     if not isinstance(token, str):
         raise InvalidInput(f"a page token is a string, got {token!r}")
     try:
         padded = token + "=" * (-len(token) % 4)
         body = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
-        part, offset, owner = body["p"], body["o"], body["q"]
+        offset, owner = body["o"], body["q"]
     except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError, UnicodeEncodeError) as err:
         raise InvalidInput(f"page token {token[:40]!r} is malformed; pass the next_token of a previous page") from err
-    if owner != fingerprint or not isinstance(offset, int) or offset < 0 or not isinstance(part, int) or part < 0:
+    if owner != fingerprint or not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidInput(f"page token {token[:40]!r} belongs to a different search; repeat the search from the start")
-    return part, offset
+    return offset
 
 
 def search(
@@ -59,23 +67,32 @@ def search(
     node = parse_filter(filter)
     order = parse_order_by(order_by)
     fingerprint = _fingerprint(filter, experiment_ids, order_by, include_deleted)
-    part, offset = decode_token(page_token, fingerprint) if page_token else (0, 0)
-    queries = run_id_queries(node, order, conn.dialect.name, experiment_ids, include_deleted)
-    ids: list[str] = []
-    next_token = None
-    while part < len(queries):
-        # One row more than needed says whether there is a next page without a COUNT(*).
-        wanted = max_results - len(ids)
-        found = list(conn.execute(queries[part].limit(wanted + 1).offset(offset)).scalars())
-        if len(found) > wanted:
-            ids.extend(found[:wanted])
-            next_token = encode_token(part, offset + wanted, fingerprint)
-            break
-        ids.extend(found)
-        part, offset = part + 1, 0
-        if len(ids) == max_results:
-            # The page is full exactly at the end of a part: is anything left in the later parts?
-            if any(conn.execute(q.limit(1)).first() for q in queries[part:]):
-                next_token = encode_token(part, 0, fingerprint)
-            break
-    return RunPage(load_runs(conn, ids), next_token)
+    offset = decode_token(page_token, fingerprint) if page_token else 0
+    dialect = conn.dialect.name
+    # One row more than asked says whether there is a next page without a COUNT(*).
+    wanted = offset + max_results + 1
+    ids = None
+    if order and order[0].entity == "metrics" and wanted <= FAST_PATH_MAX:
+        budget = max(FAST_PATH_BUDGET, FAST_PATH_FACTOR * wanted)
+        queries = top_by_metric_query(node, order, dialect, experiment_ids, include_deleted, budget)
+        ids = _top_by_metric(conn, queries, budget, order[0].descending, offset, max_results)
+    if ids is None:
+        query = run_id_query(node, order, dialect, experiment_ids, include_deleted)
+        ids = list(conn.execute(query.limit(max_results + 1).offset(offset)).scalars())
+    more = len(ids) > max_results
+    return RunPage(load_runs(conn, ids[:max_results]), encode_token(offset + max_results, fingerprint) if more else None)
+
+
+def _top_by_metric(
+    conn: Connection, queries: tuple[Select[Any], Select[Any]], budget: int, descending: bool, offset: int,
+    max_results: int,
+) -> list[str] | None:
+    """The page from the metric's best candidates, or None when it might differ from the full query."""
+    page_query, boundary_query = queries
+    rows = conn.execute(page_query.limit(max_results + 1).offset(offset)).all()
+    if len(rows) < max_results + 1:
+        return None  # the page may continue into runs outside the candidates (or NaN/missing ones)
+    count, worst = conn.execute(boundary_query).one()
+    last = rows[-1].value
+    exact = count < budget or (last > worst if descending else last < worst)
+    return [row.id for row in rows] if exact else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, false, literal, not_, or_, select, true
+from sqlalchemy import Select, and_, case, exists, false, func, literal, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from slipway.core.errors import InvalidInput
@@ -79,18 +79,25 @@ def _number_test(column: Any, nan_flag: Any, op: str, value: Any) -> ColumnEleme
     return and_(not_(nan_flag), column.op(op)(value))
 
 
-def _comparison(comp: Comparison, dialect: str) -> ColumnElement[bool]:
+def _keyed_test(table: Any, key: str, correlated: bool, test: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A run has ``key`` in ``table`` with a value passing ``test``.
+
+    Correlated (``EXISTS``, one primary-key probe per run) suits queries that visit few runs and
+    stop early; uncorrelated (``IN (subquery)``) lets the database start from the comparison's own
+    index range, which wins when every run would otherwise be probed.
+    """
+    if correlated:
+        return exists().where(table.c.run_id == runs.c.id, table.c.key == key, test)
+    return runs.c.id.in_(select(table.c.run_id).where(table.c.key == key, test))
+
+
+def _comparison(comp: Comparison, dialect: str, correlated: bool) -> ColumnElement[bool]:
     if comp.entity == "metrics":
-        return exists().where(
-            latest_metrics.c.run_id == runs.c.id, latest_metrics.c.key == comp.key,
-            _number_test(latest_metrics.c.value, latest_metrics.c.is_nan, comp.op, comp.value),
-        )
+        return _keyed_test(latest_metrics, comp.key, correlated, _number_test(
+            latest_metrics.c.value, latest_metrics.c.is_nan, comp.op, comp.value))
     if comp.entity in _KEYED:
         table = _KEYED[comp.entity]
-        return exists().where(
-            table.c.run_id == runs.c.id, table.c.key == comp.key,
-            _string_test(table.c.value, comp.op, comp.value, dialect),
-        )
+        return _keyed_test(table, comp.key, correlated, _string_test(table.c.value, comp.op, comp.value, dialect))
     if comp.entity == "datasets":
         column = run_inputs.c[comp.key]
         if comp.key == "version":
@@ -107,13 +114,13 @@ def _comparison(comp: Comparison, dialect: str) -> ColumnElement[bool]:
     return _string_test(column, comp.op, comp.value, dialect)
 
 
-def compile_filter(node: Node | None, dialect: str) -> ColumnElement[bool]:
+def compile_filter(node: Node | None, dialect: str, correlated: bool = True) -> ColumnElement[bool]:
     """The WHERE condition for a parsed filter (``true()`` for an empty filter)."""
     if node is None:
         return true()
     if isinstance(node, Comparison):
-        return _comparison(node, dialect)
-    parts = [compile_filter(item, dialect) for item in node.items]
+        return _comparison(node, dialect, correlated)
+    parts = [compile_filter(item, dialect, correlated) for item in node.items]
     return and_(*parts) if node.op == "and" else or_(*parts)
 
 
@@ -145,9 +152,9 @@ def apply_order(query: Select[Any], keys: list[OrderKey]) -> Select[Any]:
 
 
 def _base_conditions(
-    node: Node | None, dialect: str, experiment_ids: list[str] | None, include_deleted: bool,
+    node: Node | None, dialect: str, experiment_ids: list[str] | None, include_deleted: bool, correlated: bool,
 ) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [compile_filter(node, dialect)]
+    conditions: list[ColumnElement[bool]] = [compile_filter(node, dialect, correlated)]
     if experiment_ids is not None:
         conditions.append(runs.c.experiment_id.in_(experiment_ids) if experiment_ids else literal(False))
     if not include_deleted:
@@ -155,30 +162,43 @@ def _base_conditions(
     return conditions
 
 
-def run_id_queries(
+def run_id_query(
     node: Node | None, order: list[OrderKey], dialect: str, experiment_ids: list[str] | None, include_deleted: bool,
-) -> list[Select[Any]]:
-    """SELECTs of matching run ids whose results, concatenated, are the whole ordered answer.
+) -> Select[Any]:
+    """SELECT runs.id matching the filter, in the requested order; the caller adds LIMIT/OFFSET."""
+    # Newest-first walks an index and stops at a full page, so per-run probes are cheap; any other
+    # order sorts every match, so let the database start from the filter's own index ranges.
+    walks_index = not order or (order[0].entity == "attributes" and order[0].key == "start_time")
+    conditions = _base_conditions(node, dialect, experiment_ids, include_deleted, correlated=walks_index)
+    return apply_order(select(runs.c.id).select_from(runs).where(*conditions), order)
 
-    Usually one query. When the first order key is a metric, three: runs with a number for it
-    (an inner join the database walks in index order, stopping once a page is full, instead of
-    sorting every run), runs where it is NaN, and runs without it; so a top-100 by a metric
-    over many runs reads a few hundred rows, not all of them.
+
+def top_by_metric_query(
+    node: Node | None, order: list[OrderKey], dialect: str, experiment_ids: list[str] | None, include_deleted: bool,
+    budget: int,
+) -> tuple[Select[Any], Select[Any]]:
+    """The fast path for "top N by a metric": only the ``budget`` best values of the metric.
+
+    Returns (page query selecting ``id`` and ``value``, boundary query selecting the count and
+    the worst value among those candidates). The candidates come from walking the covering index
+    ``(key, is_nan, value, run_id)``, so the database reads ``budget`` index entries instead of
+    every run. The caller decides whether the page is exact (see :mod:`search_runs`).
     """
-    conditions = _base_conditions(node, dialect, experiment_ids, include_deleted)
-    first = order[0] if order else None
-    if first is None or first.entity != "metrics":
-        return [apply_order(select(runs.c.id).select_from(runs).where(*conditions), order)]
-    metric = latest_metrics.alias("order_first")
-    joined = select(runs.c.id).select_from(metric.join(runs, runs.c.id == metric.c.run_id))
-    numbers = joined.where(metric.c.key == first.key, not_(metric.c.is_nan), *conditions)
-    value_order = metric.c.value.desc() if first.descending else metric.c.value.asc()
-    nans = joined.where(metric.c.key == first.key, metric.c.is_nan, *conditions)
-    has_metric = exists().where(latest_metrics.c.run_id == runs.c.id, latest_metrics.c.key == first.key)
-    missing = select(runs.c.id).select_from(runs).where(not_(has_metric), *conditions)
-    rest = order[1:]
-    return [
-        apply_order(numbers.order_by(value_order), rest),
-        apply_order(nans, rest),
-        apply_order(missing, rest),
-    ]
+    first = order[0]
+    candidates_source = (
+        select(latest_metrics.c.run_id, latest_metrics.c.value)
+        .where(latest_metrics.c.key == first.key, latest_metrics.c.is_nan == false())
+        .order_by(latest_metrics.c.value.desc() if first.descending else latest_metrics.c.value.asc())
+        .limit(budget)
+    )
+    candidates = candidates_source.subquery("candidates")
+    conditions = _base_conditions(node, dialect, experiment_ids, include_deleted, correlated=True)
+    page = (
+        select(runs.c.id, candidates.c.value)
+        .select_from(candidates.join(runs, runs.c.id == candidates.c.run_id))
+        .where(*conditions)
+        .order_by(candidates.c.value.desc() if first.descending else candidates.c.value.asc())
+    )
+    boundary_value = func.min(candidates.c.value) if first.descending else func.max(candidates.c.value)
+    boundary = select(func.count(), boundary_value).select_from(candidates)
+    return apply_order(page, order[1:]), boundary

@@ -26,6 +26,7 @@ pipeline_runs = Table(
     ms_column("created_ms"),
     ms_column("start_ms", nullable=True),
     ms_column("end_ms", nullable=True),
+    ms_column("heartbeat_ms", nullable=True),  # last sign of life of the process executing it
     Column("error", Text, nullable=True),
     Index("ix_pipeline_runs_pipeline_created", "pipeline", "created_ms"),
     Index("ix_pipeline_runs_status", "status"),
@@ -63,6 +64,7 @@ pipeline_cache = Table(
     Column("step_run_id", ID, nullable=False),
     ms_column("created_ms"),
     ms_column("expires_ms", nullable=True),
+    Index("ix_pipeline_cache_step", "step"),
 )
 
 pipeline_schedules = Table(

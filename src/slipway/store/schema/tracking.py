@@ -80,6 +80,8 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     ms_column("ts"),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    # Covers search's "top N by a metric": walked in value order without touching the table.
+    Index("ix_latest_metrics_top", "key", "is_nan", "value", "run_id"),
 )
 
 run_artifacts = Table(

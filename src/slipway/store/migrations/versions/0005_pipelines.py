@@ -22,6 +22,9 @@ def upgrade() -> None:
     sa.Column('expires_ms', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('cache_key', name=op.f('pk_pipeline_cache'))
     )
+    with op.batch_alter_table('pipeline_cache', schema=None) as batch_op:
+        batch_op.create_index('ix_pipeline_cache_step', ['step'], unique=False)
+
     op.create_table('pipeline_runs',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('pipeline', sa.String(length=200), nullable=False),
@@ -35,6 +38,7 @@ def upgrade() -> None:
     sa.Column('created_ms', sa.BigInteger(), nullable=False),
     sa.Column('start_ms', sa.BigInteger(), nullable=True),
     sa.Column('end_ms', sa.BigInteger(), nullable=True),
+    sa.Column('heartbeat_ms', sa.BigInteger(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pipeline_runs'))
     )
@@ -115,4 +119,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_pipeline_runs_pipeline_created')
 
     op.drop_table('pipeline_runs')
+    with op.batch_alter_table('pipeline_cache', schema=None) as batch_op:
+        batch_op.drop_index('ix_pipeline_cache_step')
+
     op.drop_table('pipeline_cache')

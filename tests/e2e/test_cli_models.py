@@ -1,0 +1,89 @@
+"""``slipway models …`` end to end: a real git repository, a real training script, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support import AI4I
+
+SLIPWAY = str(Path(sys.executable).with_name("slipway"))
+
+TRAIN = textwrap.dedent(f"""
+    import pandas as pd
+    import slipway
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    features = ["Type", "Air temperature [K]", "Torque [Nm]", "Tool wear [min]"]
+    frame = pd.read_csv({str(AI4I)!r}, nrows=1500)
+    X, y = frame[features], frame["Machine failure"]
+    model = Pipeline([("prep", ColumnTransformer([("t", OneHotEncoder(), ["Type"]), ("n", StandardScaler(), features[1:])])),
+                      ("rf", RandomForestClassifier(n_estimators=10, random_state=0))]).fit(X, y)
+    with slipway.start_run("train", experiment="maintenance"):
+        slipway.log_params({{"n_estimators": 10}})
+        slipway.log_metric("accuracy", model.score(X, y))
+        slipway.log_model(model, input_example=X.head(8), registered_model_name="maint")
+""")
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "train.py").write_text(TRAIN)
+    env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home"), "SLIPWAY_USER": "tester",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env.pop("SLIPWAY_SERVER_URL", None)
+    for command in (["git", "init", "-q"], ["git", "add", "train.py"], ["git", "commit", "-qm", "train"]):
+        assert _run(command, root, env).returncode == 0
+    done = _run([sys.executable, "train.py"], root, env)
+    assert done.returncode == 0, done.stderr
+    return root, env
+
+
+def test_models_cli(repo: tuple[Path, dict[str, str]]) -> None:
+    root, env = repo
+    versions = _run([SLIPWAY, "models", "versions", "maint", "--json"], root, env)
+    assert versions.returncode == 0, versions.stderr
+    listed = json.loads(versions.stdout)
+    assert [v["version"] for v in listed] == [1]
+    assert listed[0]["flavor"] == "sklearn" and listed[0]["params"] == {"n_estimators": "10"}
+
+    moved = _run([SLIPWAY, "models", "alias", "maint", "challenger", "1"], root, env)
+    assert moved.returncode == 0 and "maint@challenger → version 1" in moved.stdout
+    refused = _run([SLIPWAY, "models", "alias", "maint", "champion", "1"], root, env)
+    assert refused.returncode == 2 and "protected" in refused.stderr and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    check = _run([SLIPWAY, "models", "load-check", "maint@challenger", "--json"], root, env)
+    assert check.returncode == 0, check.stderr
+    report = json.loads(check.stdout)
+    assert report["verified"] is True and report["example_rows_predicted"] == 8 and report["version"] == "maint/1"
+
+    head = _run(["git", "rev-parse", "HEAD"], root, env).stdout.strip()
+    info = json.loads(_run([SLIPWAY, "models", "reproduce", "maint/1", "--json"], root, env).stdout)
+    assert info["git_commit"] == head and info["git_dirty"] is False
+    assert info["params"] == {"n_estimators": "10"} and "scikit-learn==" in info["packages_lock"]
+    assert info["source"].endswith("train.py")
+
+    rerun = _run([SLIPWAY, "models", "reproduce", "maint/1", "--run"], root, env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"git commit: {head}" in rerun.stdout
+    models = json.loads(_run([SLIPWAY, "models", "ls", "--json"], root, env).stdout)
+    # The re-run trained and registered again, from a worktree that was removed afterwards.
+    assert [(m["name"], m["latest_version"], m["aliases"]) for m in models] == [("maint", 2, {"challenger": 1})]
+    assert _run(["git", "worktree", "list"], root, env).stdout.count("\n") == 1

@@ -1,0 +1,63 @@
+"""The "top N by a metric" fast path returns exactly what the full query returns, page by page."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from slipway.tracking import search_runs as search_module
+from slipway.workspace import Workspace
+
+
+@pytest.fixture
+def seeded(sqlite_ws: Workspace) -> Workspace:
+    rnd = random.Random(7)
+    tracking = sqlite_ws.tracking
+    for i in range(40):
+        run = tracking.start_run(f"r{i}", experiment="paths")
+        points = [("auc", round(rnd.random(), 1), 0, 1)]  # rounded: many ties at the budget boundary
+        if i % 7 == 0:
+            points = [("auc", "NaN", 0, 1)]
+        elif i % 11 == 0:
+            points = []
+        tracking.log_batch(run.id, metrics=points, params={"model": rnd.choice(["rf", "gb"])})
+        tracking.end_run()
+    return sqlite_ws
+
+
+def _all_pages(ws: Workspace, filter: str, order: list[str], size: int) -> list[str]:
+    seen, token = [], None
+    while True:
+        page = ws.tracking.search_runs(filter, ["paths"], order, size, token)
+        seen += [r.id for r in page.runs]
+        token = page.next_token
+        if not token:
+            return seen
+
+
+@pytest.mark.parametrize("filter", ["", "params.model = 'rf'", "metrics.auc > 0.3 or params.model = 'gb'"])
+@pytest.mark.parametrize("order", [["metrics.auc DESC"], ["metrics.auc", "params.model DESC"]])
+def test_fast_path_matches_full_query(seeded: Workspace, monkeypatch: pytest.MonkeyPatch, filter: str,
+                                      order: list[str]) -> None:
+    used = {"fast": 0}
+    original = search_module._top_by_metric
+
+    def counting(*args: object, **kwargs: object) -> object:
+        result = original(*args, **kwargs)  # type: ignore[arg-type]
+        used["fast"] += result is not None
+        return result
+
+    monkeypatch.setattr(search_module, "_top_by_metric", counting)
+    monkeypatch.setattr(search_module, "FAST_PATH_FACTOR", 1)
+    for budget in (3, 1000):  # tiny budgets force the boundary checks and the fallback
+        monkeypatch.setattr(search_module, "FAST_PATH_BUDGET", budget)
+        for size in (1, 6):
+            fast = _all_pages(seeded, filter, order, size)
+            monkeypatch.setattr(search_module, "FAST_PATH_MAX", 0)  # the full query only
+            full = _all_pages(seeded, filter, order, size)
+            monkeypatch.setattr(search_module, "FAST_PATH_MAX", 10_000)
+            assert fast == full
+            assert len(full) == len(set(full)) and len(full) == len(seeded.tracking.search_runs(
+                filter, ["paths"], max_results=1000).runs)
+    assert used["fast"] > 0  # the fast path really answered some pages
