@@ -8,6 +8,9 @@ Cases (BENCHMARKS.md):
 - ``add_10k_files`` — the same for a folder of 10,000 small files (2,000 with ``--quick``).
 - ``status_unchanged_10k_files`` — with nothing changed: ``slipway data status NAME FOLDER`` vs
   ``dvc status``; both may use their stat caches (Slipway's stat cache, DVC's state database).
+- ``status_unchanged_10k_files_api`` — the same status check through each tool's Python API
+  (``ws.data.status`` vs ``dvc.repo.Repo().status()``) in a fresh process per round, timing only
+  the call (after imports and opening the workspace / repository): the engines without start-up.
 - ``hash_throughput_vs_blake3`` — Slipway's file hashing (``slipway.core.hashing.hash_file``) on
   the big file against BLAKE3's own multithreaded ``update_mmap`` on the same file, as the limit;
   ``ratio`` is Slipway's share of it (1.0 = at the limit).
@@ -39,7 +42,8 @@ import _peer  # noqa: E402 - after the path set-up above
 
 WORKLOAD = "data_add"
 DVC = _peer.Peer("dvc", ["dvc==3.67.1"])
-CASES = ("add_1gib_file", "add_10k_files", "status_unchanged_10k_files", "hash_throughput_vs_blake3")
+CASES = ("add_1gib_file", "add_10k_files", "status_unchanged_10k_files", "status_unchanged_10k_files_api",
+         "hash_throughput_vs_blake3")
 SLIPWAY = _peer.SLIPWAY_PYTHON.with_name("slipway")
 QUIET_DVC = {"DVC_NO_ANALYTICS": "1", "DVC_IGNORE_ISATTY": "1"}
 
@@ -195,6 +199,44 @@ def run_status_case(folder: Path, slip: SlipwaySide, dvc: DvcSide, rounds: int) 
                       peer_peak_rss_mb=round(max(r["rss"] for r in results["dvc"]), 1))
 
 
+SLIPWAY_STATUS_API = """
+import json, sys, time
+from slipway.workspace import connect
+ws = connect()
+ws.data.get_version(sys.argv[1])
+started = time.perf_counter()
+report = ws.data.status(sys.argv[1], sys.argv[2])
+print(json.dumps({"s": time.perf_counter() - started, "clean": report.clean}))
+"""
+DVC_STATUS_API = """
+import json, time
+from dvc.repo import Repo
+repo = Repo(".")
+started = time.perf_counter()
+changes = repo.status()
+print(json.dumps({"s": time.perf_counter() - started, "clean": not changes}))
+"""
+
+
+def run_status_api_case(folder: Path, slip: SlipwaySide, dvc: DvcSide, rounds: int) -> dict[str, Any]:
+    name = folder.name.replace(".", "-")
+    python = DVC.ensure()
+
+    def slipway_round(_: int) -> dict[str, Any]:
+        return _peer.run_json(_peer.SLIPWAY_PYTHON, ["-c", SLIPWAY_STATUS_API, name, str(folder)],
+                              env=child_env(slip.env), cwd=slip.root).payload
+
+    def dvc_round(_: int) -> dict[str, Any]:
+        return _peer.run_json(python, ["-c", DVC_STATUS_API], env=child_env(QUIET_DVC), cwd=dvc.repo).payload
+
+    results = _peer.alternate(rounds, {"slipway": slipway_round, "dvc": dvc_round})
+    ours = _peer.median([r["s"] for r in results["slipway"]])
+    theirs = _peer.median([r["s"] for r in results["dvc"]])
+    clean = all(r["clean"] for side in results.values() for r in side)
+    return _peer.emit(WORKLOAD, "status_unchanged_10k_files_api", ours, theirs, "s", theirs / ours, DVC.version,
+                      "ok" if clean else "a side reported changes", files=sum(len(f) for _, _, f in os.walk(folder)))
+
+
 def run_hash_case(path: Path, rounds: int) -> dict[str, Any]:
     import blake3
 
@@ -239,14 +281,13 @@ def main() -> None:
     if {"add_1gib_file", "hash_throughput_vs_blake3"} & set(cases):
         _peer.log(f"preparing {big}")
         make_big_file(big, big_size)
-    if {"add_10k_files", "status_unchanged_10k_files"} & set(cases):
+    if {"add_10k_files", "status_unchanged_10k_files", "status_unchanged_10k_files_api"} & set(cases):
         _peer.log(f"preparing {many}")
         make_many_files(many, file_count)
-    if "hash_throughput_vs_blake3" in cases:
-        results.append(run_hash_case(big, rounds))
     if "add_1gib_file" in cases:
         results.append(run_add_case("add_1gib_file", big, (1, big_size), slip, dvc, rounds))
-    if "add_10k_files" in cases or "status_unchanged_10k_files" in cases:
+    status_cases = {"status_unchanged_10k_files", "status_unchanged_10k_files_api"} & set(cases)
+    if "add_10k_files" in cases or status_cases:
         expected = (file_count, folder_bytes(many))
         if "add_10k_files" in cases:
             results.append(run_add_case("add_10k_files", many, expected, slip, dvc, rounds))
@@ -257,6 +298,12 @@ def main() -> None:
             dvc.add(many)
         if "status_unchanged_10k_files" in cases:
             results.append(run_status_case(many, slip, dvc, rounds))
+        if "status_unchanged_10k_files_api" in cases:
+            results.append(run_status_api_case(many, slip, dvc, rounds))
+    if "hash_throughput_vs_blake3" in cases:
+        # Last: it maps the big file into this process, and a child started after that would
+        # report this process's peak RSS as its own (Linux keeps ru_maxrss across fork + exec).
+        results.append(run_hash_case(big, rounds))
     if not results:
         raise SystemExit("nothing to run")
 

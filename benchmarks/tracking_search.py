@@ -60,7 +60,16 @@ def generated_runs(count: int) -> Iterator[tuple[str, dict[str, str], dict[str, 
 
 
 def cache_dir(side: str, count: int) -> Path:
-    return _peer.BENCH_DIR / "data" / f"tracking_search-v{DATA_VERSION}-{side}-{count}"
+    """Where a loaded store is kept. Slipway's is also keyed on its schema (the migration files),
+    so a new index or column means a fresh load rather than a store missing it."""
+    key = f"tracking_search-v{DATA_VERSION}-{side}-{count}"
+    if side == "slipway":
+        import hashlib
+
+        migrations = _peer.REPO / "src" / "slipway" / "store" / "migrations" / "versions"
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(migrations.glob("*.py"))))
+        key += "-" + digest.hexdigest()[:10]
+    return _peer.BENCH_DIR / "data" / key
 
 
 # -- Slipway side (the repository's venv) ----------------------------------------------------------

@@ -34,6 +34,9 @@ def test_two_versions_diff_by_key_and_unchanged_add(workspace: Workspace, ai4i_7
     assert isinstance(loaded, pa.Table) and loaded.num_rows == 7000
     assert loaded.column("UDI").to_pylist()[-1] == 7000
     assert data.load("ai4i").num_rows == 10_000  # the latest
+    assert [f["path"] for f in data.files("ai4i@1")] == ["ai4i.csv"]
+    profile = data.profile("ai4i@2")["ai4i.csv"].summary()
+    assert profile["Type"]["top"][0] == ["L", 6000] and profile["UDI"]["max"] == 10_000
     shown = data.get_version("ai4i@latest")
     assert shown.schema["ai4i.csv"]["Torque [Nm]"] == "double" and shown.profile_digest
     events = workspace.audit.log(action="dataset_version.create")
@@ -85,3 +88,15 @@ def test_bad_input_changes_nothing(workspace: Workspace, ai4i_7000: Path, tmp_pa
     with pytest.raises(InvalidInput, match="not stored"):
         workspace.backend("data").commit_version("ai4i", workspace.blobs.put_bytes(orphan.to_bytes()), "file")
     assert data.list_datasets() == []
+
+
+def test_folder_round_trip(workspace: Workspace, ai4i_7000: Path, tmp_path: Path) -> None:
+    folder = ai4i_7000.parent
+    (folder / "notes").mkdir()
+    (folder / "notes" / "readme.txt").write_text("first 7000 rows of AI4I\n")
+    version = workspace.data.add("bundle", folder)
+    assert (version.kind, version.file_count, version.rows) == ("folder", 2, 7000)
+    out = workspace.data.get("bundle@1", tmp_path / "out")
+    assert (out / "notes" / "readme.txt").read_text() == "first 7000 rows of AI4I\n"
+    assert (out / "ai4i.csv").read_bytes() == ai4i_7000.read_bytes()
+    assert workspace.data.verify("bundle@1").ok and workspace.data.status("bundle", folder).clean

@@ -98,14 +98,16 @@ def test_verify_names_a_corrupt_file_and_push_pull(cli: Cli, tmp_path: Path) -> 
     code, out, _ = cli("data", "push", "ai4i@1", "--remote", remote)
     assert "0 of 3 blobs copied" in flat(out)
     code, out, _ = cli("data", "verify", "ai4i@1")
-    assert code == 0 and "match their digests" in flat(out)
+    assert code == 0 and "all match their digests" in flat(out)
 
     digest = orjson.loads(cli("data", "show", "ai4i@1", "--json")[1])["files"][0]["digest"]
     blob = tmp_path / "home" / "artifacts" / digest[:2] / digest[2:]
     os.chmod(blob, 0o644)
     blob.write_bytes(blob.read_bytes().replace(b"M", b"H", 1))
     code, _, err = cli("data", "verify", "ai4i@1")
-    assert code == 1 and f"corrupt: ai4i.csv ({digest})" in flat(err)
+    assert code == 1 and f"ai4i@1 corrupt: ai4i.csv ({digest})" in flat(err)
+    code, _, err = cli("data", "verify")
+    assert code == 1 and "1 of 1 versions failed" in flat(err) and "ai4i.csv" in flat(err)
     code, _, err = cli("data", "get", "ai4i@1", tmp_path / "bad.csv")
     assert code == 2 and "ai4i.csv" in flat(err) and "corrupt" in flat(err) and not (tmp_path / "bad.csv").exists()
     # The remote copy is intact: delete the bad blob and pull it back.

@@ -73,6 +73,7 @@ def test_governance_cli_end_to_end(home: Path, cli, monkeypatch: pytest.MonkeyPa
     bad = cli("governance", "transition", ref, "deployed", error=Conflict)
     assert "cannot go from pending_approval to deployed" in bad
     assert "approved" in cli("governance", "approve", request["id"], "--comment", "ok", user="bob")
+    assert orjson.loads(cli("models", "show", ref, "--json"))["state"] == "approved"  # the registry shows our state
     before = int(time.time() * 1000)
     time.sleep(0.01)
     cli("governance", "promote", ref, "champion")

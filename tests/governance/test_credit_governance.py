@@ -58,6 +58,8 @@ def test_biased_credit_model_fails_policy_and_cannot_be_champion(people) -> None
     with pytest.raises(Conflict, match="only through approvals"):
         admin.governance.transition(ref, "approved")
 
+    card = orjson.loads(alice.governance.card(ref, "json"))
+    assert any(issue.startswith("Disparate impact by sex is 0.6") for issue in card["known_issues"])
     check = alice.governance.check(ref)
     assert not check.passed and [o.requirement for o in check.failures] == ["fairness.disparate_impact_ratio >= 0.8 (sex)"]
     assert alice.governance.verify_check(check.id)

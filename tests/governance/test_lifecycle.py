@@ -161,3 +161,19 @@ def test_data_validation_requirement_reads_recorded_validations(home: Path) -> N
     with pytest.raises(InvalidInput, match="malformed"):
         admin.governance._backend.record_data_validation("german-train", True, 1, [])
     admin.close()
+
+
+def test_a_disabled_user_can_do_nothing_embedded(home: Path) -> None:
+    admin = _open(home, "")
+    admin.identity.create_user("dave", ["developer"])
+    admin.identity.set_disabled("dave", True)
+    from slipway.core.errors import PermissionDenied
+
+    dave = _open(home, "", "dave")
+    with pytest.raises(PermissionDenied, match="roles: none"):
+        dave.governance.set_policy("approvals: 1", tier="low")
+    with pytest.raises(PermissionDenied):
+        dave.identity.whoami()
+    assert [u.disabled for u in admin.identity.list_users() if u.name == "dave"] == [True]
+    admin.close()
+    dave.close()

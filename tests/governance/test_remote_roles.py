@@ -59,6 +59,11 @@ def test_roles_are_enforced_over_http(home: Path) -> None:
         while not receiver.received and time.time() < deadline:
             time.sleep(0.05)
         assert receiver.received and b"approval.approved" in receiver.received[0][2]
+        admin.identity.set_disabled("vera")
+        time.sleep(5.1)  # the server caches a token's principal for up to 5 s
+        gone = httpx.post(f"{url}/api/v1/governance/status", json={"ref": ref},
+                          headers={"Authorization": f"Bearer {tokens['vera']}"})
+        assert gone.status_code == 401 and "disabled" in gone.json()["error"]["message"]
         for ws in (admin, *as_user.values()):
             ws.close()
     local.close()

@@ -40,6 +40,7 @@ def _check(home: Path, store_uri: str, results: list[tuple[str, str]], processes
         ws.close()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_eight_processes_into_sqlite(home: Path) -> None:
     # The store is created by the first writers themselves: cold start is part of the contention.
@@ -47,6 +48,8 @@ def test_eight_processes_into_sqlite(home: Path) -> None:
     _check(home, "", results, 8)
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
 @pytest.mark.timeout(240)
 def test_sixteen_processes_into_postgres(home: Path, pg_uri: str) -> None:
     results = _run_workers(home, pg_uri, 16)

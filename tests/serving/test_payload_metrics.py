@@ -77,3 +77,19 @@ def test_metrics_have_standard_names_and_labels_and_batches_form(champion_ws, ai
     assert re.search(r'slipway_inference_requests_total\{code="400"', text)
     batches = float(re.search(r"slipway_inference_batch_rows_count\{[^}]*\} (\S+)", text).group(1))
     assert batches < 200  # concurrent requests were merged into batches
+
+
+def test_grafana_dashboard_queries_only_metrics_the_server_exports() -> None:
+    import json
+    from pathlib import Path
+
+    import slipway.deploy
+    from slipway.serving.metrics import ServingMetrics
+
+    dashboard = json.loads((Path(slipway.deploy.__file__).parent / "grafana" / "inference.json").read_text())
+    exported = {m.name for m in ServingMetrics().registry.collect()}
+    exported |= {f"{n}_total" for n in exported} | {f"{n}_{s}" for n in exported for s in ("bucket", "sum", "count")}
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"slipway_[a-z_]+", target["expr"])}
+    assert queried and queried <= exported, queried - exported
+    assert {"deployment", "variant"} <= {v["name"] for v in dashboard["templating"]["list"]}

@@ -199,6 +199,8 @@ def test_bad_input_is_refused_and_changes_nothing(workspace: Workspace) -> None:
         tracking.search_runs("metrics.auc > 0.9 and (params.model = 'rf'")
     with pytest.raises(InvalidInput, match="must be a number"):
         tracking.log_batch("0" * 32, metrics=[("m", "high", 0, 1)])
+    with pytest.raises(InvalidInput, match="limit"):
+        workspace.backend("audit").log(limit="ten")
     assert len(workspace.audit.log(limit=1000)) == before
     assert [e.name for e in tracking.list_experiments()] == []
     with tracking.start_run("ok") as run:

@@ -44,3 +44,30 @@ def test_one_runs_error_does_not_drop_another_runs_points(home: Path) -> None:
     assert ws.backend("tracking").count_metric_points(doomed) == 0
     tracking.flush()  # the refused points are not retried forever
     ws.close()
+
+
+def test_points_are_flushed_at_exit_and_failures_reported(home: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from slipway.workspace import open_workspace
+        from tests.support import make_settings
+        ws = open_workspace(make_settings(Path({str(home)!r}), metric_flush_seconds=3600))
+        kept = ws.tracking.start_run("kept").id
+        gone = ws.tracking.start_run("gone", nested=True).id
+        for step in range(25):
+            ws.tracking.log_metric("x", float(step), step=step, run_id=kept)
+        ws.tracking.log_metric("x", 1.0, run_id=gone)
+        ws.tracking.delete_run(gone)
+        print(kept)
+    """)  # no flush, no end_run: the interpreter's exit must write the buffered points
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, result.stderr
+    ws = open_workspace(make_settings(home))
+    assert ws.backend("tracking").count_metric_points(result.stdout.strip()) == 25
+    assert "could not be written at exit" in result.stderr and "deleted" in result.stderr
+    ws.close()

@@ -12,6 +12,12 @@ from slipway.cli.context import workspace
 from slipway.cli.output import JsonOption, console, err_console, print_json, show
 from slipway.core.clock import iso
 
+
+def _when(ms: int | None) -> str:
+    """A compact UTC time for tables (``--json`` keeps the epoch milliseconds)."""
+    return iso(ms)[:19].replace("T", " ")
+
+
 app = typer.Typer(help="The hash-chained audit ledger.", no_args_is_help=True)
 
 
@@ -27,7 +33,7 @@ def audit_log(
     """Audit events, newest first."""
     events = workspace().audit.log(subject=subject, action=action, since=since, until=until, limit=limit)
     rows = [
-        (e.seq, iso(e.ts), e.actor, e.action, f"{e.subject_kind}:{e.subject_id}",
+        (e.seq, _when(e.ts), e.actor, e.action, f"{e.subject_kind}:{e.subject_id}",
          orjson.dumps(e.details).decode()[:120])
         for e in events
     ]

@@ -194,17 +194,24 @@ def pull(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
 
 
 @app.command("verify")
-def verify(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."), as_json: bool = JsonOption) -> None:
-    """Re-hash every blob of a version; exit 1 naming each file that is corrupt or missing."""
-    report = _data().verify(ref)
+def verify(ref: str = typer.Argument(None, help="NAME or NAME@VERSION (default: every version of every dataset)."),
+           as_json: bool = JsonOption) -> None:
+    """Re-hash every blob of a version (or of all versions); exit 1 naming each corrupt or missing file."""
+    data = _data()
+    if ref is not None:
+        reports = [data.verify(ref)]
+    else:
+        reports = [data.verify(v) for d in data.list_datasets() for v in data.versions(d.name)]
     if as_json:
-        print_json({"ref": report.ref, "blobs": report.blobs, "corrupt": report.corrupt,
-                    "missing": report.missing, "ok": report.ok})
-    if not report.ok:
-        problems = [f"corrupt: {c}" for c in report.corrupt] + [f"missing: {m}" for m in report.missing]
-        fail(f"{report.ref} failed verification; " + "; ".join(problems), code=1)
+        print_json([{"ref": r.ref, "blobs": r.blobs, "corrupt": r.corrupt, "missing": r.missing, "ok": r.ok}
+                    for r in reports])
+    bad = [r for r in reports if not r.ok]
+    if bad:
+        problems = [f"{r.ref} corrupt: {c}" for r in bad for c in r.corrupt]
+        problems += [f"{r.ref} missing: {m}" for r in bad for m in r.missing]
+        fail(f"{len(bad)} of {len(reports)} versions failed verification; " + "; ".join(problems), code=1)
     if not as_json:
-        console.print(f"{report.ref}: all {report.blobs} blobs match their digests.")
+        console.print(f"{len(reports)} versions, {sum(r.blobs for r in reports)} blobs: all match their digests.")
 
 
 @app.command("validate")

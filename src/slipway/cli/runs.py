@@ -20,6 +20,11 @@ TokenOption = typer.Option(None, "--page-token", help="The next-page token a pre
 DeletedOption = typer.Option(False, "--include-deleted", help="Also list soft-deleted runs.")
 
 
+def _when(ms: int | None) -> str:
+    """A compact UTC time for tables (``--json`` keeps the epoch milliseconds)."""
+    return iso(ms)[:19].replace("T", " ")
+
+
 def _number(value: float | None) -> str:
     if value is None:
         return ""
@@ -30,7 +35,7 @@ def _print_page(page: RunPage, as_json: bool, title: str) -> None:
     # The columns show the latest value of the first few metric keys, the way MLflow's table does.
     keys = sorted({k for run in page.runs for k in run.metrics})[:4]
     rows = [
-        (r.id, r.name, r.status, iso(r.start_ms), *(_number(r.metrics.get(k)) for k in keys))
+        (r.id, r.name, r.status, _when(r.start_ms), *(_number(r.metrics.get(k)) for k in keys))
         for r in page.runs
     ]
     show(page, as_json, title, ["id", "name", "status", "started", *keys], rows)
@@ -64,7 +69,7 @@ def search_runs(
 def _show_run(run: Run) -> None:
     print_table(f"Run {run.name}", ["field", "value"], [
         ("id", run.id), ("experiment", run.experiment_id), ("status", run.status), ("lifecycle", run.lifecycle),
-        ("started", iso(run.start_ms)), ("ended", iso(run.end_ms)), ("user", run.user),
+        ("started", _when(run.start_ms)), ("ended", _when(run.end_ms)), ("user", run.user),
         ("parent", run.parent_id), ("git commit", run.git_commit),
         ("git dirty", "" if run.git_dirty is None else str(run.git_dirty)), ("source", run.source),
         ("packages", run.packages_digest),

@@ -38,6 +38,14 @@ def roles(name: str, role: list[str] = typer.Option(..., "--role", "-r"), as_jso
     print_json(user) if as_json else console.print(f"{user.name}: {', '.join(user.roles)}")
 
 
+@app.command("disable")
+def disable(name: str, enable: bool = typer.Option(False, "--enable", help="Re-enable instead."),
+            as_json: bool = JsonOption) -> None:
+    """Disable (offboard) a user: its tokens stop working at once."""
+    user = workspace().identity.set_disabled(name, not enable)
+    print_json(user) if as_json else console.print(f"{user.name} is {'disabled' if user.disabled else 'enabled'}")
+
+
 @app.command("whoami")
 def whoami(as_json: bool = JsonOption) -> None:
     """Who this CLI acts as, and with which roles."""

@@ -23,7 +23,7 @@ from slipway.core.errors import Conflict, InvalidInput
 from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.names import check_name, check_value
-from slipway.data.checks import verify_version_blobs
+from slipway.data.integrity import verify_version_blobs
 from slipway.data.records import Dataset, DatasetUsage, DatasetVersion, SchemaRevision, VerifyReport
 from slipway.data.rows import (
     dataset_row,
@@ -39,6 +39,8 @@ from slipway.store.schema.data import dataset_schemas, dataset_versions, dataset
 
 KINDS = ("file", "folder", "table")
 COMMIT_ATTEMPTS = 8
+MAX_MANIFEST_BYTES = 256 << 20  # ~2 million files
+MAX_SCHEMA_BYTES = 4 << 20
 
 
 class DataBackend:
@@ -71,16 +73,21 @@ class DataBackend:
         keys = [_check_column_name(k) for k in (key_columns or [])]
         schema = schema or {}
         _check_keys_in_schema(keys, schema)
-        manifest = Manifest.from_bytes(self.ctx.blobs.read_bytes(digest)) if self.ctx.blobs.exists(digest) else None
-        if manifest is None:
+        if not self.ctx.blobs.exists(digest):
             raise InvalidInput(f"manifest {digest} is not in the artifact store; upload the files and manifest first")
+        if self.ctx.blobs.size(digest) > MAX_MANIFEST_BYTES:
+            raise InvalidInput(f"blob {digest} is too large to be a manifest")  # never read it into memory
+        manifest = Manifest.from_bytes(self.ctx.blobs.read_bytes(digest))
+        schema_json = orjson.dumps(schema).decode()
+        if len(schema_json) > MAX_SCHEMA_BYTES:
+            raise InvalidInput(f"the schema of {name!r} is {len(schema_json)} bytes; the limit is {MAX_SCHEMA_BYTES}")
         wanted = [e.digest for e in manifest.entries] + ([check_digest(profile_digest)] if profile_digest else [])
         missing = self.ctx.blobs.missing(wanted)
         if missing:
             raise InvalidInput(f"{len(missing)} blobs of manifest {digest} are not stored (e.g. {missing[0]}); "
                                "nothing was recorded")
         values = {"digest": digest, "kind": kind, "rows": rows, "size": manifest.total_size,
-                  "file_count": len(manifest.entries), "schema": orjson.dumps(schema).decode(),
+                  "file_count": len(manifest.entries), "schema": schema_json,
                   "profile_digest": profile_digest, "message": message}
         for attempt in range(COMMIT_ATTEMPTS):
             try:
@@ -222,6 +229,3 @@ def _check_keys_in_schema(keys: list[str], schema: dict[str, dict[str, str]]) ->
         if not any(key in columns for columns in schema.values()):
             tables = {path: list(columns) for path, columns in schema.items()}
             raise InvalidInput(f"key column {key!r} is not a column of the data; columns: {tables}")
-
-
-__all__ = ["DataBackend", "Dataset"]

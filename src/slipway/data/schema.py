@@ -41,6 +41,8 @@ def infer_schema(profile: TableProfile, min_rows_share: float = 0.5) -> dict[str
         if sketch.kind in ("numeric", "datetime") and sketch.min is not None and sketch.max is not None:
             margin = (sketch.max - sketch.min) * RANGE_MARGIN
             lo, hi = sketch.min - margin, sketch.max + margin
+            if sketch.min >= 0 > lo:
+                lo = 0.0  # a quantity never seen negative (counts, torque, ids) stays non-negative
             if sketch.kind == "numeric" and "int" in sketch.arrow_type:
                 lo, hi = float(int(lo) - (lo < int(lo))), float(int(hi) + (hi > int(hi)))
             spec.update(min=round(lo, 6), max=round(hi, 6), max_out_of_range_share=0.0)

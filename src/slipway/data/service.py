@@ -227,12 +227,12 @@ class DataService:
         """Every blob digest a version needs (manifest, files, profile)."""
         return remotes.version_digests(self._blobs, self.get_version(ref))
 
-    # -- schemas and validation (see slipway.data.checking) -----------------------------------------
+    # -- schemas and validation (see slipway.data.quality) -----------------------------------------
     def infer_schema(self, ref: Any, table: str | None = None, save: bool = True) -> SchemaRevision:
         """Infer a schema from a version's profile and (by default) store it as the next revision."""
-        from slipway.data import checking
+        from slipway.data import quality
 
-        return checking.infer(self, ref, table, save)
+        return quality.infer(self, ref, table, save)
 
     def schema(self, name: str, revision: int | None = None) -> SchemaRevision:
         return self._backend.get_schema(name, revision)  # type: ignore[no-any-return]
@@ -248,6 +248,6 @@ class DataService:
         ``schema`` is YAML text, a path to a YAML file, a mapping, or a dataset name whose stored
         schema to use; by default the stored schema of the target's dataset.
         """
-        from slipway.data import checking
+        from slipway.data import quality
 
-        return checking.validate(self, target, schema, table, at_ms)
+        return quality.validate(self, target, schema, table, at_ms)

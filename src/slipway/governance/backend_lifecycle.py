@@ -131,6 +131,8 @@ class LifecycleEndpoints:
         """Point ``alias`` at the version. Protected aliases (``governance.protected_aliases``) need an
         approved or deployed version that passes its policy now."""
         check_name(alias, "alias")
+        if alias == "latest" or alias.isdigit():
+            raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
         model, number = self._resolve(ref)
         protected = alias in protected_aliases(self.ctx)
 

@@ -101,6 +101,8 @@ def local_principal(db: Database, name: str, default_roles: tuple[str, ...]) -> 
         user = find_user(conn, name)
     if user is None:
         return Principal(name, frozenset(default_roles))
+    if user.disabled:  # offboarded: known, but allowed nothing
+        return Principal(user.name, frozenset(), user.kind)
     return Principal(user.name, frozenset(user.roles), user.kind)
 
 
@@ -131,6 +133,17 @@ class IdentityBackend:
                 raise NotFound(f"user {name!r} does not exist")
             conn.execute(users.update().where(users.c.name == name).values(roles=orjson.dumps(roles).decode()))
             self.ctx.audit(conn, "user.set_roles", "user", name, {"roles": roles})
+            return find_user(conn, name)  # type: ignore[return-value]
+
+    @endpoint("admin")
+    def set_disabled(self, name: str, disabled: bool) -> User:
+        """Disable (offboard) or re-enable a user: a disabled user's tokens stop working and, in
+        embedded mode, it acts with no roles."""
+        with self.ctx.db.write() as conn:
+            if not find_user(conn, name):
+                raise NotFound(f"user {name!r} does not exist")
+            conn.execute(users.update().where(users.c.name == name).values(disabled=bool(disabled)))
+            self.ctx.audit(conn, "user.disable" if disabled else "user.enable", "user", name, {})
             return find_user(conn, name)  # type: ignore[return-value]
 
     @endpoint("read")

@@ -24,6 +24,10 @@ class IdentityService:
     def set_roles(self, name: str, roles: list[str]) -> User:
         return self._backend.set_roles(name, list(roles))  # type: ignore[no-any-return]
 
+    def set_disabled(self, name: str, disabled: bool = True) -> User:
+        """Disable (offboard) or re-enable a user; a disabled user's tokens stop working."""
+        return self._backend.set_disabled(name, disabled)  # type: ignore[no-any-return]
+
     def list_users(self) -> list[User]:
         return self._backend.list_users()  # type: ignore[no-any-return]
 

@@ -4,7 +4,9 @@ Each tick claims every due firing (a schedule's fire time, a trigger's dataset v
 the backend, which inserts the firing row and the QUEUED run in one transaction: a firing already
 claimed, by this process before a restart or by another scheduler, is never claimed again. Then
 it executes the QUEUED runs one by one; starting a run is itself a claim (QUEUED → RUNNING), so a
-run queued before a crash is executed after the restart, exactly once.
+run queued before a crash is executed after the restart, exactly once. A run whose process was
+killed mid-way stops sending heartbeats; the next tick fails it and queues a resume of it (in one
+transaction), which reuses the steps it completed.
 """
 
 from __future__ import annotations

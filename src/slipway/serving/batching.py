@@ -1,10 +1,11 @@
 """Adaptive micro-batching: merge concurrent requests for one model into one ``predict`` call.
 
-The rule: a request that finds the model idle while traffic is sparse runs at once, inline (no
-queue, no thread hop), so a lone caller pays nothing for batching. While a batch is running, new requests queue; when it
-finishes, everything queued (up to ``max_batch_rows``) goes in the next batch. Waiting beyond that
-happens only when it pays off: if requests have recently been arriving faster than one per
-``max_wait_ms`` the batcher holds a non-full batch for at most ``max_wait_ms`` to let more join.
+The rule: a request that finds the model idle runs at once (on the model's thread, so the event
+loop stays free), so a lone caller pays nothing for batching. While a batch is running, new
+requests queue; when it finishes, everything queued (up to ``max_batch_rows``) goes in the next
+batch. Waiting beyond that happens only when it pays off: if requests have recently been arriving
+faster than one per ``max_wait_ms`` the batcher holds a non-full batch for at most
+``max_wait_ms`` to let more join.
 A failed batch is retried request by request, so one bad request cannot fail its neighbours.
 """
 
@@ -53,10 +54,12 @@ class MicroBatcher:
         now = time.perf_counter()
         self._gap_ewma = 0.8 * self._gap_ewma + 0.2 * (now - self._last_arrival)
         self._last_arrival = now
-        if not self._busy and not self._queue and self._gap_ewma > self.max_wait_s:
+        if not self._busy and not self._queue:
+            # Idle model: run now, but off the event loop, so requests arriving meanwhile are parsed
+            # and queued (they form the next batch) instead of waiting behind this one.
             self._busy = True
             try:
-                return self._run(frame, 0.0)
+                return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, frame, 0.0)
             finally:
                 self._busy = False
                 if self._queue:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from slipway.tracking.records import Run, RunComparison
@@ -21,8 +20,3 @@ def compare(loaded: Sequence[Run]) -> RunComparison:
     differing = [k for k, values in params.items() if len(set(values)) > 1]
     return RunComparison([run.id for run in loaded], params, metrics, differing)
 
-
-def metric_spread(values: Sequence[float | None]) -> float | None:
-    """The max minus min of the present, non-NaN values (None when fewer than two)."""
-    present = [v for v in values if v is not None and not math.isnan(v)]
-    return max(present) - min(present) if len(present) >= 2 else None

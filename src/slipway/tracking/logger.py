@@ -9,6 +9,7 @@ background write hit, so nothing is dropped silently.
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
 import weakref
 from collections import defaultdict
@@ -114,5 +115,5 @@ def _flush_all_at_exit() -> None:
     for logger in list(_LOGGERS):
         try:
             logger.flush()
-        except Exception:  # noqa: BLE001 - at exit there is no caller left to tell
-            pass
+        except Exception as err:  # noqa: BLE001 - at exit no caller is left to raise to, so say it
+            sys.stderr.write(f"slipway: metric points could not be written at exit: {err}\n")

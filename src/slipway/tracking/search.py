@@ -239,6 +239,8 @@ class _Parser:
         if token.kind == "num":
             self.advance()
             return float(token.text)
+        if token.kind == "word":
+            raise self.error(f"expected a value; quote text, as in '{token.text}'")
         raise self.error("expected a value (a 'quoted string' or a number)")
 
     def parse_comparison(self) -> Comparison:

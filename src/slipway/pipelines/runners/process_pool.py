@@ -52,8 +52,14 @@ class ProcessPoolRunner:
     name = "process"
     parallel = True
 
-    def __init__(self, workers: int | None = None, start_method: str = "spawn") -> None:
-        self._context = mp.get_context(start_method)
+    def __init__(self, workers: int | None = None, start_method: str | None = None) -> None:
+        # forkserver: workers fork from a clean single-threaded server that already imported the
+        # heavy modules, so a new (or replacement) worker starts in milliseconds, without the
+        # hazards of forking this multi-threaded process. spawn where forkserver does not exist.
+        method = start_method or ("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+        self._context = mp.get_context(method)
+        if method == "forkserver":
+            self._context.set_forkserver_preload(["numpy", "pyarrow", "slipway.pipelines.runners.task"])
         self._size = max(1, workers or os.cpu_count() or 2)
         self._workers: list[_Worker] = []
         self._queue: queue.SimpleQueue[tuple[Task, Future[TaskResult]] | None] = queue.SimpleQueue()
