@@ -37,10 +37,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +122,21 @@ def _wait_with_rusage(process: subprocess.Popen[bytes], timeout: float) -> tuple
             process.returncode = os.waitstatus_to_exitcode(status)
             return process.returncode, usage.ru_maxrss / 1024.0  # Linux reports KiB
         if time.monotonic() > deadline:
-            process.kill()
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
+            _kill_and_reap(process)
             raise TimeoutError(f"{process.args!r} did not finish within {timeout:.0f} s")
         time.sleep(0.02)
+
+
+def _kill_and_reap(process: subprocess.Popen[bytes]) -> float:
+    """SIGKILL ``process`` (its whole session if it leads one) and reap it; return its peak RSS."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024.0
 
 
 def run_json(python: str | os.PathLike[str], args: Sequence[str], *, env: dict[str, str] | None = None,
@@ -154,10 +165,27 @@ def run_json(python: str | os.PathLike[str], args: Sequence[str], *, env: dict[s
     return ChildResult(payload, wall, peak)
 
 
+def group_rss_mb(group: int) -> float:
+    """The summed resident memory (MiB) of every live process in process group ``group`` (Linux)."""
+    total_pages = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        # After the command name: state, ppid, pgrp, ... rss is the 22nd field from there.
+        if int(fields[2]) == group:
+            total_pages += int(fields[21])
+    return total_pages * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
+
+
 class Background:
     """A long-running child process (a server), with its output kept in a log file."""
 
-    def __init__(self, command: Sequence[str], *, env: dict[str, str] | None = None,
+    def __init__(self, command: Sequence[str | os.PathLike[str]], *, env: dict[str, str] | None = None,
                  cwd: str | os.PathLike[str] | None = None, log_path: Path | None = None) -> None:
         self.command = [str(part) for part in command]
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="bench-server-", suffix=".log")[1])
@@ -166,6 +194,15 @@ class Background:
         self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
         self.peak_rss_mb = 0.0
+        # A server may be several processes (a launcher and its workers), so its memory is the
+        # sum over its process group, sampled; wait4's figure covers only what the leader reaped.
+        self._sampling = threading.Event()
+        self._sampler = threading.Thread(target=self._sample_rss, daemon=True)
+        self._sampler.start()
+
+    def _sample_rss(self) -> None:
+        while not self._sampling.wait(0.25):
+            self.peak_rss_mb = max(self.peak_rss_mb, group_rss_mb(self.process.pid))
 
     def wait_http(self, url: str, timeout: float = 120.0) -> float:
         """Poll ``url`` until it answers 2xx; return how long that took."""
@@ -185,14 +222,21 @@ class Background:
 
     def stop(self) -> float:
         """Stop the server (SIGTERM to its session, then SIGKILL) and return its peak RSS in MiB."""
+        self._sampling.set()
+        self._sampler.join()
         if self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                _, self.peak_rss_mb = _wait_with_rusage(self.process, 20.0)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 60.0
+            while self.process.returncode is None:
+                pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+                if pid == self.process.pid:
+                    self.process.returncode = os.waitstatus_to_exitcode(status)
+                    self.peak_rss_mb = max(self.peak_rss_mb, usage.ru_maxrss / 1024.0)
+                elif time.monotonic() > deadline:
+                    self.peak_rss_mb = max(self.peak_rss_mb, _kill_and_reap(self.process))
+                else:
+                    time.sleep(0.05)
         self._log.close()
         return self.peak_rss_mb
 
@@ -250,7 +294,7 @@ def argument_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def worker_main(workers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]], name: str, spec_json: str) -> None:
+def worker_main(workers: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]], name: str, spec_json: str) -> None:
     """Run one worker function with its JSON spec and print its JSON result (the child's side)."""
     result = workers[name](json.loads(spec_json))
     print(json.dumps(result), flush=True)

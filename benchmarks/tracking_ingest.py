@@ -232,7 +232,7 @@ def main() -> None:
     steps = 200 if args.quick else 1000
     rounds = args.rounds or (2 if args.quick else 3)
     # MLflow's per-call path is one SQLite transaction per point: time it on a sample of the calls.
-    spec = {"metrics": 100, "steps": steps, "sample": 500 if args.quick else 3000}
+    spec = {"metrics": 100, "steps": steps, "sample": 300 if args.quick else 1000}
     MLFLOW.ensure()
     scratch = Path(tempfile.mkdtemp(prefix="slipway-bench-ingest-"))
     try:

@@ -128,16 +128,17 @@ def mlflow_load(spec: dict[str, Any]) -> dict[str, Any]:
                          params=[Param(k, v) for k, v in params.items()])
         if index % 1000 == 999:
             _peer.log(f"mlflow: {index + 1} runs loaded")
-    seconds = time.perf_counter() - started
-    _journal_mode(spec, "DELETE")
-    return {"seconds": seconds}
+    return {"seconds": time.perf_counter() - started}
 
 
 def _journal_mode(spec: dict[str, Any], mode: str) -> None:
     import sqlite3
 
-    with sqlite3.connect(f"{spec['home']}/mlflow.db") as conn:
+    conn = sqlite3.connect(f"{spec['home']}/mlflow.db")
+    try:
         conn.execute(f"PRAGMA journal_mode={mode}")
+    finally:
+        conn.close()
 
 
 def mlflow_search(spec: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +182,9 @@ def ensure_loaded(side: str, python: Path, count: int) -> Path:
     result = _peer.run_json(python, [__file__, "--worker", f"{side}_load", "--spec", _json({"home": str(home), "runs": count})],
                             env={"SLIPWAY_SERVER_URL": "", "SLIPWAY_HOME": str(home)}, timeout=6 * 3600)
     _peer.log(f"{side} loaded {count} runs in {result.payload['seconds']:.0f} s")
+    if side == "mlflow":
+        # Back to SQLite's default journal, now that MLflow's connections are closed (see mlflow_load).
+        _journal_mode({"home": str(home)}, "DELETE")
     marker.write_text(str(result.payload["seconds"]))
     return home
 

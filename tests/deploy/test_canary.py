@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from tests.deploy.traffic import send, until
-from tests.serving.asgi import FAST, in_process, make_app
+from tests.serving.asgi import in_process, make_app
 
 
 def canary_spec(canary: str, steps: list[int], min_requests: int, min_seconds: float, auto: bool = True) -> dict:
@@ -67,6 +67,7 @@ def test_canary_failing_20_percent_is_rolled_back_within_its_step(torque_ws, ai4
 
 def test_healthy_canary_is_promoted_through_every_step(torque_ws, ai4i_rows) -> None:
     ws = torque_ws
+    ws.governance.add_webhook("http://127.0.0.1:9/hook", ["deployment.canary_step", "deployment.deployed"])
     ws.serving.apply(canary_spec("torque/2", [5, 25, 50, 100], 30, 0.3))
 
     async def scenario() -> None:
@@ -83,3 +84,5 @@ def test_healthy_canary_is_promoted_through_every_step(torque_ws, ai4i_rows) -> 
     assert [(v.name, v.role, v.version, v.weight) for v in deployment.variants] == [("canary", "stable", 2, 100.0)]
     assert ws.registry.resolve("torque@champion").version == 2
     assert ws.governance.status("torque/2").state == "deployed"
+    events = [d.event_type for d in ws.governance.deliveries()]
+    assert events.count("deployment.canary_step") == 3 and "deployment.deployed" in events

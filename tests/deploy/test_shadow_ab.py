@@ -7,7 +7,7 @@ import asyncio
 import collections
 
 from tests.deploy.traffic import send
-from tests.serving.asgi import FAST, in_process, make_app
+from tests.serving.asgi import in_process, make_app
 
 
 def test_shadow_gets_a_mirrored_copy_and_is_compared(torque_ws, ai4i_rows) -> None:

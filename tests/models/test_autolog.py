@@ -51,14 +51,15 @@ def test_fit_without_a_run_starts_one_and_disable_restores(autologging: Workspac
     from sklearn.linear_model import LinearRegression
 
     X, y = _numeric(300)
-    assert hasattr(LinearRegression.__dict__["fit"], "__wrapped__")
+    patched = LinearRegression.__dict__["fit"]
+    original = patched.__wrapped__
     LinearRegression().fit(X, y)
     assert slipway.active_run() is None
     runs = autologging.tracking.search_runs().runs
     assert len(runs) == 1 and runs[0].status == "FINISHED"
     assert "training_r2_score" in runs[0].metrics and runs[0].params["fit_intercept"] == "True"
     slipway.autolog(disable=True)
-    assert not hasattr(LinearRegression.__dict__["fit"], "__wrapped__") and not autolog.is_enabled()
+    assert LinearRegression.__dict__["fit"] is original and not autolog.is_enabled()
     LinearRegression().fit(X, y)
     assert len(autologging.tracking.search_runs().runs) == 1  # nothing logged once disabled
 

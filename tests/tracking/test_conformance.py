@@ -210,5 +210,10 @@ def test_bad_input_is_refused_and_changes_nothing(workspace: Workspace) -> None:
             tracking.log_batch(run.id, metrics=[("good", 1.0, 0, 1), ("bad key!", 1.0, 0, 1)], params={"p": 1})
         with pytest.raises(InvalidInput):
             tracking.log_batch(run.id, metrics=[("good", 1.0, "step", 1)])
+        with pytest.raises(InvalidInput, match="context"):
+            tracking.log_input(RunInput("ai4i", 1, DIGEST, "x" * 51))
+        with pytest.raises(InvalidInput, match="version"):
+            tracking.log_input(RunInput("ai4i", "one", DIGEST, "training"))  # type: ignore[arg-type]
     got = tracking.get_run(run.id)
     assert got.metrics == {} and got.params == {}
+    assert tracking.list_inputs(run.id) == []

@@ -49,9 +49,10 @@ def test_fast_path_matches_full_query(seeded: Workspace, monkeypatch: pytest.Mon
         return result
 
     monkeypatch.setattr(search_module, "_top_by_metric", counting)
-    monkeypatch.setattr(search_module, "FAST_PATH_FACTOR", 1)
-    for budget in (3, 1000):  # tiny budgets force the boundary checks and the fallback
-        monkeypatch.setattr(search_module, "FAST_PATH_BUDGET", budget)
+    monkeypatch.setattr(search_module, "FAST_PATH_CEILING", 1000)
+    for sample, safety in ((3, 0.5), (5, 1.3), (1000, 1.3)):  # small samples and margins force the
+        monkeypatch.setattr(search_module, "FAST_PATH_SAMPLE", sample)  # boundary checks and fallbacks
+        monkeypatch.setattr(search_module, "FAST_PATH_SAFETY", safety)
         for size in (1, 6):
             fast = _all_pages(seeded, filter, order, size)
             monkeypatch.setattr(search_module, "FAST_PATH_MAX", 0)  # the full query only

@@ -43,6 +43,7 @@ def advance(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, 
     details = {**details, "weights": weights}
     add_history(conn, row.id, revision, "canary.advance", ctx.principal.name, details)
     ctx.audit(conn, "deployment.canary.advance", "deployment", row.name, details)
+    emit(conn, "deployment.canary_step", {"deployment": row.name, "step": step, **details})
     return revision
 
 

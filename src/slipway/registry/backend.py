@@ -27,6 +27,7 @@ from slipway.registry.rows import (
     load_version,
     model_row,
     to_json,
+    version_record,
     version_row,
 )
 from slipway.store.context import ServiceContext
@@ -229,8 +230,6 @@ class RegistryBackend:
     @endpoint("read")
     def list_versions(self, name: str) -> list[ModelVersion]:
         """Every version of ``name``, newest first."""
-        from slipway.registry.rows import version_record
-
         with self.ctx.db.read() as conn:
             model = model_row(conn, name)
             aliases = aliases_by_model(conn, [model.id]).get(model.id, {})

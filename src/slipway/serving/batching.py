@@ -39,7 +39,7 @@ class MicroBatcher:
     def __init__(self, predict: Predict, metrics: VariantMetrics | None = None, max_batch_rows: int = 256,
                  max_wait_ms: float = 2.0, executor: concurrent.futures.Executor | None = None) -> None:
         self._predict = predict
-        self._metrics = metrics
+        self.metrics = metrics
         self.max_batch_rows = max_batch_rows
         self.max_wait_s = max_wait_ms / 1000.0
         self._executor = executor or concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="slipway-predict")
@@ -76,10 +76,10 @@ class MicroBatcher:
     def _run(self, frame: Frame, queued_s: float) -> np.ndarray:
         start = time.perf_counter()
         result = self._predict(frame)
-        if self._metrics is not None:
-            self._metrics.batch_time.observe(time.perf_counter() - start)
-            self._metrics.batch_size.observe(frame.n_rows)
-            self._metrics.queue_time.observe(queued_s)
+        if self.metrics is not None:
+            self.metrics.batch_time.observe(time.perf_counter() - start)
+            self.metrics.batch_size.observe(frame.n_rows)
+            self.metrics.queue_time.observe(queued_s)
         return result
 
     def _take_batch(self) -> list[_Pending]:

@@ -62,7 +62,7 @@ class ServerRuntime:
             self._batchers[key] = (served, self._batcher(served))
         batcher = self._batchers[key][1]
         metrics = self.metrics.for_variant(deployment, name, served.name, served.version)
-        batcher._metrics = metrics  # batch metrics follow the variant that last took the model
+        batcher.metrics = metrics  # batch metrics follow the variant that last took the model
         return VariantRuntime(name, role, weight, served, batcher, metrics)
 
     def build_router(self) -> Router:

@@ -6,7 +6,8 @@ so an event is never lost to a crash and never sent for a change that did not ha
 governance dispatcher (``slipway.governance.dispatcher``) sends them, with retries.
 
 Event types: ``approval.requested``, ``approval.approved``, ``approval.rejected``,
-``alias.moved``, ``policy.failed``, ``deployment.deployed``, ``deployment.rolled_back``, ``alert``.
+``alias.moved``, ``policy.failed``, ``deployment.deployed``, ``deployment.rolled_back``, ``alert``,
+``deployment.canary_step``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from slipway.store.schema.governance import webhook_deliveries, webhooks
 EVENT_TYPES = (
     "approval.requested", "approval.approved", "approval.rejected", "alias.moved", "policy.failed",
     "deployment.deployed", "deployment.rolled_back", "alert",
+    "deployment.canary_step",  # serving: the canary controller stepped a canary's weight up
 )
 
 

@@ -234,6 +234,8 @@ class TrackingBackend:
         check_digest(digest)
         if kind not in ("file", "dir"):
             raise InvalidInput(f"artifact kind must be 'file' or 'dir', not {kind!r}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidInput(f"artifact size must be a non-negative integer, got {size!r}")
         if not self.ctx.blobs.exists(digest):
             raise InvalidInput(f"blob {digest} is not in the artifact store; upload it first")
         with self.ctx.db.write() as conn:
@@ -254,9 +256,16 @@ class TrackingBackend:
     @endpoint("tracking.write")
     def log_inputs(self, run_id: str, inputs: list[RunInput]) -> list[RunInput]:
         """Record dataset versions a run read, and a lineage edge from each to the run."""
+        if not isinstance(inputs, list | tuple) or not all(isinstance(i, RunInput) for i in inputs):
+            raise InvalidInput(f"inputs must be a list of RunInput records, got {inputs!r}"[:300])
         for item in inputs:
             check_name(item.dataset, "dataset name")
             check_digest(item.digest)
+            check_name(item.context, "input context")
+            if len(item.context) > 50:
+                raise InvalidInput(f"input context {item.context[:60]!r} is longer than 50 characters")
+            if item.version is not None and (isinstance(item.version, bool) or not isinstance(item.version, int)):
+                raise InvalidInput(f"dataset version must be an integer or None, got {item.version!r}")
         with self.ctx.db.write() as conn:
             self._writable_run(conn, run_id)
             rows = [{"run_id": run_id, "dataset": i.dataset, "digest": i.digest, "version": i.version,

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Select, func, select
 
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
@@ -28,8 +29,12 @@ from slipway.tracking.search import parse_filter, parse_order_by
 from slipway.tracking.search_sql import run_id_query, top_by_metric_query
 
 MAX_RESULTS = 50_000  # MLflow's limit too
-FAST_PATH_BUDGET = 1_000  # candidates read for a top-N by a metric before falling back
-FAST_PATH_FACTOR = 10  # ... or this many per row the page needs, whichever is more
+# The "top N by a metric" fast path first checks how many of the best SAMPLE candidates match the
+# filter, sizes its candidate budget from that (with a safety margin), and leaves searches that
+# would need more than CEILING candidates to the full query, which is cheaper for them.
+FAST_PATH_SAMPLE = 200
+FAST_PATH_SAFETY = 1.3
+FAST_PATH_CEILING = 5_000
 FAST_PATH_MAX = 10_000  # deeper pages than this go straight to the full query
 
 
@@ -73,14 +78,26 @@ def search(
     wanted = offset + max_results + 1
     ids = None
     if order and order[0].entity == "metrics" and wanted <= FAST_PATH_MAX:
-        budget = max(FAST_PATH_BUDGET, FAST_PATH_FACTOR * wanted)
-        queries = top_by_metric_query(node, order, dialect, experiment_ids, include_deleted, budget)
-        ids = _top_by_metric(conn, queries, budget, order[0].descending, offset, max_results)
+        budget = _fast_path_budget(conn, top_by_metric_query(
+            node, order, dialect, experiment_ids, include_deleted, FAST_PATH_SAMPLE)[0], wanted)
+        if budget is not None:
+            queries = top_by_metric_query(node, order, dialect, experiment_ids, include_deleted, budget)
+            ids = _top_by_metric(conn, queries, budget, order[0].descending, offset, max_results)
     if ids is None:
         query = run_id_query(node, order, dialect, experiment_ids, include_deleted)
         ids = list(conn.execute(query.limit(max_results + 1).offset(offset)).scalars())
     more = len(ids) > max_results
     return RunPage(load_runs(conn, ids[:max_results]), encode_token(offset + max_results, fingerprint) if more else None)
+
+
+def _fast_path_budget(conn: Connection, sample_query: Select[Any], wanted: int) -> int | None:
+    """How many candidates to read for ``wanted`` rows, estimated from a small sample; None when
+    the full query is the better plan (a selective filter)."""
+    matched = conn.execute(select(func.count()).select_from(sample_query.subquery())).scalar_one()
+    if matched == 0:
+        return None
+    budget = math.ceil(FAST_PATH_SAMPLE * wanted / matched * FAST_PATH_SAFETY)
+    return max(budget, FAST_PATH_SAMPLE) if budget <= FAST_PATH_CEILING else None
 
 
 def _top_by_metric(

@@ -65,11 +65,15 @@ class ProcessPoolRunner:
         self._queue: queue.SimpleQueue[tuple[Task, Future[TaskResult]] | None] = queue.SimpleQueue()
         self._wake_read, self._wake_write = self._context.Pipe(duplex=False)
         self._closed = False
+        self._broken = ""
         self._thread = threading.Thread(target=self._dispatch, daemon=True, name="slipway-pool-dispatcher")
         self._thread.start()
 
     def submit(self, task: Task) -> Future[TaskResult]:
         future: Future[TaskResult] = Future()
+        if self._broken:
+            future.set_result(TaskResult(False, error=self._broken, start_ms=now_ms(), end_ms=now_ms()))
+            return future
         self._queue.put((task, future))
         self._wake_write.send(b"")
         return future
@@ -85,6 +89,26 @@ class ProcessPoolRunner:
     # -- the dispatcher thread -----------------------------------------------------------------
     def _dispatch(self) -> None:
         waiting: list[tuple[Task, Future[TaskResult]]] = []
+        try:
+            self._dispatch_loop(waiting)
+        except BaseException as err:  # never leave a caller waiting on a future nobody will set
+            message = f"the process pool stopped: {type(err).__name__}: {err}"
+            jobs = [(t, f) for w in self._workers if w.job for t, f, _ in [w.job]]
+            for _task, future in [*waiting, *jobs]:
+                if not future.done():
+                    future.set_result(TaskResult(False, error=message, start_ms=now_ms(), end_ms=now_ms()))
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None and not item[1].done():
+                    item[1].set_result(TaskResult(False, error=message, start_ms=now_ms(), end_ms=now_ms()))
+            self._broken = message
+            for worker in self._workers:
+                worker.process.kill()
+
+    def _dispatch_loop(self, waiting: list[tuple[Task, Future[TaskResult]]]) -> None:
         stopping = False
         while not stopping or any(w.job for w in self._workers):
             while True:
@@ -119,7 +143,13 @@ class ProcessPoolRunner:
         while waiting:
             idle = next((w for w in self._workers if w.job is None and w.process.is_alive()), None)
             if idle is None and len(self._workers) < self._size:
-                idle = _Worker(self._context)
+                try:
+                    idle = _Worker(self._context)
+                except Exception as err:  # e.g. a script without an ``if __name__ == "__main__":`` guard
+                    task, future = waiting.pop(0)
+                    future.set_result(TaskResult(False, error=f"cannot start a worker process: {err}".strip(),
+                                                 start_ms=now_ms(), end_ms=now_ms()))
+                    continue
                 self._workers.append(idle)
             if idle is None:
                 return
