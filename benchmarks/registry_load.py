@@ -4,7 +4,8 @@ Cases:
 
 - ``load_overhead_ms``: what ``ws.registry.load("ai4i/1")`` adds over skops' own deserialisation
   of the same model file (``skops.io.load`` with its trusted types), measured alternately in one
-  process on a local SQLite + folder store. Goal < 20 ms; ``ratio`` = 20 ÷ measured overhead.
+  process on a local SQLite + folder store; the overhead is the median of the paired differences.
+  Goal < 20 ms; ``ratio`` = 20 ÷ overhead (capped at 100 when the overhead is within noise).
   Slipway's load resolves the reference (SQL), reads and BLAKE3-verifies every bundle file
   against the registered manifest digest, checks the trusted-type list and builds the Predictor.
 - ``load_vs_mlflow``: the same AI4I Pipeline (same data, same seed) registered in Slipway and in
@@ -111,8 +112,11 @@ def slipway_load(spec: dict[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
         predictor = ws.registry.load("ai4i@champion")
         slipway_ms.append((time.perf_counter() - started) * 1000)
+    # Each Slipway load is paired with the skops load just before it, so machine noise that hits
+    # one pair does not decide the overhead; the median of the differences is the overhead.
+    overheads = [a - b for a, b in zip(slipway_ms, skops_ms, strict=True)]
     return {"load_ms": _peer.median(slipway_ms), "skops_ms": _peer.median(skops_ms),
-            "predictions": prediction_digest(predictor.predict(X))}
+            "overhead_ms": _peer.median(overheads), "predictions": prediction_digest(predictor.predict(X))}
 
 
 def slipway_list_setup(spec: dict[str, Any]) -> dict[str, Any]:
@@ -240,8 +244,10 @@ def main() -> None:
         skops_ms = _peer.median([r["skops_ms"] for r in results["slipway"]])
         mlflow_ms = _peer.median([r["load_ms"] for r in results["mlflow"]])
         same = {r["predictions"] for r in results["slipway"] + results["mlflow"]}
-        overhead = max(slipway_ms - skops_ms, 1e-3)
-        _peer.emit(WORKLOAD, "load_overhead_ms", overhead, skops_ms, "ms", LOAD_GOAL_MS / overhead, "skops (limit)",
+        overhead = _peer.median([r["overhead_ms"] for r in results["slipway"]])
+        # A median overhead at or below zero is within noise; the ratio is then capped at 100.
+        _peer.emit(WORKLOAD, "load_overhead_ms", overhead, skops_ms, "ms", min(LOAD_GOAL_MS / max(overhead, 0.2), 100.0),
+                   "skops (limit)",
                    "ok" if len({r["predictions"] for r in results["slipway"]}) == 1 else "failed",
                    slipway_load_ms=round(slipway_ms, 3), goal_ms=LOAD_GOAL_MS)
         _peer.emit(WORKLOAD, "load_vs_mlflow", slipway_ms, mlflow_ms, "ms", mlflow_ms / slipway_ms, MLFLOW.version,

@@ -81,3 +81,13 @@ def test_fast_ingest_matches_the_generic_manifest(sqlite_ws: Workspace, movielen
     assert fast == generic and manifest_bytes(list(fast.entries)) == generic.to_bytes()
     assert sqlite_ws.blobs.missing(e.digest for e in fast.entries) == []
     assert all(sqlite_ws.blobs.verify(e.digest) for e in fast.entries)
+
+
+def test_adding_a_project_folder_skips_slipways_own_store(sqlite_ws: Workspace) -> None:
+    project = Path(sqlite_ws.settings.home).resolve().parent  # the home lives inside the project
+    (project / "data").mkdir()
+    (project / "data" / "readings.txt").write_text("torque 42.1\n")
+    version = sqlite_ws.data.add("project", project)
+    paths = [f["path"] for f in sqlite_ws.data.files(version)]
+    assert paths == ["data/readings.txt"]
+    assert sqlite_ws.data.status("project", project).clean

@@ -53,7 +53,7 @@ def test_fit_without_a_run_starts_one_and_disable_restores(autologging: Workspac
     X, y = _numeric(300)
     patched = LinearRegression.__dict__["fit"]
     original = patched.__wrapped__
-    LinearRegression().fit(X, y)
+    LinearRegression().fit(X=X, y=y)  # keyword arguments are found by name
     assert slipway.active_run() is None
     runs = autologging.tracking.search_runs().runs
     assert len(runs) == 1 and runs[0].status == "FINISHED"

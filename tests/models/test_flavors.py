@@ -8,6 +8,7 @@ import pytest
 
 import slipway
 from slipway.core.errors import InvalidInput
+from slipway.models.predictor import Predictor
 from slipway.workspace import Workspace
 from tests.models.ai4i import FEATURES, ai4i
 from tests.models.pyfunc_model import TorqueThreshold
@@ -22,7 +23,7 @@ def _numeric(rows: int = 1500) -> tuple[pd.DataFrame, pd.Series]:
     return X[NUMERIC].iloc[:rows].astype("float64").rename(columns=renamed), y.iloc[:rows]
 
 
-def _round_trip(model: object, example: object, **kwargs: object) -> slipway.models.predictor.Predictor:  # type: ignore[name-defined]
+def _round_trip(model: object, example: object, **kwargs: object) -> Predictor:
     with slipway.start_run("flavor"):
         info = slipway.log_model(model, input_example=example, **kwargs)
     loaded = slipway.load_model(info.uri)

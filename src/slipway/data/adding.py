@@ -57,7 +57,7 @@ class Scanned:
 
 
 def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Progress | None = None,
-                blobs: BlobStore | None = None) -> Scanned:
+                blobs: BlobStore | None = None, exclude: frozenset[str] = frozenset()) -> Scanned:
     """Hash ``source`` (a path, a pandas DataFrame or an Arrow table) into a manifest.
 
     With a local ``blobs`` store, a folder's missing files are stored in the same pass (see
@@ -71,7 +71,7 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
         path = Path(source)
         if path.is_dir():
             local = blobs is not None and blobs.local
-            manifest = ingest_folder(blobs, path, cache, workers, store=local, progress=progress)
+            manifest = ingest_folder(blobs, path, cache, workers, store=local, progress=progress, exclude=exclude)
             if not manifest.entries:
                 raise InvalidInput(f"folder {path} holds no files; nothing to version")
             sources = {e.path: str(path / e.path) for e in manifest.entries}

@@ -29,9 +29,10 @@ BATCH = 64
 Found = tuple[str, str, os.stat_result]  # (path in the manifest, full path, stat)
 
 
-def list_files(root: Path) -> list[Found]:
+def list_files(root: Path, exclude: frozenset[str] = frozenset()) -> list[Found]:
     """Every regular file under ``root``, in path order (like ``os.walk``: linked files count,
-    linked folders are not entered)."""
+    linked folders are not entered). Folders whose absolute path is in ``exclude`` are skipped
+    (Slipway's own home and artifact store, so adding ``.`` never versions the store itself)."""
     if not root.is_dir():
         raise NotFound(f"folder {root} does not exist")
     found: list[Found] = []
@@ -41,7 +42,8 @@ def list_files(root: Path) -> list[Found]:
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, f"{prefix}{entry.name}/"))
+                    if entry.path not in exclude:
+                        stack.append((entry.path, f"{prefix}{entry.name}/"))
                 elif entry.is_file():
                     found.append((f"{prefix}{entry.name}", entry.path, entry.stat()))
     found.sort(key=lambda item: item[0])
@@ -98,7 +100,7 @@ def _prefix_folders(blobs: BlobStore) -> None:
 
 def ingest_folder(
     blobs: BlobStore | None, folder: Path, cache: StatCache | None, workers: int = 8,
-    store: bool = True, progress: Callable[[int], None] | None = None,
+    store: bool = True, progress: Callable[[int], None] | None = None, exclude: frozenset[str] = frozenset(),
 ) -> Manifest:
     """Hash every file under ``folder`` and (when ``store``) put the ones ``blobs`` lacks.
 
@@ -107,7 +109,7 @@ def ingest_folder(
     """
     if store and (blobs is None or not blobs.local):
         raise ValueError("ingest_folder stores only into a local artifact store")
-    found = list_files(folder)
+    found = list_files(folder, exclude)
     if store:
         _prefix_folders(blobs)  # type: ignore[arg-type]
     known = cache.lookup_many([(full, info) for _, full, info in found]) if cache else {}

@@ -21,6 +21,7 @@ from slipway.blobs.manifest import load_manifest
 from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import NotFound
+from slipway.core.names import check_name
 from slipway.data import remotes
 from slipway.data.records import (
     Dataset,
@@ -76,11 +77,11 @@ class DataService:
         """
         from slipway.data import adding
 
-        parse_ref(name)
+        check_name(name, "dataset name")
         keys = [key] if isinstance(key, str) else list(key) if key is not None else None
         if isinstance(source, str | os.PathLike):
             source = Path(source).resolve()  # the stat cache is keyed by absolute path
-        scanned = adding.scan_source(source, self.stat_cache, workers, progress, self._blobs)
+        scanned = adding.scan_source(source, self.stat_cache, workers, progress, self._blobs, self._own_folders())
         latest = self._latest(name)
         if latest is not None and latest.digest == scanned.digest and keys in (None, latest.key_columns):
             return dataclasses.replace(latest, created=False)
@@ -101,6 +102,13 @@ class DataService:
         digest = self._blobs.put_bytes(scanned.manifest_bytes)  # last: the version's root
         return self._backend.commit_version(name, digest, scanned.kind, rows=rows, schema=schema,
                                             profile_digest=profile_digest, message=message, key_columns=keys)
+
+    def _own_folders(self) -> frozenset[str]:
+        """Slipway's home and local artifact store: never part of a dataset folder."""
+        own = {str(Path(self._host.settings.home).resolve())}
+        if self._blobs.local:
+            own.add(str(Path(self._blobs.root).resolve()))
+        return frozenset(own)
 
     def _latest(self, name: str) -> DatasetVersion | None:
         try:
@@ -127,7 +135,8 @@ class DataService:
         if source.is_dir():
             from slipway.data.ingest import ingest_folder
 
-            scanned = ingest_folder(self._blobs, source, self.stat_cache, workers, store=False)
+            scanned = ingest_folder(self._blobs, source, self.stat_cache, workers, store=False,
+                                    exclude=self._own_folders())
             current = {e.path: e.digest for e in scanned.entries}
         else:
             from slipway.data import adding

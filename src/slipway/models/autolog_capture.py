@@ -99,11 +99,20 @@ def training_metrics(model: Any, X: Any, y: Any) -> dict[str, float]:
     return found
 
 
-def fit_estimator(original: Callable[..., Any], config: dict[str, Any], model: Any, X: Any, y: Any = None,
-                  *args: Any, **kwargs: Any) -> Any:
+def fit_estimator(original: Callable[..., Any], config: dict[str, Any], model: Any, *args: Any,
+                  **kwargs: Any) -> Any:
     """A scikit-learn style ``fit`` (also XGBoost's and LightGBM's estimators)."""
+    try:
+        bound = inspect.signature(original).bind(model, *args, **kwargs)
+    except TypeError:
+        return original(model, *args, **kwargs)  # let the estimator report its own usage error
+    names = list(bound.signature.parameters)
+    X = bound.arguments.get(names[1]) if len(names) > 1 else None
+    y = bound.arguments.get("y")
     with _run(config) as run_id:
-        result = original(model, X, y, *args, **kwargs)
+        result = original(model, *args, **kwargs)
+        if X is None:
+            return result
         _log_common(config, run_id, model, X, y, model.get_params(deep=True))
 
         def metric_points() -> list[tuple[str, float, int]]:

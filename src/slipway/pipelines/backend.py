@@ -118,17 +118,20 @@ class PipelineBackend(EventsMixin):
             known = {r.key: r for r in conn.execute(
                 select(pipeline_step_runs).where(pipeline_step_runs.c.run_id == run_id,
                                                  pipeline_step_runs.c.key.in_([u.key for u in updates])))}
+            cache_rows: list[dict[str, Any]] = []
             for update in updates:
                 step_row = known.get(update.key)
                 if step_row is None:
                     raise NotFound(f"pipeline run {run_id} has no step {update.key!r}")
-                self._apply(conn, run_id, step_row, update)
+                cache_rows.extend(self._apply(conn, run_id, step_row, update))
+            upsert(conn, pipeline_cache, cache_rows, ["cache_key"], ["outputs", "step_run_id", "created_ms", "expires_ms"])
             conn.execute(pipeline_runs.update().where(pipeline_runs.c.id == run_id).values(heartbeat_ms=now_ms()))
             self.ctx.audit(conn, "pipeline.steps.update", "pipeline_run", run_id,
                            {"steps": {u.key: u.status for u in updates}})
         return len(updates)
 
-    def _apply(self, conn: Connection, run_id: str, step_row: Any, update: StepUpdate) -> None:
+    def _apply(self, conn: Connection, run_id: str, step_row: Any, update: StepUpdate) -> list[dict[str, Any]]:
+        """Update one step row; returns the cache entry to store, if any (stored in one batch)."""
         values: dict[str, Any] = {"status": update.status, "cached": bool(update.cached)}
         for name in ("cache_key", "attempts", "start_ms", "end_ms", "logs_digest", "error", "traceback"):
             value = getattr(update, name)
@@ -139,18 +142,17 @@ class PipelineBackend(EventsMixin):
         if update.details is not None:
             values["details"] = to_json({**from_json(step_row.details, {}), **update.details})
         conn.execute(pipeline_step_runs.update().where(pipeline_step_runs.c.id == step_row.id).values(**values))
-        if update.cache_key and update.outputs is not None and update.cache_ttl_s >= 0 and not update.cached:
-            created = now_ms()
-            expires = created + int(update.cache_ttl_s * 1000) if update.cache_ttl_s > 0 else None
-            upsert(conn, pipeline_cache, [{
-                "cache_key": update.cache_key, "step": step_row.step, "outputs": to_json(update.outputs),
-                "step_run_id": step_row.id, "created_ms": created, "expires_ms": expires,
-            }], ["cache_key"], ["outputs", "step_run_id", "created_ms", "expires_ms"])
         for kind, ident, relation in update.lineage or []:
             if relation == "input_to":
                 add_edge(conn, kind, ident, relation, "pipeline_run", run_id, {"step": update.key})
             else:
                 add_edge(conn, "pipeline_run", run_id, relation, kind, ident, {"step": update.key})
+        if update.cache_key and update.outputs is not None and update.cache_ttl_s >= 0 and not update.cached:
+            created = now_ms()
+            expires = created + int(update.cache_ttl_s * 1000) if update.cache_ttl_s > 0 else None
+            return [{"cache_key": update.cache_key, "step": step_row.step, "outputs": to_json(update.outputs),
+                     "step_run_id": step_row.id, "created_ms": created, "expires_ms": expires}]
+        return []
 
     @endpoint("pipelines.run")
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> PipelineRun:

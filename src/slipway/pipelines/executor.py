@@ -7,6 +7,7 @@ Independent branches keep going after a failure, so a resume has as little left 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import traceback
@@ -259,14 +260,16 @@ class Executor:
             if step.cache and self._known is not None and not step.cache_ttl:
                 self._known[cache_key] = outputs
             self._add(StepUpdate(
-                node.key, "SUCCEEDED", attempts=attempt, end_ms=result.end_ms or now_ms(), outputs=outputs,
+                node.key, "SUCCEEDED", attempts=attempt, start_ms=_started(attempt, result),
+                end_ms=result.end_ms or now_ms(), outputs=outputs,
                 logs_digest=logs_digest, details=details or None, cache_key=cache_key, cache_ttl_s=ttl,
                 lineage=result.lineage or None))
         else:
             self.state[node.key] = "FAILED"
             self.failures.append(f"step {node.key!r} failed after {attempt} attempt(s): {result.error}")
             self._add(StepUpdate(
-                node.key, "FAILED", attempts=attempt, end_ms=result.end_ms or now_ms(), logs_digest=logs_digest,
+                node.key, "FAILED", attempts=attempt, start_ms=_started(attempt, result),
+                end_ms=result.end_ms or now_ms(), logs_digest=logs_digest,
                 error=result.error, traceback=result.traceback, details=details or None,
                 lineage=result.lineage or None))
         self._flush()
@@ -290,7 +293,7 @@ class Executor:
         with self._lock:
             if not self._updates or (not force and time.monotonic() - self._last_flush < FLUSH_INTERVAL_S):
                 return
-            updates, self._updates = self._updates, []
+            updates, self._updates = _merge(self._updates), []
             try:
                 digests = [o["digest"] for u in updates for o in (u.outputs or {}).values()]
                 digests += [u.logs_digest for u in updates if u.logs_digest]
@@ -306,6 +309,29 @@ class Executor:
             self._flush()
         except Exception:  # the timer's flush is an early write; the main loop's flush reports errors
             return
+
+
+def _merge(updates: list[StepUpdate]) -> list[StepUpdate]:
+    """One update per step: a step that started and finished between two commits is written once."""
+    merged: dict[str, StepUpdate] = {}
+    for update in updates:
+        earlier = merged.get(update.key)
+        if earlier is None:
+            merged[update.key] = update
+            continue
+        changes = {f.name: getattr(update, f.name) for f in dataclasses.fields(update)
+                   if getattr(update, f.name) is not None}
+        if earlier.details and update.details:
+            changes["details"] = {**earlier.details, **update.details}
+        if earlier.lineage and update.lineage:
+            changes["lineage"] = earlier.lineage + update.lineage
+        merged[update.key] = dataclasses.replace(earlier, **changes)
+    return list(merged.values())
+
+
+def _started(attempt: int, result: TaskResult) -> int | None:
+    """When the first attempt began executing (in its worker), not when it was queued for one."""
+    return result.start_ms or None if attempt == 1 else None
 
 
 def _describe(value: Any) -> Any:

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from slipway.core.errors import NotFound
@@ -85,7 +84,3 @@ def _current_policy_source(ws: Workspace) -> str | None:
         return None
     info: Any = ws.governance.get_policy(versions[0].ref)
     return None if info is None or info.scope != "model" else str(info.source)
-
-
-def home_of(project: Project) -> Path:
-    return project.home

@@ -122,6 +122,8 @@ class ProcessPoolRunner:
                     waiting.append(item)
             self._assign(waiting)
             busy = [w for w in self._workers if w.job]
+            if stopping and not busy:
+                break
             deadlines = [w.job[2] for w in busy if w.job and w.job[2] is not None]
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             ready = wait([self._wake_read, *(w.conn for w in busy), *(w.process.sentinel for w in busy)], timeout)
