@@ -100,3 +100,19 @@ def test_folder_round_trip(workspace: Workspace, ai4i_7000: Path, tmp_path: Path
     assert (out / "notes" / "readme.txt").read_text() == "first 7000 rows of AI4I\n"
     assert (out / "ai4i.csv").read_bytes() == ai4i_7000.read_bytes()
     assert workspace.data.verify("bundle@1").ok and workspace.data.status("bundle", folder).clean
+
+
+def test_show_lists_the_model_trained_from_a_version(sqlite_ws: Workspace, ai4i_7000: Path) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    import slipway
+
+    version = sqlite_ws.data.add("ai4i", ai4i_7000)
+    frame = sqlite_ws.data.load(version).to_pandas()
+    features = frame[["Air temperature [K]", "Torque [Nm]", "Tool wear [min]"]]
+    with slipway.start_run("fit", experiment="maint") as run:
+        slipway.log_input(version)
+        model = DecisionTreeClassifier(max_depth=3).fit(features, frame["Machine failure"])
+        info = slipway.log_model(model, "model", input_example=features.head(3), registered_model_name="failure")
+    usage = sqlite_ws.data.usage("ai4i@1")
+    assert usage.runs == [run.id] and usage.models == [f"failure/{info.version}"]

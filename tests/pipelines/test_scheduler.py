@@ -94,7 +94,8 @@ def test_cron_schedule_claims_each_fire_time_once(sqlite_ws: Workspace) -> None:
     daily = ws.pipelines.schedule("every-5-min", "tests.pipelines.flows:fan_out", "*/5 * * * *", {"n": 2})
     backlog = ws.pipelines.schedule("catch-up", "tests.pipelines.flows:fan_out", "*/5 * * * *", {"n": 3},
                                     catchup=True)
-    now = [daily.created_ms + 11 * MINUTE]
+    first_fire = (daily.created_ms // (5 * MINUTE) + 1) * 5 * MINUTE  # the first */5 time after creation
+    now = [first_fire + 5 * MINUTE + 1000]  # two fire times are due: first_fire and 5 minutes later
     first = Scheduler(ws, clock=lambda: now[0])
     rival = Scheduler(ws, clock=lambda: now[0])
 
