@@ -13,12 +13,9 @@ import typer
 from slipway.cli.output import fail
 from slipway.core.errors import SlipwayError
 
-app = typer.Typer(name="slipway", help="Slipway: data, experiments, registry, governance, pipelines and serving in one system.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+HELP = "Slipway: data, experiments, registry, governance, pipelines and serving in one system."
 
 
-
-@app.callback()
 def root() -> None:
     """Slipway: data, experiments, registry, governance, pipelines and serving in one system."""
 
@@ -36,8 +33,15 @@ GROUPS = {
     "pipelines": "slipway.cli.pipelines",
     "deploy": "slipway.cli.deploy",
 }
-COMMANDS = ["slipway.cli.server", "slipway.cli.maintenance", "slipway.cli.serve", "slipway.cli.quickstart",
-            "slipway.cli.scheduler"]
+# top-level command -> the module whose ``register(app)`` adds it.
+COMMANDS = {
+    "server": "slipway.cli.server",
+    "gc": "slipway.cli.maintenance",
+    "serve": "slipway.cli.serve",
+    "build": "slipway.cli.serve",
+    "quickstart": "slipway.cli.quickstart",
+    "scheduler": "slipway.cli.scheduler",
+}
 
 
 def _load(module_name: str) -> object | None:
@@ -49,19 +53,37 @@ def _load(module_name: str) -> object | None:
         raise
 
 
-for noun, module_name in GROUPS.items():
-    module = _load(module_name)
-    if module is not None:
-        app.add_typer(module.app, name=noun)  # type: ignore[attr-defined]
-for module_name in COMMANDS:
-    module = _load(module_name)
-    if module is not None:
-        module.register(app)  # type: ignore[attr-defined]
+def build(argv: list[str] | None = None) -> typer.Typer:
+    """Attach the command groups. Only the group a command names is imported (each pulls in its
+    domain: scikit-learn, pyarrow, uvicorn...), which keeps ``slipway data status`` and friends
+    fast to start; ``--help`` and unknown words load everything."""
+    app = typer.Typer(name="slipway", help=HELP, no_args_is_help=True, pretty_exceptions_enable=False,
+                      add_completion=False)
+    app.callback()(root)
+    word = next((a for a in argv or [] if not a.startswith("-")), None)
+    groups = {word: GROUPS[word]} if word in GROUPS else ({} if word in COMMANDS else GROUPS)
+    commands = {COMMANDS[word]} if word in COMMANDS else (set() if word in GROUPS else set(COMMANDS.values()))
+    for noun, module_name in groups.items():
+        module = _load(module_name)
+        if module is not None:
+            app.add_typer(module.app, name=noun)  # type: ignore[attr-defined]
+    for module_name in sorted(commands):
+        module = _load(module_name)
+        if module is not None:
+            module.register(app)  # type: ignore[attr-defined]
+    return app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``from slipway.cli.main import app``: the whole command tree (tests, docs generators).
+    if name == "app":
+        return build(None)
+    raise AttributeError(name)
 
 
 def main() -> None:
     try:
-        app()
+        build(sys.argv[1:])()
     except SlipwayError as err:
         fail(err)
     except KeyboardInterrupt:
