@@ -13,7 +13,7 @@ from ``SLIPWAY_*`` settings on first use) and are shaped like MLflow's::
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway.core.errors import (
     AlreadyExists,
@@ -26,61 +26,84 @@ from slipway.core.errors import (
     SlipwayError,
     Unauthenticated,
 )
-from slipway.tracking.service import ActiveRun
-from slipway.workspace import Workspace, connect, default_workspace
+
+# The workspace and tracking modules (and SQLAlchemy behind them) load on first use, so that
+# ``import slipway.<something>`` (e.g. the CLI entry point) stays cheap.
+if TYPE_CHECKING:
+    from slipway.tracking.service import ActiveRun
+    from slipway.workspace import Workspace, connect, default_workspace
 
 __version__ = "0.1.0"
+
+_LAZY = {"ActiveRun": "slipway.tracking.service", "Workspace": "slipway.workspace",
+         "connect": "slipway.workspace", "default_workspace": "slipway.workspace"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _default() -> Workspace:
+    from slipway.workspace import default_workspace
+
+    return default_workspace()
 
 
 def start_run(name: str | None = None, *, experiment: str | None = None, nested: bool = False,
               tags: dict[str, str] | None = None) -> ActiveRun:
     """Start a run and make it active; use it as a context manager to end it."""
-    return default_workspace().tracking.start_run(name, experiment=experiment, nested=nested, tags=tags)
+    return _default().tracking.start_run(name, experiment=experiment, nested=nested, tags=tags)
 
 
 def end_run(status: str = "FINISHED") -> None:
-    default_workspace().tracking.end_run(status=status)
+    _default().tracking.end_run(status=status)
 
 
 def active_run() -> ActiveRun | None:
-    return default_workspace().tracking.active_run()
+    return _default().tracking.active_run()
 
 
 def log_param(key: str, value: Any) -> None:
-    default_workspace().tracking.log_param(key, value)
+    _default().tracking.log_param(key, value)
 
 
 def log_params(params: dict[str, Any]) -> None:
-    default_workspace().tracking.log_params(params)
+    _default().tracking.log_params(params)
 
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
-    default_workspace().tracking.log_metric(key, value, step)
+    _default().tracking.log_metric(key, value, step)
 
 
 def log_metrics(metrics: dict[str, float], step: int | None = None) -> None:
-    default_workspace().tracking.log_metrics(metrics, step)
+    _default().tracking.log_metrics(metrics, step)
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    default_workspace().tracking.set_tags(tags)
+    _default().tracking.set_tags(tags)
 
 
 def set_tag(key: str, value: Any) -> None:
-    default_workspace().tracking.set_tags({key: value})
+    _default().tracking.set_tags({key: value})
 
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> Any:
-    return default_workspace().tracking.log_artifact(local_path, artifact_path)
+    return _default().tracking.log_artifact(local_path, artifact_path)
 
 
 def log_input(dataset_version: Any, context: str = "training") -> Any:
-    return default_workspace().tracking.log_input(dataset_version, context)
+    return _default().tracking.log_input(dataset_version, context)
 
 
 def search_runs(filter: str = "", experiments: list[str] | None = None, order_by: list[str] | None = None,
                 max_results: int = 100) -> Any:
-    return default_workspace().tracking.search_runs(filter, experiments, order_by, max_results)
+    return _default().tracking.search_runs(filter, experiments, order_by, max_results)
 
 
 def log_model(model: Any, name: str = "model", *, input_example: Any = None,
@@ -88,7 +111,7 @@ def log_model(model: Any, name: str = "model", *, input_example: Any = None,
     """Store ``model`` as a bundle artifact of the active run (and register it when named)."""
     from slipway.models.logging import log_model as _log_model
 
-    return _log_model(default_workspace(), model, name, input_example=input_example,
+    return _log_model(_default(), model, name, input_example=input_example,
                       registered_model_name=registered_model_name, **kwargs)
 
 
@@ -96,14 +119,14 @@ def load_model(ref: str) -> Any:
     """Load a model as a Predictor: ``name@alias``, ``name/3``, ``models:/name@alias`` or ``runs:/id/path``."""
     from slipway.models.logging import load_model as _load_model
 
-    return _load_model(default_workspace(), ref)
+    return _load_model(_default(), ref)
 
 
 def autolog(**kwargs: Any) -> None:
     """Log params, training metrics, the model and the training data's digest on every ``fit``."""
     from slipway.models.autolog import enable
 
-    enable(default_workspace(), **kwargs)
+    enable(_default(), **kwargs)
 
 
 __all__ = [

@@ -10,7 +10,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from slipway.workspace import Workspace
 from tests.support import AI4I
 
 SLIPWAY = str(Path(sys.executable).with_name("slipway"))
@@ -83,3 +85,32 @@ def test_models_cli(repo: tuple[Path, dict[str, str]]) -> None:
     assert versions[1]["aliases"] == ["challenger"] and versions[0]["run_id"] != versions[1]["run_id"]
     # The re-run trained and registered again, from a worktree that was removed afterwards.
     assert _run(["git", "worktree", "list"], root, env).stdout.count("\n") == 1
+
+
+def test_models_cli_listing_show_register_and_alias_delete(sqlite_ws: Workspace) -> None:
+    """The remaining commands, in-process through Typer's runner (the subprocess test covers exit codes)."""
+    import slipway
+    from slipway.cli.models import app
+    from tests.models.ai4i import ai4i, fitted_pipeline
+
+    X, _ = ai4i()
+    with slipway.start_run("cli") as run:
+        slipway.log_model(fitted_pipeline(), input_example=X.head(3))
+    runner = CliRunner()
+    registered = runner.invoke(app, ["register", "maint", run.id, "--description", "first", "--json"])
+    assert registered.exit_code == 0, registered.output
+    assert json.loads(registered.stdout)["description"] == "first"
+    sqlite_ws.registry.create_model("other", tags={"team": "ops"})
+    by_name = json.loads(runner.invoke(app, ["ls", "--name", "mai*", "--json"]).stdout)
+    assert [m["name"] for m in by_name] == ["maint"]
+    by_tag = json.loads(runner.invoke(app, ["ls", "--tag", "team=ops", "--json"]).stdout)
+    assert [m["name"] for m in by_tag] == ["other"]
+    shown = json.loads(runner.invoke(app, ["show", "maint", "--json"]).stdout)
+    assert shown["model"]["latest_version"] == 1 and [v["version"] for v in shown["versions"]] == [1]
+    assert runner.invoke(app, ["alias", "maint", "staging", "1"]).exit_code == 0
+    text = runner.invoke(app, ["show", "maint@staging"]).stdout
+    assert "bundle_digest" in text and "staging" in text
+    assert runner.invoke(app, ["alias", "maint", "staging", "--delete"]).exit_code == 0
+    assert sqlite_ws.registry.get_model("maint").aliases == {}
+    table = runner.invoke(app, ["versions", "maint"])
+    assert table.exit_code == 0 and "Versions of maint" in table.stdout

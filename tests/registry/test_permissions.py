@@ -24,9 +24,9 @@ def test_viewer_reads_but_cannot_change(home: Path) -> None:
     try:
         assert [m.name for m in viewer.registry.list_models()] == ["maint"]
         assert viewer.registry.load("maint/1").predict(X.head(5)).shape == (5,)
-        with pytest.raises(PermissionDenied, match="registry.write"):
+        with pytest.raises(PermissionDenied, match=r"registry\.write"):
             viewer.registry.set_alias("maint", "challenger", 1)
-        with pytest.raises(PermissionDenied, match="registry.write"):
+        with pytest.raises(PermissionDenied, match=r"registry\.write"):
             viewer.registry.register_version("maint", info.run_id)
         with pytest.raises(PermissionDenied):
             viewer.registry.create_model("other")

@@ -1,6 +1,25 @@
-"""Layer 1: the content-addressed artifact store (blobs, directory manifests, stat cache, GC)."""
+"""Layer 1: the content-addressed artifact store (blobs, directory manifests, stat cache, GC).
 
-from slipway.blobs.manifest import Manifest, ManifestEntry
-from slipway.blobs.store import BlobStore
+The names below load on first use, so ``slipway.blobs.statcache`` and friends can be imported
+without fsspec (quick commands such as ``slipway data status`` never need it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from slipway.blobs.manifest import Manifest, ManifestEntry
+    from slipway.blobs.store import BlobStore
+
+_LAZY = {"BlobStore": "slipway.blobs.store", "Manifest": "slipway.blobs.manifest",
+         "ManifestEntry": "slipway.blobs.manifest"}
 
 __all__ = ["BlobStore", "Manifest", "ManifestEntry"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

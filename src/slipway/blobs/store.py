@@ -15,10 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
-
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
+from typing import Any, BinaryIO
 
 from slipway.core.errors import BackendUnavailable, IntegrityError, NotFound
 from slipway.core.hashing import CHUNK, check_digest, hash_bytes, hash_file
@@ -31,17 +28,34 @@ class BlobStore:
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
-        try:
-            self.fs, root = fsspec.core.url_to_fs(uri)
-        except (ImportError, ValueError) as err:
-            raise BackendUnavailable(f"cannot open artifact store {uri!r}: {err}") from err
-        self.local = isinstance(self.fs, LocalFileSystem)
+        self._fs: Any = None
+        if uri.startswith("/") and "://" not in uri:
+            # An absolute local path (the default store): plain os calls, fsspec is not imported.
+            self.local, root = True, uri
+        else:
+            import fsspec
+            from fsspec.implementations.local import LocalFileSystem
+
+            try:
+                self._fs, root = fsspec.core.url_to_fs(uri)
+            except (ImportError, ValueError) as err:
+                raise BackendUnavailable(f"cannot open artifact store {uri!r}: {err}") from err
+            self.local = isinstance(self._fs, LocalFileSystem)
         self.root = root.rstrip("/")
         if self.local:
             Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
         return f"BlobStore({self.uri!r})"
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec file system (created on first use for a local folder)."""
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
 
     # -- addressing -------------------------------------------------------------------------
     def path_of(self, digest: str) -> str:

@@ -140,16 +140,9 @@ def status(name: str = typer.Argument(...), path: Path = typer.Argument(..., hel
     """Compare a working file or folder with the latest version (like 'dvc status')."""
     if not path.exists():
         fail(NotFound(f"no file or folder at {path}"))
-    report = _data().status(name, path)
-    if as_json:
-        print_json({"dataset": report.dataset, "version": report.version, "added": report.added,
-                    "removed": report.removed, "changed": report.changed, "clean": report.clean})
-    elif report.clean:
-        console.print(f"{path} is up to date with {name}@{report.version}.")
-    else:
-        for label, items in (("added", report.added), ("removed", report.removed), ("changed", report.changed)):
-            for item in items:
-                console.print(f"  {label}: {item}", highlight=False)
+    from slipway.cli.quick import print_status
+
+    print_status(_data().status(name, path), name, path, as_json)
 
 
 @app.command("diff")

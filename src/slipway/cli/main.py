@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
 
-import typer
-
-from slipway.cli.output import fail
-from slipway.core.errors import SlipwayError
+# Typer and Rich load inside build()/main(), after the quick commands (slipway.cli.quick) had
+# their chance: ``slipway data status`` answers without them.
+if TYPE_CHECKING:
+    import typer
 
 HELP = "Slipway: data, experiments, registry, governance, pipelines and serving in one system."
 
@@ -57,6 +58,8 @@ def build(argv: list[str] | None = None) -> typer.Typer:
     """Attach the command groups. Only the group a command names is imported (each pulls in its
     domain: scikit-learn, pyarrow, uvicorn...), which keeps ``slipway data status`` and friends
     fast to start; ``--help`` and unknown words load everything."""
+    import typer
+
     app = typer.Typer(name="slipway", help=HELP, no_args_is_help=True, pretty_exceptions_enable=False,
                       add_completion=False)
     app.callback()(root)
@@ -82,6 +85,13 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
+    from slipway.cli.quick import run
+
+    if run(sys.argv[1:]):
+        return
+    from slipway.cli.output import fail
+    from slipway.core.errors import SlipwayError
+
     try:
         build(sys.argv[1:])()
     except SlipwayError as err:

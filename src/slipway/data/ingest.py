@@ -138,8 +138,19 @@ def ingest_folder(
         for item in items:
             one(item)
 
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        list(pool.map(batch, [found[i : i + BATCH] for i in range(0, len(found), BATCH)]))
+    if store:
+        todo = found
+    else:  # status: files the stat cache knows need no work at all
+        todo = []
+        for item in found:
+            digest = known.get(item[1])
+            if digest is None:
+                todo.append(item)
+            else:
+                digests[item[1]] = digest
+    if todo:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            list(pool.map(batch, [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]))
     fresh = [(full, info, digests[full]) for _, full, info in found if full not in known]
     if cache and fresh:
         cache.store_many(fresh)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, inspect, text
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 7_340_271_553  # an arbitrary constant for pg_advisory_lock
@@ -48,6 +49,8 @@ def head_revisions() -> frozenset[str]:
 
 
 def current_revisions(engine: Engine) -> frozenset[str]:
+    from sqlalchemy import inspect, text
+
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             return frozenset()
@@ -66,6 +69,8 @@ def upgrade_to_head(engine: Engine, advisory_lock: bool = False) -> None:
     if not advisory_lock:
         _upgrade(engine)
         return
+    from sqlalchemy import text
+
     with engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK_KEY})
         conn.commit()
