@@ -59,7 +59,7 @@ def test_quickstart_end_to_end_then_again_from_the_cache(tmp_path: Path) -> None
     try:
         # The champion is the retrained version, with lineage back to both weekly drops.
         champion = ws.registry.resolve("ai4i-failure@champion")
-        assert champion.ref == "ai4i-failure/2" and champion.state == "deployed"
+        assert champion.ref == "ai4i-failure/2" and champion.state == "deployed", first.stdout[-3000:]
         upstream = ws.lineage.upstream(f"model:{champion.ref}")
         assert {"ai4i@1", "ai4i@2"} <= set(upstream.ids("dataset_version"))
         assert {(d["dataset"], d["version"], d["context"]) for d in champion.datasets} == {

@@ -58,6 +58,21 @@ class Manifest:
         return {e.path: e for e in self.entries}
 
 
+def manifest_digests(data: bytes) -> dict[str, str]:
+    """``{path: digest}`` of a manifest's bytes (what ``status`` needs; no entry objects are built).
+
+    Raises:
+        InvalidInput: the bytes are not a manifest.
+    """
+    try:
+        body = orjson.loads(data)
+        if body.get("format") != MAGIC:
+            raise ValueError("not a manifest")
+        return {e["path"]: e["digest"] for e in body["entries"]}
+    except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError, ValueError) as err:
+        raise InvalidInput("blob is not a Slipway directory manifest") from err
+
+
 def is_manifest(data: bytes) -> bool:
     # Canonical JSON sorts keys, so a manifest starts with "entries" and ends with "format".
     return data.startswith(b'{"entries":') and data.endswith(b'"format":"' + MAGIC.encode() + b'"}')

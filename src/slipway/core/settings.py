@@ -15,8 +15,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from slipway.core.errors import InvalidInput
 
 
@@ -87,13 +85,18 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        if path.suffix == ".toml":
+    if path.suffix == ".toml":
+        try:
             data = tomllib.loads(path.read_text())
-        else:
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise InvalidInput(f"cannot read config file {path}: {err}") from err
+    else:
+        import yaml  # only for a YAML config file (it is slow to import)
+
+        try:
             data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, tomllib.TOMLDecodeError, yaml.YAMLError) as err:
-        raise InvalidInput(f"cannot read config file {path}: {err}") from err
+        except (OSError, yaml.YAMLError) as err:
+            raise InvalidInput(f"cannot read config file {path}: {err}") from err
     if not isinstance(data, dict):
         raise InvalidInput(f"config file {path} must hold a mapping")
     return data

@@ -110,26 +110,43 @@ def ingest_folder(
     if store and (blobs is None or not blobs.local):
         raise ValueError("ingest_folder stores only into a local artifact store")
     found = list_files(folder, exclude)
-    if store:
-        _prefix_folders(blobs)  # type: ignore[arg-type]
-    known = cache.lookup_many([(full, info) for _, full, info in found]) if cache else {}
+    digests = _digests(blobs if store else None, folder, found, cache, workers, progress)
+    entries = [ManifestEntry(rel, digests[full], info.st_size, stat.S_IMODE(info.st_mode)) for rel, full, info in found]
+    return Manifest(tuple(entries))
+
+
+def folder_digests(folder: Path, cache: StatCache | None, workers: int = 8,
+                   exclude: frozenset[str] = frozenset()) -> dict[str, str]:
+    """``{path in the folder: digest}`` of every file under ``folder``, hashing only the files the
+    stat cache does not know (what ``status`` compares with a stored manifest)."""
+    found = list_files(folder, exclude)
+    digests = _digests(None, folder, found, cache, workers, None)
+    return {rel: digests[full] for rel, full, _ in found}
+
+
+def _digests(blobs: BlobStore | None, folder: Path, found: list[Found], cache: StatCache | None, workers: int,
+             progress: Callable[[int], None] | None) -> dict[str, str]:
+    """The digest of each found file (by full path); with ``blobs``, missing blobs are stored too."""
+    if blobs is not None:
+        _prefix_folders(blobs)
+    known = cache.lookup_many([(full, info) for _, full, info in found], under=str(folder)) if cache else {}
     digests: dict[str, str] = {}
 
     def one(item: Found) -> None:
         _, full, info = item
         digest = known.get(full)
         if digest is not None:
-            if store and not blobs.exists(digest):  # type: ignore[union-attr]
-                blobs.put_file(full, digest=digest)  # type: ignore[union-attr]
+            if blobs is not None and not blobs.exists(digest):
+                blobs.put_file(full, digest=digest)
         elif info.st_size < SMALL_FILE:
             data = _read_small(full, info.st_size)
             digest = hash_bytes(data)
-            if store and not blobs.exists(digest):  # type: ignore[union-attr]
-                _write_blob(blobs, digest, data)  # type: ignore[arg-type]
+            if blobs is not None and not blobs.exists(digest):
+                _write_blob(blobs, digest, data)
         else:
             digest = hash_file(full)
-            if store:
-                blobs.put_file(full, digest=digest)  # type: ignore[union-attr]
+            if blobs is not None:
+                blobs.put_file(full, digest=digest)
         digests[full] = digest
         if progress:
             progress(info.st_size)
@@ -138,9 +155,9 @@ def ingest_folder(
         for item in items:
             one(item)
 
-    if store:
+    if blobs is not None:
         todo = found
-    else:  # status: files the stat cache knows need no work at all
+    else:  # files the stat cache knows need no work at all
         todo = []
         for item in found:
             digest = known.get(item[1])
@@ -154,5 +171,4 @@ def ingest_folder(
     fresh = [(full, info, digests[full]) for _, full, info in found if full not in known]
     if cache and fresh:
         cache.store_many(fresh)
-    entries = [ManifestEntry(rel, digests[full], info.st_size, stat.S_IMODE(info.st_mode)) for rel, full, info in found]
-    return Manifest(tuple(entries))
+    return digests

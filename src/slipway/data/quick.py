@@ -20,7 +20,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from slipway.blobs.manifest import Manifest
+from slipway.blobs.manifest import manifest_digests
 from slipway.blobs.statcache import StatCache
 from slipway.core.errors import SlipwayError
 from slipway.core.hashing import hash_bytes
@@ -78,22 +78,28 @@ def quick_status(name: str, path: str | os.PathLike[str], workers: int = 8) -> S
             data = handle.read()
         if hash_bytes(data) != digest:
             return None  # the normal path reports the corrupt manifest
-        stored = {e.path: e.digest for e in Manifest.from_bytes(data).entries}
+        stored = manifest_digests(data)
     except (OSError, SlipwayError):
         return None
+    own = frozenset({str(Path(settings.home).resolve()), str(Path(root).resolve())})
     cache = StatCache(Path(settings.home) / "statcache.db")
     try:
-        if source.is_dir():
-            from slipway.data.ingest import ingest_folder
-
-            own = frozenset({str(Path(settings.home).resolve()), str(Path(root).resolve())})
-            entries = ingest_folder(None, source, cache, workers, store=False, exclude=own).entries
-        else:
-            from slipway.data import adding
-
-            entries = adding.scan_source(source, cache, 1).manifest.entries
+        return compare(name, version, source, stored, cache, workers, own)
     finally:
         cache.close()
-    current = {e.path: e.digest for e in entries}
+
+
+def compare(name: str, version: int, source: Path, stored: dict[str, str], cache: StatCache, workers: int,
+            own: frozenset[str]) -> StatusReport:
+    """The report for the working file or folder ``source`` against a version's ``{path: digest}``
+    (shared by both paths, so they report alike)."""
+    if source.is_dir():
+        from slipway.data.ingest import folder_digests
+
+        current = folder_digests(source, cache, workers, own)
+    else:
+        from slipway.data import adding
+
+        current = {e.path: e.digest for e in adding.scan_source(source, cache, 1).manifest.entries}
     return StatusReport(name, version, sorted(current.keys() - stored.keys()), sorted(stored.keys() - current.keys()),
                         sorted(p for p in current.keys() & stored.keys() if current[p] != stored[p]))

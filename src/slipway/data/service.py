@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.blobs.manifest import load_manifest
+from slipway.blobs.manifest import load_manifest, manifest_digests
 from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import NotFound
@@ -132,20 +132,10 @@ class DataService:
             self._backend.get_version(name)  # raises NotFound naming the dataset
         assert latest is not None
         source = Path(path).resolve()
-        if source.is_dir():
-            from slipway.data.ingest import ingest_folder
+        from slipway.data.quick import compare
 
-            scanned = ingest_folder(self._blobs, source, self.stat_cache, workers, store=False,
-                                    exclude=self._own_folders())
-            current = {e.path: e.digest for e in scanned.entries}
-        else:
-            from slipway.data import adding
-
-            current = {e.path: e.digest for e in adding.scan_source(source, self.stat_cache, 1).manifest.entries}
-        stored = {e.path: e.digest for e in load_manifest(self._blobs, latest.digest).entries}
-        return StatusReport(name, latest.version, sorted(current.keys() - stored.keys()),
-                            sorted(stored.keys() - current.keys()),
-                            sorted(p for p in current.keys() & stored.keys() if current[p] != stored[p]))
+        stored = manifest_digests(self._blobs.read_bytes(latest.digest))
+        return compare(name, latest.version, source, stored, self.stat_cache, workers, self._own_folders())
 
     # -- reading --------------------------------------------------------------------------------
     def get_version(self, ref: Any) -> DatasetVersion:
