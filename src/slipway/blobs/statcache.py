@@ -47,11 +47,11 @@ class StatCache:
             prefix = under if under.endswith("/") else under + "/"
             if all(path.startswith(prefix) for path in paths):
                 with self._lock:
-                    rows = self._conn.execute(
+                    scanned = self._conn.execute(
                         "SELECT path, size, mtime_ns, inode, digest FROM stat_cache WHERE path >= ? AND path < ?",
                         (prefix, prefix[:-1] + "0"),  # "0" sorts right after "/"
                     ).fetchall()
-                for path, size, mtime_ns, inode, digest in rows:
+                for path, size, mtime_ns, inode, digest in scanned:
                     info = wanted.get(path)
                     if info is not None and (size, mtime_ns, inode) == (info.st_size, info.st_mtime_ns, info.st_ino):
                         found[path] = digest

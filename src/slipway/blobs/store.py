@@ -21,6 +21,59 @@ from slipway.core.errors import BackendUnavailable, IntegrityError, NotFound
 from slipway.core.hashing import CHUNK, check_digest, hash_bytes, hash_file
 
 ProgressFn = Callable[[int], None]
+COPY_CHUNK = 8 << 20  # hashed on all cores while the previous chunk is written
+
+
+def _copy_hashing(source: BinaryIO, target: BinaryIO) -> str:
+    """Copy ``source`` to ``target`` and return the BLAKE3 digest of the bytes, in one read.
+
+    The calling thread reads and hashes chunk n (BLAKE3 releases the GIL) while a writer thread
+    writes chunk n-1; at most two chunks wait in between.
+    """
+    import queue
+    import threading
+
+    import blake3
+
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    first = source.read(COPY_CHUNK)
+    if len(first) < COPY_CHUNK:  # small: no thread
+        hasher.update(first)
+        target.write(first)
+        return str(hasher.hexdigest())
+    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            while (chunk := pending.get()) is not None:
+                view = memoryview(chunk)
+                while view:
+                    written = target.write(view)
+                    if not written:
+                        raise OSError("short write while storing a blob")
+                    view = view[written:]
+        except BaseException as err:  # reported to the caller below
+            failed.append(err)
+            while pending.get() is not None:  # drain, so the reader never blocks
+                pass
+
+    writer = threading.Thread(target=write, name="slipway-blob-writer", daemon=True)
+    writer.start()
+    try:
+        chunk = first
+        while chunk:
+            hasher.update(chunk)
+            pending.put(chunk)
+            if failed:
+                break
+            chunk = source.read(COPY_CHUNK)
+    finally:
+        pending.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
+    return str(hasher.hexdigest())
 
 
 class BlobStore:
@@ -107,6 +160,33 @@ class BlobStore:
             with open(path, "rb") as source:
                 self._write(digest, lambda handle: shutil.copyfileobj(source, handle, CHUNK))
         return digest
+
+    def put_file_hashing(self, path: str | os.PathLike[str]) -> str:
+        """Store a file whose digest is not known yet, reading it once. Returns its digest.
+
+        In a local store each chunk is hashed (BLAKE3 on all cores) while another thread writes
+        the previous chunk to a temporary file in the store, which is then renamed to its digest
+        (or dropped when the store already holds that blob). Hashing and copying overlap, the
+        file is read once, and memory stays at a few chunks whatever the file's size.
+        """
+        if not self.local:
+            return self.put_file(path)
+        fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), prefix="ingest-")
+        try:
+            with open(path, "rb", buffering=0) as source, os.fdopen(fd, "wb", buffering=0) as target:
+                digest = _copy_hashing(source, target)
+            if self._exists_refreshed(digest):
+                os.unlink(tmp)
+                return digest
+            final = self.path_of(digest)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+            return digest
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     def put_stream(self, stream: BinaryIO) -> str:
         """Store a stream of unknown digest: spool it to a temporary file while hashing."""

@@ -8,6 +8,7 @@ from the previous version instead of being recomputed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import stat
 from collections.abc import Callable
@@ -47,11 +48,11 @@ class Scanned:
     tables: dict[str, Callable[[], pa.Table]]
     stored: bool = False  # the files are already in the store (ingested while hashing)
 
-    @property
+    @functools.cached_property
     def manifest_bytes(self) -> bytes:
         return manifest_bytes(list(self.manifest.entries))
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         return hash_bytes(self.manifest_bytes)
 
@@ -74,20 +75,26 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
             manifest = ingest_folder(blobs, path, cache, workers, store=local, progress=progress, exclude=exclude)
             if not manifest.entries:
                 raise InvalidInput(f"folder {path} holds no files; nothing to version")
-            sources = {e.path: str(path / e.path) for e in manifest.entries}
+            root = str(path)
+            sources = {e.path: os.path.join(root, e.path) for e in manifest.entries}
             tables = {e.path: _reader(sources[e.path], e.path) for e in manifest.entries if is_tabular(e.path)}
             return Scanned("folder", manifest, sources, {}, tables, stored=local)
         if path.is_file():
             info = os.stat(path)
             full = str(path.resolve())
             digest = (cache.lookup_many([(full, info)]) if cache else {}).get(full)
+            stored = False
             if digest is None:
-                digest = hash_file(path)
+                if blobs is not None and blobs.local:
+                    # Hash and copy into the store in one read of the file (see put_file_hashing).
+                    digest, stored = blobs.put_file_hashing(full), True
+                else:
+                    digest = hash_file(path)
                 if cache:
                     cache.store_many([(full, info, digest)])
             entry = ManifestEntry(path.name, digest, info.st_size, stat.S_IMODE(info.st_mode))
             tables = {path.name: _reader(full, path.name)} if is_tabular(path.name) else {}
-            return Scanned("file", Manifest((entry,)), {path.name: full}, {}, tables)
+            return Scanned("file", Manifest((entry,)), {path.name: full}, {}, tables, stored=stored)
         raise NotFound(f"no file or folder at {path}")
     from slipway.data.tables import as_arrow, to_parquet_bytes
 

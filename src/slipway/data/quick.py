@@ -24,7 +24,7 @@ from slipway.blobs.manifest import manifest_digests
 from slipway.blobs.statcache import StatCache
 from slipway.core.errors import SlipwayError
 from slipway.core.hashing import hash_bytes
-from slipway.core.names import NAME_RE, MAX_NAME
+from slipway.core.names import MAX_NAME, NAME_RE
 from slipway.data.records import StatusReport
 
 
