@@ -17,11 +17,15 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# Bytecode caching stays on: the tests and the quickstart start many Python processes, and
+# recompiling pandas and scikit-learn in each one costs seconds.
+RUN := env -u PYTHONDONTWRITEBYTECODE
+
 quickstart: install
-	$(VENV)/bin/slipway quickstart
+	$(RUN) $(VENV)/bin/slipway quickstart
 
 test: install services
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup --durations=25
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -1,7 +1,7 @@
 """tracking search indexes
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0006
 
 Run search orders active runs newest first by default; this index lets the database walk them in
 that order and stop once a page is full instead of sorting every run. The covering metric index
@@ -10,7 +10,7 @@ lets a "top N by a metric" search read only the best few thousand values.
 from alembic import op
 
 revision = '0007'
-down_revision = '0001'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
