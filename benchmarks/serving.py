@@ -8,9 +8,13 @@ Cases, alternating Slipway and MLflow each round after a warm-up:
 - ``rows1_conc1``, ``rows1_conc32``, ``rows32_conc1``, ``rows32_conc32``: requests per second
   (median over rounds), with each side's p99 latency; ``ratio`` = Slipway rps / MLflow rps.
 - ``overhead_p50_ms``: Slipway's p50 latency for a 1-row request at 1 connection minus the p50 of
-  ``pipeline.predict`` on the same row in-process (the limit); ``ratio`` = 0.2 ms / overhead.
+  the same model call the server makes, in-process, on the same row (the limit: the registered
+  model's predict on the decoded row, which for this pipeline is Slipway's compiled path, proven
+  equal to ``pipeline.predict``); ``ratio`` = 0.2 ms / overhead. ``pipeline.predict``'s own p50
+  (scikit-learn's, what MLflow calls) is reported beside it.
 
-``checks`` is ``ok`` only when both servers returned exactly the in-process predictions and
+``checks`` is ``ok`` only when both servers returned exactly the in-process ``pipeline.predict``
+predictions for every body the cases send and for all 10,000 AI4I rows (in 500-row requests), and
 Slipway answered nothing but 2xx during the measurements (the peer's failures are reported as
 ``peer_failed_requests``).
 
@@ -137,16 +141,47 @@ def _latency(text: str, label: str) -> float:
     return value / 1000.0 if unit == "us" else value * 1000.0 if unit == "s" else value
 
 
-def in_process_p50_ms(pipeline: Any, features: Any, calls: int = 2000) -> float:
-    row = features.iloc[[0]]
+def p50_ms(call: Any, calls: int = 2000) -> float:
     for _ in range(50):
-        pipeline.predict(row)
+        call()
     samples = []
     for _ in range(calls):
         started = time.perf_counter()
-        pipeline.predict(row)
+        call()
         samples.append((time.perf_counter() - started) * 1000.0)
     return float(statistics.median(samples))
+
+
+def in_process_limits(home: Path, pipeline: Any, features: Any, body: bytes) -> dict[str, Any]:
+    """p50 (ms) of the server's own model call on the decoded ``body`` (loaded from the registry the
+    way the server loads it) and of ``pipeline.predict`` on the same row."""
+    import orjson
+
+    from slipway.serving.model import served_from_registry
+    from slipway.serving.protocol_rows import decode_invocations
+    from slipway.workspace import open_workspace
+
+    served = served_from_registry(open_workspace(_settings(home, "bench")), "ai4i@champion")
+    frame = decode_invocations(orjson.loads(body), served.signature)
+    row = features.iloc[[200]]
+    assert served.predict(frame).tolist() == pipeline.predict(row).tolist()
+    return {"served_predict_p50_ms": p50_ms(lambda: served.predict(frame)),
+            "sklearn_predict_p50_ms": p50_ms(lambda: pipeline.predict(row), 500),
+            "fast_path": served.fast is not None}
+
+
+def same_predictions(urls: dict[str, str], pipeline: Any, features: Any, bodies: list[tuple[int, int]]) -> bool:
+    """Every server returns exactly ``pipeline.predict`` for each case body and for every row."""
+    chunks = bodies + [(500, start) for start in range(0, len(features), 500)]
+    for rows, offset in chunks:
+        expected = pipeline.predict(features.iloc[offset:offset + rows]).tolist()
+        body = body_for(features, rows, offset)
+        for name, url in urls.items():
+            got = post(url, body)["predictions"]
+            if got != expected:
+                _peer.log(f"{name} answered differently for rows {offset}..{offset + rows}")
+                return False
+    return True
 
 
 def main() -> None:
@@ -179,11 +214,10 @@ def main() -> None:
             _peer.Background(mlflow_cmd, env=mlflow_env, cwd=scratch) as theirs:
         ours.wait_http(f"http://127.0.0.1:{ports['slipway']}/readyz", 180)
         theirs.wait_http(f"http://127.0.0.1:{ports['mlflow']}/ping", 180)
-        probe = body_for(features, 32, 100)
-        expected = pipeline.predict(features.iloc[100:132]).tolist()
-        same = all(post(urls[name], probe)["predictions"] == expected for name in urls)
-        _peer.log(f"both servers return the in-process predictions: {same}")
-        limit_ms = in_process_p50_ms(pipeline, features)
+        same = same_predictions(urls, pipeline, features, [(1, 200), (32, 200)])
+        _peer.log(f"both servers return the in-process predictions (case bodies, all rows): {same}")
+        limits = in_process_limits(prepared["home"], pipeline, features, body_for(features, 1, 200))
+        _peer.log(f"in-process limits: {limits}")
         results: dict[str, dict[str, list[dict[str, float]]]] = {}
         for rows, conc in ((1, 1), (1, 32), (32, 1), (32, 32)):
             case = f"rows{rows}_conc{conc}"
@@ -208,9 +242,12 @@ def main() -> None:
                    peer_failed_requests=sum(r["non_2xx"] + r["socket_errors"] for r in sides["mlflow"]),
                    rounds=rounds, **memory)
     server_p50 = _peer.median([r["p50_ms"] for r in results["rows1_conc1"]["slipway"]])
+    limit_ms = limits["served_predict_p50_ms"]
     overhead = max(server_p50 - limit_ms, 1e-6)
     _peer.emit(WORKLOAD, "overhead_p50_ms", overhead, limit_ms, "ms", 0.2 / overhead, "in-process predict", checks,
-               slipway_p50_ms=server_p50, in_process_predict_p50_ms=limit_ms)
+               slipway_p50_ms=server_p50, in_process_predict_p50_ms=limit_ms,
+               sklearn_predict_p50_ms=limits["sklearn_predict_p50_ms"], fast_path=limits["fast_path"],
+               peer_p50_ms=_peer.median([r["p50_ms"] for r in results["rows1_conc1"]["mlflow"]]))
 
 
 def _peer_free_port() -> int:

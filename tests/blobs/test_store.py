@@ -62,3 +62,34 @@ def test_bad_digests_are_refused(tmp_path: Path) -> None:
         store.exists("../../etc/passwd")
     with pytest.raises(NotFound):
         store.read_bytes("0" * 64)
+
+
+@pytest.mark.parametrize("size", [0, 1000, (16 << 20) + 12345])  # empty, small, above one copy chunk
+def test_put_file_hashing_stores_the_file_under_its_digest(tmp_path: Path, size: int) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(size))
+    store = BlobStore(str(tmp_path / "blobs"))
+    digest = store.put_file_hashing(source)
+    assert digest == hash_bytes(source.read_bytes())
+    assert store.verify(digest) and os.stat(store.path_of(digest)).st_mode & 0o222 == 0
+    assert store.put_file_hashing(source) == digest  # already there: the copy is dropped
+    assert sorted(store.iter_digests()) == [digest] and os.listdir(tmp_path / "blobs" / "tmp") == []
+
+
+def test_put_file_hashing_of_a_file_changing_underneath_keeps_blob_and_digest_consistent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import slipway.blobs.store as store_module
+
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom((16 << 20) + 1))
+    real_copy = store_module._copy_range
+
+    def copy_then_append(path: str, fd: int, size: int, done: list[int], failed: list[BaseException]) -> None:
+        real_copy(path, fd, size, done, failed)
+        with open(path, "ab") as handle:  # another writer changes the file during the add
+            handle.write(b"more")
+
+    monkeypatch.setattr(store_module, "_copy_range", copy_then_append)
+    store = BlobStore(str(tmp_path / "blobs"))
+    digest = store.put_file_hashing(source)
+    assert store.verify(digest)  # the blob always matches its digest

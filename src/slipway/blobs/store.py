@@ -21,58 +21,84 @@ from slipway.core.errors import BackendUnavailable, IntegrityError, NotFound
 from slipway.core.hashing import CHUNK, check_digest, hash_bytes, hash_file
 
 ProgressFn = Callable[[int], None]
-COPY_CHUNK = 8 << 20  # hashed on all cores while the previous chunk is written
+COPY_CHUNK = 16 << 20  # the hashing side reads (and BLAKE3 hashes on all cores) this much at a time
 
 
-def _copy_hashing(source: BinaryIO, target: BinaryIO) -> str:
-    """Copy ``source`` to ``target`` and return the BLAKE3 digest of the bytes, in one read.
+def _copy_range(source: str, target_fd: int, size: int, done: list[int], failed: list[BaseException]) -> None:
+    """Copy ``size`` bytes of ``source`` into ``target_fd`` inside the kernel (copy_file_range:
+    no pass through user space; a reflink where the file system has them)."""
+    try:
+        with open(source, "rb", buffering=0) as handle:
+            copied = 0
+            try:
+                while copied < size:
+                    n = os.copy_file_range(handle.fileno(), target_fd, size - copied, copied, copied)
+                    if n == 0:
+                        break  # the file shrank
+                    copied += n
+            except OSError:  # no copy_file_range across these file systems: copy through memory
+                os.lseek(target_fd, copied, os.SEEK_SET)
+                handle.seek(copied)
+                while chunk := handle.read(CHUNK):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(target_fd, view):]
+                    copied += len(chunk)
+            done.append(copied)
+    except BaseException as err:  # reported to the caller
+        failed.append(err)
 
-    The calling thread reads and hashes chunk n (BLAKE3 releases the GIL) while a writer thread
-    writes chunk n-1; at most two chunks wait in between.
+
+def _copy_hashing(source: str, target_fd: int) -> str:
+    """Copy the file ``source`` into ``target_fd`` and return its BLAKE3 digest.
+
+    The copy runs in the kernel on one thread while this one reads the file and hashes it
+    (BLAKE3 on all cores, GIL released), so copying costs little more than hashing and memory
+    stays at one chunk. If the file changed while it was being copied, the digest is taken from
+    the copy itself, so a blob always matches its digest.
     """
-    import queue
     import threading
 
     import blake3
 
+    before = os.stat(source)
     hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
-    first = source.read(COPY_CHUNK)
-    if len(first) < COPY_CHUNK:  # small: no thread
-        hasher.update(first)
-        target.write(first)
-        return str(hasher.hexdigest())
-    pending: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+    if before.st_size < COPY_CHUNK:  # small: read once, hash and write from memory
+        with open(source, "rb", buffering=0) as handle:
+            data = handle.read()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(target_fd, view):]
+        return str(hasher.update(data).hexdigest())
+    done: list[int] = []
     failed: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            while (chunk := pending.get()) is not None:
-                view = memoryview(chunk)
-                while view:
-                    written = target.write(view)
-                    if not written:
-                        raise OSError("short write while storing a blob")
-                    view = view[written:]
-        except BaseException as err:  # reported to the caller below
-            failed.append(err)
-            while pending.get() is not None:  # drain, so the reader never blocks
-                pass
-
-    writer = threading.Thread(target=write, name="slipway-blob-writer", daemon=True)
-    writer.start()
+    copier = threading.Thread(target=_copy_range, args=(source, target_fd, before.st_size, done, failed),
+                              name="slipway-blob-copy", daemon=True)
+    copier.start()
     try:
-        chunk = first
-        while chunk:
-            hasher.update(chunk)
-            pending.put(chunk)
-            if failed:
-                break
-            chunk = source.read(COPY_CHUNK)
+        buffer = bytearray(COPY_CHUNK)
+        view = memoryview(buffer)
+        with open(source, "rb", buffering=0) as handle:
+            while n := handle.readinto(buffer):
+                hasher.update(view[:n])
     finally:
-        pending.put(None)
-        writer.join()
+        copier.join()
     if failed:
         raise failed[0]
+    after = os.stat(source)
+    if done != [before.st_size] or (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        return _hash_fd(target_fd)
+    return str(hasher.hexdigest())
+
+
+def _hash_fd(fd: int) -> str:
+    import blake3
+
+    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    offset = 0
+    while chunk := os.pread(fd, CHUNK, offset):
+        hasher.update(chunk)
+        offset += len(chunk)
     return str(hasher.hexdigest())
 
 
@@ -162,19 +188,21 @@ class BlobStore:
         return digest
 
     def put_file_hashing(self, path: str | os.PathLike[str]) -> str:
-        """Store a file whose digest is not known yet, reading it once. Returns its digest.
+        """Store a file whose digest is not known yet, hashing and copying at once. Returns its digest.
 
-        In a local store each chunk is hashed (BLAKE3 on all cores) while another thread writes
-        the previous chunk to a temporary file in the store, which is then renamed to its digest
-        (or dropped when the store already holds that blob). Hashing and copying overlap, the
-        file is read once, and memory stays at a few chunks whatever the file's size.
+        In a local store the file is copied to a temporary file in the store inside the kernel
+        (``copy_file_range``) while this thread hashes it (BLAKE3 on all cores); the temporary
+        file is then renamed to its digest, or dropped when the store already holds that blob.
+        Memory stays at one chunk whatever the file's size (nothing is memory-mapped).
         """
         if not self.local:
             return self.put_file(path)
         fd, tmp = tempfile.mkstemp(dir=self._tmp_dir(), prefix="ingest-")
         try:
-            with open(path, "rb", buffering=0) as source, os.fdopen(fd, "wb", buffering=0) as target:
-                digest = _copy_hashing(source, target)
+            try:
+                digest = _copy_hashing(os.fspath(path), fd)
+            finally:
+                os.close(fd)
             if self._exists_refreshed(digest):
                 os.unlink(tmp)
                 return digest

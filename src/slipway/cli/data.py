@@ -30,14 +30,9 @@ def _data() -> Any:
 
 
 def _size(n: int | None) -> str:
-    if n is None:
-        return ""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1024
-    return str(n)  # pragma: no cover
+    from slipway.cli.quick import size_text
+
+    return size_text(n)
 
 
 @contextlib.contextmanager
@@ -66,14 +61,9 @@ def add(
     total = path.stat().st_size if path.is_file() else None
     with _progress(f"storing {path.name}", total, not as_json) as progress:
         version = _data().add(name, path, key=key or None, message=message, progress=progress)
-    if as_json:
-        print_json(version)
-    elif version.created:
-        rows = f"{version.rows:,} rows, " if version.rows is not None else ""
-        console.print(f"Created [bold]{version.ref}[/] ({rows}{version.file_count:,} files, {_size(version.size)}) "
-                      f"digest {version.digest[:12]}")
-    else:
-        console.print(f"Unchanged: {version.ref} already holds this content; no new version was created.")
+    from slipway.cli.quick import print_added
+
+    print_added(version, as_json)
 
 
 @app.command("ls")

@@ -13,15 +13,25 @@ from pathlib import Path
 from typing import Any
 
 
+def _name_and_path(args: list[str]) -> tuple[str, str] | None:
+    """``NAME PATH`` with at most a ``--json`` flag, and nothing else."""
+    positional = [a for a in args if a != "--json"]
+    if len(positional) != 2 or len(args) - len(positional) > 1 or any(a.startswith("-") for a in positional):
+        return None
+    return positional[0], positional[1]
+
+
 def run(argv: list[str]) -> bool:
     """Answer ``argv`` (the words after ``slipway``) if it is a quick command; True when done."""
+    if argv[:2] == ["data", "add"]:
+        return _add(argv[2:])
     if argv[:2] != ["data", "status"]:
         return False
     args = argv[2:]
-    positional = [a for a in args if a != "--json"]
-    if len(positional) != 2 or len(args) - len(positional) > 1 or any(a.startswith("-") for a in positional):
+    found = _name_and_path(args)
+    if found is None:
         return False
-    name, path = positional
+    name, path = found
     try:
         from slipway.data.quick import quick_status
 
@@ -37,13 +47,8 @@ def run(argv: list[str]) -> bool:
 def print_status(report: Any, name: str, path: Path, as_json: bool) -> None:
     """The output of ``slipway data status`` (shared with the Typer command)."""
     if as_json:
-        import orjson
-
-        from slipway.core.records import as_plain
-
-        body = {"dataset": report.dataset, "version": report.version, "added": report.added,
-                "removed": report.removed, "changed": report.changed, "clean": report.clean}
-        sys.stdout.write(orjson.dumps(as_plain(body), option=orjson.OPT_INDENT_2).decode() + "\n")
+        _print_json({"dataset": report.dataset, "version": report.version, "added": report.added,
+                     "removed": report.removed, "changed": report.changed, "clean": report.clean})
         return
     from slipway.cli.output import console
 
@@ -53,3 +58,65 @@ def print_status(report: Any, name: str, path: Path, as_json: bool) -> None:
         for label, items in (("added", report.added), ("removed", report.removed), ("changed", report.changed)):
             for item in items:
                 console.print(f"  {label}: {item}", highlight=False)
+
+
+def _add(args: list[str]) -> bool:
+    """``slipway data add NAME PATH [--json]`` without Typer's parameter machinery (which imports
+    pydantic): the same call and output as the Typer command, for the case with no other options
+    and no progress bar to draw (``--json``, or stderr is not a terminal)."""
+    found = _name_and_path(args)
+    as_json = "--json" in args
+    if found is None or not (as_json or not sys.stderr.isatty()):
+        return False
+    name, path = found[0], Path(found[1])
+    from slipway.core.errors import NotFound, SlipwayError
+
+    try:
+        if not path.exists():
+            raise NotFound(f"no file or folder at {path}")
+        from slipway.workspace import default_workspace
+
+        version = default_workspace().data.add(name, path, key=None, message="", progress=None)
+    except SlipwayError as err:
+        from slipway.cli.output import fail
+
+        fail(err)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    print_added(version, as_json)
+    return True
+
+
+def print_added(version: Any, as_json: bool) -> None:
+    """The output of ``slipway data add`` (shared with the Typer command)."""
+    if as_json:
+        _print_json(version)
+        return
+    from slipway.cli.output import console
+
+    if version.created:
+        rows = f"{version.rows:,} rows, " if version.rows is not None else ""
+        console.print(f"Created [bold]{version.ref}[/] ({rows}{version.file_count:,} files, {size_text(version.size)}) "
+                      f"digest {version.digest[:12]}")
+    else:
+        console.print(f"Unchanged: {version.ref} already holds this content; no new version was created.")
+
+
+def size_text(n: int | None) -> str:
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return str(n)  # pragma: no cover
+
+
+def _print_json(value: Any) -> None:
+    # The same bytes as slipway.cli.output.print_json, without importing Rich and Typer.
+    import orjson
+
+    from slipway.core.records import as_plain
+
+    sys.stdout.write(orjson.dumps(as_plain(value), option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -88,6 +88,8 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
                 if blobs is not None and blobs.local:
                     # Hash and copy into the store in one read of the file (see put_file_hashing).
                     digest, stored = blobs.put_file_hashing(full), True
+                    if progress:
+                        progress(info.st_size)
                 else:
                     digest = hash_file(path)
                 if cache:

@@ -9,6 +9,7 @@ the pool in batches. Unchanged files are known from the stat cache and not read 
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 from collections.abc import Callable
@@ -59,21 +60,28 @@ def manifest_bytes(entries: list[ManifestEntry]) -> bytes:
 
 def _read_small(full: str, size: int) -> bytes:
     # Plain os calls: a buffered file object costs extra system calls per file, which is what
-    # dominates when a folder holds thousands of small files.
+    # dominates when a folder holds thousands of small files. A read shorter than asked for is
+    # the end of a regular file, so an unchanged file takes one read.
     fd = os.open(full, os.O_RDONLY)
     try:
-        chunks = []
-        while chunk := os.read(fd, max(size, 65536) + 1):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        want = size + 1
+        chunks = [os.read(fd, want)]
+        while len(chunks[-1]) == want:  # the file grew since it was listed: read on to its end
+            chunks.append(os.read(fd, 1 << 20))
+            want = 1 << 20
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         os.close(fd)
+
+
+_TOKEN = os.urandom(6).hex()  # per process: temporary names need no random bytes per file
+_counter = itertools.count()
 
 
 def _write_blob(blobs: BlobStore, digest: str, data: bytes) -> None:
     """Write ``data`` as blob ``digest``: a temporary file in the store, then an atomic rename."""
     final = blobs.path_of(digest)
-    tmp = os.path.join(blobs.root, "tmp", f"{digest[:16]}-{os.getpid()}-{os.urandom(6).hex()}")
+    tmp = f"{blobs.root}/tmp/{digest[:16]}-{os.getpid()}-{_TOKEN}-{next(_counter)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
     try:
         view = memoryview(data)

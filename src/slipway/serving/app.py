@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from slipway.core.errors import InvalidInput, NotFound, SlipwayError
 from slipway.serving.handler import InferenceHandler
@@ -43,6 +44,46 @@ def _fallback(value: Any) -> Any:
 
 def error_response(message: str, status: int) -> Response:
     return Response(orjson.dumps({"error": message}), status, media_type=_JSON)
+
+
+class InferenceApp(Starlette):
+    """Starlette, with the inference POSTs dispatched before routing and middleware.
+
+    ``POST /invocations`` and ``POST /v2/models/{name}[/versions/{v}]/infer`` go straight to the
+    handler (it answers every error it knows itself; anything else gets the same 500 the
+    exception handler gives); every other request takes Starlette's route table.
+    """
+
+    inference: Any = None  # async (request, protocol, name, version) -> Response
+    on_error: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+            target = _inference_target(scope["path"])
+            if target is not None:
+                scope["app"] = self
+                request = Request(scope, receive, send)
+                try:
+                    response = await self.inference(request, *target)
+                except Exception as err:
+                    response = await self.on_error(request, err)
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _inference_target(path: str) -> tuple[str, str | None, str | None] | None:
+    """(protocol, model name, version) for an inference path, None for any other path."""
+    if path == "/invocations":
+        return "invocations", None, None
+    if not path.startswith("/v2/models/") or not path.endswith("/infer"):
+        return None
+    parts = path[len("/v2/models/"):-len("/infer")].split("/")
+    if len(parts) == 1 and parts[0]:
+        return "v2", parts[0], None
+    if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2]:
+        return "v2", parts[0], parts[2]
+    return None
 
 
 def create_inference_app(runtime: ServerRuntime) -> Starlette:
@@ -117,8 +158,9 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         finally:
             await runtime.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = InferenceApp(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
+    app.inference = handler.handle
 
     async def on_error(_request: Request, error: Exception) -> Response:
         if isinstance(error, SlipwayError):
@@ -128,4 +170,5 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         return error_response("internal server error", 500)
 
     app.add_exception_handler(Exception, on_error)
+    app.on_error = on_error
     return app

@@ -7,12 +7,18 @@ batch. Waiting beyond that happens only when it pays off: if requests have recen
 faster than one per ``max_wait_ms`` the batcher holds a non-full batch for at most
 ``max_wait_ms`` to let more join.
 A failed batch is retried request by request, so one bad request cannot fail its neighbours.
+
+A model whose batches take under ``inline_ms`` (measured, smoothed) runs on the event loop itself:
+handing a 0.1 ms call to a thread and back would cost more than the call. Requests for it are
+queued and the batch runs one loop turn later (``call_soon``), so every request parsed in the
+same turn joins it; a lone caller pays one loop turn, not a thread hop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import math
 import time
 from collections.abc import Callable
 
@@ -37,23 +43,35 @@ class MicroBatcher:
     """Batches requests for one model on the running event loop."""
 
     def __init__(self, predict: Predict, metrics: VariantMetrics | None = None, max_batch_rows: int = 256,
-                 max_wait_ms: float = 2.0, executor: concurrent.futures.Executor | None = None) -> None:
+                 max_wait_ms: float = 2.0, executor: concurrent.futures.Executor | None = None,
+                 inline_ms: float = 1.0) -> None:
         self._predict = predict
         self.metrics = metrics
         self.max_batch_rows = max_batch_rows
         self.max_wait_s = max_wait_ms / 1000.0
+        self.inline_s = inline_ms / 1000.0
         self._executor = executor or concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="slipway-predict")
         self._queue: list[_Pending] = []
         self._busy = False
+        self._scheduled = False  # an inline batch is due on the next loop turn
         self._worker: asyncio.Task[None] | None = None
         self._last_arrival = 0.0
         self._gap_ewma = 1.0  # seconds between arrivals, smoothed
+        self.batch_seconds = math.inf  # model time per batch, smoothed; unknown until the first batch
 
     async def predict(self, frame: Frame) -> np.ndarray:
         """This frame's predictions, computed alone or in a batch with concurrent requests."""
         now = time.perf_counter()
         self._gap_ewma = 0.8 * self._gap_ewma + 0.2 * (now - self._last_arrival)
         self._last_arrival = now
+        if self.batch_seconds < self.inline_s and not self._busy:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[np.ndarray] = loop.create_future()
+            self._queue.append(_Pending(frame, future))
+            if not self._scheduled:
+                self._scheduled = True
+                loop.call_soon(self._run_inline)
+            return await future
         if not self._busy and not self._queue:
             # Idle model: run now, but off the event loop, so requests arriving meanwhile are parsed
             # and queued (they form the next batch) instead of waiting behind this one.
@@ -64,10 +82,33 @@ class MicroBatcher:
                 self._busy = False
                 if self._queue:
                     self._start_worker()
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(frame, future))
+        queued: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(frame, queued))
         self._start_worker()
-        return await future
+        return await queued
+
+    def _run_inline(self) -> None:
+        """Everything queued, in batches, on the event loop (a fast model's path)."""
+        self._scheduled = False
+        if self._busy:  # a batch is running on the model's thread; the drain task takes these after it
+            self._start_worker()
+            return
+        while self._queue:
+            batch = self._take_batch()
+            queued = time.perf_counter() - batch[0].enqueued
+            try:
+                outputs = self._run(concat_frames([p.frame for p in batch]), queued)
+            except Exception as err:
+                for item in batch:  # isolate the request that broke the batch
+                    if len(batch) == 1:
+                        _settle(item.future, error=err)
+                        continue
+                    try:
+                        _settle(item.future, result=self._run(item.frame, queued))
+                    except Exception as single_err:
+                        _settle(item.future, error=single_err)
+                continue
+            _settle_all(batch, outputs)
 
     def _start_worker(self) -> None:
         if self._worker is None or self._worker.done():
@@ -76,8 +117,11 @@ class MicroBatcher:
     def _run(self, frame: Frame, queued_s: float) -> np.ndarray:
         start = time.perf_counter()
         result = self._predict(frame)
+        elapsed = time.perf_counter() - start
+        previous = self.batch_seconds
+        self.batch_seconds = elapsed if previous == math.inf else 0.8 * previous + 0.2 * elapsed
         if self.metrics is not None:
-            self.metrics.batch_time.observe(time.perf_counter() - start)
+            self.metrics.batch_time.observe(elapsed)
             self.metrics.batch_size.observe(frame.n_rows)
             self.metrics.queue_time.observe(queued_s)
         return result
@@ -95,8 +139,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         while self._queue:
             if self._busy:
-                await asyncio.sleep(0)
-                continue
+                return  # the running call restarts this worker when it finishes
             queued_rows = sum(p.frame.n_rows for p in self._queue)
             if queued_rows < self.max_batch_rows and self._gap_ewma < self.max_wait_s:
                 # Arrivals are dense: a short wait fills the batch for less than it costs to run twice.
@@ -128,13 +171,20 @@ class MicroBatcher:
                 except Exception as single_err:
                     _settle(item.future, error=single_err)
             return
-        offset = 0
-        for item in batch:
-            _settle(item.future, result=outputs[offset:offset + item.frame.n_rows])
-            offset += item.frame.n_rows
+        _settle_all(batch, outputs)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle_all(batch: list[_Pending], outputs: np.ndarray) -> None:
+    if len(batch) == 1:
+        _settle(batch[0].future, result=outputs)
+        return
+    offset = 0
+    for item in batch:
+        _settle(item.future, result=outputs[offset:offset + item.frame.n_rows])
+        offset += item.frame.n_rows
 
 
 def _settle(future: asyncio.Future[np.ndarray], result: np.ndarray | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slipway.core.errors import InvalidInput
-from slipway.serving.model import ServedModel
+from slipway.serving.model import ServedModel, enable_fast_path
 from slipway.serving.signature import parse_signature
 
 
@@ -18,4 +18,7 @@ def served_from_bundle(path: str, name: str | None = None, version: str | None =
     if not (folder / "slipway-model.json").is_file():
         raise InvalidInput(f"{path} is not a model bundle folder (no slipway-model.json)")
     predictor = predictor_from_files(read_folder(folder))
-    return ServedModel(name or folder.resolve().name, version or "1", predictor, parse_signature(predictor.signature), predictor.flavor)
+    served = ServedModel(name or folder.resolve().name, version or "1", predictor, parse_signature(predictor.signature),
+                         predictor.flavor)
+    enable_fast_path(served)
+    return served

@@ -1,18 +1,22 @@
 """One inference request from body to response: parse, route, decode, predict, encode, record.
 
 Recording (counters, Prometheus, payload log) and shadow mirroring happen after the answer is
-computed and never delay it: shadows run as separate tasks, the payload log is a list append.
+sent and never delay it: they run as the response's background step (after its last byte is
+written, still inside the request, so an in-process client sees them done), shadows as separate
+tasks, and the payload log is a list append.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from typing import Any
 
 import numpy as np
 import orjson
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -40,6 +44,10 @@ class InferenceHandler:
     def __init__(self, runtime: ServerRuntime) -> None:
         self.runtime = runtime
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+        # Request ids: 32 hex digits like uuid4().hex, a random per-process half and a counter,
+        # so a request does not pay for os.urandom.
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._id_counter = itertools.count(1)
 
     def _router(self) -> Router:
         router = self.runtime.router
@@ -80,7 +88,7 @@ class InferenceHandler:
             return _error(err.message, 400)
         except NotFound as err:
             return _error(err.message, 404 if self.runtime.router is not None else 503)
-        request_id = self._request_id(request, body)
+        request_id = self._request_id(request, body) or f"{self._id_prefix}{next(self._id_counter):016x}"
         model = variant.model
         metrics = variant.metrics
         metrics.in_flight.inc()
@@ -109,16 +117,22 @@ class InferenceHandler:
         finally:
             metrics.in_flight.dec()
         latency = time.perf_counter() - started
-        response.headers["x-request-id"] = request_id
-        response.headers["x-slipway-variant"] = variant.name
-        response.headers["x-slipway-model-version"] = f"{model.name}/{model.version}"
+        response.raw_headers += [(b"x-request-id", request_id.encode("latin-1")),
+                                 (b"x-slipway-variant", variant.name.encode("latin-1")),
+                                 (b"x-slipway-model-version", variant.version_header)]
+        response.background = BackgroundTask(self._after, router, variant, protocol, status, latency, request_id,
+                                             frame, outputs, body)
+        return response
+
+    async def _after(self, router: Router, variant: VariantRuntime, protocol: str, status: int, latency: float,
+                     request_id: str, frame: Frame | None, outputs: np.ndarray | None, body: Any) -> None:
+        """Recording and shadow mirroring, once the caller has its answer."""
         self._record(router, variant, protocol, status, latency, request_id, frame, outputs)
         if frame is not None and outputs is not None and router.shadows:
             for shadow in router.shadows:
                 task = asyncio.create_task(self._mirror(router, shadow, body, protocol, request_id, outputs))
                 self._shadow_tasks.add(task)
                 task.add_done_callback(self._shadow_tasks.discard)
-        return response
 
     def _sticky_key(self, router: Router, request: Request, body: Any) -> str | None:
         key = router.sticky_key
@@ -134,10 +148,11 @@ class InferenceHandler:
 
     @staticmethod
     def _request_id(request: Request, body: Any) -> str:
+        """The caller's id (header, or the v2 body's ``id``), or "" when it gave none."""
         given = request.headers.get("x-request-id")
         if not given and isinstance(body, dict) and isinstance(body.get("id"), str):
             given = body["id"]
-        return given[:100] if given else uuid.uuid4().hex
+        return given[:100] if given else ""
 
     def _record(self, router: Router, variant: VariantRuntime, protocol: str, status: int, latency: float,
                 request_id: str, frame: Frame | None, outputs: np.ndarray | None) -> None:

@@ -2,7 +2,9 @@
 
 The registry's ``Predictor`` (or any object with ``predict``) is wrapped once at load time; the
 hot path then hands the predictor a DataFrame built straight from the request's column arrays,
-already checked against the signature, so no second validation layer runs per request.
+already checked against the signature, so no second validation layer runs per request. For the
+scikit-learn models :mod:`slipway.serving.fastpath` knows, a compiled path that returned exactly
+the model's predictions on the bundle's input example replaces that call.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from slipway.core.errors import SlipwayError
-from slipway.serving.frame import Frame
+from slipway.serving.fastpath import FastPredict, compile_model, verify
+from slipway.serving.frame import Frame, frame_from_columns
 from slipway.serving.signature import Signature, parse_signature
 
 
@@ -33,6 +36,7 @@ class ServedModel:
     signature: Signature
     flavor: str = "python"
     bundle_digest: str = ""
+    fast: FastPredict | None = None  # a compiled predict proven equal to the model's (see fastpath)
 
     def predict(self, frame: Frame) -> np.ndarray:
         """Predictions for every row of ``frame`` (one output row per input row).
@@ -40,6 +44,16 @@ class ServedModel:
         Raises:
             ModelError: the model raised; the message carries its error, the traceback is chained.
         """
+        fast = self.fast
+        if fast is not None:
+            try:
+                return fast(frame.columns, frame.n_rows)
+            except Exception:  # fastpath.Fallback, or anything unforeseen: the model's own answer
+                pass
+        return self.predict_model(frame)
+
+    def predict_model(self, frame: Frame) -> np.ndarray:
+        """Predictions from the model's own ``predict`` (what the fast path must equal)."""
         if getattr(self.predictor, "input_kind", "dataframe") == "ndarray":
             batch: Any = np.column_stack(list(frame.columns.values()))
         else:
@@ -63,9 +77,43 @@ def _as_array(result: Any, n_rows: int, model: ServedModel) -> np.ndarray:
     return array
 
 
-def served_from_object(name: str, version: str, model: Any, signature: Any = None, flavor: str = "python") -> ServedModel:
-    """Wrap an in-memory model (anything with ``predict``), e.g. a fitted scikit-learn pipeline."""
-    return ServedModel(name, str(version), model, parse_signature(signature), flavor)
+def enable_fast_path(served: ServedModel, example: Any = None) -> bool:
+    """Use a compiled predict for ``served`` if one exists for its model and returns exactly the
+    model's own predictions on ``example`` (a DataFrame; by default the bundle's input example)."""
+    served.fast = None
+    if not served.signature.columns:
+        return False
+    raw = getattr(served.predictor, "model", None) if hasattr(served.predictor, "predict_raw") else served.predictor
+    if raw is None or "sklearn" not in type(raw).__module__:
+        return False
+    try:
+        if example is None and hasattr(served.predictor, "input_example"):
+            example = served.predictor.input_example()
+        if example is None or not hasattr(example, "columns"):
+            return False
+        frame = frame_from_columns({str(c): example[c].tolist() for c in example.columns}, served.signature)
+    except Exception:
+        return False
+    fast = compile_model(raw, served.signature.names)
+    if fast is None:
+        return False
+
+    def reference(columns: Any, n_rows: int) -> np.ndarray:
+        return served.predict_model(Frame(dict(columns), n_rows))
+
+    if verify(fast, reference, frame.columns, frame.n_rows):
+        served.fast = fast
+    return served.fast is not None
+
+
+def served_from_object(name: str, version: str, model: Any, signature: Any = None, flavor: str = "python",
+                       example: Any = None) -> ServedModel:
+    """Wrap an in-memory model (anything with ``predict``), e.g. a fitted scikit-learn pipeline;
+    with an ``example`` DataFrame, a verified fast path is used when there is one."""
+    served = ServedModel(name, str(version), model, parse_signature(signature), flavor)
+    if example is not None:
+        enable_fast_path(served, example)
+    return served
 
 
 def served_from_registry(workspace: Any, ref: str) -> ServedModel:
@@ -73,5 +121,7 @@ def served_from_registry(workspace: Any, ref: str) -> ServedModel:
     version = workspace.registry.resolve(ref)
     predictor = workspace.registry.load(f"{version.name}/{version.version}")
     signature = getattr(predictor, "signature", None) or getattr(version, "signature", None)
-    return ServedModel(version.name, str(version.version), predictor, parse_signature(signature),
-                       getattr(version, "flavor", "python"), getattr(version, "bundle_digest", ""))
+    served = ServedModel(version.name, str(version.version), predictor, parse_signature(signature),
+                         getattr(version, "flavor", "python"), getattr(version, "bundle_digest", ""))
+    enable_fast_path(served)
+    return served

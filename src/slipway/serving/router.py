@@ -31,6 +31,14 @@ class VariantRuntime:
     metrics: VariantMetrics
     counters: VariantCounters = field(default_factory=VariantCounters)
 
+    @property
+    def version_header(self) -> bytes:
+        """The ``x-slipway-model-version`` header value, encoded once."""
+        cached = self.__dict__.get("_version_header")
+        if cached is None:
+            cached = self.__dict__["_version_header"] = f"{self.model.name}/{self.model.version}".encode("latin-1")
+        return cached
+
 
 class Router:
     """Picks the production variant for a request; lists the shadows to mirror it to."""
