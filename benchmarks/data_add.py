@@ -17,6 +17,8 @@ Cases (BENCHMARKS.md):
 
 Both sides run as their command-line tools in fresh processes (the way users run them), so
 interpreter and import start-up count on both sides; peak RSS is each process's own (``wait4``).
+Before each timed add, the set-up's deletes and the previous round's writes are flushed
+(``os.sync``, untimed, on both sides), so neither side pays for the other's disk write-back.
 Sides alternate (Slipway, DVC, Slipway, DVC …) after a warm-up round. ``checks`` is ``ok`` only
 when every round of both sides recorded the same number of files and bytes (from Slipway's JSON
 and DVC's ``.dvc`` file), and both status commands reported nothing changed. Run::
@@ -108,6 +110,7 @@ class SlipwaySide:
         """An empty workspace, created before timing (as ``dvc init`` is for DVC)."""
         shutil.rmtree(self.root / "home", ignore_errors=True)
         timed([str(SLIPWAY), "data", "ls", "--json"], self.root, self.env)
+        os.sync()  # the previous round's writes and deletes are flushed before timing (both sides)
 
     def add(self, name: str, path: Path) -> tuple[float, float, tuple[int, int]]:
         wall, rss, text = timed([str(SLIPWAY), "data", "add", name, str(path), "--json"], self.root, self.env)
@@ -135,6 +138,7 @@ class DvcSide:
         (self.repo / ".dvcignore").unlink(missing_ok=True)
         timed([self.dvc, "init", "--no-scm", "-q"], self.repo, QUIET_DVC)
         timed([self.dvc, "config", "core.analytics", "false"], self.repo, QUIET_DVC)
+        os.sync()  # as for Slipway: no side pays for writing back the other side's files
 
     def add(self, path: Path) -> tuple[float, float, tuple[int, int]]:
         wall, rss, _ = timed([self.dvc, "add", "-q", path.name], self.repo, QUIET_DVC)

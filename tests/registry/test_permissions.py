@@ -35,3 +35,35 @@ def test_viewer_reads_but_cannot_change(home: Path) -> None:
     finally:
         viewer.close()
         developer.close()
+
+
+def test_only_deployers_move_or_remove_protected_aliases(home: Path) -> None:
+    """A developer may move ``challenger`` but not ``champion``; a deployer may move and remove it
+    (through the registry and through governance's promote); a refused attempt changes nothing."""
+    from tests.registry.helpers import set_state
+
+    developer = open_workspace(make_settings(home, user="dev", local_roles=("developer",)))
+    deployer = open_workspace(make_settings(home, user="ops", local_roles=("developer", "deployer")))
+    set_default(developer)
+    X, _ = ai4i()
+    try:
+        with slipway.start_run("train"):
+            slipway.log_model(fitted_pipeline(), input_example=X.head(3), registered_model_name="maint")
+        set_state(developer, home, "maint", 1, "approved")
+        developer.registry.set_alias("maint", "challenger", 1)
+        with pytest.raises(PermissionDenied, match=r"alias\.protected"):
+            developer.registry.set_alias("maint", "champion", 1)
+        with pytest.raises(PermissionDenied, match=r"alias\.protected"):
+            developer.governance.promote("maint/1", "champion")
+        assert developer.registry.get_version("maint", 1).aliases == ["challenger"]
+        deployer.registry.set_alias("maint", "champion", 1)
+        with pytest.raises(PermissionDenied, match=r"alias\.protected"):
+            developer.registry.delete_alias("maint", "champion")
+        assert sorted(developer.registry.get_version("maint", 1).aliases) == ["challenger", "champion"]
+        deployer.registry.delete_alias("maint", "champion")
+        deployer.governance.promote("maint/1", "champion")
+        assert "champion" in developer.registry.get_version("maint", 1).aliases
+    finally:
+        set_default(None)
+        deployer.close()
+        developer.close()

@@ -96,6 +96,11 @@ def main() -> None:
         build(sys.argv[1:])()
     except SlipwayError as err:
         fail(err)
+    except OSError as err:
+        # A path the user gave that cannot be read or written (a missing folder, /proc, a file
+        # where a folder should be): one line, not a traceback.
+        where = f": {err.filename}" if err.filename else ""
+        fail(f"{err.strerror or err}{where}")
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from slipway.core.errors import SlipwayError
@@ -23,7 +24,7 @@ JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table."
 def fail(error: SlipwayError | str, code: int = 2) -> NoReturn:
     message = error.message if isinstance(error, SlipwayError) else error
     kind = type(error).__name__ if isinstance(error, SlipwayError) else "error"
-    err_console.print(f"[bold red]{kind}:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]{kind}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 
@@ -36,7 +37,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        # Escape markup: column names such as "Tool wear [min]" are data, not Rich styles.
+        table.add_row(*["" if v is None else escape(str(v)) for v in row])
     console.print(table)
 
 

@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         if target is not None and Path(target).is_dir():
             spec = ServeTarget(bundle_path=target, bundle_name=name, bundle_version=version)
         elif deployment is not None:
+            open_workspace(settings).serving.get(deployment)  # an unknown deployment fails here, with exit code 2
             spec = ServeTarget(deployment=deployment)
         else:
             open_workspace(settings).registry.resolve(target)  # a bad reference fails here, with exit code 2

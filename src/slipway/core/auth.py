@@ -22,7 +22,8 @@ ROLES: dict[str, frozenset[str]] = {
     ),
     "validator": frozenset({"read", "governance.validate"}),
     "approver": frozenset({"read", "governance.approve"}),
-    "deployer": frozenset({"read", "deploy", "monitoring.write"}),
+    # Moving or removing a protected alias (champion, production) decides what serves traffic.
+    "deployer": frozenset({"read", "deploy", "monitoring.write", "alias.protected"}),
     "auditor": frozenset({"read", "audit.read"}),
     "admin": frozenset({"*"}),
 }

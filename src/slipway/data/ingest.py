@@ -174,7 +174,9 @@ def _digests(blobs: BlobStore | None, folder: Path, found: list[Found], cache: S
             else:
                 digests[item[1]] = digest
     if todo:
-        with ThreadPoolExecutor(max(1, workers)) as pool:
+        # Per file the work is a few short system calls, each of which drops and retakes the GIL,
+        # so threads beyond the cores only fight over it (and over the store's directories).
+        with ThreadPoolExecutor(max(1, min(workers, os.cpu_count() or 1))) as pool:
             list(pool.map(batch, [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]))
     fresh = [(full, info, digests[full]) for _, full, info in found if full not in known]
     if cache and fresh:

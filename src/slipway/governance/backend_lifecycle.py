@@ -135,6 +135,8 @@ class LifecycleEndpoints:
             raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
         model, number = self._resolve(ref)
         protected = alias in protected_aliases(self.ctx)
+        if protected:
+            self.ctx.principal.require("alias.protected", f"move the protected alias {alias!r}")
 
         def change(conn: Connection, row: Any, check: CheckResult | None) -> None:
             if protected and row.state not in ("approved", "deployed"):

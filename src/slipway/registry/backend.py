@@ -31,6 +31,7 @@ from slipway.registry.rows import (
     version_row,
 )
 from slipway.store.context import ServiceContext
+from slipway.store.outbox import emit
 from slipway.store.edges import add_edge
 from slipway.store.schema.registry import model_aliases, model_versions, registered_models
 
@@ -267,6 +268,8 @@ class RegistryBackend:
         if alias == "latest" or alias.isdigit():
             raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
         number = _version_number(version)
+        if alias in self.protected_aliases():
+            self.ctx.principal.require("alias.protected", f"move the protected alias {alias!r}")
         with self.ctx.db.write() as conn:
             model = model_row(conn, name, lock=True)
             row = version_row(conn, model, number)
@@ -284,11 +287,14 @@ class RegistryBackend:
                                                            set_by=self.ctx.principal.name, updated_ms=now_ms()))
                 self.ctx.audit(conn, "registry.set_alias", "registered_model", name,
                                {"alias": alias, "from": old, "to": number})
+                emit(conn, "alias.moved", {"model": name, "alias": alias, "version": number, "previous": old})
             return load_version(conn, model, number)
 
     @endpoint("registry.write")
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from ``name``; NotFound if it is not set."""
+        if alias in self.protected_aliases():
+            self.ctx.principal.require("alias.protected", f"remove the protected alias {alias!r}")
         with self.ctx.db.write() as conn:
             model = model_row(conn, name, lock=True)
             old = conn.execute(select(model_aliases.c.version).where(

@@ -9,9 +9,9 @@ faster than one per ``max_wait_ms`` the batcher holds a non-full batch for at mo
 A failed batch is retried request by request, so one bad request cannot fail its neighbours.
 
 A model whose batches take under ``inline_ms`` (measured, smoothed) runs on the event loop itself:
-handing a 0.1 ms call to a thread and back would cost more than the call. Requests for it are
-queued and the batch runs one loop turn later (``call_soon``), so every request parsed in the
-same turn joins it; a lone caller pays one loop turn, not a thread hop.
+handing a 0.1 ms call to a thread and back would cost more than the call. The first request of a
+loop turn runs at once; requests parsed later in the same turn queue and run as one batch on the
+next turn (``call_soon``), so a lone caller pays nothing and a burst still forms batches.
 """
 
 from __future__ import annotations
@@ -66,6 +66,12 @@ class MicroBatcher:
         self._last_arrival = now
         if self.batch_seconds < self.inline_s and not self._busy:
             loop = asyncio.get_running_loop()
+            if not self._queue and not self._scheduled:
+                # The first request of this loop turn runs now; the ones parsed later in the same
+                # turn queue behind it and run as one batch on the next turn.
+                self._scheduled = True
+                loop.call_soon(self._run_inline)
+                return self._run(frame, 0.0)
             future: asyncio.Future[np.ndarray] = loop.create_future()
             self._queue.append(_Pending(frame, future))
             if not self._scheduled:

@@ -15,9 +15,9 @@ from typing import Any
 
 from slipway.core.errors import AlreadyExists, InvalidInput
 
-SERVER_PACKAGES = ("starlette", "uvicorn", "orjson", "prometheus-client", "numpy", "pandas", "pyarrow", "sqlalchemy",
-                   "alembic", "fsspec", "blake3", "pyyaml", "typer", "rich", "httpx", "scipy", "duckdb", "croniter",
-                   "datasketches")
+SERVER_PACKAGES = ("starlette", "uvicorn", "uvloop", "httptools", "orjson", "prometheus-client", "numpy", "pandas",
+                   "pyarrow", "sqlalchemy", "alembic", "fsspec", "blake3", "pyyaml", "typer", "rich", "httpx", "scipy",
+                   "duckdb", "croniter", "datasketches")
 
 DOCKERFILE = """\
 # Rendered by `slipway build {ref}`: serves {name}/{version} ({flavor}) on port 8080.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -54,7 +55,8 @@ class ServerRuntime:
         return self._batchers[key][0]
 
     def _batcher(self, served: ServedModel) -> MicroBatcher:
-        return MicroBatcher(served.predict, None, self.options.max_batch_rows, self.options.max_wait_ms)
+        return MicroBatcher(served.predict, None, self.options.max_batch_rows, self.options.max_wait_ms,
+                            inline_ms=self.options.inline_predict_ms)
 
     def _runtime(self, deployment: str, name: str, role: str, weight: float, served: ServedModel) -> VariantRuntime:
         key = (served.name, served.version)
@@ -85,6 +87,11 @@ class ServerRuntime:
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         self.router = await asyncio.to_thread(self.build_router)
+        if self.options.freeze_gc:
+            # The models and libraries are loaded: keep the collector from re-scanning that heap
+            # (hundreds of thousands of objects) in every full collection while serving.
+            gc.collect()
+            gc.freeze()
         if self.options.payload_log:
             self.payload = PayloadLogger(self.workspace.blobs, self.workspace.serving._backend.record_payload_segment,
                                          self.options.segment_rows, self.options.flush_seconds,

@@ -9,6 +9,7 @@ a 32-row request costs a handful of array conversions, not 32 x columns Python c
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,15 +44,20 @@ class Signature:
 
     columns: tuple[ColumnSpec, ...] = ()
 
+    @functools.cached_property
+    def _names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @functools.cached_property
+    def _kinds(self) -> dict[str, str]:
+        return {c.name: c.kind for c in self.columns}
+
     @property
     def names(self) -> list[str]:
-        return [c.name for c in self.columns]
+        return list(self._names)
 
     def kind_of(self, name: str) -> str | None:
-        for column in self.columns:
-            if column.name == name:
-                return column.kind
-        return None
+        return self._kinds.get(name)
 
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": [{"name": c.name, "type": c.kind} for c in self.columns]}

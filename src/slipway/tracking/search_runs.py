@@ -35,7 +35,6 @@ MAX_RESULTS = 50_000  # MLflow's limit too
 FAST_PATH_SAMPLE = 200
 FAST_PATH_SAFETY = 1.3
 FAST_PATH_CEILING = 5_000
-FAST_PATH_GROWTH = 4
 FAST_PATH_MAX = 10_000  # deeper pages than this go straight to the full query
 
 
@@ -81,12 +80,9 @@ def search(
     if order and order[0].entity == "metrics" and wanted <= FAST_PATH_MAX:
         budget = _fast_path_budget(conn, top_by_metric_query(
             node, order, dialect, experiment_ids, include_deleted, FAST_PATH_SAMPLE)[0], wanted)
-        # A sample can underestimate how many candidates a page needs; grow the budget before
-        # giving up on the fast path (the full query reads every matching run).
-        while budget is not None and ids is None:
+        if budget is not None:
             queries = top_by_metric_query(node, order, dialect, experiment_ids, include_deleted, budget)
             ids = _top_by_metric(conn, queries, budget, order[0].descending, offset, max_results)
-            budget = budget * FAST_PATH_GROWTH if budget * FAST_PATH_GROWTH <= FAST_PATH_CEILING * 4 else None
     if ids is None:
         query = run_id_query(node, order, dialect, experiment_ids, include_deleted)
         ids = list(conn.execute(query.limit(max_results + 1).offset(offset)).scalars())
