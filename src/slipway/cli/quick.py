@@ -81,6 +81,11 @@ def _add(args: list[str]) -> bool:
         from slipway.cli.output import fail
 
         fail(err)
+    except OSError as err:  # as in slipway.cli.main.main: one line, not a traceback
+        from slipway.cli.output import fail
+
+        where = f": {err.filename}" if err.filename else ""
+        fail(f"{err.strerror or err}{where}")
     except KeyboardInterrupt:
         sys.exit(130)
     print_added(version, as_json)
