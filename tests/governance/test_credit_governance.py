@@ -24,7 +24,7 @@ model_card:
 
 def _setup(people):  # type: ignore[no-untyped-def]
     admin = people()
-    admin.identity.create_user("alice", ["developer"])
+    admin.identity.create_user("alice", ["developer", "deployer"])
     admin.identity.create_user("bob", ["approver"])
     admin.identity.create_user("carol", ["approver"])
     admin.registry.create_model("credit", owner="credit-risk-team", risk_tier="high")
@@ -85,7 +85,7 @@ def test_mitigated_model_needs_two_other_people_then_becomes_champion(people) ->
 
     with pytest.raises(PermissionDenied, match=r"governance\.approve"):
         alice.governance.approve(request.id, "looks fine to me")  # a developer is no approver
-    admin.identity.set_roles("alice", ["developer", "approver"])
+    admin.identity.set_roles("alice", ["developer", "approver", "deployer"])
     with pytest.raises(PermissionDenied, match=f"requested approval of {ref} and may not decide"):
         people("alice").governance.approve(request.id, "self-approval")  # not even as an approver
     after_bob = bob.governance.approve(request.id, "fairness report reviewed")

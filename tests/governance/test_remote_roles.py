@@ -27,7 +27,7 @@ def test_roles_are_enforced_over_http(home: Path) -> None:
     with platform_server(server_settings) as (url, admin_token), Receiver() as receiver:
         admin = open_workspace(make_settings(home / "admin", server_url=url, token=admin_token))
         tokens = {}
-        for name, roles in (("vera", ["viewer"]), ("alice", ["developer", "approver"]), ("bob", ["approver"])):
+        for name, roles in (("vera", ["viewer"]), ("alice", ["developer", "approver", "deployer"]), ("bob", ["approver"])):
             admin.identity.create_user(name, roles)
             tokens[name] = admin.identity.create_token(name, "test").token
         admin.governance.add_webhook(receiver.url, ["approval.approved"])
