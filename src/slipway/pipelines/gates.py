@@ -123,7 +123,7 @@ def evaluate_gate(candidate: dict[str, float], thresholds: Any, champion: dict[s
     failed = [c for c in checks if not c.passed and not c.skipped]
     reason = "blessed: every threshold passed" if not failed else "not blessed: " + "; ".join(c.message for c in failed)
     if not failed and any(c.skipped for c in checks):
-        reason += " (change thresholds skipped: no champion yet)"
+        reason += " (change thresholds skipped: no other champion to compare with)"
     return Blessing(not failed, checks, champion_ref, metrics, base, reason)
 
 
@@ -159,7 +159,7 @@ def _check(t: MetricThreshold, metrics: dict[str, float], base: dict[str, float]
 def _change(t: MetricThreshold, kind: str, bound: float, value: float | None, missing: bool,
             base: dict[str, float] | None) -> ThresholdCheck:
     if base is None:
-        return ThresholdCheck(t.metric, kind, bound, value, None, None, True, True, f"{t.metric}: no champion yet, {kind} skipped")
+        return ThresholdCheck(t.metric, kind, bound, value, None, None, True, True, f"{t.metric}: no other champion to compare with, {kind} skipped")
     if missing:
         return ThresholdCheck(t.metric, kind, bound, value, None, None, False, False,
                               f"{t.metric} is missing from the candidate's metrics")
