@@ -31,8 +31,8 @@ from slipway.registry.rows import (
     version_row,
 )
 from slipway.store.context import ServiceContext
-from slipway.store.outbox import emit
 from slipway.store.edges import add_edge
+from slipway.store.outbox import emit
 from slipway.store.schema.registry import model_aliases, model_versions, registered_models
 
 DEFAULT_RISK_TIERS = ("low", "medium", "high")
