@@ -36,7 +36,7 @@ def test_change_thresholds_are_skipped_without_a_champion() -> None:
     verdict = evaluate_gate({"auc": 0.7}, {"auc": {"lower": 0.5, "change_absolute": 0.0}}, None)
     assert verdict.blessed
     change = next(c for c in verdict.checks if c.kind == "change_absolute")
-    assert change.skipped and "no champion" in change.message
+    assert change.skipped and "no other champion" in change.message
     # Only change thresholds and no champion: the first model is blessed.
     assert evaluate_gate({"auc": 0.7}, {"auc": {"change_relative": 0.01}}).blessed
 
