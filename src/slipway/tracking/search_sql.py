@@ -27,6 +27,7 @@ _ATTRIBUTE_COLUMNS = {
     "source": runs.c.source,
 }
 _KEYED = {"params": params, "tags": run_tags}
+SHORT_PARAM = 200  # the length bound of the partial index ix_params_short_value
 
 
 def _like_to_glob(pattern: str) -> str:
@@ -97,7 +98,12 @@ def _comparison(comp: Comparison, dialect: str, correlated: bool) -> ColumnEleme
             latest_metrics.c.value, latest_metrics.c.is_nan, comp.op, comp.value))
     if comp.entity in _KEYED:
         table = _KEYED[comp.entity]
-        return _keyed_test(table, comp.key, correlated, _string_test(table.c.value, comp.op, comp.value, dialect))
+        test = _string_test(table.c.value, comp.op, comp.value, dialect)
+        values = comp.value if isinstance(comp.value, tuple) else (comp.value,)
+        if table is params and comp.op in ("=", "IN") and all(len(str(v)) <= SHORT_PARAM for v in values):
+            # Implied by the equality itself; it lets the database use the partial index on short values.
+            test = and_(test, func.length(params.c.value) <= SHORT_PARAM)
+        return _keyed_test(table, comp.key, correlated, test)
     if comp.entity == "datasets":
         column = run_inputs.c[comp.key]
         if comp.key == "version":

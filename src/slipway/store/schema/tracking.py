@@ -3,7 +3,19 @@ artifacts and dataset inputs."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 from slipway.store.schema.base import DIGEST, ID, KEY, NAME, id_column, metadata, ms_column
 
@@ -46,6 +58,11 @@ params = Table(
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
     Index("ix_params_key_value", "key", "run_id"),
+    # Equality filters on a param's value (params.model = 'rf') become an index range. Partial, so
+    # that long values (up to 6,000 characters) never hit PostgreSQL's B-tree entry size limit;
+    # the search compiler adds the matching length condition when the compared values are short.
+    Index("ix_params_short_value", "key", "value", "run_id",
+          sqlite_where=text("length(value) <= 200"), postgresql_where=text("length(value) <= 200")),
 )
 
 run_tags = Table(
