@@ -7,6 +7,7 @@ one restarted mid-tick, never start the same firing twice.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -39,16 +40,18 @@ def check_pipeline_ref(ref: str) -> str:
     return ref
 
 
-class EventsMixin:
+class EventsMixin(ABC):
     ctx: ServiceContext
 
     # provided by PipelineBackend
+    @abstractmethod
     def _insert_run(self, conn: Connection, pipeline: str, source: str, runner: str, params: dict[str, Any],
                     steps: list[Any], reason: dict[str, Any], resumed_from: str | None, status: str) -> str:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _load(self, conn: Connection, run_id: str) -> PipelineRun:
-        raise NotImplementedError
+        ...
 
     # -- schedules -----------------------------------------------------------------------------
     @endpoint("pipelines.run")

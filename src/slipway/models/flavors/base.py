@@ -8,6 +8,7 @@ calls on its hot path.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,7 +32,7 @@ class LoadedModel:
         self.input_kind = input_kind
 
 
-class Flavor:
+class Flavor(ABC):
     """One model family. Subclasses set ``name`` and ``packages`` and implement the three methods."""
 
     name: ClassVar[str] = ""
@@ -39,17 +40,20 @@ class Flavor:
     packages: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
+    @abstractmethod
     def matches(cls, model: Any) -> bool:
         """Whether ``model`` belongs to this flavor (checked without importing optional packages)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def save(self, model: Any, folder: Path, **options: Any) -> dict[str, Any]:
         """Write the model's files under ``folder``; return the flavor config for ``slipway-model.json``."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def load(self, files: Files, config: dict[str, Any], signature: dict[str, Any], **options: Any) -> LoadedModel:
         """Rebuild the model from its verified bytes (``options`` are flavor-specific, e.g. ``extra_trusted``)."""
-        raise NotImplementedError
+        ...
 
     def example_output(self, model: Any, example: Any) -> Any:
         """The model's output on the (native) input example, for the output signature."""
