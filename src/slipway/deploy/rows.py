@@ -8,23 +8,19 @@ import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.clock import now_ms
-from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.errors import InvalidInput
 from slipway.core.ids import new_id
 from slipway.deploy.records import Deployment, HistoryEntry, Variant
 from slipway.deploy.stats import VariantCounters
+from slipway.store.queries import one_row
 from slipway.store.schema.deploy import deployment_history, deployment_stats, deployment_variants, deployments
 
 
 def deployment_row(conn: Connection, name: str, lock: bool = False) -> Any:
     if not isinstance(name, str) or not name:
         raise InvalidInput(f"a deployment name must be a non-empty string, got {name!r}")
-    query = select(deployments).where(deployments.c.name == name)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    if row is None:
-        raise NotFound(f"deployment {name!r} does not exist; create it with `slipway deploy apply`")
-    return row
+    return one_row(conn, select(deployments).where(deployments.c.name == name),
+                   f"deployment {name!r} does not exist; create it with `slipway deploy apply`", lock=lock)
 
 
 def load_deployment(conn: Connection, row: Any) -> Deployment:

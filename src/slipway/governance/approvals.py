@@ -6,9 +6,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.errors import InvalidInput
 from slipway.core.settings import Settings
 from slipway.governance.records import ApprovalRequest, Decision
+from slipway.store.queries import one_row
 from slipway.store.schema.governance import approval_decisions, approval_requests
 
 DEFAULT_TIERS = {"low": 1, "medium": 1, "high": 2}
@@ -29,13 +30,8 @@ def required_approvals(settings: Settings, risk_tier: str, policy_minimum: int =
 
 
 def load_request(conn: Connection, request_id: str, for_update: bool = False) -> Any:
-    query = select(approval_requests).where(approval_requests.c.id == request_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    if row is None:
-        raise NotFound(f"approval request {request_id!r} does not exist")
-    return row
+    return one_row(conn, select(approval_requests).where(approval_requests.c.id == request_id),
+                   f"approval request {request_id!r} does not exist", lock=for_update)
 
 
 def open_request_id(conn: Connection, model: str, version: int) -> str | None:

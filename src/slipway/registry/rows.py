@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 from slipway.core.errors import NotFound
 from slipway.core.records import dumps, loads
 from slipway.registry.records import ModelVersion, RegisteredModel
+from slipway.store.queries import one_row
 from slipway.store.schema.registry import model_aliases, model_versions, registered_models
 
 
@@ -30,13 +31,8 @@ def from_json(text: str | None, default: Any) -> Any:
 
 def model_row(conn: Connection, name: str, lock: bool = False) -> Any:
     """The ``registered_models`` row of ``name``; NotFound otherwise. ``lock`` holds it (PostgreSQL)."""
-    query = select(registered_models).where(registered_models.c.name == name)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    if row is None:
-        raise NotFound(f"registered model {name!r} does not exist")
-    return row
+    return one_row(conn, select(registered_models).where(registered_models.c.name == name),
+                   f"registered model {name!r} does not exist", lock=lock)
 
 
 def aliases_by_model(conn: Connection, model_ids: list[str] | None = None) -> dict[str, dict[str, int]]:
