@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from slipway.core.errors import InvalidInput
+from slipway.core.errors import InvalidInput, NotFound
 from slipway.store.edges import add_edge
 from slipway.workspace import Workspace
 from tests.governance.credit import register_credit
@@ -35,3 +35,7 @@ def test_upstream_and_downstream(workspace: Workspace) -> None:
         workspace.lineage.upstream("credit")
     with pytest.raises(InvalidInput, match="depth"):
         workspace.lineage.upstream(f"model:{model_ref}", depth=0)
+    # Asking about something that does not exist is NotFound, not an empty graph.
+    for unknown in ("model:nope/1", "run:" + "0" * 32, "dataset:nope@1", "deployment:nope"):
+        with pytest.raises(NotFound, match="does not exist"):
+            workspace.lineage.upstream(unknown)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Connection
+
 from slipway.core.auth import endpoint
-from slipway.core.errors import InvalidInput
+from slipway.core.errors import InvalidInput, NotFound
 from slipway.lineage.graph import walk
+from slipway.lineage.nodes import node_exists
 from slipway.lineage.records import LineageGraph
 from slipway.store.context import ServiceContext
 
@@ -24,6 +27,13 @@ def _check_depth(depth: int) -> int:
     return depth
 
 
+def _known(conn: Connection, kind: str, ident: str, graph: LineageGraph) -> LineageGraph:
+    """``graph``, unless it is empty because the node itself does not exist (then NotFound)."""
+    if not graph.edges and not node_exists(conn, kind, ident):
+        raise NotFound(f"{kind.replace('_', ' ')} {ident!r} does not exist")
+    return graph
+
+
 class LineageBackend:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -33,14 +43,14 @@ class LineageBackend:
         """Everything ``(kind, id)`` came from: data, runs, models, transitively."""
         _check_node(kind, id)
         with self.ctx.db.read() as conn:
-            return walk(conn, kind, id, "up", _check_depth(depth))
+            return _known(conn, kind, id, walk(conn, kind, id, "up", _check_depth(depth)))
 
     @endpoint("read")
     def downstream(self, kind: str, id: str, depth: int = 25) -> LineageGraph:
         """Everything that came from ``(kind, id)``: runs, model versions, deployments, transitively."""
         _check_node(kind, id)
         with self.ctx.db.read() as conn:
-            return walk(conn, kind, id, "down", _check_depth(depth))
+            return _known(conn, kind, id, walk(conn, kind, id, "down", _check_depth(depth)))
 
     @endpoint("read")
     def impact(self, kind: str, id: str) -> dict[str, list[str]]:
