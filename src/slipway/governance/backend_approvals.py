@@ -124,13 +124,7 @@ class ApprovalEndpoints:
                 return request_record(conn, load_request(conn, request_id))
             if request_record(conn, req).approvals < req.required:
                 return request_record(conn, req)
-            check = record_check(self.ctx, conn, row, "approved")
-            if not check.passed:
-                # The decision stands; the version stays pending until its evidence passes.
-                reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
-                return request_record(conn, req, blocked_by=reason)
-            self._finish(conn, req, row, "approve")
-            return request_record(conn, load_request(conn, request_id))
+            return self._approve_if_policy_passes(conn, req, row)
 
     @endpoint("governance.approve")
     def recheck(self, request_id: str) -> ApprovalRequest:
@@ -143,13 +137,17 @@ class ApprovalEndpoints:
             if request_record(conn, req).approvals < req.required:
                 raise Conflict(f"approval request {request_id} has {request_record(conn, req).approvals} of "
                                f"{req.required} approvals; nothing to re-check")
-            row = version_row(conn, req.model, req.version)
-            check = record_check(self.ctx, conn, row, "approved")
-            if not check.passed:
-                reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
-                return request_record(conn, req, blocked_by=reason)
-            self._finish(conn, req, row, "approve")
-            return request_record(conn, load_request(conn, request_id))
+            return self._approve_if_policy_passes(conn, req, version_row(conn, req.model, req.version))
+
+    def _approve_if_policy_passes(self, conn: Connection, req: Any, row: Any) -> ApprovalRequest:
+        """With its approvals in, the version becomes approved if its policy passes now; otherwise
+        the decisions stand and the version stays pending, with the failed requirements named."""
+        check = record_check(self.ctx, conn, row, "approved")
+        if not check.passed:
+            reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
+            return request_record(conn, req, blocked_by=reason)
+        self._finish(conn, req, row, "approve")
+        return request_record(conn, load_request(conn, req.id))
 
     @endpoint("read")
     def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:

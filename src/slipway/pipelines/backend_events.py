@@ -84,13 +84,7 @@ class EventsMixin(ABC):
 
     @endpoint("pipelines.run")
     def delete_schedule(self, name: str) -> Schedule:
-        with self.ctx.db.write() as conn:
-            row = conn.execute(select(pipeline_schedules).where(pipeline_schedules.c.name == name)).first()
-            if row is None:
-                raise NotFound(f"schedule {name!r} does not exist")
-            conn.execute(pipeline_schedules.delete().where(pipeline_schedules.c.id == row.id))
-            self.ctx.audit(conn, "pipeline.schedule.delete", "pipeline_schedule", row.id, {"name": name})
-            return row_to_schedule(row)
+        return row_to_schedule(self._delete_named(pipeline_schedules, name, "schedule"))
 
     # -- triggers ------------------------------------------------------------------------------
     @endpoint("pipelines.run")
@@ -135,13 +129,17 @@ class EventsMixin(ABC):
 
     @endpoint("pipelines.run")
     def delete_trigger(self, name: str) -> Trigger:
+        return row_to_trigger(self._delete_named(pipeline_triggers, name, "trigger"))
+
+    def _delete_named(self, table: Any, name: str, noun: str) -> Any:
+        """Delete the schedule or trigger called ``name`` (audited); returns its row."""
         with self.ctx.db.write() as conn:
-            row = conn.execute(select(pipeline_triggers).where(pipeline_triggers.c.name == name)).first()
+            row = conn.execute(select(table).where(table.c.name == name)).first()
             if row is None:
-                raise NotFound(f"trigger {name!r} does not exist")
-            conn.execute(pipeline_triggers.delete().where(pipeline_triggers.c.id == row.id))
-            self.ctx.audit(conn, "pipeline.trigger.delete", "pipeline_trigger", row.id, {"name": name})
-            return row_to_trigger(row)
+                raise NotFound(f"{noun} {name!r} does not exist")
+            conn.execute(table.delete().where(table.c.id == row.id))
+            self.ctx.audit(conn, f"pipeline.{noun}.delete", f"pipeline_{noun}", row.id, {"name": name})
+            return row
 
     # -- firings -------------------------------------------------------------------------------
     @endpoint("pipelines.run")
