@@ -80,10 +80,12 @@ def make_big_file(path: Path, size: int) -> None:
     if path.exists() and path.stat().st_size == size:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Small chunks: a child process reports at least its parent's peak RSS (Linux carries
+    # ru_maxrss over fork and exec), so this driver must stay small for the figures to mean much.
     with open(path, "wb") as handle:
-        for _ in range(size // (64 << 20)):
-            handle.write(os.urandom(64 << 20))
-        handle.write(os.urandom(size % (64 << 20)))
+        for _ in range(size // (1 << 20)):
+            handle.write(os.urandom(1 << 20))
+        handle.write(os.urandom(size % (1 << 20)))
 
 
 def make_many_files(folder: Path, count: int) -> None:

@@ -2,7 +2,10 @@
 
 The caller passes the root digests the metadata store references; manifests among them keep
 their files alive too. Blobs younger than a grace period are kept, because a writer stores its
-blobs before it commits the metadata row that references them.
+blobs before it commits the metadata row that references them. A pack (see
+:mod:`slipway.blobs.packs`) is judged as a whole by its age: an old pack holding unreferenced
+blobs is replaced by one holding only its live blobs (published before the old one is removed),
+or removed when none is live.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ def collect_garbage(
     live = live_set(blobs, roots)
     cutoff = now_ms() - int(grace_seconds * 1000)
     deleted = freed = young = 0
-    for digest in list(blobs.iter_digests()):
+    for digest in list(blobs.loose_digests()):
         if digest in live:
             continue
         if blobs.modified_ms(digest) > cutoff:
@@ -61,6 +64,18 @@ def collect_garbage(
         deleted += 1
         if not dry_run:
             blobs.delete(digest)
+    if blobs.local:
+        for pack in blobs.packs.packs():
+            dead = [digest for digest in pack.entries if digest not in live]
+            if not dead:
+                continue
+            if pack.modified_ms > cutoff:
+                young += len(dead)
+                continue
+            deleted += len(dead)
+            freed += sum(pack.entries[digest][1] for digest in dead)
+            if not dry_run:
+                blobs.packs.keep_only(pack, live)
     if blobs.local and not dry_run:
         _remove_stale_temporaries(os.path.join(blobs.root, "tmp"), cutoff)
     return GcReport(len(live), deleted, freed, young, dry_run)

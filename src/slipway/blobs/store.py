@@ -1,9 +1,11 @@
 """Content-addressed blobs over fsspec.
 
-A blob lives at ``<root>/<d[:2]>/<d[2:]>`` where ``d`` is its BLAKE3 digest. Writes are atomic:
-bytes go to a temporary name and are renamed into place (local folders) or written in one object
-PUT (object stores, where a PUT is atomic), so a reader never sees half a blob. A local folder
-takes a fast path through ``os`` rather than fsspec.
+A blob lives at ``<root>/<d[:2]>/<d[2:]>`` where ``d`` is its BLAKE3 digest (a *loose* blob),
+or, in a local folder, inside a pack of small blobs (``<root>/packs/``, see
+:mod:`slipway.blobs.packs`; a folder being added stores its small files that way). Writes are
+atomic: bytes go to a temporary name and are renamed into place (local folders) or written in one
+object PUT (object stores, where a PUT is atomic), so a reader never sees half a blob. A local
+folder takes a fast path through ``os`` rather than fsspec.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from slipway.blobs.packs import PackSet
 from slipway.core.errors import BackendUnavailable, IntegrityError, NotFound
 from slipway.core.hashing import CHUNK, check_digest, hash_bytes, hash_file
 
@@ -121,6 +124,7 @@ class BlobStore:
                 raise BackendUnavailable(f"cannot open artifact store {uri!r}: {err}") from err
             self.local = isinstance(self._fs, LocalFileSystem)
         self.root = root.rstrip("/")
+        self._packs: PackSet | None = None
         if self.local:
             Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
 
@@ -136,20 +140,39 @@ class BlobStore:
             self._fs = LocalFileSystem()
         return self._fs
 
+    @property
+    def packs(self) -> PackSet:
+        """The packs of small blobs of a local store (see :mod:`slipway.blobs.packs`)."""
+        if self._packs is None:
+            self._packs = PackSet(self.root)
+        return self._packs
+
     # -- addressing -------------------------------------------------------------------------
     def path_of(self, digest: str) -> str:
+        """Where blob ``digest`` lives as a loose blob (a packed blob has no path of its own)."""
         check_digest(digest)
         return f"{self.root}/{digest[:2]}/{digest[2:]}"
 
+    def file_path(self, digest: str) -> str | None:
+        """The local file holding exactly blob ``digest``, or None (packed, remote or absent)."""
+        if not self.local:
+            return None
+        path = self.path_of(digest)
+        return path if os.path.exists(path) else None
+
     def exists(self, digest: str) -> bool:
         path = self.path_of(digest)
-        return os.path.exists(path) if self.local else bool(self.fs.exists(path))
+        if self.local:
+            return os.path.exists(path) or self.packs.locate(digest) is not None
+        return bool(self.fs.exists(path))
 
     def missing(self, digests: Iterable[str], workers: int = 16) -> list[str]:
         """The digests of ``digests`` this store does not hold (checked in parallel)."""
         unique = sorted(set(digests))
         if self.local:
-            return [d for d in unique if not os.path.exists(self.path_of(d))]
+            packs = self.packs
+            packs.refresh()
+            return [d for d in unique if d not in packs and not os.path.exists(self.path_of(d))]
         with ThreadPoolExecutor(workers) as pool:
             flags = list(pool.map(self.exists, unique))
         return [d for d, present in zip(unique, flags, strict=True) if not present]
@@ -157,28 +180,29 @@ class BlobStore:
     # -- writing ----------------------------------------------------------------------------
     def put_bytes(self, data: bytes) -> str:
         digest = hash_bytes(data)
-        if not self._exists_refreshed(digest):
+        if not self.claim(digest):
             self._write(digest, lambda handle: handle.write(data))
         return digest
 
-    def _exists_refreshed(self, digest: str) -> bool:
-        """Whether the blob exists; if so (locally) its mtime is refreshed, because garbage
-        collection spares young blobs and a writer about to reference an old unreferenced blob
-        must not lose it to a collection running in between."""
+    def claim(self, digest: str) -> bool:
+        """Whether the blob exists; if so (locally) its mtime (or its pack's) is refreshed, because
+        garbage collection spares young blobs and a writer about to reference an old unreferenced
+        blob must not lose it to a collection running in between. A pack published by another
+        process a moment ago may be missed; the caller then stores a second copy, which is harmless."""
         if not self.local:
             return self.exists(digest)
         try:
             os.utime(self.path_of(digest))
             return True
         except FileNotFoundError:
-            return False
+            return self.packs.touch(digest, fresh=False)
         except PermissionError:  # a store owned by another user: existence is all we can tell
             return True
 
     def put_file(self, path: str | os.PathLike[str], digest: str | None = None) -> str:
         """Store a file's bytes; ``digest`` may be passed when already known (e.g. from a cache)."""
         digest = digest or hash_file(path)
-        if self._exists_refreshed(digest):
+        if self.claim(digest):
             return digest
         if self.local:
             self._local_copy_in(os.fspath(path), digest)
@@ -203,7 +227,7 @@ class BlobStore:
                 digest = _copy_hashing(os.fspath(path), fd)
             finally:
                 os.close(fd)
-            if self._exists_refreshed(digest):
+            if self.claim(digest):
                 os.unlink(tmp)
                 return digest
             final = self.path_of(digest)
@@ -272,7 +296,12 @@ class BlobStore:
                 return open(path, "rb")
             return self.fs.open(path, "rb")  # type: ignore[no-any-return]
         except FileNotFoundError as err:
-            raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from err
+            packed = self.packs.read(digest) if self.local else None
+            if packed is None:
+                raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from err
+            import io
+
+            return io.BytesIO(packed)
 
     def read_bytes(self, digest: str, verify: bool = True) -> bytes:
         with self.open(digest) as handle:
@@ -286,8 +315,8 @@ class BlobStore:
         if self.local:
             try:
                 return hash_file(self.path_of(digest)) == digest
-            except FileNotFoundError as err:
-                raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from err
+            except FileNotFoundError:
+                pass  # packed, or absent (read_bytes says which)
         return hash_bytes(self.read_bytes(digest, verify=False)) == digest
 
     def size(self, digest: str) -> int:
@@ -295,7 +324,10 @@ class BlobStore:
         try:
             return os.path.getsize(path) if self.local else int(self.fs.size(path))
         except FileNotFoundError as err:
-            raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from err
+            packed = self.packs.locate(digest) if self.local else None
+            if packed is None:
+                raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from err
+            return packed[2]
 
     def materialize(self, digest: str, dest: str | os.PathLike[str], link: bool = True, verify: bool = True) -> None:
         """Write blob ``digest`` to the file ``dest``, hard-linking when possible.
@@ -304,6 +336,17 @@ class BlobStore:
         match the digest.
         """
         dest = os.fspath(dest)
+        loose = self.file_path(digest)
+        if self.local and loose is None:  # packed: one read, verified, then written
+            data = self.read_bytes(digest, verify=False)
+            if verify and hash_bytes(data) != digest:
+                raise IntegrityError(f"blob {digest} for {dest} is corrupt in {self.uri}; refusing to serve it")
+            os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(dest)
+            with open(dest, "wb") as target:
+                target.write(data)
+            return
         if verify and not self.verify(digest):
             raise IntegrityError(f"blob {digest} for {dest} is corrupt in {self.uri}; refusing to serve it")
         os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
@@ -323,6 +366,16 @@ class BlobStore:
 
     # -- listing, copying, deleting --------------------------------------------------------
     def iter_digests(self) -> Iterator[str]:
+        """Every blob in the store, loose or packed (each once)."""
+        seen: set[str] = set()
+        for digest in self.loose_digests():
+            seen.add(digest)
+            yield digest
+        if self.local:
+            yield from (d for d in self.packs.digests() if d not in seen)
+
+    def loose_digests(self) -> Iterator[str]:
+        """The blobs stored as files of their own (packed ones are listed by ``packs``)."""
         if self.local:
             for prefix in sorted(os.listdir(self.root)):
                 if len(prefix) != 2:
@@ -338,12 +391,19 @@ class BlobStore:
     def modified_ms(self, digest: str) -> int:
         path = self.path_of(digest)
         if self.local:
-            return int(os.path.getmtime(path) * 1000)
+            try:
+                return int(os.path.getmtime(path) * 1000)
+            except FileNotFoundError:
+                pack = self.packs.pack_path(digest)
+                if pack is None:
+                    raise NotFound(f"blob {digest} is not in the artifact store {self.uri}") from None
+                return int(os.path.getmtime(pack) * 1000)
         info = self.fs.info(path)
         mtime = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
         return int(mtime.timestamp() * 1000) if hasattr(mtime, "timestamp") else int(float(mtime) * 1000)
 
     def delete(self, digest: str) -> None:
+        """Delete a loose blob (packed blobs go when garbage collection rewrites their pack)."""
         path = self.path_of(digest)
         with contextlib.suppress(FileNotFoundError):
             if self.local:
@@ -361,8 +421,9 @@ class BlobStore:
         todo = other.missing(digests)
 
         def copy_one(digest: str) -> int:
-            if self.local:
-                other.put_file(self.path_of(digest), digest=digest)
+            loose = self.file_path(digest)
+            if loose is not None:
+                other.put_file(loose, digest=digest)
             else:
                 with self.open(digest) as source:
                     other._write(digest, lambda handle: shutil.copyfileobj(source, handle, CHUNK))

@@ -25,6 +25,7 @@ class HttpBlobStore(BlobStore):
         self.uri = session.base_url + "/api/v1/blobs"
         self.local = False
         self.root = ""
+        self._packs = None
 
     def exists(self, digest: str) -> bool:
         return not self.missing([digest])
@@ -81,6 +82,9 @@ class HttpBlobStore(BlobStore):
 
     def iter_digests(self) -> Iterator[str]:
         raise NotFound("listing blobs is not available through the server")
+
+    def loose_digests(self) -> Iterator[str]:
+        return self.iter_digests()
 
     def delete(self, digest: str) -> None:
         raise NotFound("deleting blobs is not available through the server; run 'slipway gc' on it")

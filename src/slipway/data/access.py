@@ -43,10 +43,11 @@ def table_entry(manifest: Manifest, version: DatasetVersion, path: str | None) -
 def read_version_table(blobs: BlobStore, version: DatasetVersion, path: str | None = None) -> pa.Table:
     entry = table_entry(manifest_of(blobs, version), version, path)
     try:
-        if blobs.local:
+        loose = blobs.file_path(entry.digest)
+        if loose is not None:  # read in place (Arrow maps the file); packed and remote blobs are read
             if not blobs.verify(entry.digest):
                 raise IntegrityError(f"blob {entry.digest} does not match its digest")
-            return read_table(blobs.path_of(entry.digest), entry.path)
+            return read_table(loose, entry.path)
         return read_table(blobs.read_bytes(entry.digest), entry.path)
     except IntegrityError as err:
         raise IntegrityError(f"file {entry.path} of {version.ref} (blob {entry.digest}) is corrupt in the artifact "

@@ -2,9 +2,11 @@
 
 The generic path (``blobs.manifest.store_folder``) hashes every file, then copies the missing
 ones, one thread-pool task per file. For thousands of small files the per-file overhead is what
-costs, so here a file is read once, hashed from memory and, when the store lacks it, written
-from the same bytes (atomically: a temporary file in the store, then a rename); the work goes to
-the pool in batches. Unchanged files are known from the stat cache and not read at all.
+costs, so here a file is read once, hashed from memory and, when the store lacks it, stored from
+the same bytes: small files are appended to one pack (:mod:`slipway.blobs.packs`; creating a file
+per blob is what made this slow), medium ones written as loose blobs (a temporary file in the
+store, then a rename), large ones copied while hashing. The work goes to the pool in batches.
+Unchanged files are known from the stat cache and not read at all.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import orjson
 
 from slipway.blobs.manifest import MAGIC, Manifest, ManifestEntry
+from slipway.blobs.packs import PACK_MAX_BLOB, PackWriter
 from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import NotFound
@@ -102,8 +105,21 @@ def _write_blob(blobs: BlobStore, digest: str, data: bytes) -> None:
 
 def _prefix_folders(blobs: BlobStore) -> None:
     """Create the 256 ``xx/`` folders once instead of checking one per file."""
+    if os.path.isdir(os.path.join(blobs.root, "ff")):
+        return  # created in order, so the last one existing means all do
     for prefix in range(256):
         os.makedirs(os.path.join(blobs.root, f"{prefix:02x}"), exist_ok=True)
+
+
+def _store_small(blobs: BlobStore, packer: PackWriter, digest: str, data: bytes) -> None:
+    """Store a file read into memory unless the store holds it: packed when small, else loose."""
+    if blobs.claim(digest):
+        return
+    if len(data) <= PACK_MAX_BLOB:
+        packer.add(digest, data)
+    else:
+        _prefix_folders(blobs)
+        _write_blob(blobs, digest, data)
 
 
 def ingest_folder(
@@ -135,22 +151,29 @@ def folder_digests(folder: Path, cache: StatCache | None, workers: int = 8,
 def _digests(blobs: BlobStore | None, folder: Path, found: list[Found], cache: StatCache | None, workers: int,
              progress: Callable[[int], None] | None) -> dict[str, str]:
     """The digest of each found file (by full path); with ``blobs``, missing blobs are stored too."""
-    if blobs is not None:
-        _prefix_folders(blobs)
     known = cache.lookup_many([(full, info) for _, full, info in found], under=str(folder)) if cache else {}
     digests: dict[str, str] = {}
+
+    packer = blobs.packs.writer() if blobs is not None else None
+    if blobs is not None:
+        blobs.packs.refresh()
 
     def one(item: Found) -> None:
         _, full, info = item
         digest = known.get(full)
         if digest is not None:
-            if blobs is not None and not blobs.exists(digest):
-                blobs.put_file(full, digest=digest)
+            if blobs is not None and not blobs.claim(digest):  # known, but its blob was collected
+                if info.st_size < SMALL_FILE and packer is not None:
+                    data = _read_small(full, info.st_size)
+                    digest = hash_bytes(data)
+                    _store_small(blobs, packer, digest, data)
+                else:
+                    blobs.put_file(full, digest=digest)
         elif info.st_size < SMALL_FILE:
             data = _read_small(full, info.st_size)
             digest = hash_bytes(data)
-            if blobs is not None and not blobs.exists(digest):
-                _write_blob(blobs, digest, data)
+            if blobs is not None and packer is not None:
+                _store_small(blobs, packer, digest, data)
         else:
             digest = hash_file(full)
             if blobs is not None:
@@ -177,7 +200,12 @@ def _digests(blobs: BlobStore | None, folder: Path, found: list[Found], cache: S
         # Per file the work is a few short system calls, each of which drops and retakes the GIL,
         # so threads beyond the cores only fight over it (and over the store's directories).
         with ThreadPoolExecutor(max(1, min(workers, os.cpu_count() or 1))) as pool:
-            list(pool.map(batch, [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]))
+            batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
+            if packer is None:
+                list(pool.map(batch, batches))
+            else:
+                with packer:  # published before the caller stores the manifest that names its blobs
+                    list(pool.map(batch, batches))
     fresh = [(full, info, digests[full]) for _, full, info in found if full not in known]
     if cache and fresh:
         cache.store_many(fresh)

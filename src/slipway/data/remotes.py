@@ -12,9 +12,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from slipway.blobs.manifest import load_manifest
+from slipway.blobs.packs import PACK_MAX_BLOB, PackWriter
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import IntegrityError
-from slipway.core.hashing import CHUNK
+from slipway.core.hashing import CHUNK, hash_bytes
 from slipway.data.records import DatasetVersion
 
 
@@ -38,18 +39,16 @@ def copy_blobs(source: BlobStore, target: BlobStore, digests: list[str], workers
         IntegrityError: a source blob's bytes no longer match its digest (named in the message).
     """
     todo = target.missing(digests)
+    if not todo:
+        return 0
+    packer = target.packs.writer() if target.local else None
 
     def copy_one(digest: str) -> int:
-        if source.local:
-            stored = target.put_file(source.path_of(digest))
+        loose = source.file_path(digest)
+        if loose is not None and (packer is None or os.path.getsize(loose) > PACK_MAX_BLOB):
+            stored = target.put_file(loose)
         else:
-            with source.open(digest) as stream, tempfile.NamedTemporaryFile(delete=False) as spool:
-                while chunk := stream.read(CHUNK):
-                    spool.write(chunk)
-            try:
-                stored = target.put_file(spool.name)
-            finally:
-                os.unlink(spool.name)
+            stored = _copy_stream(source, target, digest, packer)
         if stored != digest:
             # The stray copy under its actual digest is referenced by nothing; gc removes it.
             raise IntegrityError(f"blob {digest} is corrupt in {source.uri} (its bytes hash to {stored}); not copied")
@@ -57,5 +56,30 @@ def copy_blobs(source: BlobStore, target: BlobStore, digests: list[str], workers
             progress(1)
         return 1
 
-    with ThreadPoolExecutor(max(1, workers)) as pool:
+    if packer is None:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            return sum(pool.map(copy_one, todo))
+    with packer, ThreadPoolExecutor(max(1, workers)) as pool:  # small blobs land in one pack
         return sum(pool.map(copy_one, todo))
+
+
+def _copy_stream(source: BlobStore, target: BlobStore, digest: str, packer: PackWriter | None) -> str:
+    """Copy one blob through memory (small: into ``packer`` when given) or a spool file."""
+    with source.open(digest) as stream:
+        head = stream.read(PACK_MAX_BLOB + 1)
+        if len(head) <= PACK_MAX_BLOB:
+            actual = hash_bytes(head)
+            if actual == digest:
+                if packer is not None:
+                    packer.add(digest, head)
+                else:
+                    target.put_bytes(head)
+            return actual
+        with tempfile.NamedTemporaryFile(delete=False) as spool:
+            spool.write(head)
+            while chunk := stream.read(CHUNK):
+                spool.write(chunk)
+    try:
+        return target.put_file(spool.name)
+    finally:
+        os.unlink(spool.name)

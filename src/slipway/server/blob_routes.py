@@ -56,6 +56,7 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -> 
         check_digest(digest)
         if not blobs.exists(digest):
             raise NotFound(f"blob {digest} is not in the artifact store")
-        if blobs.local:
-            return FileResponse(blobs.path_of(digest), media_type="application/octet-stream")
+        loose = blobs.file_path(digest)
+        if loose is not None:
+            return FileResponse(loose, media_type="application/octet-stream")
         return Response(await run_in_threadpool(blobs.read_bytes, digest), media_type="application/octet-stream")
