@@ -8,6 +8,9 @@ Cases (BENCHMARKS.md):
 - ``add_10k_files`` — the same for a folder of 10,000 small files (2,000 with ``--quick``).
 - ``status_unchanged_10k_files`` — with nothing changed: ``slipway data status NAME FOLDER`` vs
   ``dvc status``; both may use their stat caches (Slipway's stat cache, DVC's state database).
+- ``status_unchanged_10k_files_watched`` — the same CLI status with ``slipway data watch FOLDER``
+  running (started untimed before the rounds, like git's fsmonitor daemon): Slipway's fast path
+  for a folder checked often; DVC has no equivalent, so it runs its plain ``dvc status``.
 - ``status_unchanged_10k_files_api`` — the same status check through each tool's Python API
   (``ws.data.status`` vs ``dvc.repo.Repo().status()``) in a fresh process per round, timing only
   the call (after imports and opening the workspace / repository): the engines without start-up.
@@ -44,7 +47,8 @@ import _peer  # noqa: E402 - after the path set-up above
 
 WORKLOAD = "data_add"
 DVC = _peer.Peer("dvc", ["dvc==3.67.1"])
-CASES = ("add_1gib_file", "add_10k_files", "status_unchanged_10k_files", "status_unchanged_10k_files_api",
+CASES = ("add_1gib_file", "add_10k_files", "status_unchanged_10k_files", "status_unchanged_10k_files_watched",
+         "status_unchanged_10k_files_api",
          "hash_throughput_vs_blake3")
 SLIPWAY = _peer.SLIPWAY_PYTHON.with_name("slipway")
 QUIET_DVC = {"DVC_NO_ANALYTICS": "1", "DVC_IGNORE_ISATTY": "1"}
@@ -123,6 +127,9 @@ class SlipwaySide:
         wall, rss, text = timed([str(SLIPWAY), "data", "status", name, str(path), "--json"], self.root, self.env)
         return wall, rss, bool(json.loads(text[text.index("{"):])["clean"])
 
+    def watch(self, path: Path, stop: bool = False) -> None:
+        timed([str(SLIPWAY), "data", "watch", str(path), "--stop" if stop else "--detach"], self.root, self.env)
+
     @property
     def env(self) -> dict[str, str]:
         return {"SLIPWAY_HOME": str(self.root / "home"), "SLIPWAY_USER": "bench"}
@@ -182,7 +189,8 @@ def run_add_case(case: str, path: Path, expected: tuple[int, int], slip: Slipway
                       peer_peak_rss_mb=round(max(r["rss"] for r in results["dvc"]), 1))
 
 
-def run_status_case(folder: Path, slip: SlipwaySide, dvc: DvcSide, rounds: int) -> dict[str, Any]:
+def run_status_case(folder: Path, slip: SlipwaySide, dvc: DvcSide, rounds: int,
+                    case: str = "status_unchanged_10k_files") -> dict[str, Any]:
     name = folder.name.replace(".", "-")
     clean: list[bool] = []
 
@@ -199,7 +207,7 @@ def run_status_case(folder: Path, slip: SlipwaySide, dvc: DvcSide, rounds: int) 
     results = _peer.alternate(rounds, {"slipway": slipway_round, "dvc": dvc_round})
     ours = _peer.median([r["s"] for r in results["slipway"]])
     theirs = _peer.median([r["s"] for r in results["dvc"]])
-    return _peer.emit(WORKLOAD, "status_unchanged_10k_files", ours, theirs, "s", theirs / ours, DVC.version,
+    return _peer.emit(WORKLOAD, case, ours, theirs, "s", theirs / ours, DVC.version,
                       "ok" if all(clean) else "a side reported changes", files=sum(len(f) for _, _, f in os.walk(folder)),
                       slipway_peak_rss_mb=round(max(r["rss"] for r in results["slipway"]), 1),
                       peer_peak_rss_mb=round(max(r["rss"] for r in results["dvc"]), 1))
@@ -287,12 +295,13 @@ def main() -> None:
     if {"add_1gib_file", "hash_throughput_vs_blake3"} & set(cases):
         _peer.log(f"preparing {big}")
         make_big_file(big, big_size)
-    if {"add_10k_files", "status_unchanged_10k_files", "status_unchanged_10k_files_api"} & set(cases):
+    status_cases = {"status_unchanged_10k_files", "status_unchanged_10k_files_watched",
+                    "status_unchanged_10k_files_api"} & set(cases)
+    if "add_10k_files" in cases or status_cases:
         _peer.log(f"preparing {many}")
         make_many_files(many, file_count)
     if "add_1gib_file" in cases:
         results.append(run_add_case("add_1gib_file", big, (1, big_size), slip, dvc, rounds))
-    status_cases = {"status_unchanged_10k_files", "status_unchanged_10k_files_api"} & set(cases)
     if "add_10k_files" in cases or status_cases:
         expected = (file_count, folder_bytes(many))
         if "add_10k_files" in cases:
@@ -302,8 +311,15 @@ def main() -> None:
             dvc.fresh()
             slip.add(many.name.replace(".", "-"), many)
             dvc.add(many)
+        status_rounds = max(rounds, 10)  # a status takes milliseconds: more rounds, steadier medians
         if "status_unchanged_10k_files" in cases:
-            results.append(run_status_case(many, slip, dvc, rounds))
+            results.append(run_status_case(many, slip, dvc, status_rounds))
+        if "status_unchanged_10k_files_watched" in cases:
+            slip.watch(many)
+            try:
+                results.append(run_status_case(many, slip, dvc, status_rounds, "status_unchanged_10k_files_watched"))
+            finally:
+                slip.watch(many, stop=True)
         if "status_unchanged_10k_files_api" in cases:
             results.append(run_status_api_case(many, slip, dvc, rounds))
     if "hash_throughput_vs_blake3" in cases:

@@ -13,7 +13,6 @@ from ``SLIPWAY_*`` settings on first use) and are shaped like MLflow's::
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from slipway.core.errors import (
     AlreadyExists,
@@ -28,8 +27,12 @@ from slipway.core.errors import (
 )
 
 # The workspace and tracking modules (and SQLAlchemy behind them) load on first use, so that
-# ``import slipway.<something>`` (e.g. the CLI entry point) stays cheap.
+# ``import slipway.<something>`` (e.g. the CLI entry point) stays cheap; even ``typing`` is not
+# imported at run time (mypy treats any name TYPE_CHECKING as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from slipway.tracking.service import ActiveRun
     from slipway.workspace import Workspace, connect, default_workspace
 

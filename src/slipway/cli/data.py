@@ -135,6 +135,67 @@ def status(name: str = typer.Argument(...), path: Path = typer.Argument(..., hel
     print_status(_data().status(name, path), name, path, as_json)
 
 
+@app.command("watch")
+def watch(path: Path = typer.Argument(..., help="The working folder to watch."),
+          detach: bool = typer.Option(False, "--detach", help="Run in the background; return once it answers."),
+          stop: bool = typer.Option(False, "--stop", help="Stop the watcher of PATH.")) -> None:
+    """Watch a working folder so 'data status' on it answers at once (Linux inotify, like git's fsmonitor)."""
+    from slipway.data import watch_client
+
+    folder = path.resolve()
+    if not folder.is_dir():
+        fail(NotFound(f"folder {path} does not exist"))
+    from slipway.cli.context import workspace
+
+    home = workspace().settings.home
+    running = watch_client.request(home, folder, {"ping": True})
+    if stop:
+        if running is None:
+            fail(NotFound(f"no watcher of {folder} is running"))
+        watch_client.request(home, folder, {"stop": True})
+        console.print(f"Stopped the watcher of {folder} (pid {running['pid']}).")
+        return
+    if running is not None:
+        console.print(f"{folder} is already watched (pid {running['pid']}).")
+        return
+    if detach:
+        pid = _start_watcher(home, folder)
+        console.print(f"Watching {folder} (pid {pid}); 'slipway data watch {path} --stop' stops it.")
+        return
+    import signal
+
+    stopping: list[bool] = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    with contextlib.suppress(KeyboardInterrupt):
+        _data().watch(folder, ready=lambda _: console.print(f"Watching {folder}; Ctrl-C stops."),
+                      stop=lambda: bool(stopping))
+
+
+def _start_watcher(home: Path, folder: Path) -> int:
+    """Start ``slipway data watch FOLDER`` in its own session; its pid once it answers."""
+    import subprocess
+    import time
+
+    from slipway.data import watch_client
+
+    log_dir = Path(home) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "watch.log", "ab") as log:
+        child = subprocess.Popen([sys.executable, "-m", "slipway.cli.main", "data", "watch", str(folder)],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 300  # the baseline hashes files the stat cache does not know
+    while time.monotonic() < deadline:
+        answer = watch_client.request(home, folder, {"ping": True})
+        if answer is not None:
+            return int(answer["pid"])
+        if child.poll() is not None:
+            fail(f"the watcher of {folder} exited with code {child.returncode}; see {log_dir / 'watch.log'}")
+        time.sleep(0.05)
+    child.kill()
+    fail(f"the watcher of {folder} did not start within 300 s; see {log_dir / 'watch.log'}")
+    raise AssertionError("unreachable")
+
+
 @app.command("diff")
 def diff(old: str = typer.Argument(..., help="NAME@A"), new: str = typer.Argument(..., help="NAME@B"),
          as_json: bool = JsonOption) -> None:

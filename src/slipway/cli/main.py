@@ -5,12 +5,12 @@ User mistakes print one line and exit with code 2; nothing prints a traceback fo
 
 from __future__ import annotations
 
-import importlib
 import sys
-from typing import TYPE_CHECKING
 
 # Typer and Rich load inside build()/main(), after the quick commands (slipway.cli.quick) had
-# their chance: ``slipway data status`` answers without them.
+# their chance: ``slipway data status`` answers without them (nor typing: mypy treats any name
+# TYPE_CHECKING as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typer
 
@@ -46,6 +46,8 @@ COMMANDS = {
 
 
 def _load(module_name: str) -> object | None:
+    import importlib
+
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as err:

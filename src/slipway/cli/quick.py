@@ -9,8 +9,11 @@ output or the usual error.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # no ``typing`` at run time: this module is on the path that must start fastest
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 
 def _name_and_path(args: list[str]) -> tuple[str, str] | None:
@@ -33,31 +36,55 @@ def run(argv: list[str]) -> bool:
         return False
     name, path = found
     try:
-        from slipway.data.quick import quick_status
+        report = _watched_status(name, path)
+        if report is None:
+            from slipway.data.quick import quick_status
 
-        report = quick_status(name, path)
+            report = quick_status(name, path)
     except Exception:  # noqa: BLE001 - any surprise: the normal command runs and reports it
         return False
     if report is None:
         return False
-    print_status(report, name, Path(path), "--json" in args)
+    print_status(report, name, path, "--json" in args)
     return True
 
 
-def print_status(report: Any, name: str, path: Path, as_json: bool) -> None:
+def _watched_status(name: str, path: str) -> Any:
+    """The answer of a ``slipway data watch`` of the folder ``path`` (None when none runs), read
+    with the standard library only: this is the path that must start in milliseconds."""
+    from types import SimpleNamespace
+
+    from slipway.core.environment import plain_home
+    from slipway.data.watch_client import ask_watcher
+
+    home = plain_home()
+    if home is None:  # a config file decides: read it the usual way
+        from slipway.core.settings import load_settings
+
+        home = str(load_settings().home)
+    answer = ask_watcher(home, path, name)
+    if answer is None:
+        return None
+    changes = {key: list(answer[key]) for key in ("added", "removed", "changed")}
+    return SimpleNamespace(dataset=name, version=answer["version"], clean=not any(changes.values()), **changes)
+
+
+def print_status(report: Any, name: str, path: Path | str, as_json: bool) -> None:
     """The output of ``slipway data status`` (shared with the Typer command)."""
     if as_json:
-        _print_json({"dataset": report.dataset, "version": report.version, "added": report.added,
-                     "removed": report.removed, "changed": report.changed, "clean": report.clean})
-        return
-    from slipway.cli.output import console
+        import json  # the same bytes as print_json's orjson for these plain values; loads faster
 
+        sys.stdout.write(json.dumps({"dataset": report.dataset, "version": report.version, "added": report.added,
+                                     "removed": report.removed, "changed": report.changed,
+                                     "clean": report.clean}, indent=2, ensure_ascii=False) + "\n")
+        return
+    # Plain text, no markup: Rich would cost more to import than the whole answer.
     if report.clean:
-        console.print(f"{path} is up to date with {name}@{report.version}.")
+        print(f"{path} is up to date with {name}@{report.version}.")
     else:
         for label, items in (("added", report.added), ("removed", report.removed), ("changed", report.changed)):
             for item in items:
-                console.print(f"  {label}: {item}", highlight=False)
+                print(f"  {label}: {item}")
 
 
 def _add(args: list[str]) -> bool:
@@ -68,6 +95,8 @@ def _add(args: list[str]) -> bool:
     as_json = "--json" in args
     if found is None or not (as_json or not sys.stderr.isatty()):
         return False
+    from pathlib import Path
+
     name, path = found[0], Path(found[1])
     from slipway.core.errors import NotFound, SlipwayError
 

@@ -2,25 +2,24 @@
 
 Each value comes from, in order: an argument to :func:`load_settings`, a ``SLIPWAY_*``
 environment variable, the ``[slipway]`` table of ``slipway.toml`` (or the ``slipway:`` mapping of
-``slipway.yaml``) in the working directory or at ``SLIPWAY_CONFIG``, then the default. This is the
-only module that reads ``os.environ``.
+``slipway.yaml``) in the working directory or at ``SLIPWAY_CONFIG``, then the default. The environment is
+read through :mod:`slipway.core.environment` (nothing else reads ``os.environ``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
+from slipway.core.environment import CONFIG_NAMES, DEFAULT_HOME, environment
 from slipway.core.errors import InvalidInput
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    home: Path = Path(".slipway")
+    home: Path = Path(DEFAULT_HOME)
     store_uri: str = ""
     artifacts_uri: str = ""
     server_url: str = ""
@@ -86,6 +85,8 @@ def _coerce(name: str, value: Any) -> Any:
 
 def _read_config_file(path: Path) -> dict[str, Any]:
     if path.suffix == ".toml":
+        import tomllib  # only when there is a config file (quick commands start without it)
+
         try:
             data = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as err:
@@ -108,7 +109,7 @@ def _find_config_file(explicit: str | None) -> Path | None:
         if not path.is_file():
             raise InvalidInput(f"config file {explicit} does not exist")
         return path
-    for name in ("slipway.toml", "slipway.yaml", "slipway.yml"):
+    for name in CONFIG_NAMES:
         if Path(name).is_file():
             return Path(name)
     return None
@@ -116,7 +117,7 @@ def _find_config_file(explicit: str | None) -> Path | None:
 
 def load_settings(**overrides: Any) -> Settings:
     """Build the settings from arguments, environment, config file and defaults."""
-    env = os.environ
+    env = environment()
     config_path = _find_config_file(overrides.pop("config_path", None) or env.get("SLIPWAY_CONFIG"))
     file_data = _read_config_file(config_path) if config_path else {}
     file_values = dict(file_data.get("slipway", {}) or {})
@@ -137,6 +138,8 @@ def load_settings(**overrides: Any) -> Settings:
     if config_path and "home" in file_values and "home" not in overrides and "SLIPWAY_HOME" not in env:
         values["home"] = (config_path.parent / values["home"]).resolve()
     if not values.get("user"):
+        import getpass
+
         try:
             values["user"] = getpass.getuser()
         except (KeyError, OSError):

@@ -127,15 +127,49 @@ class DataService:
 
     def status(self, name: str, path: str | os.PathLike[str], workers: int = 8) -> StatusReport:
         """Compare a working file or folder with the latest version (unchanged files are not re-hashed)."""
+        source = Path(path).resolve()
+        from slipway.data.watch_client import ask_watcher
+
+        answer = ask_watcher(self._host.settings.home, source, name) if source.is_dir() else None
+        if answer is not None:  # a `slipway data watch` of this folder knows already
+            return StatusReport(name, answer["version"], answer["added"], answer["removed"], answer["changed"])
         latest = self._latest(name)
         if latest is None:
             self._backend.get_version(name)  # raises NotFound naming the dataset
         assert latest is not None
-        source = Path(path).resolve()
         from slipway.data.quick import compare
 
         stored = manifest_digests(self._blobs.read_bytes(latest.digest))
         return compare(name, latest.version, source, stored, self.stat_cache, workers, self._own_folders())
+
+    def watch(self, path: str | os.PathLike[str], ready: Callable[[str], None] | None = None,
+              stop: Callable[[], bool] | None = None) -> None:
+        """Watch a folder so that :meth:`status` on it (from any process of this user with this
+        home) answers from inotify events instead of a ``stat`` of every file (Linux; blocks
+        until ``stop()`` is true or the process is stopped). ``ready`` gets the socket path.
+
+        Raises:
+            NotFound: the folder does not exist.
+            InvalidInput: it cannot be watched (e.g. the inotify watch limit).
+        """
+        from slipway.data.watch import FolderWatcher, serve
+
+        folder = Path(path).resolve()
+        if not folder.is_dir():
+            raise NotFound(f"folder {path} does not exist")
+        manifests: dict[str, dict[str, str]] = {}
+
+        def latest_manifest(name: str) -> tuple[int, dict[str, str]]:
+            latest = self._backend.get_version(name)
+            if latest.digest not in manifests:
+                manifests[latest.digest] = manifest_digests(self._blobs.read_bytes(latest.digest))
+            return latest.version, manifests[latest.digest]
+
+        watcher = FolderWatcher(folder, self.stat_cache, self._own_folders())
+        try:
+            serve(watcher, self._host.settings.home, latest_manifest, ready, stop)
+        finally:
+            watcher.close()
 
     # -- reading --------------------------------------------------------------------------------
     def get_version(self, ref: Any) -> DatasetVersion:
