@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput
 
@@ -66,6 +64,8 @@ def infer_schema(profile: TableProfile, min_rows_share: float = 0.5) -> dict[str
 
 
 def dump_schema(schema: dict[str, Any]) -> str:
+    import yaml  # on first use: PyYAML takes ~20 ms to import, which `data add` need not pay
+
     return yaml.safe_dump(schema, sort_keys=False, allow_unicode=True, width=120)
 
 
@@ -75,6 +75,8 @@ def load_schema(text: str) -> dict[str, Any]:
     Raises:
         InvalidInput: it is not YAML, or a key or value is not one a schema has (named in the message).
     """
+    import yaml
+
     try:
         body = yaml.safe_load(text)
     except yaml.YAMLError as err:
