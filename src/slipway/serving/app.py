@@ -109,7 +109,9 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         except NotFound as err:
             return error_response(err.message, 404)
         model = variant.model
-        return json_response(model_metadata(request.path_params["name"], model.version, model.signature, model.flavor))
+        output = None if model.output is None else (model.output.dtype, model.output.row_shape)
+        return json_response(model_metadata(request.path_params["name"], model.version, model.signature, model.flavor,
+                                            output))
 
     async def model_ready(request: Request) -> Response:
         try:
