@@ -41,9 +41,34 @@ def test_compiled_trees_match_sklearn_exactly(ai4i_data, final, unknown) -> None
     pipeline = Pipeline([("encode", encode), ("model", final)]).fit(features, target)
     served = served_from_object("m", "1", pipeline, SIGNATURE, example=features.head(20))
     assert served.fast is not None
-    got = served.fast(_columns(features), len(features))
+    columns = _columns(features)
+    got = served.fast(columns, len(features))
     expected = pipeline.predict(features)
     assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    # One-row requests (their own way through the trees) agree with scikit-learn too.
+    for i in range(0, len(features), 10):
+        one = served.fast({c: v[i:i + 1] for c, v in columns.items()}, 1)
+        assert one.dtype == expected.dtype and one.tolist() == expected[i:i + 1].tolist(), i
+
+
+def test_one_row_node_decisions_equal_the_level_walk(ai4i_data) -> None:
+    from slipway.serving.fastpath import _Forest
+
+    features, label = ai4i_data
+    numeric = features[FEATURES[1:]].to_numpy(dtype=np.float32)
+    forest = RandomForestClassifier(30, max_depth=12, random_state=1).fit(numeric, label)
+    packed = _Forest([e.tree_ for e in forest.estimators_], 2)
+    assert packed.decide_all_nodes
+    for i in range(0, len(numeric), 7):
+        row = np.ascontiguousarray(numeric[i:i + 1])
+        packed.decide_all_nodes = True
+        by_nodes = packed.leaf_values(row)
+        packed.decide_all_nodes = False
+        by_levels = packed.leaf_values(row)
+        assert by_nodes.shape == (1, 30, 2) and np.array_equal(by_nodes, by_levels), i
+        leaves = [e.tree_.apply(row)[0] for e in forest.estimators_]
+        assert np.array_equal(by_nodes[0], np.stack([e.tree_.value[leaf, 0] for e, leaf in
+                                                     zip(forest.estimators_, leaves, strict=True)])), i
 
 
 def test_models_it_does_not_know_use_their_own_predict(ai4i_data) -> None:

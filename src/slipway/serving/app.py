@@ -22,7 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from slipway.core.errors import InvalidInput, NotFound, SlipwayError
-from slipway.serving.handler import InferenceHandler
+from slipway.serving.handler import Answer, InferenceHandler
 from slipway.serving.protocol_v2 import model_metadata
 from slipway.serving.runtime import ServerRuntime
 
@@ -50,11 +50,11 @@ class InferenceApp(Starlette):
     """Starlette, with the inference POSTs dispatched before routing and middleware.
 
     ``POST /invocations`` and ``POST /v2/models/{name}[/versions/{v}]/infer`` go straight to the
-    handler (it answers every error it knows itself; anything else gets the same 500 the
-    exception handler gives); every other request takes Starlette's route table.
+    handler on the ASGI interface (it answers every error it knows itself; anything else gets the
+    same 500 the exception handler gives); every other request takes Starlette's route table.
     """
 
-    inference: Any = None  # async (request, protocol, name, version) -> Response
+    inference: Any = None  # async (scope, receive, protocol, name, version) -> handler.Answer
     on_error: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -62,12 +62,11 @@ class InferenceApp(Starlette):
             target = _inference_target(scope["path"])
             if target is not None:
                 scope["app"] = self
-                request = Request(scope, receive, send)
                 try:
-                    response = await self.inference(request, *target)
+                    answer = await self.inference(scope, receive, *target)
                 except Exception as err:
-                    response = await self.on_error(request, err)
-                await response(scope, receive, send)
+                    answer = await self.on_error(Request(scope, receive, send), err)
+                await answer(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
@@ -109,7 +108,9 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         except NotFound as err:
             return error_response(err.message, 404)
         model = variant.model
-        return json_response(model_metadata(request.path_params["name"], model.version, model.signature, model.flavor))
+        output = None if model.output is None else (model.output.dtype, model.output.row_shape)
+        return json_response(model_metadata(request.path_params["name"], model.version, model.signature, model.flavor,
+                                            output))
 
     async def model_ready(request: Request) -> Response:
         try:
@@ -118,16 +119,18 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
             return error_response(err.message, 404)
         return json_response({"name": request.path_params["name"], "ready": True})
 
-    async def v2_infer(request: Request) -> Response:
+    # Endpoints answer with a Response or the handler's Answer: both are ASGI apps, which is all
+    # Starlette's routes call.
+    async def v2_infer(request: Request) -> Response | Answer:
         return await handler.handle(request, "v2", request.path_params["name"], request.path_params.get("version"))
 
-    async def v1_predict(request: Request) -> Response:
+    async def v1_predict(request: Request) -> Response | Answer:
         name, _, verb = request.path_params["target"].rpartition(":")
         if verb != "predict" or not name:
             return error_response(f"unknown v1 action {request.path_params['target']!r}; use NAME:predict", 404)
         return await handler.handle(request, "v1", name, None)
 
-    async def invocations(request: Request) -> Response:
+    async def invocations(request: Request) -> Answer:
         return await handler.handle(request, "invocations", None, None)
 
     async def feedback(request: Request) -> Response:
@@ -160,7 +163,7 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
 
     app = InferenceApp(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
-    app.inference = handler.handle
+    app.inference = handler.answer
 
     async def on_error(_request: Request, error: Exception) -> Response:
         if isinstance(error, SlipwayError):

@@ -7,6 +7,8 @@ batch. Waiting beyond that happens only when it pays off: if requests have recen
 faster than one per ``max_wait_ms`` the batcher holds a non-full batch for at most
 ``max_wait_ms`` to let more join.
 A failed batch is retried request by request, so one bad request cannot fail its neighbours.
+Each batch's time, rows and queueing go to the metrics in :meth:`MicroBatcher.record_batches`,
+which the server calls once the answer is sent, so a request does not wait for the bookkeeping.
 
 A model whose batches take under ``inline_ms`` (measured, smoothed) runs on the event loop itself:
 handing a 0.1 ms call to a thread and back would cost more than the call. The first request of a
@@ -17,6 +19,7 @@ next turn (``call_soon``), so a lone caller pays nothing and a burst still forms
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import math
 import time
@@ -58,6 +61,9 @@ class MicroBatcher:
         self._last_arrival = 0.0
         self._gap_ewma = 1.0  # seconds between arrivals, smoothed
         self.batch_seconds = math.inf  # model time per batch, smoothed; unknown until the first batch
+        # (seconds, rows, queued seconds) of batches not yet in the metrics; a deque, as batches
+        # finish on the model's thread while record_batches runs on the loop.
+        self._finished: collections.deque[tuple[float, int, float]] = collections.deque()
 
     async def predict(self, frame: Frame) -> np.ndarray:
         """This frame's predictions, computed alone or in a batch with concurrent requests."""
@@ -127,10 +133,19 @@ class MicroBatcher:
         previous = self.batch_seconds
         self.batch_seconds = elapsed if previous == math.inf else 0.8 * previous + 0.2 * elapsed
         if self.metrics is not None:
-            self.metrics.batch_time.observe(elapsed)
-            self.metrics.batch_size.observe(frame.n_rows)
-            self.metrics.queue_time.observe(queued_s)
+            self._finished.append((elapsed, frame.n_rows, queued_s))
         return result
+
+    def record_batches(self) -> None:
+        """Put the finished batches' time, rows and queueing into the metrics."""
+        finished = self._finished
+        metrics = self.metrics
+        while finished:
+            elapsed, rows, queued_s = finished.popleft()
+            if metrics is not None:
+                metrics.batch_time.observe(elapsed)
+                metrics.batch_size.observe(rows)
+                metrics.queue_time.observe(queued_s)
 
     def _take_batch(self) -> list[_Pending]:
         taken: list[_Pending] = []

@@ -10,8 +10,10 @@ the models it knows it evaluates the same arithmetic directly:
   of ``StandardScaler`` steps, and a final tree model;
 - ``DecisionTree{Classifier,Regressor}``, ``RandomForest{Classifier,Regressor}``,
   ``ExtraTrees{Classifier,Regressor}`` with one output: all trees are walked at once, level by
-  level, on the same float32 inputs and float64 thresholds as scikit-learn, and the per-tree
-  values are accumulated in the same order before the same division and ``argmax``.
+  level (for a single row of a forest of moderate size: every node's decision at once, then the
+  chosen children followed), on the same float32 inputs and float64 thresholds as scikit-learn,
+  and the per-tree values are accumulated in the same order before the same division and
+  ``argmax``.
 
 Anything else returns None and the server calls the model's own ``predict``. A compiled path is
 used only after it returned exactly the model's predictions on the bundle's input example (and on
@@ -47,17 +49,20 @@ def compile_model(model: Any, names: Sequence[str]) -> FastPredict | None:
 
 def verify(fast: FastPredict, reference: Callable[[Columns, int], Any], columns: Columns, n_rows: int) -> bool:
     """Whether ``fast`` gives exactly ``reference``'s predictions (values and dtype) on ``columns``,
-    and on the same columns recombined (each column shuffled on its own), so more branches run."""
+    on the same columns recombined (each column shuffled on its own), so more branches run, and on
+    single rows of them."""
     if n_rows == 0:
         return False
     rng = np.random.default_rng(0)
-    samples = [dict(columns)]
+    samples = [(dict(columns), n_rows)]
     for _ in range(3):
-        samples.append({name: values[rng.permutation(n_rows)] for name, values in columns.items()})
-    for sample in samples:
+        samples.append(({name: values[rng.permutation(n_rows)] for name, values in columns.items()}, n_rows))
+    # Single rows too: a one-row request may take its own path through the trees.
+    samples += [({name: values[i:i + 1] for name, values in columns.items()}, 1) for i in range(min(n_rows, 8))]
+    for sample, rows in samples:
         try:
-            expected = np.asarray(reference(sample, n_rows))
-            got = fast(sample, n_rows)
+            expected = np.asarray(reference(sample, rows))
+            got = fast(sample, rows)
         except Fallback:
             continue
         except Exception:
@@ -261,6 +266,9 @@ def _scaler(scaler: Any) -> _Stage | None:
     return stage
 
 
+_NODES_PER_LEVEL = 3000
+
+
 class _Forest:
     """Every tree of a model packed into flat arrays, walked level by level for all trees at once."""
 
@@ -284,10 +292,22 @@ class _Forest:
         self.values = np.ascontiguousarray(np.concatenate(values).astype(np.float64))
         self.depth = max(t.max_depth for t in trees)
         self.n_trees = len(trees)
+        # One row: deciding every node at once (a few whole-array operations) and then following
+        # the chosen children is cheaper than a level-by-level walk's eight small operations per
+        # level, as long as the forest is not much larger than depth x a few thousand nodes.
+        self.decide_all_nodes = len(self.feature) <= _NODES_PER_LEVEL * max(self.depth, 1)
 
     def leaf_values(self, x32: np.ndarray) -> np.ndarray:
         """(rows, trees, values): each tree's leaf value for each row."""
         n_rows, n_features = x32.shape
+        if n_rows == 1 and self.decide_all_nodes:
+            # The same float32-against-float64 comparisons, made for every node of this row.
+            go_left = x32[0].take(self.feature) <= self.threshold
+            chosen = np.where(go_left, self.left, self.right)  # a leaf's own index for a leaf
+            node = self.roots
+            for _ in range(self.depth):
+                node = chosen.take(node)
+            return self.values.take(node, axis=0).reshape(1, self.n_trees, -1)
         node = np.tile(self.roots, n_rows)  # row-major: every tree of row 0, then of row 1, ...
         row_start = np.repeat(np.arange(n_rows) * n_features, self.n_trees)
         flat = x32.ravel()

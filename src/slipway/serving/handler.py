@@ -1,24 +1,29 @@
 """One inference request from body to response: parse, route, decode, predict, encode, record.
 
-Recording (counters, Prometheus, payload log) and shadow mirroring happen after the answer is
-sent and never delay it: they run as the response's background step (after its last byte is
-written, still inside the request, so an in-process client sees them done), shadows as separate
-tasks, and the payload log is a list append.
+The inference POSTs are answered on the ASGI interface itself (:meth:`InferenceHandler.answer`
+reads the body with ``receive``, an :class:`Answer` sends the head and the body with ``send``):
+no Starlette ``Request``, ``Headers``, ``Response`` or ``BackgroundTask`` is built per request.
+Recording (counters, Prometheus, payload log, batch metrics) and shadow mirroring happen after
+the answer is sent and never delay it: they run once its last byte is written, still inside the
+request (so an in-process client sees them done), shadows as separate tasks, and the payload log
+is a list append.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import orjson
-from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from slipway.core.errors import InvalidInput, NotFound, SlipwayError
 from slipway.serving.frame import Frame
@@ -30,6 +35,7 @@ from slipway.serving.router import Router, VariantRuntime
 from slipway.serving.runtime import ServerRuntime
 
 _JSON = "application/json"
+_CONTENT_TYPE = (b"content-type", b"application/json")
 
 
 def _error(message: str, status: int) -> Response:
@@ -38,6 +44,41 @@ def _error(message: str, status: int) -> Response:
 
 def _dumps(body: Any) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=lambda v: v.tolist())
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case, as ASGI servers give header names)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")  # type: ignore[no-any-return]
+    return None
+
+
+class Answer:
+    """A JSON answer as an ASGI app: the head (with the given extra headers) and the body in two
+    ``send`` calls, then ``after`` (the request's recording), once the body is written."""
+
+    __slots__ = ("after", "body", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None,
+                 after: Callable[[], None] | None = None) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.after = after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-length", str(len(self.body)).encode("latin-1")), _CONTENT_TYPE]
+        if self.headers:
+            headers += self.headers
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+        if self.after is not None:
+            self.after()
+
+
+def _error_answer(message: str, status: int) -> Answer:
+    return Answer(status, orjson.dumps({"error": message}))
 
 
 class InferenceHandler:
@@ -59,36 +100,60 @@ class InferenceHandler:
         router = self._router()
         return router.find(name, version) or router.production[0]
 
-    async def _body(self, request: Request) -> Any:
+    async def _read_json(self, scope: Scope, receive: Receive) -> Any:
+        """The request body, parsed; refused (413) as soon as it is over ``max_body_bytes``.
+
+        Raises:
+            InvalidInput: the body is not JSON.
+            ClientDisconnect: the client went away before sending all of it.
+        """
         limit = self.runtime.options.max_body_bytes
-        declared = request.headers.get("content-length")
+        declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _TooLarge(f"the request body is {declared} bytes; the limit is {limit}")
-        chunks, size = [], 0
-        async for chunk in request.stream():
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
                 raise _TooLarge(f"the request body is over {limit} bytes; the limit is {limit}")
             chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
         try:
-            return orjson.loads(b"".join(chunks))
+            return orjson.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks))
         except orjson.JSONDecodeError as err:
             raise InvalidInput(f"the request body is not valid JSON: {err}") from err
 
-    async def handle(self, request: Request, protocol: str, name: str | None, version: str | None) -> Response:
+    async def _body(self, request: Request) -> Any:
+        return await self._read_json(request.scope, request.receive)
+
+    async def handle(self, request: Request, protocol: str, name: str | None, version: str | None) -> Answer:
+        """The answer to an inference request that came through Starlette's routes."""
+        return await self.answer(request.scope, request.receive, protocol, name, version)
+
+    async def answer(self, scope: Scope, receive: Receive, protocol: str, name: str | None,
+                     version: str | None) -> Answer:
+        """Read, route, decode, predict and encode one inference request; the :class:`Answer` sends
+        it and then records it. Errors the handler knows become 4xx/500 answers; anything else
+        raises (the app answers it with a 500)."""
         started = time.perf_counter()
         try:
             router = self._router()
-            body = await self._body(request)
+            body = await self._read_json(scope, receive)
             pinned = router.find(name, version) if name is not None else None
-            variant = pinned or router.choose(self._sticky_key(router, request, body))
+            variant = pinned or router.choose(self._sticky_key(router, scope, body))
         except _TooLarge as err:
-            return _error(err.args[0], 413)
+            return _error_answer(err.args[0], 413)
         except InvalidInput as err:
-            return _error(err.message, 400)
+            return _error_answer(err.message, 400)
         except NotFound as err:
-            return _error(err.message, 404 if self.runtime.router is not None else 503)
-        request_id = self._request_id(request, body) or f"{self._id_prefix}{next(self._id_counter):016x}"
+            return _error_answer(err.message, 404 if self.runtime.router is not None else 503)
+        request_id = self._request_id(scope, body) or f"{self._id_prefix}{next(self._id_counter):016x}"
         model = variant.model
         metrics = variant.metrics
         metrics.in_flight.inc()
@@ -107,26 +172,25 @@ class InferenceHandler:
                 payload = _dumps(encode_infer_response(name or model.name, model.version, request_id, outputs))
             else:
                 payload = _dumps({"predictions": outputs})
-            response = Response(payload, 200, media_type=_JSON)
         except InvalidInput as err:
-            status, response = 400, _error(err.message, 400)
+            status, payload = 400, orjson.dumps({"error": err.message})
         except ModelError as err:
-            status, response = 500, _error(err.message, 500)
+            status, payload = 500, orjson.dumps({"error": err.message})
         except SlipwayError as err:
-            status, response = err.http_status, _error(err.message, err.http_status)
+            status, payload = err.http_status, orjson.dumps({"error": err.message})
         finally:
             metrics.in_flight.dec()
         latency = time.perf_counter() - started
-        response.raw_headers += [(b"x-request-id", request_id.encode("latin-1")),
-                                 (b"x-slipway-variant", variant.name.encode("latin-1")),
-                                 (b"x-slipway-model-version", variant.version_header)]
-        response.background = BackgroundTask(self._after, router, variant, protocol, status, latency, request_id,
-                                             frame, outputs, body)
-        return response
+        headers = [(b"x-request-id", request_id.encode("latin-1")), (b"x-slipway-variant", variant.name_header),
+                   (b"x-slipway-model-version", variant.version_header)]
+        after = functools.partial(self._after, router, variant, protocol, status, latency, request_id, frame,
+                                  outputs, body)
+        return Answer(status, payload, headers, after)
 
-    async def _after(self, router: Router, variant: VariantRuntime, protocol: str, status: int, latency: float,
-                     request_id: str, frame: Frame | None, outputs: np.ndarray | None, body: Any) -> None:
+    def _after(self, router: Router, variant: VariantRuntime, protocol: str, status: int, latency: float,
+               request_id: str, frame: Frame | None, outputs: np.ndarray | None, body: Any) -> None:
         """Recording and shadow mirroring, once the caller has its answer."""
+        variant.batcher.record_batches()
         self._record(router, variant, protocol, status, latency, request_id, frame, outputs)
         if frame is not None and outputs is not None and router.shadows:
             for shadow in router.shadows:
@@ -134,11 +198,11 @@ class InferenceHandler:
                 self._shadow_tasks.add(task)
                 task.add_done_callback(self._shadow_tasks.discard)
 
-    def _sticky_key(self, router: Router, request: Request, body: Any) -> str | None:
+    def _sticky_key(self, router: Router, scope: Scope, body: Any) -> str | None:
         key = router.sticky_key
         if not key:
             return None
-        value = request.headers.get(key)
+        value: Any = _header(scope, key.lower().encode("latin-1"))
         if value is None and isinstance(body, dict):
             value = body.get(key)
             parameters = body.get("parameters")
@@ -147,9 +211,9 @@ class InferenceHandler:
         return None if value is None else str(value)
 
     @staticmethod
-    def _request_id(request: Request, body: Any) -> str:
+    def _request_id(scope: Scope, body: Any) -> str:
         """The caller's id (header, or the v2 body's ``id``), or "" when it gave none."""
-        given = request.headers.get("x-request-id")
+        given = _header(scope, b"x-request-id")
         if not given and isinstance(body, dict) and isinstance(body.get("id"), str):
             given = body["id"]
         return given[:100] if given else ""
@@ -187,6 +251,7 @@ class InferenceHandler:
             status = 200
         except Exception:
             status = 500
+        shadow.batcher.record_batches()
         latency = time.perf_counter() - started
         shadow.metrics.latency.observe(latency)
         shadow.counters.observe(latency * 1000.0, status >= 500, outputs)

@@ -20,6 +20,14 @@ from slipway.serving.frame import Frame, frame_from_columns
 from slipway.serving.signature import Signature, parse_signature
 
 
+@dataclasses.dataclass(frozen=True)
+class OutputSpec:
+    """The dtype and per-row shape of a model's predictions, as ``predict`` returns them."""
+
+    dtype: np.dtype[Any]
+    row_shape: tuple[int, ...] = ()
+
+
 class ModelError(SlipwayError):
     """The model's own code raised while predicting (HTTP 500; the server keeps serving)."""
 
@@ -37,6 +45,7 @@ class ServedModel:
     flavor: str = "python"
     bundle_digest: str = ""
     fast: FastPredict | None = None  # a compiled predict proven equal to the model's (see fastpath)
+    output: OutputSpec | None = None  # what ``predict`` returns (see describe_output); None: unknown
 
     def predict(self, frame: Frame) -> np.ndarray:
         """Predictions for every row of ``frame`` (one output row per input row).
@@ -106,6 +115,42 @@ def enable_fast_path(served: ServedModel, example: Any = None) -> bool:
     return served.fast is not None
 
 
+def describe_output(served: ServedModel, example: Any = None, declared: Any = None) -> OutputSpec | None:
+    """Record what ``served.predict`` returns (dtype, per-row shape) on ``example`` (a DataFrame;
+    by default the bundle's input example), or, without one, what the outputs of the ``declared``
+    signature (by default the predictor's) say.
+
+    The server's v2 model metadata declares this, so it names the datatype ``/infer`` answers with.
+    """
+    served.output = None
+    try:
+        if example is None and hasattr(served.predictor, "input_example"):
+            example = served.predictor.input_example()
+        if example is not None and hasattr(example, "columns"):
+            frame = frame_from_columns({str(c): example[c].tolist() for c in example.columns}, served.signature)
+            outputs = served.predict(frame)
+            served.output = OutputSpec(outputs.dtype, tuple(outputs.shape[1:]))
+            return served.output
+    except Exception:  # a model that cannot predict its own example: fall back to the signature
+        pass
+    served.output = _signature_output(declared if declared is not None else getattr(served.predictor, "signature", None))
+    return served.output
+
+
+def _signature_output(raw: Any) -> OutputSpec | None:
+    outputs = raw.get("outputs") if isinstance(raw, dict) else None
+    if not isinstance(outputs, list) or len(outputs) != 1 or not isinstance(outputs[0], dict):
+        return None
+    spec = outputs[0]
+    try:
+        dtype = np.dtype(spec.get("dtype") or spec.get("type"))
+    except TypeError:
+        return None
+    shape = spec.get("shape")
+    row_shape = tuple(int(d) for d in shape[1:]) if isinstance(shape, list) and len(shape) > 1 else ()
+    return OutputSpec(dtype, row_shape)
+
+
 def served_from_object(name: str, version: str, model: Any, signature: Any = None, flavor: str = "python",
                        example: Any = None) -> ServedModel:
     """Wrap an in-memory model (anything with ``predict``), e.g. a fitted scikit-learn pipeline;
@@ -113,6 +158,7 @@ def served_from_object(name: str, version: str, model: Any, signature: Any = Non
     served = ServedModel(name, str(version), model, parse_signature(signature), flavor)
     if example is not None:
         enable_fast_path(served, example)
+    describe_output(served, example, signature)
     return served
 
 
@@ -124,4 +170,5 @@ def served_from_registry(workspace: Any, ref: str) -> ServedModel:
     served = ServedModel(version.name, str(version.version), predictor, parse_signature(signature),
                          getattr(version, "flavor", "python"), getattr(version, "bundle_digest", ""))
     enable_fast_path(served)
+    describe_output(served, declared=signature)
     return served

@@ -115,10 +115,18 @@ def encode_infer_response(model: str, version: str, request_id: str, outputs: np
     }
 
 
-def model_metadata(name: str, version: str, signature: Signature, platform: str) -> dict[str, Any]:
+def model_metadata(name: str, version: str, signature: Signature, platform: str,
+                   output: tuple[np.dtype[Any], tuple[int, ...]] | None = None) -> dict[str, Any]:
+    """The v2 model metadata; ``output`` is (dtype, per-row shape) of what ``/infer`` returns.
+
+    Without ``output`` (a model that neither predicted its input example nor declared its
+    outputs) the output is declared FP64, the v2 default for a numeric prediction.
+    """
     v2_type = {"float": "FP64", "int": "INT64", "bool": "BOOL", "string": "BYTES"}
+    datatype, shape = ("FP64", [-1]) if output is None else (
+        datatype_of(np.empty(0, dtype=output[0])), [-1, *output[1]])
     return {
         "name": name, "versions": [version], "platform": platform,
         "inputs": [{"name": c.name, "datatype": v2_type[c.kind], "shape": [-1]} for c in signature.columns],
-        "outputs": [{"name": "predict", "datatype": "FP64", "shape": [-1]}],
+        "outputs": [{"name": "predict", "datatype": datatype, "shape": shape}],
     }

@@ -8,6 +8,7 @@ Loaded models and their batchers are reused across routers when the version did 
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -31,13 +32,15 @@ class VariantRuntime:
     metrics: VariantMetrics
     counters: VariantCounters = field(default_factory=VariantCounters)
 
-    @property
+    @functools.cached_property
     def version_header(self) -> bytes:
         """The ``x-slipway-model-version`` header value, encoded once."""
-        cached = self.__dict__.get("_version_header")
-        if cached is None:
-            cached = self.__dict__["_version_header"] = f"{self.model.name}/{self.model.version}".encode("latin-1")
-        return cached
+        return f"{self.model.name}/{self.model.version}".encode("latin-1")
+
+    @functools.cached_property
+    def name_header(self) -> bytes:
+        """The ``x-slipway-variant`` header value, encoded once."""
+        return self.name.encode("latin-1")
 
 
 class Router:
