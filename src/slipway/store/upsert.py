@@ -12,10 +12,12 @@ def _insert(conn: Connection, table: Table) -> Any:
     # The dialect's own insert, imported on first use: the PostgreSQL dialect alone takes tens
     # of milliseconds to import, which every embedded SQLite command would otherwise pay.
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
