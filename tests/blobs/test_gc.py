@@ -60,3 +60,29 @@ def test_reference_scan_covers_every_digest_column() -> None:
     found = {f"{table.name}.{column.name}" for table, column in digest_columns()}
     assert {"run_artifacts.digest", "runs.packages_digest", "run_inputs.digest"} <= found
     assert all(name.endswith("digest") for name in found)
+
+
+def test_gc_stops_when_a_referenced_manifest_is_corrupt(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    import pytest
+
+    from slipway.core.errors import IntegrityError
+
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    for i in range(20):
+        (folder / f"part-{i:02d}.csv").write_text(f"userId,rating\n{i},4.5\n")
+    version = sqlite_ws.data.add("shards", folder)
+    files = [f["digest"] for f in sqlite_ws.data.files(version)]
+    blobs = sqlite_ws.blobs
+    for pack in Path(blobs.packs.folder).glob("*.pack"):
+        _age(str(pack), 7200)
+    manifest = blobs.path_of(version.digest)
+    _age(manifest, 7200)
+    os.chmod(manifest, 0o644)
+    with open(manifest, "r+b") as handle:
+        handle.write(b"X")  # the first byte: it no longer parses as a manifest either
+    with sqlite_ws.backend("tracking").ctx.db.read() as conn:
+        roots = referenced_digests(conn)
+    with pytest.raises(IntegrityError, match=version.digest):
+        collect_garbage(blobs, roots, grace_seconds=3600)
+    assert len(files) == 20 and all(blobs.exists(digest) for digest in files)  # nothing was deleted

@@ -9,6 +9,7 @@ import pytest
 
 from slipway.core.errors import IntegrityError
 from slipway.workspace import Workspace
+from tests.support import AI4I
 
 
 def _corrupt(ws: Workspace, digest: str) -> None:
@@ -54,3 +55,23 @@ def test_push_refuses_a_corrupt_blob(sqlite_ws: Workspace, ai4i_7000: Path, tmp_
     with pytest.raises(IntegrityError, match=entry["digest"]):
         sqlite_ws.data.push("ai4i@1", str(remote))
     assert not os.path.exists(os.path.join(remote, entry["digest"][:2], entry["digest"][2:]))
+
+
+def test_a_corrupt_packed_file_leaves_no_partial_folder(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    lines = AI4I.read_text().splitlines(keepends=True)
+    for i in range(50):
+        (folder / f"part-{i:02d}.csv").write_text(lines[0] + "".join(lines[1 + i * 20:1 + (i + 1) * 20]))
+    version = sqlite_ws.data.add("shards", folder)
+    entry = next(f for f in sqlite_ws.data.files(version) if f["path"] == "part-31.csv")
+    pack_name, offset, _ = sqlite_ws.blobs.packs.locate(entry["digest"])  # type: ignore[misc]
+    pack = Path(sqlite_ws.blobs.packs.folder) / pack_name
+    os.chmod(pack, 0o644)
+    with open(pack, "r+b") as handle:
+        handle.seek(offset + 40)
+        handle.write(b"#")
+    out = tmp_path / "out"
+    with pytest.raises(IntegrityError, match=r"shards@1: file part-31\.csv .* nothing was written"):
+        sqlite_ws.data.get(version.ref, out)
+    assert not out.exists() or not any(out.iterdir())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -116,3 +117,29 @@ def test_show_lists_the_model_trained_from_a_version(sqlite_ws: Workspace, ai4i_
         info = slipway.log_model(model, "model", input_example=features.head(3), registered_model_name="failure")
     usage = sqlite_ws.data.usage("ai4i@1")
     assert usage.runs == [run.id] and usage.models == [f"failure/{info.version}"]
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "readings" / "torque.csv"
+    path.parent.mkdir()
+    path.write_text("UDI,Torque [Nm]\n1,42.8\n")
+    sqlite_ws.data.add("readings", path.parent)
+    before = os.stat(path)
+    path.write_text("UDI,Torque [Nm]\n1,46.3\n")  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as cp -p, rsync -t or tar x leave it
+    assert sqlite_ws.data.status("readings", path.parent).changed == ["torque.csv"]
+    assert sqlite_ws.data.add("readings", path.parent).ref == "readings@2"
+
+
+def test_a_folder_with_an_unreadable_table_is_versioned_without_a_row_count(sqlite_ws: Workspace,
+                                                                          tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "aa-empty.csv").write_text("")  # sorts first; not a table
+    (folder / "ratings.csv").write_text("userId,movieId,rating\n1,31,2.5\n1,1029,3.0\n")
+    version = sqlite_ws.data.add("drop", folder)
+    assert version.file_count == 2 and version.rows is None
+    assert set(version.schema) == {"ratings.csv"}
+    os.chmod(folder / "ratings.csv", 0o600)
+    second = sqlite_ws.data.add("drop", folder)  # same bytes, other permissions: a new manifest
+    assert [(c.path, c.change) for c in sqlite_ws.data.diff(version.ref, second.ref).files] == [("ratings.csv", "mode")]

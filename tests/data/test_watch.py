@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from slipway.core.errors import NotFound
 from slipway.data import watch_client
 from slipway.workspace import Workspace
 from tests.support import MOVIELENS
@@ -137,3 +138,54 @@ def test_cli_watch_detach_status_and_stop(tmp_path: Path) -> None:
     finally:
         answer = watch_client.request(home, folder, {"stop": True})
         assert answer is None or answer["stopping"]
+
+
+def test_a_hard_link_made_after_the_start_is_followed(watched: tuple[Workspace, Path], tmp_path: Path) -> None:
+    ws, folder = watched
+    outside = tmp_path / "outside.csv"
+    os.link(folder / "block-01" / "part-0051.csv", outside)  # made while the watcher runs
+    os.link(folder / "block-02" / "part-0101.csv", folder / "block-03" / "alias-0101.csv")
+    assert _ask(ws, folder) == (["block-03/alias-0101.csv"], [], [])
+    with open(outside, "a") as handle:
+        handle.write("7,7,2.0,7\n")
+    with open(folder / "block-03" / "alias-0101.csv", "a") as handle:  # one inode, two names inside
+        handle.write("8,8,3.0,8\n")
+    assert _ask(ws, folder) == (["block-03/alias-0101.csv"], [], ["block-01/part-0051.csv", "block-02/part-0101.csv"])
+
+
+def test_a_renamed_parent_folder_starts_a_new_baseline(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    parent = tmp_path / "project"
+    folder = _shards(parent / "ratings", 60)
+    sqlite_ws.data.add("ratings", folder)
+    stop, ready = threading.Event(), threading.Event()
+    thread = threading.Thread(target=sqlite_ws.data.watch, args=(folder,),
+                              kwargs={"ready": lambda _: ready.set(), "stop": stop.is_set}, daemon=True)
+    thread.start()
+    assert ready.wait(60)
+    try:
+        assert _ask(sqlite_ws, folder) == ([], [], [])
+        os.rename(parent, tmp_path / "project-old")  # the watched inode moves away with its parent
+        _shards(parent / "ratings", 30)  # a different folder now sits at the watched path
+        (parent / "ratings" / "block-00" / "part-0001.csv").write_text("userId,movieId,rating,timestamp\n")
+        added, removed, changed = _ask(sqlite_ws, folder)
+        assert (added, changed) == ([], ["block-00/part-0001.csv"]) and len(removed) == 30
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_a_client_of_other_stores_is_not_answered(watched: tuple[Workspace, Path], tmp_path: Path) -> None:
+    from slipway.workspace import open_workspace
+    from tests.support import make_settings
+
+    ws, folder = watched
+    (folder / "extra.txt").write_text("one more file\n")
+    other_store = watch_client.store_identity(f"sqlite:///{tmp_path / 'other.db'}", str(tmp_path / "art"), "")
+    assert watch_client.ask_watcher(ws.settings.home, folder, "ratings", other_store) is None
+    assert watch_client.ask_watcher(ws.settings.home, folder, "ratings", ws.data._store_identity()) is not None
+    # A workspace on the same home but another (empty) artifact store computes its status itself,
+    # from its own store, which lacks the version's manifest: the watcher's answer is not used.
+    other = open_workspace(make_settings(ws.settings.home, artifacts_uri=str(tmp_path / "other-artifacts")))
+    assert other.data._store_identity() != ws.data._store_identity()
+    with pytest.raises(NotFound, match="other-artifacts"):
+        other.data.status("ratings", folder)

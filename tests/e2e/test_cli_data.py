@@ -154,6 +154,26 @@ def test_user_mistakes_exit_2_with_one_line(cli: Cli, tmp_path: Path) -> None:
         assert flat(err).startswith(("InvalidInput: ", "NotFound: ")) and err.count(": ") <= 3  # one message
 
 
+def test_more_user_mistakes_change_nothing(cli: Cli, tmp_path: Path) -> None:
+    assert cli("data", "add", "ai4i", AI4I)[0] == 0
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / os.fsdecode(b"torque-\xff.csv")).write_text("a,b\n1,2\n")  # not valid UTF-8
+    for args, needle in ((("data", "add", "ai4i", ""), "the path is empty"),
+                         (("data", "get", "ai4i@1", ""), "the path is empty"),
+                         (("data", "status", "ai4i", ""), "the path is empty"),
+                         (("data", "show", "ai4i@99999999999999999999"), "99999999999999999999"),
+                         (("data", "pull", "ai4i@1", "--remote", tmp_path / "no-such" / "store"), "no-such"),
+                         (("data", "add", "odd", odd), "not valid UTF-8")):
+        code, out, err = cli(*args)
+        assert code == 2 and needle in flat(err) and "Traceback" not in err + out, (args, err)
+    assert not (tmp_path / "no-such").exists()  # a mistyped remote is not created
+    code, out, _ = cli("data", "ls", "--json")
+    assert code == 0 and [d["name"] for d in orjson.loads(out)] == ["ai4i"]
+    code, out, _ = cli("data", "ls", "ai4i", "--json")
+    assert [v["version"] for v in orjson.loads(out)] == [1]  # nothing was added
+
+
 def test_real_entry_point_in_a_subprocess(tmp_path: Path) -> None:
     env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home"), "SLIPWAY_USER": "bob"}
     env.pop("SLIPWAY_SERVER_URL", None)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from slipway.blobs.manifest import Manifest, is_manifest
 from slipway.blobs.store import BlobStore
 from slipway.core.clock import now_ms
-from slipway.core.errors import SlipwayError
+from slipway.core.errors import IntegrityError, SlipwayError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,7 +31,13 @@ class GcReport:
 
 
 def live_set(blobs: BlobStore, roots: Iterable[str]) -> set[str]:
-    """Every digest reachable from ``roots`` (a manifest reaches its files)."""
+    """Every digest reachable from ``roots`` (a manifest reaches its files).
+
+    Raises:
+        IntegrityError: a referenced blob small enough to be a manifest no longer matches its
+            digest. Collection must stop then: if it was a manifest, the files it names would
+            look unreferenced and be deleted, turning a repairable blob into lost data.
+    """
     live: set[str] = set()
     for digest in roots:
         if digest in live or not blobs.exists(digest):
@@ -40,7 +46,11 @@ def live_set(blobs: BlobStore, roots: Iterable[str]) -> set[str]:
         if blobs.size(digest) > 256 * 1024 * 1024:
             continue
         try:
-            data = blobs.read_bytes(digest, verify=False)
+            data = blobs.read_bytes(digest, verify=True)
+        except IntegrityError as err:
+            raise IntegrityError(f"referenced blob {digest} is corrupt; garbage collection stopped before deleting "
+                                 "anything (restore it, e.g. with 'slipway data pull' from a remote, or run "
+                                 "'slipway data verify' to see what is affected)") from err
         except SlipwayError:
             continue
         if is_manifest(data):

@@ -140,7 +140,13 @@ def load_manifest(blobs: BlobStore, digest: str) -> Manifest:
 def restore_folder(
     blobs: BlobStore, digest: str, dest: str | os.PathLike[str], link: bool = True, workers: int = 8
 ) -> Manifest:
-    """Materialise the folder of manifest ``digest`` under ``dest``; every file is verified first."""
+    """Materialise the folder of manifest ``digest`` under ``dest``. Every file is verified before
+    the first one is written, so a corrupt blob leaves nothing behind.
+
+    Raises:
+        IntegrityError: a file's blob no longer matches its digest (named; nothing was written).
+        NotFound: a file's blob is not in the store.
+    """
     manifest = load_manifest(blobs, digest)
     target = Path(dest).resolve()
     for entry in manifest.entries:
@@ -148,12 +154,15 @@ def restore_folder(
         if not full.is_relative_to(target):
             raise IntegrityError(f"manifest {digest} names a path outside the folder: {entry.path!r}")
 
-    def put(entry: ManifestEntry) -> None:
-        try:
-            blobs.materialize(entry.digest, target / entry.path, link=link)
-        except IntegrityError as err:
-            raise IntegrityError(f"file {entry.path} (blob {entry.digest}) is corrupt in the artifact store") from err
+    def check(entry: ManifestEntry) -> None:
+        if not blobs.verify(entry.digest):
+            raise IntegrityError(f"file {entry.path} (blob {entry.digest}) is corrupt in the artifact store; "
+                                 f"nothing was written to {target}")
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        list(pool.map(put, manifest.entries))
+        list(pool.map(check, manifest.entries))
+        # Verified above; a blob changed between the check and the copy is the store being
+        # edited behind Slipway's back while it reads, which no check can rule out.
+        list(pool.map(lambda e: blobs.materialize(e.digest, target / e.path, link=link, verify=False),
+                      manifest.entries))
     return manifest

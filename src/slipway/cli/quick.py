@@ -21,6 +21,8 @@ def _name_and_path(args: list[str]) -> tuple[str, str] | None:
     positional = [a for a in args if a != "--json"]
     if len(positional) != 2 or len(args) - len(positional) > 1 or any(a.startswith("-") for a in positional):
         return None
+    if not all(positional):
+        return None  # an empty name or path: the normal command says what is wrong
     return positional[0], positional[1]
 
 
@@ -57,12 +59,15 @@ def _watched_status(name: str, path: str) -> Any:
     from slipway.core.environment import plain_home
     from slipway.data.watch_client import ask_watcher
 
-    home = plain_home()
-    if home is None:  # a config file decides: read it the usual way
+    home, store = plain_home(), None
+    if home is None:  # a config file or a store set elsewhere: read the settings the usual way
         from slipway.core.settings import load_settings
+        from slipway.data.watch_client import store_identity
 
-        home = str(load_settings().home)
-    answer = ask_watcher(home, path, name)
+        settings = load_settings()
+        home = str(settings.home)
+        store = store_identity(settings.resolved_store_uri, settings.resolved_artifacts_uri, settings.server_url)
+    answer = ask_watcher(home, path, name, store)
     if answer is None:
         return None
     changes = {key: list(answer[key]) for key in ("added", "removed", "changed")}

@@ -23,10 +23,15 @@ def environment() -> Mapping[str, str]:
     return os.environ
 
 
+STORE_VARIABLES = ("SLIPWAY_STORE_URI", "SLIPWAY_ARTIFACTS_URI", "SLIPWAY_SERVER_URL")
+
+
 def plain_home() -> str | None:
     """``SLIPWAY_HOME`` or the default, exactly as :func:`slipway.core.settings.load_settings`
-    would resolve it, or None when a config file exists (it may set the home: load the settings)."""
+    would resolve it, when the stores are the defaults inside it; None when a config file exists
+    or a store is set elsewhere (then load the settings)."""
     env = environment()
-    if "SLIPWAY_CONFIG" in env or any(os.path.isfile(name) for name in CONFIG_NAMES):
+    if "SLIPWAY_CONFIG" in env or any(v in env for v in STORE_VARIABLES) or any(
+            os.path.isfile(name) for name in CONFIG_NAMES):
         return None
     return os.path.expanduser(env.get("SLIPWAY_HOME", DEFAULT_HOME))

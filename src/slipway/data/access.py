@@ -62,7 +62,10 @@ def materialize_version(blobs: BlobStore, version: DatasetVersion, dest: str | o
     target = Path(dest)
     manifest = manifest_of(blobs, version)
     if version.kind == "folder":
-        restore_folder(blobs, version.digest, target, link=link)
+        try:
+            restore_folder(blobs, version.digest, target, link=link)
+        except IntegrityError as err:
+            raise IntegrityError(f"{version.ref}: {err.message}") from err
         return target
     entry = manifest.entries[0]
     out = target / entry.path if target.is_dir() else target

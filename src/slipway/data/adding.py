@@ -21,7 +21,7 @@ from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.hashing import hash_bytes, hash_file
-from slipway.data.ingest import ingest_folder, manifest_bytes
+from slipway.data.ingest import check_file_name, ingest_folder, manifest_bytes
 from slipway.data.tables_light import is_tabular
 
 # Arrow, NumPy and DataSketches are imported only when a table is actually read or profiled, so
@@ -69,6 +69,8 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
         InvalidInput: it is neither a file, a folder nor a table, or the folder is empty.
     """
     if isinstance(source, str | os.PathLike):
+        if not os.fspath(source):
+            raise InvalidInput("the path is empty; name a file or a folder (use '.' for this folder)")
         path = Path(source)
         if path.is_dir():
             local = blobs is not None and blobs.local
@@ -80,6 +82,7 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
             tables = {e.path: _reader(sources[e.path], e.path) for e in manifest.entries if is_tabular(e.path)}
             return Scanned("folder", manifest, sources, {}, tables, stored=local)
         if path.is_file():
+            check_file_name(str(path))
             info = os.stat(path)
             full = str(path.resolve())
             digest = (cache.lookup_many([(full, info)]) if cache else {}).get(full)
@@ -142,17 +145,35 @@ def profile_tables(
 ) -> tuple[dict[str, TableProfile], dict[str, dict[str, str]], int | None]:
     """Profile each table (reusing ``previous`` profiles, keyed by path, for unchanged digests).
 
-    Returns the profiles, the schema ``{path: {column: arrow type}}`` and the total row count.
+    Returns the profiles, the schema ``{path: {column: arrow type}}`` and the total row count,
+    which is None unless every table of the version was profiled (a folder of more than
+    ``MAX_PROFILED_TABLES`` tables, or one holding a file that does not read as a table, has no
+    row count rather than a wrong one). In a folder, a file that does not read as a table is
+    versioned as a plain file; a single file that does not is an error.
+
+    Raises:
+        InvalidInput: a single-file or in-memory table cannot be read.
     """
     if not scanned.tables:
         return {}, {}, None
+    from slipway.core.errors import InvalidInput
     from slipway.data.profile import TableProfile
 
     digests = {e.path: e.digest for e in scanned.manifest.entries}
     profiles: dict[str, TableProfile] = {}
+    unread = 0
     for path in sorted(scanned.tables)[:MAX_PROFILED_TABLES]:
         old = (previous or {}).get(path)
-        profiles[path] = old[1] if old and old[0] == digests[path] else TableProfile.of(scanned.tables[path]())
+        if old and old[0] == digests[path]:
+            profiles[path] = old[1]
+            continue
+        try:
+            profiles[path] = TableProfile.of(scanned.tables[path]())
+        except InvalidInput:
+            if scanned.kind != "folder":
+                raise
+            unread += 1
     schema = {path: {name: s.arrow_type for name, s in p.columns.items()} for path, p in profiles.items()}
-    rows = sum(p.rows for p in profiles.values()) if profiles else None
+    complete = profiles and not unread and len(profiles) == len(scanned.tables)
+    rows = sum(p.rows for p in profiles.values()) if complete else None
     return profiles, schema, rows

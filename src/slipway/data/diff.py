@@ -30,6 +30,10 @@ def file_changes(old: Manifest, new: Manifest) -> list[FileChange]:
     changes += [FileChange(p, "added", None, after[p].digest) for p in sorted(after.keys() - before.keys())]
     changes += [FileChange(p, "changed", before[p].digest, after[p].digest)
                 for p in sorted(before.keys() & after.keys()) if before[p].digest != after[p].digest]
+    # Same bytes, other permissions: the manifest (and so the version) differs, so say why.
+    changes += [FileChange(p, "mode", before[p].digest, after[p].digest)
+                for p in sorted(before.keys() & after.keys())
+                if before[p].digest == after[p].digest and before[p].mode != after[p].mode]
     return sorted(changes, key=lambda c: c.path)
 
 

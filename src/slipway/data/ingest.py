@@ -24,7 +24,7 @@ from slipway.blobs.manifest import MAGIC, Manifest, ManifestEntry
 from slipway.blobs.packs import PACK_MAX_BLOB, PackWriter
 from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
-from slipway.core.errors import NotFound
+from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.hashing import hash_bytes, hash_file
 
 SMALL_FILE = 4 << 20  # files below this are read into memory once; larger ones are streamed
@@ -49,9 +49,19 @@ def list_files(root: Path, exclude: frozenset[str] = frozenset()) -> list[Found]
                     if entry.path not in exclude:
                         stack.append((entry.path, f"{prefix}{entry.name}/"))
                 elif entry.is_file():
+                    if not entry.name.isascii():
+                        check_file_name(entry.path)
                     found.append((f"{prefix}{entry.name}", entry.path, entry.stat()))
     found.sort(key=lambda item: item[0])
     return found
+
+
+def check_file_name(path: str) -> None:
+    """Refuse a file name that is not valid UTF-8 (a manifest is JSON: it could not name it)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"file name {os.fsencode(path)!r} is not valid UTF-8; rename the file to version it") from None
 
 
 def manifest_bytes(entries: list[ManifestEntry]) -> bytes:

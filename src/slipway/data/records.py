@@ -57,7 +57,7 @@ class DatasetUsage:
 @record
 class FileChange:
     path: str
-    change: str  # added | removed | changed
+    change: str  # added | removed | changed (bytes) | mode (same bytes, other permissions)
     old_digest: str | None
     new_digest: str | None
 

@@ -22,6 +22,6 @@ def parse_ref(ref: Any) -> tuple[str, int | None]:
     check_name(name, "dataset name")
     if not sep or version == "latest":
         return name, None
-    if not version.isdigit() or int(version) < 1:
+    if not version.isdigit() or not 1 <= int(version) < 2**63:
         raise InvalidInput(f"dataset reference {ref!r}: the version must be a positive number or 'latest'")
     return name, int(version)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from slipway.blobs.manifest import load_manifest, manifest_digests
 from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
-from slipway.core.errors import NotFound
+from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.names import check_name
 from slipway.data import remotes
 from slipway.data.records import (
@@ -80,7 +80,7 @@ class DataService:
         check_name(name, "dataset name")
         keys = [key] if isinstance(key, str) else list(key) if key is not None else None
         if isinstance(source, str | os.PathLike):
-            source = Path(source).resolve()  # the stat cache is keyed by absolute path
+            source = _given_path(source).resolve()  # the stat cache is keyed by absolute path
         scanned = adding.scan_source(source, self.stat_cache, workers, progress, self._blobs, self._own_folders())
         latest = self._latest(name)
         if latest is not None and latest.digest == scanned.digest and keys in (None, latest.key_columns):
@@ -90,8 +90,6 @@ class DataService:
             scanned, self._previous_profiles(latest) if scanned.tables else None)
         for column in keys or []:
             if schema and not any(column in cols for cols in schema.values()):
-                from slipway.core.errors import InvalidInput
-
                 raise InvalidInput(f"key column {column!r} is not a column of {source}; columns: "
                                    f"{sorted({c for cols in schema.values() for c in cols})}")
         profile_digest = None
@@ -102,6 +100,12 @@ class DataService:
         digest = self._blobs.put_bytes(scanned.manifest_bytes)  # last: the version's root
         return self._backend.commit_version(name, digest, scanned.kind, rows=rows, schema=schema,
                                             profile_digest=profile_digest, message=message, key_columns=keys)
+
+    def _store_identity(self) -> str:
+        from slipway.data.watch_client import store_identity
+
+        settings = self._host.settings
+        return store_identity(settings.resolved_store_uri, settings.resolved_artifacts_uri, settings.server_url)
 
     def _own_folders(self) -> frozenset[str]:
         """Slipway's home and local artifact store: never part of a dataset folder."""
@@ -127,10 +131,11 @@ class DataService:
 
     def status(self, name: str, path: str | os.PathLike[str], workers: int = 8) -> StatusReport:
         """Compare a working file or folder with the latest version (unchanged files are not re-hashed)."""
-        source = Path(path).resolve()
+        source = _given_path(path).resolve()
         from slipway.data.watch_client import ask_watcher
 
-        answer = ask_watcher(self._host.settings.home, source, name) if source.is_dir() else None
+        settings = self._host.settings
+        answer = ask_watcher(settings.home, source, name, self._store_identity()) if source.is_dir() else None
         if answer is not None:  # a `slipway data watch` of this folder knows already
             return StatusReport(name, answer["version"], answer["added"], answer["removed"], answer["changed"])
         latest = self._latest(name)
@@ -154,7 +159,7 @@ class DataService:
         """
         from slipway.data.watch import FolderWatcher, serve
 
-        folder = Path(path).resolve()
+        folder = _given_path(path).resolve()
         if not folder.is_dir():
             raise NotFound(f"folder {path} does not exist")
         manifests: dict[str, dict[str, str]] = {}
@@ -165,9 +170,13 @@ class DataService:
                 manifests[latest.digest] = manifest_digests(self._blobs.read_bytes(latest.digest))
             return latest.version, manifests[latest.digest]
 
+        settings = self._host.settings
+        identity = self._store_identity()
+        default_stores = not (settings.store_uri or settings.artifacts_uri or settings.server_url)
         watcher = FolderWatcher(folder, self.stat_cache, self._own_folders())
         try:
-            serve(watcher, self._host.settings.home, latest_manifest, ready, stop)
+            serve(watcher, settings.home, latest_manifest, ready, stop,
+                  serves=lambda store: store == identity or (store is None and default_stores))
         finally:
             watcher.close()
 
@@ -212,7 +221,7 @@ class DataService:
         """Materialise a version under ``dest``; files are verified first, hard-linked when possible."""
         from slipway.data import access
 
-        return access.materialize_version(self._blobs, self.get_version(ref), dest, link)
+        return access.materialize_version(self._blobs, self.get_version(ref), _given_path(dest), link)
 
     def verify(self, ref: Any) -> VerifyReport:
         """Re-hash every blob of a version where it is stored; the report names corrupt files."""
@@ -252,7 +261,7 @@ class DataService:
     def pull(self, ref: Any, remote: str, workers: int = 8, progress: Progress | None = None) -> int:
         """Fetch a version's blobs this store lacks from the remote store; returns how many moved."""
         version = self.get_version(ref)
-        source = BlobStore(remote)
+        source = _existing_store(remote)
         digests = remotes.version_digests(source if not self._blobs.exists(version.digest) else self._blobs, version)
         return remotes.copy_blobs(source, self._blobs, digests, workers, progress)
 
@@ -284,3 +293,28 @@ class DataService:
         from slipway.data import quality
 
         return quality.validate(self, target, schema, table, at_ms)
+
+
+def _given_path(value: str | os.PathLike[str]) -> Path:
+    """A path the user named; an empty one is a mistake, not the current folder.
+
+    Raises:
+        InvalidInput: the path is empty.
+    """
+    if not os.fspath(value):
+        raise InvalidInput("the path is empty; name a file or a folder (use '.' for this folder)")
+    return Path(value)
+
+
+def _existing_store(uri: str) -> BlobStore:
+    """The artifact store at ``uri`` to read from; a local folder must exist (opening a store
+    creates its folders, and a mistyped remote must not be created by a pull).
+
+    Raises:
+        NotFound: the local folder does not exist.
+    """
+    if not uri:
+        raise InvalidInput("the remote is empty; name a folder or an fsspec URL such as s3://bucket/prefix")
+    if "://" not in uri and not os.path.isdir(uri):
+        raise NotFound(f"no artifact store at {uri}: the folder does not exist")
+    return BlobStore(uri)

@@ -12,11 +12,13 @@ Why the answer is right:
   reported and re-examined.
 - The kernel queues an event before the changing system call returns, and every query first
   drains the queue, so a change finished before ``data status`` was run is always seen.
+- Every file has a watch on its own inode as well as its folder's, so a write through another
+  name (a hard link made from outside the folder, the target of a symbolic link) is seen too.
 - A touched file is re-hashed, not trusted to the stat cache; a new folder is watched and then
-  scanned whole; files with other hard links or reached through a symbolic link (whose changes
-  may happen outside the watched folders) are re-checked on every query.
-- If the kernel's event queue overflows, or a watched folder is moved or removed, the watcher
-  forgets what it knew and takes a new baseline at the next query.
+  scanned whole.
+- If the kernel's event queue overflows, or the watched folder is moved or removed, or its path
+  now names another folder (a parent was renamed), the watcher forgets what it knew and takes a
+  new baseline at the next query.
 
 The protocol is in :mod:`slipway.data.watch_client`. Linux only (inotify).
 """
@@ -55,39 +57,67 @@ class FolderWatcher:
         self._cache = cache
         self._exclude = exclude
         self._flags = flags
-        self._mask = (flags.MODIFY | flags.ATTRIB | flags.CLOSE_WRITE | flags.CREATE | flags.DELETE
-                      | flags.MOVED_FROM | flags.MOVED_TO | flags.DELETE_SELF | flags.MOVE_SELF)
+        self._folder_mask = (flags.MODIFY | flags.ATTRIB | flags.CLOSE_WRITE | flags.CREATE | flags.DELETE
+                             | flags.MOVED_FROM | flags.MOVED_TO | flags.DELETE_SELF | flags.MOVE_SELF)
+        # A watch on each file's inode sees writes through any of its names (a hard link made
+        # from outside the folder, the target of a symbolic link), which folder watches do not.
+        self._file_mask = flags.MODIFY | flags.ATTRIB | flags.CLOSE_WRITE | flags.DELETE_SELF | flags.MOVE_SELF
         self.inotify = INotify(nonblocking=True)
         self._folders: dict[int, str] = {}  # watch descriptor -> folder path relative to the root ("" = root)
+        self._files: dict[int, set[str]] = {}  # watch descriptor -> the paths naming that file
+        self._file_wd: dict[str, int] = {}
+        self._root_id = (-1, -1)
         self._digests: dict[str, str] = {}
-        self._recheck: set[str] = set()  # hard-linked or symlinked files: looked at on every query
         self._dirty_files: set[str] = set()
         self._dirty_folders: set[str] = set()
         self._stale = True
         self.generation = 0  # bumped whenever the folder's digests change
         self.rebaseline()
 
-    # -- events -------------------------------------------------------------------------------
+    # -- watches ------------------------------------------------------------------------------
+    def _add_watch(self, path: str, mask: int) -> int | None:
+        try:
+            return int(self.inotify.add_watch(path, mask))
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # removed meanwhile: its parent's event says so
+        except OSError as err:  # ENOSPC: the user's inotify watch limit
+            raise InvalidInput(f"cannot watch {path}: {err}; raise fs.inotify.max_user_watches") from err
+
+    def _watch_file(self, rel: str) -> None:
+        wd = self._add_watch(os.path.join(self.folder, rel), self._file_mask)
+        old = self._file_wd.get(rel)
+        if old is not None and old != wd:
+            self._files.get(old, set()).discard(rel)
+        if wd is not None:
+            self._files.setdefault(wd, set()).add(rel)
+            self._file_wd[rel] = wd
+
+    def _unwatch_file(self, rel: str) -> None:
+        wd = self._file_wd.pop(rel, None)
+        if wd is not None:
+            self._files.get(wd, set()).discard(rel)
+
     def _watch_tree(self, relative: str) -> None:
-        """Watch ``relative`` (a folder) and every folder below it."""
+        """Watch ``relative`` (a folder), every folder below it and every file in them."""
         stack = [relative]
         while stack:
             rel = stack.pop()
             full = os.path.join(self.folder, rel) if rel else str(self.folder)
             if full in self._exclude:
                 continue
-            try:
-                wd = self.inotify.add_watch(full, self._mask)
-            except FileNotFoundError:
-                continue  # removed meanwhile: its parent's event says so
-            except OSError as err:  # ENOSPC: the user's inotify watch limit
-                raise InvalidInput(f"cannot watch {full}: {err}; raise fs.inotify.max_user_watches") from err
+            wd = self._add_watch(full, self._folder_mask)
+            if wd is None:
+                continue
             self._folders[wd] = rel
             with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(full) as entries:
                 for entry in entries:
+                    child = f"{rel}/{entry.name}" if rel else entry.name
                     if entry.is_dir(follow_symlinks=False):
-                        stack.append(f"{rel}/{entry.name}" if rel else entry.name)
+                        stack.append(child)
+                    elif entry.is_file():
+                        self._watch_file(child)
 
+    # -- events -------------------------------------------------------------------------------
     def drain(self) -> None:
         """Read every queued event and note what it touched (nothing is hashed here)."""
         flags = self._flags
@@ -98,6 +128,12 @@ class FolderWatcher:
             for event in events:
                 if event.mask & flags.Q_OVERFLOW:
                     self._stale = True
+                    continue
+                named = self._files.get(event.wd)
+                if named is not None:  # a file's own watch: every path naming it is touched
+                    self._dirty_files.update(named)
+                    if event.mask & flags.IGNORED:
+                        del self._files[event.wd]
                     continue
                 parent = self._folders.get(event.wd)
                 if parent is None:
@@ -117,34 +153,41 @@ class FolderWatcher:
                     self._dirty_files.add(path)
 
     # -- state --------------------------------------------------------------------------------
+    def _folder_id(self) -> tuple[int, int]:
+        try:
+            info = os.stat(self.folder)
+        except FileNotFoundError:
+            return (-1, -1)
+        return (info.st_dev, info.st_ino)
+
     def rebaseline(self) -> None:
         """Forget everything and scan the whole folder again (the watches first)."""
-        for wd in list(self._folders):
+        for wd in [*self._folders, *self._files]:
             with contextlib.suppress(OSError):
                 self.inotify.rm_watch(wd)
         self._folders.clear()
-        self.drain()  # events of the old watches
-        self._folders.clear()
+        self._files.clear()
+        self._file_wd.clear()
+        self.drain()  # events of the old watches (no longer mapped: dropped)
+        self._root_id = self._folder_id()
         self._watch_tree("")
         self._dirty_files.clear()
         self._dirty_folders.clear()
         self._digests = folder_digests(self.folder, self._cache, exclude=self._exclude)
-        self._recheck = {rel for rel, full, info in list_files(self.folder, self._exclude)
-                         if info.st_nlink > 1 or os.path.islink(full)}
         self._stale = False
         self.generation += 1
 
     def current(self) -> dict[str, str]:
         """``{path: digest}`` of the folder now."""
         self.drain()
-        if self._stale:
+        if self._stale or self._folder_id() != self._root_id:  # e.g. a parent folder was renamed
             self.rebaseline()
             return self._digests
-        if self._dirty_folders or self._dirty_files or self._recheck:
+        if self._dirty_folders or self._dirty_files:
             before = dict(self._digests)
             for rel in sorted(self._dirty_folders):
                 self._rescan_folder(rel)
-            for rel in self._dirty_files | self._recheck:
+            for rel in self._dirty_files:
                 self._refresh_file(rel)
             self._dirty_files.clear()
             self._dirty_folders.clear()
@@ -156,43 +199,31 @@ class FolderWatcher:
         prefix = rel + "/"
         for path in [p for p in self._digests if p.startswith(prefix)]:
             del self._digests[path]
-            self._recheck.discard(path)
+            self._unwatch_file(path)
         full = os.path.join(self.folder, rel)
         if full in self._exclude:
             return
         if not os.path.isdir(full) or os.path.islink(full):
-            self._refresh_file(rel)  # a folder replaced by a file of the same name
+            self._dirty_files.add(rel)  # a folder replaced by a file of the same name
             return
-        for sub, sub_full, info in list_files(Path(full), self._exclude):
+        for sub, _, _ in list_files(Path(full), self._exclude):
             self._dirty_files.add(prefix + sub)
-            if info.st_nlink > 1 or os.path.islink(sub_full):
-                self._recheck.add(prefix + sub)
 
     def _refresh_file(self, rel: str) -> None:
+        """Re-hash a touched file (not trusting the stat cache: something happened to it)."""
         full = os.path.join(self.folder, rel)
         try:
             info = os.stat(full)
+            if not stat.S_ISREG(info.st_mode):
+                raise FileNotFoundError(full)
+            self._watch_file(rel)  # before hashing: a write from now on is an event
+            digest = hash_file(full)
         except (FileNotFoundError, NotADirectoryError):
             self._digests.pop(rel, None)
-            self._recheck.discard(rel)
-            return
-        if not stat.S_ISREG(info.st_mode):
-            self._digests.pop(rel, None)
-            return
-        if rel in self._recheck and rel not in self._dirty_files:
-            known = self._cache.lookup_many([(full, info)]).get(full)
-            if known is not None:
-                self._digests[rel] = known
-                return
-        try:
-            digest = hash_file(full)
-        except FileNotFoundError:
-            self._digests.pop(rel, None)
+            self._unwatch_file(rel)
             return
         self._digests[rel] = digest
         self._cache.store_many([(full, info, digest)])
-        if info.st_nlink > 1 or os.path.islink(full):
-            self._recheck.add(rel)
 
     def close(self) -> None:
         self.inotify.close()
@@ -216,9 +247,11 @@ def status_answer(watcher: FolderWatcher, dataset: str, manifests: ManifestSourc
     return answer
 
 
-def serve(watcher: FolderWatcher, home: str | os.PathLike[str], manifests: ManifestSource, ready: Callable[[str], None] | None = None,
-          stop: Callable[[], bool] | None = None) -> None:
-    """Answer status requests on the folder's socket until ``stop()`` is true or the process ends."""
+def serve(watcher: FolderWatcher, home: str | os.PathLike[str], manifests: ManifestSource,
+          ready: Callable[[str], None] | None = None, stop: Callable[[], bool] | None = None,
+          serves: Callable[[str | None], bool] = lambda store: True) -> None:
+    """Answer status requests on the folder's socket until ``stop()`` is true or the process ends.
+    ``serves(identity)`` tells whether a client's stores (``None``: the defaults) are this watcher's."""
     path = socket_path(home, watcher.folder)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if not private_folder(os.path.dirname(path)):
@@ -246,7 +279,7 @@ def serve(watcher: FolderWatcher, home: str | os.PathLike[str], manifests: Manif
                 else:
                     conn, _ = listener.accept()
                     with conn:
-                        if _answer(conn, watcher, manifests, memo):
+                        if _answer(conn, watcher, manifests, memo, serves):
                             return
     finally:
         selector.close()
@@ -256,7 +289,7 @@ def serve(watcher: FolderWatcher, home: str | os.PathLike[str], manifests: Manif
 
 
 def _answer(conn: socket.socket, watcher: FolderWatcher, manifests: ManifestSource,
-            memo: dict[Any, dict[str, Any]]) -> bool:
+            memo: dict[Any, dict[str, Any]], serves: Callable[[str | None], bool]) -> bool:
     """Answer one client; True when it asked the watcher to stop."""
     conn.settimeout(10)
     stop = False
@@ -271,6 +304,8 @@ def _answer(conn: socket.socket, watcher: FolderWatcher, manifests: ManifestSour
         if request.get("ping") or request.get("stop"):
             stop = bool(request.get("stop"))
             answer: dict[str, Any] = {"pid": os.getpid(), "folder": str(watcher.folder), "stopping": stop}
+        elif not serves(request.get("store")):
+            answer = {"error": "this watcher serves other stores"}
         else:
             answer = status_answer(watcher, str(request["dataset"]), manifests, memo)
     except Exception as err:  # noqa: BLE001 - any failure: the client computes the status itself

@@ -2,7 +2,7 @@
 
 A watcher listens on a Unix socket named after the Slipway home and the folder it watches, in a
 folder only its user can enter (``/tmp/slipway-<uid>/``: a Unix socket's path must stay short).
-The request is one JSON line ``{"dataset": NAME}``; the answer is one JSON line, the status report
+The request is one JSON line ``{"dataset": NAME, "store": IDENTITY or null}``; the answer is one JSON line, the status report
 (``dataset, version, added, removed, changed``) or ``{"error": message}``; ``{"ping": true}`` is
 answered with the watcher's ``pid`` and ``folder``, ``{"stop": true}`` stops it. Anything unexpected (no
 watcher, a stale socket left by a killed one, an error) returns None and the caller computes the
@@ -68,9 +68,19 @@ def request(home: str | os.PathLike[str], folder: str | os.PathLike[str], body: 
     return answer if isinstance(answer, dict) else None
 
 
-def ask_watcher(home: str | os.PathLike[str], folder: str | os.PathLike[str], dataset: str) -> dict[str, Any] | None:
-    """The watcher's status report for ``dataset`` against ``folder``, or None (no usable watcher)."""
-    answer = request(home, folder, {"dataset": dataset})
+def store_identity(store_uri: str, artifacts_uri: str, server_url: str) -> str:
+    """What a watcher and its client must agree on besides the home: the stores they read."""
+    return json.dumps([store_uri, artifacts_uri, server_url])
+
+
+def ask_watcher(home: str | os.PathLike[str], folder: str | os.PathLike[str], dataset: str,
+                store: str | None = None) -> dict[str, Any] | None:
+    """The watcher's status report for ``dataset`` against ``folder``, or None (no usable watcher).
+
+    ``store`` is the caller's :func:`store_identity`, or None for the default stores inside
+    ``home``; a watcher serving other stores does not answer.
+    """
+    answer = request(home, folder, {"dataset": dataset, "store": store})
     if answer is None or "error" in answer or "version" not in answer:
         return None
     return answer
