@@ -75,3 +75,31 @@ def test_a_corrupt_packed_file_leaves_no_partial_folder(sqlite_ws: Workspace, tm
     with pytest.raises(IntegrityError, match=r"shards@1: file part-31\.csv .* nothing was written"):
         sqlite_ws.data.get(version.ref, out)
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_pull_repair_replaces_corrupt_blobs_from_a_remote(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    lines = AI4I.read_text().splitlines(keepends=True)
+    (folder / "ai4i.csv").write_text("".join(lines))  # ~0.5 MB: a loose blob
+    for i in range(10):  # small: packed
+        (folder / f"part-{i}.csv").write_text(lines[0] + "".join(lines[1 + i * 10:1 + (i + 1) * 10]))
+    version = sqlite_ws.data.add("shards", folder)
+    remote = str(tmp_path / "remote")
+    sqlite_ws.data.push(version.ref, remote)
+    files = {f["path"]: f["digest"] for f in sqlite_ws.data.files(version)}
+    _corrupt(sqlite_ws, files["ai4i.csv"])
+    pack_name, offset, _ = sqlite_ws.blobs.packs.locate(files["part-3.csv"])  # type: ignore[misc]
+    pack = Path(sqlite_ws.blobs.packs.folder) / pack_name
+    os.chmod(pack, 0o644)
+    with open(pack, "r+b") as handle:
+        handle.seek(offset + 5)
+        handle.write(b"!")
+    assert sorted(sqlite_ws.data.verify(version).corrupt) == [f"ai4i.csv ({files['ai4i.csv']})",
+                                                              f"part-3.csv ({files['part-3.csv']})"]
+    assert sqlite_ws.data.pull(version.ref, remote) == 0  # a plain pull only fetches what is missing
+    assert sqlite_ws.data.pull(version.ref, remote, repair=True) == 2
+    assert sqlite_ws.data.verify(version).ok
+    out = sqlite_ws.data.get(version.ref, tmp_path / "out")
+    assert (out / "part-3.csv").read_bytes() == (folder / "part-3.csv").read_bytes()
+    assert sqlite_ws.data.pull(version.ref, remote, repair=True) == 0

@@ -240,6 +240,22 @@ class BlobStore:
                 os.unlink(tmp)
             raise
 
+    def restore(self, digest: str, path: str | os.PathLike[str]) -> None:
+        """Write a good copy of blob ``digest`` from the file ``path`` over a corrupt one. Reads
+        prefer a loose blob to a packed one, so a corrupt packed blob is repaired by a loose copy.
+
+        Raises:
+            IntegrityError: the file's bytes do not hash to ``digest`` (nothing is written).
+        """
+        actual = hash_file(path)
+        if actual != digest:
+            raise IntegrityError(f"the copy of blob {digest} hashes to {actual}; not restored")
+        if self.local:
+            self._local_copy_in(os.fspath(path), digest)  # temporary file, then an atomic rename over it
+        else:
+            with open(path, "rb") as source:
+                self._write(digest, lambda handle: shutil.copyfileobj(source, handle, CHUNK))
+
     def put_stream(self, stream: BinaryIO) -> str:
         """Store a stream of unknown digest: spool it to a temporary file while hashing."""
         with tempfile.NamedTemporaryFile(dir=self._tmp_dir(), delete=False) as spool:

@@ -239,10 +239,12 @@ def push(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
 @app.command("pull")
 def pull(ref: str = typer.Argument(..., help="NAME or NAME@VERSION."),
          remote: str = typer.Option(..., "--remote", "-r", help="Artifact store URI to fetch from."),
-         workers: int = typer.Option(8, help="Parallel copies.")) -> None:
-    """Fetch a version's blobs that this store lacks from a remote store."""
+         workers: int = typer.Option(8, help="Parallel copies."),
+         repair: bool = typer.Option(False, "--repair", help="Also re-hash the blobs held here and replace corrupt "
+                                                             "ones with the remote's copy.")) -> None:
+    """Fetch a version's blobs that this store lacks from a remote store (--repair: and corrupt ones)."""
     with _progress(f"pulling {ref}", None, True) as progress:
-        moved = _data().pull(ref, remote, workers=workers, progress=progress)
+        moved = _data().pull(ref, remote, workers=workers, progress=progress, repair=repair)
     console.print(f"Pulled {ref} from {remote}: {moved} blobs copied.")
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 from slipway.blobs.store import BlobStore
-from slipway.core.errors import IntegrityError, NotFound
+from slipway.core.errors import IntegrityError, InvalidInput, NotFound
 from slipway.core.hashing import check_digest, hash_bytes, hash_file
 
 if TYPE_CHECKING:
@@ -85,6 +85,10 @@ class HttpBlobStore(BlobStore):
 
     def loose_digests(self) -> Iterator[str]:
         return self.iter_digests()
+
+    def restore(self, digest: str, path: str | os.PathLike[str]) -> None:
+        raise InvalidInput("repairing blobs is not available through the server; run 'slipway data pull --repair' "
+                           "where the artifact store is")
 
     def delete(self, digest: str) -> None:
         raise NotFound("deleting blobs is not available through the server; run 'slipway gc' on it")

@@ -83,3 +83,31 @@ def _copy_stream(source: BlobStore, target: BlobStore, digest: str, packer: Pack
         return target.put_file(spool.name)
     finally:
         os.unlink(spool.name)
+
+
+def repair_blobs(source: BlobStore, target: BlobStore, digests: list[str], workers: int = 8) -> int:
+    """Re-fetch from ``source`` every blob of ``digests`` that ``target`` holds corrupt (each is
+    re-hashed); returns how many were repaired.
+
+    Raises:
+        IntegrityError: the source's copy is corrupt too (named; that blob is left as it was).
+        NotFound: the source lacks a blob that needs repair.
+    """
+    present = set(digests) - set(target.missing(digests))
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        corrupt = [d for d, ok in zip(sorted(present), pool.map(target.verify, sorted(present)), strict=True) if not ok]
+
+    def repair(digest: str) -> int:
+        with source.open(digest) as stream, tempfile.NamedTemporaryFile(delete=False) as spool:
+            while chunk := stream.read(CHUNK):
+                spool.write(chunk)
+        try:
+            target.restore(digest, spool.name)
+        except IntegrityError as err:
+            raise IntegrityError(f"blob {digest} is corrupt in {source.uri} too; not repaired") from err
+        finally:
+            os.unlink(spool.name)
+        return 1
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        return sum(pool.map(repair, corrupt))

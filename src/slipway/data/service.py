@@ -258,12 +258,19 @@ class DataService:
         digests = remotes.version_digests(self._blobs, version)
         return remotes.copy_blobs(self._blobs, BlobStore(remote), digests, workers, progress)
 
-    def pull(self, ref: Any, remote: str, workers: int = 8, progress: Progress | None = None) -> int:
-        """Fetch a version's blobs this store lacks from the remote store; returns how many moved."""
+    def pull(self, ref: Any, remote: str, workers: int = 8, progress: Progress | None = None,
+             repair: bool = False) -> int:
+        """Fetch a version's blobs this store lacks from the remote store; returns how many moved.
+
+        With ``repair``, every blob the store already holds is re-hashed too, and a corrupt one
+        is replaced by the remote's copy (verified first), so ``data verify`` passes again.
+        """
         version = self.get_version(ref)
         source = _existing_store(remote)
-        digests = remotes.version_digests(source if not self._blobs.exists(version.digest) else self._blobs, version)
-        return remotes.copy_blobs(source, self._blobs, digests, workers, progress)
+        local_manifest = self._blobs.exists(version.digest) and not (repair and not self._blobs.verify(version.digest))
+        digests = remotes.version_digests(self._blobs if local_manifest else source, version)
+        moved = remotes.copy_blobs(source, self._blobs, digests, workers, progress)
+        return moved + (remotes.repair_blobs(source, self._blobs, digests, workers) if repair else 0)
 
     def remote_digests(self, ref: Any) -> list[str]:
         """Every blob digest a version needs (manifest, files, profile)."""
