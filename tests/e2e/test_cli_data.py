@@ -168,6 +168,10 @@ def test_more_user_mistakes_change_nothing(cli: Cli, tmp_path: Path) -> None:
         code, out, err = cli(*args)
         assert code == 2 and needle in flat(err) and "Traceback" not in err + out, (args, err)
     assert not (tmp_path / "no-such").exists()  # a mistyped remote is not created
+    for args, needle in ((("data", "show"), "Missing argument 'ref'"), (("data", "ls", "--bogus"), "--bogus"),
+                         (("gc", "--grace-seconds", "-1"), "--grace-seconds"), (("nosuch",), "No such command")):
+        code, out, err = cli(*args)  # usage mistakes too: one line, not click's boxed panel
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, (args, err)
     code, out, _ = cli("data", "ls", "--json")
     assert code == 0 and [d["name"] for d in orjson.loads(out)] == ["ai4i"]
     code, out, _ = cli("data", "ls", "ai4i", "--json")

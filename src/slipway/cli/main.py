@@ -91,11 +91,26 @@ def main() -> None:
 
     if run(sys.argv[1:]):
         return
+    import typer
+
     from slipway.cli.output import fail
     from slipway.core.errors import SlipwayError
 
+    # Typer carries its own copy of click; its usage error is BadParameter's base class.
+    usage_error: type[Exception] = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "UsageError")
     try:
-        build(sys.argv[1:])()
+        # Not standalone: click would print a usage mistake as a boxed, multi-line panel; here it
+        # is one line, like every other mistake (help for a bare group stays help).
+        result = build(sys.argv[1:])(standalone_mode=False)
+    except usage_error as err:
+        if type(err).__name__ == "NoArgsIsHelpError":
+            err.show()  # type: ignore[attr-defined]
+            sys.exit(err.exit_code)  # type: ignore[attr-defined]
+        ctx = err.ctx  # type: ignore[attr-defined]
+        where = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+        fail(f"{err.format_message().rstrip('.')}{where}")  # type: ignore[attr-defined]
+    except typer.Abort:
+        sys.exit(130)
     except SlipwayError as err:
         fail(err)
     except OSError as err:
@@ -105,6 +120,8 @@ def main() -> None:
         fail(f"{err.strerror or err}{where}")
     except KeyboardInterrupt:
         sys.exit(130)
+    if isinstance(result, int) and result:  # a command's typer.Exit(code)
+        sys.exit(result)
 
 
 if __name__ == "__main__":
