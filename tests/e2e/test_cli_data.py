@@ -189,3 +189,31 @@ def test_real_entry_point_in_a_subprocess(tmp_path: Path) -> None:
     done = subprocess.run([slipway, "data", "show", "ai4i@9"], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2 and "NotFound" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_large_file_is_stored_while_the_cli_starts(tmp_path: Path) -> None:
+    from slipway.core.hashing import hash_file
+
+    big = tmp_path / "ai4i-x140.csv"  # ~70 MB of real rows: above the early-ingest threshold
+    body = AI4I.read_bytes()
+    with open(big, "wb") as handle:
+        for _ in range(140):
+            handle.write(body)
+    home = tmp_path / "home"
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "bob"}
+    env.pop("SLIPWAY_SERVER_URL", None)
+    slipway = Path(sys.executable).with_name("slipway")
+    refused = subprocess.run([slipway, "data", "add", "bad/name", str(big), "--json"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "bad/name" in refused.stderr
+    artifacts = home / "artifacts"
+    assert not any(p.is_file() for p in artifacts.rglob("*")), "a refused add stored nothing"
+
+    done = subprocess.run([slipway, "data", "add", "big", str(big), "--json"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    digest = hash_file(big)
+    stored = [p for p in artifacts.rglob("*") if p.is_file() and p.parent.name != "tmp"]
+    assert artifacts / digest[:2] / digest[2:] in stored and os.listdir(artifacts / "tmp") == []
+    assert sum(p.stat().st_size for p in stored) < big.stat().st_size + (1 << 20)  # stored once
+    assert orjson.loads(done.stdout)["size"] == big.stat().st_size

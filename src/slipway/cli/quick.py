@@ -108,9 +108,15 @@ def _add(args: list[str]) -> bool:
     try:
         if not path.exists():
             raise NotFound(f"no file or folder at {path}")
+        from slipway.data.early import EarlyIngest
+
+        early = EarlyIngest.start(name, path)  # a large file is copied while the workspace opens
         from slipway.workspace import default_workspace
 
-        version = default_workspace().data.add(name, path, key=None, message="", progress=None)
+        workspace = default_workspace()
+        if early is not None:
+            early.join()
+        version = workspace.data.add(name, path, key=None, message="", progress=None)
     except SlipwayError as err:
         from slipway.cli.output import fail
 
