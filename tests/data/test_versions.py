@@ -141,5 +141,6 @@ def test_a_folder_with_an_unreadable_table_is_versioned_without_a_row_count(sqli
     assert version.file_count == 2 and version.rows is None
     assert set(version.schema) == {"ratings.csv"}
     os.chmod(folder / "ratings.csv", 0o600)
+    assert sqlite_ws.data.status("drop", folder).changed == ["ratings.csv"]  # as add will see it
     second = sqlite_ws.data.add("drop", folder)  # same bytes, other permissions: a new manifest
     assert [(c.path, c.change) for c in sqlite_ws.data.diff(version.ref, second.ref).files] == [("ratings.csv", "mode")]

@@ -99,6 +99,8 @@ def test_a_new_version_is_compared_without_restarting(watched: tuple[Workspace, 
     assert _ask(ws, folder) == (["extra.txt"], [], [])
     ws.data.add("ratings", folder)
     assert _ask(ws, folder) == ([], [], [])
+    os.chmod(folder / "block-04" / "part-0200.csv", 0o600)  # same bytes, other permissions
+    assert _ask(ws, folder) == ([], [], ["block-04/part-0200.csv"])
     assert watch_client.ask_watcher(ws.settings.home, folder, "no-such-dataset") is None  # the caller reports it
 
 

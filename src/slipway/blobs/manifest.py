@@ -58,8 +58,8 @@ class Manifest:
         return {e.path: e for e in self.entries}
 
 
-def manifest_digests(data: bytes) -> dict[str, str]:
-    """``{path: digest}`` of a manifest's bytes (what ``status`` needs; no entry objects are built).
+def manifest_files(data: bytes) -> dict[str, tuple[str, int]]:
+    """``{path: (digest, mode)}`` of a manifest's bytes (what ``status`` needs; no entry objects are built).
 
     Raises:
         InvalidInput: the bytes are not a manifest.
@@ -68,7 +68,7 @@ def manifest_digests(data: bytes) -> dict[str, str]:
         body = orjson.loads(data)
         if body.get("format") != MAGIC:
             raise ValueError("not a manifest")
-        return {e["path"]: e["digest"] for e in body["entries"]}
+        return {e["path"]: (e["digest"], e["mode"]) for e in body["entries"]}
     except (orjson.JSONDecodeError, AttributeError, TypeError, KeyError, ValueError) as err:
         raise InvalidInput("blob is not a Slipway directory manifest") from err
 

@@ -149,13 +149,13 @@ def ingest_folder(
     return Manifest(tuple(entries))
 
 
-def folder_digests(folder: Path, cache: StatCache | None, workers: int = 8,
-                   exclude: frozenset[str] = frozenset()) -> dict[str, str]:
-    """``{path in the folder: digest}`` of every file under ``folder``, hashing only the files the
-    stat cache does not know (what ``status`` compares with a stored manifest)."""
+def folder_files(folder: Path, cache: StatCache | None, workers: int = 8,
+                 exclude: frozenset[str] = frozenset()) -> dict[str, tuple[str, int]]:
+    """``{path in the folder: (digest, mode)}`` of every file under ``folder``, hashing only the
+    files the stat cache does not know (what ``status`` compares with a stored manifest)."""
     found = list_files(folder, exclude)
     digests = _digests(None, folder, found, cache, workers, None)
-    return {rel: digests[full] for rel, full, _ in found}
+    return {rel: (digests[full], stat.S_IMODE(info.st_mode)) for rel, full, info in found}
 
 
 def _digests(blobs: BlobStore | None, folder: Path, found: list[Found], cache: StatCache | None, workers: int,

@@ -20,7 +20,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from slipway.blobs.manifest import manifest_digests
+from slipway.blobs.manifest import manifest_files
 from slipway.blobs.statcache import StatCache
 from slipway.core.errors import SlipwayError
 from slipway.core.hashing import hash_bytes
@@ -78,7 +78,7 @@ def quick_status(name: str, path: str | os.PathLike[str], workers: int = 8) -> S
             data = handle.read()
         if hash_bytes(data) != digest:
             return None  # the normal path reports the corrupt manifest
-        stored = manifest_digests(data)
+        stored = manifest_files(data)
     except (OSError, SlipwayError):
         return None
     own = frozenset({str(Path(settings.home).resolve()), str(Path(root).resolve())})
@@ -89,17 +89,18 @@ def quick_status(name: str, path: str | os.PathLike[str], workers: int = 8) -> S
         cache.close()
 
 
-def compare(name: str, version: int, source: Path, stored: dict[str, str], cache: StatCache, workers: int,
-            own: frozenset[str]) -> StatusReport:
-    """The report for the working file or folder ``source`` against a version's ``{path: digest}``
-    (shared by both paths, so they report alike)."""
+def compare(name: str, version: int, source: Path, stored: dict[str, tuple[str, int]], cache: StatCache,
+            workers: int, own: frozenset[str]) -> StatusReport:
+    """The report for the working file or folder ``source`` against a version's
+    ``{path: (digest, mode)}`` (shared by both paths, so they report alike). A file whose bytes or
+    permissions differ is changed: either makes ``data add`` record a new version."""
     if source.is_dir():
-        from slipway.data.ingest import folder_digests
+        from slipway.data.ingest import folder_files
 
-        current = folder_digests(source, cache, workers, own)
+        current = folder_files(source, cache, workers, own)
     else:
         from slipway.data import adding
 
-        current = {e.path: e.digest for e in adding.scan_source(source, cache, 1).manifest.entries}
+        current = {e.path: (e.digest, e.mode) for e in adding.scan_source(source, cache, 1).manifest.entries}
     return StatusReport(name, version, sorted(current.keys() - stored.keys()), sorted(stored.keys() - current.keys()),
                         sorted(p for p in current.keys() & stored.keys() if current[p] != stored[p]))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slipway.blobs.manifest import load_manifest, manifest_digests
+from slipway.blobs.manifest import load_manifest, manifest_files
 from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import InvalidInput, NotFound
@@ -144,7 +144,7 @@ class DataService:
         assert latest is not None
         from slipway.data.quick import compare
 
-        stored = manifest_digests(self._blobs.read_bytes(latest.digest))
+        stored = manifest_files(self._blobs.read_bytes(latest.digest))
         return compare(name, latest.version, source, stored, self.stat_cache, workers, self._own_folders())
 
     def watch(self, path: str | os.PathLike[str], ready: Callable[[str], None] | None = None,
@@ -162,12 +162,12 @@ class DataService:
         folder = _given_path(path).resolve()
         if not folder.is_dir():
             raise NotFound(f"folder {path} does not exist")
-        manifests: dict[str, dict[str, str]] = {}
+        manifests: dict[str, dict[str, tuple[str, int]]] = {}
 
-        def latest_manifest(name: str) -> tuple[int, dict[str, str]]:
+        def latest_manifest(name: str) -> tuple[int, dict[str, tuple[str, int]]]:
             latest = self._backend.get_version(name)
             if latest.digest not in manifests:
-                manifests[latest.digest] = manifest_digests(self._blobs.read_bytes(latest.digest))
+                manifests[latest.digest] = manifest_files(self._blobs.read_bytes(latest.digest))
             return latest.version, manifests[latest.digest]
 
         settings = self._host.settings

@@ -38,15 +38,16 @@ from typing import Any
 from slipway.blobs.statcache import StatCache
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.hashing import hash_file
-from slipway.data.ingest import folder_digests, list_files
+from slipway.data.ingest import folder_files, list_files
 from slipway.data.watch_client import private_folder, socket_path
 
-# Version -> {path: digest} of its manifest (the datasets a client asks about).
-ManifestSource = Callable[[str], tuple[int, dict[str, str]]]
+FileState = tuple[str, int]  # (digest, permission bits), as a manifest records a file
+# Dataset name -> its latest version and that version's {path: (digest, mode)}.
+ManifestSource = Callable[[str], tuple[int, dict[str, FileState]]]
 
 
 class FolderWatcher:
-    """The current ``{path: digest}`` of a folder, kept up to date from inotify events."""
+    """The current ``{path: (digest, mode)}`` of a folder, kept up to date from inotify events."""
 
     def __init__(self, folder: Path, cache: StatCache, exclude: frozenset[str] = frozenset()) -> None:
         from inotify_simple import INotify, flags
@@ -67,7 +68,7 @@ class FolderWatcher:
         self._files: dict[int, set[str]] = {}  # watch descriptor -> the paths naming that file
         self._file_wd: dict[str, int] = {}
         self._root_id = (-1, -1)
-        self._digests: dict[str, str] = {}
+        self._digests: dict[str, FileState] = {}
         self._dirty_files: set[str] = set()
         self._dirty_folders: set[str] = set()
         self._stale = True
@@ -173,12 +174,12 @@ class FolderWatcher:
         self._watch_tree("")
         self._dirty_files.clear()
         self._dirty_folders.clear()
-        self._digests = folder_digests(self.folder, self._cache, exclude=self._exclude)
+        self._digests = folder_files(self.folder, self._cache, exclude=self._exclude)
         self._stale = False
         self.generation += 1
 
-    def current(self) -> dict[str, str]:
-        """``{path: digest}`` of the folder now."""
+    def current(self) -> dict[str, FileState]:
+        """``{path: (digest, mode)}`` of the folder now."""
         self.drain()
         if self._stale or self._folder_id() != self._root_id:  # e.g. a parent folder was renamed
             self.rebaseline()
@@ -222,7 +223,7 @@ class FolderWatcher:
             self._digests.pop(rel, None)
             self._unwatch_file(rel)
             return
-        self._digests[rel] = digest
+        self._digests[rel] = (digest, stat.S_IMODE(info.st_mode))
         self._cache.store_many([(full, info, digest)])
 
     def close(self) -> None:
