@@ -95,3 +95,15 @@ def platform_server(settings: Settings, token: str = "slw_test-admin-token") -> 
     prepare(settings)
     with ServerThread(create_app(settings)) as server:
         yield server.url, token
+
+
+def corrupt_packed_blob(blobs: Any, digest: str, at: int = 20, byte: bytes = b"#") -> None:
+    """Change one byte of a packed blob in its pack file, behind the store's back."""
+    import os
+
+    pack_name, offset, _ = blobs.packs.locate(digest)
+    pack = Path(blobs.packs.folder) / pack_name
+    os.chmod(pack, 0o644)
+    with open(pack, "r+b") as handle:
+        handle.seek(offset + at)
+        handle.write(byte)

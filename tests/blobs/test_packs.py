@@ -17,7 +17,7 @@ from slipway.blobs.store import BlobStore
 from slipway.core.errors import IntegrityError
 from slipway.core.hashing import hash_bytes
 from slipway.workspace import Workspace, open_workspace
-from tests.support import MOVIELENS, make_settings
+from tests.support import MOVIELENS, corrupt_packed_blob, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,12 +75,7 @@ def test_a_changed_byte_in_a_pack_is_named_and_never_served(sqlite_ws: Workspace
     folder = _shards(tmp_path / "ratings", 300)
     version = sqlite_ws.data.add("ratings-shards", folder)
     entry = next(f for f in sqlite_ws.data.files(version) if f["path"] == "user-block-02/part-00250.csv")
-    pack_name, offset, _size = sqlite_ws.blobs.packs.locate(entry["digest"])  # type: ignore[misc]
-    pack = Path(sqlite_ws.blobs.packs.folder) / pack_name
-    os.chmod(pack, 0o644)
-    with open(pack, "r+b") as handle:
-        handle.seek(offset + 20)
-        handle.write(b"9")
+    corrupt_packed_blob(sqlite_ws.blobs, entry["digest"], at=20, byte=b"9")
 
     report = sqlite_ws.data.verify(version)
     assert not report.ok and report.corrupt == [f"user-block-02/part-00250.csv ({entry['digest']})"]

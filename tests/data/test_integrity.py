@@ -9,7 +9,7 @@ import pytest
 
 from slipway.core.errors import IntegrityError
 from slipway.workspace import Workspace
-from tests.support import AI4I
+from tests.support import AI4I, corrupt_packed_blob
 
 
 def _corrupt(ws: Workspace, digest: str) -> None:
@@ -65,12 +65,7 @@ def test_a_corrupt_packed_file_leaves_no_partial_folder(sqlite_ws: Workspace, tm
         (folder / f"part-{i:02d}.csv").write_text(lines[0] + "".join(lines[1 + i * 20:1 + (i + 1) * 20]))
     version = sqlite_ws.data.add("shards", folder)
     entry = next(f for f in sqlite_ws.data.files(version) if f["path"] == "part-31.csv")
-    pack_name, offset, _ = sqlite_ws.blobs.packs.locate(entry["digest"])  # type: ignore[misc]
-    pack = Path(sqlite_ws.blobs.packs.folder) / pack_name
-    os.chmod(pack, 0o644)
-    with open(pack, "r+b") as handle:
-        handle.seek(offset + 40)
-        handle.write(b"#")
+    corrupt_packed_blob(sqlite_ws.blobs, entry["digest"], at=40)
     out = tmp_path / "out"
     with pytest.raises(IntegrityError, match=r"shards@1: file part-31\.csv .* nothing was written"):
         sqlite_ws.data.get(version.ref, out)
@@ -89,12 +84,7 @@ def test_pull_repair_replaces_corrupt_blobs_from_a_remote(sqlite_ws: Workspace, 
     sqlite_ws.data.push(version.ref, remote)
     files = {f["path"]: f["digest"] for f in sqlite_ws.data.files(version)}
     _corrupt(sqlite_ws, files["ai4i.csv"])
-    pack_name, offset, _ = sqlite_ws.blobs.packs.locate(files["part-3.csv"])  # type: ignore[misc]
-    pack = Path(sqlite_ws.blobs.packs.folder) / pack_name
-    os.chmod(pack, 0o644)
-    with open(pack, "r+b") as handle:
-        handle.seek(offset + 5)
-        handle.write(b"!")
+    corrupt_packed_blob(sqlite_ws.blobs, files["part-3.csv"], at=5, byte=b"!")
     assert sorted(sqlite_ws.data.verify(version).corrupt) == [f"ai4i.csv ({files['ai4i.csv']})",
                                                               f"part-3.csv ({files['part-3.csv']})"]
     assert sqlite_ws.data.pull(version.ref, remote) == 0  # a plain pull only fetches what is missing
