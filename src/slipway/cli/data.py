@@ -168,8 +168,11 @@ def watch(path: Path = typer.Argument(..., help="The working folder to watch.", 
         console.print(f"{folder} is already watched (pid {running['pid']}).")
         return
     if detach:
+        import shlex
+
         pid = _start_watcher(home, folder)
-        console.print(f"Watching {folder} (pid {pid}); 'slipway data watch {path} --stop' stops it.")
+        console.print(f"Watching {folder} (pid {pid}); {shlex.join(['slipway', 'data', 'watch', str(path), '--stop'])} "
+                      "stops it.", highlight=False)
         return
     import signal
 
