@@ -22,6 +22,8 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Option(None, help="Model name when serving a bundle folder."),
         version: str = typer.Option(None, help="Model version when serving a bundle folder."),
         no_payload_log: bool = typer.Option(False, "--no-payload-log", help="Do not log requests to Parquet."),
+        auth: bool = typer.Option(False, "--auth", help="Require a bearer token whose roles grant 'predict' "
+                                                        "(health and metrics stay open)."),
     ) -> None:
         """Serve a model or a deployment: Open Inference Protocol v2, KServe v1 and MLflow /invocations."""
         from slipway.core.settings import load_settings
@@ -35,9 +37,12 @@ def register(app: typer.Typer) -> None:
             fail(f"--workers must be at least 1 and --port from 1 to 65535 (got {workers}, {port})")
         settings = load_settings()
         options = ServeOptions.from_section(settings.section("serving"), max_batch_rows=max_batch_rows,
-                                            max_wait_ms=max_wait_ms, payload_log=False if no_payload_log else None)
+                                            max_wait_ms=max_wait_ms, payload_log=False if no_payload_log else None,
+                                            auth=True if auth else None)
         from slipway.workspace import open_workspace
 
+        if options.auth and settings.remote:
+            fail("serve --auth checks tokens in the metadata store: set SLIPWAY_STORE_URI, not SLIPWAY_SERVER_URL")
         if target is not None and Path(target).is_dir():
             spec = ServeTarget(bundle_path=target, bundle_name=name, bundle_version=version)
         elif deployment is not None:

@@ -15,15 +15,16 @@ from typing import Any, TypeVar
 from slipway.core.errors import PermissionDenied
 
 ROLES: dict[str, frozenset[str]] = {
-    "viewer": frozenset({"read"}),
+    # "predict": call the models of an inference server started with `slipway serve --auth`.
+    "viewer": frozenset({"read", "predict"}),
     "developer": frozenset(
-        {"read", "tracking.write", "data.write", "registry.write", "pipelines.run", "features.write",
+        {"read", "predict", "tracking.write", "data.write", "registry.write", "pipelines.run", "features.write",
          "monitoring.write"}
     ),
     "validator": frozenset({"read", "governance.validate"}),
     "approver": frozenset({"read", "governance.approve"}),
     # Moving or removing a protected alias (champion, production) decides what serves traffic.
-    "deployer": frozenset({"read", "deploy", "monitoring.write", "alias.protected"}),
+    "deployer": frozenset({"read", "predict", "deploy", "monitoring.write", "alias.protected"}),
     "auditor": frozenset({"read", "audit.read"}),
     "admin": frozenset({"*"}),
 }

@@ -23,9 +23,9 @@ from slipway.core.auth import endpoints_of
 from slipway.core.errors import InvalidInput, SlipwayError
 from slipway.core.records import dumps_fast, loads_fast
 from slipway.core.settings import Settings
+from slipway.governance.authenticator import Authenticator
 from slipway.governance.dispatcher import dispatcher_lifespan
 from slipway.local import LocalTransport, available_backends
-from slipway.server.auth import Authenticator
 from slipway.server.blob_routes import add_blob_routes
 from slipway.server.metrics import REGISTRY, track_request
 from slipway.server.model_routes import add_model_routes

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from slipway.core.errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
 from slipway.core.hashing import check_digest, hash_file
+from slipway.governance.authenticator import Authenticator
 from slipway.local import LocalTransport
-from slipway.server.auth import Authenticator
 
 _WRITERS = ("tracking.write", "data.write", "registry.write", "governance.validate", "deploy", "pipelines.run")
 

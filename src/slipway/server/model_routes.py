@@ -21,9 +21,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from slipway.core.records import dumps
+from slipway.governance.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.registry.backend import RegistryBackend
-from slipway.server.auth import Authenticator
 
 
 def add_model_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -25,6 +25,9 @@ from slipway.core.errors import InvalidInput, NotFound, SlipwayError
 from slipway.serving.handler import Answer, InferenceHandler
 from slipway.serving.protocol_v2 import model_metadata
 from slipway.serving.runtime import ServerRuntime
+
+if TYPE_CHECKING:
+    from slipway.serving.auth import InferenceAuth
 
 log = logging.getLogger("slipway.serving")
 _JSON = "application/json"
@@ -56,8 +59,14 @@ class InferenceApp(Starlette):
 
     inference: Any = None  # async (scope, receive, protocol, name, version) -> handler.Answer
     on_error: Any = None
+    auth: InferenceAuth | None = None  # with `serve --auth`: every request but health and metrics needs a token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.auth is not None and scope["type"] == "http":
+            denied = self.auth.denied(scope)
+            if denied is not None:
+                await denied(scope, receive, send)
+                return
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
             target = _inference_target(scope["path"])
             if target is not None:
@@ -164,6 +173,10 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
     app = InferenceApp(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     app.inference = handler.answer
+    if runtime.options.auth:
+        from slipway.serving.auth import InferenceAuth
+
+        app.auth = InferenceAuth.for_workspace(runtime.workspace)
 
     async def on_error(_request: Request, error: Exception) -> Response:
         if isinstance(error, SlipwayError):

@@ -22,6 +22,7 @@ class ServeOptions:
     max_log_buffer_rows: int = 200_000
     inline_predict_ms: float = 1.0  # a model whose batches take less runs on the event loop, not a thread
     freeze_gc: bool = False  # a server process: move the loaded heap out of the garbage collector's scans
+    auth: bool = False  # require a bearer token with the 'predict' permission (serving.auth)
     worker_id: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Bearer-token authentication for the platform API."""
+"""Bearer-token authentication, shared by the platform API and the inference server (``serve --auth``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from slipway.core.errors import Unauthenticated
 from slipway.core.settings import Settings
 from slipway.governance.identity import authenticate
 from slipway.store.database import Database
+
+__all__ = ["Authenticator"]
 
 _CACHE_SECONDS = 5.0
 
