@@ -170,6 +170,16 @@ def test_killed_worker_loses_only_its_requests_and_is_replaced(cli_home: Path) -
         assert len(failures) <= 4, failures  # at most one in-flight request per load thread
         assert all(r == 200 for r in results[before_stop:])  # recovered
         assert len(results) > 50
+        # /metrics adds up every worker, whichever one a scrape reaches: a killed worker's counts
+        # up to its last snapshot (at most a second before the kill) stay in.
+        time.sleep(1.5)
+        served = sum(r == 200 for r in results)
+        for _ in range(6):
+            with httpx.Client() as fresh:  # a new connection: any worker may take it
+                text = fresh.get(url + "/metrics").text
+            counted = sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                          if line.startswith("slipway_inference_requests_total{") and 'code="200"' in line)
+            assert 0.5 * served < counted <= served, (counted, served)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(40)

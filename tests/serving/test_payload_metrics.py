@@ -93,3 +93,37 @@ def test_grafana_dashboard_queries_only_metrics_the_server_exports() -> None:
                for name in re.findall(r"slipway_[a-z_]+", target["expr"])}
     assert queried and queried <= exported, queried - exported
     assert {"deployment", "variant"} <= {v["name"] for v in dashboard["templating"]["list"]}
+
+
+def test_metrics_of_workers_sharing_a_folder_add_up(champion_ws, ai4i_data, tmp_path) -> None:
+    import dataclasses
+
+    from tests.serving.asgi import FAST
+
+    ws, _ = champion_ws
+    rows = ai4i_data[0].iloc[:3]
+    body = {"dataframe_split": {"columns": list(rows.columns), "data": rows.values.tolist()}}
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    shared = dataclasses.replace(FAST, metrics_dir=str(folder), metrics_seconds=0.1)
+    first = make_app(ws, dataclasses.replace(shared, worker_id="w1"), model_ref="ai4i@champion")
+    second = make_app(ws, dataclasses.replace(shared, worker_id="w2"), model_ref="ai4i@champion")
+
+    def total(text: str) -> float:
+        return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+                   if line.startswith("slipway_inference_requests_total{") and 'code="200"' in line)
+
+    async def scenario() -> None:
+        async with in_process(first) as a, in_process(second) as b:
+            for _ in range(7):
+                assert (await a.post("/invocations", json=body)).status_code == 200
+            for _ in range(5):
+                assert (await b.post("/invocations", json=body)).status_code == 200
+            await asyncio.sleep(0.3)  # past a snapshot interval
+            for client in (a, b):  # whichever worker a scrape reaches reports both
+                scraped = await client.get("/metrics")
+                assert scraped.status_code == 200 and total(scraped.text) == 12
+            assert total((await a.get("/metrics")).text) == 12  # scraping again counts nothing twice
+
+    asyncio.run(scenario())
+    assert sorted(p.name for p in folder.iterdir()) == ["w1.prom", "w2.prom"]

@@ -8,6 +8,7 @@ serving), 503 before the models are loaded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -146,6 +147,12 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         return await handler.feedback(request)
 
     async def metrics(_request: Request) -> Response:
+        if runtime.options.metrics_dir:  # several workers: every worker's counts, added up
+            from slipway.serving.shared_metrics import merged
+
+            await runtime.share_metrics()
+            return Response(await asyncio.to_thread(merged, runtime.options.metrics_dir),
+                            media_type=CONTENT_TYPE_LATEST)
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     routes = [

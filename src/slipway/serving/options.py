@@ -23,6 +23,8 @@ class ServeOptions:
     inline_predict_ms: float = 1.0  # a model whose batches take less runs on the event loop, not a thread
     freeze_gc: bool = False  # a server process: move the loaded heap out of the garbage collector's scans
     auth: bool = False  # require a bearer token with the 'predict' permission (serving.auth)
+    metrics_dir: str = ""  # with several workers: where each writes its metrics snapshot (serving.shared_metrics)
+    metrics_seconds: float = 1.0
     worker_id: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     @classmethod

@@ -96,6 +96,8 @@ class ServerRuntime:
             self.payload = PayloadLogger(self.workspace.blobs, self.workspace.serving._backend.record_payload_segment,
                                          self.options.segment_rows, self.options.flush_seconds,
                                          self.options.max_log_buffer_rows)
+        if self.options.metrics_dir:
+            self._tasks.append(asyncio.create_task(self._every(self.options.metrics_seconds, self.share_metrics)))
         if self.deployment_name is not None:
             self._tasks.append(asyncio.create_task(self._every(self.options.reload_seconds, self.reload)))
             self._tasks.append(asyncio.create_task(self._every(self.options.stats_seconds, self.report_stats)))
@@ -113,6 +115,15 @@ class ServerRuntime:
                 await self.report_stats()
         if self.payload is not None:
             await asyncio.to_thread(self.payload.close)
+        if self.options.metrics_dir:
+            with contextlib.suppress(Exception):
+                await self.share_metrics()
+
+    async def share_metrics(self) -> None:
+        """Write this worker's metrics where ``/metrics`` of every worker sums them up."""
+        from slipway.serving.shared_metrics import write_snapshot
+
+        await asyncio.to_thread(write_snapshot, self.options.metrics_dir, self.options.worker_id, self.metrics.registry)
 
     async def _every(self, seconds: float, job: Callable[[], Any]) -> None:
         while True:

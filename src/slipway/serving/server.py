@@ -97,9 +97,15 @@ def serve(settings: Settings, target: ServeTarget, open_workspace: OpenWorkspace
     if workers <= 1:
         run_worker(sock, settings, target, options, open_workspace)
         return
-    worker_options = dataclasses.replace(options, controller=False)
+    import shutil
+    import tempfile
+
+    metrics_dir = tempfile.mkdtemp(prefix="slipway-metrics-")  # each worker's snapshot, summed by /metrics
+    worker_options = dataclasses.replace(options, controller=False, metrics_dir=metrics_dir)
     background = controller_loop(settings, target.deployment, options.controller_seconds, open_workspace) \
         if target.deployment and options.controller else None
-    Supervisor(run_worker, {"settings": settings, "target": target, "options": worker_options,
-                                "open_workspace": open_workspace}, sock,
-               workers).run(background)
+    try:
+        Supervisor(run_worker, {"settings": settings, "target": target, "options": worker_options,
+                                "open_workspace": open_workspace}, sock, workers).run(background)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
