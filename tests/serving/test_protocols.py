@@ -84,3 +84,38 @@ def test_real_socket_with_an_independent_v2_client(champion_ws, ai4i_data) -> No
                                                                             "data": rows.values.tolist()}})
         assert direct.json()["predictions"] == expected.tolist()
         assert httpx.get(url + "/healthz").status_code == 200 and httpx.get(url + "/readyz").status_code == 200
+
+
+def test_tritonclient_defaults_use_the_binary_tensor_extension(champion_ws, ai4i_data) -> None:
+    ws, _ = champion_ws
+    features, _ = ai4i_data
+    rows = features.iloc[100:164]
+    expected = ws.registry.load("ai4i@champion").predict(rows)
+    with on_socket(make_app(ws, model_ref="ai4i@champion")) as url:
+        assert "binary_tensor_data" in httpx.get(url + "/v2").json()["extensions"]
+        client = triton.InferenceServerClient(url.removeprefix("http://"))
+        inputs = []
+        for column in FEATURES:  # tritonclient's defaults: binary tensors in, binary output back
+            tensor = triton.InferInput(column, [len(rows)], "BYTES" if column == "Type" else "FP64")
+            values = rows[column].to_numpy()
+            tensor.set_data_from_numpy(values.astype(object) if column == "Type" else values.astype(np.float64))
+            inputs.append(tensor)
+        result = client.infer("ai4i", inputs, outputs=[triton.InferRequestedOutput("predict")])
+        got = result.as_numpy("predict")
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
+        as_json = client.infer("ai4i", inputs)  # binary in, JSON out (no output asked for)
+        assert np.array_equal(as_json.as_numpy("predict"), expected)
+        client.close()
+
+        # A binary part that does not match the inputs is a 400 with a message, not a crash.
+        header = b'{"inputs": [{"name": "Torque [Nm]", "shape": [2], "datatype": "FP64", ' \
+                 b'"parameters": {"binary_data_size": 16}}]}'
+        short = httpx.post(url + "/v2/models/ai4i/infer", content=header + b"\x00" * 8,
+                           headers={"inference-header-content-length": str(len(header))})
+        assert short.status_code == 400 and "binary_data_size 16" in short.json()["error"]
+        extra = httpx.post(url + "/v2/models/ai4i/infer", content=header + b"\x00" * 20,
+                           headers={"inference-header-content-length": str(len(header))})
+        assert extra.status_code == 400 and "no input claims" in extra.json()["error"]
+        wrong = httpx.post(url + "/v2/models/ai4i/infer", content=header,
+                           headers={"inference-header-content-length": "99999"})
+        assert wrong.status_code == 400 and "Inference-Header-Content-Length" in wrong.json()["error"]

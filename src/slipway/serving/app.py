@@ -110,7 +110,7 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         return json_response({"status": "ok"})
 
     async def server_metadata(_request: Request) -> Response:
-        return json_response({"name": "slipway", "version": SERVER_VERSION, "extensions": []})
+        return json_response({"name": "slipway", "version": SERVER_VERSION, "extensions": ["binary_tensor_data"]})
 
     async def model_meta(request: Request) -> Response:
         try:

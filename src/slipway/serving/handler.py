@@ -30,7 +30,13 @@ from slipway.serving.frame import Frame
 from slipway.serving.model import ModelError
 from slipway.serving.payload import PayloadEntry
 from slipway.serving.protocol_rows import decode_invocations, decode_v1
-from slipway.serving.protocol_v2 import decode_infer_request, encode_infer_response
+from slipway.serving.protocol_v2 import (
+    decode_infer_request,
+    encode_binary_response,
+    encode_infer_response,
+    inline_binary_inputs,
+    wants_binary_output,
+)
 from slipway.serving.router import Router, VariantRuntime
 from slipway.serving.runtime import ServerRuntime
 
@@ -58,17 +64,18 @@ class Answer:
     """A JSON answer as an ASGI app: the head (with the given extra headers) and the body in two
     ``send`` calls, then ``after`` (the request's recording), once the body is written."""
 
-    __slots__ = ("after", "body", "headers", "status")
+    __slots__ = ("after", "body", "content_type", "headers", "status")
 
     def __init__(self, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None,
-                 after: Callable[[], None] | None = None) -> None:
+                 after: Callable[[], None] | None = None, content_type: tuple[bytes, bytes] = _CONTENT_TYPE) -> None:
         self.status = status
         self.body = body
         self.headers = headers
         self.after = after
+        self.content_type = content_type
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-length", str(len(self.body)).encode("latin-1")), _CONTENT_TYPE]
+        headers = [(b"content-length", str(len(self.body)).encode("latin-1")), self.content_type]
         if self.headers:
             headers += self.headers
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
@@ -100,11 +107,13 @@ class InferenceHandler:
         router = self._router()
         return router.find(name, version) or router.production[0]
 
-    async def _read_json(self, scope: Scope, receive: Receive) -> Any:
-        """The request body, parsed; refused (413) as soon as it is over ``max_body_bytes``.
+    async def _read_json(self, scope: Scope, receive: Receive, binary: bool = False) -> Any:
+        """The request body, parsed; refused (413) as soon as it is over ``max_body_bytes``. With
+        ``binary`` (v2 ``/infer``), a body whose ``Inference-Header-Content-Length`` header marks
+        the end of its JSON has the binary tensor data after it, moved into the inputs' ``data``.
 
         Raises:
-            InvalidInput: the body is not JSON.
+            InvalidInput: the body is not JSON, or its binary part does not match the inputs.
             ClientDisconnect: the client went away before sending all of it.
         """
         limit = self.runtime.options.max_body_bytes
@@ -124,10 +133,19 @@ class InferenceHandler:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        json_length = _header(scope, b"inference-header-content-length") if binary else None
+        if json_length is not None:
+            if not json_length.isdigit() or int(json_length) > len(raw):
+                raise InvalidInput(f"Inference-Header-Content-Length is {json_length!r}, but the body has {len(raw)} bytes")
+            raw, tensors = raw[:int(json_length)], raw[int(json_length):]
         try:
-            return orjson.loads(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError as err:
             raise InvalidInput(f"the request body is not valid JSON: {err}") from err
+        if json_length is not None:
+            inline_binary_inputs(body, tensors)
+        return body
 
     async def _body(self, request: Request) -> Any:
         return await self._read_json(request.scope, request.receive)
@@ -144,7 +162,7 @@ class InferenceHandler:
         started = time.perf_counter()
         try:
             router = self._router()
-            body = await self._read_json(scope, receive)
+            body = await self._read_json(scope, receive, binary=protocol == "v2")
             pinned = router.find(name, version) if name is not None else None
             variant = pinned or router.choose(self._sticky_key(router, scope, body))
         except _TooLarge as err:
@@ -160,6 +178,8 @@ class InferenceHandler:
         frame: Frame | None = None
         outputs: np.ndarray | None = None
         status = 200
+        content_type = _CONTENT_TYPE
+        extra: list[tuple[bytes, bytes]] = []
         try:
             if protocol == "v2":
                 frame, _, _ = decode_infer_request(body, model.signature)
@@ -168,12 +188,16 @@ class InferenceHandler:
             else:
                 frame = decode_invocations(body, model.signature)
             outputs = await variant.batcher.predict(frame)
-            if protocol == "v2":
+            if protocol == "v2" and wants_binary_output(body):
+                payload, json_length = encode_binary_response(name or model.name, model.version, request_id, outputs)
+                content_type = (b"content-type", b"application/octet-stream")
+                extra = [(b"inference-header-content-length", str(json_length).encode())]
+            elif protocol == "v2":
                 payload = _dumps(encode_infer_response(name or model.name, model.version, request_id, outputs))
             else:
                 payload = _dumps({"predictions": outputs})
         except InvalidInput as err:
-            status, payload = 400, orjson.dumps({"error": err.message})
+            status, payload, content_type, extra = 400, orjson.dumps({"error": err.message}), _CONTENT_TYPE, []
         except ModelError as err:
             status, payload = 500, orjson.dumps({"error": err.message})
         except SlipwayError as err:
@@ -182,10 +206,10 @@ class InferenceHandler:
             metrics.in_flight.dec()
         latency = time.perf_counter() - started
         headers = [(b"x-request-id", request_id.encode("latin-1")), (b"x-slipway-variant", variant.name_header),
-                   (b"x-slipway-model-version", variant.version_header)]
+                   (b"x-slipway-model-version", variant.version_header), *extra]
         after = functools.partial(self._after, router, variant, protocol, status, latency, request_id, frame,
                                   outputs, body)
-        return Answer(status, payload, headers, after)
+        return Answer(status, payload, headers, after, content_type)
 
     def _after(self, router: Router, variant: VariantRuntime, protocol: str, status: int, latency: float,
                request_id: str, frame: Frame | None, outputs: np.ndarray | None, body: Any) -> None:

@@ -2,6 +2,13 @@
 
 A tabular model takes either one tensor per column (shape ``[N]`` or ``[N, 1]``, named as in the
 signature) or a single ``[N, F]`` tensor whose F columns are the signature's columns in order.
+
+The binary tensor data extension (what tritonclient sends by default) is supported both ways: a
+request whose ``Inference-Header-Content-Length`` header says where its JSON ends carries the
+tensors with ``parameters.binary_data_size`` as raw little-endian bytes after it, one after the
+other (BYTES elements each prefixed by a 4-byte little-endian length); when an output is requested
+with ``parameters.binary_data`` (or the request sets ``binary_data_output``) the answer is built
+the same way.
 """
 
 from __future__ import annotations
@@ -93,6 +100,87 @@ def decode_infer_request(body: Any, signature: Signature) -> tuple[Frame, str | 
     request_id = body.get("id")
     parameters = body.get("parameters") or {}
     return frame_from_columns(columns, signature), (str(request_id) if request_id is not None else None), parameters
+
+
+def inline_binary_inputs(body: Any, binary: bytes) -> None:
+    """Put the binary extension's tensor bytes into each input's ``data``, in the inputs' order.
+
+    Raises:
+        InvalidInput: the sizes do not add up to the binary part, or a datatype cannot be binary.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+        raise InvalidInput("the request must have a non-empty 'inputs' list")
+    offset = 0
+    for index, spec in enumerate(body["inputs"]):
+        parameters = spec.get("parameters") if isinstance(spec, dict) else None
+        size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        if size is None:
+            continue
+        name = spec.get("name", f"inputs[{index}]")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
+            raise InvalidInput(f"input {name!r} has binary_data_size {size!r}, but only {len(binary) - offset} "
+                               "bytes of binary data are left")
+        chunk = binary[offset:offset + size]
+        offset += size
+        datatype = spec.get("datatype")
+        if datatype == "BYTES":
+            spec["data"] = _unpack_bytes(chunk, name)
+        elif datatype in DATATYPES:
+            dtype = np.dtype(DATATYPES[datatype]).newbyteorder("<")
+            if size % dtype.itemsize:
+                raise InvalidInput(f"input {name!r}: {size} bytes is not a whole number of {datatype} values")
+            spec["data"] = np.frombuffer(chunk, dtype=dtype)
+        else:
+            raise InvalidInput(f"input {name!r} has datatype {datatype!r}; expected one of {sorted(DATATYPES)}")
+    if offset != len(binary):
+        raise InvalidInput(f"the request has {len(binary) - offset} bytes of binary data that no input claims")
+
+
+def _unpack_bytes(chunk: bytes, name: str) -> list[str]:
+    values, offset = [], 0
+    while offset < len(chunk):
+        if offset + 4 > len(chunk):
+            raise InvalidInput(f"input {name!r}: a BYTES element's 4-byte length is cut off")
+        length = int.from_bytes(chunk[offset:offset + 4], "little")
+        offset += 4
+        if offset + length > len(chunk):
+            raise InvalidInput(f"input {name!r}: a BYTES element of {length} bytes runs past the data")
+        try:
+            values.append(chunk[offset:offset + length].decode())
+        except UnicodeDecodeError as err:
+            raise InvalidInput(f"input {name!r}: a BYTES element is not UTF-8 text") from err
+        offset += length
+    return values
+
+
+def wants_binary_output(body: Any) -> bool:
+    """Whether the request asked for the output as binary tensor data."""
+    if not isinstance(body, dict):
+        return False
+    parameters = body.get("parameters")
+    if isinstance(parameters, dict) and parameters.get("binary_data_output"):
+        return True
+    for spec in body.get("outputs") or []:
+        options = spec.get("parameters") if isinstance(spec, dict) else None
+        if isinstance(options, dict) and options.get("binary_data") and spec.get("name", "predict") == "predict":
+            return True
+    return False
+
+
+def encode_binary_response(model: str, version: str, request_id: str, outputs: np.ndarray) -> tuple[bytes, int]:
+    """The v2 response with ``predict`` as binary tensor data: (body, length of its JSON part)."""
+    import orjson
+
+    if outputs.dtype.kind in "OUS":
+        raw = b"".join(len(b).to_bytes(4, "little") + b for b in (str(v).encode() for v in outputs.reshape(-1)))
+        datatype = "BYTES"
+    else:
+        datatype = datatype_of(outputs)
+        raw = np.ascontiguousarray(outputs, dtype=outputs.dtype.newbyteorder("<")).tobytes()
+    header = orjson.dumps({"model_name": model, "model_version": version, "id": request_id,
+                           "outputs": [{"name": "predict", "shape": list(outputs.shape), "datatype": datatype,
+                                        "parameters": {"binary_data_size": len(raw)}}]})
+    return header + raw, len(header)
 
 
 def datatype_of(array: np.ndarray) -> str:
