@@ -25,6 +25,7 @@ from slipway.serving.frame import Frame
 
 log = logging.getLogger("slipway.serving.payload")
 SegmentSink = Callable[[dict[str, Any]], None]
+TABLE_PIECE = 200  # entries turned into Arrow per step of the writer (see _write_segment)
 
 
 class PayloadEntry:
@@ -128,7 +129,15 @@ class PayloadLogger:
                     time.sleep(0.2 * (attempt + 1))
 
     def _write_segment(self, deployment: str, group: list[PayloadEntry]) -> None:
-        table = entries_to_table(group)
+        # Building the table is Python work under the GIL, which the event loop serving requests
+        # also needs: in one go (5,000 entries) it held the loop back long enough to put ~14 ms on
+        # the p99 of sub-millisecond requests. In small pieces, with the GIL handed back between
+        # them, the loop waits at most one piece.
+        pieces = []
+        for start in range(0, len(group), TABLE_PIECE):
+            pieces.append(entries_to_table(group[start:start + TABLE_PIECE]))
+            time.sleep(0)
+        table = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces, promote_options="permissive")
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
         digest = self._blobs.put_bytes(sink.getvalue())

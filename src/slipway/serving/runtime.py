@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from slipway.serving.router import Router, VariantRuntime
 
 log = logging.getLogger("slipway.serving")
 ModelLoader = Callable[[str, int], ServedModel]
+SWITCH_INTERVAL_S = 0.0005
 
 
 class ServerRuntime:
@@ -92,6 +94,10 @@ class ServerRuntime:
             # (hundreds of thousands of objects) in every full collection while serving.
             gc.collect()
             gc.freeze()
+            # A server process: background threads (the payload writer building Arrow tables,
+            # metrics snapshots) hand the GIL back to the event loop after 0.5 ms instead of
+            # Python's default 5 ms, which otherwise shows up in the p99 of fast requests.
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         if self.options.payload_log:
             self.payload = PayloadLogger(self.workspace.blobs, self.workspace.serving._backend.record_payload_segment,
                                          self.options.segment_rows, self.options.flush_seconds,
