@@ -164,7 +164,8 @@ def test_more_user_mistakes_change_nothing(cli: Cli, tmp_path: Path) -> None:
                          (("data", "status", "ai4i", ""), "the path is empty"),
                          (("data", "show", "ai4i@99999999999999999999"), "99999999999999999999"),
                          (("data", "pull", "ai4i@1", "--remote", tmp_path / "no-such" / "store"), "no-such"),
-                         (("data", "add", "odd", odd), "not valid UTF-8")):
+                         (("data", "add", "odd", odd), "not valid UTF-8"),
+                         (("data", "validate", tmp_path / "nope.csv", "--schema", "ai4i"), "no file at")):
         code, out, err = cli(*args)
         assert code == 2 and needle in flat(err) and "Traceback" not in err + out, (args, err)
     assert not (tmp_path / "no-such").exists()  # a mistyped remote is not created

@@ -67,6 +67,8 @@ def validate(service: DataService, target: Any, schema: Any, table: str | None, 
         if path.is_dir():
             raise InvalidInput(f"{path} is a folder; validate one CSV or Parquet file")
         data, label = read_table(path, path.name), str(path)
+    elif isinstance(target, os.PathLike) or (isinstance(target, str) and os.sep in target):
+        raise NotFound(f"no file at {target}")  # a path (dataset names hold no '/'), so say that
     elif isinstance(target, str) or hasattr(target, "version"):
         version = service.get_version(target)
         data, label, dataset = service.load(version, table), version.ref, version.name
