@@ -116,3 +116,51 @@ def test_model_that_raises_is_500_and_the_server_keeps_serving(home) -> None:
             assert 'code="500"' in metrics and 'code="200"' in metrics
 
     asyncio.run(scenario())
+
+
+def _v2_row(tool_wear_type: str, tool_wear: object, rpm_type: str = "INT64") -> dict[str, object]:
+    return {"inputs": [
+        {"name": "Type", "shape": [1], "datatype": "BYTES", "data": ["L"]},
+        {"name": "Air temperature [K]", "shape": [1], "datatype": "FP64", "data": [300.8]},
+        {"name": "Process temperature [K]", "shape": [1], "datatype": "FP64", "data": [312.0]},
+        {"name": "Rotational speed [rpm]", "shape": [1], "datatype": rpm_type, "data": [1374]},
+        {"name": "Torque [Nm]", "shape": [1], "datatype": "FP64", "data": [50.2]},
+        {"name": "Tool wear [min]", "shape": [1], "datatype": tool_wear_type, "data": [tool_wear]}]}
+
+
+def test_values_a_cast_would_change_are_refused_not_wrapped(champion_ws) -> None:
+    ws, _ = champion_ws
+    columns = ["Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]",
+               "Tool wear [min]"]
+
+    async def scenario() -> None:
+        async with in_process(make_app(ws, model_ref="ai4i@champion")) as client:
+            ok = await client.post("/v2/models/ai4i/infer", json=_v2_row("UINT16", 300))
+            assert ok.status_code == 200
+            cases = [
+                (_v2_row("UINT8", 300), "300 is out of range for uint8"),  # numpy alone would make it 44
+                (_v2_row("UINT16", 0, rpm_type="INT8"), "1374 is out of range for int8"),
+                (_v2_row("FP16", 70000.0), "out of range for float16"),
+                (_v2_row("INT64", True), "must be numbers"),
+                (_v2_row("UINT16", 3) | {"parameters": 5}, "'parameters' must be an object"),
+                (_v2_row("UINT16", 3) | {"outputs": [{"name": "nope"}]}, "unknown output 'nope'"),
+                ({"inputs": [*_v2_row("UINT16", 3)["inputs"], _v2_row("UINT16", 3)["inputs"][0]]}, "given twice"),
+            ]
+            for body, message in cases:
+                answer = await client.post("/v2/models/ai4i/infer", json=body)
+                assert answer.status_code == 400 and message in answer.json()["error"], (body, answer.text)
+            huge = {"dataframe_split": {"columns": columns, "data": [["L", 300.8, 312.0, 1374, 50.2, 2**64 - 212]]}}
+            answer = await client.post("/invocations", json=huge)
+            assert answer.status_code == 400 and "out of range for int64" in answer.json()["error"]
+            # Early errors echo the caller's request id; unknown paths and methods are JSON too.
+            broken = await client.post("/invocations", content=b'{"x', headers={"x-request-id": "r2"})
+            assert broken.status_code == 400 and broken.headers["x-request-id"] == "r2"
+            for method, path, status in (("GET", "/invocations", 405), ("GET", "/nonexistent", 404)):
+                answer = await client.request(method, path)
+                assert answer.status_code == status and "error" in answer.json()
+            # A v2 answer carries the request body's id, as the protocol says.
+            answer = await client.post("/v2/models/ai4i/infer", json=_v2_row("UINT16", 3) | {"id": "myid"},
+                                       headers={"x-request-id": "abc"})
+            assert answer.json()["id"] == "myid"
+
+    asyncio.run(scenario())

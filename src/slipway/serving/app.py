@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -192,6 +193,14 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         log.exception("unexpected error in the inference server")
         return error_response("internal server error", 500)
 
+    async def on_http_error(_request: Request, error: Exception) -> Response:
+        # An unknown path (404) or method (405): a JSON body like every other error here.
+        status = getattr(error, "status_code", 500)
+        response = error_response(str(getattr(error, "detail", "")) or "error", status)
+        response.headers.update(getattr(error, "headers", None) or {})
+        return response
+
+    app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(Exception, on_error)
     app.on_error = on_error
     return app

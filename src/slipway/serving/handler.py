@@ -84,8 +84,11 @@ class Answer:
             self.after()
 
 
-def _error_answer(message: str, status: int) -> Answer:
-    return Answer(status, orjson.dumps({"error": message}))
+def _error_answer(message: str, status: int, scope: Scope | None = None) -> Answer:
+    """An error answer; it echoes the caller's ``x-request-id`` when there is one."""
+    given = _header(scope, b"x-request-id") if scope is not None else None
+    headers = [(b"x-request-id", given[:100].encode("latin-1"))] if given else None
+    return Answer(status, orjson.dumps({"error": message}), headers)
 
 
 class InferenceHandler:
@@ -166,11 +169,11 @@ class InferenceHandler:
             pinned = router.find(name, version) if name is not None else None
             variant = pinned or router.choose(self._sticky_key(router, scope, body))
         except _TooLarge as err:
-            return _error_answer(err.args[0], 413)
+            return _error_answer(err.args[0], 413, scope)
         except InvalidInput as err:
-            return _error_answer(err.message, 400)
+            return _error_answer(err.message, 400, scope)
         except NotFound as err:
-            return _error_answer(err.message, 404 if self.runtime.router is not None else 503)
+            return _error_answer(err.message, 404 if self.runtime.router is not None else 503, scope)
         request_id = self._request_id(scope, body) or f"{self._id_prefix}{next(self._id_counter):016x}"
         model = variant.model
         metrics = variant.metrics
@@ -236,10 +239,10 @@ class InferenceHandler:
 
     @staticmethod
     def _request_id(scope: Scope, body: Any) -> str:
-        """The caller's id (header, or the v2 body's ``id``), or "" when it gave none."""
-        given = _header(scope, b"x-request-id")
-        if not given and isinstance(body, dict) and isinstance(body.get("id"), str):
-            given = body["id"]
+        """The caller's id, or "" when it gave none: a v2 body's ``id`` (the protocol answers with
+        the request's own id), else the ``x-request-id`` header."""
+        given = body["id"] if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"] else None
+        given = given or _header(scope, b"x-request-id")
         return given[:100] if given else ""
 
     def _record(self, router: Router, variant: VariantRuntime, protocol: str, status: int, latency: float,

@@ -20,14 +20,14 @@ import numpy as np
 
 from slipway.core.errors import InvalidInput
 from slipway.serving.frame import Frame, frame_from_columns
-from slipway.serving.signature import Signature
+from slipway.serving.signature import Signature, cast_checked
 
 DATATYPES: dict[str, Any] = {
     "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
     "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
     "FP16": np.float16, "FP32": np.float32, "FP64": np.float64, "BYTES": object,
 }
-_KIND_OK = {"float": "biuf", "int": "biuf", "bool": "b", "string": "O"}  # int: integral floats pass
+_KIND_OK = {"float": "iuf", "int": "iuf", "bool": "b", "string": "O"}  # int: integral floats pass
 
 
 def _tensor(spec: Any, index: int) -> tuple[str, np.ndarray]:
@@ -57,11 +57,11 @@ def _tensor(spec: Any, index: int) -> tuple[str, np.ndarray]:
                 raise ValueError(f"BOOL data must be true/false, got {array[:1].tolist()}")
         else:
             raw = np.asarray(data).reshape(-1)
-            if raw.dtype.kind not in "biuf":
+            if raw.dtype.kind not in "iuf":
                 raise ValueError(f"{datatype} data must be numbers, got {raw[:1].tolist()}")
             if datatype[0] in "IU" and raw.dtype.kind == "f":
                 raise ValueError(f"{datatype} data must be integers, got {raw[:1].tolist()}")
-            array = raw.astype(DATATYPES[datatype])
+            array = cast_checked(raw, DATATYPES[datatype])
     except (TypeError, ValueError) as err:
         raise InvalidInput(f"input {name!r}: {err}") from err
     expected = math.prod(shape)
@@ -77,7 +77,12 @@ def decode_infer_request(body: Any, signature: Signature) -> tuple[Frame, str | 
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise InvalidInput("the request must have a non-empty 'inputs' list")
-    tensors = dict(_tensor(spec, i) for i, spec in enumerate(inputs))
+    tensors: dict[str, np.ndarray] = {}
+    for index, spec in enumerate(inputs):
+        name, tensor = _tensor(spec, index)
+        if name in tensors:
+            raise InvalidInput(f"input {name!r} is given twice")
+        tensors[name] = tensor
     names = signature.names
     if len(tensors) == 1 and len(names) > 1 and names[0] not in tensors:
         ((name, tensor),) = tensors.items()
@@ -99,6 +104,12 @@ def decode_infer_request(body: Any, signature: Signature) -> tuple[Frame, str | 
             columns[name] = tensor
     request_id = body.get("id")
     parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InvalidInput(f"'parameters' must be an object, got {parameters!r}")
+    for spec in body.get("outputs") or []:
+        wanted = spec.get("name") if isinstance(spec, dict) else spec
+        if wanted != "predict":
+            raise InvalidInput(f"unknown output {wanted!r}; this model's output is 'predict'")
     return frame_from_columns(columns, signature), (str(request_id) if request_id is not None else None), parameters
 
 

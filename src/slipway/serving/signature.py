@@ -106,6 +106,34 @@ def parse_signature(raw: Any) -> Signature:
     return Signature(tuple(columns))
 
 
+def cast_checked(raw: np.ndarray, dtype: Any) -> np.ndarray:
+    """``raw`` as ``dtype``, refusing what would not survive the cast: an integer outside the
+    type's range (numpy would wrap it: 300 as UINT8 is 44) or a finite number that overflows a
+    float type (70000 as FP16 is inf). An array already of ``dtype`` is returned as it is.
+
+    Raises:
+        ValueError: a value out of range, named.
+    """
+    target = np.dtype(dtype)
+    if raw.dtype == target or raw.size == 0:
+        return raw
+    if target.kind in "iu":
+        if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+            raise ValueError(f"{raw[~np.isfinite(raw)][0]!r} is not an integer")
+        info = np.iinfo(target)
+        low, high = int(raw.min()), int(raw.max())
+        if low < info.min or high > info.max:
+            raise ValueError(f"{low if low < info.min else high} is out of range for {target}")
+        return raw.astype(target)
+    with np.errstate(over="ignore"):  # an overflow is reported below, with the value
+        cast = raw.astype(target)
+    if target.kind == "f" and raw.dtype.kind in "iuf":
+        overflow = ~np.isfinite(cast) & np.isfinite(raw)
+        if overflow.any():
+            raise ValueError(f"{raw[overflow][0]!r} is out of range for {target}")
+    return cast
+
+
 def column_array(name: str, kind: str | None, values: Any) -> np.ndarray:
     """Convert one column's values to an array of its kind, or say exactly what is wrong."""
     if kind == "string":
@@ -123,7 +151,9 @@ def column_array(name: str, kind: str | None, values: Any) -> np.ndarray:
             raise ValueError(f"{raw[np.mod(raw, 1) != 0][0]!r} is not an integer")
         if kind is not None and raw.dtype.kind in "OUS":
             raise ValueError(f"got {raw.ravel()[0]!r}")
-        array = raw.astype(dtype, copy=False) if dtype is not None else raw
+        if kind in ("int", "float") and raw.dtype.kind == "b":
+            raise ValueError(f"got {raw.ravel()[0]!r}, a boolean")
+        array = cast_checked(raw, dtype) if dtype is not None else raw
     except (TypeError, ValueError) as err:
         raise InvalidInput(f"input {name!r} must be {kind or 'numbers'}: {err}") from err
     if array.ndim != 1:
