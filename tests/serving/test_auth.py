@@ -43,9 +43,12 @@ def test_only_tokens_that_may_predict_get_predictions(champion_ws, ai4i_data) ->
         assert wrong.status_code == 401 and "not valid" in wrong.json()["error"]
         denied = httpx.get(url + "/v2/models/ai4i", headers={"authorization": f"Bearer {auditor}"})
         assert denied.status_code == 403 and "'predict'" in denied.json()["error"]
-        # Probes and Prometheus need no token.
+        # Probes and Prometheus need no token; the refusals are counted.
         assert all(httpx.get(url + path).status_code == 200 for path in ("/healthz", "/readyz", "/metrics",
                                                                           "/v2/health/live"))
+        scraped = httpx.get(url + "/metrics").text
+        assert 'slipway_inference_rejected_requests_total{code="401",protocol="auth"} 2.0' in scraped
+        assert 'slipway_inference_rejected_requests_total{code="403",protocol="auth"} 1.0' in scraped
 
         # An independent v2 client works unchanged, given the header.
         client = triton.InferenceServerClient(url.removeprefix("http://"))

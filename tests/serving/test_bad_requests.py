@@ -155,6 +155,11 @@ def test_values_a_cast_would_change_are_refused_not_wrapped(champion_ws) -> None
             # Early errors echo the caller's request id; unknown paths and methods are JSON too.
             broken = await client.post("/invocations", content=b'{"x', headers={"x-request-id": "r2"})
             assert broken.status_code == 400 and broken.headers["x-request-id"] == "r2"
+            unknown = await client.post("/v2/models/nope/infer", json=_v2_row("UINT16", 3))
+            assert unknown.status_code == 404
+            scraped = (await client.get("/metrics")).text  # turned away before a model: still counted
+            assert 'slipway_inference_rejected_requests_total{code="400",protocol="invocations"} 1.0' in scraped
+            assert 'slipway_inference_rejected_requests_total{code="404",protocol="v2"} 1.0' in scraped
             for method, path, status in (("GET", "/invocations", 405), ("GET", "/nonexistent", 404)):
                 answer = await client.request(method, path)
                 assert answer.status_code == status and "error" in answer.json()

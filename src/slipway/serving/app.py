@@ -67,6 +67,7 @@ class InferenceApp(Starlette):
         if self.auth is not None and scope["type"] == "http":
             denied = self.auth.denied(scope)
             if denied is not None:
+                self.state.runtime.metrics.rejected.labels("auth", str(denied.status)).inc()
                 await denied(scope, receive, send)
                 return
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):

@@ -169,11 +169,12 @@ class InferenceHandler:
             pinned = router.find(name, version) if name is not None else None
             variant = pinned or router.choose(self._sticky_key(router, scope, body))
         except _TooLarge as err:
-            return _error_answer(err.args[0], 413, scope)
+            return self._rejected(protocol, _error_answer(err.args[0], 413, scope))
         except InvalidInput as err:
-            return _error_answer(err.message, 400, scope)
+            return self._rejected(protocol, _error_answer(err.message, 400, scope))
         except NotFound as err:
-            return _error_answer(err.message, 404 if self.runtime.router is not None else 503, scope)
+            return self._rejected(protocol, _error_answer(err.message, 404 if self.runtime.router is not None else 503,
+                                                          scope))
         request_id = self._request_id(scope, body) or f"{self._id_prefix}{next(self._id_counter):016x}"
         model = variant.model
         metrics = variant.metrics
@@ -213,6 +214,10 @@ class InferenceHandler:
         after = functools.partial(self._after, router, variant, protocol, status, latency, request_id, frame,
                                   outputs, body)
         return Answer(status, payload, headers, after, content_type)
+
+    def _rejected(self, protocol: str, answer: Answer) -> Answer:
+        self.runtime.metrics.rejected.labels(protocol, str(answer.status)).inc()
+        return answer
 
     def _after(self, router: Router, variant: VariantRuntime, protocol: str, status: int, latency: float,
                request_id: str, frame: Frame | None, outputs: np.ndarray | None, body: Any) -> None:

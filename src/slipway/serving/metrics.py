@@ -35,6 +35,10 @@ class ServingMetrics:
         self.in_flight = Gauge("slipway_inference_in_flight_requests", "Requests being served", LABELS, registry=r)
         self.shadow = Counter("slipway_inference_shadow_requests_total", "Mirrored shadow requests",
                               [*LABELS, "outcome"], registry=r)
+        # Requests turned away before a model was chosen (unreadable body, unknown model, too
+        # large, no token): they have no variant to label, so they are counted here.
+        self.rejected = Counter("slipway_inference_rejected_requests_total",
+                                "Requests refused before reaching a model", ["protocol", "code"], registry=r)
         self.payload_dropped = Counter("slipway_payload_log_waits_total",
                                        "Requests that waited for room in the payload log queue", registry=r)
 
