@@ -85,10 +85,9 @@ class PackSet:
             return
         names = {n[:-4] for n in os.listdir(self.folder) if n.endswith(".idx")}
         with self._lock:
-            self._scanned_mtime = mtime
             if self._loaded - names:  # a pack was replaced by garbage collection: start over
-                self._where.clear()
-                self._loaded.clear()
+                self._reset_locked()
+            self._scanned_mtime = mtime
             for pack_id in sorted(names - self._loaded):
                 entries = self._read_index(pack_id)
                 if entries is None:
@@ -131,10 +130,14 @@ class PackSet:
         return None
 
     def _forget(self) -> None:
+        """Drop what is known of the indexes; the next look re-reads them."""
         with self._lock:
-            self._where.clear()
-            self._loaded.clear()
-            self._scanned_mtime = -1
+            self._reset_locked()
+
+    def _reset_locked(self) -> None:
+        self._where.clear()
+        self._loaded.clear()
+        self._scanned_mtime = -1
 
     def pack_path(self, digest: str) -> str | None:
         found = self.locate(digest)
@@ -163,7 +166,7 @@ class PackSet:
     def writer(self) -> PackWriter:
         return PackWriter(self)
 
-    def _publish(self, tmp_pack: str, entries: list[tuple[str, int, int]]) -> str:
+    def _publish(self, tmp_pack: str, entries: list[tuple[str, int, int]]) -> None:
         """Rename a filled pack into place, then write its index (the moment it becomes visible)."""
         os.makedirs(self.folder, exist_ok=True)
         pack_id = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}"
@@ -182,7 +185,6 @@ class PackSet:
             for digest, offset, size in entries:
                 self._where.setdefault(digest, (name, offset, size))
             self._loaded.add(pack_id)
-        return pack_id
 
     # -- garbage collection -------------------------------------------------------------------
     def packs(self) -> list[Pack]:
@@ -235,7 +237,6 @@ class PackWriter:
         self._offset = 0
         self._entries: list[tuple[str, int, int]] = []
         self._pending: set[str] = set()
-        self.published: list[str] = []
 
     def __enter__(self) -> PackWriter:
         return self
@@ -274,7 +275,7 @@ class PackWriter:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self.published.append(self._packs._publish(self._tmp, self._entries))
+        self._packs._publish(self._tmp, self._entries)
         self._entries = []
 
     def close(self) -> None:

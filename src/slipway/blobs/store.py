@@ -353,29 +353,25 @@ class BlobStore:
         """
         dest = os.fspath(dest)
         loose = self.file_path(digest)
-        if self.local and loose is None:  # packed: one read, verified, then written
-            data = self.read_bytes(digest, verify=False)
-            if verify and hash_bytes(data) != digest:
-                raise IntegrityError(f"blob {digest} for {dest} is corrupt in {self.uri}; refusing to serve it")
-            os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(dest)
-            with open(dest, "wb") as target:
-                target.write(data)
-            return
-        if verify and not self.verify(digest):
+        # A packed blob is small: read it once, check those bytes and write them.
+        packed = self.read_bytes(digest, verify=False) if self.local and loose is None else None
+        if verify and not (hash_bytes(packed) == digest if packed is not None else self.verify(digest)):
             raise IntegrityError(f"blob {digest} for {dest} is corrupt in {self.uri}; refusing to serve it")
         os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(dest)
-        if self.local:
+        if packed is not None:
+            with open(dest, "wb") as target:
+                target.write(packed)
+            return
+        if loose is not None:
             if link:
                 try:
-                    os.link(self.path_of(digest), dest)
+                    os.link(loose, dest)
                     return
                 except OSError:
                     pass
-            shutil.copyfile(self.path_of(digest), dest)
+            shutil.copyfile(loose, dest)
             return
         with self.open(digest) as source, open(dest, "wb") as target:
             shutil.copyfileobj(source, target, CHUNK)

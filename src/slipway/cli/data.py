@@ -16,6 +16,7 @@ import typer
 
 from slipway.cli.output import JsonOption, console, fail, print_json, print_table
 from slipway.core.errors import NotFound
+from slipway.data.refs import given_path
 
 app = typer.Typer(help="Version datasets, profile and validate them, and move them between stores.",
                   no_args_is_help=True)
@@ -27,15 +28,6 @@ def _data() -> Any:
     from slipway.cli.context import workspace
 
     return workspace().data
-
-
-def _given_path(value: str) -> Path:
-    """A path argument; an empty one is a mistake (click would read it as the current folder)."""
-    if not value:
-        from slipway.core.errors import InvalidInput
-
-        raise InvalidInput("the path is empty; name a file or a folder (use '.' for this folder)")
-    return Path(value)
 
 
 def _size(n: int | None) -> str:
@@ -59,7 +51,7 @@ def _progress(label: str, total: int | None, enabled: bool) -> Iterator[Callable
 @app.command("add")
 def add(
     name: str = typer.Argument(..., help="Dataset name."),
-    path: Path = typer.Argument(..., help="A file or a folder.", parser=_given_path),
+    path: Path = typer.Argument(..., help="A file or a folder.", parser=given_path),
     key: list[str] = typer.Option(None, "--key", "-k", help="Column identifying a row (repeat for several)."),
     message: str = typer.Option("", "--message", "-m", help="What changed."),
     as_json: bool = JsonOption,
@@ -126,7 +118,7 @@ def _num(value: Any) -> str:
 
 
 @app.command("get")
-def get(ref: str = typer.Argument(..., help="NAME@VERSION."), dest: Path = typer.Argument(..., help="Where to put it.", parser=_given_path),
+def get(ref: str = typer.Argument(..., help="NAME@VERSION."), dest: Path = typer.Argument(..., help="Where to put it.", parser=given_path),
         copy: bool = typer.Option(False, "--copy", help="Copy instead of hard-linking.")) -> None:
     """Materialise a version's files (verified first; hard links when on the same file system)."""
     out = _data().get(ref, dest, link=not copy)
@@ -134,7 +126,7 @@ def get(ref: str = typer.Argument(..., help="NAME@VERSION."), dest: Path = typer
 
 
 @app.command("status")
-def status(name: str = typer.Argument(...), path: Path = typer.Argument(..., help="Working file or folder.", parser=_given_path),
+def status(name: str = typer.Argument(...), path: Path = typer.Argument(..., help="Working file or folder.", parser=given_path),
            as_json: bool = JsonOption) -> None:
     """Compare a working file or folder with the latest version (like 'dvc status')."""
     if not path.exists():
@@ -145,7 +137,7 @@ def status(name: str = typer.Argument(...), path: Path = typer.Argument(..., hel
 
 
 @app.command("watch")
-def watch(path: Path = typer.Argument(..., help="The working folder to watch.", parser=_given_path),
+def watch(path: Path = typer.Argument(..., help="The working folder to watch.", parser=given_path),
           detach: bool = typer.Option(False, "--detach", help="Run in the background; return once it answers."),
           stop: bool = typer.Option(False, "--stop", help="Stop the watcher of PATH.")) -> None:
     """Watch a working folder so 'data status' on it answers at once (Linux inotify, like git's fsmonitor)."""

@@ -62,11 +62,10 @@ def _watched_status(name: str, path: str) -> Any:
     home, store = plain_home(), None
     if home is None:  # a config file or a store set elsewhere: read the settings the usual way
         from slipway.core.settings import load_settings
-        from slipway.data.watch_client import store_identity
+        from slipway.data.watch_client import settings_identity
 
         settings = load_settings()
-        home = str(settings.home)
-        store = store_identity(settings.resolved_store_uri, settings.resolved_artifacts_uri, settings.server_url)
+        home, store = str(settings.home), settings_identity(settings)
     answer = ask_watcher(home, path, name, store)
     if answer is None:
         return None

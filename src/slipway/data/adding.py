@@ -13,7 +13,6 @@ import os
 import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.blobs.manifest import Manifest, ManifestEntry
@@ -22,6 +21,7 @@ from slipway.blobs.store import BlobStore
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.hashing import hash_bytes, hash_file
 from slipway.data.ingest import check_file_name, ingest_folder, manifest_bytes
+from slipway.data.refs import given_path
 from slipway.data.tables_light import is_tabular
 
 # Arrow, NumPy and DataSketches are imported only when a table is actually read or profiled, so
@@ -69,9 +69,7 @@ def scan_source(source: Any, cache: StatCache | None, workers: int, progress: Pr
         InvalidInput: it is neither a file, a folder nor a table, or the folder is empty.
     """
     if isinstance(source, str | os.PathLike):
-        if not os.fspath(source):
-            raise InvalidInput("the path is empty; name a file or a folder (use '.' for this folder)")
-        path = Path(source)
+        path = given_path(source)
         if path.is_dir():
             local = blobs is not None and blobs.local
             manifest = ingest_folder(blobs, path, cache, workers, store=local, progress=progress, exclude=exclude)

@@ -11,6 +11,7 @@ Unchanged files are known from the stat cache and not read at all.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import stat
@@ -209,13 +210,9 @@ def _digests(blobs: BlobStore | None, folder: Path, found: list[Found], cache: S
     if todo:
         # Per file the work is a few short system calls, each of which drops and retakes the GIL,
         # so threads beyond the cores only fight over it (and over the store's directories).
-        with ThreadPoolExecutor(max(1, min(workers, os.cpu_count() or 1))) as pool:
-            batches = [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]
-            if packer is None:
-                list(pool.map(batch, batches))
-            else:
-                with packer:  # published before the caller stores the manifest that names its blobs
-                    list(pool.map(batch, batches))
+        # The pack is published (the pool done first) before the caller stores the manifest.
+        with packer or contextlib.nullcontext(), ThreadPoolExecutor(max(1, min(workers, os.cpu_count() or 1))) as pool:
+            list(pool.map(batch, [todo[i : i + BATCH] for i in range(0, len(todo), BATCH)]))
     fresh = [(full, info, digests[full]) for _, full, info in found if full not in known]
     if cache and fresh:
         cache.store_many(fresh)

@@ -1,7 +1,9 @@
-"""Dataset references: ``name``, ``name@3`` or ``name@latest``."""
+"""Dataset references (``name``, ``name@3`` or ``name@latest``) and the local paths users name."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from slipway.core.errors import InvalidInput
@@ -25,3 +27,14 @@ def parse_ref(ref: Any) -> tuple[str, int | None]:
     if not version.isdigit() or not 1 <= int(version) < 2**63:
         raise InvalidInput(f"dataset reference {ref!r}: the version must be a positive number or 'latest'")
     return name, int(version)
+
+
+def given_path(value: str | os.PathLike[str]) -> Path:
+    """A path the user named; an empty one is a mistake, not the current folder.
+
+    Raises:
+        InvalidInput: the path is empty.
+    """
+    if not os.fspath(value):
+        raise InvalidInput("the path is empty; name a file or a folder (use '.' for this folder)")
+    return Path(value)

@@ -6,6 +6,7 @@ interrupted push or pull resumes by running it again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -56,10 +57,8 @@ def copy_blobs(source: BlobStore, target: BlobStore, digests: list[str], workers
             progress(1)
         return 1
 
-    if packer is None:
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            return sum(pool.map(copy_one, todo))
-    with packer, ThreadPoolExecutor(max(1, workers)) as pool:  # small blobs land in one pack
+    # Into a local store, small blobs land in one pack, published once every copy succeeded.
+    with packer or contextlib.nullcontext(), ThreadPoolExecutor(max(1, workers)) as pool:
         return sum(pool.map(copy_one, todo))
 
 

@@ -33,7 +33,7 @@ from slipway.data.records import (
     ValidationReport,
     VerifyReport,
 )
-from slipway.data.refs import parse_ref
+from slipway.data.refs import given_path, parse_ref
 from slipway.store.context import Host
 
 # Arrow, DuckDB and DataSketches load on first use (inside the methods), so that quick calls such
@@ -80,7 +80,7 @@ class DataService:
         check_name(name, "dataset name")
         keys = [key] if isinstance(key, str) else list(key) if key is not None else None
         if isinstance(source, str | os.PathLike):
-            source = _given_path(source).resolve()  # the stat cache is keyed by absolute path
+            source = given_path(source).resolve()  # the stat cache is keyed by absolute path
         scanned = adding.scan_source(source, self.stat_cache, workers, progress, self._blobs, self._own_folders())
         latest = self._latest(name)
         if latest is not None and latest.digest == scanned.digest and keys in (None, latest.key_columns):
@@ -102,10 +102,9 @@ class DataService:
                                             profile_digest=profile_digest, message=message, key_columns=keys)
 
     def _store_identity(self) -> str:
-        from slipway.data.watch_client import store_identity
+        from slipway.data.watch_client import settings_identity
 
-        settings = self._host.settings
-        return store_identity(settings.resolved_store_uri, settings.resolved_artifacts_uri, settings.server_url)
+        return settings_identity(self._host.settings)
 
     def _own_folders(self) -> frozenset[str]:
         """Slipway's home and local artifact store: never part of a dataset folder."""
@@ -131,7 +130,7 @@ class DataService:
 
     def status(self, name: str, path: str | os.PathLike[str], workers: int = 8) -> StatusReport:
         """Compare a working file or folder with the latest version (unchanged files are not re-hashed)."""
-        source = _given_path(path).resolve()
+        source = given_path(path).resolve()
         from slipway.data.watch_client import ask_watcher
 
         settings = self._host.settings
@@ -159,7 +158,7 @@ class DataService:
         """
         from slipway.data.watch import FolderWatcher, serve
 
-        folder = _given_path(path).resolve()
+        folder = given_path(path).resolve()
         if not folder.is_dir():
             raise NotFound(f"folder {path} does not exist")
         manifests: dict[str, dict[str, tuple[str, int]]] = {}
@@ -221,7 +220,7 @@ class DataService:
         """Materialise a version under ``dest``; files are verified first, hard-linked when possible."""
         from slipway.data import access
 
-        return access.materialize_version(self._blobs, self.get_version(ref), _given_path(dest), link)
+        return access.materialize_version(self._blobs, self.get_version(ref), given_path(dest), link)
 
     def verify(self, ref: Any) -> VerifyReport:
         """Re-hash every blob of a version where it is stored; the report names corrupt files."""
@@ -300,17 +299,6 @@ class DataService:
         from slipway.data import quality
 
         return quality.validate(self, target, schema, table, at_ms)
-
-
-def _given_path(value: str | os.PathLike[str]) -> Path:
-    """A path the user named; an empty one is a mistake, not the current folder.
-
-    Raises:
-        InvalidInput: the path is empty.
-    """
-    if not os.fspath(value):
-        raise InvalidInput("the path is empty; name a file or a folder (use '.' for this folder)")
-    return Path(value)
 
 
 def _existing_store(uri: str) -> BlobStore:

@@ -73,6 +73,11 @@ def store_identity(store_uri: str, artifacts_uri: str, server_url: str) -> str:
     return json.dumps([store_uri, artifacts_uri, server_url])
 
 
+def settings_identity(settings: Any) -> str:
+    """:func:`store_identity` of a :class:`slipway.core.settings.Settings`."""
+    return store_identity(settings.resolved_store_uri, settings.resolved_artifacts_uri, settings.server_url)
+
+
 def ask_watcher(home: str | os.PathLike[str], folder: str | os.PathLike[str], dataset: str,
                 store: str | None = None) -> dict[str, Any] | None:
     """The watcher's status report for ``dataset`` against ``folder``, or None (no usable watcher).
