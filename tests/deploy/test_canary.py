@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+
+import pytest
+
+from slipway.core.errors import Conflict
 
 from tests.deploy.traffic import send, until
 from tests.serving.asgi import in_process, make_app
@@ -77,7 +82,9 @@ def test_healthy_canary_is_promoted_through_every_step(torque_ws, ai4i_rows) -> 
 
     asyncio.run(scenario())
     actions = [h.action for h in reversed(ws.serving.history("maint"))]
-    assert actions == ["apply", "canary.advance", "canary.advance", "canary.advance", "promote", "promote.registry"]
+    assert actions == ["apply", "canary.advance", "canary.advance", "canary.advance", "promote"]
+    promotion = ws.serving.history("maint")[0]
+    assert promotion.details["governance"] == "deployed" and promotion.details["alias"] == "champion -> torque/2"
     weights = [h.details["weights"]["canary"] for h in reversed(ws.serving.history("maint")) if h.action == "canary.advance"]
     assert weights == [25.0, 50.0, 100.0]
     deployment = ws.serving.get("maint")
@@ -86,3 +93,41 @@ def test_healthy_canary_is_promoted_through_every_step(torque_ws, ai4i_rows) -> 
     assert ws.governance.status("torque/2").state == "deployed"
     events = [d.event_type for d in ws.governance.deliveries()]
     assert events.count("deployment.canary_step") == 3 and "deployment.deployed" in events
+
+
+def test_a_promotion_is_one_transaction_no_reader_sees_it_half_done(torque_ws) -> None:
+    """History, alias and version state move together: whoever sees the promote entry sees the rest."""
+    ws = torque_ws
+    ws.serving.apply(canary_spec("torque/2", [5, 100], 10**6, 3600, auto=False))
+    done = threading.Event()
+    seen: list[tuple[bool, int, str]] = []
+
+    def reader() -> None:
+        while not done.is_set():
+            promoted = any(h.action == "promote" for h in ws.serving.history("maint"))
+            seen.append((promoted, ws.registry.resolve("torque@champion").version, ws.governance.status("torque/2").state))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        ws.serving.promote("maint", "looks good")
+    finally:
+        done.set()
+        thread.join()
+    seen.append((True, ws.registry.resolve("torque@champion").version, ws.governance.status("torque/2").state))
+    assert all(version == 2 and state == "deployed" for promoted, version, state in seen if promoted), seen
+    events = ws.audit.log(subject="deployment:maint")
+    assert [e.action for e in events].count("deployment.promote") == 1
+    assert not [e for e in events if e.action == "deployment.promote.registry"]
+
+
+def test_a_promotion_the_policy_blocks_changes_nothing(torque_ws) -> None:
+    ws = torque_ws
+    ws.serving.apply(canary_spec("torque/2", [5, 100], 10**6, 3600, auto=False))
+    ws.governance.set_policy("applies_to: [deployed]\nmetrics:\n  accuracy: {min: 2.0}\n", model="torque")
+    with pytest.raises(Conflict, match="accuracy"):
+        ws.serving.promote("maint")
+    assert [h.action for h in ws.serving.history("maint")] == ["apply"]
+    assert ws.registry.resolve("torque@champion").version == 1
+    assert ws.governance.status("torque/2").state == "approved"
+    assert sorted(v.role for v in ws.serving.get("maint").variants) == ["canary", "stable"]

@@ -15,11 +15,18 @@ from sqlalchemy import select
 
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
-from slipway.core.errors import InvalidInput
+from slipway.core.errors import Conflict, InvalidInput, PermissionDenied
 from slipway.core.ids import new_id
 from slipway.deploy import transitions
 from slipway.deploy.canary import decide
-from slipway.deploy.links import mark_deployed, move_alias, require_production_ready, resolve_variant
+from slipway.deploy.links import (
+    PromotionBlocked,
+    promote_version,
+    record_blocked_check,
+    require_production_ready,
+    require_promotion_rights,
+    resolve_variant,
+)
 from slipway.deploy.records import Deployment, DeploymentStatus, HistoryEntry, PayloadSegment
 from slipway.deploy.rows import (
     add_history,
@@ -112,12 +119,30 @@ class DeployBackend:
 
     @endpoint("deploy")
     def promote(self, name: str, reason: str = "manual promotion") -> Deployment:
-        """Make the canary the stable variant at 100%, mark its version deployed and move the alias."""
+        """Make the canary the stable variant at 100%, mark its version deployed and move the
+        deployment's alias, in one transaction.
+
+        Raises:
+            Conflict: no canary, or the canary's version may not be deployed under its policy
+                (nothing changes; the failed check is recorded).
+            PermissionDenied: the alias is protected and the caller lacks ``alias.protected``.
+        """
+        try:
+            self._promote(name, {"reason": reason})
+        except PromotionBlocked as blocked:
+            raise Conflict(record_blocked_check(self.ctx, blocked)) from None
+        return self.get(name)
+
+    def _promote(self, name: str, details: dict[str, Any]) -> None:
+        with self.ctx.db.read() as conn:
+            alias = orjson.loads(deployment_row(conn, name).spec).get("canary", {}).get("alias")
+        require_promotion_rights(self.ctx, alias)
         with self.ctx.db.write() as conn:
             row = deployment_row(conn, name, lock=True)
-            canary = transitions.promote(self.ctx, conn, row, {"reason": reason})
-        self._after_promotion(name, canary)
-        return self.get(name)
+            canary = transitions.canary_variant(row, conn)
+            registry = promote_version(self.ctx, conn, canary["model"], canary["version"], alias,
+                                       f"promoted in deployment {name}")
+            transitions.promote(self.ctx, conn, row, {**details, **registry})
 
     @endpoint("deploy")
     def rollback(self, name: str, reason: str = "manual rollback") -> Deployment:
@@ -128,50 +153,53 @@ class DeployBackend:
 
     @endpoint("deploy")
     def canary_tick(self, name: str) -> dict[str, Any]:
-        """Evaluate the canary once and act on the decision; returns ``{"action", "reason", ...numbers}``."""
-        promoted: dict[str, Any] | None = None
-        with self.ctx.db.write() as conn:
-            row = deployment_row(conn, name, lock=True)
-            spec = orjson.loads(row.spec)
-            variants = load_deployment(conn, row).variants
-            canary = next((v for v in variants if v.role == "canary"), None)
-            if canary is None or not spec["canary"].get("auto", True):
-                return {"action": "none", "reason": "no automated canary in this deployment"}
-            counters = merged_counters(conn, row.id, int(row.revision))
-            stable = VariantCounters()
-            for v in variants:
-                if v.role == "stable" and v.name in counters:
-                    stable = stable.merge(counters[v.name])
-            elapsed = (now_ms() - int(row.step_started_ms)) / 1000.0
-            decision = decide(stable, counters.get(canary.name, VariantCounters()), spec["slo"], spec["canary"],
-                              int(row.canary_step), elapsed)
-            details = {"reason": decision.reason, "numbers": decision.numbers, "automated": True}
-            if decision.action == "advance":
-                transitions.advance(self.ctx, conn, row, details)
-            elif decision.action == "rollback":
-                transitions.rollback(self.ctx, conn, row, details)
-            elif decision.action == "promote":
-                promoted = transitions.promote(self.ctx, conn, row, details)
-        if promoted is not None:
-            self._after_promotion(name, promoted)
-        return {"action": decision.action, **details}
+        """Evaluate the canary once and act on the decision; returns ``{"action", "reason", ...numbers}``.
 
-    def _after_promotion(self, name: str, canary: dict[str, Any]) -> None:
-        # Governance and the registry run their own gated transactions; their outcome is recorded too.
-        spec = self.get(name).spec
-        outcome: dict[str, Any] = {}
+        A promotion that governance refuses (the policy blocks ``deployed``, or the caller may not
+        move a protected alias) changes nothing: the action is ``blocked``, recorded and audited."""
+        with self.ctx.db.read() as conn:
+            alias = orjson.loads(deployment_row(conn, name).spec).get("canary", {}).get("alias")
         try:
-            outcome["governance"] = mark_deployed(self.ctx, canary["model"], canary["version"],
-                                                  f"promoted in deployment {name}")
-        except Exception as err:  # a policy that blocks 'deployed' must not undo the traffic switch
-            outcome["governance"] = f"not marked deployed: {getattr(err, 'message', err)}"
-        alias = spec.get("canary", {}).get("alias")
-        if alias:
-            outcome["alias"] = move_alias(self.ctx, canary["model"], alias, canary["version"])
-        with self.ctx.db.write() as conn:
-            row = deployment_row(conn, name)
-            add_history(conn, row.id, int(row.revision), "promote.registry", self.ctx.principal.name, outcome)
-            self.ctx.audit(conn, "deployment.promote.registry", "deployment", name, outcome)
+            require_promotion_rights(self.ctx, alias)
+            no_rights = None
+        except PermissionDenied as err:
+            no_rights = err.message
+        try:
+            with self.ctx.db.write() as conn:
+                row = deployment_row(conn, name, lock=True)
+                spec = orjson.loads(row.spec)
+                variants = load_deployment(conn, row).variants
+                canary = next((v for v in variants if v.role == "canary"), None)
+                if canary is None or not spec["canary"].get("auto", True):
+                    return {"action": "none", "reason": "no automated canary in this deployment"}
+                counters = merged_counters(conn, row.id, int(row.revision))
+                stable = VariantCounters()
+                for v in variants:
+                    if v.role == "stable" and v.name in counters:
+                        stable = stable.merge(counters[v.name])
+                elapsed = (now_ms() - int(row.step_started_ms)) / 1000.0
+                decision = decide(stable, counters.get(canary.name, VariantCounters()), spec["slo"],
+                                  spec["canary"], int(row.canary_step), elapsed)
+                details = {"reason": decision.reason, "numbers": decision.numbers, "automated": True}
+                if decision.action == "advance":
+                    transitions.advance(self.ctx, conn, row, details)
+                elif decision.action == "rollback":
+                    transitions.rollback(self.ctx, conn, row, details)
+                elif decision.action == "promote":
+                    if no_rights is not None:
+                        raise PermissionDenied(no_rights)
+                    registry = promote_version(self.ctx, conn, canary.model, canary.version, alias,
+                                               f"promoted in deployment {name}")
+                    transitions.promote(self.ctx, conn, row, {**details, **registry})
+        except (PromotionBlocked, PermissionDenied) as err:
+            why = record_blocked_check(self.ctx, err) if isinstance(err, PromotionBlocked) else err.message
+            details = {**details, "blocked": why}
+            with self.ctx.db.write() as conn:
+                row = deployment_row(conn, name)
+                add_history(conn, row.id, int(row.revision), "promote.blocked", self.ctx.principal.name, details)
+                self.ctx.audit(conn, "deployment.promote.blocked", "deployment", name, details)
+            return {"action": "blocked", **details}
+        return {"action": decision.action, **details}
 
     @endpoint("deploy")
     def record_stats(self, name: str, revision: int, worker: str, counters: dict[str, dict[str, Any]]) -> None:

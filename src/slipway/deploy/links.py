@@ -1,5 +1,6 @@
 """How deployments reach the registry and governance: resolve references, check the policy
-gate for production traffic, move aliases and mark versions deployed."""
+gate for production traffic, and, in a promotion's one transaction, mark the version deployed
+and move the alias."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from slipway.core.errors import Conflict
+from slipway.governance.checks import failure_message
+from slipway.governance.gate import passing_check, record_check
+from slipway.governance.lifecycle import require_allowed, set_state
 from slipway.governance.refs import resolve_version, version_row
+from slipway.registry.aliases import move_alias, require_alias_rights
 from slipway.store.context import ServiceContext
 
 PRODUCTION_STATES = ("approved", "deployed")
@@ -33,26 +38,52 @@ def require_production_ready(variant: str, role: str, model: str, version: int, 
             "deployed versions may receive production traffic (use role: shadow to try it on mirrored traffic)")
 
 
-def mark_deployed(ctx: ServiceContext, model: str, version: int, reason: str) -> str:
-    """Move the version to ``deployed`` through governance (its policy gate); returns what happened."""
-    from slipway.governance.backend_lifecycle import LifecycleEndpoints
+class PromotionBlocked(Conflict):
+    """The promoted version's policy does not allow ``deployed`` now; nothing was changed."""
 
-    with ctx.db.read() as conn:
-        state = version_row(conn, model, version).state  # type: ignore[attr-defined]
-    if state == "deployed":
-        return "already deployed"
-    lifecycle = LifecycleEndpoints()
-    lifecycle.ctx = ctx
-    lifecycle.transition(f"{model}/{version}", "deployed", reason)
-    return "deployed"
+    def __init__(self, message: str, model: str, version: int) -> None:
+        super().__init__(message)
+        self.model, self.version = model, version
 
 
-def move_alias(ctx: ServiceContext, model: str, alias: str, version: int) -> str:
-    """Point ``alias`` at the promoted version through the registry (protected-alias rules apply)."""
-    from slipway.registry.backend import RegistryBackend
+def require_promotion_rights(ctx: ServiceContext, alias: str | None) -> None:
+    """Check, before any change, that the caller may move the deployment's alias."""
+    if alias:
+        require_alias_rights(ctx, alias)
 
-    try:
-        RegistryBackend(ctx).set_alias(model, alias, version)
-    except Conflict as err:
-        return f"alias not moved: {err.message}"
-    return f"{alias} -> {model}/{version}"
+
+def promote_version(ctx: ServiceContext, conn: Connection, model: str, version: int, alias: str | None,
+                    reason: str) -> dict[str, Any]:
+    """Inside the promotion's transaction: mark the version ``deployed`` through its policy gate and
+    point ``alias`` at it through the registry. Returns what happened, for the history entry.
+
+    Raises:
+        PromotionBlocked: the policy refuses ``deployed``; the caller's transaction must be abandoned
+            (and the failed check recorded with :func:`record_blocked_check`).
+        Conflict: the version's state does not allow deployment.
+    """
+    row: Any = version_row(conn, model, version)
+    outcome: dict[str, Any] = {}
+    if row.state == "deployed":
+        outcome["governance"] = "already deployed"
+    else:
+        require_allowed(model, version, row.state, "deployed")
+        check = passing_check(ctx, conn, row, "deployed")
+        if check is None:
+            raise PromotionBlocked(f"{model}/{version} may not be deployed under its policy now", model, version)
+        set_state(conn, row.id, row.state, "deployed")
+        ctx.audit(conn, "model_version.transition", "model_version", f"{model}/{version}",
+                  {"from": row.state, "to": "deployed", "reason": reason, "check_id": check.id})
+        outcome["governance"] = "deployed"
+        row = version_row(conn, model, version)
+    if alias:
+        move_alias(ctx, conn, row, alias)
+        outcome["alias"] = f"{alias} -> {model}/{version}"
+    return outcome
+
+
+def record_blocked_check(ctx: ServiceContext, blocked: PromotionBlocked) -> str:
+    """Record the failed policy check of a refused promotion in its own transaction; returns why."""
+    with ctx.db.write() as conn:
+        failed = record_check(ctx, conn, version_row(conn, blocked.model, blocked.version), "deployed")
+    return blocked.message if failed.passed else failure_message(failed)

@@ -29,6 +29,11 @@ def _canary(variants: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return canary
 
 
+def canary_variant(row: Any, conn: Connection) -> dict[str, Any]:
+    """The deployment's canary variant; Conflict if it has none."""
+    return _canary(_variants_of(row, conn), row.name)
+
+
 def advance(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, Any]) -> int:
     """Step the canary to its next weight; returns the new revision."""
     spec = orjson.loads(row.spec)

@@ -1,56 +1,35 @@
-"""What was in production when: alias holders at a past time, replayed from the audit ledger.
+"""What was in production when: alias holders at a past time, from the registry's typed history.
 
-Every alias move appends an audit event (``…alias…`` action with ``model``, ``alias`` and
-``version`` in its details; a removal has ``version`` null or a ``delete``/``remove`` action), in
-the same transaction as the move. Replaying them in ledger order up to a time gives the exact
-holders at that time, and the ledger's hash chain proves the history was not rewritten.
+Every alias move and removal appends a row to ``model_alias_history`` in the same transaction as
+the move and its audit event (:mod:`slipway.registry.aliases`). Replaying the rows in order up to a
+time gives the exact holders at that time; ``audit verify`` checks the rows against the ledger.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.auth import endpoint
 from slipway.core.errors import InvalidInput
 from slipway.store.context import ServiceContext
-from slipway.store.schema.core import audit_events
-
-
-def _model_of(details: dict[str, Any], subject_id: str) -> str:
-    return str(details.get("model") or details.get("model_name") or subject_id.split("@")[0].split("/")[0])
+from slipway.store.schema.registry import model_alias_history
 
 
 def aliases_at(conn: Connection, at_ms: int, model: str | None = None) -> list[dict[str, Any]]:
     """[{model, alias, version, set_by, since_ms}] holding at ``at_ms``, sorted by model and alias."""
+    query = select(model_alias_history).where(model_alias_history.c.ts_ms <= at_ms)
+    if model:
+        query = query.where(model_alias_history.c.model_name == model)
     holders: dict[tuple[str, str], dict[str, Any]] = {}
-    last = 0
-    while True:
-        rows = conn.execute(
-            select(audit_events.c.seq, audit_events.c.ts, audit_events.c.actor, audit_events.c.action,
-                   audit_events.c.subject_id, audit_events.c.details)
-            .where(audit_events.c.action.like("%alias%"), audit_events.c.ts <= at_ms, audit_events.c.seq > last)
-            .order_by(audit_events.c.seq).limit(5000)
-        ).all()
-        if not rows:
-            break
-        last = rows[-1].seq
-        for row in rows:
-            details = orjson.loads(row.details)
-            alias = details.get("alias")
-            if not alias:
-                continue
-            name = _model_of(details, row.subject_id)
-            if model and name != model:
-                continue
-            version = details.get("version", details.get("to"))
-            if version is None or any(word in row.action for word in ("delete", "remove", "unset")):
-                holders.pop((name, alias), None)
-            else:
-                holders[(name, alias)] = {"model": name, "alias": alias, "version": int(version),
-                                          "set_by": row.actor, "since_ms": row.ts}
+    for row in conn.execute(query.order_by(model_alias_history.c.seq)):
+        key = (row.model_name, row.alias)
+        if row.version is None:
+            holders.pop(key, None)
+        else:
+            holders[key] = {"model": row.model_name, "alias": row.alias, "version": int(row.version),
+                            "set_by": row.set_by, "since_ms": row.ts_ms}
     return [holders[key] for key in sorted(holders)]
 
 

@@ -19,14 +19,11 @@ from slipway.governance.lifecycle import ALLOWED, CHECKED_STATES, PERMISSION_FOR
 from slipway.governance.policy import parse_policy
 from slipway.governance.records import CheckResult, PolicyInfo, VersionStatus
 from slipway.governance.refs import resolve_version, version_row
+from slipway.registry.aliases import SERVABLE_STATES, check_alias_name, move_alias, require_alias_rights
+from slipway.registry.rows import aliases_by_model
 from slipway.store.context import ServiceContext
 from slipway.store.outbox import emit
 from slipway.store.schema.governance import policies, policy_checks
-from slipway.store.schema.registry import model_aliases
-
-
-def protected_aliases(ctx: ServiceContext) -> list[str]:
-    return list(ctx.settings.section("governance").get("protected_aliases", ["champion", "production"]))
 
 
 class LifecycleEndpoints:
@@ -42,9 +39,7 @@ class LifecycleEndpoints:
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)
             row: Any = version_row(conn, model, number)
-            aliases = [a.alias for a in conn.execute(
-                select(model_aliases.c.alias).where(model_aliases.c.model_id == row.model_id,
-                                                    model_aliases.c.version == number).order_by(model_aliases.c.alias))]
+            aliases = [a for a, v in aliases_by_model(conn, [row.model_id]).get(row.model_id, {}).items() if v == number]
             check = conn.execute(select(policy_checks).where(policy_checks.c.model == model, policy_checks.c.version == number)
                                  .order_by(policy_checks.c.created_ms.desc()).limit(1)).first()
             last = None if check is None else {
@@ -129,36 +124,19 @@ class LifecycleEndpoints:
     @endpoint("registry.write")
     def promote(self, ref: str, alias: str) -> VersionStatus:
         """Point ``alias`` at the version. Protected aliases (``governance.protected_aliases``) need an
-        approved or deployed version that passes its policy now."""
-        check_name(alias, "alias")
-        if alias == "latest" or alias.isdigit():
-            raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
+        approved or deployed version that passes its policy now; the registry moves the alias in the
+        policy check's transaction."""
+        check_alias_name(alias)
         model, number = self._resolve(ref)
-        protected = alias in protected_aliases(self.ctx)
-        if protected:
-            self.ctx.principal.require("alias.protected", f"move the protected alias {alias!r}")
+        protected = require_alias_rights(self.ctx, alias)
 
         def change(conn: Connection, row: Any, check: CheckResult | None) -> None:
-            if protected and row.state not in ("approved", "deployed"):
-                raise Conflict(f"{model}/{number} is {row.state}; only an approved or deployed version may take the "
-                               f"protected alias {alias!r}")
-            previous = conn.execute(select(model_aliases.c.version).where(
-                model_aliases.c.model_id == row.model_id, model_aliases.c.alias == alias)).scalar()
-            values = {"version": number, "set_by": self.ctx.principal.name, "updated_ms": now_ms()}
-            if previous is None:
-                conn.execute(model_aliases.insert().values(model_id=row.model_id, alias=alias, **values))
-            else:
-                conn.execute(model_aliases.update().where(model_aliases.c.model_id == row.model_id,
-                                                          model_aliases.c.alias == alias).values(**values))
-            details = {"model": model, "alias": alias, "version": number, "previous": previous,
-                       "check_id": check.id if check else None}
-            self.ctx.audit(conn, "model.alias.set", "model", model, details)
-            emit(conn, "alias.moved", details)
+            move_alias(self.ctx, conn, row, alias, check.id if check else None)
 
         if protected:
             with self.ctx.db.read() as conn:
-                state = version_row(conn, model, number).state  # type: ignore[attr-defined]
-            if state not in ("approved", "deployed"):
+                state = version_row(conn, model, number).state
+            if state not in SERVABLE_STATES:
                 raise Conflict(f"{model}/{number} is {state}; only an approved or deployed version may take the "
                                f"protected alias {alias!r} (request approval first)")
             gated_write(self.ctx, model, number, "approved", change)

@@ -41,6 +41,22 @@ def record_check(ctx: ServiceContext, conn: Connection, row: Any, target: str, p
     return result
 
 
+def passing_check(ctx: ServiceContext, conn: Connection, row: Any, target: str, pending_approvals: int = 0,
+                  skip_approvals: bool = False) -> CheckResult | None:
+    """Evaluate the policy inside the caller's write transaction; store and audit the result and
+    return it when it passes, or return None (storing nothing) when it does not: the caller then
+    abandons its transaction and records the failure with :func:`record_check` in a new one."""
+    info, outcomes = evaluate(conn, row, target, pending_approvals)
+    if skip_approvals:
+        outcomes = [o for o in outcomes if not o.requirement.startswith("approvals")]
+    if not all(o.passed for o in outcomes):
+        return None
+    result = store_check(conn, ctx.settings, ctx.principal.name, row.model_name, row.version, target, info, outcomes)
+    ctx.audit(conn, "policy.check", "model_version", f"{row.model_name}/{row.version}",
+              {"check_id": result.id, "target_state": target, "passed": True, "failed": []})
+    return result
+
+
 def gated_write(ctx: ServiceContext, model: str, number: int, target: str,
                 change: Callable[[Connection, Any, CheckResult], T], pending_approvals: int = 0,
                 skip_approvals: bool = False,
@@ -52,13 +68,8 @@ def gated_write(ctx: ServiceContext, model: str, number: int, target: str,
     """
     with ctx.db.write() as conn:
         row = version_row(conn, model, number)
-        info, outcomes = evaluate(conn, row, target, pending_approvals)
-        if skip_approvals:
-            outcomes = [o for o in outcomes if not o.requirement.startswith("approvals")]
-        if all(o.passed for o in outcomes):
-            result = store_check(conn, ctx.settings, ctx.principal.name, model, number, target, info, outcomes)
-            ctx.audit(conn, "policy.check", "model_version", f"{model}/{number}",
-                      {"check_id": result.id, "target_state": target, "passed": True, "failed": []})
+        result = passing_check(ctx, conn, row, target, pending_approvals, skip_approvals)
+        if result is not None:
             return change(conn, row, result)
     with ctx.db.write() as conn:
         row = version_row(conn, model, number)

@@ -17,12 +17,20 @@ from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.ids import new_id
 from slipway.core.names import check_key, check_name, check_value
+from slipway.registry.aliases import (
+    check_alias_name,
+    move_alias,
+    protected_aliases,
+    remove_alias,
+    require_alias_rights,
+)
 from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
 from slipway.registry.refs import parse_ref
 from slipway.registry.registration import BundleFacts, dataset_ref, read_bundle_facts, run_snapshot
 from slipway.registry.rows import (
     aliases_by_model,
     from_json,
+    joined_version_row,
     load_models,
     load_version,
     model_row,
@@ -32,13 +40,9 @@ from slipway.registry.rows import (
 )
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
-from slipway.store.outbox import emit
-from slipway.store.schema.registry import model_aliases, model_versions, registered_models
+from slipway.store.schema.registry import model_versions, registered_models
 
 DEFAULT_RISK_TIERS = ("low", "medium", "high")
-DEFAULT_PROTECTED_ALIASES = ("champion", "production")
-# Governance states a protected alias may point at.
-SERVABLE_STATES = ("approved", "deployed")
 
 
 def _tags(tags: dict[str, Any] | None) -> dict[str, str]:
@@ -61,8 +65,7 @@ class RegistryBackend:
         return DEFAULT_RISK_TIERS
 
     def protected_aliases(self) -> tuple[str, ...]:
-        configured = self.ctx.settings.section("governance").get("protected_aliases")
-        return tuple(configured) if isinstance(configured, list) else DEFAULT_PROTECTED_ALIASES
+        return protected_aliases(self.ctx)
 
     def _risk_tier(self, tier: str) -> str:
         if tier not in self.risk_tiers():
@@ -262,48 +265,24 @@ class RegistryBackend:
     @endpoint("registry.write")
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         """Point ``alias`` at ``version`` (moving it if set). Protected aliases (settings
-        ``governance.protected_aliases``, default champion and production) may only point at an
-        approved or deployed version; otherwise Conflict says which state the version is in."""
-        check_name(alias, "alias")
-        if alias == "latest" or alias.isdigit():
-            raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
+        ``governance.protected_aliases``, default champion and production) need the
+        ``alias.protected`` permission and may only point at an approved or deployed version;
+        otherwise Conflict says which state the version is in."""
+        check_alias_name(alias)
         number = _version_number(version)
-        if alias in self.protected_aliases():
-            self.ctx.principal.require("alias.protected", f"move the protected alias {alias!r}")
+        require_alias_rights(self.ctx, alias)
         with self.ctx.db.write() as conn:
             model = model_row(conn, name, lock=True)
-            row = version_row(conn, model, number)
-            if alias in self.protected_aliases() and row.state not in SERVABLE_STATES:
-                raise Conflict(
-                    f"alias {alias!r} is protected: it may only point at an approved or deployed version, and "
-                    f"{name}/{number} is {row.state!r}; get it approved first"
-                )
-            old = conn.execute(select(model_aliases.c.version).where(
-                model_aliases.c.model_id == model.id, model_aliases.c.alias == alias)).scalar()
-            if old != number:
-                conn.execute(model_aliases.delete().where(model_aliases.c.model_id == model.id,
-                                                          model_aliases.c.alias == alias))
-                conn.execute(model_aliases.insert().values(model_id=model.id, alias=alias, version=number,
-                                                           set_by=self.ctx.principal.name, updated_ms=now_ms()))
-                self.ctx.audit(conn, "registry.set_alias", "registered_model", name,
-                               {"alias": alias, "from": old, "to": number})
-                emit(conn, "alias.moved", {"model": name, "alias": alias, "version": number, "previous": old})
+            move_alias(self.ctx, conn, joined_version_row(conn, name, number), alias)
             return load_version(conn, model, number)
 
     @endpoint("registry.write")
     def delete_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from ``name``; NotFound if it is not set."""
-        if alias in self.protected_aliases():
-            self.ctx.principal.require("alias.protected", f"remove the protected alias {alias!r}")
+        require_alias_rights(self.ctx, alias, "remove")
         with self.ctx.db.write() as conn:
             model = model_row(conn, name, lock=True)
-            old = conn.execute(select(model_aliases.c.version).where(
-                model_aliases.c.model_id == model.id, model_aliases.c.alias == alias)).scalar()
-            if old is None:
-                raise NotFound(f"model {name!r} has no alias {alias!r}")
-            conn.execute(model_aliases.delete().where(model_aliases.c.model_id == model.id,
-                                                      model_aliases.c.alias == alias))
-            self.ctx.audit(conn, "registry.delete_alias", "registered_model", name, {"alias": alias, "from": old})
+            remove_alias(self.ctx, conn, model.id, name, alias)
 
     # -- reproduce --------------------------------------------------------------------------
     @endpoint("read")

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 from slipway.core.errors import NotFound
 from slipway.core.records import dumps, loads
 from slipway.registry.records import ModelVersion, RegisteredModel
+from slipway.registry.refs import parse_ref
 from slipway.store.queries import one_row
 from slipway.store.schema.registry import model_aliases, model_versions, registered_models
 
@@ -83,3 +84,39 @@ def version_row(conn: Connection, model: Any, version: int) -> Any:
 def load_version(conn: Connection, model: Any, version: int) -> ModelVersion:
     aliases = aliases_by_model(conn, [model.id]).get(model.id, {})
     return version_record(version_row(conn, model, version), model.name, aliases)
+
+
+def joined_version_row(conn: Connection, model: str, version: int) -> Any:
+    """The version row joined with its model's name, owner, risk tier and description (the shape
+    governance and deployments read); NotFound naming what is missing."""
+    row = conn.execute(
+        select(model_versions, registered_models.c.name.label("model_name"), registered_models.c.owner,
+               registered_models.c.risk_tier, registered_models.c.description.label("model_description"))
+        .join(registered_models, registered_models.c.id == model_versions.c.model_id)
+        .where(registered_models.c.name == model, model_versions.c.version == int(version))
+    ).first()
+    if row is None:
+        version_row(conn, model_row(conn, model), int(version))  # raises NotFound naming what is missing
+    return row
+
+
+def resolve_ref(conn: Connection, ref: str) -> tuple[str, int]:
+    """The (model name, version number) a reference (any form of :func:`parse_ref`) points at now.
+
+    Raises:
+        InvalidInput: a malformed reference. NotFound: no such model, alias or version.
+    """
+    parsed = parse_ref(ref)
+    model = model_row(conn, parsed.name)
+    if parsed.version is not None:
+        return parsed.name, parsed.version
+    if parsed.alias is not None:
+        number = conn.execute(select(model_aliases.c.version).where(
+            model_aliases.c.model_id == model.id, model_aliases.c.alias == parsed.alias)).scalar()
+        if number is None:
+            raise NotFound(f"model {parsed.name!r} has no alias {parsed.alias!r}")
+        return parsed.name, int(number)
+    latest = conn.execute(select(func.max(model_versions.c.version)).where(model_versions.c.model_id == model.id)).scalar()
+    if latest is None:
+        raise NotFound(f"model {parsed.name!r} has no versions yet")
+    return parsed.name, int(latest)

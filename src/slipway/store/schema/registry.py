@@ -57,3 +57,17 @@ model_aliases = Table(
     Column("set_by", NAME, nullable=False),
     ms_column("updated_ms"),
 )
+
+# Every alias move and removal, in order: "what was in production at time T" reads this typed
+# history (the audit ledger proves it was not rewritten; replaying the ledger is not needed).
+model_alias_history = Table(
+    "model_alias_history",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("model_name", NAME, nullable=False),
+    Column("alias", NAME, nullable=False),
+    Column("version", Integer, nullable=True),  # null: the alias was removed
+    Column("set_by", NAME, nullable=False),
+    ms_column("ts_ms"),
+    Index("ix_model_alias_history_model_ts", "model_name", "ts_ms"),
+)
