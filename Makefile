@@ -1,21 +1,41 @@
 # The two set-up commands are `make quickstart` and `make test`; both install what they need.
+#   make quickstart: the main job's dependencies only (requirements.lock, ~650 MB)
+#   make test:       everything: extras, torch (CPU build) and the test tools (requirements-dev.lock)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
+HASH = $(shell cat $(1) pyproject.toml | sha1sum | cut -c1-12)
+CORE_STAMP := $(VENV)/.core-$(call HASH,requirements.lock)
+DEV_STAMP := $(VENV)/.dev-$(call HASH,requirements-dev.lock)
+# The CPU build of torch: this machine keeps its wheel in /opt/wheels; elsewhere PyTorch's CPU index has it.
+TORCH_SOURCE := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: install quickstart test lint services bench clean
+.PHONY: install install-dev quickstart test lint services bench clean lock
 
-$(STAMP): requirements.lock pyproject.toml
+$(UV):
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
-	$(UV) pip sync -q --python $(PY) requirements.lock
-	$(UV) pip install -q --python $(PY) --no-deps -e .
-	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
 
-install: $(STAMP)
+$(CORE_STAMP): requirements.lock pyproject.toml | $(UV)
+	@echo "Installing the main job's dependencies into $(VENV) (first time only; uv shows each step)"
+	$(UV) pip install --python $(PY) -r requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	rm -f $(VENV)/.core-*
+	touch $(CORE_STAMP)
+
+$(DEV_STAMP): requirements-dev.lock pyproject.toml | $(UV)
+	@echo "Installing every extra and the test tools into $(VENV) (first time only; uv shows each step)"
+	$(UV) pip sync --python $(PY) $(TORCH_SOURCE) requirements-dev.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	rm -f $(VENV)/.dev-* $(VENV)/.core-*
+	touch $(DEV_STAMP) $(CORE_STAMP)
+
+install: $(CORE_STAMP)
+
+install-dev: $(DEV_STAMP)
+
+lock:
+	bash scripts/lock.sh
 
 # Bytecode caching stays on: the tests and the quickstart start many Python processes, and
 # recompiling pandas and scikit-learn in each one costs seconds.
@@ -24,10 +44,10 @@ RUN := env -u PYTHONDONTWRITEBYTECODE
 quickstart: install
 	$(RUN) $(VENV)/bin/slipway quickstart
 
-test: install services
+test: install-dev services
 	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup --durations=25
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

@@ -89,3 +89,33 @@ def test_schema_revisions_and_bad_yaml(sqlite_ws: Workspace, ai4i_7000: Path) ->
         with pytest.raises(InvalidInput, match=needle):
             data.save_schema("ai4i", bad)
     assert data.schema("ai4i").revision == 2
+
+
+def test_inferred_schema_leaves_the_key_and_increasing_ids_open_ended(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    """Issue 23: infer from the first weeks, validate the next week and the whole file, no hand edit."""
+    table = read_table(AI4I, "ai4i.csv")
+    first, everything = tmp_path / "first6000.csv", tmp_path / "all10000.csv"
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(table.slice(0, 6000), first)
+    pacsv.write_csv(table, everything)
+    data = sqlite_ws.data
+    data.add("s", first, key="UDI")
+    columns = yaml.safe_load(data.infer_schema("s@1").body)["columns"]
+    assert "max" not in columns["UDI"] and columns["UDI"]["min"] >= 0
+    assert "max" in columns["Torque [Nm]"]  # an ordinary measurement keeps its range
+    report = data.validate(everything, schema="s")
+    assert report.anomalies == []  # was out_of_range on UDI for 34% of rows
+    pacsv.write_csv(table.slice(0, 7000), next_week := tmp_path / "next_week.csv")  # versions accumulate
+    assert data.validate(next_week, schema="s").anomalies == []
+
+
+def test_an_increasing_id_without_a_declared_key_is_open_ended_too(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    table = read_table(AI4I, "ai4i.csv").slice(0, 3000)
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(table, path := tmp_path / "first.csv")
+    sqlite_ws.data.add("nokey", path)
+    columns = yaml.safe_load(sqlite_ws.data.infer_schema("nokey@1").body)["columns"]
+    assert "max" not in columns["UDI"]
+    assert "max" in columns["Tool wear [min]"]

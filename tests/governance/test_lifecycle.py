@@ -46,8 +46,9 @@ def test_transitions_follow_the_table(home: Path, store_uri: str) -> None:
         admin.governance.transition(ref, "shipped")
     with pytest.raises(NotFound, match="no version 99"):
         admin.governance.status("credit/99")
-    with pytest.raises(InvalidInput, match="malformed"):
+    with pytest.raises(InvalidInput, match="names no version or alias"):
         admin.governance.status("credit")
+    assert admin.governance.status("credit/latest").version == admin.registry.resolve("credit/latest").version
 
     request = admin.governance.request_approval(ref, "go")
     admin.identity.create_user("bob", ["approver"])

@@ -149,8 +149,9 @@ def test_versions_aliases_search_and_lineage(workspace: Workspace, home: Path) -
 
     registry.set_alias("churn", "challenger", 1)
     registry.set_alias("churn", "challenger", 2)
-    moves = [e.details for e in workspace.audit.log(subject="registered_model:churn", action="registry.set_alias")]
-    assert {"alias": "challenger", "from": 1, "to": 2} in moves and {"alias": "challenger", "from": None, "to": 1} in moves
+    moves = [(e.details["alias"], e.details["previous"], e.details["version"])
+             for e in workspace.audit.log(subject="registered_model:churn", action="registry.set_alias")]
+    assert ("challenger", 1, 2) in moves and ("challenger", None, 1) in moves
     assert registry.resolve("churn@challenger").version == 2
     assert registry.resolve("models:/churn/1").version == 1
     assert registry.resolve("churn/latest").version == 2

@@ -24,12 +24,39 @@ def infer(service: DataService, ref: Any, table: str | None, save: bool) -> Sche
     version = service.get_version(ref)
     path = table_entry(manifest_of(service._blobs, version), version, table).path
     profile = service.profile(version).get(path)
+    loaded = None
     if profile is None:
-        profile = _profile_of(service.load(version, path))
-    body = dump_schema(infer_schema(profile))
+        loaded = service.load(version, path)
+        profile = _profile_of(loaded)
+    candidates = [name for name, sketch in profile.columns.items() if _may_grow(sketch)]
+    increasing: set[str] = set()
+    if candidates:
+        table = loaded if loaded is not None else service.load(version, path)
+        increasing = {name for name in candidates if name in table.column_names and _increasing(table[name])}
+    body = dump_schema(infer_schema(profile, open_ended=set(version.key_columns) | increasing))
     if not save:
         return SchemaRevision(version.name, 0, body, version.version, 0, "")
     return service.save_schema(version.name, body, version.version)
+
+
+def _may_grow(sketch: Any) -> bool:
+    """Event times, and integer columns whose values look all distinct (record ids), may only grow."""
+    if sketch.kind == "datetime":
+        return True
+    if sketch.kind != "numeric" or "int" not in sketch.arrow_type or not sketch.valid:
+        return False
+    return bool(sketch.summary()["distinct"] >= 0.95 * sketch.valid)
+
+
+def _increasing(column: pa.ChunkedArray) -> bool:
+    """Whether the column's non-null values never decrease in row order."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    values = pc.drop_null(column).to_numpy() if column.null_count else column.to_numpy()
+    if values.dtype.kind == "M":
+        values = values.astype("int64")
+    return bool(values.size > 1 and np.all(values[1:] >= values[:-1]))
 
 
 def _profile_of(table: pa.Table) -> Any:

@@ -28,8 +28,14 @@ _COLUMN_KEYS = {"type", "required", "max_null_share", "min", "max", "categories"
                 "max_out_of_range_share"}
 
 
-def infer_schema(profile: TableProfile, min_rows_share: float = 0.5) -> dict[str, Any]:
-    """A schema that the profiled table passes, with room for ordinary variation."""
+def infer_schema(profile: TableProfile, min_rows_share: float = 0.5,
+                 open_ended: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """A schema that the profiled table passes, with room for ordinary variation.
+
+    Args:
+        open_ended: columns that grow with every new batch (the dataset's key columns, increasing
+            record ids, event times); they get a lower bound only, so next week's rows pass.
+    """
     columns: dict[str, dict[str, Any]] = {}
     for name, sketch in profile.columns.items():
         spec: dict[str, Any] = {"type": sketch.arrow_type, "required": True}
@@ -43,7 +49,10 @@ def infer_schema(profile: TableProfile, min_rows_share: float = 0.5) -> dict[str
                 lo = 0.0  # a quantity never seen negative (counts, torque, ids) stays non-negative
             if sketch.kind == "numeric" and "int" in sketch.arrow_type:
                 lo, hi = float(int(lo) - (lo < int(lo))), float(int(hi) + (hi > int(hi)))
-            spec.update(min=round(lo, 6), max=round(hi, 6), max_out_of_range_share=0.0)
+            if name in open_ended:
+                spec.update(min=round(max(lo, sketch.min if sketch.min < 0 else 0.0), 6), max_out_of_range_share=0.0)
+            else:
+                spec.update(min=round(lo, 6), max=round(hi, 6), max_out_of_range_share=0.0)
         elif sketch.kind == "categorical":
             items = [item for item, _ in summary.get("top", [])]
             distinct = summary["distinct"]

@@ -87,8 +87,8 @@ def _run(project: Project, team: Team, options: QuickstartOptions, reporter: Rep
 
     reporter.stage("Version the history and its schema")
     first = _drop(team, project, 0, reporter)
-    schema = team.alice.data.save_schema(DATASET, project.file("schema.yaml").read_text(), first.version)
-    reporter.ok(f"schema of {DATASET}: revision {schema.revision} (from schema.yaml)")
+    schema = team.alice.data.infer_schema(first.ref)
+    reporter.ok(f"schema of {DATASET}: revision {schema.revision} (inferred from {first.ref}; UDI stays open-ended)")
 
     reporter.stage("Validate, train, evaluate and bless, register (as alice)")
     run = stages.run_pipeline(team.alice, project.pipeline_ref, first.ref, reporter)

@@ -50,7 +50,7 @@ def locate(home: Path, data: Path | None = None, folder: Path | None = None) -> 
         NotFound: the example folder or the AI4I CSV is missing (the message says where it looked).
     """
     folder = (folder or EXAMPLE).resolve()
-    for name in ("pipeline.py", "slipway.toml", "schema.yaml", "policy.yaml", "deployment.yaml", "model_card.yaml"):
+    for name in ("pipeline.py", "slipway.toml", "policy.yaml", "deployment.yaml", "model_card.yaml"):
         if not (folder / name).is_file():
             raise NotFound(f"the example project is incomplete: {folder / name} is missing "
                            "(run the quickstart from a full clone of the repository)")
