@@ -85,7 +85,8 @@ def history(name: str, limit: int = typer.Option(50, help="How many entries."), 
 
 @app.command("render")
 def render(name: str, target: str = typer.Option("kubernetes", help="kubernetes or kserve."),
-           image: str = typer.Option("", help="Container image (default slipway-serve:latest)."),
+           image: str = typer.Option("", help="Container image (default: the one 'slipway build --deployment NAME' "
+                                              "builds, slipway-serve:VERSION-DIGEST)."),
            namespace: str = typer.Option("default"), output: Path = typer.Option(None, help="Write YAML here."),
            as_json: bool = JsonOption) -> None:
     """Render Kubernetes or KServe manifests for a deployment."""

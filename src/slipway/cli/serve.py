@@ -57,17 +57,29 @@ def register(app: typer.Typer) -> None:
 
     @app.command("build")
     def build(
-        ref: str = typer.Argument(..., help="A model reference (name@alias, name/3)."),
-        outdir: Path = typer.Argument(..., help="Folder to write the build context into."),
+        ref: str = typer.Argument("", help="A model reference (name@alias, name/3) to bake into the image."),
+        outdir: Path = typer.Argument(None, help="Folder to write the build context into."),
+        deployment: str = typer.Option("", "--deployment", help="Build the image that serves this deployment "
+                                       "(the one 'deploy render' names) instead of one model."),
         overwrite: bool = typer.Option(False, help="Replace a non-empty OUTDIR."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
-        """Render a Docker build context (Dockerfile, pinned requirements, the bundle) for a model server."""
+        """Render a Docker build context (Dockerfile, pinned requirements, the Slipway package and, for
+        a model, its bundle): `build REF OUTDIR` or `build --deployment NAME OUTDIR`."""
         from slipway.cli.context import workspace
-        from slipway.serving.packaging import build_context
+        from slipway.cli.output import fail
+        from slipway.core.errors import InvalidInput
+        from slipway.serving.packaging import build_context, build_deployment_context
 
-        result = build_context(workspace(), ref, outdir, overwrite)
+        if deployment and outdir is None and ref:
+            ref, outdir = "", Path(ref)  # `build --deployment NAME OUTDIR`: the one argument is the folder
+        if outdir is None or bool(deployment) == bool(ref):
+            fail(InvalidInput("give a model reference and OUTDIR, or --deployment NAME and OUTDIR"))
+        result = (build_deployment_context(workspace(), deployment, outdir, overwrite) if deployment
+                  else build_context(workspace(), ref, outdir, overwrite))
         if as_json:
             print_json(result)
         else:
-            console.print(f"Build context for {result['model']} in {result['path']}: docker build -t IMAGE {result['path']}")
+            what = result.get("model") or f"deployment {result['deployment']}"
+            console.print(f"Build context for {what} in {result['path']}: docker build -t {result['image']} "
+                          f"{result['path']}", highlight=False)

@@ -24,15 +24,15 @@ def infer(service: DataService, ref: Any, table: str | None, save: bool) -> Sche
     version = service.get_version(ref)
     path = table_entry(manifest_of(service._blobs, version), version, table).path
     profile = service.profile(version).get(path)
-    loaded = None
+    loaded: pa.Table | None = None
     if profile is None:
         loaded = service.load(version, path)
         profile = _profile_of(loaded)
     candidates = [name for name, sketch in profile.columns.items() if _may_grow(sketch)]
     increasing: set[str] = set()
     if candidates:
-        table = loaded if loaded is not None else service.load(version, path)
-        increasing = {name for name in candidates if name in table.column_names and _increasing(table[name])}
+        rows: pa.Table = loaded if loaded is not None else service.load(version, path)
+        increasing = {name for name in candidates if name in rows.column_names and _increasing(rows[name])}
     body = dump_schema(infer_schema(profile, open_ended=set(version.key_columns) | increasing))
     if not save:
         return SchemaRevision(version.name, 0, body, version.version, 0, "")

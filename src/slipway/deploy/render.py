@@ -1,10 +1,16 @@
 """Kubernetes and KServe manifests for a deployment.
 
-``kubernetes``: a Deployment running ``slipway serve --deployment NAME`` (Slipway's own router
-does the canary split, shadowing and payload logging) with probes on ``/healthz`` and ``/readyz``
-and Prometheus scrape annotations, plus a Service. ``kserve``: one ``serving.kserve.io/v1beta1``
-InferenceService per deployment, whose predictor is the same image serving the stable variant and,
-when a canary exists, ``canaryTrafficPercent`` set to the canary's current weight.
+Both targets run the image ``slipway build --deployment NAME`` makes (its name comes from
+:mod:`slipway.deploy.image`), with the image's ENTRYPOINT (``slipway``) and ``args`` = ``serve
+--deployment NAME …``: Slipway's own router loads every variant from the stores and splits traffic
+by the deployment's current weights (stable and canary), mirrors shadows and logs payloads.
+
+``kubernetes``: a Deployment with probes on ``/healthz`` and ``/readyz`` and Prometheus scrape
+annotations, plus a Service. ``kserve``: one ``serving.kserve.io/v1beta1`` InferenceService whose
+predictor is that same container. KServe's own ``canaryTrafficPercent`` is not used: it splits
+between the *previous* and the latest revision of the InferenceService, so a fresh apply of a
+canary would serve the canary at 100%; the router serves stable and canary at their weights from
+the first request, and the canary controller steps them.
 """
 
 from __future__ import annotations
@@ -13,10 +19,10 @@ import re
 from typing import Any
 
 from slipway.core.errors import InvalidInput
+from slipway.deploy.image import serve_args
 from slipway.deploy.records import Deployment
 
 TARGETS = ("kubernetes", "kserve")
-DEFAULT_IMAGE = "slipway-serve:latest"
 
 
 def k8s_name(name: str) -> str:
@@ -40,16 +46,15 @@ def _container(deployment: Deployment, image: str, args: list[str]) -> dict[str,
     }
 
 
-def render_manifests(deployment: Deployment, target: str, image: str = "", namespace: str = "default") -> list[dict[str, Any]]:
+def render_manifests(deployment: Deployment, target: str, image: str, namespace: str = "default") -> list[dict[str, Any]]:
     """The manifests for ``target`` (``kubernetes`` or ``kserve``) as plain dicts, ready for YAML."""
     if target not in TARGETS:
         raise InvalidInput(f"unknown render target {target!r}; use one of {list(TARGETS)}")
     name = k8s_name(deployment.name)
-    image = image or DEFAULT_IMAGE
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "slipway"}
     meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels,
             "annotations": {"slipway.dev/revision": str(deployment.revision)}}
-    serve_args = ["serve", "--deployment", deployment.name, "--host", "0.0.0.0", "--port", "8080"]
+    args = serve_args(deployment=deployment.name)
     if target == "kubernetes":
         return [
             {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {
@@ -58,21 +63,13 @@ def render_manifests(deployment: Deployment, target: str, image: str = "", names
                 "template": {
                     "metadata": {"labels": labels, "annotations": {
                         "prometheus.io/scrape": "true", "prometheus.io/port": "8080", "prometheus.io/path": "/metrics"}},
-                    "spec": {"containers": [_container(deployment, image, serve_args)],
+                    "spec": {"containers": [_container(deployment, image, args)],
                              "terminationGracePeriodSeconds": 30}}}},
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace, "labels": labels},
              "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http",
                                                      "protocol": "TCP"}]}},
         ]
-    stable = next(v for v in deployment.variants if v.role == "stable")
-    canary = next((v for v in deployment.variants if v.role == "canary"), None)
-    serving = canary or stable
-    predictor: dict[str, Any] = {"containers": [{
-        **_container(deployment, image, ["serve", f"{serving.model}/{serving.version}", "--host", "0.0.0.0",
-                                         "--port", "8080"]),
-        "name": "kserve-container"}]}
-    if canary is not None:
-        predictor["canaryTrafficPercent"] = round(canary.weight)
+    predictor: dict[str, Any] = {"containers": [{**_container(deployment, image, args), "name": "kserve-container"}]}
     return [{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
              "metadata": {**meta, "annotations": {**meta["annotations"], "serving.kserve.io/enable-prometheus-scraping":
                                                   "true"}},

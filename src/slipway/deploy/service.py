@@ -90,7 +90,13 @@ class DeployService:
         return outcome_metrics(self.payload_log(name), self._backend.feedback(name))
 
     def render(self, name: str, target: str = "kubernetes", image: str = "", namespace: str = "default") -> list[dict[str, Any]]:
-        """Kubernetes (Deployment + Service) or KServe (InferenceService) manifests for a deployment."""
+        """Kubernetes (Deployment + Service) or KServe (InferenceService) manifests for a deployment.
+
+        ``image`` defaults to the one ``slipway build --deployment NAME`` builds (same name and tag)."""
+        from slipway.deploy.image import deployment_bundle_requirements, image_name, image_requirements
         from slipway.deploy.render import render_manifests
 
-        return render_manifests(self.get(name), target, image=image, namespace=namespace)
+        deployment = self.get(name)
+        if not image:
+            image = image_name(image_requirements(deployment_bundle_requirements(self._host, deployment.variants)))
+        return render_manifests(deployment, target, image=image, namespace=namespace)
