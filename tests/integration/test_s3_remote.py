@@ -82,3 +82,21 @@ def test_a_corrupt_object_in_s3_is_refused_on_pull(sqlite_ws: Workspace, tmp_pat
         other.data.pull(version.ref, s3_bucket)
     assert not other.blobs.exists(entry["digest"])
     assert not list(empty.glob("packs/*.idx"))  # the pull's pack of small blobs was never published
+
+
+def test_push_without_credentials_is_one_clear_error(sqlite_ws: Workspace, tmp_path: Path, s3_bucket: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14 item 18: botocore's 60-line traceback becomes one BackendUnavailable line."""
+    from slipway.core.errors import BackendUnavailable
+
+    version = sqlite_ws.data.add("movielens", _folder(tmp_path))
+    import s3fs
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    s3fs.S3FileSystem.clear_instance_cache()
+    with pytest.raises(BackendUnavailable, match=r"cannot use the remote store s3://.*NoCredentialsError"):
+        sqlite_ws.data.push(version.ref, s3_bucket)

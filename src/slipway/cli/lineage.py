@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from slipway.cli.context import workspace
-from slipway.cli.output import JsonOption, console, print_json
+from slipway.cli.output import JsonOption, print_json, say
 
 app = typer.Typer(help="Lineage: dataset version -> run -> model version -> deployment, and back.",
                   invoke_without_command=True, no_args_is_help=True,
@@ -32,12 +32,16 @@ def lineage(
         print_json(graph)
         return
     arrow = "<-" if graph.direction == "up" else "->"
-    console.print(f"{graph.root.kind}:{graph.root.id}", highlight=False)
+    say(f"{graph.root.kind}:{graph.root.id}")
+    printed = set()
     for edge in graph.edges:
         near, far = ((f"{edge.dst_kind}:{edge.dst_id}", f"{edge.src_kind}:{edge.src_id}") if graph.direction == "up"
                      else (f"{edge.src_kind}:{edge.src_id}", f"{edge.dst_kind}:{edge.dst_id}"))
-        console.print(f"  {near} {arrow}[{edge.relation}]{arrow} {far}", highlight=False)
+        line = f"  {near} {arrow}[{edge.relation}]{arrow} {far}"
+        if line not in printed:  # the same edge reached by two paths is printed once
+            printed.add(line)
+            say(line)
     if not graph.edges:
-        console.print("  (no lineage recorded)")
+        say("  (no lineage recorded)")
     if graph.truncated:
-        console.print(f"  … truncated at depth {depth}")
+        say(f"  … truncated at depth {depth}")

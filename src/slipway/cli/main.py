@@ -89,6 +89,11 @@ def __getattr__(name: str) -> typer.Typer:
 def main() -> None:
     from slipway.cli.quick import run
 
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        from importlib.metadata import version
+
+        sys.stdout.write(f"slipway {version('slipway')}\n")
+        return
     if run(sys.argv[1:]):
         return
     import typer

@@ -7,7 +7,7 @@ import time
 import typer
 
 from slipway.cli.context import workspace
-from slipway.cli.output import JsonOption, console, print_json, show
+from slipway.cli.output import JsonOption, console, field, print_json, show
 from slipway.core.clock import iso
 from slipway.core.errors import InvalidInput
 from slipway.registry.records import ModelVersion, RegisteredModel
@@ -47,6 +47,20 @@ def list_models(
          _model_rows(models))
 
 
+@app.command("create")
+def create(
+    name: str,
+    description: str = typer.Option("", "--description", "-d"),
+    owner: str = typer.Option(None, "--owner", help="The accountable person (default: you)."),
+    risk_tier: str = typer.Option("low", "--risk-tier", help="Sets how many approvers a version needs."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a registered model before its first version (to set its owner, risk tier and policy)."""
+    model = workspace().registry.create_model(name, description, owner, risk_tier)
+    print_json(model) if as_json else console.print(f"Created model {model.name} (owner {model.owner}, risk tier "
+                                                     f"{model.risk_tier})", highlight=False)
+
+
 @app.command("show")
 def show_model(
     ref: str = typer.Argument(..., help="A model name, or a version: NAME/3, NAME@alias."),
@@ -61,12 +75,12 @@ def show_model(
             return
         for key in ("name", "version", "state", "aliases", "flavor", "run_id", "artifact_path", "bundle_digest",
                     "created_by", "description"):
-            console.print(f"[bold]{key}[/]: {getattr(version, key)}", highlight=False)
-        console.print(f"[bold]created[/]: {iso(version.created_ms)}")
-        console.print(f"[bold]inputs[/]: {version.signature.get('inputs', [])}", highlight=False)
-        console.print(f"[bold]metrics[/]: {version.metrics}", highlight=False)
-        console.print(f"[bold]params[/]: {version.params}", highlight=False)
-        console.print(f"[bold]datasets[/]: {version.datasets}", highlight=False)
+            field(key, getattr(version, key))
+        field("created", iso(version.created_ms))
+        field("inputs", version.signature.get('inputs', []))
+        field("metrics", version.metrics)
+        field("params", version.params)
+        field("datasets", version.datasets)
         return
     model = registry.get_model(ref)
     versions = registry.list_versions(ref)

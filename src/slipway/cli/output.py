@@ -15,8 +15,17 @@ from rich.table import Table
 from slipway.core.errors import SlipwayError
 from slipway.core.records import as_plain
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output is for programs: no wrapping at 80 columns (a 32-character id split over lines is
+# unusable), no colour codes. A terminal keeps Rich's width and styles.
+_PIPED = not sys.stdout.isatty()
+console = Console(soft_wrap=_PIPED, width=100_000 if _PIPED else None)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def say(text: str) -> None:
+    """Print data-bearing text as it is: no markup (``Rotational speed [rpm]`` keeps its unit), no
+    highlighting."""
+    console.print(text, markup=False, highlight=False)
 
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
@@ -26,6 +35,11 @@ def fail(error: SlipwayError | str, code: int = 2) -> NoReturn:
     kind = type(error).__name__ if isinstance(error, SlipwayError) else "error"
     err_console.print(f"[bold red]{kind}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
+
+
+def field(label: str, value: Any) -> None:
+    """``label: value`` with a bold label; the value is data, printed exactly (markup escaped)."""
+    console.print(f"[bold]{escape(label)}[/]: {escape(str(value))}", highlight=False)
 
 
 def print_json(value: Any) -> None:

@@ -83,6 +83,21 @@ def _coerce(name: str, value: Any) -> Any:
     return str(value)
 
 
+def _check_file_value(path: Path, name: str, value: Any) -> Any:
+    """A value from the config file must already have its setting's type (a file is typed text:
+    ``home = 5`` is a mistake, not a folder named 5)."""
+    field_type = str(_FIELDS[name].type)
+    expected: tuple[type, ...] = {"Path": (str,), "str": (str,), "bool": (bool,), "int": (int,),
+                                  "float": (int, float)}.get(field_type, (str, list))
+    if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
+        kind = {"Path": "a folder path in quotes", "str": "text in quotes", "bool": "true or false",
+                "int": "a whole number", "float": "a number"}.get(field_type, "a list of names")
+        raise InvalidInput(f"{path}: [slipway] {name} = {value!r} must be {kind}")
+    if field_type.startswith("tuple") and isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{path}: [slipway] {name} must be a list of names, got {value!r}")
+    return value
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
     if path.suffix == ".toml":
         import tomllib  # only when there is a config file (quick commands start without it)
@@ -120,7 +135,14 @@ def load_settings(**overrides: Any) -> Settings:
     env = environment()
     config_path = _find_config_file(overrides.pop("config_path", None) or env.get("SLIPWAY_CONFIG"))
     file_data = _read_config_file(config_path) if config_path else {}
-    file_values = dict(file_data.get("slipway", {}) or {})
+    file_values = file_data.get("slipway", {}) or {}
+    if not isinstance(file_values, dict):
+        raise InvalidInput(f"{config_path}: [slipway] must be a table of settings")
+    unknown_keys = set(file_values) - (set(_FIELDS) - _ENV_SKIP)
+    if unknown_keys:
+        raise InvalidInput(f"{config_path}: unknown [slipway] settings {', '.join(sorted(unknown_keys))}; known: "
+                           f"{', '.join(sorted(set(_FIELDS) - _ENV_SKIP))}")
+    file_values = {k: _check_file_value(config_path, k, v) for k, v in file_values.items()} if config_path else {}
     sections = {k: v for k, v in file_data.items() if k != "slipway"}
     values: dict[str, Any] = {}
     for name in _FIELDS:

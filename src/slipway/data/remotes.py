@@ -9,15 +9,29 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from slipway.blobs.manifest import load_manifest
 from slipway.blobs.packs import PACK_MAX_BLOB, PackWriter
 from slipway.blobs.store import BlobStore
-from slipway.core.errors import IntegrityError
+from slipway.core.errors import BackendUnavailable, IntegrityError, SlipwayError
 from slipway.core.hashing import CHUNK, hash_bytes
 from slipway.data.records import DatasetVersion
+
+
+@contextlib.contextmanager
+def remote_errors(uri: str) -> Iterator[None]:
+    """Turn a remote store's driver error (no credentials, no such bucket, connection refused) into
+    one BackendUnavailable line naming the remote; Slipway's own errors pass through."""
+    try:
+        yield
+    except SlipwayError:
+        raise
+    except Exception as err:  # botocore, gcsfs, adlfs, aiohttp: each driver raises its own tree
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise BackendUnavailable(f"cannot use the remote store {uri}: {type(err).__name__}"
+                                 f"{': ' + detail if detail else ''} (check its credentials and address)") from err
 
 
 def version_digests(blobs: BlobStore, version: DatasetVersion) -> list[str]:

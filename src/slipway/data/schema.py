@@ -13,6 +13,7 @@ a minimum row count and optionally a freshness rule::
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from slipway.core.clock import now_ms
@@ -24,6 +25,11 @@ if TYPE_CHECKING:  # the profile module pulls in Arrow and DataSketches; validat
 RANGE_MARGIN = 0.1  # widen the observed range by 10% of its width on each side
 MAX_CATEGORIES = 50
 DAY_MS = 86_400_000
+# Arrow type names a schema may use: pyarrow's aliases plus the parameterised forms it prints.
+_PARAMETERISED_TYPE = re.compile(
+    r"(timestamp\[(s|ms|us|ns)(, tz=[^\]]+)?\]|date32\[day\]|date64\[ms\]|time32\[(s|ms)\]|time64\[(us|ns)\]"
+    r"|duration\[(s|ms|us|ns)\]|decimal(32|64|128|256)\(\d+, ?-?\d+\)|(large_)?list<.+>|struct<.+>|dictionary<.+>"
+    r"|fixed_size_binary\[\d+\])")
 _COLUMN_KEYS = {"type", "required", "max_null_share", "min", "max", "categories", "max_unseen_share",
                 "max_out_of_range_share"}
 
@@ -110,6 +116,29 @@ def load_schema(text: str) -> dict[str, Any]:
         for key in ("min", "max", "max_null_share", "max_unseen_share", "max_out_of_range_share"):
             if key in spec and (isinstance(spec[key], bool) or not isinstance(spec[key], int | float)):
                 raise InvalidInput(f"column {name!r}: {key} must be a number, got {spec[key]!r}")
+        _check_type(name, spec["type"])
+        if "min" in spec and "max" in spec and spec["min"] > spec["max"]:
+            raise InvalidInput(f"column {name!r}: min {spec['min']!r} is above max {spec['max']!r}")
+        for key in ("max_null_share", "max_unseen_share", "max_out_of_range_share"):
+            if key in spec and not 0 <= spec[key] <= 1:
+                raise InvalidInput(f"column {name!r}: {key} is a share between 0 and 1, got {spec[key]!r}")
+        if "required" in spec and not isinstance(spec["required"], bool):
+            raise InvalidInput(f"column {name!r}: required must be true or false, got {spec['required']!r}")
         if "categories" in spec and not isinstance(spec["categories"], list):
             raise InvalidInput(f"column {name!r}: categories must be a list, got {spec['categories']!r}")
     return body
+
+
+def _check_type(column: str, type_name: Any) -> None:
+    """Raise InvalidInput unless ``type_name`` is an Arrow type name (``int64``, ``timestamp[ms]``…)."""
+    import pyarrow as pa
+
+    if isinstance(type_name, str):
+        try:
+            pa.type_for_alias(type_name)
+            return
+        except (KeyError, ValueError):
+            if _PARAMETERISED_TYPE.fullmatch(type_name):
+                return
+    raise InvalidInput(f"column {column!r}: type {type_name!r} is not an Arrow type name "
+                       "(e.g. int64, double, string, bool, timestamp[ms], date32[day])")

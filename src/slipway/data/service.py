@@ -255,7 +255,8 @@ class DataService:
         """Copy a version's blobs the remote store lacks to it; returns how many moved."""
         version = self.get_version(ref)
         digests = remotes.version_digests(self._blobs, version)
-        return remotes.copy_blobs(self._blobs, BlobStore(remote), digests, workers, progress)
+        with remotes.remote_errors(remote):
+            return remotes.copy_blobs(self._blobs, BlobStore(remote), digests, workers, progress)
 
     def pull(self, ref: Any, remote: str, workers: int = 8, progress: Progress | None = None,
              repair: bool = False) -> int:
@@ -265,11 +266,12 @@ class DataService:
         is replaced by the remote's copy (verified first), so ``data verify`` passes again.
         """
         version = self.get_version(ref)
-        source = _existing_store(remote)
-        local_manifest = self._blobs.exists(version.digest) and not (repair and not self._blobs.verify(version.digest))
-        digests = remotes.version_digests(self._blobs if local_manifest else source, version)
-        moved = remotes.copy_blobs(source, self._blobs, digests, workers, progress)
-        return moved + (remotes.repair_blobs(source, self._blobs, digests, workers) if repair else 0)
+        with remotes.remote_errors(remote):
+            source = _existing_store(remote)
+            local_manifest = self._blobs.exists(version.digest) and not (repair and not self._blobs.verify(version.digest))
+            digests = remotes.version_digests(self._blobs if local_manifest else source, version)
+            moved = remotes.copy_blobs(source, self._blobs, digests, workers, progress)
+            return moved + (remotes.repair_blobs(source, self._blobs, digests, workers) if repair else 0)
 
     def remote_digests(self, ref: Any) -> list[str]:
         """Every blob digest a version needs (manifest, files, profile)."""

@@ -78,6 +78,12 @@ def parse_spec(raw: Any) -> dict[str, Any]:
         raise InvalidInput("a deployment may have at most one canary variant")
     if sum(v["weight"] for v in production) <= 0:
         raise InvalidInput("the production variants' weights add up to 0; give one a positive weight")
+    has_canary = any(v["role"] == "canary" for v in production)
+    total = sum(v["weight"] for v in production)
+    if not has_canary and abs(total - 100.0) > 1e-6:
+        shares = ", ".join(f"{v['name']}={v['weight']:g}" for v in production)
+        raise InvalidInput(f"the variants' weights are percentages of traffic and must add up to 100, got {total:g} "
+                           f"({shares})")
     slo = {**DEFAULT_SLO, **_mapping(spec.get("slo"), "slo", _SLO_KEYS)}
     for key in ("max_error_rate", "max_error_rate_increase", "max_prediction_drift", "latency_tolerance"):
         if slo.get(key) is not None:
@@ -90,6 +96,12 @@ def parse_spec(raw: Any) -> dict[str, Any]:
             isinstance(s, bool) or not isinstance(s, int | float) or not 0 < s <= 100 for s in steps) \
             or steps != sorted(steps) or steps[-1] != 100:
         raise InvalidInput(f"canary.steps must be increasing percentages ending at 100, got {steps!r}")
+    declared = next((item.get("weight") for item in variants_in
+                     if isinstance(item, dict) and item.get("role") == "canary"), None)
+    if declared is not None and abs(float(declared) - float(steps[0])) > 1e-6:
+        raise InvalidInput(f"the canary's weight {declared:g} is not its first step {steps[0]:g}: a canary starts at "
+                           f"canary.steps[0] and the stables share the rest; set weight: {steps[0]:g} or canary.steps: "
+                           f"[{declared:g}, ..., 100]")
     _number(canary["min_requests"], "canary.min_requests", 1, 1e9)
     _number(canary["min_seconds"], "canary.min_seconds", 0, 1e7)
     routing = _mapping(spec.get("routing"), "routing", {"sticky_key"})

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select
 
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
-from slipway.core.errors import Conflict, InvalidInput
+from slipway.core.errors import Conflict, InvalidInput, NotFound
 from slipway.core.ids import new_id
 from slipway.core.names import check_name
 from slipway.governance.approvals import open_request_id
@@ -20,7 +20,7 @@ from slipway.governance.policy import parse_policy
 from slipway.governance.records import CheckResult, PolicyInfo, VersionStatus
 from slipway.governance.refs import resolve_version, version_row
 from slipway.registry.aliases import SERVABLE_STATES, check_alias_name, move_alias, require_alias_rights
-from slipway.registry.rows import aliases_by_model
+from slipway.registry.rows import aliases_by_model, model_row
 from slipway.store.context import ServiceContext
 from slipway.store.outbox import emit
 from slipway.store.schema.governance import policies, policy_checks
@@ -103,7 +103,19 @@ class LifecycleEndpoints:
             raise InvalidInput(f"policy scope must be 'model' or 'tier', not {scope!r}")
         check_name(target, "policy target")
         parse_policy(source)
+        if scope == "tier":
+            from slipway.registry.backend import RegistryBackend
+
+            tiers = RegistryBackend(self.ctx).risk_tiers()
+            if target not in tiers:
+                raise InvalidInput(f"risk tier {target!r} is not configured; tiers are {', '.join(tiers)}")
         with self.ctx.db.write() as conn:
+            if scope == "model":
+                try:
+                    model_row(conn, target)
+                except NotFound:
+                    raise NotFound(f"model {target!r} is not registered; create it first (slipway models create "
+                                   f"{target} --owner USER --risk-tier TIER) so its policy has something to govern") from None
             last = conn.execute(select(func.max(policies.c.revision)).where(
                 policies.c.scope == scope, policies.c.target == target)).scalar()
             info = PolicyInfo(scope, target, int(last or 0) + 1, policy_digest(source), source, self.ctx.principal.name, now_ms())

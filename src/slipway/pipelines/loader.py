@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ def load_pipeline(ref: str) -> Pipeline:
         if not path.is_file():
             raise NotFound(f"pipeline file {where} does not exist")
         module_name = file_module_name(path)
-        module = sys.modules.get(module_name) or load_file_module(str(path), module_name)
+        module = sys.modules.get(module_name) or _load_user_file(path, module_name)
     else:
         try:
             module = importlib.import_module(where)
@@ -47,6 +48,20 @@ def load_pipeline(ref: str) -> Pipeline:
         found = sorted(k for k, v in vars(module).items() if isinstance(v, Pipeline))
         raise InvalidInput(f"{where} has no pipeline named {name!r}; it has {found or 'none'}")
     return target
+
+
+def _load_user_file(path: Path, module_name: str) -> Any:
+    """Run a user's pipeline file; its own mistakes become one InvalidInput line with the location
+    (the user's traceback stays attached as the cause)."""
+    try:
+        return load_file_module(str(path), module_name)
+    except SyntaxError as err:
+        raise InvalidInput(f"pipeline file {path}, line {err.lineno}: {type(err).__name__}: {err.msg}") from err
+    except Exception as err:
+        sys.modules.pop(module_name, None)
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
+        where = f", line {frames[-1].lineno}" if frames else ""
+        raise InvalidInput(f"pipeline file {path}{where} failed to load: {type(err).__name__}: {err}") from err
 
 
 def pipeline_ref(pipe: Pipeline) -> str:

@@ -1,0 +1,35 @@
+"""What the CLI prints when piped (issue 14 item 19): data is printed exactly, ids are never
+wrapped, lineage names its relations once per edge, and --version answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.test_cli_models import SLIPWAY, _run, repo  # noqa: F401  (the trained-model repo fixture)
+
+
+def test_piped_output_keeps_brackets_and_long_ids(repo: tuple[Path, dict[str, str]]) -> None:  # noqa: F811
+    root, env = repo
+    shown = _run([SLIPWAY, "models", "show", "maint/1"], root, env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Air temperature [K]" in shown.stdout and "Tool wear [min]" in shown.stdout  # units were eaten as markup
+    version = json.loads(_run([SLIPWAY, "models", "show", "maint/1", "--json"], root, env).stdout)
+    assert any(line.endswith(version["bundle_digest"]) for line in shown.stdout.splitlines())  # not folded at 80
+    runs = _run([SLIPWAY, "runs", "ls", "--experiment", "maintenance"], root, env)
+    assert version["run_id"] in runs.stdout
+
+
+def test_lineage_names_relations_once(repo: tuple[Path, dict[str, str]]) -> None:  # noqa: F811
+    root, env = repo
+    up = _run([SLIPWAY, "lineage", "maint/1", "--up"], root, env)
+    assert up.returncode == 0, up.stderr
+    edges = [line for line in up.stdout.splitlines() if line.startswith("  ")]
+    assert edges and all("<-[" in line and "]<-" in line for line in edges), up.stdout
+    assert len(edges) == len(set(edges))
+
+
+def test_version_flag(repo: tuple[Path, dict[str, str]]) -> None:  # noqa: F811
+    root, env = repo
+    done = _run([SLIPWAY, "--version"], root, env)
+    assert done.returncode == 0 and done.stdout.startswith("slipway ")
