@@ -9,7 +9,6 @@ import time
 import pytest
 
 from slipway.core.errors import Conflict
-
 from tests.deploy.traffic import send, until
 from tests.serving.asgi import in_process, make_app
 

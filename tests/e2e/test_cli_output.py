@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.test_cli_models import SLIPWAY, _run, repo  # noqa: F401  (the trained-model repo fixture)
+from tests.e2e.test_cli_models import SLIPWAY, _run
 
 
-def test_piped_output_keeps_brackets_and_long_ids(repo: tuple[Path, dict[str, str]]) -> None:  # noqa: F811
+def test_piped_output_keeps_brackets_and_long_ids(repo: tuple[Path, dict[str, str]]) -> None:
     root, env = repo
     shown = _run([SLIPWAY, "models", "show", "maint/1"], root, env)
     assert shown.returncode == 0, shown.stderr
@@ -20,7 +20,7 @@ def test_piped_output_keeps_brackets_and_long_ids(repo: tuple[Path, dict[str, st
     assert version["run_id"] in runs.stdout
 
 
-def test_lineage_names_relations_once(repo: tuple[Path, dict[str, str]]) -> None:  # noqa: F811
+def test_lineage_names_relations_once(repo: tuple[Path, dict[str, str]]) -> None:
     root, env = repo
     up = _run([SLIPWAY, "lineage", "maint/1", "--up"], root, env)
     assert up.returncode == 0, up.stderr
@@ -29,7 +29,7 @@ def test_lineage_names_relations_once(repo: tuple[Path, dict[str, str]]) -> None
     assert len(edges) == len(set(edges))
 
 
-def test_version_flag(repo: tuple[Path, dict[str, str]]) -> None:  # noqa: F811
+def test_version_flag(repo: tuple[Path, dict[str, str]]) -> None:
     root, env = repo
     done = _run([SLIPWAY, "--version"], root, env)
     assert done.returncode == 0 and done.stdout.startswith("slipway ")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_data import Cli, _head, cli, flat  # noqa: F401  (the in-process CLI fixture)
+from tests.e2e.test_cli_data import Cli, _head, flat
 
 
 @pytest.mark.parametrize(("rule", "message"), [

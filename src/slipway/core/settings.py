@@ -89,7 +89,7 @@ def _check_file_value(path: Path, name: str, value: Any) -> Any:
     field_type = str(_FIELDS[name].type)
     expected: tuple[type, ...] = {"Path": (str,), "str": (str,), "bool": (bool,), "int": (int,),
                                   "float": (int, float)}.get(field_type, (str, list))
-    if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
+    if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
         kind = {"Path": "a folder path in quotes", "str": "text in quotes", "bool": "true or false",
                 "int": "a whole number", "float": "a number"}.get(field_type, "a list of names")
         raise InvalidInput(f"{path}: [slipway] {name} = {value!r} must be {kind}")
