@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.dev-$(call HASH,requirements-dev.lock)
 # The CPU build of torch: this machine keeps its wheel in /opt/wheels; elsewhere PyTorch's CPU index has it.
 TORCH_SOURCE := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: install install-dev quickstart test lint services bench clean lock
+.PHONY: install install-dev quickstart test test-fast lint services bench clean lock
 
 $(UV):
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -46,6 +46,10 @@ quickstart: install
 
 test: install-dev services
 	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup --durations=25
+
+# The quick loop while editing: no PostgreSQL, nothing marked slow.
+test-fast: install-dev
+	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup -m "not postgres and not slow"
 
 lint: install-dev
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -59,3 +59,14 @@ def workspace(request: pytest.FixtureRequest, home: Path) -> Iterator[Workspace]
             yield ws
             ws.close()
     set_default(None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the PostgreSQL server, so ``make test-fast`` (``-m "not postgres
+    and not slow"``) gives a quick loop without it; the full suite still runs them all."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if ("pg_uri" in getattr(item, "fixturenames", ()) or params.get("workspace") == "postgres"
+                or "postgres" in item.name.lower()):
+            item.add_marker(pytest.mark.postgres)
