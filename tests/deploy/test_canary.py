@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
 
@@ -17,8 +16,10 @@ def canary_spec(canary: str, steps: list[int], min_requests: int, min_seconds: f
     return {
         "name": "maint",
         "variants": [{"name": "stable", "model": "torque@champion", "role": "stable", "weight": 95},
-                     {"name": "canary", "model": canary, "role": "canary", "weight": 5}],
-        "slo": {"max_error_rate": 0.02, "max_latency_ms": 1000},
+                     {"name": "canary", "model": canary, "role": "canary", "weight": steps[0]}],
+        # Latency bounds far above anything a loaded test machine produces: these tests are about the
+        # error-rate rule and the steps; a busy CPU must not roll a healthy canary back on latency.
+        "slo": {"max_error_rate": 0.02, "max_latency_ms": 60_000, "latency_tolerance": 1000.0},
         "canary": {"steps": steps, "min_requests": min_requests, "min_seconds": min_seconds, "auto": auto,
                    "min_decision_requests": 20},
     }
@@ -43,7 +44,6 @@ def test_canary_failing_20_percent_is_rolled_back_within_its_step(torque_ws, ai4
     ws.governance.add_webhook("http://127.0.0.1:9/hook", ["deployment.rolled_back"])
     # 50% of traffic at the first step so the canary gathers evidence quickly; the step lasts 10 minutes.
     applied = ws.serving.apply(canary_spec("torque/3", [50, 100], 200, 600))
-    started = time.time()
 
     async def scenario() -> None:
         async with in_process(make_app(ws, deployment="maint")) as client:
@@ -54,7 +54,8 @@ def test_canary_failing_20_percent_is_rolled_back_within_its_step(torque_ws, ai4
             assert set(after) == {("stable", 200)}
 
     asyncio.run(scenario())
-    assert time.time() - started < 600
+    # Within its first step: rolled back straight from the apply, never stepped up (no wall clock).
+    assert [h.action for h in reversed(ws.serving.history("maint"))] == ["apply", "rollback"]
     deployment = ws.serving.get("maint")
     assert [(v.name, v.weight) for v in deployment.variants] == [("stable", 100.0)]
     assert deployment.revision == applied.revision + 1
