@@ -72,6 +72,7 @@ class Executor:
         self._last_flush = time.monotonic()
         self._known: dict[str, dict[str, Any]] | None = None  # prefetched cache entries of this DAG's steps
         self.cancelled = threading.Event()  # set when the run stopped being RUNNING in the store
+        self._last_check = time.monotonic()
 
     # -- the loop ------------------------------------------------------------------------------
     def execute(self) -> PipelineRun:
@@ -220,7 +221,23 @@ class Executor:
         self.state[node.key] = "SKIPPED"
         self._add(StepUpdate(node.key, "SKIPPED", details={"skipped": reason, **(details or {})}))
 
+    def _check_cancelled(self) -> bool:
+        """Whether the run was cancelled; asked of the store before a step starts, at most every
+        ``FLUSH_INTERVAL_S`` (the heartbeat also answers it), so cancelling stops the run at the
+        next step boundary without a round trip per quick step."""
+        now = time.monotonic()
+        if not self.cancelled.is_set() and now - self._last_check >= FLUSH_INTERVAL_S:
+            self._last_check = now
+            try:
+                if self.backend.heartbeat(self.run_id) is False:
+                    self.cancelled.set()
+            except Exception:  # the store is unreachable: the step change after it will report that
+                return False
+        return self.cancelled.is_set()
+
     def _launch(self, node: Node, attempt: int, cache_key: str) -> None:
+        if self._check_cancelled():
+            return  # it stays PENDING; the loop stops and the cancelled run is returned
         self.state[node.key] = "RUNNING"
         self._add(StepUpdate(node.key, "RUNNING", cache_key=cache_key, attempts=attempt,
                              start_ms=now_ms() if attempt == 1 else None))

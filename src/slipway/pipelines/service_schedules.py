@@ -41,7 +41,7 @@ class SchedulesMixin:
             NotFound: the pipeline's file or module does not exist.
         """
         if isinstance(pipeline, str):
-            pipe = self._load(check_pipeline_ref(pipeline))
+            pipe = self._load(pipeline if parse_stored(pipeline) else check_pipeline_ref(pipeline))
             origin = pipeline
         elif isinstance(pipeline, Pipeline):
             pipe, origin = pipeline, pipeline_ref(pipeline)
@@ -57,6 +57,9 @@ class SchedulesMixin:
         params = dict(params or {})
         if not all(isinstance(k, str) for k in params):
             raise InvalidInput(f"parameter names must be strings, got {sorted(map(repr, params))}")
+        taken = sorted(set(params) & set(sample or {}))
+        if taken:
+            raise InvalidInput(f"parameter {taken[0]!r} receives the trigger's event; it cannot be set as well")
         pipe.build({**params, **(sample or {})})
         resolved = pipe.resolve_params({**params, **(sample or {})})
         return {key: resolved[key] for key in params}
