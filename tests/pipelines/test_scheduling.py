@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from slipway.blobs.manifest import Manifest, ManifestEntry, load_manifest
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.pipelines.backend_liveness import MAX_RUN_ATTEMPTS
 from slipway.pipelines.scheduler import Scheduler
@@ -60,6 +61,18 @@ FLOW = textwrap.dedent('''
     @pipeline
     def held(flag: str = "", marker: str = ""):
         after(hold(flag), marker)
+
+
+    @step
+    def configured(n: int) -> str:
+        import helpers  # a module beside this file
+
+        return helpers.label(n) + Path(__file__).with_name("settings.txt").read_text()
+
+
+    @pipeline
+    def beside(n: int = 2):
+        configured(n)
 ''')
 
 
@@ -72,6 +85,9 @@ def flow(tmp_path: Path) -> Path:
     path = tmp_path / "project" / "flow.py"
     path.parent.mkdir()
     path.write_text(FLOW)
+    path.with_name("helpers.py").write_text("def label(n):\n    return f'n={n} '\n")
+    path.with_name("settings.txt").write_text("from the project folder")
+    path.with_name("big.csv").write_bytes(b"x" * (300 * 1024))  # data, not source: left out
     return path
 
 
@@ -92,8 +108,10 @@ def test_a_schedule_or_trigger_is_checked_as_run_checks_it(sqlite_ws: Workspace,
     created = ws.pipelines.schedule("nightly", f"{flow}:summing", "0 3 * * *", {"n": "5"})
     assert created.params == {"n": 5}  # parsed as 'run' parses them
     assert created.origin == f"{flow}:summing"
-    assert created.pipeline == f"stored:{created.source_digest}:summing"
-    assert ws.blobs.read_bytes(created.source_digest) == flow.read_bytes()
+    assert created.pipeline == f"stored:{created.source_digest}/flow.py:summing"
+    stored = {e.path: e.digest for e in load_manifest(ws.blobs, created.source_digest).entries}
+    assert sorted(stored) == ["flow.py", "helpers.py", "settings.txt"]
+    assert ws.blobs.read_bytes(stored["flow.py"]) == flow.read_bytes()
 
 
 def test_a_bad_run_fails_and_the_trigger_run_behind_it_still_runs(sqlite_ws: Workspace) -> None:
@@ -102,7 +120,8 @@ def test_a_bad_run_fails_and_the_trigger_run_behind_it_still_runs(sqlite_ws: Wor
     # Schedules a client could store without the client-side checks (straight through the API).
     backend.create_schedule("bad-params", store_source(ws.blobs, flows.fan_out), "* * * * *", {"n": "many"})
     broken = ws.blobs.put_bytes(b"def broken(:\n")
-    backend.create_schedule("bad-source", f"stored:{broken}:broken", "* * * * *")
+    folder = ws.blobs.put_bytes(Manifest((ManifestEntry("broken.py", broken, 13, 0o644),)).to_bytes())
+    backend.create_schedule("bad-source", f"stored:{folder}/broken.py:broken", "* * * * *")
     ws.data.add("sensor", _table(5))
     ws.pipelines.on_dataset("retrain", "sensor", f"{FLOWS_FILE}:on_new_data")
     ws.data.add("sensor", _table(7))
@@ -202,7 +221,8 @@ def test_schedules_and_triggers_are_managed_and_runs_cancelled(workspace: Worksp
 
 def test_a_client_cannot_name_a_file_of_the_schedulers_host(workspace: Workspace) -> None:
     backend = workspace.backend("pipelines")
-    for ref in ("/etc/hostname:x", "../../etc/passwd.py:x", "os:system", "stored:" + "0" * 64 + ":x"):
+    missing = "stored:" + "0" * 64 + "/flow.py:x"
+    for ref in ("/etc/hostname:x", "../../etc/passwd.py:x", "os:system", missing, "stored:/etc/hostname:x"):
         with pytest.raises(InvalidInput):
             backend.create_schedule("evil", ref, "* * * * *")
         with pytest.raises(InvalidInput):
@@ -218,14 +238,19 @@ def test_a_scheduler_started_from_another_folder_runs_the_schedule(sqlite_ws: Wo
     ws = sqlite_ws
     monkeypatch.chdir(flow.parent)
     created = ws.pipelines.schedule("relative", "flow.py:summing", "* * * * *", {"n": "3"})  # as typed in the project
+    beside = ws.pipelines.schedule("beside", "flow.py:beside", "* * * * *")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    flow.unlink()  # not even the original file is needed: the scheduler runs the stored source
-    scheduler = Scheduler(ws, clock=lambda: created.created_ms + MINUTE + 1000, report=lambda line: None)
-    (run,) = scheduler.tick()
-    assert run.status == "SUCCEEDED", run.error
-    assert ws.pipelines.output(run.id, "total") == 3.0
+    for path in flow.parent.iterdir():  # not even the original folder is needed: its stored copy runs
+        path.unlink()
+    scheduler = Scheduler(ws, clock=lambda: max(created.created_ms, beside.created_ms) + MINUTE + 1000,
+                          report=lambda line: None)
+    runs = {r.reason["name"]: r for r in scheduler.tick()}
+    assert runs["relative"].status == "SUCCEEDED", runs["relative"].error
+    assert ws.pipelines.output(runs["relative"].id, "total") == 3.0
+    assert runs["beside"].status == "SUCCEEDED", runs["beside"].error
+    assert ws.pipelines.output(runs["beside"].id, "configured") == "n=2 from the project folder"
 
 
 def test_cancelling_a_running_run_stops_it_at_the_next_step_and_resume_finishes_it(sqlite_ws: Workspace, flow: Path,
