@@ -108,8 +108,8 @@ class SchedulesMixin:
         if pipeline is not None or params is not None:
             ref, origin, parsed = self._prepare(pipeline if pipeline is not None else found.pipeline,
                                                 params if params is not None else found.params)
-            if pipeline is None:
-                ref = origin = None
+            if pipeline is None and parse_stored(found.pipeline):
+                ref = origin = None  # unchanged (one stored before stored sources is stored now)
             params = parsed if params is not None else None
         return self._backend.update_schedule(name, ref, cron, params, runner, catchup, origin)  # type: ignore[no-any-return]
 
@@ -141,8 +141,8 @@ class SchedulesMixin:
             ref, origin, parsed = self._prepare(pipeline if pipeline is not None else found.pipeline,
                                                 params if params is not None else found.params,
                                                 self._sample(found, param))
-            if pipeline is None:
-                ref = origin = None
+            if pipeline is None and parse_stored(found.pipeline):
+                ref = origin = None  # unchanged (one stored before stored sources is stored now)
             params = parsed if params is not None else None
         return self._backend.update_trigger(name, ref, params, param, runner, origin)  # type: ignore[no-any-return]
 
