@@ -135,7 +135,11 @@ def test_bad_schedules_are_refused_and_schedules_are_managed(tmp_path: Path) -> 
     home.mkdir()
     flow = tmp_path / "flow.py"
     flow.write_text(FLOW)
+    broken = tmp_path / "broken.py"
+    broken.write_text("def oops(:\n")
     for args, message in (((f"{flow}:NOSUCH",), "has no pipeline named 'NOSUCH'"),
+                          ((f"{broken}:oops",), f"SyntaxError: invalid syntax ({broken}, line 1)"),
+                          (("/etc/hostname:x",), "is not a Python file"),
                           ((f"{tmp_path}/nope.py:summing",), "does not exist"),
                           ((f"{flow}:summing", "-p", "n=many"), "n='many' is not a valid int")):
         bad = _cli(home, "schedule", "weekly", *args, "--cron", "0 3 * * 1")
@@ -145,7 +149,7 @@ def test_bad_schedules_are_refused_and_schedules_are_managed(tmp_path: Path) -> 
 
     made = _cli(home, "schedule", "weekly", f"{flow}:summing", "--cron", "0 3 * * 1", "-p", "n=3", "--json")
     assert made.returncode == 0, made.stderr
-    assert json.loads(made.stdout)["params"] == {"n": 3}
+    assert json.loads(made.stdout)["params"] == {"n": 3} and json.loads(made.stdout)["next_fire_ms"]
     listed = _cli(home, "schedules")
     assert "weekly" in listed.stdout and "enabled" in listed.stdout and "T03:00:00" in listed.stdout  # next fire
 

@@ -88,28 +88,24 @@ class EventsMixin(FiringsMixin):
             values["runner"] = check_runner(runner)
         if catchup is not None:
             values["catchup"] = _check_bool(catchup, "catchup")
-        return row_to_schedule(self._update_named(pipeline_schedules, name, "schedule", values))
+        return self._updated_schedule(name, values)
 
     @endpoint("pipelines.run")
     def set_schedule_enabled(self, name: str, enabled: bool) -> Schedule:
         """Disable or enable a schedule; re-enabled, it fires only at times after now."""
-        return row_to_schedule(self._update_named(pipeline_schedules, name, "schedule",
-                                                  {"enabled": _check_bool(enabled, "enabled")}))
+        return self._updated_schedule(name, {"enabled": _check_bool(enabled, "enabled")})
+
+    def _updated_schedule(self, name: str, values: dict[str, Any]) -> Schedule:
+        row = self._update_named(pipeline_schedules, name, "schedule", values)
+        with self.ctx.db.read() as conn:
+            return self._with_next_fire(conn, row)
 
     @endpoint("read")
     def list_schedules(self) -> list[Schedule]:
         """Schedules by name, each with its next fire time."""
-        now = now_ms()
         with self.ctx.db.read() as conn:
             rows = conn.execute(select(pipeline_schedules).order_by(pipeline_schedules.c.name)).all()
-            found = []
-            for row in rows:
-                plain = row_to_schedule(row)
-                last = conn.execute(select(pipeline_firings.c.event).where(pipeline_firings.c.source_id == row.id)
-                                    .order_by(pipeline_firings.c.created_ms.desc(), pipeline_firings.c.event.desc())
-                                    .limit(1)).scalar()
-                found.append(row_to_schedule(row, next_fire_time(plain, parse_time(last) if last else None, now)))
-            return found
+            return [self._with_next_fire(conn, row) for row in rows]
 
     @endpoint("pipelines.run")
     def delete_schedule(self, name: str) -> Schedule:
@@ -186,7 +182,15 @@ class EventsMixin(FiringsMixin):
 
     # -- shared --------------------------------------------------------------------------------
     def _schedule(self, conn: Connection, name: str) -> Schedule:
-        return row_to_schedule(conn.execute(select(pipeline_schedules).where(pipeline_schedules.c.name == name)).one())
+        return self._with_next_fire(conn, conn.execute(select(pipeline_schedules)
+                                                       .where(pipeline_schedules.c.name == name)).one())
+
+    def _with_next_fire(self, conn: Connection, row: Any) -> Schedule:
+        """The schedule of ``row`` with its next fire time, from its newest firing."""
+        last = conn.execute(select(pipeline_firings.c.event).where(pipeline_firings.c.source_id == row.id)
+                            .order_by(pipeline_firings.c.created_ms.desc(), pipeline_firings.c.event.desc())
+                            .limit(1)).scalar()
+        return row_to_schedule(row, next_fire_time(row_to_schedule(row), parse_time(last) if last else None, now_ms()))
 
     def _check_free(self, conn: Connection, name: str) -> None:
         for table, noun in ((pipeline_schedules, "schedule"), (pipeline_triggers, "trigger")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,20 @@ def load_pipeline(ref: str) -> Pipeline:
         path = Path(where).resolve()
         if not path.is_file():
             raise NotFound(f"pipeline file {where} does not exist")
+        if path.suffix != ".py":
+            raise InvalidInput(f"pipeline file {where} is not a Python file (.py)")
         module_name = file_module_name(path)
-        module = sys.modules.get(module_name) or load_file_module(str(path), module_name)
+        try:
+            module = sys.modules.get(module_name) or load_file_module(str(path), module_name)
+        except Exception as err:  # noqa: BLE001 - user code: a syntax or import error is bad input
+            raise InvalidInput(f"cannot load pipeline file {where}: {describe_load_error(err)}") from err
     else:
         try:
             module = importlib.import_module(where)
         except ModuleNotFoundError as err:
             raise NotFound(f"cannot import module {where!r} for pipeline {ref!r}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - user code: a syntax or import error is bad input
+            raise InvalidInput(f"cannot import module {where!r} for pipeline {ref!r}: {describe_load_error(err)}") from err
     target: Any = module
     for part in name.split("."):
         target = getattr(target, part, None)
@@ -47,6 +55,16 @@ def load_pipeline(ref: str) -> Pipeline:
         found = sorted(k for k, v in vars(module).items() if isinstance(v, Pipeline))
         raise InvalidInput(f"{where} has no pipeline named {name!r}; it has {found or 'none'}")
     return target
+
+
+def describe_load_error(err: BaseException) -> str:
+    """``err`` in one line, with the file and line it points at (a syntax error's, or the last
+    frame of the traceback)."""
+    if isinstance(err, SyntaxError):
+        return f"SyntaxError: {err.msg} ({err.filename}, line {err.lineno})"
+    frames = traceback.extract_tb(err.__traceback__)
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(err).__name__}: {err}{where}"
 
 
 def pipeline_ref(pipe: Pipeline) -> str:

@@ -25,6 +25,7 @@ from slipway.blobs.store import BlobStore
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.hashing import hash_bytes
 from slipway.pipelines.dsl import Pipeline
+from slipway.pipelines.loader import describe_load_error
 from slipway.pipelines.runners.task import load_file_module
 
 SAFE_NAME = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}\Z")
@@ -118,7 +119,10 @@ def load_stored(ref: str, blobs: BlobStore, cache_dir: Path) -> Pipeline:
         folder = _materialise(blobs, digest, cache_dir / digest)
         if not (folder / file_name).is_file():
             raise InvalidInput(f"pipeline source {digest} has no file {file_name!r}")
-        module = load_file_module(str(folder / file_name), module_name)
+        try:
+            module = load_file_module(str(folder / file_name), module_name)
+        except Exception as err:  # noqa: BLE001 - user code: a syntax or import error is bad input
+            raise InvalidInput(f"cannot load stored pipeline {file_name} ({digest[:12]}): {describe_load_error(err)}") from err
     target: object = module
     for part in name.split("."):
         target = getattr(target, part, None)
