@@ -183,7 +183,7 @@ def test_schedules_and_triggers_are_managed_and_runs_cancelled(workspace: Worksp
     assert ws.pipelines.disable("on-drift").enabled is False
     now = [first + 1000]
     scheduler = Scheduler(ws, clock=lambda: now[0], report=lambda line: None)
-    assert scheduler.claim_due() == [] and ws.pipelines.notify_alert("churn-drift", "alert-1") == []
+    assert scheduler.recover() == [] and scheduler.claim_due() == [] and ws.pipelines.notify_alert("churn-drift", "alert-1") == []
 
     assert ws.pipelines.enable("on-drift").enabled
     (queued,) = ws.pipelines.notify_alert("churn-drift", "alert-2")
