@@ -117,12 +117,12 @@ def test_cron_schedule_claims_each_fire_time_once(sqlite_ws: Workspace) -> None:
 
 def test_alert_triggers_queue_once_per_alert(sqlite_ws: Workspace) -> None:
     ws = sqlite_ws
-    ws.pipelines.on_alert("retrain-on-drift", "churn-drift", "tests.pipelines.flows:fan_out")
+    ws.pipelines.on_alert("retrain-on-drift", "churn-drift", "tests.pipelines.flows:retrying", param="marker")
     assert len(ws.pipelines.notify_alert("churn-drift", "alert-1")) == 1
     assert ws.pipelines.notify_alert("churn-drift", "alert-1") == []
     assert ws.pipelines.notify_alert("other-monitor", "alert-2") == []
     queued = ws.pipelines.list_runs(status="QUEUED")
-    assert len(queued) == 1 and queued[0].params == {"alert": "alert-1"}
+    assert len(queued) == 1 and queued[0].params == {"marker": "alert-1"}
 
 
 def test_bad_schedules_and_triggers_are_refused(sqlite_ws: Workspace) -> None:
@@ -157,13 +157,16 @@ def test_a_run_killed_mid_step_is_recovered_once(sqlite_ws: Workspace, home: Pat
     killed = ws.pipelines.list_runs(status="RUNNING")[0]
     flag.unlink()
 
-    later = Scheduler(ws, clock=lambda: killed.start_ms + 10 * MINUTE)  # long after its last heartbeat
+    now = [killed.start_ms + 10 * MINUTE]  # long after its last heartbeat
+    later = Scheduler(ws, clock=lambda: now[0])
     queued = later.recover()
     assert len(queued) == 1 and queued[0].resumed_from == killed.id
     assert later.recover() == [] and Scheduler(ws, clock=later.clock).recover() == []
     failed = ws.pipelines.get_run(killed.id)
     assert failed.status == "FAILED" and "no heartbeat" in (failed.error or "")
 
+    assert later.execute_queued() == []  # the resume waits out its backoff first
+    now[0] += MINUTE
     done = later.execute_queued()
     assert [r.status for r in done] == ["SUCCEEDED"]
     resumed = done[0]

@@ -1,4 +1,5 @@
-"""``slipway pipelines …``: run, list, show, logs, resume; schedules and triggers."""
+"""``slipway pipelines …``: run, list, show, logs, resume, cancel; schedules and triggers (in
+:mod:`slipway.cli.pipelines_schedules`)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,12 @@ from typing import Any
 import typer
 
 from slipway.cli.context import workspace
-from slipway.cli.output import JsonOption, console, fail, print_json, show
+from slipway.cli.output import JsonOption, console, print_json, show
+from slipway.cli.pipelines_schedules import ParamOption, RunnerOption, parse_params
+from slipway.cli.pipelines_schedules import register as register_schedules
 from slipway.core.clock import iso
 
 app = typer.Typer(help="Pipelines: run them, inspect runs and their steps, schedule them.", no_args_is_help=True)
-
-RunnerOption = typer.Option("inprocess", "--runner", "-r", help="inprocess, process (a process pool) or ray.")
-ParamOption = typer.Option(None, "--param", "-p", help="Override a pipeline parameter: -p key=value (repeatable).")
-
-
-def _params(items: list[str] | None) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"parameter {item!r} must look like key=value")
-        params[key.strip()] = value
-    return params
-
 
 def _duration(ms: int | None) -> str:
     return "" if ms is None else f"{ms / 1000:.2f}s"
@@ -64,7 +53,7 @@ def run_pipeline(
     as_json: bool = JsonOption,
 ) -> None:
     """Run a pipeline; exits 1 if the run fails (its steps and errors are shown)."""
-    result = workspace().pipelines.run(ref, _params(param), runner=runner)
+    result = workspace().pipelines.run(ref, parse_params(param), runner=runner)
     _show_run(result, as_json)
     if result.status != "SUCCEEDED":
         sys.exit(1)
@@ -82,7 +71,7 @@ def resume(run_id: str, runner: str = typer.Option(None, "--runner", "-r", help=
 
 @app.command("ls")
 def list_runs(pipeline: str = typer.Option(None, help="Only runs of this pipeline."),
-              status: str = typer.Option(None, help="QUEUED, RUNNING, SUCCEEDED or FAILED."),
+              status: str = typer.Option(None, help="QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED."),
               limit: int = typer.Option(50, help="At most this many runs, newest first."),
               as_json: bool = JsonOption) -> None:
     """List pipeline runs, newest first."""
@@ -113,34 +102,10 @@ def logs(run_id: str, step: str = typer.Option(None, "--step", "-s", help="Only 
             sys.stdout.flush()
 
 
-@app.command("schedule")
-def schedule(name: str, ref: str = typer.Argument(..., help="file.py:pipeline or module:pipeline"),
-             cron: str = typer.Option(..., help="Cron expression in UTC, e.g. '0 3 * * *'."),
-             param: list[str] = ParamOption, runner: str = RunnerOption,
-             catchup: bool = typer.Option(False, help="Run every firing missed while no scheduler ran."),
-             as_json: bool = JsonOption) -> None:
-    """Run a pipeline on a cron schedule (fired by `slipway scheduler`)."""
-    created = workspace().pipelines.schedule(name, ref, cron, _params(param), runner, catchup)
-    show(created, as_json, "schedule", ["name", "pipeline", "cron"], [[created.name, created.pipeline, created.cron]])
+@app.command("cancel")
+def cancel(run_id: str, as_json: bool = JsonOption) -> None:
+    """Cancel a queued or running pipeline run (a running one stops at its next step boundary)."""
+    _show_run(workspace().pipelines.cancel(run_id), as_json)
 
 
-@app.command("trigger")
-def trigger(name: str, ref: str = typer.Argument(..., help="file.py:pipeline or module:pipeline"),
-            dataset: str = typer.Option(..., help="Run once per new version of this dataset."),
-            param: list[str] = ParamOption,
-            dataset_param: str = typer.Option("dataset", help="The pipeline parameter that receives 'name@version'."),
-            runner: str = RunnerOption, as_json: bool = JsonOption) -> None:
-    """Run a pipeline on every new version of a dataset (fired by `slipway scheduler`)."""
-    created = workspace().pipelines.on_dataset(name, dataset, ref, _params(param), dataset_param, runner)
-    show(created, as_json, "trigger", ["name", "dataset", "pipeline", "after version"],
-         [[created.name, created.target, created.pipeline, created.baseline]])
-
-
-@app.command("schedules")
-def schedules(as_json: bool = JsonOption) -> None:
-    """Schedules and triggers."""
-    ws = workspace().pipelines
-    items = {"schedules": ws.list_schedules(), "triggers": ws.list_triggers()}
-    rows = [[s.name, "cron", s.cron, s.pipeline] for s in items["schedules"]]
-    rows += [[t.name, t.kind, t.target, t.pipeline] for t in items["triggers"]]
-    show(items, as_json, "schedules and triggers", ["name", "kind", "when", "pipeline"], rows)
+register_schedules(app)

@@ -16,10 +16,13 @@ def register(app: typer.Typer) -> None:
     def scheduler(
         poll: float = typer.Option(5.0, help="Seconds between checks for due schedules and new dataset versions."),
         once: bool = typer.Option(False, "--once", help="Check and run what is due once, then exit."),
+        stale_after: float = typer.Option(30.0, min=10.0, help="Seconds without a heartbeat after which a "
+                                          "running pipeline run is failed as killed (runs beat every 5 s)."),
     ) -> None:
         """Run cron schedules and dataset triggers (see `slipway pipelines schedule|trigger`).
 
-        Safe to restart at any time and to run twice: each firing is claimed exactly once.
+        Safe to restart at any time and to run twice: each firing is claimed exactly once. One bad
+        schedule, trigger or run is reported and never stops the others.
         """
         from slipway.cli.context import workspace
         from slipway.pipelines.scheduler import Scheduler
@@ -31,7 +34,8 @@ def register(app: typer.Typer) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        runner = Scheduler(workspace(), poll_seconds=poll, report=lambda line: console.print(line, highlight=False))
+        runner = Scheduler(workspace(), poll_seconds=poll, stale_after_s=stale_after,
+                           report=lambda line: console.print(line, highlight=False))
         if once:
             runner.tick(stop)
             return

@@ -18,8 +18,10 @@ from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.names import check_name
 from slipway.pipelines.backend_events import EventsMixin
+from slipway.pipelines.backend_liveness import LivenessMixin
 from slipway.pipelines.records import RUN_STATUSES, STEP_STATUSES, PipelineRun, StepPlan, StepUpdate
 from slipway.pipelines.rows import from_json, load_run, row_to_run, row_to_step, to_json
+from slipway.pipelines.sources import parse_stored
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.schema.pipelines import pipeline_cache, pipeline_runs, pipeline_step_runs
@@ -34,6 +36,11 @@ def check_runner(runner: str) -> str:
     return runner
 
 
+def _source_digest(source: str) -> str | None:
+    stored = parse_stored(source)
+    return stored[0] if stored else None
+
+
 def check_json(value: Any, what: str) -> str:
     try:
         return to_json(value)
@@ -41,7 +48,7 @@ def check_json(value: Any, what: str) -> str:
         raise InvalidInput(f"{what} must be JSON-able: {err}") from err
 
 
-class PipelineBackend(EventsMixin):
+class PipelineBackend(EventsMixin, LivenessMixin):
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
@@ -54,7 +61,7 @@ class PipelineBackend(EventsMixin):
             id=run_id, pipeline=pipeline, source=source[:500], status=status, runner=runner,
             params=check_json(params, "params"), reason=check_json(reason, "reason"), resumed_from=resumed_from,
             user=self.ctx.principal.name, created_ms=created, start_ms=created if status == "RUNNING" else None,
-            heartbeat_ms=created if status == "RUNNING" else None,
+            heartbeat_ms=created if status == "RUNNING" else None, source_digest=_source_digest(source),
         ))
         if steps:
             conn.execute(pipeline_step_runs.insert(), [
@@ -94,12 +101,13 @@ class PipelineBackend(EventsMixin):
             conn.execute(pipeline_runs.update().where(pipeline_runs.c.id == run_id)
                          .values(status="RUNNING", start_ms=started, heartbeat_ms=started))
             conn.execute(pipeline_step_runs.delete().where(pipeline_step_runs.c.run_id == run_id))
-            conn.execute(pipeline_step_runs.insert(), [
-                {"id": new_id(), "run_id": run_id, "position": i, "key": s.key, "step": s.step,
-                 "upstream": to_json(list(s.upstream)), "status": "PENDING", "cached": False, "attempts": 0,
-                 "outputs": "{}", "details": "{}"}
-                for i, s in enumerate(steps)
-            ])
+            if steps:  # an empty executemany would insert one row of NULLs
+                conn.execute(pipeline_step_runs.insert(), [
+                    {"id": new_id(), "run_id": run_id, "position": i, "key": s.key, "step": s.step,
+                     "upstream": to_json(list(s.upstream)), "status": "PENDING", "cached": False, "attempts": 0,
+                     "outputs": "{}", "details": "{}"}
+                    for i, s in enumerate(steps)
+                ])
             self.ctx.audit(conn, "pipeline.run.start", "pipeline_run", run_id, {"steps": len(steps)})
             return self._load(conn, run_id)
 
@@ -166,50 +174,6 @@ class PipelineBackend(EventsMixin):
                          .values(status=status, end_ms=now_ms(), error=error))
             self.ctx.audit(conn, "pipeline.run.finish", "pipeline_run", run_id, {"status": status, "error": error})
             return self._load(conn, run_id)
-
-    @endpoint("pipelines.run")
-    def heartbeat(self, run_id: str) -> bool:
-        """Note that the process executing a RUNNING run is alive; False if the run is not RUNNING.
-
-        Not an audit event: it changes no fact about the run, only when it was last seen alive
-        (auditing it every few seconds would bury the ledger). Stale heartbeats are acted on by
-        :meth:`recover_stale`, which is audited.
-        """
-        with self.ctx.db.write() as conn:
-            count = conn.execute(pipeline_runs.update().where(
-                pipeline_runs.c.id == run_id, pipeline_runs.c.status == "RUNNING").values(heartbeat_ms=now_ms())).rowcount
-        return bool(count)
-
-    @endpoint("pipelines.run")
-    def recover_stale(self, stale_before_ms: int) -> list[PipelineRun]:
-        """Fail every RUNNING run whose executing process has not been seen since
-        ``stale_before_ms`` (it was killed); a run a schedule or trigger started is queued again as
-        a resume of it, in the same transaction, so its firing is neither lost nor run twice.
-        Returns the runs queued."""
-        if isinstance(stale_before_ms, bool) or not isinstance(stale_before_ms, int):
-            raise InvalidInput(f"stale_before_ms must be a time in milliseconds, got {stale_before_ms!r}")
-        queued = []
-        with self.ctx.db.read() as conn:
-            stale = conn.execute(select(pipeline_runs.c.id).where(
-                pipeline_runs.c.status == "RUNNING", pipeline_runs.c.heartbeat_ms < stale_before_ms)).all()
-        for (run_id,) in stale:
-            with self.ctx.db.write() as conn:
-                error = "the process executing this run stopped (no heartbeat); completed steps are kept"
-                claimed = conn.execute(pipeline_runs.update().where(
-                    pipeline_runs.c.id == run_id, pipeline_runs.c.status == "RUNNING",
-                    pipeline_runs.c.heartbeat_ms < stale_before_ms).values(
-                    status="FAILED", end_ms=now_ms(), error=error)).rowcount
-                if not claimed:
-                    continue  # it came back to life, or another scheduler recovered it first
-                row = self._run_row(conn, run_id)
-                self.ctx.audit(conn, "pipeline.run.finish", "pipeline_run", run_id, {"status": "FAILED", "error": error})
-                reason = from_json(row.reason, {})
-                if reason.get("kind") in ("schedule", "trigger", "recover"):
-                    new_id_ = self._insert_run(conn, row.pipeline, row.source, row.runner, from_json(row.params, {}),
-                                               [], {"kind": "recover", "run": run_id, "original": reason},
-                                               run_id, "QUEUED")
-                    queued.append(self._load(conn, new_id_))
-        return queued
 
     @endpoint("read")
     def get_run(self, run_id: str) -> PipelineRun:

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from slipway.core.clock import now_ms
-from slipway.core.errors import SlipwayError
+from slipway.core.errors import Conflict, SlipwayError
 from slipway.pipelines.artifacts import Artifacts
 from slipway.pipelines.cache import compute_key
 from slipway.pipelines.context import StepContext
@@ -29,6 +29,8 @@ WAITING = ("PENDING", "RUNNING", "RETRYING")
 # Step changes are committed in groups at most this often (and always at the end of a run).
 FLUSH_INTERVAL_S = 0.2
 HEARTBEAT_S = 5.0
+# A RUNNING run not seen alive for this long was killed: the scheduler and ``resume`` fail it.
+STALE_AFTER_S = 30.0
 Reuse = dict[str, tuple[str, dict[str, Any], str]]  # node key -> (cache key, outputs, from run id)
 
 
@@ -69,6 +71,8 @@ class Executor:
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
         self._known: dict[str, dict[str, Any]] | None = None  # prefetched cache entries of this DAG's steps
+        self.cancelled = threading.Event()  # set when the run stopped being RUNNING in the store
+        self._last_check = time.monotonic()
 
     # -- the loop ------------------------------------------------------------------------------
     def execute(self) -> PipelineRun:
@@ -76,15 +80,19 @@ class Executor:
         threading.Thread(target=self._heartbeat, args=(beating,), daemon=True, name="slipway-run-heartbeat").start()
         try:
             self._known = self.backend.cache_entries(sorted({n.step.name for n in self.graph.nodes.values()}))
-            while True:
+            while not self.cancelled.is_set():
                 self._advance()
                 if not self._inflight and not self._delayed:
                     break
                 self._wait()
+            if self.cancelled.is_set():
+                return self._stop_cancelled()
             self._flush(force=True)
         except BaseException as err:
             with self._lock:
                 self._updates.clear()
+            if self._was_cancelled():
+                return self._stop_cancelled()
             message = err.message if isinstance(err, SlipwayError) else f"{type(err).__name__}: {err}"
             self._finish("FAILED", f"the pipeline run stopped: {message}")
             raise
@@ -96,15 +104,44 @@ class Executor:
         return self._finish("SUCCEEDED", None)
 
     def _heartbeat(self, stop: threading.Event) -> None:
-        # Tells schedulers this run's process is alive, so only a killed run is recovered.
+        # Tells schedulers this run's process is alive, so only a killed run is recovered; a run
+        # that is no longer RUNNING (cancelled, or failed as dead) stops at the next step boundary.
         while not stop.wait(HEARTBEAT_S):
             try:
-                self.backend.heartbeat(self.run_id)
+                if self.backend.heartbeat(self.run_id) is False:
+                    self.cancelled.set()
             except Exception:  # a missed beat is harmless; the next one retries
                 continue
 
+    def _was_cancelled(self) -> bool:
+        """Whether the run was cancelled (or failed as dead) by someone else: then a refused step
+        change or finish is expected, not an error of this run."""
+        if self.cancelled.is_set():
+            return True
+        try:
+            ended = self.backend.get_run(self.run_id).status not in ("RUNNING", "QUEUED")
+        except Exception:  # the store is unreachable: report the original error
+            return False
+        if ended:
+            self.cancelled.set()
+        return ended
+
+    def _stop_cancelled(self) -> PipelineRun:
+        """Stop a run someone cancelled: steps not started never start; those in flight are dropped."""
+        for future in self._inflight:
+            future.cancel()
+        self._inflight.clear()
+        self._delayed.clear()
+        result: PipelineRun = self.backend.get_run(self.run_id)
+        return result
+
     def _finish(self, status: str, error: str | None) -> PipelineRun:
-        result: PipelineRun = self.backend.finish_run(self.run_id, status, error)
+        try:
+            result: PipelineRun = self.backend.finish_run(self.run_id, status, error)
+        except Conflict:
+            if self._was_cancelled():  # cancelled between its last step and its end
+                return self._stop_cancelled()
+            raise
         return result
 
     def _advance(self) -> None:
@@ -112,6 +149,8 @@ class Executor:
         while progress:
             progress = False
             for key, node in self.graph.nodes.items():
+                if self.cancelled.is_set():
+                    return
                 if self.state[key] != "PENDING":
                     continue
                 upstream = node.upstream
@@ -182,7 +221,23 @@ class Executor:
         self.state[node.key] = "SKIPPED"
         self._add(StepUpdate(node.key, "SKIPPED", details={"skipped": reason, **(details or {})}))
 
+    def _check_cancelled(self) -> bool:
+        """Whether the run was cancelled; asked of the store before a step starts, at most every
+        ``FLUSH_INTERVAL_S`` (the heartbeat also answers it), so cancelling stops the run at the
+        next step boundary without a round trip per quick step."""
+        now = time.monotonic()
+        if not self.cancelled.is_set() and now - self._last_check >= FLUSH_INTERVAL_S:
+            self._last_check = now
+            try:
+                if self.backend.heartbeat(self.run_id) is False:
+                    self.cancelled.set()
+            except Exception:  # the store is unreachable: the step change after it will report that
+                return False
+        return self.cancelled.is_set()
+
     def _launch(self, node: Node, attempt: int, cache_key: str) -> None:
+        if self._check_cancelled():
+            return  # it stays PENDING; the loop stops and the cancelled run is returned
         self.state[node.key] = "RUNNING"
         self._add(StepUpdate(node.key, "RUNNING", cache_key=cache_key, attempts=attempt,
                              start_ms=now_ms() if attempt == 1 else None))

@@ -34,13 +34,20 @@ def load_pipeline(ref: str) -> Pipeline:
         path = Path(where).resolve()
         if not path.is_file():
             raise NotFound(f"pipeline file {where} does not exist")
+        if path.suffix != ".py":
+            raise InvalidInput(f"pipeline file {where} is not a Python file (.py)")
         module_name = file_module_name(path)
-        module = sys.modules.get(module_name) or _load_user_file(path, module_name)
+        try:
+            module = sys.modules.get(module_name) or load_file_module(str(path), module_name)
+        except Exception as err:  # noqa: BLE001 - user code: a syntax or import error is bad input
+            raise InvalidInput(f"cannot load pipeline file {where}: {describe_load_error(err)}") from err
     else:
         try:
             module = importlib.import_module(where)
         except ModuleNotFoundError as err:
             raise NotFound(f"cannot import module {where!r} for pipeline {ref!r}: {err}") from err
+        except Exception as err:  # noqa: BLE001 - user code: a syntax or import error is bad input
+            raise InvalidInput(f"cannot import module {where!r} for pipeline {ref!r}: {describe_load_error(err)}") from err
     target: Any = module
     for part in name.split("."):
         target = getattr(target, part, None)
@@ -50,18 +57,14 @@ def load_pipeline(ref: str) -> Pipeline:
     return target
 
 
-def _load_user_file(path: Path, module_name: str) -> Any:
-    """Run a user's pipeline file; its own mistakes become one InvalidInput line with the location
-    (the user's traceback stays attached as the cause)."""
-    try:
-        return load_file_module(str(path), module_name)
-    except SyntaxError as err:
-        raise InvalidInput(f"pipeline file {path}, line {err.lineno}: {type(err).__name__}: {err.msg}") from err
-    except Exception as err:
-        sys.modules.pop(module_name, None)
-        frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
-        where = f", line {frames[-1].lineno}" if frames else ""
-        raise InvalidInput(f"pipeline file {path}{where} failed to load: {type(err).__name__}: {err}") from err
+def describe_load_error(err: BaseException) -> str:
+    """``err`` in one line, with the file and line it points at (a syntax error's, or the last
+    frame of the traceback)."""
+    if isinstance(err, SyntaxError):
+        return f"SyntaxError: {err.msg} ({err.filename}, line {err.lineno})"
+    frames = traceback.extract_tb(err.__traceback__)
+    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    return f"{type(err).__name__}: {err}{where}"
 
 
 def pipeline_ref(pipe: Pipeline) -> str:

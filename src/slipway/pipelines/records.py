@@ -6,7 +6,8 @@ from typing import Any
 
 from slipway.core.records import record
 
-RUN_STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED")
+RUN_STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+FINAL_RUN_STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED")
 STEP_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "CACHED", "FAILED", "SKIPPED")
 FINAL_STEP_STATUSES = ("SUCCEEDED", "CACHED", "FAILED", "SKIPPED")
 
@@ -66,6 +67,7 @@ class PipelineRun:
     end_ms: int | None
     error: str | None
     steps: list[StepRun]
+    heartbeat_ms: int | None = None  # last sign of life of the process executing a RUNNING run
 
     def step(self, key: str) -> StepRun:
         """The step run named ``key`` (KeyError if the pipeline has no such step)."""
@@ -120,6 +122,10 @@ class StepUpdate:
 
 @record
 class Schedule:
+    """A cron schedule. ``pipeline`` is the stored reference the scheduler runs
+    (``stored:<source digest>:<name>``); ``origin`` is what the user gave, for display.
+    ``next_fire_ms`` is the next time it fires (None while disabled)."""
+
     id: str
     name: str
     pipeline: str
@@ -130,6 +136,10 @@ class Schedule:
     enabled: bool
     created_by: str
     created_ms: int
+    origin: str | None = None
+    source_digest: str | None = None
+    updated_ms: int | None = None
+    next_fire_ms: int | None = None
 
 
 @record
@@ -146,6 +156,9 @@ class Trigger:
     enabled: bool
     created_by: str
     created_ms: int
+    origin: str | None = None
+    source_digest: str | None = None
+    updated_ms: int | None = None
 
 
 @record

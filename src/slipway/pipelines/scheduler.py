@@ -7,11 +7,16 @@ it executes the QUEUED runs one by one; starting a run is itself a claim (QUEUED
 run queued before a crash is executed after the restart, exactly once. A run whose process was
 killed mid-way stops sending heartbeats; the next tick fails it and queues a resume of it (in one
 transaction), which reuses the steps it completed.
+
+One bad schedule, trigger or run never stops the others: each is handled on its own, a run whose
+pipeline cannot be loaded ends FAILED at once, a run that fails to start for another reason is
+tried again with backoff up to :data:`MAX_START_ATTEMPTS` times and then failed, and a run that
+keeps killing its process is resumed at most :data:`~slipway.pipelines.backend_liveness.MAX_RUN_ATTEMPTS`
+times in all.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -19,34 +24,28 @@ from typing import Any
 
 from slipway.core.clock import iso, now_ms, parse_time
 from slipway.core.errors import Conflict, SlipwayError
+from slipway.pipelines.cron import MAX_CATCHUP, due_fire_times
 from slipway.pipelines.dataset_events import new_versions
-from slipway.pipelines.records import PipelineRun, Schedule
+from slipway.pipelines.executor import STALE_AFTER_S
+from slipway.pipelines.records import PipelineRun
+from slipway.pipelines.service_schedules import pipeline_name
 
 log = logging.getLogger("slipway.scheduler")
-MAX_CATCHUP = 1000
+MAX_START_ATTEMPTS = 3
+START_BACKOFF_MS = 10_000  # a run that failed to start waits this long, then twice as long
+
+__all__ = ["MAX_CATCHUP", "Scheduler", "due_fire_times"]
 
 
-def due_fire_times(schedule: Schedule, last_fire_ms: int | None, now: int) -> list[int]:
-    """Fire times of ``schedule`` after its last firing (or its creation) up to ``now``; only the
-    newest one unless the schedule catches up."""
-    from croniter import croniter
-
-    start = last_fire_ms if last_fire_ms is not None else schedule.created_ms
-    cursor = croniter(schedule.cron, dt.datetime.fromtimestamp(start / 1000, tz=dt.UTC))
-    due: list[int] = []
-    while len(due) < MAX_CATCHUP:
-        fire = int(cursor.get_next(dt.datetime).timestamp() * 1000)
-        if fire > now:
-            break
-        due.append(fire)
-    return due if schedule.catchup else due[-1:]
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err.message if isinstance(err, SlipwayError) else err}"
 
 
 class Scheduler:
     """Runs schedules and triggers of one workspace; ``tick`` once, or ``run_forever``."""
 
     def __init__(self, workspace: Any, poll_seconds: float = 5.0, clock: Callable[[], int] = now_ms,
-                 report: Callable[[str], None] | None = None, stale_after_s: float = 120.0) -> None:
+                 report: Callable[[str], None] | None = None, stale_after_s: float = STALE_AFTER_S) -> None:
         self.workspace = workspace
         self.pipelines = workspace.pipelines
         self.backend = workspace.backend("pipelines")
@@ -54,52 +53,86 @@ class Scheduler:
         self.clock = clock
         self.report = report or log.info
         self.stale_after_ms = int(stale_after_s * 1000)  # runs heartbeat every 5 s
+        self._start_failures: dict[str, tuple[int, int]] = {}  # run id -> (failed starts, retry at ms)
 
     def recover(self) -> list[PipelineRun]:
         """Fail runs whose process was killed, and queue scheduled or triggered ones again."""
-        queued: list[PipelineRun] = self.backend.recover_stale(self.clock() - self.stale_after_ms)
+        now = self.clock()
+        queued: list[PipelineRun] = self.backend.recover_stale(now - self.stale_after_ms, None, True, now)
         for run in queued:
-            self.report(f"pipeline run {run.resumed_from} lost its process; queued {run.id} to resume it")
+            self.report(f"pipeline run {run.resumed_from} lost its process; queued {run.id} to resume it "
+                        f"(attempt {run.reason.get('attempt')})")
         return queued
 
     def claim_due(self) -> list[PipelineRun]:
-        """Claim every due firing; returns the runs this call queued."""
+        """Claim every due firing; returns the runs this call queued. A schedule or trigger that
+        cannot be checked (its dataset was deleted, say) is reported and the others go on."""
         now = self.clock()
         claimed: list[PipelineRun] = []
         for schedule in self.backend.list_schedules():
             if not schedule.enabled:
                 continue
-            last = self.backend.list_firings(schedule.id, 1)
-            for fire in due_fire_times(schedule, parse_time(last[0].event) if last else None, now):
-                run = self.backend.claim_firing(schedule.id, iso(fire), _name(schedule.pipeline))
-                if run is not None:
-                    self.report(f"schedule {schedule.name}: firing {iso(fire)} queued pipeline run {run.id}")
-                    claimed.append(run)
+            try:
+                last = self.backend.list_firings(schedule.id, 1)
+                for fire in due_fire_times(schedule, parse_time(last[0].event) if last else None, now):
+                    run = self.backend.claim_firing(schedule.id, iso(fire), pipeline_name(schedule.pipeline))
+                    if run is not None:
+                        self.report(f"schedule {schedule.name}: firing {iso(fire)} queued pipeline run {run.id}")
+                        claimed.append(run)
+            except Exception as err:  # noqa: BLE001 - one bad schedule must not stop the others
+                self.report(f"schedule {schedule.name}: cannot fire: {_describe(err)}")
         for trigger in self.backend.list_triggers(kind="dataset"):
             if not trigger.enabled:
                 continue
-            for event in new_versions(self.workspace, trigger.target, trigger.baseline):
-                run = self.backend.claim_firing(trigger.id, event, _name(trigger.pipeline))
-                if run is not None:
-                    self.report(f"trigger {trigger.name}: {event} queued pipeline run {run.id}")
-                    claimed.append(run)
+            try:
+                for event in new_versions(self.workspace, trigger.target, trigger.baseline):
+                    run = self.backend.claim_firing(trigger.id, event, pipeline_name(trigger.pipeline))
+                    if run is not None:
+                        self.report(f"trigger {trigger.name}: {event} queued pipeline run {run.id}")
+                        claimed.append(run)
+            except Exception as err:  # noqa: BLE001 - one bad trigger must not stop the others
+                self.report(f"trigger {trigger.name}: cannot fire: {_describe(err)}")
         return claimed
 
     def execute_queued(self, stop: threading.Event | None = None) -> list[PipelineRun]:
-        """Execute QUEUED runs, oldest first, skipping those another scheduler started."""
+        """Execute QUEUED runs, oldest first, skipping those another scheduler started and those
+        held back (a recovery's backoff, a failed start's retry time)."""
         done = []
+        now = self.clock()
         for queued in sorted(self.backend.list_runs(status="QUEUED", limit=1000), key=lambda r: r.created_ms):
             if stop is not None and stop.is_set():
                 break
+            if queued.reason.get("not_before_ms", 0) > now or self._start_failures.get(queued.id, (0, 0))[1] > now:
+                continue
             try:
                 run = self.pipelines.execute_queued(queued.id)
             except Conflict:
                 continue
+            except Exception as err:  # noqa: BLE001 - one bad run must not stop the others
+                self._start_failed(queued, err)
+                continue
+            self._start_failures.pop(queued.id, None)
             self.report(f"pipeline run {run.id} ({run.pipeline}, {run.reason.get('kind')} "
                         f"{run.reason.get('name')} {run.reason.get('event')}) {run.status}"
                         + (f": {run.error}" if run.error else ""))
             done.append(run)
         return done
+
+    def _start_failed(self, queued: PipelineRun, err: BaseException) -> None:
+        """Note a failed start of ``queued``: retried with backoff, FAILED after the last attempt."""
+        failures = self._start_failures.get(queued.id, (0, 0))[0] + 1
+        if failures < MAX_START_ATTEMPTS:
+            retry_at = self.clock() + START_BACKOFF_MS * 2 ** (failures - 1)
+            self._start_failures[queued.id] = (failures, retry_at)
+            self.report(f"pipeline run {queued.id} failed to start ({_describe(err)}); trying again at {iso(retry_at)}")
+            return
+        self._start_failures.pop(queued.id, None)
+        try:
+            self.backend.finish_run(queued.id, "FAILED",
+                                    f"failed to start {failures} times; last error: {_describe(err)}"[:5000])
+            self.report(f"pipeline run {queued.id} FAILED after {failures} attempts to start: {_describe(err)}")
+        except SlipwayError as finish_err:  # it started or ended meanwhile, or the store is down
+            self.report(f"pipeline run {queued.id}: cannot mark it failed: {_describe(finish_err)}")
 
     def tick(self, stop: threading.Event | None = None) -> list[PipelineRun]:
         self.recover()
@@ -112,10 +145,7 @@ class Scheduler:
         while not stop.is_set():
             try:
                 self.tick(stop)
-            except SlipwayError as err:
-                self.report(f"scheduler tick failed: {type(err).__name__}: {err.message}")
+            except Exception as err:  # noqa: BLE001 - the scheduler outlives any one bad tick
+                log.debug("scheduler tick failed", exc_info=True)
+                self.report(f"scheduler tick failed: {_describe(err)}")
             stop.wait(self.poll_seconds)
-
-
-def _name(ref: str) -> str:
-    return ref.rpartition(":")[2].rpartition(".")[2]

@@ -1,4 +1,5 @@
-"""``ws.pipelines``: run, resume and inspect pipelines; schedules and triggers.
+"""``ws.pipelines``: run, resume, cancel and inspect pipelines; schedules and triggers (in
+:mod:`slipway.pipelines.service_schedules`).
 
 The executor runs here, in the caller's process, and records everything through the pipelines
 backend, so the same calls work embedded and against a remote server.
@@ -6,23 +7,31 @@ backend, so the same calls work embedded and against a remote server.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.clock import now_ms
+from slipway.core.errors import Conflict, InvalidInput, NotFound, SlipwayError
 from slipway.pipelines.artifacts import Artifacts
 from slipway.pipelines.dsl import Pipeline
-from slipway.pipelines.executor import Executor, Reuse
+from slipway.pipelines.executor import STALE_AFTER_S, Executor, Reuse
 from slipway.pipelines.graph import Graph
-from slipway.pipelines.loader import load_pipeline, pipeline_ref
-from slipway.pipelines.records import Firing, PipelineRun, Schedule, StepPlan, Trigger
+from slipway.pipelines.loader import pipeline_ref
+from slipway.pipelines.records import PipelineRun, StepPlan
 from slipway.pipelines.runners import Runner, make_runner
+from slipway.pipelines.service_schedules import SchedulesMixin
+from slipway.pipelines.sources import parse_stored
 from slipway.store.context import Host
 
 
-class PipelineService:
-    def __init__(self, host: Host) -> None:
+class PipelineService(SchedulesMixin):
+    """``ws.pipelines``. ``clock`` (ms since the epoch) decides when a RUNNING run's heartbeat is
+    stale enough for :meth:`resume` to fail it as dead; tests inject one."""
+
+    def __init__(self, host: Host, clock: Callable[[], int] = now_ms) -> None:
         self._host = host
         self._backend: Any = host.backend("pipelines")
+        self.clock = clock
 
     # -- running -------------------------------------------------------------------------------
     def run(self, pipeline: Pipeline | str, params: dict[str, Any] | None = None, *, runner: str | Runner = "inprocess",
@@ -32,7 +41,7 @@ class PipelineService:
         A failing step does not raise: the run comes back FAILED with the step's error, traceback
         and logs recorded. Bad parameters raise InvalidInput before anything is recorded.
         """
-        pipe = load_pipeline(pipeline) if isinstance(pipeline, str) else _check_pipeline(pipeline)
+        pipe = self._load(pipeline) if isinstance(pipeline, str) else _check_pipeline(pipeline)
         graph = pipe.build(params)
         runner_obj, runner_name = _runner(runner)
         run = self._backend.create_run(pipe.name, pipeline_ref(pipe), runner_name, graph.params, _plan(graph),
@@ -40,13 +49,20 @@ class PipelineService:
         return self._execute(graph, run, runner_obj, close=isinstance(runner, str))
 
     def resume(self, run_id: str, *, pipeline: Pipeline | None = None, runner: str | Runner | None = None) -> PipelineRun:
-        """Run a failed run again as a new run: steps that completed (same key) are reused, the
-        failed step and everything after it run. The pipeline is found by the reference the run
-        recorded unless given."""
+        """Run a failed or cancelled run again as a new run: steps that completed (same key) are
+        reused, the failed step and everything after it run. The pipeline is found by the
+        reference the run recorded unless given. A RUNNING run whose process was killed (no
+        heartbeat for :data:`STALE_AFTER_S`) is failed first, then resumed.
+
+        Raises:
+            Conflict: the run succeeded, is queued, or is RUNNING in a live process.
+        """
         old = self.get_run(run_id)
-        if old.status != "FAILED":
-            raise Conflict(f"pipeline run {run_id} is {old.status}; only a FAILED run can be resumed")
-        pipe = _check_pipeline(pipeline) if pipeline is not None else load_pipeline(old.source)
+        if old.status == "RUNNING":
+            old = self._fail_if_dead(old)
+        if old.status not in ("FAILED", "CANCELLED"):
+            raise Conflict(f"pipeline run {run_id} is {old.status}; only a FAILED or CANCELLED run can be resumed")
+        pipe = _check_pipeline(pipeline) if pipeline is not None else self._load(old.source)
         graph = pipe.build(old.params)
         reuse: Reuse = {s.key: (s.cache_key, s.outputs, run_id) for s in old.steps
                         if s.status in ("SUCCEEDED", "CACHED") and s.cache_key and s.outputs}
@@ -55,16 +71,40 @@ class PipelineService:
                                        {"kind": "resume", "run": run_id}, run_id)
         return self._execute(graph, run, runner_obj, reuse=reuse, close=not hasattr(runner, "submit"))
 
+    def _fail_if_dead(self, run: PipelineRun) -> PipelineRun:
+        """``run`` failed as dead if its heartbeat is older than :data:`STALE_AFTER_S` (its process
+        was killed); Conflict while its process is alive."""
+        self._backend.recover_stale(self.clock() - int(STALE_AFTER_S * 1000), run.id, False, self.clock())
+        run = self.get_run(run.id)
+        if run.status == "RUNNING":
+            seen = (self.clock() - run.heartbeat_ms) / 1000 if run.heartbeat_ms else 0.0
+            raise Conflict(f"pipeline run {run.id} is RUNNING and its process was alive {max(seen, 0.0):.0f} s ago; "
+                           f"cancel it ('slipway pipelines cancel {run.id}') or resume it once its heartbeat is "
+                           f"{STALE_AFTER_S:.0f} s old")
+        return run
+
+    def cancel(self, run_id: str) -> PipelineRun:
+        """Cancel a QUEUED or RUNNING run (Conflict if it already ended). A running one stops at its
+        next step boundary (within a heartbeat, a few seconds); its completed steps are kept, so
+        :meth:`resume` can continue it."""
+        return self._backend.cancel_run(run_id)  # type: ignore[no-any-return]
+
     def execute_queued(self, run_id: str) -> PipelineRun:
         """Start and execute a QUEUED run (one a schedule or trigger claimed). Conflict if another
-        process already started it."""
+        process already started it. A run whose pipeline cannot be loaded or built (a bad
+        parameter, a file with a syntax error, a source that is not stored) ends FAILED with the
+        reason, at once: it could never succeed, and it must not hold up the runs behind it."""
         queued = self.get_run(run_id)
-        pipe = load_pipeline(queued.source)
+        if queued.status != "QUEUED":
+            raise Conflict(f"pipeline run {run_id} is {queued.status}, not QUEUED; it was already started")
         try:
-            graph = pipe.build(queued.params)
-        except InvalidInput as err:
-            self._backend.claim_run(run_id, [])
-            return self._backend.finish_run(run_id, "FAILED", f"cannot build the pipeline: {err.message}")  # type: ignore[no-any-return]
+            if not parse_stored(queued.source):
+                raise InvalidInput(f"its pipeline {queued.source!r} is not a stored source; update the schedule or "
+                                   "trigger ('slipway pipelines update NAME REF') to store it")
+            graph = self._load(queued.source).build(queued.params)
+        except (Exception, SystemExit) as err:  # noqa: BLE001 - user code: any failure fails the run, never the caller
+            message = err.message if isinstance(err, SlipwayError) else f"{type(err).__name__}: {err}"
+            return self._backend.finish_run(run_id, "FAILED", f"cannot load the pipeline: {message}")  # type: ignore[no-any-return]
         reuse: Reuse | None = None
         if queued.resumed_from:  # queued by recovery: reuse what the killed run completed
             old = self.get_run(queued.resumed_from)
@@ -112,50 +152,6 @@ class PipelineService:
     def clear_cache(self, step: str | None = None) -> int:
         return self._backend.clear_cache(step)  # type: ignore[no-any-return]
 
-    # -- schedules and triggers ----------------------------------------------------------------
-    def schedule(self, name: str, pipeline: str, cron: str, params: dict[str, Any] | None = None,
-                 runner: str = "inprocess", catchup: bool = False) -> Schedule:
-        """Run ``pipeline`` (a reference) whenever ``cron`` (UTC) matches, via ``slipway scheduler``."""
-        return self._backend.create_schedule(name, pipeline, cron, params, runner, catchup)  # type: ignore[no-any-return]
-
-    def on_dataset(self, name: str, dataset: str, pipeline: str, params: dict[str, Any] | None = None,
-                   param: str = "dataset", runner: str = "inprocess") -> Trigger:
-        """Run ``pipeline`` once per new version of ``dataset`` (those added after this call), with
-        ``param`` set to ``"dataset@version"``."""
-        baseline = self._latest_version(dataset)
-        return self._backend.create_trigger(name, "dataset", dataset, pipeline, params, param, runner, baseline)  # type: ignore[no-any-return]
-
-    def on_alert(self, name: str, monitor: str, pipeline: str, params: dict[str, Any] | None = None,
-                 param: str = "alert", runner: str = "inprocess") -> Trigger:
-        """Run ``pipeline`` once per alert raised by ``monitor`` (see :meth:`notify_alert`)."""
-        return self._backend.create_trigger(name, "alert", monitor, pipeline, params, param, runner, None)  # type: ignore[no-any-return]
-
-    def notify_alert(self, monitor: str, alert_id: str) -> list[PipelineRun]:
-        """Queue one run per alert trigger on ``monitor`` (each at most once per alert); the
-        scheduler executes them."""
-        queued = []
-        for trigger in self._backend.list_triggers(kind="alert", target=monitor):
-            if trigger.enabled:
-                run = self._backend.claim_firing(trigger.id, alert_id, _pipeline_name(trigger.pipeline))
-                if run is not None:
-                    queued.append(run)
-        return queued
-
-    def list_schedules(self) -> list[Schedule]:
-        return self._backend.list_schedules()  # type: ignore[no-any-return]
-
-    def list_triggers(self) -> list[Trigger]:
-        return self._backend.list_triggers()  # type: ignore[no-any-return]
-
-    def list_firings(self, source_id: str | None = None, limit: int = 100) -> list[Firing]:
-        return self._backend.list_firings(source_id, limit)  # type: ignore[no-any-return]
-
-    def _latest_version(self, dataset: str) -> int | None:
-        from slipway.pipelines.dataset_events import latest_version
-
-        return latest_version(self._host, dataset)
-
-
 def _check_pipeline(pipe: Any) -> Pipeline:
     if not isinstance(pipe, Pipeline):
         raise InvalidInput(f"expected a @pipeline function or a 'file.py:name' reference, got {pipe!r}")
@@ -171,6 +167,3 @@ def _runner(runner: str | Runner) -> tuple[Runner, str]:
 def _plan(graph: Graph) -> list[StepPlan]:
     return [StepPlan(key, node.step.name, node.upstream) for key, node in graph.nodes.items()]
 
-
-def _pipeline_name(ref: str) -> str:
-    return ref.rpartition(":")[2].rpartition(".")[2]

@@ -27,6 +27,7 @@ pipeline_runs = Table(
     ms_column("start_ms", nullable=True),
     ms_column("end_ms", nullable=True),
     ms_column("heartbeat_ms", nullable=True),  # last sign of life of the process executing it
+    Column("source_digest", DIGEST, nullable=True),  # the stored pipeline source a scheduled run executes
     Column("error", Text, nullable=True),
     Index("ix_pipeline_runs_pipeline_created", "pipeline", "created_ms"),
     Index("ix_pipeline_runs_status", "status"),
@@ -72,7 +73,7 @@ pipeline_schedules = Table(
     metadata,
     id_column(),
     Column("name", NAME, nullable=False, unique=True),
-    Column("pipeline", String(500), nullable=False),
+    Column("pipeline", String(500), nullable=False),  # "stored:<source digest>:<pipeline name>"
     Column("params", Text, nullable=False, default="{}"),
     Column("cron", String(100), nullable=False),
     Column("runner", String(20), nullable=False),
@@ -80,6 +81,9 @@ pipeline_schedules = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_by", NAME, nullable=False),
     ms_column("created_ms"),
+    Column("origin", String(500), nullable=True),  # the reference the user gave, for display only
+    Column("source_digest", DIGEST, nullable=True),  # the pipeline's source file, a blob
+    ms_column("updated_ms", nullable=True),  # last update or re-enable: nothing fires for earlier times
 )
 
 pipeline_triggers = Table(
@@ -89,7 +93,7 @@ pipeline_triggers = Table(
     Column("name", NAME, nullable=False, unique=True),
     Column("kind", String(20), nullable=False),  # dataset | alert
     Column("target", NAME, nullable=False),  # the dataset name, or the monitor name
-    Column("pipeline", String(500), nullable=False),
+    Column("pipeline", String(500), nullable=False),  # "stored:<source digest>:<pipeline name>"
     Column("params", Text, nullable=False, default="{}"),
     Column("param", String(100), nullable=False),  # the pipeline parameter that receives the event
     Column("runner", String(20), nullable=False),
@@ -97,6 +101,9 @@ pipeline_triggers = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_by", NAME, nullable=False),
     ms_column("created_ms"),
+    Column("origin", String(500), nullable=True),  # the reference the user gave, for display only
+    Column("source_digest", DIGEST, nullable=True),  # the pipeline's source file, a blob
+    ms_column("updated_ms", nullable=True),  # last update or re-enable: nothing fires for earlier times
 )
 
 pipeline_firings = Table(
