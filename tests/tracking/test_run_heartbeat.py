@@ -87,3 +87,24 @@ def test_cli_reap(sqlite_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None
     assert sqlite_ws.tracking.get_run(dead).status == "FAILED"
     bad = CliRunner().invoke(app, ["runs", "reap", "--stale-seconds", "0"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_heartbeat_reap_and_replay_on_every_transport(workspace: Workspace) -> None:
+    from slipway.tracking.spool import MetricSpool, spool_folder
+
+    tracking = workspace.tracking
+    backend = workspace.backend("tracking")
+    with tracking.start_run("live", durable=False) as run:
+        assert backend.heartbeat_runs([run.id]) == 1
+        assert backend.reap_stale_runs() == []  # it just beat
+        tracking.log_batch(run.id, metrics=[("x", 1.0, 0, 5)])
+        # A spool left by a dead process: one point already stored, two not, one of them NaN.
+        spool = MetricSpool(spool_folder(workspace.settings.home))
+        for point in [("x", 1.0, 0, 5), ("x", 2.0, 1, 6), ("x", float("nan"), 2, 7)]:
+            spool.append(run.id, point)
+        spool.close(keep=True)  # the lock goes with it, as with a killed process
+        report = tracking.recover_metrics()
+        assert (report.files, report.replayed, report.already_stored) == (1, 2, 1)
+        history = tracking.get_metric_history(run.id, "x")
+        assert [(m.step, m.ts) for m in history] == [(0, 5), (1, 6), (2, 7)]
+        assert tracking.recover_metrics().files == 0
