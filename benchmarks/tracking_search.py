@@ -1,6 +1,7 @@
 """Benchmark ``tracking_search``: search 20,000 runs x 10 params x 10 metrics, Slipway vs MLflow.
 
-Case ``search_20k_runs``: filter on a metric and a param, order by a metric, top 100::
+Case ``search_<N>_runs``, named by the runs searched (``search_20k_runs``; ``search_2k_runs`` with
+``--quick``): filter on a metric and a param, order by a metric, top 100::
 
     filter   metrics.m0 > 0.5 and params.p0 = 'rf'      (about 1 run in 20 matches)
     order    metrics.m1 DESC
@@ -39,7 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peer  # noqa: E402 - after the path set-up above
 
 WORKLOAD = "tracking_search"
-CASE = "search_20k_runs"
+
+
+def case_name(count: int) -> str:
+    """The case as measured: ``search_20k_runs`` for 20,000 runs, ``search_2500_runs`` for 2,500."""
+    return f"search_{count // 1000}k_runs" if count % 1000 == 0 else f"search_{count}_runs"
 MLFLOW = _peer.Peer("mlflow", ["mlflow==3.17.2"])
 DATA_VERSION = 1  # bump when the generated runs change, so old caches are not reused
 EXPERIMENT = "search"
@@ -238,7 +243,7 @@ def main() -> None:
         checks = "ok"
     else:
         checks = f"FAILED: {len(answers)} different answers; expected starts {expected[:3]}"
-    _peer.emit(WORKLOAD, CASE, ours, theirs, "ms p50", theirs / ours, MLFLOW.version, checks,
+    _peer.emit(WORKLOAD, case_name(count), ours, theirs, "ms p50", theirs / ours, MLFLOW.version, checks,
                runs=count, matched=matched, goal_p50_ms=50,
                slipway_cpu_p50_ms=round(_peer.median([ms for r in results["slipway"] for ms in r["cpu_ms"]]), 2),
                peer_cpu_p50_ms=round(_peer.median([ms for r in results["mlflow"] for ms in r["cpu_ms"]]), 2),

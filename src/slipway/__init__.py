@@ -59,9 +59,13 @@ def _default() -> Workspace:
 
 
 def start_run(name: str | None = None, *, experiment: str | None = None, nested: bool = False,
-              tags: dict[str, str] | None = None) -> ActiveRun:
-    """Start a run and make it active; use it as a context manager to end it."""
-    return _default().tracking.start_run(name, experiment=experiment, nested=nested, tags=tags)
+              tags: dict[str, str] | None = None, durable: bool | None = None) -> ActiveRun:
+    """Start a run and make it active; use it as a context manager to end it.
+
+    ``durable=True`` spools each metric point to a local file before ``log_metric`` returns, so a
+    killed process loses none (default: the ``metric_durable`` setting, ``SLIPWAY_METRIC_DURABLE``).
+    """
+    return _default().tracking.start_run(name, experiment=experiment, nested=nested, tags=tags, durable=durable)
 
 
 def end_run(status: str = "FINISHED") -> None:

@@ -1,4 +1,4 @@
-"""``slipway runs ls|show|search|compare|delete|restore``."""
+"""``slipway runs ls|show|search|compare|delete|restore|reap|recover``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from slipway.cli.output import JsonOption, console, print_json, print_table, sho
 from slipway.core.clock import iso
 from slipway.tracking.records import Run, RunPage
 
-app = typer.Typer(help="Runs: list, inspect, search, compare, delete and restore.", no_args_is_help=True)
+app = typer.Typer(help="Runs: list, inspect, search, compare, delete, restore, reap and recover.",
+                  no_args_is_help=True)
 
 ExperimentOption = typer.Option(None, "--experiment", "-e", help="Only this experiment (name or id); repeatable.")
 OrderOption = typer.Option(None, "--order-by", "-o", help="e.g. 'metrics.auc DESC'; repeatable.")
@@ -134,3 +135,28 @@ def restore_run(run_id: str = typer.Argument(..., help="The run id."), as_json: 
         print_json(run)
     else:
         console.print(f"Restored run {run.name} ({run.id})")
+
+
+@app.command("reap")
+def reap_runs(
+    stale_seconds: float = typer.Option(None, "--stale-seconds", min=1,
+                                        help="Silent for this long = dead (default: the run_stale_seconds setting)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Mark FAILED the RUNNING runs whose process stopped sending heartbeats (it was killed)."""
+    reaped = workspace().tracking.reap_stale_runs(stale_seconds)
+    if as_json:
+        print_json({"reaped": reaped})
+    else:
+        console.print(f"Marked {len(reaped)} run(s) of dead processes FAILED" + "".join(f"\n  {r}" for r in reaped))
+
+
+@app.command("recover")
+def recover_metrics(as_json: bool = JsonOption) -> None:
+    """Write the metric points that killed processes spooled in durable mode (also done on open)."""
+    report = workspace().tracking.recover_metrics()
+    if as_json:
+        print_json(report)
+    else:
+        console.print(f"Replayed {report.replayed} spooled point(s) from {report.files} file(s); "
+                      f"{report.already_stored} were already stored")

@@ -31,9 +31,15 @@ class Settings:
     allow_anonymous: bool = False
     anonymous_roles: tuple[str, ...] = ("viewer",)
     bootstrap_token: str = ""
-    # Background metric logger bounds.
+    # Background metric logger: batch size, flush timer, and the bound on unwritten points (at it,
+    # log_metric waits for a write). Durable: every point goes to a local spool file first.
     metric_batch_size: int = 5000
-    metric_flush_seconds: float = 1.0
+    metric_flush_seconds: float = 0.2
+    metric_buffer_max: int = 100_000
+    metric_durable: bool = False
+    # Runs send a heartbeat this often; a RUNNING run silent for run_stale_seconds is reaped as FAILED.
+    run_heartbeat_seconds: float = 30.0
+    run_stale_seconds: float = 300.0
     # SQLite busy timeout; long enough that writers queue instead of failing.
     sqlite_busy_timeout_s: float = 60.0
     # Every other table of the config file, by name (e.g. "governance", "serving").

@@ -8,10 +8,10 @@ are plain values or records, so the same calls work over HTTP.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
@@ -51,8 +51,9 @@ DEFAULT_EXPERIMENT = "Default"
 
 
 class TrackingBackend:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, clock: Callable[[], int] = now_ms) -> None:
         self.ctx = ctx
+        self.clock = clock  # start times and heartbeats; tests inject their own
 
     # -- experiments ------------------------------------------------------------------------
     def _experiment(self, conn: Connection, name_or_id: str) -> Experiment:
@@ -126,7 +127,7 @@ class TrackingBackend:
                 self._run_row(conn, parent_id)
             conn.execute(runs.insert().values(
                 id=run_id, experiment_id=exp.id, name=name, parent_id=parent_id, status="RUNNING",
-                start_ms=now_ms(), end_ms=None, lifecycle="active", user=self.ctx.principal.name,
+                start_ms=(started := self.clock()), heartbeat_ms=started, end_ms=None, lifecycle="active", user=self.ctx.principal.name,
                 git_commit=git_commit, git_dirty=git_dirty, source=(source or "")[:500] or None,
                 packages_digest=packages_digest,
             ))
@@ -158,6 +159,50 @@ class TrackingBackend:
             conn.execute(runs.update().where(runs.c.id == run_id).values(status=status, end_ms=now_ms()))
             self.ctx.audit(conn, "run.end", "run", run_id, {"status": status})
             return load_runs(conn, [run_id])[0]
+
+    @endpoint("tracking.write")
+    def heartbeat_runs(self, run_ids: list[str]) -> int:
+        """Record that the process running ``run_ids`` is alive (its logger calls this every
+        ``run_heartbeat_seconds``). Only RUNNING runs are touched; returns how many were.
+
+        A heartbeat is a sign of life, not a change of the record, so it writes no audit event.
+        """
+        if isinstance(run_ids, str) or not isinstance(run_ids, list | tuple) or not all(
+                isinstance(r, str) for r in run_ids):
+            raise InvalidInput(f"heartbeat_runs takes a list of run ids, got {run_ids!r}"[:300])
+        if len(run_ids) > 10_000:
+            raise InvalidInput(f"heartbeat at most 10,000 runs at once, not {len(run_ids)}")
+        if not run_ids:
+            return 0
+        with self.ctx.db.write() as conn:
+            result = conn.execute(runs.update().where(runs.c.id.in_(list(run_ids)), runs.c.status == "RUNNING")
+                                  .values(heartbeat_ms=self.clock()))
+            return int(result.rowcount or 0)
+
+    @endpoint("tracking.write")
+    def reap_stale_runs(self, stale_seconds: float | None = None) -> list[str]:
+        """Mark FAILED every RUNNING run whose last heartbeat (or start, for runs from before
+        heartbeats) is older than ``stale_seconds`` (default ``run_stale_seconds``): its process is
+        gone. The end time is that last sign of life; each reaped run gets a ``run.reap`` event.
+
+        Returns:
+            The ids of the runs reaped, oldest heartbeat first.
+        """
+        stale = self.ctx.settings.run_stale_seconds if stale_seconds is None else stale_seconds
+        if isinstance(stale, bool) or not isinstance(stale, int | float) or not 1 <= stale <= 10**8:
+            raise InvalidInput(f"stale_seconds must be a number of seconds from 1 to 1e8, got {stale_seconds!r}")
+        cutoff = self.clock() - int(stale * 1000)
+        last_seen = func.coalesce(runs.c.heartbeat_ms, runs.c.start_ms)
+        with self.ctx.db.write() as conn:
+            found = conn.execute(select(runs.c.id, last_seen.label("seen"))
+                                 .where(runs.c.status == "RUNNING", last_seen < cutoff)
+                                 .order_by(last_seen, runs.c.id)).all()
+            for row in found:
+                conn.execute(runs.update().where(runs.c.id == row.id, runs.c.status == "RUNNING")
+                             .values(status="FAILED", end_ms=row.seen))
+                self.ctx.audit(conn, "run.reap", "run", row.id,
+                               {"status": "FAILED", "last_heartbeat_ms": row.seen, "stale_seconds": stale})
+        return [row.id for row in found]
 
     @endpoint("read")
     def get_run(self, run_id: str) -> Run:
@@ -220,8 +265,6 @@ class TrackingBackend:
 
     @endpoint("read")
     def count_metric_points(self, run_id: str) -> int:
-        from sqlalchemy import func
-
         with self.ctx.db.read() as conn:
             self._run_row(conn, run_id)
             return int(conn.execute(select(func.count()).select_from(metric_points).where(metric_points.c.run_id == run_id)).scalar_one())

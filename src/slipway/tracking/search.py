@@ -7,8 +7,10 @@ parentheses::
     attributes.run_name LIKE 'fit%' and metrics.`f1 score` >= 0.5
 
 An identifier is ``<entity>.<key>``: ``metrics``, ``params``, ``tags``, ``attributes`` (or
-``datasets``), with the key bare, backquoted or double-quoted. A bare name (``status``) is an
-attribute. This module only parses; :mod:`slipway.tracking.search_sql` compiles the tree to SQL.
+``datasets``; the entity may be backquoted, `` `metric`.a ``), with the key bare, backquoted or
+quoted. A bare name (``status``) is an attribute; ``tags.mlflow.runName`` (MLflow's run-name tag)
+is the run name. String values are literal: a backslash is an ordinary character, as in MLflow;
+only a doubled quote (``'it''s'``) stands for the quote. This module only parses; :mod:`slipway.tracking.search_sql` compiles the tree to SQL.
 Syntax errors raise :class:`InvalidInput` naming the character position.
 """
 
@@ -30,7 +32,7 @@ ENTITY_ALIASES = {
 # MLflow's attribute names (and a few natural synonyms) -> the canonical name search_sql knows.
 ATTRIBUTES = {
     "run_id": "run_id", "id": "run_id",
-    "run_name": "run_name", "name": "run_name",
+    "run_name": "run_name", "name": "run_name", "run name": "run_name",
     "status": "status",
     "start_time": "start_time", "created": "start_time", "start_ms": "start_time",
     "end_time": "end_time", "end_ms": "end_time",
@@ -42,7 +44,14 @@ ATTRIBUTES = {
 }
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time"})
 DATASET_FIELDS = {"name": "dataset", "digest": "digest", "context": "context", "version": "version"}
-COMPARATORS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN")
+COMPARATORS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL")
+ORDERING = frozenset({"<", "<=", ">", ">="})
+# MLflow stores a run's name as this tag too, so its users filter and sort on it.
+RUN_NAME_TAG = "mlflow.runName"
+_NO_ARTIFACT_URI = (
+    "attributes.artifact_uri does not exist in Slipway: a run has no artifact folder, each artifact is a "
+    "content-addressed blob (list them with list_artifacts, or search on datasets.digest for inputs)"
+)
 
 _TOKEN_RE = re.compile(
     r"""
@@ -70,12 +79,12 @@ class Token:
 
 @dataclasses.dataclass(frozen=True)
 class Comparison:
-    """``<entity>.<key> <op> <value>``; ``value`` is a str, a float, or a tuple for IN."""
+    """``<entity>.<key> <op> <value>``; ``value`` is a str, a float, a tuple for IN, None for IS NULL."""
 
     entity: str  # metrics | params | tags | attributes | datasets
     key: str
     op: str
-    value: str | float | tuple[str | float, ...]
+    value: str | float | tuple[str | float, ...] | None
     pos: int
 
 
@@ -112,11 +121,17 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _unquote(token: Token) -> str:
+    """A quoted token's text. Backslashes stay as they are (MLflow keeps them too: ``'C:\\temp'``
+    is ``C:\\temp``, and ``'%\\%%'`` is a LIKE pattern holding a backslash); a doubled quote is one."""
     body = token.text[1:-1]
     if token.kind == "bq":
         return body
     quote = token.text[0]
-    return re.sub(r"\\(.)", r"\1", body.replace(quote * 2, quote))
+    return body.replace(quote * 2, quote)
+
+
+def _strip_backquotes(text: str) -> str:
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "`" else text
 
 
 class _Parser:
@@ -176,20 +191,27 @@ class _Parser:
 
     def parse_identifier(self) -> tuple[str, str, int]:
         start = self.current
-        if start.kind != "word":
+        if start.kind not in ("word", "bq"):
             raise self.error("expected an identifier such as metrics.auc, params.model or attributes.status")
         self.advance()
+        word = _unquote(start) if start.kind == "bq" else start.text
         if self.current.kind != "dot":
-            name = ATTRIBUTES.get(start.text.lower())
+            if start.kind == "bq":
+                raise self.error(f"expected '.' and a key after the entity {start.text}")
+            name = ATTRIBUTES.get(word.lower())
             if name is None:
-                raise self.error(f"unknown attribute {start.text!r}; prefix keys with metrics., params. or tags.", start)
+                raise self.error(f"unknown attribute {word!r}; prefix keys with metrics., params. or tags.", start)
             return "attributes", name, start.pos
-        entity = ENTITY_ALIASES.get(start.text.lower())
+        entity = ENTITY_ALIASES.get(word.lower())
         if entity is None:
-            raise self.error(f"unknown entity {start.text!r}; use metrics, params, tags, attributes or datasets", start)
+            raise self.error(f"unknown entity {word!r}; use metrics, params, tags, attributes or datasets", start)
         self.advance()
         key = self.parse_key()
+        if entity == "tags" and key == RUN_NAME_TAG:
+            return "attributes", "run_name", start.pos
         if entity == "attributes":
+            if key.lower() == "artifact_uri":
+                raise InvalidInput(f"{_NO_ARTIFACT_URI} (at position {start.pos} in {self.text!r})")
             name = ATTRIBUTES.get(key.lower())
             if name is None:
                 raise self.error(f"unknown attribute {key!r}; known: {', '.join(sorted(set(ATTRIBUTES)))}", start)
@@ -204,7 +226,8 @@ class _Parser:
         token = self.current
         if token.kind in ("bq", "str"):
             self.advance()
-            key = _unquote(token)
+            # MLflow strips quotes, then backquotes: params."`a b`" is the key 'a b' too.
+            key = _strip_backquotes(_unquote(token))
             if not key:
                 raise self.error("empty key", token)
             return key
@@ -224,12 +247,21 @@ class _Parser:
             return {"==": "=", "<>": "!="}.get(token.text, token.text)
         if self.keyword("LIKE", "ILIKE", "IN"):
             return self.advance().text.upper()
+        if self.keyword("IS"):
+            self.advance()
+            negate = self.keyword("NOT")
+            if negate:
+                self.advance()
+            if not self.keyword("NULL"):
+                raise self.error("expected NULL or NOT NULL after IS")
+            self.advance()
+            return "IS NOT NULL" if negate else "IS NULL"
         if self.keyword("NOT"):
             self.advance()
             if self.keyword("IN", "LIKE", "ILIKE"):
                 return "NOT " + self.advance().text.upper()
             raise self.error("expected IN, LIKE or ILIKE after NOT")
-        raise self.error("expected a comparison (=, !=, <, <=, >, >=, LIKE, ILIKE, IN)")
+        raise self.error("expected a comparison (=, !=, <, <=, >, >=, LIKE, ILIKE, IN, IS NULL)")
 
     def parse_value(self) -> str | float:
         token = self.current
@@ -246,6 +278,8 @@ class _Parser:
     def parse_comparison(self) -> Comparison:
         entity, key, pos = self.parse_identifier()
         op = self.parse_operator()
+        if op in ("IS NULL", "IS NOT NULL"):
+            return _checked(Comparison(entity, key, op, None, pos), self.text)
         if op in ("IN", "NOT IN"):
             if self.current.kind != "lp":
                 raise self.error(f"expected '(' after {op}")
@@ -262,11 +296,16 @@ class _Parser:
 
 
 def _checked(comp: Comparison, text: str) -> Comparison:
-    """Refuse comparisons that parse but mean nothing (a metric LIKE, a param > 3)."""
+    """Refuse comparisons that parse but mean nothing (a metric LIKE, a param > 3, a status < 'x')."""
     numeric = comp.entity == "metrics" or (comp.entity == "attributes" and comp.key in NUMERIC_ATTRIBUTES)
     values = comp.value if isinstance(comp.value, tuple) else (comp.value,)
     where = f"at position {comp.pos} in {text!r}"
-    label = f"{comp.entity}.{comp.key}"
+    label = f"{comp.entity}.{'name' if comp.key == 'dataset' else comp.key}"
+    if comp.value is None:
+        if comp.entity == "datasets":
+            raise InvalidInput(f"{label} cannot use {comp.op}: dataset fields are never missing, a run either "
+                               f"logged such an input or not ({where})")
+        return comp
     if numeric:
         if comp.op in ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"):
             raise InvalidInput(f"{label} is numeric and cannot use {comp.op} ({where})")
@@ -277,8 +316,9 @@ def _checked(comp: Comparison, text: str) -> Comparison:
             return comp
         if any(not isinstance(v, str) for v in values):
             raise InvalidInput(f"{label} holds text: quote the value, e.g. {label} = '3' ({where})")
-        if comp.op in ("<", "<=", ">", ">=") and comp.entity in ("params", "tags"):
-            # Params and tags are strings; MLflow refuses ordering comparisons on them too.
+        if comp.op in ORDERING:
+            # Params, tags, text attributes and dataset fields are strings; MLflow refuses ordering
+            # comparisons on them too (an alphabetical status < 'x' is never what was meant).
             raise InvalidInput(f"{label} is text and cannot use {comp.op}; use =, !=, LIKE, ILIKE or IN ({where})")
     return comp
 
@@ -299,6 +339,7 @@ def parse_order_by(items: list[str] | tuple[str, ...] | str | None) -> list[Orde
     if isinstance(items, str):
         items = [items]
     keys: list[OrderKey] = []
+    seen: dict[tuple[str, str], str] = {}
     for item in items:
         if not isinstance(item, str) or not item.strip():
             raise InvalidInput(f"an order_by item is 'entity.key [ASC|DESC]', got {item!r}")
@@ -309,5 +350,10 @@ def parse_order_by(items: list[str] | tuple[str, ...] | str | None) -> list[Orde
             descending = parser.advance().text.upper() == "DESC"
         if parser.current.kind != "end":
             raise parser.error("expected ASC, DESC or the end of the order_by item")
+        if (entity, key) in seen:
+            # A second key on the same column either repeats the first or contradicts it.
+            raise InvalidInput(f"order_by names {entity}.{key} twice ({seen[(entity, key)]!r} and {item!r}); "
+                               "give each column once")
+        seen[(entity, key)] = item
         keys.append(OrderKey(entity, key, descending))
     return keys

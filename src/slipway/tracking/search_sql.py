@@ -4,8 +4,10 @@ Everything happens in the database: each comparison on a metric, param, tag or d
 ``EXISTS`` against its table (the primary keys ``(run_id, key)`` make each probe one index
 lookup), attributes compare columns of ``runs``, and ordering by a metric, param or tag is a
 ``LEFT JOIN`` on ``(run_id, key)``, with missing values last. The same SQL runs on SQLite and
-PostgreSQL; the only dialect-specific piece is a case-sensitive ``LIKE`` on SQLite (whose
-``LIKE`` ignores case), done with ``GLOB``.
+PostgreSQL; the only dialect-specific pieces are a case-sensitive ``LIKE`` on SQLite (whose
+``LIKE`` ignores case), done with ``GLOB``, and doubling backslashes in PostgreSQL patterns, whose
+``LIKE`` would otherwise read them as escapes: a backslash is a literal character on both, as in
+MLflow.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ def _like_to_glob(pattern: str) -> str:
     return "".join(out)
 
 
+def _literal_backslashes(pattern: str, dialect: str) -> str:
+    """A LIKE pattern whose backslashes match themselves: SQLite's LIKE and GLOB have no escape
+    character unless asked; PostgreSQL's LIKE and ILIKE escape with a backslash by default."""
+    return pattern if dialect == "sqlite" else pattern.replace("\\", "\\\\")
+
+
 def _string_test(column: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]:
     negate = op.startswith("NOT ")
     base = op.removeprefix("NOT ")
@@ -54,9 +62,12 @@ def _string_test(column: Any, op: str, value: Any, dialect: str) -> ColumnElemen
     elif base == "!=":
         test = column != value
     elif base == "LIKE":
-        test = column.op("GLOB")(_like_to_glob(value)) if dialect == "sqlite" else column.like(value)
+        if dialect == "sqlite":
+            test = column.op("GLOB")(_like_to_glob(value))
+        else:
+            test = column.like(_literal_backslashes(value, dialect))
     elif base == "ILIKE":
-        test = column.ilike(value)
+        test = column.ilike(_literal_backslashes(value, dialect))
     elif base == "IN":
         test = column.in_(list(value))
     elif base in ("<", "<=", ">", ">="):
@@ -92,7 +103,19 @@ def _keyed_test(table: Any, key: str, correlated: bool, test: ColumnElement[bool
     return runs.c.id.in_(select(table.c.run_id).where(table.c.key == key, test))
 
 
+def _null_test(comp: Comparison, correlated: bool) -> ColumnElement[bool]:
+    """``IS NULL``: the run has no such key (or attribute value); ``IS NOT NULL``: it has one."""
+    if comp.entity == "attributes":
+        column = _ATTRIBUTE_COLUMNS[comp.key]
+        return column.is_(None) if comp.op == "IS NULL" else column.is_not(None)
+    table = latest_metrics if comp.entity == "metrics" else _KEYED[comp.entity]
+    has_key = _keyed_test(table, comp.key, correlated, true())
+    return not_(has_key) if comp.op == "IS NULL" else has_key
+
+
 def _comparison(comp: Comparison, dialect: str, correlated: bool) -> ColumnElement[bool]:
+    if comp.value is None:
+        return _null_test(comp, correlated)
     if comp.entity == "metrics":
         return _keyed_test(latest_metrics, comp.key, correlated, _number_test(
             latest_metrics.c.value, latest_metrics.c.is_nan, comp.op, comp.value))

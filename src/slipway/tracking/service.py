@@ -7,6 +7,7 @@ records, and hands the rest to the tracking backend (SQL in embedded mode, HTTP 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,6 +21,7 @@ from slipway.store.context import Host
 from slipway.tracking.environment import entry_point, git_state, packages_digest, packages_lock
 from slipway.tracking.logger import MetricLogger
 from slipway.tracking.records import Experiment, Metric, Run, RunArtifact, RunComparison, RunInput, RunPage
+from slipway.tracking.spool import ReplayReport, replay_spools, spool_folder
 
 
 class ActiveRun:
@@ -48,6 +50,31 @@ class TrackingService:
         self._logger: MetricLogger | None = None
         self._logger_lock = threading.Lock()
         self._stat_cache: StatCache | None = None
+        self._replay_at_open()
+
+    def _replay_at_open(self) -> None:
+        # Points a killed process acknowledged in durable mode are written on the next open.
+        if not spool_folder(self._host.settings.home).is_dir():
+            return
+        try:
+            self.recover_metrics()
+        except Exception as err:  # noqa: BLE001 - opening must not fail; the spool is kept for later
+            sys.stderr.write(f"slipway: spooled metric points not replayed yet (kept for later): {err}\n")
+
+    def recover_metrics(self) -> ReplayReport:
+        """Write the spooled points of dead processes (durable mode) and delete their spool files.
+
+        Runs by itself when the workspace's tracking service is first used; ``slipway runs
+        recover`` calls it too. Points already stored are skipped, so a replay never duplicates.
+        """
+        report = replay_spools(spool_folder(self._host.settings.home), self._backend)
+        for line in report.refused:
+            sys.stderr.write(f"slipway: spooled metric points dropped, the store refuses them: {line}\n")
+        return report
+
+    def reap_stale_runs(self, stale_seconds: float | None = None) -> list[str]:
+        """Mark FAILED the RUNNING runs whose process stopped sending heartbeats (see the backend)."""
+        return self._backend.reap_stale_runs(stale_seconds)  # type: ignore[no-any-return]
 
     # -- the active-run stack (per thread, like MLflow) ---------------------------------------
     @property
@@ -72,7 +99,10 @@ class TrackingService:
         with self._logger_lock:
             if self._logger is None:
                 s = self._host.settings
-                self._logger = MetricLogger(self._backend, s.metric_batch_size, s.metric_flush_seconds)
+                self._logger = MetricLogger(
+                    self._backend, s.metric_batch_size, s.metric_flush_seconds, s.metric_buffer_max,
+                    spool_folder=spool_folder(s.home), durable=s.metric_durable,
+                    heartbeat_seconds=s.run_heartbeat_seconds)
             return self._logger
 
     # -- experiments and runs -----------------------------------------------------------------
@@ -87,15 +117,21 @@ class TrackingService:
 
     def start_run(
         self, name: str | None = None, *, experiment: str | None = None, nested: bool = False,
-        tags: dict[str, str] | None = None, run_id: str | None = None,
+        tags: dict[str, str] | None = None, run_id: str | None = None, durable: bool | None = None,
     ) -> ActiveRun:
         """Start a run (or resume ``run_id``) and make it the active run.
 
         A run started while another is active must say ``nested=True``; it becomes its child.
         The git commit, dirty flag, entry point and a digest of the installed packages are recorded.
+        This process sends the run's heartbeats until it ends.
+
+        Args:
+            durable: spool each metric point to a local file before ``log_metric`` returns, so a
+                killed process loses none (default: the ``metric_durable`` setting).
         """
         if run_id is not None:
             active = ActiveRun(self, self._backend.get_run(run_id))
+            self.logger.watch(run_id, durable)
             self._stack.append(active)
             return active
         parent = self.active_run()
@@ -112,11 +148,13 @@ class TrackingService:
             git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags,
         )
         active = ActiveRun(self, run)
+        self.logger.watch(run.id, durable)
         self._stack.append(active)
         return active
 
     def end_run(self, run_id: str | None = None, status: str = "FINISHED") -> Run:
         run_id = self._run_id(run_id)
+        self.logger.unwatch(run_id)
         self.logger.flush(run_id)
         run = self._backend.end_run(run_id, status)
         self._local.stack = [r for r in self._stack if r.id != run_id]

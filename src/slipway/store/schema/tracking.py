@@ -46,6 +46,9 @@ runs = Table(
     Column("git_dirty", Boolean, nullable=True),
     Column("source", String(500), nullable=True),
     Column("packages_digest", DIGEST, nullable=True),
+    # Last sign of life of the process running it (set at start, then by its logger's heartbeats);
+    # a RUNNING run whose heartbeat is stale belongs to a dead process and is reaped as FAILED.
+    ms_column("heartbeat_ms", nullable=True),
     Index("ix_runs_exp_start", "experiment_id", "start_ms"),
     # Search's default order (newest first among active runs) walks this index and stops early.
     Index("ix_runs_lifecycle_start", "lifecycle", "start_ms", "id"),
