@@ -1,13 +1,13 @@
 """runs: heartbeat_ms, the last sign of life of the process running a run
 
 Revision ID: 0016
-Revises: 0008
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0016'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
