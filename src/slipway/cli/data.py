@@ -119,9 +119,16 @@ def _num(value: Any) -> str:
 
 @app.command("get")
 def get(ref: str = typer.Argument(..., help="NAME@VERSION."), dest: Path = typer.Argument(..., help="Where to put it.", parser=given_path),
-        copy: bool = typer.Option(False, "--copy", help="Copy instead of hard-linking.")) -> None:
-    """Materialise a version's files (verified first; hard links when on the same file system)."""
-    out = _data().get(ref, dest, link=not copy)
+        link: bool = typer.Option(False, "--link", help="Hard-link to the stored read-only blobs instead of copying "
+                                  "(fast, no extra space; never edit such a file in place)."),
+        force: bool = typer.Option(False, "--force", "-f", help="Overwrite files with unversioned changes."),
+        copy: bool = typer.Option(False, "--copy", hidden=True, help="Copy (the default; kept for old scripts).")) -> None:
+    """Materialise a version's files (verified first; copies, or reflinks where the file system has them).
+
+    A file already at DEST whose bytes are not stored (edited, or never added) is not overwritten
+    without --force.
+    """
+    out = _data().get(ref, dest, link=link and not copy, force=force)
     console.print(f"Wrote {ref} to {out}")
 
 

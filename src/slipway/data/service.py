@@ -216,11 +216,19 @@ class DataService:
 
         return access.read_version_table(self._blobs, self.get_version(ref), path)
 
-    def get(self, ref: Any, dest: str | os.PathLike[str], link: bool = True) -> Path:
-        """Materialise a version under ``dest``; files are verified first, hard-linked when possible."""
+    def get(self, ref: Any, dest: str | os.PathLike[str], link: bool = False, force: bool = False) -> Path:
+        """Materialise a version under ``dest``; files are verified first.
+
+        Files are copies (reflinks where the file system has them) unless ``link``, which
+        hard-links them to the stored read-only blobs. A file already there whose bytes are not
+        stored (edited, or never added) is not overwritten unless ``force``.
+
+        Raises:
+            Conflict: a file at ``dest`` has unversioned changes (nothing was written).
+        """
         from slipway.data import access
 
-        return access.materialize_version(self._blobs, self.get_version(ref), given_path(dest), link)
+        return access.materialize_version(self._blobs, self.get_version(ref), given_path(dest), link, force)
 
     def verify(self, ref: Any) -> VerifyReport:
         """Re-hash every blob of a version where it is stored; the report names corrupt files."""

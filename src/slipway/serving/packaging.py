@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway.core.errors import AlreadyExists, InvalidInput
+from slipway.core.paths import contained_path
 
 SERVER_PACKAGES = ("starlette", "uvicorn", "uvloop", "httptools", "orjson", "prometheus-client", "numpy", "pandas",
                    "pyarrow", "sqlalchemy", "alembic", "fsspec", "blake3", "pyyaml", "typer", "rich", "httpx", "scipy",
@@ -71,10 +72,10 @@ def build_context(workspace: Any, ref: str, outdir: str | Path, overwrite: bool 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     model_dir = staging / "model"
+    for rel in files:  # checked again here (read_verified_bundle refuses unsafe manifests): nothing leaves model/
+        contained_path(model_dir, rel, "bundle path")
     for rel, data in files.items():
-        target = (model_dir / rel).resolve()
-        if not str(target).startswith(str(model_dir.resolve())):
-            raise InvalidInput(f"bundle path {rel!r} escapes the bundle folder")
+        target = contained_path(model_dir, rel, "bundle path")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     requirements = sorted(set(_pins(list(SERVER_PACKAGES)) + _pins(list(metadata.requirements))),
