@@ -54,6 +54,8 @@ def add(
     path: Path = typer.Argument(..., help="A file or a folder.", parser=given_path),
     key: list[str] = typer.Option(None, "--key", "-k", help="Column identifying a row (repeat for several)."),
     message: str = typer.Option("", "--message", "-m", help="What changed."),
+    pointer: bool = typer.Option(False, "--pointer", help="Also write PATH.slipway naming the version "
+                                 "(commit it with Git; 'slipway data checkout' restores the data)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Add a file or folder as the next version of NAME (nothing is created if it did not change)."""
@@ -61,10 +63,34 @@ def add(
         fail(NotFound(f"no file or folder at {path}"))
     total = path.stat().st_size if path.is_file() else None
     with _progress(f"storing {path.name}", total, not as_json) as progress:
-        version = _data().add(name, path, key=key or None, message=message, progress=progress)
+        version = _data().add(name, path, key=key or None, message=message, progress=progress, pointer=pointer)
     from slipway.cli.quick import print_added
 
     print_added(version, as_json)
+    if pointer and not as_json:
+        from slipway.data.pointers import pointer_file
+
+        console.print(f"Wrote pointer {pointer_file(path)} (commit it with Git)", highlight=False, soft_wrap=True)
+
+
+@app.command("checkout")
+def checkout(
+    paths: list[Path] = typer.Argument(None, help="Pointer files, data paths or folders (default: every pointer "
+                                       "file under this folder)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite or remove files with unversioned changes."),
+    link: bool = typer.Option(False, "--link", help="Hard-link to the stored read-only blobs instead of copying."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Restore the data versions the pointer files (PATH.slipway) name, e.g. after 'git checkout'."""
+    done = _data().checkout(paths or [], force=force, link=link)
+    if as_json:
+        print_json([{"ref": d.ref, "path": d.path, "written": d.written, "removed": d.removed} for d in done])
+        return
+    if not done:
+        console.print("No pointer files found (write them with 'slipway data add NAME PATH --pointer')")
+    for item in done:
+        what = (f"{len(item.written)} written, {len(item.removed)} removed" if item.changed else "up to date")
+        console.print(f"{item.path}: {item.ref} ({what})", highlight=False, soft_wrap=True)
 
 
 @app.command("ls")
