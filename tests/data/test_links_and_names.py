@@ -19,7 +19,7 @@ def test_a_link_out_of_an_added_folder_is_refused(sqlite_ws: Workspace, tmp_path
     folder.mkdir()
     (folder / "a.txt").write_text("a\n")
     (folder / "leak.txt").symlink_to(secret)
-    with pytest.raises(InvalidInput, match="leak.txt.*outside the folder"):
+    with pytest.raises(InvalidInput, match=r"leak\.txt.*outside the folder"):
         sqlite_ws.data.add("tree", folder)
     assert sqlite_ws.data.list_datasets() == []
     # A linked folder pointing out is refused as well, and so is a link to nothing.

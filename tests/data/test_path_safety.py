@@ -81,7 +81,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
 
 @pytest.mark.parametrize("bad", ["../x", "/tmp/slipway-escape-x", "a\x00b", "x\n", "a\\..\\x", "a//b"])
 def test_commit_version_over_http_refuses_unsafe_manifest(server: tuple[str, str, Path], bad: str) -> None:
-    url, token, home = server
+    url, token, _ = server
     headers = {"Authorization": f"Bearer {token}"}
     data = b"planted bytes\n"
     body = manifest(bad, hash_bytes(data), len(data))

@@ -68,7 +68,7 @@ def test_checkout_never_drops_unversioned_work(sqlite_ws: Workspace, repo: Path)
     git(repo, "checkout", "-q", "HEAD~1")
 
     (images / "a.png").write_bytes(b"edited, never added")
-    with pytest.raises(Conflict, match="a.png has changes that are not versioned"):
+    with pytest.raises(Conflict, match=r"a\.png has changes that are not versioned"):
         sqlite_ws.data.checkout()
     assert (images / "c.png").exists() and (images / "a.png").read_bytes() == b"edited, never added"
     (done,) = sqlite_ws.data.checkout(force=True)

@@ -28,7 +28,7 @@ def test_get_refuses_to_overwrite_an_unversioned_change(workspace: Workspace, tm
     workspace.data.get("sensors@1", path)
     assert path.read_bytes() == v1
     path.write_bytes(b"t,v\nmy unsaved edit\n")
-    with pytest.raises(Conflict, match="sensors.csv has changes that are not versioned"):
+    with pytest.raises(Conflict, match=r"sensors\.csv has changes that are not versioned"):
         workspace.data.get("sensors@2", path)
     assert path.read_bytes() == b"t,v\nmy unsaved edit\n"
     # Into a folder, the same rule per file.
@@ -46,7 +46,7 @@ def test_folder_get_refuses_to_overwrite_an_unversioned_file(sqlite_ws: Workspac
     sqlite_ws.data.add("tree", folder)
     (folder / "b.txt").write_text("edited\n")
     (folder / "new.txt").write_text("not in the version: left alone\n")
-    with pytest.raises(Conflict, match="b.txt"):
+    with pytest.raises(Conflict, match=r"b\.txt"):
         sqlite_ws.data.get("tree@1", folder)
     assert (folder / "b.txt").read_text() == "edited\n"
     sqlite_ws.data.get("tree@1", folder, force=True)
@@ -54,7 +54,7 @@ def test_folder_get_refuses_to_overwrite_an_unversioned_file(sqlite_ws: Workspac
 
 
 def test_editing_a_fetched_file_cannot_corrupt_the_store(sqlite_ws: Workspace, tmp_path: Path) -> None:
-    path, v1, _ = two_versions(sqlite_ws, tmp_path)
+    two_versions(sqlite_ws, tmp_path)
     out = sqlite_ws.data.get("sensors@1", tmp_path / "copy.csv")
     assert os.stat(out).st_mode & 0o200  # a writable copy, not a link to the read-only blob
     with open(out, "r+b") as handle:  # an in-place edit (as root, a 0444 link would not stop it)

@@ -96,8 +96,8 @@ def check_entries(entries: list[tuple[object, object, object, object]]) -> None:
         InvalidInput: naming the first bad entry.
     """
     seen: set[str] = set()
-    for path, digest, size, mode in entries:
-        check_relative_path(path, "manifest path")
+    for raw, digest, size, mode in entries:
+        path = check_relative_path(raw, "manifest path")
         if not isinstance(digest, str) or not DIGEST_RE.fullmatch(digest):
             raise InvalidInput(f"manifest entry {path!r} has a malformed digest {digest!r}")
         for number in (size, mode):

@@ -379,10 +379,11 @@ class BlobStore:
                 with open(tmp, "wb") as target:
                     target.write(packed)
             elif loose is not None:
+                failures: list[BaseException] = []
                 with open(tmp, "wb") as target:
-                    _copy_range(loose, target.fileno(), os.path.getsize(loose), [], failures := [])
-                    if failures:
-                        raise failures[0]
+                    _copy_range(loose, target.fileno(), os.path.getsize(loose), [], failures)
+                if failures:
+                    raise failures[0]
             else:
                 with self.open(digest) as source, open(tmp, "wb") as target:
                     shutil.copyfileobj(source, target, CHUNK)

@@ -132,7 +132,7 @@ def find_pointers(paths: Iterable[str | os.PathLike[str]], root: Path, skip: fro
 
 
 def _search(folder: Path, skip: frozenset[str]) -> list[Path]:
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_FOLDERS and d != SUFFIX
                              and os.path.realpath(os.path.join(dirpath, d)) not in skip)
