@@ -35,10 +35,10 @@ BATCH = 64
 Found = tuple[str, str, os.stat_result]  # (path in the manifest, full path, stat)
 
 
-def list_files(root: Path, exclude: frozenset[str] = frozenset()) -> list[Found]:
+def list_files(root: Path, exclude: frozenset[str] = frozenset(), within: Path | None = None) -> list[Found]:
     """Every regular file under ``root``, in path order (like ``os.walk``: linked files count,
-    linked folders are not entered; a link that leads out of ``root`` or to nothing is refused
-    with InvalidInput). Folders whose absolute path is in ``exclude`` are skipped
+    linked folders are not entered; a link that leads out of ``within`` (default ``root``) or to
+    nothing is refused with InvalidInput). Folders whose absolute path is in ``exclude`` are skipped
     (Slipway's own home and artifact store, so adding ``.`` never versions the store itself)."""
     if not root.is_dir():
         raise NotFound(f"folder {root} does not exist")
@@ -49,7 +49,7 @@ def list_files(root: Path, exclude: frozenset[str] = frozenset()) -> list[Found]
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.is_symlink():  # followed only inside the folder (see check_link_inside)
-                    check_link_inside(entry.path, root)
+                    check_link_inside(entry.path, within or root)
                 if entry.is_dir(follow_symlinks=False):
                     if entry.path not in exclude:
                         stack.append((entry.path, f"{prefix}{entry.name}/"))
