@@ -205,3 +205,20 @@ def test_recording_a_folder_artifact_refuses_an_unsafe_manifest(sqlite_ws: Works
         with pytest.raises(InvalidInput, match="manifest path"):
             sqlite_ws.tracking._backend.record_artifact(run.id, "folder", bad, "dir", 5)
         assert sqlite_ws.tracking.list_artifacts(run.id) == []
+
+
+def test_folder_get_refuses_a_symlink_in_the_destination(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    """The reviewers' symlink payload: a linked sub-folder planted in the destination."""
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.txt").write_text("a\n")
+    (folder / "b.txt").write_text("b\n")
+    sqlite_ws.data.add("tree", folder)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "sub").symlink_to(outside)
+    with pytest.raises(InvalidInput, match="outside"):
+        sqlite_ws.data.get("tree@1", dest)
+    assert list(outside.iterdir()) == [] and sorted(p.name for p in dest.iterdir()) == ["sub"]

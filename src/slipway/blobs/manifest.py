@@ -240,8 +240,13 @@ def restore_folder(
     """
     manifest = load_manifest(blobs, digest)  # refuses unsafe paths
     target = Path(dest).resolve()
-    for entry in manifest.entries:  # and a symlink already in ``dest`` cannot lead a file out
-        contained_path(target, entry.path, f"file of manifest {digest}")
+    # A symlinked folder already in ``dest`` cannot lead a file out: each folder is resolved once
+    # (a file's own name, if a link, is replaced by the write, not written through).
+    first_in: dict[str, str] = {}
+    for entry in manifest.entries:
+        first_in.setdefault(entry.path.rpartition("/")[0], entry.path)
+    for path in first_in.values():
+        contained_path(target, path, f"file of manifest {digest}")
 
     def check(entry: ManifestEntry) -> None:
         if not blobs.verify(entry.digest):

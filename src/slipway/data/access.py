@@ -74,9 +74,8 @@ def materialize_version(blobs: BlobStore, version: DatasetVersion, dest: str | o
     manifest = manifest_of(blobs, version)
     if version.kind == "folder":
         if not force:
-            root = target.resolve()
-            refuse_unversioned(blobs, [(contained_path(root, e.path), e.digest) for e in manifest.entries],
-                               f"getting {version.ref}")
+            # Only reads here; restore_folder checks each path stays inside ``target`` before writing.
+            refuse_unversioned(blobs, [(target / e.path, e.digest) for e in manifest.entries], f"getting {version.ref}")
         try:
             restore_folder(blobs, version.digest, target, link=link)
         except IntegrityError as err:
