@@ -222,3 +222,15 @@ def test_folder_get_refuses_a_symlink_in_the_destination(sqlite_ws: Workspace, t
     with pytest.raises(InvalidInput, match="outside"):
         sqlite_ws.data.get("tree@1", dest)
     assert list(outside.iterdir()) == [] and sorted(p.name for p in dest.iterdir()) == ["sub"]
+
+
+def test_gc_keeps_the_files_of_a_refused_manifest(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    """A version whose manifest is refused on read still holds its blobs: gc neither stops nor deletes them."""
+    from slipway.blobs.gc import collect_garbage
+
+    source = tmp_path / "in.txt"
+    source.write_text("good\n")
+    version = sqlite_ws.data.add("files", source)
+    bad = plant_version(sqlite_ws.settings.resolved_store_uri, sqlite_ws.blobs, version.digest, "../escaped.txt")
+    collect_garbage(sqlite_ws.blobs, [bad], grace_seconds=0)
+    assert sqlite_ws.blobs.exists(bad) and sqlite_ws.blobs.exists(hash_bytes(b"planted bytes\n"))
