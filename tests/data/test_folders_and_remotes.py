@@ -36,15 +36,17 @@ def test_movielens_folder_versions_store_only_changed_files(sqlite_ws: Workspace
     (table,) = diff.tables
     assert (table.table, table.rows_added, table.rows_removed) == ("ratings.csv", 1, 0)
 
-    out = data.get("movielens@2", tmp_path / "restored")
+    out = data.get("movielens@2", tmp_path / "restored", link=True)
     assert sorted(os.listdir(out)) == ["movies.csv", "notes.txt", "ratings.csv"]
     assert (out / "ratings.csv").read_bytes() == (movielens_folder / "ratings.csv").read_bytes()
-    # Hard-linked from the store (same file system), read-only so the store is not edited through it.
+    # Asked for links: hard-linked from the store (same file system), read-only so the store is
+    # not edited through it.
     movies = next(f for f in data.files("movielens@2") if f["path"] == "movies.csv")
     assert os.stat(out / "movies.csv").st_ino == os.stat(sqlite_ws.blobs.path_of(movies["digest"])).st_ino
     assert os.stat(out / "movies.csv").st_mode & 0o222 == 0
-    copied = data.get("movielens@2", tmp_path / "copied", link=False)
+    copied = data.get("movielens@2", tmp_path / "copied")  # the default: a copy, writable
     assert os.stat(copied / "movies.csv").st_ino != os.stat(sqlite_ws.blobs.path_of(movies["digest"])).st_ino
+    assert os.stat(copied / "movies.csv").st_mode & 0o200
 
 
 def test_push_and_pull_move_only_missing_blobs(sqlite_ws: Workspace, movielens_folder: Path, tmp_path: Path) -> None:

@@ -54,7 +54,8 @@ def live_set(blobs: BlobStore, roots: Iterable[str]) -> set[str]:
         except SlipwayError:
             continue
         if is_manifest(data):
-            live.update(e.digest for e in Manifest.from_bytes(data).entries)
+            # Unchecked: a manifest with an unsafe path is still a root; its files must not be deleted.
+            live.update(e.digest for e in Manifest.from_bytes(data, check=False).entries)
     return live
 
 

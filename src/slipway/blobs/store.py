@@ -52,6 +52,15 @@ def _copy_range(source: str, target_fd: int, size: int, done: list[int], failed:
         failed.append(err)
 
 
+def _try_link(source: str, dest: str) -> bool:
+    """Hard-link ``dest`` to ``source``; False when the file systems differ or links are refused."""
+    try:
+        os.link(source, dest)
+        return True
+    except OSError:
+        return False
+
+
 def _copy_hashing(source: str, target_fd: int) -> str:
     """Copy the file ``source`` into ``target_fd`` and return its BLAKE3 digest.
 
@@ -346,7 +355,10 @@ class BlobStore:
             return packed[2]
 
     def materialize(self, digest: str, dest: str | os.PathLike[str], link: bool = True, verify: bool = True) -> None:
-        """Write blob ``digest`` to the file ``dest``, hard-linking when possible.
+        """Write blob ``digest`` to the file ``dest``: a hard link to the stored (read-only) blob
+        when ``link`` and possible, else a copy (copy_file_range: a reflink where the file system
+        has them). The file appears whole or not at all (a temporary name, then a rename, which
+        replaces a symlink at ``dest`` rather than writing through it).
 
         Raises IntegrityError (and writes nothing) when ``verify`` is set and the bytes do not
         match the digest.
@@ -357,24 +369,29 @@ class BlobStore:
         packed = self.read_bytes(digest, verify=False) if self.local and loose is None else None
         if verify and not (hash_bytes(packed) == digest if packed is not None else self.verify(digest)):
             raise IntegrityError(f"blob {digest} for {dest} is corrupt in {self.uri}; refusing to serve it")
-        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(dest)
-        if packed is not None:
-            with open(dest, "wb") as target:
-                target.write(packed)
-            return
-        if loose is not None:
-            if link:
-                try:
-                    os.link(loose, dest)
-                    return
-                except OSError:
-                    pass
-            shutil.copyfile(loose, dest)
-            return
-        with self.open(digest) as source, open(dest, "wb") as target:
-            shutil.copyfileobj(source, target, CHUNK)
+        folder = os.path.dirname(os.path.abspath(dest))
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{os.path.basename(dest)}.{os.getpid()}.{os.urandom(4).hex()}.partial")
+        try:
+            if loose is not None and link and _try_link(loose, tmp):
+                pass
+            elif packed is not None:
+                with open(tmp, "wb") as target:
+                    target.write(packed)
+            elif loose is not None:
+                failures: list[BaseException] = []
+                with open(tmp, "wb") as target:
+                    _copy_range(loose, target.fileno(), os.path.getsize(loose), [], failures)
+                if failures:
+                    raise failures[0]
+            else:
+                with self.open(digest) as source, open(tmp, "wb") as target:
+                    shutil.copyfileobj(source, target, CHUNK)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     # -- listing, copying, deleting --------------------------------------------------------
     def iter_digests(self) -> Iterator[str]:

@@ -54,6 +54,8 @@ def add(
     path: Path = typer.Argument(..., help="A file or a folder.", parser=given_path),
     key: list[str] = typer.Option(None, "--key", "-k", help="Column identifying a row (repeat for several)."),
     message: str = typer.Option("", "--message", "-m", help="What changed."),
+    pointer: bool = typer.Option(False, "--pointer", help="Also write PATH.slipway naming the version "
+                                 "(commit it with Git; 'slipway data checkout' restores the data)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Add a file or folder as the next version of NAME (nothing is created if it did not change)."""
@@ -61,10 +63,34 @@ def add(
         fail(NotFound(f"no file or folder at {path}"))
     total = path.stat().st_size if path.is_file() else None
     with _progress(f"storing {path.name}", total, not as_json) as progress:
-        version = _data().add(name, path, key=key or None, message=message, progress=progress)
+        version = _data().add(name, path, key=key or None, message=message, progress=progress, pointer=pointer)
     from slipway.cli.quick import print_added
 
     print_added(version, as_json)
+    if pointer and not as_json:
+        from slipway.data.pointers import pointer_file
+
+        console.print(f"Wrote pointer {pointer_file(path)} (commit it with Git)", highlight=False, soft_wrap=True)
+
+
+@app.command("checkout")
+def checkout(
+    paths: list[Path] = typer.Argument(None, help="Pointer files, data paths or folders (default: every pointer "
+                                       "file under this folder)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite or remove files with unversioned changes."),
+    link: bool = typer.Option(False, "--link", help="Hard-link to the stored read-only blobs instead of copying."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Restore the data versions the pointer files (PATH.slipway) name, e.g. after 'git checkout'."""
+    done = _data().checkout(paths or [], force=force, link=link)
+    if as_json:
+        print_json([{"ref": d.ref, "path": d.path, "written": d.written, "removed": d.removed} for d in done])
+        return
+    if not done:
+        console.print("No pointer files found (write them with 'slipway data add NAME PATH --pointer')")
+    for item in done:
+        what = (f"{len(item.written)} written, {len(item.removed)} removed" if item.changed else "up to date")
+        console.print(f"{item.path}: {item.ref} ({what})", highlight=False, soft_wrap=True)
 
 
 @app.command("ls")
@@ -119,9 +145,16 @@ def _num(value: Any) -> str:
 
 @app.command("get")
 def get(ref: str = typer.Argument(..., help="NAME@VERSION."), dest: Path = typer.Argument(..., help="Where to put it.", parser=given_path),
-        copy: bool = typer.Option(False, "--copy", help="Copy instead of hard-linking.")) -> None:
-    """Materialise a version's files (verified first; hard links when on the same file system)."""
-    out = _data().get(ref, dest, link=not copy)
+        link: bool = typer.Option(False, "--link", help="Hard-link to the stored read-only blobs instead of copying "
+                                  "(fast, no extra space; never edit such a file in place)."),
+        force: bool = typer.Option(False, "--force", "-f", help="Overwrite files with unversioned changes."),
+        copy: bool = typer.Option(False, "--copy", hidden=True, help="Copy (the default; kept for old scripts).")) -> None:
+    """Materialise a version's files (verified first; copies, or reflinks where the file system has them).
+
+    A file already at DEST whose bytes are not stored (edited, or never added) is not overwritten
+    without --force.
+    """
+    out = _data().get(ref, dest, link=link and not copy, force=force)
     console.print(f"Wrote {ref} to {out}")
 
 

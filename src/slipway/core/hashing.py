@@ -10,7 +10,7 @@ import blake3
 
 from slipway.core.errors import InvalidInput
 
-DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+DIGEST_RE = re.compile(r"[0-9a-f]{64}")  # use fullmatch: "$" would accept a trailing newline
 CHUNK = 4 * 1024 * 1024
 # Files above this size are hashed with BLAKE3's own threads (it releases the GIL).
 MULTITHREAD_THRESHOLD = 64 * 1024 * 1024
@@ -40,6 +40,6 @@ def hash_file(path: str | os.PathLike[str]) -> str:
 
 def check_digest(value: str) -> str:
     """Return ``value`` if it is a well-formed digest, else raise InvalidInput."""
-    if not isinstance(value, str) or not DIGEST_RE.match(value):
+    if not isinstance(value, str) or not DIGEST_RE.fullmatch(value):
         raise InvalidInput(f"not a BLAKE3 digest: {value!r} (expected 64 lowercase hex characters)")
     return value

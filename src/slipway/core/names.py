@@ -8,8 +8,9 @@ from typing import Any
 
 from slipway.core.errors import InvalidInput
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-KEY_RE = re.compile(r"^[A-Za-z0-9_.\-/ :]+$")
+# Checked with fullmatch: a pattern ending in "$" also accepts a trailing newline.
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+KEY_RE = re.compile(r"[A-Za-z0-9_.\-/ :]+")
 MAX_NAME = 200
 MAX_KEY = 250
 MAX_VALUE = 6000
@@ -21,7 +22,7 @@ def check_name(value: Any, what: str = "name") -> str:
         raise InvalidInput(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > MAX_NAME:
         raise InvalidInput(f"{what} is {len(value)} characters; the limit is {MAX_NAME}")
-    if not NAME_RE.match(value):
+    if not NAME_RE.fullmatch(value):
         raise InvalidInput(
             f"{what} {value!r} is malformed: use letters, digits, '_', '.', '-', starting with a letter or digit"
         )
@@ -34,7 +35,7 @@ def check_key(value: Any, what: str = "key") -> str:
         raise InvalidInput(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > MAX_KEY:
         raise InvalidInput(f"{what} {value[:40]!r}... is {len(value)} characters; the limit is {MAX_KEY}")
-    if not KEY_RE.match(value) or value.startswith("/") or ".." in value.split("/"):
+    if not KEY_RE.fullmatch(value) or value.startswith("/") or ".." in value.split("/"):
         raise InvalidInput(f"{what} {value!r} is malformed: use letters, digits and '_ - . / : space'")
     return value
 

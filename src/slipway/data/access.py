@@ -14,8 +14,10 @@ import pyarrow as pa
 from slipway.blobs.manifest import Manifest, ManifestEntry, load_manifest, restore_folder
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import IntegrityError, InvalidInput, NotFound
+from slipway.core.paths import contained_path
 from slipway.data.records import DatasetVersion
 from slipway.data.tables import is_tabular, read_table
+from slipway.data.workcopy import refuse_unversioned
 
 
 def manifest_of(blobs: BlobStore, version: DatasetVersion) -> Manifest:
@@ -54,21 +56,35 @@ def read_version_table(blobs: BlobStore, version: DatasetVersion, path: str | No
                              "store; refusing to read it") from err
 
 
-def materialize_version(blobs: BlobStore, version: DatasetVersion, dest: str | os.PathLike[str], link: bool = True) -> Path:
-    """Write the version's files under ``dest`` (a folder); hard links when on the same file system.
+def materialize_version(blobs: BlobStore, version: DatasetVersion, dest: str | os.PathLike[str], link: bool = False,
+                        force: bool = False) -> Path:
+    """Write the version's files under ``dest`` (a folder), verified first.
 
-    A single-file version goes to ``dest`` itself when ``dest`` is not an existing folder.
+    A single-file version goes to ``dest`` itself when ``dest`` is not an existing folder. By
+    default each file is a copy (a reflink where the file system has them), so editing it cannot
+    touch the stored version; ``link`` hard-links to the stored, read-only blob instead (fast,
+    no extra space, but an edit forced through the link would corrupt the store).
+
+    Raises:
+        Conflict: a file there has unversioned changes (nothing is written; ``force`` discards them).
+        InvalidInput: the manifest names a path outside ``dest``.
+        IntegrityError: a stored blob is corrupt (nothing is written).
     """
     target = Path(dest)
     manifest = manifest_of(blobs, version)
     if version.kind == "folder":
+        if not force:
+            # Only reads here; restore_folder checks each path stays inside ``target`` before writing.
+            refuse_unversioned(blobs, [(target / e.path, e.digest) for e in manifest.entries], f"getting {version.ref}")
         try:
             restore_folder(blobs, version.digest, target, link=link)
         except IntegrityError as err:
             raise IntegrityError(f"{version.ref}: {err.message}") from err
         return target
     entry = manifest.entries[0]
-    out = target / entry.path if target.is_dir() else target
+    out = contained_path(target, entry.path) if target.is_dir() else target
+    if not force:
+        refuse_unversioned(blobs, [(out, entry.digest)], f"getting {version.ref}")
     try:
         blobs.materialize(entry.digest, out, link=link)
     except IntegrityError as err:

@@ -16,7 +16,7 @@ import orjson
 from sqlalchemy import Connection, select
 from sqlalchemy import exc as sa_exc
 
-from slipway.blobs.manifest import Manifest
+from slipway.blobs.manifest import check_stored_manifest
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput
@@ -39,7 +39,6 @@ from slipway.store.schema.data import dataset_schemas, dataset_versions, dataset
 
 KINDS = ("file", "folder", "table")
 COMMIT_ATTEMPTS = 8
-MAX_MANIFEST_BYTES = 256 << 20  # ~2 million files
 MAX_SCHEMA_BYTES = 4 << 20
 
 
@@ -75,9 +74,9 @@ class DataBackend:
         _check_keys_in_schema(keys, schema)
         if not self.ctx.blobs.exists(digest):
             raise InvalidInput(f"manifest {digest} is not in the artifact store; upload the files and manifest first")
-        if self.ctx.blobs.size(digest) > MAX_MANIFEST_BYTES:
-            raise InvalidInput(f"blob {digest} is too large to be a manifest")  # never read it into memory
-        manifest = Manifest.from_bytes(self.ctx.blobs.read_bytes(digest))
+        manifest = check_stored_manifest(self.ctx.blobs, digest)  # every path safe, or nothing is recorded
+        if kind != "folder" and len(manifest.entries) != 1:
+            raise InvalidInput(f"a {kind} version holds exactly one file; manifest {digest} has {len(manifest.entries)}")
         schema_json = orjson.dumps(schema).decode()
         if len(schema_json) > MAX_SCHEMA_BYTES:
             raise InvalidInput(f"the schema of {name!r} is {len(schema_json)} bytes; the limit is {MAX_SCHEMA_BYTES}")

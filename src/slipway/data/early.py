@@ -37,7 +37,7 @@ class EarlyIngest:
         from slipway.core.names import MAX_NAME, NAME_RE
         from slipway.core.settings import load_settings
 
-        if len(name) > MAX_NAME or not NAME_RE.match(name):
+        if len(name) > MAX_NAME or not NAME_RE.fullmatch(name):
             return None  # the add will refuse the name: store nothing
         try:
             settings = load_settings()

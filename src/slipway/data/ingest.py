@@ -27,6 +27,7 @@ from slipway.blobs.statcache import StatCache
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.hashing import hash_bytes, hash_file
+from slipway.core.paths import check_link_inside
 
 SMALL_FILE = 4 << 20  # files below this are read into memory once; larger ones are streamed
 BATCH = 64
@@ -34,9 +35,10 @@ BATCH = 64
 Found = tuple[str, str, os.stat_result]  # (path in the manifest, full path, stat)
 
 
-def list_files(root: Path, exclude: frozenset[str] = frozenset()) -> list[Found]:
+def list_files(root: Path, exclude: frozenset[str] = frozenset(), within: Path | None = None) -> list[Found]:
     """Every regular file under ``root``, in path order (like ``os.walk``: linked files count,
-    linked folders are not entered). Folders whose absolute path is in ``exclude`` are skipped
+    linked folders are not entered; a link that leads out of ``within`` (default ``root``) or to
+    nothing is refused with InvalidInput). Folders whose absolute path is in ``exclude`` are skipped
     (Slipway's own home and artifact store, so adding ``.`` never versions the store itself)."""
     if not root.is_dir():
         raise NotFound(f"folder {root} does not exist")
@@ -46,6 +48,8 @@ def list_files(root: Path, exclude: frozenset[str] = frozenset()) -> list[Found]
         folder, prefix = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
+                if entry.is_symlink():  # followed only inside the folder (see check_link_inside)
+                    check_link_inside(entry.path, within or root)
                 if entry.is_dir(follow_symlinks=False):
                     if entry.path not in exclude:
                         stack.append((entry.path, f"{prefix}{entry.name}/"))

@@ -35,7 +35,7 @@ def quick_status(name: str, path: str | os.PathLike[str], workers: int = 8) -> S
     from slipway.core.settings import load_settings
     from slipway.store.migrate import head_revisions
 
-    if len(name) > MAX_NAME or not NAME_RE.match(name):
+    if len(name) > MAX_NAME or not NAME_RE.fullmatch(name):
         return None
     try:
         settings = load_settings()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from slipway.store.context import Host
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from slipway.data.checkout import CheckedOut
     from slipway.data.profile import TableProfile
 
 Progress = Callable[[int], None]
@@ -64,17 +65,28 @@ class DataService:
 
     # -- adding ---------------------------------------------------------------------------------
     def add(self, name: str, source: Any, *, key: str | list[str] | None = None, message: str = "",
-            workers: int = 8, progress: Progress | None = None) -> DatasetVersion:
+            workers: int = 8, progress: Progress | None = None, pointer: bool = False) -> DatasetVersion:
         """Add a file, a folder, a pandas DataFrame or an Arrow table as the next version of ``name``.
 
         Unchanged content creates nothing: the latest version comes back with ``created=False``.
         Only files the store lacks are uploaded. ``key`` names the column(s) that identify a row,
-        used by :meth:`diff` to count added and removed rows.
+        used by :meth:`diff` to count added and removed rows. With ``pointer``, a pointer file
+        ``PATH.slipway`` naming the version is written next to the path, to commit with Git
+        (see :meth:`checkout`).
 
         Raises:
             NotFound: the path does not exist.
-            InvalidInput: a bad name or key, or a table that cannot be read.
+            InvalidInput: a bad name or key, a table that cannot be read, or ``pointer`` for a
+                source that is not a path.
         """
+        if pointer:
+            if not isinstance(source, str | os.PathLike):
+                raise InvalidInput("a pointer file is written next to a path; pass a file or folder, not a table")
+            from slipway.data.pointers import write_pointer
+
+            version = self.add(name, source, key=key, message=message, workers=workers, progress=progress)
+            write_pointer(version, given_path(source))
+            return version
         from slipway.data import adding
 
         check_name(name, "dataset name")
@@ -216,11 +228,41 @@ class DataService:
 
         return access.read_version_table(self._blobs, self.get_version(ref), path)
 
-    def get(self, ref: Any, dest: str | os.PathLike[str], link: bool = True) -> Path:
-        """Materialise a version under ``dest``; files are verified first, hard-linked when possible."""
+    def get(self, ref: Any, dest: str | os.PathLike[str], link: bool = False, force: bool = False) -> Path:
+        """Materialise a version under ``dest``; files are verified first.
+
+        Files are copies (reflinks where the file system has them) unless ``link``, which
+        hard-links them to the stored read-only blobs. A file already there whose bytes are not
+        stored (edited, or never added) is not overwritten unless ``force``.
+
+        Raises:
+            Conflict: a file at ``dest`` has unversioned changes (nothing was written).
+        """
         from slipway.data import access
 
-        return access.materialize_version(self._blobs, self.get_version(ref), given_path(dest), link)
+        return access.materialize_version(self._blobs, self.get_version(ref), given_path(dest), link, force)
+
+    def checkout(self, paths: Iterable[str | os.PathLike[str]] = (), *, force: bool = False,
+                 link: bool = False) -> list[CheckedOut]:
+        """Restore the data the pointer files name (after ``git checkout``, the commit's data).
+
+        ``paths`` are pointer files, the data paths they describe, or folders to search; by
+        default every pointer file under the current folder. Only files whose bytes differ are
+        written; a folder loses the files its version does not hold.
+
+        Raises:
+            Conflict: a file that would be replaced or removed has unversioned changes (nothing
+                is written for that pointer; ``force`` discards them).
+            IntegrityError: the store's version does not have the digest the pointer names.
+            NotFound: a path has no pointer file, or the version is not in this store.
+        """
+        from slipway.data.checkout import checkout_pointer
+        from slipway.data.pointers import find_pointers, read_pointer
+
+        files = find_pointers(paths, Path.cwd(), self._own_folders())
+        pointers = [read_pointer(f) for f in files]  # all checked before any data is touched
+        versions = [self._backend.get_version(p.dataset, p.version) for p in pointers]
+        return [checkout_pointer(self._blobs, p, v, self.stat_cache, link, force) for p, v in zip(pointers, versions, strict=True)]
 
     def verify(self, ref: Any) -> VerifyReport:
         """Re-hash every blob of a version where it is stored; the report names corrupt files."""

@@ -207,7 +207,12 @@ class FolderWatcher:
         if not os.path.isdir(full) or os.path.islink(full):
             self._dirty_files.add(rel)  # a folder replaced by a file of the same name
             return
-        for sub, _, _ in list_files(Path(full), self._exclude):
+        try:
+            found = list_files(Path(full), self._exclude, within=self.folder)
+        except InvalidInput:  # a link out of the folder: status shows a change, and 'data add' says why
+            self._dirty_files.add(rel)
+            return
+        for sub, _, _ in found:
             self._dirty_files.add(prefix + sub)
 
     def _refresh_file(self, rel: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from slipway.blobs.manifest import Manifest
+from slipway.blobs.manifest import Manifest, is_manifest
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import IntegrityError, InvalidInput, NotFound
 from slipway.core.hashing import hash_bytes
@@ -45,6 +45,8 @@ def read_verified_bundle(blobs: BlobStore, bundle_digest: str) -> dict[str, byte
     try:
         manifest = Manifest.from_bytes(manifest_bytes)
     except InvalidInput as err:
+        if is_manifest(manifest_bytes):  # a manifest, but an unsafe one (e.g. a path with '..')
+            raise InvalidInput(f"model bundle {bundle_digest} is refused: {err.message}") from err
         raise InvalidInput(f"artifact {bundle_digest} is a single file, not a model bundle folder") from err
     files: dict[str, bytes] = {}
     for entry in manifest.entries:

@@ -61,7 +61,7 @@ def read_bundle_metadata(blobs: BlobStore, bundle_digest: str) -> BundleMetadata
     try:
         entries = Manifest.from_bytes(manifest_bytes).by_path()
     except InvalidInput as err:
-        raise InvalidInput(f"artifact {bundle_digest} is not a model bundle folder") from err
+        raise InvalidInput(f"artifact {bundle_digest} is not a model bundle folder: {err.message}") from err
     entry = entries.get(METADATA_FILE)
     if entry is None:
         raise InvalidInput(f"artifact {bundle_digest} is not a model bundle: it has no {METADATA_FILE}")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway.core.errors import AlreadyExists, InvalidInput
+from slipway.core.paths import contained_path
 from slipway.deploy.image import (
     ENTRYPOINT,
     deployment_bundle_requirements,
@@ -121,10 +122,10 @@ def build_context(workspace: Any, ref: str, outdir: str | Path, overwrite: bool 
     metadata = BundleMetadata.from_json(files[METADATA_FILE])
     out, staging = _prepare(outdir, overwrite)
     model_dir = staging / "model"
+    for rel in files:  # checked again here (read_verified_bundle refuses unsafe manifests): nothing leaves model/
+        contained_path(model_dir, rel, "bundle path")
     for rel, data in files.items():
-        target = (model_dir / rel).resolve()
-        if not str(target).startswith(str(model_dir.resolve())):
-            raise InvalidInput(f"bundle path {rel!r} escapes the bundle folder")
+        target = contained_path(model_dir, rel, "bundle path")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     requirements = image_requirements(list(metadata.requirements))

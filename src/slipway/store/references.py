@@ -32,5 +32,5 @@ def referenced_digests(conn: Connection) -> set[str]:
         if table.name not in present:  # a domain whose migration has not run holds nothing yet
             continue
         query = select(column).where(column.is_not(None)).distinct()
-        found.update(value for value in conn.execute(query).scalars() if isinstance(value, str) and DIGEST_RE.match(value))
+        found.update(value for value in conn.execute(query).scalars() if isinstance(value, str) and DIGEST_RE.fullmatch(value))
     return found

@@ -13,12 +13,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
+from slipway.blobs.manifest import check_stored_manifest
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.names import check_key, check_name, check_value
+from slipway.core.paths import normalise_relative_path
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.schema.tracking import (
@@ -272,8 +274,12 @@ class TrackingBackend:
     # -- artifacts and inputs ---------------------------------------------------------------
     @endpoint("tracking.write")
     def record_artifact(self, run_id: str, path: str, digest: str, kind: str, size: int) -> RunArtifact:
-        """Record that the blob ``digest`` (a file, or a folder's manifest) is artifact ``path``."""
-        check_key(path, "artifact path")
+        """Record that the blob ``digest`` (a file, or a folder's manifest) is artifact ``path``.
+
+        ``a/./b`` and ``a//b`` are recorded as ``a/b``; a folder's manifest is checked (every
+        path inside it safe) before it is recorded.
+        """
+        path = normalise_relative_path(check_key(path, "artifact path"), "artifact path")
         check_digest(digest)
         if kind not in ("file", "dir"):
             raise InvalidInput(f"artifact kind must be 'file' or 'dir', not {kind!r}")
@@ -281,6 +287,8 @@ class TrackingBackend:
             raise InvalidInput(f"artifact size must be a non-negative integer, got {size!r}")
         if not self.ctx.blobs.exists(digest):
             raise InvalidInput(f"blob {digest} is not in the artifact store; upload it first")
+        if kind == "dir":
+            check_stored_manifest(self.ctx.blobs, digest)
         with self.ctx.db.write() as conn:
             self._writable_run(conn, run_id)
             upsert(conn, run_artifacts, [{"run_id": run_id, "path": path, "digest": digest, "kind": kind,

@@ -17,6 +17,7 @@ from typing import Any
 from slipway.blobs.manifest import restore_folder, store_folder
 from slipway.blobs.statcache import StatCache
 from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.paths import normalise_relative_path
 from slipway.store.context import Host
 from slipway.tracking.environment import entry_point, git_state, packages_digest, packages_lock
 from slipway.tracking.logger import MetricLogger
@@ -228,6 +229,7 @@ class TrackingService:
     def download_artifact(self, run_id: str, artifact_path: str, dest: str | os.PathLike[str]) -> Path:
         """Materialise an artifact (file or folder) at ``dest``; corrupt bytes are refused."""
         found = {a.path: a for a in self.list_artifacts(run_id)}
+        artifact_path = normalise_relative_path(artifact_path, "artifact path")  # 'a//b' is 'a/b'
         if artifact_path not in found:
             raise NotFound(f"run {run_id} has no artifact {artifact_path!r}; it has {sorted(found)}")
         art = found[artifact_path]
