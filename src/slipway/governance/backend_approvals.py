@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.auth import endpoint
@@ -26,6 +27,7 @@ from slipway.governance.policy import parse_policy
 from slipway.governance.records import ApprovalRequest, CheckResult
 from slipway.governance.refs import resolve_version, version_row
 from slipway.governance.servicenow import verify_callback
+from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
 from slipway.store.outbox import emit
 from slipway.store.schema.governance import approval_decisions, approval_requests
@@ -82,11 +84,15 @@ class ApprovalEndpoints:
         return req
 
     def _insert_decision(self, conn: Connection, req: Any, decision: str, comment: str) -> None:
+        subject = f"{req.model}/{req.version}"
+        # Proof of who decided (token via the server, the approver's key embedded), checked by audit verify.
+        proof = prove_decision(self.ctx, conn, f"approval.{decision}", subject,
+                               {"request_id": req.id, "comment": comment})
         conn.execute(approval_decisions.insert().values(
             id=new_id(), request_id=req.id, approver=self.ctx.principal.name, decision=decision, comment=comment,
-            created_ms=now_ms()))
-        self.ctx.audit(conn, f"approval.{decision}", "model_version", f"{req.model}/{req.version}",
-                       {"request_id": req.id, "comment": comment})
+            proof=orjson.dumps(proof).decode(), created_ms=now_ms()))
+        self.ctx.audit(conn, f"approval.{decision}", "model_version", subject,
+                       {"request_id": req.id, "comment": comment, "proof": proof})
 
     def _finish(self, conn: Connection, req: Any, row: Any, outcome: str) -> None:
         status, state = ("approved", "approved") if outcome == "approve" else ("rejected", "rejected")

@@ -19,6 +19,7 @@ from slipway.governance.lifecycle import ALLOWED, CHECKED_STATES, PERMISSION_FOR
 from slipway.governance.policy import parse_policy
 from slipway.governance.records import CheckResult, PolicyInfo, VersionStatus
 from slipway.governance.refs import resolve_version, version_row
+from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
 from slipway.store.outbox import emit
 from slipway.store.schema.governance import policies, policy_checks
@@ -150,8 +151,12 @@ class LifecycleEndpoints:
             else:
                 conn.execute(model_aliases.update().where(model_aliases.c.model_id == row.model_id,
                                                           model_aliases.c.alias == alias).values(**values))
-            details = {"model": model, "alias": alias, "version": number, "previous": previous,
-                       "check_id": check.id if check else None}
+            details: dict[str, Any] = {"model": model, "alias": alias, "version": number, "previous": previous,
+                                       "check_id": check.id if check else None}
+            if protected:  # who moved what serves traffic, proved (checked again by audit verify)
+                details["protected"] = True
+                details["proof"] = prove_decision(self.ctx, conn, "model.alias.set", model,
+                                                  {"alias": alias, "version": number, "previous": previous})
             self.ctx.audit(conn, "model.alias.set", "model", model, details)
             emit(conn, "alias.moved", details)
 

@@ -17,6 +17,7 @@ from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.ids import new_id
 from slipway.core.names import check_key, check_name, check_value
+from slipway.identity.proof import prove_decision
 from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
 from slipway.registry.refs import parse_ref
 from slipway.registry.registration import BundleFacts, dataset_ref, read_bundle_facts, run_snapshot
@@ -285,8 +286,12 @@ class RegistryBackend:
                                                           model_aliases.c.alias == alias))
                 conn.execute(model_aliases.insert().values(model_id=model.id, alias=alias, version=number,
                                                            set_by=self.ctx.principal.name, updated_ms=now_ms()))
-                self.ctx.audit(conn, "registry.set_alias", "registered_model", name,
-                               {"alias": alias, "from": old, "to": number})
+                details: dict[str, Any] = {"alias": alias, "from": old, "to": number}
+                if alias in self.protected_aliases():  # who moved what serves traffic, proved
+                    details["protected"] = True
+                    details["proof"] = prove_decision(self.ctx, conn, "registry.set_alias", name,
+                                                      {"alias": alias, "from": old, "to": number})
+                self.ctx.audit(conn, "registry.set_alias", "registered_model", name, details)
                 emit(conn, "alias.moved", {"model": name, "alias": alias, "version": number, "previous": old})
             return load_version(conn, model, number)
 
@@ -303,7 +308,12 @@ class RegistryBackend:
                 raise NotFound(f"model {name!r} has no alias {alias!r}")
             conn.execute(model_aliases.delete().where(model_aliases.c.model_id == model.id,
                                                       model_aliases.c.alias == alias))
-            self.ctx.audit(conn, "registry.delete_alias", "registered_model", name, {"alias": alias, "from": old})
+            details: dict[str, Any] = {"alias": alias, "from": old}
+            if alias in self.protected_aliases():
+                details["protected"] = True
+                details["proof"] = prove_decision(self.ctx, conn, "registry.delete_alias", name,
+                                                  {"alias": alias, "from": old})
+            self.ctx.audit(conn, "registry.delete_alias", "registered_model", name, details)
 
     # -- reproduce --------------------------------------------------------------------------
     @endpoint("read")
