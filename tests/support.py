@@ -49,16 +49,19 @@ def enrol(settings: Settings) -> Settings:
     own, acting as the OS user; returns the settings that act as it."""
     import dataclasses
 
-    from slipway.identity.keys import generate_key_files
+    from slipway.identity.keys import generate_key_files, parse_public_key
     from slipway.local.transport import LocalTransport
 
-    admin = LocalTransport(dataclasses.replace(settings, user=os_user(), signing_key="")).backend("identity")
+    admin = LocalTransport(dataclasses.replace(settings, user=os_user(), signing_key="", local_roles=("admin",))
+                           ).backend("identity")
     key = Path(settings.home) / "keys" / settings.user
     if settings.user not in {u.name for u in admin.list_users()}:
         admin.create_user(settings.user, list(settings.local_roles))
     if not key.exists():
-        public, _ = generate_key_files(key, settings.user)
-        admin.add_key(settings.user, public.read_text())
+        generate_key_files(key, settings.user)
+    public = key.with_name(key.name + ".pub").read_text()
+    if parse_public_key(public)[1] not in {k.fingerprint for k in admin.list_keys(settings.user)}:
+        admin.add_key(settings.user, public)  # the same person's key, registered in this store too
     return dataclasses.replace(settings, signing_key=str(key))
 
 
