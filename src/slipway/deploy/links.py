@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from slipway.core.errors import Conflict
+from slipway.core.errors import Conflict, PermissionDenied
 from slipway.governance.refs import resolve_version, version_row
 from slipway.store.context import ServiceContext
 
@@ -53,6 +53,6 @@ def move_alias(ctx: ServiceContext, model: str, alias: str, version: int) -> str
 
     try:
         RegistryBackend(ctx).set_alias(model, alias, version)
-    except Conflict as err:
+    except (Conflict, PermissionDenied) as err:  # e.g. the server's user holds no signing key (embedded)
         return f"alias not moved: {err.message}"
     return f"{alias} -> {model}/{version}"

@@ -45,7 +45,8 @@ def bootstrap_first_user(db: Database, name: str, roles: tuple[str, ...]) -> boo
 
 
 def local_identity(db: Database, settings: Settings) -> tuple[Principal, FileSigner | None]:
-    """The principal embedded mode acts as, and the signer for its decisions (if a key is set).
+    """The principal embedded mode acts as, and the signer for its decisions (if a key is set; a
+    key registered to someone else signs nothing, which the decision then says).
 
     Raises:
         Unauthenticated: ``SLIPWAY_USER`` names someone other than the operating-system user and
@@ -65,8 +66,6 @@ def local_identity(db: Database, settings: Settings) -> tuple[Principal, FileSig
         raise Unauthenticated(
             f"you are {me!r} on this machine; acting as {wanted!r} (SLIPWAY_USER) needs a signing key registered "
             f"to {wanted!r} in SLIPWAY_SIGNING_KEY, and {have}. Unset SLIPWAY_USER to act as yourself")
-    if owner != wanted:
-        signer = None  # a key that is not this user's signs nothing for them
     if row is None or row.disabled:  # unknown users and disabled (offboarded) ones get no role
         return Principal(wanted, frozenset(), row.kind if row is not None else "user"), signer
     return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind), signer

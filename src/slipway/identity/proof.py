@@ -47,9 +47,10 @@ def prove_decision(ctx: ServiceContext, conn: Connection, action: str, subject: 
     if ctx.credential == "token":
         return {"scheme": "token"}
     name, signer = ctx.principal.name, ctx.signer
+    what = {"approval.approve": "approve", "approval.reject": "reject"}.get(action, "move a protected alias")
     if signer is None:
         raise PermissionDenied(
-            f"{name} may not {action.replace('.', ' ')} in embedded mode without a signing key: create one with "
+            f"{name} may not {what} in embedded mode without a signing key: create one with "
             f"'slipway users key generate', ask an admin to run 'slipway users key add {name} KEY.pub', and set "
             "SLIPWAY_SIGNING_KEY to the private key file (or go through a server with a token)")
     owner = key_owner(conn, signer.fingerprint)
