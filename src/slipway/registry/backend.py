@@ -84,9 +84,12 @@ class RegistryBackend:
     @endpoint("registry.write")
     def create_model(self, name: str, description: str = "", owner: str | None = None, risk_tier: str = "low",
                      tags: dict[str, str] | None = None) -> RegisteredModel:
-        """Create a registered model; AlreadyExists if the name is taken."""
+        """Create a registered model; AlreadyExists if the name is taken. The risk tier is a
+        governance input: a tier other than ``low`` needs ``governance.configure`` (approver, admin)."""
         check_name(name, "model name")
         checked_tags, tier = _tags(tags), self._risk_tier(risk_tier)
+        if tier != "low":
+            self.ctx.principal.require("governance.configure", f"set the risk tier of {name!r}")
         if owner is not None:
             check_name(owner, "owner")
         with self.ctx.db.write() as conn:
@@ -98,7 +101,11 @@ class RegistryBackend:
     @endpoint("registry.write")
     def update_model(self, name: str, description: str | None = None, owner: str | None = None,
                      risk_tier: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
-        """Change a model's description, owner, risk tier or tags (tags are merged)."""
+        """Change a model's description, owner, risk tier or tags (tags are merged). The risk tier
+        needs ``governance.configure`` (approver, admin); a version already up for approval keeps
+        the tier fixed on it by its first request."""
+        if risk_tier is not None:
+            self.ctx.principal.require("governance.configure", f"change the risk tier of {name!r}")
         changes: dict[str, Any] = {}
         if description is not None:
             changes["description"] = check_value(description, "description")
