@@ -181,7 +181,7 @@ class ApprovalEndpoints:
         (compact JSON, sorted keys) with the ServiceNow webhook's secret.
         """
         with self.ctx.db.read() as conn:
-            verify_callback(conn, body, timestamp, signature)
+            verify_callback(conn, self.ctx.settings, body, timestamp, signature)
         verdict = {"approved": "approve", "rejected": "reject"}.get(str(body.get("approval")))
         if verdict is None:
             raise InvalidInput(f"approval must be 'approved' or 'rejected', got {body.get('approval')!r}")
