@@ -140,3 +140,33 @@ def test_a_disabled_or_revoked_key_signs_nothing(pending: tuple[Workspace, str, 
     settings = dataclasses.replace(make_settings(home, user="alice"))
     admin.identity.set_disabled("alice", True)
     assert open_workspace(settings).principal.roles == frozenset()
+
+
+def test_the_cli_refuses_a_borrowed_name_and_self_approval(pending: tuple[Workspace, str, str], home: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from slipway.cli.main import main
+    from slipway.workspace import set_default
+
+    admin, request_id, ref = pending
+    monkeypatch.setenv("SLIPWAY_HOME", str(home))
+    monkeypatch.delenv("SLIPWAY_SERVER_URL", raising=False)
+
+    def slipway(user: str, key: str = "") -> tuple[int, str]:
+        monkeypatch.setenv("SLIPWAY_USER", user)
+        monkeypatch.setenv("SLIPWAY_SIGNING_KEY", key)
+        monkeypatch.setattr(sys, "argv", ["slipway", "governance", "approve", request_id, "--comment", "ok"])
+        set_default(None)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main()
+        set_default(None)
+        return int(exited.value.code or 0), capsys.readouterr().err
+
+    code, err = slipway("ghost")
+    assert code == 2 and err.startswith("Unauthenticated: you are") and "Traceback" not in err
+    code, err = slipway("alice", str(home / "keys" / "alice"))
+    assert code == 2 and "alice requested approval" in err
+    assert admin.governance.status(ref).state == "pending_approval"
