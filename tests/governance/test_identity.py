@@ -62,14 +62,14 @@ def test_the_first_os_user_bootstraps_a_new_store_and_nobody_else_gets_a_role(ho
 
 def test_a_name_alone_acts_as_nobody(pending: tuple[Workspace, str, str], home: Path) -> None:
     admin, request_id, ref = pending
-    with pytest.raises(Unauthenticated, match="acting as 'ghost' .* no signing key is set"):
+    with pytest.raises(Unauthenticated, match=r"acting as 'ghost' .* no signing key is set"):
         _as(home, "ghost")
-    with pytest.raises(Unauthenticated, match="acting as 'bob' .* no signing key is set"):
+    with pytest.raises(Unauthenticated, match=r"acting as 'bob' .* no signing key is set"):
         _as(home, "bob")
     alice_key = str(home / "keys" / "alice")  # alice holds her own key, and tries it as bob
-    with pytest.raises(Unauthenticated, match="acting as 'bob' .* is alice's"):
+    with pytest.raises(Unauthenticated, match=r"acting as 'bob' .* is alice's"):
         _as(home, "bob", alice_key)
-    with pytest.raises(PermissionDenied, match="alice requested approval .* may not decide"):
+    with pytest.raises(PermissionDenied, match=r"alice requested approval .* may not decide"):
         _as(home, "alice", alice_key).governance.approve(request_id, "mine")
     assert admin.governance.get_request(request_id).approvals == 0
     assert admin.governance.status(ref).state == "pending_approval"
@@ -80,7 +80,7 @@ def test_an_embedded_decision_needs_the_deciders_registered_key(pending: tuple[W
     admin, request_id, ref = pending
     with pytest.raises(PermissionDenied, match="without a signing key: create one with 'slipway users key generate'"):
         admin.governance.approve(request_id, "as admin, no key")
-    public, fingerprint = generate_key_files(tmp_path / "mine" / "id_ed25519")
+    _, fingerprint = generate_key_files(tmp_path / "mine" / "id_ed25519")
     with pytest.raises(PermissionDenied, match=re.escape(f"the signing key {fingerprint} is not registered to {os_user()}")):
         _as(home, signing_key=str(tmp_path / "mine" / "id_ed25519")).governance.approve(request_id, "unregistered key")
     assert admin.governance.get_request(request_id).approvals == 0
@@ -131,7 +131,7 @@ def test_a_tampered_signature_or_decision_is_named_by_verify(pending: tuple[Work
 
 def test_a_disabled_or_revoked_key_signs_nothing(pending: tuple[Workspace, str, str], home: Path,
                                                   tmp_path: Path) -> None:
-    admin, request_id, _ = pending
+    admin, _, _ = pending
     bob_public, fingerprint = generate_key_files(tmp_path / "bob" / "id_ed25519")
     admin.identity.add_key("bob", bob_public.read_text())
     admin.identity.revoke_key(fingerprint)

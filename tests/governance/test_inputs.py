@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import pytest
 
 from slipway.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -19,9 +20,9 @@ def test_a_developer_cannot_lower_the_tier_or_swap_the_policy(people: Callable[.
     admin.registry.create_model("credit", risk_tier="high")
     admin.governance.set_policy(STRICT, model="credit")
     dev = people("dev")
-    with pytest.raises(PermissionDenied, match="change the risk tier of 'credit'.*approver or admin"):
+    with pytest.raises(PermissionDenied, match=r"change the risk tier of 'credit'.*approver or admin"):
         dev.registry.update_model("credit", risk_tier="low")
-    with pytest.raises(PermissionDenied, match="governance.configure"):
+    with pytest.raises(PermissionDenied, match=r"governance\.configure"):
         dev.governance.set_policy("approvals: 0", model="credit")
     with pytest.raises(PermissionDenied, match="set the risk tier"):
         dev.registry.create_model("other", risk_tier="medium")
@@ -53,7 +54,7 @@ def test_evidence_comes_from_the_platform_or_a_validator(people: Callable[..., W
     version, data_ref = register_credit(dev, "credit", mitigated=True)
     admin.governance.set_policy("data_validation: required", model="credit")
     rows = dev.data.get_version(data_ref).rows
-    with pytest.raises(PermissionDenied, match="record data validation.*validator or admin"):
+    with pytest.raises(PermissionDenied, match=r"record data validation.*validator or admin"):
         dev.governance._backend.record_data_validation(data_ref, True, rows, [])
     with pytest.raises(NotFound, match="ghost-data"):
         vic.governance._backend.record_data_validation("ghost-data@1", True, 10**9, [])

@@ -35,7 +35,7 @@ def test_roles_are_enforced_over_http(home: Path) -> None:
         as_user = {n: open_workspace(make_settings(home / n, server_url=url, token=t)) for n, t in tokens.items()}
 
         _, test = german()
-        with pytest.raises(PermissionDenied, match="governance.validate"):  # evidence is not the developer's to give
+        with pytest.raises(PermissionDenied, match=r"governance\.validate"):  # evidence is not the developer's to give
             as_user["alice"].governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
         report = as_user["vic"].governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
         stored = admin.governance.fairness_report(ref)  # the full report, from the server's blob store

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from slipway.core.auth import endpoint
 from slipway.core.errors import InvalidInput
-from slipway.store.context import ServiceContext
 from slipway.identity.proof import check_decision_signatures
+from slipway.store.context import ServiceContext
 from slipway.store.ledger import AuditEvent, LedgerVerdict, list_events, verify_ledger
 
 

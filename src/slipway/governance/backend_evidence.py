@@ -23,6 +23,7 @@ from slipway.data.tables import read_table
 from slipway.data.validate import validate_table
 from slipway.store.context import ServiceContext
 
+
 def _anomaly(a: Any) -> dict[str, Any]:
     return {"kind": a.kind, "column": a.column, "severity": a.severity, "detail": a.detail}
 

@@ -11,7 +11,6 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.ids import new_id
-from slipway.core.names import check_name
 from slipway.governance.backend_evidence import EvidenceEndpoints
 from slipway.governance.card_render import render
 from slipway.governance.cards import build_card, check_section

@@ -22,8 +22,8 @@ import orjson
 import pandas as pd
 
 from slipway.core.clock import parse_time
-from slipway.core.hashing import hash_bytes
 from slipway.core.errors import InvalidInput
+from slipway.core.hashing import hash_bytes
 from slipway.governance.fairness import fairness_report
 from slipway.governance.records import (
     ApprovalRequest,

@@ -58,6 +58,7 @@ class FileSigner:
             data = self.path.read_bytes()
         except OSError as err:
             raise InvalidInput(f"cannot read the signing key {self.path}: {err.strerror}") from err
+        key: object
         try:
             if data.lstrip().startswith(b"-----BEGIN OPENSSH PRIVATE KEY-----"):
                 key = serialization.load_ssh_private_key(data, password=None)

@@ -14,7 +14,6 @@ from slipway.local.backends import BACKEND_PATHS, backend_class
 from slipway.store.context import ServiceContext
 from slipway.store.database import Database
 
-
 # What a server's own transport is built as: no roles; each request acts as its token's principal.
 SERVER_PRINCIPAL = Principal("slipway-server", frozenset(), "service")
 

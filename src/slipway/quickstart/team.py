@@ -21,8 +21,8 @@ from typing import Any
 
 from slipway.core.environment import os_user
 from slipway.core.errors import NotFound
-from slipway.identity.keys import generate_key_files, parse_public_key
 from slipway.core.settings import Settings, load_settings
+from slipway.identity.keys import generate_key_files, parse_public_key
 from slipway.quickstart.project import Project
 from slipway.workspace import Workspace, open_workspace
 
