@@ -56,6 +56,9 @@ def test_roles_are_enforced_over_http(home: Path) -> None:
 
         done = as_user["bob"].governance.approve(request.id, "ok")
         assert done.status == "approved"
+        decided = admin.audit.log(action="approval.approve")[0]  # proved by bob's token, through the server
+        assert decided.actor == "bob" and decided.details["proof"] == {"scheme": "token"}
+        assert admin.audit.verify().ok
         as_user["alice"].governance.promote(ref, "champion")
         assert admin.governance.status(ref).aliases == ["champion"]
         deadline = time.time() + 10
