@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from slipway.core.environment import os_user
 from slipway.core.settings import Settings, load_settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -27,10 +28,47 @@ MOVIELENS = DATA / "movielens-small"
 
 
 def make_settings(home: Path, **overrides: Any) -> Settings:
+    """Embedded settings in ``home`` acting as ``user`` (default "tester").
+
+    Embedded mode acts as the operating-system user unless a key registered to the named user is
+    configured, so a user other than the OS user is enrolled the way a person is: the store's
+    bootstrap admin (the OS user) registers it with ``local_roles`` (default admin; an existing
+    user keeps its roles) and a signing key made for it under ``home/keys``.
+    """
     overrides.setdefault("server_url", "")
     overrides.setdefault("token", "")
     overrides.setdefault("user", "tester")
-    return load_settings(home=home, **overrides)
+    settings = load_settings(home=home, **overrides)
+    if settings.remote or settings.signing_key or settings.user == os_user():
+        return settings
+    return enrol(settings)
+
+
+def enrol(settings: Settings) -> Settings:
+    """Register ``settings.user`` (roles ``settings.local_roles`` if new) with a signing key of its
+    own, acting as the OS user; returns the settings that act as it."""
+    import dataclasses
+
+    from slipway.identity.keys import generate_key_files, parse_public_key
+    from slipway.local.transport import LocalTransport
+
+    admin = LocalTransport(dataclasses.replace(settings, user=os_user(), signing_key="", local_roles=("admin",))
+                           ).backend("identity")
+    key = Path(settings.home) / "keys" / settings.user
+    if settings.user not in {u.name for u in admin.list_users()}:
+        admin.create_user(settings.user, list(settings.local_roles))
+    if not key.exists():
+        generate_key_files(key, settings.user)
+    public = key.with_name(key.name + ".pub").read_text()
+    if parse_public_key(public)[1] not in {k.fingerprint for k in admin.list_keys(settings.user)}:
+        admin.add_key(settings.user, public)  # the same person's key, registered in this store too
+    return dataclasses.replace(settings, signing_key=str(key))
+
+
+def user_env(home: Path, user: str = "tester", **overrides: Any) -> dict[str, str]:
+    """``SLIPWAY_*`` variables for a CLI subprocess acting as ``user`` in ``home`` (enrolled first)."""
+    settings = make_settings(home, user=user, **overrides)
+    return {"SLIPWAY_HOME": str(home), "SLIPWAY_USER": settings.user, "SLIPWAY_SIGNING_KEY": settings.signing_key}
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from slipway.core.environment import os_user
 from slipway.data.quick import quick_status
 from slipway.workspace import connect, set_default
 
@@ -16,7 +17,8 @@ from slipway.workspace import connect, set_default
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SLIPWAY_USER", "alice")
+    monkeypatch.delenv("SLIPWAY_USER", raising=False)  # embedded mode acts as the OS user
+    monkeypatch.delenv("SLIPWAY_SIGNING_KEY", raising=False)
     monkeypatch.delenv("SLIPWAY_SERVER_URL", raising=False)
     monkeypatch.delenv("SLIPWAY_STORE_URI", raising=False)
     set_default(None)
@@ -56,7 +58,14 @@ def test_lean_status_steps_aside(home: Path, tmp_path: Path, monkeypatch: pytest
     ws.data.add("shards", folder)
     assert quick_status("nope", folder) is None  # unknown dataset: the normal path names it
     assert quick_status("bad name!", folder) is None
-    ws.identity.create_user("alice", ["viewer"])  # a user row decides the roles
+    monkeypatch.setenv("SLIPWAY_USER", "alice")  # acting as another user needs their key: the normal path
+    assert quick_status("shards", folder) is None
+    monkeypatch.delenv("SLIPWAY_USER")
+    assert quick_status("shards", folder) is not None
+    ws.identity.create_user("auditor", ["admin"])
+    ws.identity.set_roles(os_user(), ["auditor"])  # the user row decides: auditor reads, so lean still answers
+    assert quick_status("shards", folder) is not None
+    ws.identity.set_disabled(os_user(), True)  # a disabled user: the normal path refuses it
     assert quick_status("shards", folder) is None
     monkeypatch.setenv("SLIPWAY_SERVER_URL", "http://127.0.0.1:9")
     assert quick_status("shards", folder) is None

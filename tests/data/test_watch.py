@@ -105,7 +105,7 @@ def test_a_new_version_is_compared_without_restarting(watched: tuple[Workspace, 
 
 
 def _slipway(args: list[str], home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "alice"}
+    env = {**os.environ, "SLIPWAY_HOME": str(home)}
     done = subprocess.run([sys.executable, "-m", "slipway.cli.main", *args], cwd=cwd, env=env, text=True,
                           capture_output=True, timeout=120)
     done.stdout = " ".join(done.stdout.split()) if "--json" not in args else done.stdout  # Rich wraps lines

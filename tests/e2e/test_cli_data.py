@@ -31,7 +31,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     """Run the real ``slipway`` entry point in-process; returns (exit code, stdout, stderr)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SLIPWAY_USER", "alice")
+    monkeypatch.delenv("SLIPWAY_USER", raising=False)  # acts as the OS user
     monkeypatch.delenv("SLIPWAY_SERVER_URL", raising=False)
     set_default(None)
 
@@ -180,7 +180,7 @@ def test_more_user_mistakes_change_nothing(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_real_entry_point_in_a_subprocess(tmp_path: Path) -> None:
-    env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home"), "SLIPWAY_USER": "bob"}
+    env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home")}
     env.pop("SLIPWAY_SERVER_URL", None)
     slipway = Path(sys.executable).with_name("slipway")
     done = subprocess.run([slipway, "data", "add", "ai4i", str(AI4I), "--json"], env=env, cwd=tmp_path,
@@ -201,7 +201,7 @@ def test_a_large_file_is_stored_while_the_cli_starts(tmp_path: Path) -> None:
         for _ in range(140):
             handle.write(body)
     home = tmp_path / "home"
-    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "bob"}
+    env = {**os.environ, "SLIPWAY_HOME": str(home)}
     env.pop("SLIPWAY_SERVER_URL", None)
     slipway = Path(sys.executable).with_name("slipway")
     refused = subprocess.run([slipway, "data", "add", "bad/name", str(big), "--json"], env=env, cwd=tmp_path,

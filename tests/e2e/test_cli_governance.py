@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from slipway.cli.main import app, main
+from slipway.core.environment import os_user
 from slipway.core.errors import Conflict
 from slipway.workspace import open_workspace, set_default
 from tests.governance.credit import register_credit
@@ -25,7 +26,7 @@ def cli(home: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped
     runner = CliRunner()
 
     def run(*args: str, user: str = "tester", code: int = 0, error: type[Exception] | None = None) -> str:
-        monkeypatch.setenv("SLIPWAY_USER", user)
+        _act_as(monkeypatch, home, user)
         set_default(None)  # each command opens the workspace afresh, as a new process would
         result = runner.invoke(app, list(args))
         set_default(None)
@@ -38,9 +39,19 @@ def cli(home: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped
     return run
 
 
+def _act_as(monkeypatch: pytest.MonkeyPatch, home: Path, user: str) -> None:
+    """SLIPWAY_USER, and SLIPWAY_SIGNING_KEY when ``home/keys/USER`` holds that user's key."""
+    monkeypatch.setenv("SLIPWAY_USER", user)
+    key = home / "keys" / user
+    if key.exists():
+        monkeypatch.setenv("SLIPWAY_SIGNING_KEY", str(key))
+    else:
+        monkeypatch.delenv("SLIPWAY_SIGNING_KEY", raising=False)
+
+
 def _slipway(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str, user: str) -> tuple[int, str]:
     """The real entry point (``slipway`` = ``main()``), with its error handling, in this process."""
-    monkeypatch.setenv("SLIPWAY_USER", user)
+    _act_as(monkeypatch, Path.cwd(), user)
     monkeypatch.setattr(sys, "argv", ["slipway", *args])
     set_default(None)
     capsys.readouterr()
@@ -58,7 +69,11 @@ def test_governance_cli_end_to_end(home: Path, cli, monkeypatch: pytest.MonkeyPa
     ref = f"credit/{version}"
     cli("users", "create", "bob", "--role", "approver")
     cli("users", "create", "vera", "--role", "viewer")
-    assert {u["name"] for u in orjson.loads(cli("users", "ls", "--json"))} == {"bob", "vera"}
+    for person in ("bob", "vera"):  # each makes a key; the admin registers its public half
+        cli("users", "key", "generate", str(home / "keys" / person), user=person)
+        cli("users", "key", "add", person, str(home / "keys" / f"{person}.pub"))
+    assert {u["name"] for u in orjson.loads(cli("users", "ls", "--json"))} == {os_user(), "tester", "bob", "vera"}
+    assert {k["user"] for k in orjson.loads(cli("users", "key", "ls", "--json"))} == {"tester", "bob", "vera"}
     policy = home / "policy.yaml"
     policy.write_text("metrics: {accuracy: {min: 0.6}}\nmodel_card: {required_sections: [intended_use]}\n")
     cli("governance", "policy", "set", str(policy), "--tier", "low")

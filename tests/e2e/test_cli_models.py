@@ -46,7 +46,7 @@ def repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     root = tmp_path / "repo"
     root.mkdir()
     (root / "train.py").write_text(TRAIN)
-    env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home"), "SLIPWAY_USER": "tester",
+    env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home"),
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@example.com"}
     env.pop("SLIPWAY_SERVER_URL", None)

@@ -39,7 +39,7 @@ FLOW = textwrap.dedent('''
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "SLIPWAY_SERVER_URL": "",
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "",
            "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": "", "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "slipway.cli.main", "pipelines", *args], env=env, cwd=home,
                           capture_output=True, text=True, timeout=300)

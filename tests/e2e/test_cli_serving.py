@@ -36,7 +36,7 @@ def cli_home(home: Path) -> Path:
 
 def env_for(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    return {**env, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "PYTHONPATH": str(ROOT)}
+    return {**env, "SLIPWAY_HOME": str(home), "PYTHONPATH": str(ROOT)}
 
 
 def slipway(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,7 @@ def _seed(ws: Workspace) -> list[str]:
 
 def _slipway(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    env.update(SLIPWAY_HOME=str(home), SLIPWAY_USER="tester", COLUMNS="200")
+    env.update(SLIPWAY_HOME=str(home), COLUMNS="200")
     return subprocess.run([sys.executable, "-m", "slipway.cli.main", *args], capture_output=True, text=True,
                           env=env, timeout=120)
 

@@ -23,7 +23,7 @@ def _env(home: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
     env["COLUMNS"] = "200"
     if home is not None:
-        env.update(SLIPWAY_HOME=str(home), SLIPWAY_CONFIG=str(CONFIG), SLIPWAY_USER="tester")
+        env.update(SLIPWAY_HOME=str(home), SLIPWAY_CONFIG=str(CONFIG))
     return env
 
 
@@ -35,7 +35,7 @@ def _slipway(cwd: Path, *args: str, home: Path | None = None) -> subprocess.Comp
 
 
 def _workspace(home: Path) -> Workspace:
-    return open_workspace(load_settings(home=home, user="tester", config_path=str(CONFIG), server_url="",
+    return open_workspace(load_settings(home=home, user="", config_path=str(CONFIG), server_url="",
                                         store_uri="", artifacts_uri="", token=""))
 
 

@@ -8,7 +8,7 @@ import time
 import orjson
 import pytest
 
-from slipway.core.errors import Conflict, PermissionDenied
+from slipway.core.errors import Conflict, NotFound, PermissionDenied
 from tests.governance.credit import LABEL, german, register_credit
 
 POLICY = """
@@ -27,9 +27,14 @@ def _setup(people):  # type: ignore[no-untyped-def]
     admin.identity.create_user("alice", ["developer", "deployer"])
     admin.identity.create_user("bob", ["approver"])
     admin.identity.create_user("carol", ["approver"])
+    admin.identity.create_user("vic", ["validator"])  # fairness evidence comes from a validator
     admin.registry.create_model("credit", owner="credit-risk-team", risk_tier="high")
     admin.governance.set_policy(POLICY, tier="high")
     return admin, people("alice"), people("bob"), people("carol")
+
+
+def _validator(people):  # type: ignore[no-untyped-def]
+    return people("vic")
 
 
 def _describe(ws, ref):  # type: ignore[no-untyped-def]
@@ -43,7 +48,10 @@ def test_biased_credit_model_fails_policy_and_cannot_be_champion(people) -> None
     ref = f"credit/{version}"
     _describe(alice, ref)
     _, test = german()
-    report = alice.governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
+    with pytest.raises(PermissionDenied, match="validator or admin"):  # the developer does not grade her own model
+        alice.governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
+    assert alice.governance.fairness_reports(ref) == []
+    report = _validator(people).governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
     assert report["attributes"]["sex"]["disparate_impact_ratio"] < 0.8
     assert report["attributes"]["sex"]["four_fifths_passed"] is False
 
@@ -73,8 +81,13 @@ def test_mitigated_model_needs_two_other_people_then_becomes_champion(people) ->
     version, data_ref = register_credit(alice, "credit", mitigated=True)
     ref = f"credit/{version}"
     _, test = german()
-    report = alice.governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1,
-                                                dataset="german-test")
+    with pytest.raises(NotFound, match="german-test"):  # evidence about data that is not stored is refused
+        _validator(people).governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1,
+                                                        dataset="german-test@1")
+    test_ref = admin.data.add("german-test", test).ref
+    report = _validator(people).governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"],
+                                                             positive_label=1, dataset=test_ref)
+    assert report["stored"].dataset == test_ref
     assert report["attributes"]["sex"]["disparate_impact_ratio"] >= 0.8
 
     with pytest.raises(Conflict, match=r"model_card\.required_sections"):

@@ -27,14 +27,17 @@ def test_roles_are_enforced_over_http(home: Path) -> None:
     with platform_server(server_settings) as (url, admin_token), Receiver() as receiver:
         admin = open_workspace(make_settings(home / "admin", server_url=url, token=admin_token))
         tokens = {}
-        for name, roles in (("vera", ["viewer"]), ("alice", ["developer", "approver", "deployer"]), ("bob", ["approver"])):
+        for name, roles in (("vera", ["viewer"]), ("alice", ["developer", "approver", "deployer"]), ("bob", ["approver"]),
+                            ("vic", ["validator"])):
             admin.identity.create_user(name, roles)
             tokens[name] = admin.identity.create_token(name, "test").token
         admin.governance.add_webhook(receiver.url, ["approval.approved"])
         as_user = {n: open_workspace(make_settings(home / n, server_url=url, token=t)) for n, t in tokens.items()}
 
         _, test = german()
-        report = as_user["alice"].governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
+        with pytest.raises(PermissionDenied, match=r"governance\.validate"):  # evidence is not the developer's to give
+            as_user["alice"].governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
+        report = as_user["vic"].governance.evaluate_fairness(ref, test, label=LABEL, sensitive=["sex"], positive_label=1)
         stored = admin.governance.fairness_report(ref)  # the full report, from the server's blob store
         assert stored["attributes"]["sex"]["groups"] == report["attributes"]["sex"]["groups"]
         with pytest.raises(PermissionDenied):
@@ -53,6 +56,9 @@ def test_roles_are_enforced_over_http(home: Path) -> None:
 
         done = as_user["bob"].governance.approve(request.id, "ok")
         assert done.status == "approved"
+        decided = admin.audit.log(action="approval.approve")[0]  # proved by bob's token, through the server
+        assert decided.actor == "bob" and decided.details["proof"] == {"scheme": "token"}
+        assert admin.audit.verify().ok
         as_user["alice"].governance.promote(ref, "champion")
         assert admin.governance.status(ref).aliases == ["champion"]
         deadline = time.time() + 10

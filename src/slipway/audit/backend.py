@@ -1,9 +1,14 @@
-"""Audit endpoints: list events and verify the hash chain."""
+"""Audit endpoints: list events and verify the hash chain.
+
+Both need ``audit.read`` (auditor, admin): the ledger names every actor and detail across all
+models. Viewers keep the per-model views (approval requests, ``aliases_at``, deployment history).
+"""
 
 from __future__ import annotations
 
 from slipway.core.auth import endpoint
 from slipway.core.errors import InvalidInput
+from slipway.identity.proof import check_decision_signatures
 from slipway.store.context import ServiceContext
 from slipway.store.ledger import AuditEvent, LedgerVerdict, list_events, verify_ledger
 
@@ -12,7 +17,7 @@ class AuditBackend:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
-    @endpoint("read")
+    @endpoint("audit.read")
     def log(
         self, subject_kind: str | None = None, subject_id: str | None = None, action: str | None = None,
         since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, descending: bool = True,
@@ -24,8 +29,16 @@ class AuditBackend:
         with self.ctx.db.read() as conn:
             return list_events(conn, subject_kind, subject_id, action, since_ms, until_ms, max(1, min(limit, 100_000)), descending)
 
-    @endpoint("read")
+    @endpoint("audit.read")
     def verify(self) -> LedgerVerdict:
         """Walk the whole chain and name the first event that was edited, removed or reordered."""
         with self.ctx.db.read() as conn:
-            return verify_ledger(conn)
+            verdict = verify_ledger(conn)
+            # --- identity hook (issue 12 item 2): re-check the proof of every decision (approvals,
+            # rejections, protected-alias moves). The integrator moves this call into the new verify.
+            if verdict.ok:
+                problems = check_decision_signatures(conn)
+                if problems:
+                    return LedgerVerdict(False, verdict.events, None, "; ".join(problems))
+            # --- end identity hook
+            return verdict

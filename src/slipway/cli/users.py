@@ -1,9 +1,11 @@
-"""``slipway users create|ls|roles`` and ``slipway users token create|revoke|ls``."""
+"""``slipway users create|ls|roles``, ``slipway users token create|revoke|ls`` and
+``slipway users key generate|add|revoke|ls``."""
 
 from __future__ import annotations
 
 import typer
 
+from slipway.cli import users_keys
 from slipway.cli.context import workspace
 from slipway.cli.output import JsonOption, console, print_json, show
 from slipway.core.clock import iso
@@ -11,6 +13,7 @@ from slipway.core.clock import iso
 app = typer.Typer(help="Users, service accounts, roles and API tokens.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(users_keys.app, name="key")
 
 
 @app.command("create")

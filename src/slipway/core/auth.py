@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from slipway.core.errors import PermissionDenied
 
@@ -21,10 +21,13 @@ ROLES: dict[str, frozenset[str]] = {
         {"read", "predict", "tracking.write", "data.write", "registry.write", "pipelines.run", "features.write",
          "monitoring.write"}
     ),
+    # Records evidence a policy relies on (validation verdicts, fairness and evaluation reports).
     "validator": frozenset({"read", "governance.validate"}),
-    "approver": frozenset({"read", "governance.approve"}),
+    # "governance.configure": a model's risk tier and policy, the inputs that set what approval needs.
+    "approver": frozenset({"read", "governance.approve", "governance.configure"}),
     # Moving or removing a protected alias (champion, production) decides what serves traffic.
     "deployer": frozenset({"read", "predict", "deploy", "monitoring.write", "alias.protected"}),
+    # "audit.read": the whole ledger (every actor and detail) and its verification.
     "auditor": frozenset({"read", "audit.read"}),
     "admin": frozenset({"*"}),
 }
@@ -52,10 +55,26 @@ class Principal:
     def require(self, permission: str, what: str = "") -> None:
         if not self.can(permission):
             roles = ", ".join(sorted(self.roles)) or "none"
+            holders = " or ".join(roles_holding(permission))
             raise PermissionDenied(
                 f"{self.name} (roles: {roles}) may not {what or permission}; it needs the "
-                f"'{permission}' permission"
+                f"'{permission}' permission, which the {holders} role grants"
             )
+
+
+def roles_holding(permission: str) -> list[str]:
+    """The roles that grant ``permission`` (admin always does), for error messages and docs."""
+    holders = [role for role, granted in ROLES.items() if permission in granted and role != "admin"]
+    return [*holders, "admin"]
+
+
+class DecisionSigner(Protocol):
+    """Signs governance decisions made in embedded mode with a key registered to the acting user."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def sign(self, payload: bytes) -> str: ...
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -23,6 +23,22 @@ def environment() -> Mapping[str, str]:
     return os.environ
 
 
+def os_user() -> str:
+    """The operating-system account this process runs as, from the process's user id (not from
+    ``$USER`` or ``$LOGNAME``, which anyone can set); the login name where there is no ``pwd``."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        import getpass
+
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "local"
+
+
 STORE_VARIABLES = ("SLIPWAY_STORE_URI", "SLIPWAY_ARTIFACTS_URI", "SLIPWAY_SERVER_URL")
 
 

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from slipway.core.environment import CONFIG_NAMES, DEFAULT_HOME, environment
+from slipway.core.environment import CONFIG_NAMES, DEFAULT_HOME, environment, os_user
 from slipway.core.errors import InvalidInput
 
 
@@ -24,9 +24,17 @@ class Settings:
     artifacts_uri: str = ""
     server_url: str = ""
     token: str = ""
-    # Who embedded mode acts as, and the roles it has when no user row says otherwise.
+    # Who embedded mode acts as: the operating-system user unless this names another user AND
+    # ``signing_key`` is a key registered to that user (docs/governance.md, "Identity").
     user: str = ""
+    # The roles the first operating-system user to open a new embedded store is enrolled with
+    # (bootstrap). An unregistered user never gets a role.
     local_roles: tuple[str, ...] = ("admin",)
+    # A private Ed25519 key (OpenSSH or PEM file, e.g. ~/.ssh/id_ed25519) that signs approvals,
+    # rejections and protected-alias moves made in embedded mode; kept outside SLIPWAY_HOME.
+    signing_key: str = ""
+    # How long a server trusts a token it checked; revocation on the same server is immediate.
+    auth_cache_seconds: float = 5.0
     # Remote server: let requests without a token in, with these roles.
     allow_anonymous: bool = False
     anonymous_roles: tuple[str, ...] = ("viewer",)
@@ -166,10 +174,5 @@ def load_settings(**overrides: Any) -> Settings:
     if config_path and "home" in file_values and "home" not in overrides and "SLIPWAY_HOME" not in env:
         values["home"] = (config_path.parent / values["home"]).resolve()
     if not values.get("user"):
-        import getpass
-
-        try:
-            values["user"] = getpass.getuser()
-        except (KeyError, OSError):
-            values["user"] = "local"
+        values["user"] = os_user()
     return Settings(**values, sections=sections, config_path=str(config_path or ""))

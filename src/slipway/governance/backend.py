@@ -1,19 +1,22 @@
 """``GovernanceBackend``: the governance API, one endpoint group per concept.
 
 Lifecycle and policies (:mod:`.backend_lifecycle`), approvals (:mod:`.backend_approvals`),
-fairness reports and model cards (:mod:`.backend_reports`), webhooks (:mod:`.backend_webhooks`).
+fairness reports and model cards (:mod:`.backend_reports`), data validation verdicts
+(:mod:`.backend_evidence`), webhooks (:mod:`.backend_webhooks`).
 """
 
 from __future__ import annotations
 
 from slipway.governance.alias_history import AliasHistoryEndpoints
 from slipway.governance.backend_approvals import ApprovalEndpoints
+from slipway.governance.backend_evidence import EvidenceEndpoints
 from slipway.governance.backend_lifecycle import LifecycleEndpoints
 from slipway.governance.backend_reports import ReportEndpoints
 from slipway.governance.backend_webhooks import WebhookEndpoints
 from slipway.store.context import ServiceContext
 
 
-class GovernanceBackend(LifecycleEndpoints, ApprovalEndpoints, ReportEndpoints, WebhookEndpoints, AliasHistoryEndpoints):
+class GovernanceBackend(LifecycleEndpoints, ApprovalEndpoints, ReportEndpoints, EvidenceEndpoints, WebhookEndpoints,
+                        AliasHistoryEndpoints):
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.auth import endpoint
@@ -19,13 +20,14 @@ from slipway.governance.approvals import (
 )
 from slipway.governance.card_render import render
 from slipway.governance.cards import build_card
-from slipway.governance.checks import current_policy
+from slipway.governance.checks import current_policy, current_policy_id, fixed_terms, governing_policies
 from slipway.governance.gate import gated_write, record_check
 from slipway.governance.lifecycle import require_allowed, set_state
 from slipway.governance.policy import parse_policy
 from slipway.governance.records import ApprovalRequest, CheckResult
 from slipway.governance.refs import resolve_version, version_row
 from slipway.governance.servicenow import verify_callback
+from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
 from slipway.store.outbox import emit
 from slipway.store.schema.governance import approval_decisions, approval_requests
@@ -43,9 +45,14 @@ class ApprovalEndpoints:
             model, number = resolve_version(conn, ref)
             row: Any = version_row(conn, model, number)
             require_allowed(model, number, row.state, "pending_approval")
-            info = current_policy(conn, model, row.risk_tier)
-        minimum = parse_policy(info.source).approvals if info else 0
-        required = required_approvals(self.ctx.settings, row.risk_tier, minimum)
+            # The tier and policy are fixed on the version by its first request; later edits to the
+            # model may raise what a new request needs, never lower it.
+            fixed_tier, _, fixed_policy_id = fixed_terms(conn, model, number)
+            current = current_policy(conn, model, row.risk_tier)
+            tier, policy_id = fixed_tier or row.risk_tier, fixed_policy_id or current_policy_id(conn, current)
+            minimum = max([0, *(parse_policy(p.source).approvals
+                                for p in governing_policies(conn, model, number, row.risk_tier))])
+        required = max(required_approvals(self.ctx.settings, t, minimum) for t in {tier, row.risk_tier})
 
         def change(conn: Connection, row: Any, check: CheckResult) -> ApprovalRequest:
             require_allowed(model, number, row.state, "pending_approval")
@@ -54,10 +61,11 @@ class ApprovalEndpoints:
             request_id = new_id()
             conn.execute(approval_requests.insert().values(
                 id=request_id, model=model, version=number, requested_by=self.ctx.principal.name,
-                reason=reason.strip(), status="open", required=required, created_ms=now_ms()))
+                reason=reason.strip(), status="open", required=required, risk_tier=tier, policy_id=policy_id,
+                created_ms=now_ms()))
             set_state(conn, row.id, row.state, "pending_approval")
             details = {"request_id": request_id, "reason": reason.strip(), "required": required, "from": row.state,
-                       "check_id": check.id}
+                       "check_id": check.id, "risk_tier": tier, "policy_id": policy_id}
             self.ctx.audit(conn, "approval.request", "model_version", f"{model}/{number}", details)
             emit(conn, "approval.requested", {"model": model, "version": number, "request_id": request_id,
                                               "requested_by": self.ctx.principal.name, "reason": reason.strip(),
@@ -82,11 +90,15 @@ class ApprovalEndpoints:
         return req
 
     def _insert_decision(self, conn: Connection, req: Any, decision: str, comment: str) -> None:
+        subject = f"{req.model}/{req.version}"
+        # Proof of who decided (token via the server, the approver's key embedded), checked by audit verify.
+        proof = prove_decision(self.ctx, conn, f"approval.{decision}", subject,
+                               {"request_id": req.id, "comment": comment})
         conn.execute(approval_decisions.insert().values(
             id=new_id(), request_id=req.id, approver=self.ctx.principal.name, decision=decision, comment=comment,
-            created_ms=now_ms()))
-        self.ctx.audit(conn, f"approval.{decision}", "model_version", f"{req.model}/{req.version}",
-                       {"request_id": req.id, "comment": comment})
+            proof=orjson.dumps(proof).decode(), created_ms=now_ms()))
+        self.ctx.audit(conn, f"approval.{decision}", "model_version", subject,
+                       {"request_id": req.id, "comment": comment, "proof": proof})
 
     def _finish(self, conn: Connection, req: Any, row: Any, outcome: str) -> None:
         status, state = ("approved", "approved") if outcome == "approve" else ("rejected", "rejected")
@@ -169,7 +181,7 @@ class ApprovalEndpoints:
         (compact JSON, sorted keys) with the ServiceNow webhook's secret.
         """
         with self.ctx.db.read() as conn:
-            verify_callback(conn, body, timestamp, signature)
+            verify_callback(conn, self.ctx.settings, body, timestamp, signature)
         verdict = {"approved": "approve", "rejected": "reject"}.get(str(body.get("approval")))
         if verdict is None:
             raise InvalidInput(f"approval must be 'approved' or 'rejected', got {body.get('approval')!r}")

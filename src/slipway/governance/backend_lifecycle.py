@@ -96,9 +96,11 @@ class LifecycleEndpoints:
         with self.ctx.db.read() as conn:
             return verify_stored_check(conn, self.ctx.settings, check_id)
 
-    @endpoint("admin")
+    @endpoint("governance.configure")
     def set_policy(self, scope: str, target: str, source: str) -> PolicyInfo:
-        """Store a new revision of the policy for a model (``scope='model'``) or a risk tier (``'tier'``)."""
+        """Store a new revision of the policy for a model (``scope='model'``) or a risk tier (``'tier'``).
+        A governance input: approvers and admins only. A version already up for approval keeps the
+        policy fixed on it by its first request, and must also pass the new one."""
         if scope not in ("model", "tier"):
             raise InvalidInput(f"policy scope must be 'model' or 'tier', not {scope!r}")
         check_name(target, "policy target")

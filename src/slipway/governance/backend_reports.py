@@ -1,4 +1,4 @@
-"""Governance endpoints for fairness reports and model cards."""
+"""Governance endpoints for fairness reports and model cards (data validation: :mod:`.backend_evidence`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.ids import new_id
-from slipway.core.names import check_name
+from slipway.governance.backend_evidence import EvidenceEndpoints
 from slipway.governance.card_render import render
 from slipway.governance.cards import build_card, check_section
 from slipway.governance.fairness import HEADLINE
@@ -31,12 +31,12 @@ def _info(row: Any) -> FairnessReportInfo:
 class ReportEndpoints:
     ctx: ServiceContext
 
-    @endpoint("read")
+    @endpoint("governance.validate")
     def record_fairness_report(self, ref: str, report: dict[str, Any], dataset: str | None = None) -> FairnessReportInfo:
         """Store a fairness report (from :func:`slipway.governance.fairness.fairness_report`) as a new
-        versioned blob linked to the model version."""
-        if not any(self.ctx.principal.can(p) for p in ("governance.validate", "registry.write")):
-            self.ctx.principal.require("governance.validate", "record a fairness report")
+        versioned blob linked to the model version. Evidence a policy relies on: validators (and
+        admins) only; ``dataset``, if named, must be a stored version, and the report records the
+        model bundle's and the dataset's digests."""
         attributes = report.get("attributes") if isinstance(report, dict) else None
         if not isinstance(attributes, dict) or not attributes:
             raise InvalidInput("a fairness report needs an 'attributes' mapping (build it with fairness_report)")
@@ -47,7 +47,10 @@ class ReportEndpoints:
         summary = {n: {k: b[k] for k in (*HEADLINE, "four_fifths_passed", "small_groups")} for n, b in attributes.items()}
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)
-            version_row(conn, model, number)
+            bundle_digest = version_row(conn, model, number).bundle_digest  # type: ignore[attr-defined]
+        inputs = {"model_bundle_digest": bundle_digest,
+                  "dataset_digest": EvidenceEndpoints._dataset_version(self, dataset).digest if dataset else None}  # type: ignore[arg-type]
+        report = {**report, "inputs": inputs}
         body = orjson.dumps({"model": model, "version": number, "dataset": dataset, **report}, option=orjson.OPT_SORT_KEYS)
         digest = self.ctx.blobs.put_bytes(body)  # the blob first: a row never points at a missing blob
         with self.ctx.db.write() as conn:
@@ -58,7 +61,7 @@ class ReportEndpoints:
                    "created_by": self.ctx.principal.name, "created_ms": now_ms()}
             conn.execute(fairness_reports.insert().values(**row))
             self.ctx.audit(conn, "fairness.report", "model_version", f"{model}/{number}",
-                           {"report_version": row["report_version"], "digest": digest, "dataset": dataset,
+                           {"report_version": row["report_version"], "digest": digest, "dataset": dataset, "inputs": inputs,
                             "disparate_impact": {n: s["disparate_impact_ratio"] for n, s in summary.items()}})
             return _info(conn.execute(select(fairness_reports).where(fairness_reports.c.id == row["id"])).one())
 
@@ -79,21 +82,6 @@ class ReportEndpoints:
         if not chosen:
             raise NotFound(f"{ref} has no fairness report" + (f" version {report_version}" if report_version else ""))
         return orjson.loads(self.ctx.blobs.read_bytes(chosen[0].digest))  # type: ignore[no-any-return]
-
-    @endpoint("read")
-    def record_data_validation(self, dataset_version: str, passed: bool, rows: int, anomalies: list[dict[str, Any]]) -> dict[str, Any]:
-        """Record a dataset version's validation result in the ledger, where the policy
-        requirement ``data_validation: required`` reads it."""
-        if not any(self.ctx.principal.can(p) for p in ("governance.validate", "data.write")):
-            self.ctx.principal.require("governance.validate", "record a data validation")
-        name, sep, number = str(dataset_version).partition("@")
-        if not sep or not number.isdigit():
-            raise InvalidInput(f"dataset version {dataset_version!r} is malformed: use NAME@VERSION")
-        details = {"passed": bool(passed), "rows": int(rows), "errors": sum(a.get("severity") == "error" for a in anomalies),
-                   "anomalies": anomalies[:50]}
-        with self.ctx.db.write() as conn:
-            self.ctx.audit(conn, "data.validation", "dataset_version", f"{check_name(name, 'dataset')}@{int(number)}", details)
-        return details
 
     @endpoint("read")
     def card(self, ref: str, format: str = "json") -> str:

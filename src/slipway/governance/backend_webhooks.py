@@ -11,7 +11,8 @@ from slipway.core.errors import NotFound
 from slipway.core.ids import new_id
 from slipway.governance.dispatcher import Dispatcher
 from slipway.governance.records import Delivery, DispatchSummary, Webhook
-from slipway.governance.webhooks import check_subscription, list_deliveries, webhook_record
+from slipway.governance.secret_box import seal
+from slipway.governance.webhooks import check_subscription, list_deliveries, redact_url, webhook_record
 from slipway.store.context import ServiceContext
 from slipway.store.schema.governance import webhooks
 
@@ -26,9 +27,10 @@ class WebhookEndpoints:
         with self.ctx.db.write() as conn:
             webhook_id = new_id()
             conn.execute(webhooks.insert().values(id=webhook_id, url=url, kind=kind, event_types=orjson.dumps(types).decode(),
-                                                  secret=secret, active=True, created_by=self.ctx.principal.name,
-                                                  created_ms=now_ms()))
-            self.ctx.audit(conn, "webhook.add", "webhook", webhook_id, {"url": url, "kind": kind, "event_types": types})
+                                                  secret=seal(self.ctx.settings, secret), active=True,
+                                                  created_by=self.ctx.principal.name, created_ms=now_ms()))
+            self.ctx.audit(conn, "webhook.add", "webhook", webhook_id,
+                           {"url": redact_url(url), "kind": kind, "event_types": types})
             row = conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)).one()
             return {"webhook": webhook_record(row), "secret": secret}
 
@@ -42,6 +44,7 @@ class WebhookEndpoints:
 
     @endpoint("read")
     def list_webhooks(self) -> list[Webhook]:
+        """Subscriptions, with URLs redacted to ``scheme://host/…`` and no secret."""
         with self.ctx.db.read() as conn:
             return [webhook_record(r) for r in conn.execute(select(webhooks).order_by(webhooks.c.created_ms))]
 

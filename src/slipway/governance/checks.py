@@ -16,7 +16,7 @@ from slipway.governance.evidence import approvals_of, card_sections, data_valida
 from slipway.governance.policy import Limit, Policy, parse_policy, within
 from slipway.governance.records import CheckResult, PolicyInfo, RequirementOutcome
 from slipway.governance.signing import sign, signing_secret, verify
-from slipway.store.schema.governance import policies, policy_checks
+from slipway.store.schema.governance import approval_requests, policies, policy_checks
 
 
 def current_policy(conn: Connection, model: str, risk_tier: str) -> PolicyInfo | None:
@@ -29,6 +29,42 @@ def current_policy(conn: Connection, model: str, risk_tier: str) -> PolicyInfo |
         if row is not None:
             return PolicyInfo(row.scope, row.target, row.revision, row.digest, row.source, row.created_by, row.created_ms)
     return None
+
+
+def _policy_info(row: Any) -> PolicyInfo:
+    return PolicyInfo(row.scope, row.target, row.revision, row.digest, row.source, row.created_by, row.created_ms)
+
+
+def fixed_terms(conn: Connection, model: str, version: int) -> tuple[str | None, PolicyInfo | None, str | None]:
+    """The risk tier and policy fixed on a version by its first approval request (None, None, None
+    before any), and that policy's id."""
+    first = conn.execute(
+        select(approval_requests.c.risk_tier, approval_requests.c.policy_id)
+        .where(approval_requests.c.model == model, approval_requests.c.version == version,
+               approval_requests.c.risk_tier.is_not(None))
+        .order_by(approval_requests.c.created_ms).limit(1)
+    ).first()
+    if first is None:
+        return None, None, None
+    row = conn.execute(select(policies).where(policies.c.id == first.policy_id)).first() if first.policy_id else None
+    return first.risk_tier, (_policy_info(row) if row else None), first.policy_id
+
+
+def current_policy_id(conn: Connection, info: PolicyInfo | None) -> str | None:
+    if info is None:
+        return None
+    return conn.execute(select(policies.c.id).where(policies.c.scope == info.scope, policies.c.target == info.target,
+                                                    policies.c.revision == info.revision)).scalar()
+
+
+def governing_policies(conn: Connection, model: str, version: int, risk_tier: str) -> list[PolicyInfo]:
+    """The policies a version must pass: the one fixed on it when approval was first requested and
+    the current one (model's, else its tier's) if different, so later edits can tighten the
+    requirements of a requested version but never loosen them."""
+    _, fixed, _ = fixed_terms(conn, model, version)
+    current = current_policy(conn, model, risk_tier)
+    found = [p for p in (fixed, current) if p is not None]
+    return [p for i, p in enumerate(found) if p.digest not in {q.digest for q in found[:i]}]
 
 
 def _metric_outcomes(limits: tuple[Limit, ...], metrics: dict[str, Any]) -> list[RequirementOutcome]:
@@ -69,12 +105,21 @@ def _number(value: Any) -> float:
 
 def evaluate(conn: Connection, version: Any, target_state: str, pending_approvals: int = 0) -> tuple[PolicyInfo | None, list[RequirementOutcome]]:
     """Every requirement of the version's policy that applies to ``target_state``, evaluated."""
-    info = current_policy(conn, version.model_name, version.risk_tier)
-    if info is None:
+    infos = governing_policies(conn, version.model_name, version.version, version.risk_tier)
+    if not infos:
         return None, []
-    policy: Policy = parse_policy(info.source)
+    outcomes: list[RequirementOutcome] = []
+    for info in infos:
+        for outcome in _evaluate_policy(conn, version, parse_policy(info.source), target_state, pending_approvals):
+            if outcome not in outcomes:
+                outcomes.append(outcome)
+    return infos[0], outcomes
+
+
+def _evaluate_policy(conn: Connection, version: Any, policy: Policy, target_state: str,
+                     pending_approvals: int) -> list[RequirementOutcome]:
     if target_state not in policy.applies_to:
-        return info, []
+        return []
     model, number = version.model_name, version.version
     outcomes = _metric_outcomes(policy.metrics, orjson.loads(version.metrics or "{}"))
     outcomes += _fairness_outcomes(policy.fairness, latest_fairness_summary(conn, model, number))
@@ -92,7 +137,7 @@ def evaluate(conn: Connection, version: Any, target_state: str, pending_approval
         count += pending_approvals
         outcomes.append(RequirementOutcome(f"approvals >= {policy.approvals}", count >= policy.approvals,
                                            f"{count} approval(s)"))
-    return info, outcomes
+    return outcomes
 
 
 def _signed_body(result: dict[str, Any]) -> dict[str, Any]:

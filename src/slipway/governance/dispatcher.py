@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from slipway.core.auth import Principal
 from slipway.core.clock import now_ms
 from slipway.governance.records import DispatchSummary
+from slipway.governance.secret_box import unseal
 from slipway.governance.servicenow import change_request_body, change_request_url
 from slipway.governance.webhook_signing import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 from slipway.store.context import ServiceContext
@@ -90,7 +91,7 @@ class Dispatcher:
         else:
             body, url = row.payload.encode(), row.url
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "slipway-webhooks/1",
-                   DELIVERY_HEADER: row.id, EVENT_HEADER: row.event_type, **signed_headers(row.secret, body)}
+                   DELIVERY_HEADER: row.id, EVENT_HEADER: row.event_type, **signed_headers(unseal(self.ctx.settings, row.secret), body)}
         try:
             response = client.post(url, content=body, headers=headers, auth=auth) if auth else \
                 client.post(url, content=body, headers=headers)

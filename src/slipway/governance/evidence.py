@@ -16,6 +16,9 @@ from slipway.store.schema.governance import (
     model_card_sections,
 )
 
+# Who may produce a verdict a policy accepts (see slipway.governance.backend_evidence).
+TRUSTED_SOURCES = ("platform", "validator")
+
 
 def latest_fairness_summary(conn: Connection, model: str, version: int) -> dict[str, Any] | None:
     row = conn.execute(
@@ -63,22 +66,24 @@ def approvals_of(conn: Connection, model: str, version: int) -> tuple[int, list[
 def data_validation(conn: Connection, datasets: list[dict[str, Any]]) -> tuple[bool, str]:
     """Whether every training dataset version has a passing validation result in the ledger.
 
-    The data domain records a validation as an audit event ``data.validate*`` on the dataset
-    version with ``passed`` (or ``ok``) in its details; without one the requirement cannot be
-    evaluated, which fails it with that reason.
+    A verdict is an audit event ``data.validation`` on the dataset version whose ``source`` is
+    ``platform`` (computed from the stored data) or ``validator`` (recorded by the validator role);
+    verdicts from anywhere else are not evidence. Without one the requirement cannot be evaluated,
+    which fails it with that reason.
     """
     if not datasets:
         return False, "cannot be evaluated: the version records no training dataset"
     for entry in datasets:
         ref = f"{entry.get('dataset')}@{entry.get('version')}"
-        row = conn.execute(
+        rows = conn.execute(
             select(audit_events.c.details)
-            .where(audit_events.c.action.like("data.validat%"), audit_events.c.subject_id == ref)
-            .order_by(audit_events.c.seq.desc()).limit(1)
-        ).first()
-        if row is None:
-            return False, f"cannot be evaluated: no data validation result recorded for {ref}"
-        details = orjson.loads(row.details)
-        if not (details.get("passed") or details.get("ok")):
+            .where(audit_events.c.action == "data.validation", audit_events.c.subject_id == ref)
+            .order_by(audit_events.c.seq.desc())
+        )
+        details = next((d for d in (orjson.loads(r.details) for r in rows) if d.get("source") in TRUSTED_SOURCES), None)
+        if details is None:
+            return False, (f"cannot be evaluated: no data validation result recorded for {ref} by the platform "
+                           "or a validator")
+        if not details.get("passed"):
             return False, f"the latest data validation of {ref} failed"
     return True, "every training dataset version passed validation"

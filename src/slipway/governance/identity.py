@@ -18,6 +18,8 @@ from slipway.core.errors import AlreadyExists, InvalidInput, NotFound, Unauthent
 from slipway.core.ids import new_id
 from slipway.core.names import check_name
 from slipway.core.records import record
+from slipway.governance.identity_keys import KeyEndpoints
+from slipway.identity.revocations import access_changed
 from slipway.store.context import ServiceContext
 from slipway.store.database import Database
 from slipway.store.schema.core import api_tokens, users
@@ -95,18 +97,7 @@ def authenticate(db: Database, token: str) -> Principal:
     return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind)
 
 
-def local_principal(db: Database, name: str, default_roles: tuple[str, ...]) -> Principal:
-    """Who embedded mode acts as: the user row of that name if there is one, else the defaults."""
-    with db.read() as conn:
-        user = find_user(conn, name)
-    if user is None:
-        return Principal(name, frozenset(default_roles))
-    if user.disabled:  # offboarded: known, but allowed nothing
-        return Principal(user.name, frozenset(), user.kind)
-    return Principal(user.name, frozenset(user.roles), user.kind)
-
-
-class IdentityBackend:
+class IdentityBackend(KeyEndpoints):
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
@@ -133,7 +124,9 @@ class IdentityBackend:
                 raise NotFound(f"user {name!r} does not exist")
             conn.execute(users.update().where(users.c.name == name).values(roles=orjson.dumps(roles).decode()))
             self.ctx.audit(conn, "user.set_roles", "user", name, {"roles": roles})
-            return find_user(conn, name)  # type: ignore[return-value]
+            found = find_user(conn, name)
+        access_changed()
+        return found  # type: ignore[return-value]
 
     @endpoint("admin")
     def set_disabled(self, name: str, disabled: bool) -> User:
@@ -144,7 +137,9 @@ class IdentityBackend:
                 raise NotFound(f"user {name!r} does not exist")
             conn.execute(users.update().where(users.c.name == name).values(disabled=bool(disabled)))
             self.ctx.audit(conn, "user.disable" if disabled else "user.enable", "user", name, {})
-            return find_user(conn, name)  # type: ignore[return-value]
+            found = find_user(conn, name)
+        access_changed()
+        return found  # type: ignore[return-value]
 
     @endpoint("read")
     def list_users(self) -> list[User]:
@@ -181,7 +176,8 @@ class IdentityBackend:
             revoked = row.revoked_ms or now_ms()
             conn.execute(api_tokens.update().where(api_tokens.c.id == token_id).values(revoked_ms=revoked))
             self.ctx.audit(conn, "token.revoke", "user", row.name, {"token_id": token_id})
-            return TokenInfo(row.id, row.name, row.prefix, row.description, row.created_ms, row.expires_ms, revoked)
+        access_changed()
+        return TokenInfo(row.id, row.name, row.prefix, row.description, row.created_ms, row.expires_ms, revoked)
 
     @endpoint("admin")
     def list_tokens(self, user: str | None = None) -> list[TokenInfo]:

@@ -43,3 +43,13 @@ class IdentityService:
 
     def whoami(self) -> dict[str, Any]:
         return self._backend.whoami()  # type: ignore[no-any-return]
+
+    def add_key(self, user: str, public_key: str) -> Any:
+        """Register an Ed25519 public key (the text of a ``.pub`` file) to ``user`` (admin)."""
+        return self._backend.add_key(user, public_key)
+
+    def revoke_key(self, fingerprint: str) -> Any:
+        return self._backend.revoke_key(fingerprint)
+
+    def list_keys(self, user: str | None = None) -> list[Any]:
+        return self._backend.list_keys(user)  # type: ignore[no-any-return]

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from slipway.core.clock import parse_time
 from slipway.core.errors import InvalidInput
+from slipway.core.hashing import hash_bytes
 from slipway.governance.fairness import fairness_report
 from slipway.governance.records import (
     ApprovalRequest,
@@ -155,14 +157,22 @@ class GovernanceService:
         return self._backend.fairness_report(ref, report_version)  # type: ignore[no-any-return]
 
     def validate_data(self, dataset_version: str, schema: Any = None) -> dict[str, Any]:
-        """Validate a dataset version with the data domain and record the result for policies."""
+        """Validate a dataset version and record the verdict for policies.
+
+        Without ``schema`` the platform validates the stored version against its dataset's stored
+        schema (on the server in remote mode); a verdict against another ``schema`` is computed
+        here and can be recorded only by a validator (its schema recorded by digest).
+        """
         data = self._host.service("data")
         found = data.get_version(dataset_version)
+        if schema is None:
+            return self._backend.validate_dataset(f"{found.name}@{found.version}")  # type: ignore[no-any-return]
         report = data.validate(f"{found.name}@{found.version}", schema)
         anomalies = [{"kind": a.kind, "column": a.column, "severity": a.severity, "detail": a.detail}
                      for a in report.anomalies]
+        schema_text = schema if isinstance(schema, str) else orjson.dumps(schema, default=str).decode()
         return self._backend.record_data_validation(  # type: ignore[no-any-return]
-            f"{found.name}@{found.version}", report.ok, report.rows, anomalies)
+            f"{found.name}@{found.version}", report.ok, report.rows, anomalies, hash_bytes(schema_text.encode()))
 
     # model cards -----------------------------------------------------------------------------
     def card(self, ref: str, format: str = "md") -> str:

@@ -16,6 +16,8 @@ import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.errors import PermissionDenied
+from slipway.core.settings import Settings
+from slipway.governance.secret_box import unseal
 from slipway.governance.webhook_signing import signature_for
 from slipway.store.schema.governance import webhooks
 
@@ -49,11 +51,12 @@ def sign_callback(secret: str, body: dict[str, Any], timestamp: int | None = Non
     return stamp, signature_for(secret, stamp, canonical_body(body))
 
 
-def verify_callback(conn: Connection, body: dict[str, Any], timestamp: int, signature: str, tolerance_s: int = 300) -> None:
+def verify_callback(conn: Connection, settings: Settings, body: dict[str, Any], timestamp: int, signature: str,
+                    tolerance_s: int = 300) -> None:
     """Raise PermissionDenied unless a ServiceNow webhook's secret signed ``body`` recently."""
     if not isinstance(body, dict) or not isinstance(timestamp, int) or abs(time.time() - timestamp) > tolerance_s:
         raise PermissionDenied("the callback's timestamp is missing or too old; sign it when sending")
-    secrets_ = [r.secret for r in conn.execute(
+    secrets_ = [unseal(settings, r.secret) for r in conn.execute(
         select(webhooks.c.secret).where(webhooks.c.kind == "servicenow", webhooks.c.active.is_(True)))]
     import hmac
 

@@ -18,7 +18,10 @@ from slipway.governance.records import Delivery, DeliveryAttempt, Webhook
 from slipway.store.outbox import EVENT_TYPES, emit
 from slipway.store.schema.governance import webhook_attempts, webhook_deliveries, webhooks
 
-__all__ = ["EVENT_TYPES", "check_subscription", "emit", "list_deliveries", "webhook_record"]
+__all__ = ["EVENT_TYPES", "check_subscription", "emit", "list_deliveries", "redact_url", "webhook_record"]
+
+# Longest secret a caller may choose: sealed, it must fit the column (String(200)).
+MAX_SECRET = 72
 
 
 def check_subscription(url: str, event_types: list[str], kind: str, secret: str | None) -> tuple[list[str], str]:
@@ -32,14 +35,24 @@ def check_subscription(url: str, event_types: list[str], kind: str, secret: str 
     unknown = [t for t in types if t not in EVENT_TYPES and t != "*"]
     if not types or unknown:
         raise InvalidInput(f"unknown event types {unknown or types}; use {', '.join(EVENT_TYPES)} or '*'")
-    if secret is not None and len(secret) < 16:
-        raise InvalidInput("a webhook secret must be at least 16 characters")
+    if secret is not None and not 16 <= len(secret) <= MAX_SECRET:
+        raise InvalidInput(f"a webhook secret must be 16 to {MAX_SECRET} characters, not {len(secret)}")
     return types, secret or secrets.token_hex(32)
 
 
+def redact_url(url: str) -> str:
+    """``scheme://host/…``: a webhook URL's path and query often are its credential (Slack, Teams)."""
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    port = f":{parsed.port}" if parsed.port else ""
+    rest = "/…" if (parsed.path not in ("", "/") or parsed.query) else ""
+    return f"{parsed.scheme}://{host}{port}{rest}"
+
+
 def webhook_record(row: Any) -> Webhook:
-    return Webhook(row.id, row.url, row.kind, orjson.loads(row.event_types), bool(row.active), row.created_by,
-                   row.created_ms, row.secret[:4] + "…")
+    """A subscription as listings show it: URL redacted, the secret never (it was shown once)."""
+    return Webhook(row.id, redact_url(row.url), row.kind, orjson.loads(row.event_types), bool(row.active),
+                   row.created_by, row.created_ms, "sealed" if str(row.secret).startswith("fernet:") else "…")
 
 
 def list_deliveries(conn: Connection, webhook_id: str | None, status: str | None, limit: int) -> list[Delivery]:

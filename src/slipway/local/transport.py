@@ -9,10 +9,13 @@ from slipway.blobs.store import BlobStore
 from slipway.core.auth import Principal
 from slipway.core.errors import NotFound
 from slipway.core.settings import Settings
-from slipway.governance.identity import local_principal
+from slipway.identity.local import local_identity
 from slipway.local.backends import BACKEND_PATHS, backend_class
 from slipway.store.context import ServiceContext
 from slipway.store.database import Database
+
+# What a server's own transport is built as: no roles; each request acts as its token's principal.
+SERVER_PRINCIPAL = Principal("slipway-server", frozenset(), "service")
 
 
 @functools.cache
@@ -24,17 +27,21 @@ def _open_database(uri: str, busy_timeout_s: float) -> Database:
 
 class LocalTransport:
     """Backends over the stores named by ``settings``, acting as ``principal`` (default: the
-    configured local user)."""
+    embedded identity, see :mod:`slipway.identity.local`). A server passes its own principal and
+    ``credential="token"``: each request then acts as its token's user."""
 
     remote = False
 
-    def __init__(self, settings: Settings, principal: Principal | None = None) -> None:
+    def __init__(self, settings: Settings, principal: Principal | None = None, credential: str = "local") -> None:
         self.settings = settings
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.db = _open_database(settings.resolved_store_uri, settings.sqlite_busy_timeout_s)
         self.blobs = BlobStore(settings.resolved_artifacts_uri)
-        self.principal = principal or local_principal(self.db, settings.user, settings.local_roles)
-        self.ctx = ServiceContext(self.db, self.blobs, self.principal, settings)
+        signer = None
+        if principal is None:
+            principal, signer = local_identity(self.db, settings)
+        self.principal = principal
+        self.ctx = ServiceContext(self.db, self.blobs, self.principal, settings, credential, signer)
         self._backends: dict[str, Any] = {}
 
     def backend(self, name: str) -> Any:

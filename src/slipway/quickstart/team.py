@@ -1,11 +1,17 @@
 """The people of the quickstart, each with a workspace over the same home.
 
-- ``admin`` (the platform operator; no user row, so embedded mode gives it ``local_roles``):
-  creates users, the model and its policy, and runs the inference server.
+- ``admin``: you, the operating-system user (the first to open the new store, so its bootstrap
+  admin): creates users, registers their signing keys, the model and its policy, and runs the
+  inference server.
 - ``alice`` (developer, deployer, approver): versions data, runs the pipeline, requests approval.
   She holds the approver role too, so what stops her approving her own request is the four-eyes
   rule itself, not a missing permission.
 - ``bob`` (approver): reviews and approves.
+
+Alice and Bob act in embedded mode the way any user other than the operating-system user must:
+each holds an Ed25519 key registered to them, which signs their approvals and alias moves. The
+quickstart generates those keys in its own home (``keys/``) for the demo; real users keep theirs
+in a file only they can read (``slipway users key generate``).
 """
 
 from __future__ import annotations
@@ -13,23 +19,35 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from slipway.core.environment import os_user
 from slipway.core.errors import NotFound
 from slipway.core.settings import Settings, load_settings
+from slipway.identity.keys import generate_key_files, parse_public_key
 from slipway.quickstart.project import Project
 from slipway.workspace import Workspace, open_workspace
 
-ADMIN = "quickstart-admin"
 PEOPLE = {"alice": ["developer", "deployer", "approver"], "bob": ["approver"]}
 MODEL = "ai4i-failure"
 DATASET = "ai4i"
 DEPLOYMENT = "maintenance"
 
 
-def settings_for(project: Project, user: str) -> Settings:
+def settings_for(project: Project, user: str = "", signing_key: str = "") -> Settings:
     """Embedded settings in the project's home, whatever ``SLIPWAY_*`` says: the quickstart never
-    touches another store."""
-    return load_settings(home=project.home, user=user, config_path=str(project.config), store_uri="",
-                         artifacts_uri="", server_url="", token="")
+    touches another store. Without ``user``, the operating-system user."""
+    return load_settings(home=project.home, user=user or os_user(), config_path=str(project.config), store_uri="",
+                         artifacts_uri="", server_url="", token="", signing_key=signing_key)
+
+
+def _signing_key(admin: Workspace, project: Project, name: str) -> str:
+    """The demo key of ``name`` (made once in the quickstart's home), registered to them."""
+    path = project.home / "keys" / name
+    if not path.exists():
+        generate_key_files(path, f"{name}@quickstart")
+    public = path.with_name(path.name + ".pub").read_text()
+    if parse_public_key(public)[1] not in {k.fingerprint for k in admin.identity.list_keys(name)}:
+        admin.identity.add_key(name, public)
+    return str(path)
 
 
 @dataclasses.dataclass
@@ -47,7 +65,10 @@ class Team:
 def open_team(project: Project) -> Team:
     """Workspaces for the admin, then (once their users exist) alice and bob."""
     project.home.mkdir(parents=True, exist_ok=True)
-    admin_settings = settings_for(project, ADMIN)
+    admin = open_workspace(settings_for(project))
+    # The admin signs too: the inference server it runs moves the protected alias after a canary.
+    admin_settings = settings_for(project, signing_key=_signing_key(admin, project, admin.principal.name))
+    admin.close()
     admin = open_workspace(admin_settings)
     existing = {u.name: u for u in admin.identity.list_users()}
     for name, roles in PEOPLE.items():
@@ -55,8 +76,8 @@ def open_team(project: Project) -> Team:
             admin.identity.create_user(name, roles)
         elif sorted(existing[name].roles) != sorted(roles):
             admin.identity.set_roles(name, roles)
-    return Team(admin, open_workspace(settings_for(project, "alice")), open_workspace(settings_for(project, "bob")),
-                admin_settings)
+    alice, bob = (open_workspace(settings_for(project, name, _signing_key(admin, project, name))) for name in PEOPLE)
+    return Team(admin, alice, bob, admin_settings)
 
 
 def prepare_governance(team: Team, project: Project) -> list[str]:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
 from slipway.core.names import check_name
+from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
 from slipway.store.outbox import emit
 from slipway.store.schema.registry import model_alias_history, model_aliases
@@ -76,9 +77,14 @@ def move_alias(ctx: ServiceContext, conn: Connection, version_row: Any, alias: s
                                                   model_aliases.c.alias == alias).values(**values))
     conn.execute(model_alias_history.insert().values(model_name=model, alias=alias, version=number,
                                                      set_by=ctx.principal.name, ts_ms=now))
-    details = {"model": model, "alias": alias, "version": number, "previous": previous, "check_id": check_id}
+    details: dict[str, Any] = {"model": model, "alias": alias, "version": number, "previous": previous,
+                               "check_id": check_id}
+    if alias in protected_aliases(ctx):  # who moved what serves traffic, proved (checked again by audit verify)
+        details["protected"] = True
+        details["proof"] = prove_decision(ctx, conn, "registry.set_alias", model,
+                                          {"alias": alias, "version": number, "previous": previous})
     ctx.audit(conn, "registry.set_alias", "registered_model", model, details)
-    emit(conn, "alias.moved", details)
+    emit(conn, "alias.moved", {k: v for k, v in details.items() if k != "proof"})
     return previous
 
 
@@ -94,6 +100,9 @@ def remove_alias(ctx: ServiceContext, conn: Connection, model_id: str, model: st
     conn.execute(model_aliases.delete().where(model_aliases.c.model_id == model_id, model_aliases.c.alias == alias))
     conn.execute(model_alias_history.insert().values(model_name=model, alias=alias, version=None,
                                                      set_by=ctx.principal.name, ts_ms=now_ms()))
-    ctx.audit(conn, "registry.delete_alias", "registered_model", model, {"model": model, "alias": alias,
-                                                                           "previous": previous})
+    details: dict[str, Any] = {"model": model, "alias": alias, "previous": previous}
+    if alias in protected_aliases(ctx):
+        details["protected"] = True
+        details["proof"] = prove_decision(ctx, conn, "registry.delete_alias", model, {"alias": alias, "previous": previous})
+    ctx.audit(conn, "registry.delete_alias", "registered_model", model, details)
     return previous

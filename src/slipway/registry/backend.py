@@ -86,9 +86,12 @@ class RegistryBackend:
     @endpoint("registry.write")
     def create_model(self, name: str, description: str = "", owner: str | None = None, risk_tier: str = "low",
                      tags: dict[str, str] | None = None) -> RegisteredModel:
-        """Create a registered model; AlreadyExists if the name is taken."""
+        """Create a registered model; AlreadyExists if the name is taken. The risk tier is a
+        governance input: a tier other than ``low`` needs ``governance.configure`` (approver, admin)."""
         check_name(name, "model name")
         checked_tags, tier = _tags(tags), self._risk_tier(risk_tier)
+        if tier != "low":
+            self.ctx.principal.require("governance.configure", f"set the risk tier of {name!r}")
         if owner is not None:
             check_name(owner, "owner")
         with self.ctx.db.write() as conn:
@@ -97,10 +100,16 @@ class RegistryBackend:
             row = self._insert_model(conn, name, check_value(description, "description"), owner, tier, checked_tags)
             return load_models(conn, [row])[0]
 
-    @endpoint("registry.write")
+    @endpoint("read")
     def update_model(self, name: str, description: str | None = None, owner: str | None = None,
                      risk_tier: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
-        """Change a model's description, owner, risk tier or tags (tags are merged)."""
+        """Change a model's description, owner, risk tier or tags (tags are merged). The risk tier
+        needs ``governance.configure`` (approver, admin), the rest ``registry.write``; a version
+        already up for approval keeps the tier fixed on it by its first request."""
+        if risk_tier is not None:
+            self.ctx.principal.require("governance.configure", f"change the risk tier of {name!r}")
+        if (description, owner, tags) != (None, None, None) or risk_tier is None:
+            self.ctx.principal.require("registry.write", f"update model {name!r}")
         changes: dict[str, Any] = {}
         if description is not None:
             changes["description"] = check_value(description, "description")

@@ -25,7 +25,7 @@ from slipway.core.records import dumps_fast, loads_fast
 from slipway.core.settings import Settings
 from slipway.governance.authenticator import Authenticator
 from slipway.governance.dispatcher import dispatcher_lifespan
-from slipway.local import LocalTransport, available_backends
+from slipway.local import SERVER_PRINCIPAL, LocalTransport, available_backends
 from slipway.server.blob_routes import add_blob_routes
 from slipway.server.metrics import REGISTRY, track_request
 from slipway.server.model_routes import add_model_routes
@@ -39,7 +39,7 @@ def error_response(error: SlipwayError) -> JSONResponse:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    base = LocalTransport(settings)
+    base = LocalTransport(settings, SERVER_PRINCIPAL, credential="token")
     auth = Authenticator(base.db, settings)
     app = FastAPI(title="Slipway platform API", version="1", openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs")
     app.state.transport = base

@@ -6,13 +6,13 @@ import os
 
 from slipway.core.settings import Settings
 from slipway.governance.identity import ensure_bootstrap_admin
-from slipway.local import LocalTransport
+from slipway.local import SERVER_PRINCIPAL, LocalTransport
 
 
 def prepare(settings: Settings) -> str:
     """Create the admin user and its first token if needed. The token is written to
     ``$SLIPWAY_HOME/bootstrap-token`` (mode 0600), never to the log."""
-    transport = LocalTransport(settings)
+    transport = LocalTransport(settings, SERVER_PRINCIPAL, credential="token")
     minted = ensure_bootstrap_admin(transport.ctx, settings.bootstrap_token or None)
     if not minted:
         return ""

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from slipway.blobs.store import BlobStore
-from slipway.core.auth import Principal
+from slipway.core.auth import DecisionSigner, Principal
 from slipway.core.settings import Settings
 from slipway.store.database import Database
 from slipway.store.ledger import AuditEvent, append_event
@@ -20,6 +20,11 @@ class ServiceContext:
     blobs: BlobStore
     principal: Principal
     settings: Settings
+    # How the principal was established: "local" (embedded; decisions need ``signer``) or "token"
+    # (a server checked a bearer token, which is the proof).
+    credential: str = "local"
+    # Embedded mode: the acting user's registered signing key, if one is configured.
+    signer: DecisionSigner | None = None
 
     def audit(
         self, conn: Connection, action: str, subject_kind: str, subject_id: str, details: dict[str, Any] | None = None

@@ -54,6 +54,17 @@ def _sqlite_engine(uri: str, busy_timeout_s: float, immediate: bool) -> Engine:
     return engine
 
 
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file, and any folder above it that does not exist, readable by its owner
+    only (0600 and 0700): it holds users, hashed tokens and the audit ledger. SQLite gives its -wal
+    and -shm files the database's mode. Existing files and folders keep theirs."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 class Database:
     """One metadata store. Use :meth:`write` for a transaction that changes rows, :meth:`read`
     for one that only reads."""
@@ -65,7 +76,7 @@ class Database:
         if self.dialect == "sqlite":
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(path))
             self.sqlite_path = path
             self._writer = _sqlite_engine(url, busy_timeout_s, immediate=True)
             self._reader = _sqlite_engine(url, busy_timeout_s, immediate=False)

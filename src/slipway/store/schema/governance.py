@@ -22,6 +22,9 @@ approval_requests = Table(
     Column("status", String(20), nullable=False),  # open | approved | rejected | cancelled
     Column("required", Integer, nullable=False),
     Column("external_ref", String(200), nullable=True),  # e.g. a ServiceNow change request sys_id
+    # Fixed when approval is requested: later changes to the model's tier or policy never lower them.
+    Column("risk_tier", String(50), nullable=True),
+    Column("policy_id", ID, nullable=True),
     ms_column("created_ms"),
     ms_column("decided_ms", nullable=True),
     Index("ix_approval_requests_model_version", "model", "version"),
@@ -35,6 +38,9 @@ approval_decisions = Table(
     Column("approver", NAME, nullable=False),
     Column("decision", String(10), nullable=False),  # approve | reject
     Column("comment", Text, nullable=False),
+    # Who decided, proved: {"scheme": "token"} through the server, or the Ed25519 signature of a key
+    # registered to the approver in embedded mode (slipway.identity.proof).
+    Column("proof", Text, nullable=True),
     ms_column("created_ms"),
     # Distinct approvers: one decision per person per request.
     UniqueConstraint("request_id", "approver", name="uq_approval_decisions_request_approver"),

@@ -1,0 +1,24 @@
+"""Identity: the public keys registered to users, which sign decisions made in embedded mode.
+
+Like Git's signing keys: an admin registers a user's public key; the user keeps the private key in
+a file of their own (outside ``SLIPWAY_HOME``). A key is never deleted, only revoked, so an old
+signature can still be checked against the key that made it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, String, Table, Text
+
+from slipway.store.schema.base import ID, id_column, metadata, ms_column
+
+user_keys = Table(
+    "user_keys",
+    metadata,
+    id_column(),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False, index=True),
+    Column("fingerprint", String(100), nullable=False, unique=True),  # SHA256:<base64>, as ssh-keygen -l
+    Column("public_key", Text, nullable=False),  # "ssh-ed25519 AAAA… comment"
+    Column("added_by", String(200), nullable=False),
+    ms_column("created_ms"),
+    ms_column("revoked_ms", nullable=True),
+)
