@@ -8,7 +8,7 @@ numbers start from MLflow's (a key 250 characters, a param value 6,000, a tag va
 An argument's limits come from its name (the same name means the same thing in every service:
 ``tags`` are always tags); a name not listed gets :data:`DEFAULT`. Inside an argument, every text
 (map keys included) is bounded by the argument's ``text`` limit (``key`` for map keys), every list
-and map by ``items``, nesting by :data:`MAX_DEPTH`, and integers by 64 bits. Texts may not hold a
+and map by ``items``, nesting by :data:`MAX_DEPTH`, and numbers by 64-bit integers (or the argument's own range). Texts may not hold a
 NUL character or an unpaired surrogate (no database stores them).
 """
 
@@ -36,12 +36,14 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 @dataclasses.dataclass(frozen=True)
 class ArgumentLimits:
-    """The limits of one argument: characters of each text inside it (``key`` for map keys) and
-    items of each list or map inside it."""
+    """The limits of one argument: characters of each text inside it (``key`` for map keys),
+    items of each list or map inside it, and the range of each number inside it."""
 
     text: int = TEXT
     items: int = ITEMS
     key: int = TEXT
+    low: float | None = None  # the range of numbers, when the argument has one
+    high: float | None = None
 
 
 DEFAULT = ArgumentLimits()
@@ -57,6 +59,7 @@ BY_NAME: dict[str, ArgumentLimits] = {
     "text": _LONG,
     "error": _LONG,
     "updates": _LONG,
+    "expires_in_days": ArgumentLimits(low=0, high=36_500),
 }
 
 
@@ -73,7 +76,7 @@ def check_arguments(arguments: Mapping[str, Any]) -> None:
             too deep, an integer beyond 64 bits, or a text with a NUL or a lone surrogate.
     """
     for name, value in arguments.items():
-        if value is None or type(value) in (bool, float):
+        if value is None or type(value) is bool:
             continue
         _check(value, limits_for(name), name, 0)
 
@@ -94,11 +97,10 @@ def check_text(value: str, limit: int, where: str) -> None:
 def _check(value: Any, limits: ArgumentLimits, where: str, depth: int) -> None:
     if isinstance(value, str):
         check_text(value, limits.text, where)
-    elif isinstance(value, bool | float) or value is None:
+    elif isinstance(value, bool) or value is None:
         return
-    elif isinstance(value, int):
-        if not INT_MIN <= value <= INT_MAX:
-            raise InvalidInput(f"{where} is {value}, beyond a 64-bit integer")
+    elif isinstance(value, int | float):
+        _check_number(value, limits, where)
     elif depth >= MAX_DEPTH:
         if isinstance(value, dict | list | tuple | set | frozenset) or dataclasses.is_dataclass(value):
             raise InvalidInput(f"{where} is nested more than {MAX_DEPTH} levels deep")
@@ -111,11 +113,17 @@ def _check(value: Any, limits: ArgumentLimits, where: str, depth: int) -> None:
     elif isinstance(value, list | tuple | set | frozenset):
         _check_size(value, limits, where)
         for index, item in enumerate(value):
-            if type(item) is not float:
-                _check(item, limits, f"{where}[{index}]", depth + 1)
+            _check(item, limits, f"{where}[{index}]", depth + 1)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):
             _check(getattr(value, field.name), limits, f"{where}.{field.name}", depth + 1)
+
+
+def _check_number(value: float, limits: ArgumentLimits, where: str) -> None:
+    if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+        raise InvalidInput(f"{where} is {value}, beyond a 64-bit integer")
+    if limits.low is not None and limits.high is not None and not limits.low <= value <= limits.high:
+        raise InvalidInput(f"{where} is {value}; it must be between {limits.low:g} and {limits.high:g}")
 
 
 def _check_size(value: Any, limits: ArgumentLimits, where: str) -> None:

@@ -83,9 +83,11 @@ def wire_type(hint: Any, limits: ArgumentLimits) -> Any:
     if hint is bool:
         return Annotated[bool, Field(strict=True)]
     if hint is int:
-        return Annotated[int, Field(strict=True, ge=INT_MIN, le=INT_MAX)]
+        low = INT_MIN if limits.low is None else max(INT_MIN, math.ceil(limits.low))
+        high = INT_MAX if limits.high is None else min(INT_MAX, math.floor(limits.high))
+        return Annotated[int, Field(strict=True, ge=low, le=high)]
     if hint is float:
-        return Annotated[float, BeforeValidator(_wire_float), Field(strict=True)]
+        return Annotated[float, BeforeValidator(_wire_float), Field(strict=True, ge=limits.low, le=limits.high)]
     if origin is tuple and args and args[-1] is not Ellipsis:
         return Annotated[tuple[tuple(wire_type(arg, limits) for arg in args)], Field(strict=True)]  # type: ignore[misc]
     if origin in (list, tuple, set, frozenset, Sequence):
