@@ -129,3 +129,14 @@ def _check_number(value: float, limits: ArgumentLimits, where: str) -> None:
 def _check_size(value: Any, limits: ArgumentLimits, where: str) -> None:
     if len(value) > limits.items:
         raise InvalidInput(f"{where} has {len(value)} items; the limit is {limits.items}")
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a non-negative 64-bit integer if it is one written in ASCII digits, else None.
+
+    ``str.isdigit`` is not enough: it accepts "²" and other digits that ``int`` refuses.
+    """
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value <= INT_MAX else None

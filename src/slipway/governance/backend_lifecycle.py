@@ -11,6 +11,7 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput
 from slipway.core.ids import new_id
+from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 from slipway.governance.approvals import open_request_id
 from slipway.governance.checks import current_policy, policy_digest, verify_stored_check
@@ -131,7 +132,7 @@ class LifecycleEndpoints:
         """Point ``alias`` at the version. Protected aliases (``governance.protected_aliases``) need an
         approved or deployed version that passes its policy now."""
         check_name(alias, "alias")
-        if alias == "latest" or alias.isdigit():
+        if alias == "latest" or whole_number(alias) is not None:
             raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
         model, number = self._resolve(ref)
         protected = alias in protected_aliases(self.ctx)

@@ -11,6 +11,7 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.ids import new_id
+from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 from slipway.governance.card_render import render
 from slipway.governance.cards import build_card, check_section
@@ -87,7 +88,7 @@ class ReportEndpoints:
         if not any(self.ctx.principal.can(p) for p in ("governance.validate", "data.write")):
             self.ctx.principal.require("governance.validate", "record a data validation")
         name, sep, number = str(dataset_version).partition("@")
-        if not sep or not number.isdigit():
+        if not sep or whole_number(number) is None:
             raise InvalidInput(f"dataset version {dataset_version!r} is malformed: use NAME@VERSION")
         details = {"passed": bool(passed), "rows": int(rows), "errors": sum(a.get("severity") == "error" for a in anomalies),
                    "anomalies": anomalies[:50]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, select
 
 from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 from slipway.store.schema.registry import model_aliases, model_versions, registered_models
 
@@ -22,7 +23,7 @@ def split_ref(ref: str) -> tuple[str, str, str]:
         name, _, alias = text.partition("@")
         return check_name(name, "model name"), "alias", check_name(alias, "alias")
     name, sep, version = text.rpartition("/")
-    if not sep or not version.isdigit():
+    if not sep or not whole_number(version):
         raise InvalidInput(f"model reference {ref!r} is malformed: use NAME/VERSION or NAME@ALIAS")
     return check_name(name, "model name"), "version", version
 

@@ -16,6 +16,7 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.ids import new_id
+from slipway.core.limits import whole_number
 from slipway.core.names import check_key, check_name, check_value
 from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
 from slipway.registry.refs import parse_ref
@@ -265,7 +266,7 @@ class RegistryBackend:
         ``governance.protected_aliases``, default champion and production) may only point at an
         approved or deployed version; otherwise Conflict says which state the version is in."""
         check_name(alias, "alias")
-        if alias == "latest" or alias.isdigit():
+        if alias == "latest" or whole_number(alias) is not None:
             raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
         number = _version_number(version)
         if alias in self.protected_aliases():
@@ -317,7 +318,7 @@ class RegistryBackend:
 
 
 def _version_number(version: Any) -> int:
-    if isinstance(version, str) and version.isdigit():
+    if isinstance(version, str) and whole_number(version) is not None:
         version = int(version)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInput(f"a model version is a whole number from 1, got {version!r}")

@@ -22,7 +22,15 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+)
 
 from slipway.core.errors import InvalidInput
 from slipway.core.limits import INT_MAX, INT_MIN, MAX_DEPTH, ArgumentLimits, limits_for
@@ -161,7 +169,9 @@ class RequestModel:
 def describe(error: ValidationError) -> str:
     """The problems of a validation error, each with the field it is about (never the value)."""
     problems = []
-    for item in error.errors(include_input=False, include_url=False)[:5]:
+    # What is wrong with a field sent says more than a field not sent, so those come first.
+    items = sorted(error.errors(include_input=False, include_url=False), key=lambda e: e["type"] == "missing")
+    for item in items[:8]:
         where = ".".join(str(part) for part in item["loc"]) or "body"
         problems.append(f"{where}: {item['msg']}")
     more = error.error_count() - len(problems)
