@@ -27,7 +27,7 @@ from slipway.governance.dispatcher import dispatcher_lifespan
 from slipway.local import LocalTransport, available_backends
 from slipway.server.blob_routes import add_blob_routes
 from slipway.server.body_limits import BodyLimit
-from slipway.server.metrics import REGISTRY, track_request
+from slipway.server.metrics import REGISTRY, RequestMetrics
 from slipway.server.model_routes import add_model_routes
 from slipway.server.openapi import install_openapi, statuses_of
 from slipway.server.requests import RequestModel
@@ -60,7 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         log.exception("unexpected error")
         return JSONResponse({"error": {"type": "SlipwayError", "message": "internal server error"}}, status_code=500)
 
-    app.middleware("http")(track_request)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, max_request_bytes=settings.max_request_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
 
