@@ -16,7 +16,7 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.ids import new_id
-from slipway.core.limits import whole_number
+from slipway.core.limits import TAG_VALUE, whole_number
 from slipway.core.names import check_key, check_name, check_value
 from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
 from slipway.registry.refs import parse_ref
@@ -47,7 +47,7 @@ def _tags(tags: dict[str, Any] | None) -> dict[str, str]:
         return {}
     if not isinstance(tags, dict):
         raise InvalidInput(f"tags must be a mapping of key to value, got {type(tags).__name__}")
-    return {check_key(k, "tag key"): check_value(v, f"tag {k}") for k, v in tags.items()}
+    return {check_key(k, "tag key"): check_value(v, f"tag {k}", TAG_VALUE) for k, v in tags.items()}
 
 
 class RegistryBackend:
