@@ -66,7 +66,7 @@ def test_integers_beyond_64_bits_and_deep_nesting_are_refused(workspace: Workspa
     deep: Any = "leaf"
     for _ in range(MAX_DEPTH + 5):
         deep = [deep]
-    with pytest.raises(InvalidInput, match="nested|deep"):
+    with pytest.raises(InvalidInput, match=r"nested|deep"):
         workspace.backend("pipelines").create_schedule("deep", "flows.py:train", "0 * * * *", params={"x": deep})
     assert tracking.count_metric_points(run_id) == 0
 

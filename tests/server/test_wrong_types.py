@@ -125,3 +125,20 @@ def test_a_body_that_is_not_a_json_object_is_a_422(server: tuple[str, str], body
                           headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 422
     assert response.json()["error"]["type"] == "InvalidInput"
+
+
+@pytest.mark.parametrize(("path", "arguments"), [
+    ("registry/resolve", {"ref": "churn/\u00b2"}),
+    ("registry/reproduce_info", {"ref": "churn/\u00b2"}),
+    ("governance/status", {"ref": "churn/\u00b2"}),
+    ("registry/set_alias", {"name": "churn", "alias": "\u00b2", "version": 1}),
+    ("governance/record_data_validation",
+     {"dataset_version": "transactions@\u00b2", "passed": True, "rows": 1, "anomalies": []}),
+    ("registry/resolve", {"ref": "churn/99999999999999999999999"}),
+])
+def test_unicode_and_oversized_digits_in_references_are_a_4xx(server: tuple[str, str], path: str,
+                                                              arguments: dict[str, Any]) -> None:
+    url, token = server
+    response = httpx.post(f"{url}/api/v1/{path}", json=arguments, headers={"Authorization": f"Bearer {token}"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]["type"] in {"InvalidInput", "NotFound"}

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """Garbage-collect the artifact store (embedded stores only; run it on the server's host)."""
-        from slipway.blobs.gc import collect_garbage
+        from slipway.blobs.gc import collect_garbage, remove_stale_temporaries
         from slipway.local.transport import LocalTransport
         from slipway.store.references import referenced_digests
 
@@ -31,6 +31,8 @@ def register(app: typer.Typer) -> None:
         with local.db.read() as conn:
             roots = referenced_digests(conn)
         report = collect_garbage(local.blobs, roots, grace_seconds=grace_seconds, dry_run=dry_run)
+        if not dry_run:  # uploads to a server over an object store spool in $SLIPWAY_HOME/tmp
+            remove_stale_temporaries(str(ws.settings.home / "tmp"), grace_seconds)
         if not dry_run:
             with local.db.write() as conn:
                 local.ctx.audit(conn, "blobs.gc", "artifact_store", local.blobs.uri,
