@@ -99,7 +99,9 @@ def wire_type(hint: Any, limits: ArgumentLimits) -> Any:
     if origin is tuple and args and args[-1] is not Ellipsis:
         return Annotated[tuple[tuple(wire_type(arg, limits) for arg in args)], Field(strict=True)]  # type: ignore[misc]
     if origin in (list, tuple, set, frozenset, Sequence):
-        item = wire_type(args[0], limits) if args else JsonValue
+        if not args or args[0] is Any:  # one walk of the list, not a validator call per item
+            return Annotated[list[Any], Field(max_length=limits.items), AfterValidator(_plain_json)]
+        item = wire_type(args[0], limits)
         return Annotated[list[item], Field(max_length=limits.items)]  # type: ignore[valid-type]
     if origin in (dict, Mapping):
         key = _text(limits.key)
