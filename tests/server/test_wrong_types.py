@@ -142,3 +142,27 @@ def test_unicode_and_oversized_digits_in_references_are_a_4xx(server: tuple[str,
     response = httpx.post(f"{url}/api/v1/{path}", json=arguments, headers={"Authorization": f"Bearer {token}"})
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["error"]["type"] in {"InvalidInput", "NotFound"}
+
+
+def test_records_are_built_only_where_the_signature_takes_them(server: tuple[str, str]) -> None:
+    """The client's ``"$r"`` tag is accepted when it names the record the argument takes; a caller
+    cannot use it to make the server build a record of another type, anywhere."""
+    url, token = server
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        run_id = client.post("/api/v1/tracking/create_run", json={"experiment": "records"}).json()["id"]
+        one = {"dataset": "transactions", "version": 1, "digest": "a" * 64, "context": "training"}
+        tagged = client.post("/api/v1/tracking/log_inputs", json={"run_id": run_id,
+                                                                   "inputs": [{**one, "$r": "RunInput"}]})
+        assert tagged.status_code == 200 and tagged.json()[0]["$r"] == "RunInput"
+        plain = client.post("/api/v1/tracking/log_inputs", json={"run_id": run_id, "inputs": [one]})
+        assert plain.status_code == 200
+        for inputs in ([{**one, "$r": "Run"}], [{"$r": "RunInput"}], [{**one, "extra": 1}]):
+            refused = client.post("/api/v1/tracking/log_inputs", json={"run_id": run_id, "inputs": inputs})
+            assert refused.status_code == 422 and "inputs.0" in refused.json()["error"]["message"], refused.text
+        # Where any JSON is taken, a tagged object stays a plain object (it is never built).
+        run = {"$r": "Run", "id": "forged"}
+        schedule = client.post("/api/v1/pipelines/create_schedule", json={
+            "name": "tagged", "pipeline": "flows.py:train", "cron": "0 * * * *", "params": {"run": run}})
+        assert schedule.status_code in (200, 422), schedule.text
+        if schedule.status_code == 200:
+            assert schedule.json()["params"]["run"] == run

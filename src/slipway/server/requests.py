@@ -115,13 +115,16 @@ def wire_type(hint: Any, limits: ArgumentLimits) -> Any:
 @functools.cache
 def record_type(cls: type, limits: ArgumentLimits) -> Any:
     """A record (``@record`` dataclass) as a request value: its fields, strictly typed."""
-    hints = typing.get_type_hints(cls, include_extras=True)
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except NameError:
+        hints = {}
     fields: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
         default: Any = ...
         if field.default is not dataclasses.MISSING:
             default = field.default
-        fields[field.name] = (wire_type(hints[field.name], limits), default)
+        fields[field.name] = (wire_type(hints.get(field.name, Any), limits), default)
     fields["wire_tag"] = (Literal[cls.__name__] | None, Field(None, alias="$r"))  # type: ignore[valid-type]
     model = create_model(cls.__name__ + _suffix(limits), __config__=ConfigDict(extra="forbid"), **fields)
     tuples = {f.name for f in dataclasses.fields(cls) if "tuple" in str(f.type)}
@@ -141,7 +144,10 @@ class RequestModel:
     """The request of one endpoint: a pydantic model of its arguments and a parser for bodies."""
 
     def __init__(self, name: str, method: Callable[..., Any]) -> None:
-        hints = typing.get_type_hints(method, include_extras=True)
+        try:
+            hints = typing.get_type_hints(method, include_extras=True)
+        except NameError:  # a hint imported only for type checkers: those arguments take any JSON
+            hints = {}
         fields: dict[str, Any] = {}
         for index, (param, spec) in enumerate(inspect.signature(method).parameters.items()):
             if index == 0:
