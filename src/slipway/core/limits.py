@@ -30,6 +30,7 @@ BATCH_PARAMS = 1_000
 BATCH_TAGS = 1_000
 # The background metric logger sends up to 20,000 points per call (slipway.tracking.logger).
 BATCH_METRICS = 20_000
+BATCH_FEEDBACK = 100_000
 MAX_DEPTH = 32
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
@@ -59,6 +60,7 @@ BY_NAME: dict[str, ArgumentLimits] = {
     "text": _LONG,
     "error": _LONG,
     "updates": _LONG,
+    "items": ArgumentLimits(items=BATCH_FEEDBACK),  # late labels, in bulk
     "expires_in_days": ArgumentLimits(low=0, high=36_500),
 }
 
