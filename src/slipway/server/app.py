@@ -2,7 +2,10 @@
 
 Every endpoint of every backend (see :mod:`slipway.local.backends`) is published as
 ``POST /api/v1/<service>/<method>`` with its arguments as a JSON object, so the HTTP API and the
-Python API cannot drift apart. Blobs have their own routes. Errors are JSON bodies
+Python API cannot drift apart. Each body is parsed by a request model derived from the method's
+signature (:mod:`slipway.server.requests`) and published in the OpenAPI document
+(:mod:`slipway.server.openapi`); bodies are bounded before they are read
+(:mod:`slipway.server.body_limits`). Blobs have their own routes. Errors are JSON bodies
 ``{"error": {"type", "message"}}`` with the error's HTTP status.
 """
 
