@@ -31,9 +31,9 @@ def register(app: typer.Typer) -> None:
         with local.db.read() as conn:
             roots = referenced_digests(conn)
         report = collect_garbage(local.blobs, roots, grace_seconds=grace_seconds, dry_run=dry_run)
-        if not dry_run:  # uploads to a server over an object store spool in $SLIPWAY_HOME/tmp
-            remove_stale_temporaries(str(ws.settings.home / "tmp"), grace_seconds)
         if not dry_run:
+            # Uploads to a server whose artifact store is an object store spool in $SLIPWAY_HOME/tmp.
+            remove_stale_temporaries(str(ws.settings.home / "tmp"), grace_seconds)
             with local.db.write() as conn:
                 local.ctx.audit(conn, "blobs.gc", "artifact_store", local.blobs.uri,
                                 {"deleted": report.deleted, "bytes_freed": report.bytes_freed, "live": report.live})
