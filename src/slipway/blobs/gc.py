@@ -92,6 +92,12 @@ def collect_garbage(
     return GcReport(len(live), deleted, freed, young, dry_run)
 
 
+def remove_stale_temporaries(tmp_dir: str, grace_seconds: float) -> None:
+    """Delete the files in ``tmp_dir`` (half-written blobs, uploads, ``data add`` copies) that
+    nobody has written to for ``grace_seconds``: what a killed writer left behind."""
+    _remove_stale_temporaries(tmp_dir, now_ms() - int(grace_seconds * 1000))
+
+
 def _remove_stale_temporaries(tmp_dir: str, cutoff_ms: int) -> None:
     """Delete half-written temporaries a killed writer left behind (never a live writer's)."""
     if not os.path.isdir(tmp_dir):

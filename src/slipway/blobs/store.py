@@ -220,6 +220,29 @@ class BlobStore:
                 self._write(digest, lambda handle: shutil.copyfileobj(source, handle, CHUNK))
         return digest
 
+    def adopt(self, path: str | os.PathLike[str], digest: str) -> None:
+        """Store the file ``path`` (already hashed to ``digest``) and remove it. In a local store
+        it is renamed into place, so ``path`` must be in the store's ``tmp`` folder (see
+        :meth:`temporary_folder`)."""
+        try:
+            if self.claim(digest):
+                return
+            if not self.local:
+                self.put_file(path, digest)
+                return
+            final = self.path_of(digest)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.chmod(path, 0o444)
+            os.replace(path, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    def temporary_folder(self) -> str | None:
+        """Where half-written files of a local store go (``None`` for other stores); garbage
+        collection removes the stale ones."""
+        return self._tmp_dir()
+
     def put_file_hashing(self, path: str | os.PathLike[str]) -> str:
         """Store a file whose digest is not known yet, hashing and copying at once. Returns its digest.
 

@@ -11,6 +11,7 @@ from slipway.cli.governance_webhooks import app as webhooks_app
 from slipway.cli.output import JsonOption, console, fail, print_json, show
 from slipway.core.clock import iso
 from slipway.core.errors import InvalidInput
+from slipway.core.limits import whole_number
 
 app = typer.Typer(help="Governance: lifecycle, approvals, policies, fairness, model cards, webhooks.",
                   no_args_is_help=True)
@@ -130,7 +131,7 @@ def fairness(ref: str, data: Path = typer.Option(..., "--data", help="CSV or Par
     if not data.is_file():
         fail(InvalidInput(f"data file {data} does not exist"))
     frame = pd.read_parquet(data) if data.suffix == ".parquet" else pd.read_csv(data, sep=None, engine="python")
-    positive_label: object = int(positive) if positive.lstrip("-").isdigit() else positive
+    positive_label: object = int(positive) if whole_number(positive.removeprefix("-")) is not None else positive
     report = workspace().governance.evaluate_fairness(ref, frame, label=label, sensitive=sensitive,
                                                       positive_label=positive_label, min_group_size=min_group_size,
                                                       dataset=str(data))

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """Garbage-collect the artifact store (embedded stores only; run it on the server's host)."""
-        from slipway.blobs.gc import collect_garbage
+        from slipway.blobs.gc import collect_garbage, remove_stale_temporaries
         from slipway.local.transport import LocalTransport
         from slipway.store.references import referenced_digests
 
@@ -32,6 +32,8 @@ def register(app: typer.Typer) -> None:
             roots = referenced_digests(conn)
         report = collect_garbage(local.blobs, roots, grace_seconds=grace_seconds, dry_run=dry_run)
         if not dry_run:
+            # Uploads to a server whose artifact store is an object store spool in $SLIPWAY_HOME/tmp.
+            remove_stale_temporaries(str(ws.settings.home / "tmp"), grace_seconds)
             with local.db.write() as conn:
                 local.ctx.audit(conn, "blobs.gc", "artifact_store", local.blobs.uri,
                                 {"deleted": report.deleted, "bytes_freed": report.bytes_freed, "live": report.live})

@@ -14,6 +14,7 @@ import httpx
 from slipway.client.blobs import HttpBlobStore
 from slipway.core.auth import Principal
 from slipway.core.errors import BackendUnavailable, SlipwayError, error_from_dict
+from slipway.core.limits import check_arguments
 from slipway.core.records import dumps_fast, loads_fast
 from slipway.core.settings import Settings
 from slipway.local.backends import BACKEND_PATHS, backend_class
@@ -75,6 +76,9 @@ class HttpBackend:
                 raise InvalidInput(f"{self._name}.{method}: {err}") from err
             arguments = dict(bound.arguments)
             arguments.pop(next(iter(signature.parameters)))
+            # The server checks again; checking here gives the embedded mode's errors and keeps
+            # what cannot be sent (a lone surrogate, an integer past 64 bits) from the encoder.
+            check_arguments(arguments)
             return self._session.call(self._name, method, arguments)
 
         call.__name__ = method

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from slipway.core.errors import PermissionDenied
+from slipway.core.limits import check_arguments
 
 ROLES: dict[str, frozenset[str]] = {
     # "predict": call the models of an inference server started with `slipway serve --auth`.
@@ -84,13 +86,19 @@ def endpoint(permission: str) -> Callable[[F], F]:
     """Mark a backend method as part of the API, callable by principals holding ``permission``.
 
     The server publishes every marked method as ``POST /api/v1/<service>/<method>``; the check
-    runs inside the method, so embedded and remote callers are authorised alike.
+    runs inside the method, so embedded and remote callers are authorised alike. So do the limits
+    of :mod:`slipway.core.limits` on the arguments (after the permission, so a caller without it
+    learns nothing from them).
     """
 
     def mark(fn: F) -> F:
+        names = list(inspect.signature(fn).parameters)[1:]
+
         @functools.wraps(fn)
         def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
             self.ctx.principal.require(permission, fn.__name__.replace("_", " "))
+            if args or kwargs:
+                check_arguments({**dict(zip(names, args, strict=False)), **kwargs})
             return fn(self, *args, **kwargs)
 
         checked.__slipway_permission__ = permission  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ def parse_time(text: str) -> int:
     from slipway.core.errors import InvalidInput
 
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not "²", which isdigit() accepts and int() refuses
         return int(text)
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))

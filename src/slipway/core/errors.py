@@ -7,7 +7,8 @@ The tree::
     ├── AlreadyExists (409)
     ├── Conflict (409)
     ├── InvalidInput (422)
-    │   └── IntegrityError (422)      a blob or bundle whose bytes do not match its digest
+    │   ├── IntegrityError (422)      a blob or bundle whose bytes do not match its digest
+    │   └── PayloadTooLarge (413)     a request body or upload beyond the server's limit
     ├── PermissionDenied (403)
     ├── Unauthenticated (401)
     └── BackendUnavailable (503)
@@ -63,6 +64,12 @@ class IntegrityError(InvalidInput):
     http_status = 422
 
 
+class PayloadTooLarge(InvalidInput):
+    """A request body or upload is larger than the server accepts (it is not read further)."""
+
+    http_status = 413
+
+
 class PermissionDenied(SlipwayError):
     """The caller is known but its roles do not allow the action."""
 
@@ -90,6 +97,7 @@ ERRORS_BY_NAME: dict[str, type[SlipwayError]] = {
         Conflict,
         InvalidInput,
         IntegrityError,
+        PayloadTooLarge,
         PermissionDenied,
         Unauthenticated,
         BackendUnavailable,

@@ -40,10 +40,10 @@ def check_key(value: Any, what: str = "key") -> str:
     return value
 
 
-def check_value(value: Any, what: str = "value") -> str:
+def check_value(value: Any, what: str = "value", limit: int = MAX_VALUE) -> str:
     text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_VALUE:
-        raise InvalidInput(f"{what} is {len(text)} characters; the limit is {MAX_VALUE}")
+    if len(text) > limit:
+        raise InvalidInput(f"{what} is {len(text)} characters; the limit is {limit}")
     return text
 
 

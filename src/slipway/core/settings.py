@@ -48,6 +48,9 @@ class Settings:
     # Runs send a heartbeat this often; a RUNNING run silent for run_stale_seconds is reaped as FAILED.
     run_heartbeat_seconds: float = 30.0
     run_stale_seconds: float = 300.0
+    # Platform server: the largest JSON request body and the largest blob upload it reads (413 past them).
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_upload_bytes: int = 5 * 1024**3
     # SQLite busy timeout; long enough that writers queue instead of failing.
     sqlite_busy_timeout_s: float = 60.0
     # Every other table of the config file, by name (e.g. "governance", "serving").

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway.core.errors import InvalidInput
+from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 
 
@@ -24,7 +25,7 @@ def parse_ref(ref: Any) -> tuple[str, int | None]:
     check_name(name, "dataset name")
     if not sep or version == "latest":
         return name, None
-    if not version.isdigit() or not 1 <= int(version) < 2**63:
+    if not whole_number(version):
         raise InvalidInput(f"dataset reference {ref!r}: the version must be a positive number or 'latest'")
     return name, int(version)
 

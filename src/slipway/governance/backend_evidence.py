@@ -14,6 +14,7 @@ from typing import Any
 from slipway.core.auth import endpoint
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
+from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 from slipway.data.access import manifest_of, table_entry
 from slipway.data.backend import DataBackend
@@ -34,9 +35,10 @@ class EvidenceEndpoints:
     def _dataset_version(self, dataset_version: str) -> DatasetVersion:
         """The stored version ``NAME@N``; NotFound if it does not exist."""
         name, sep, number = str(dataset_version).partition("@")
-        if not sep or not number.isdigit():
+        version = whole_number(number) if sep else None
+        if version is None:
             raise InvalidInput(f"dataset version {dataset_version!r} is malformed: use NAME@VERSION")
-        return DataBackend(self.ctx).get_version(check_name(name, "dataset"), int(number))
+        return DataBackend(self.ctx).get_version(check_name(name, "dataset"), version)
 
     def _record(self, version: DatasetVersion, details: dict[str, Any]) -> dict[str, Any]:
         with self.ctx.db.write() as conn:

@@ -15,6 +15,8 @@ import hmac
 import time
 from collections.abc import Mapping
 
+from slipway.core.limits import whole_number
+
 SIGNATURE_HEADER = "X-Slipway-Signature"
 TIMESTAMP_HEADER = "X-Slipway-Timestamp"
 DELIVERY_HEADER = "X-Slipway-Delivery"
@@ -36,6 +38,6 @@ def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, toler
     lowered = {k.lower(): v for k, v in headers.items()}
     stamp = lowered.get(TIMESTAMP_HEADER.lower(), "")
     given = lowered.get(SIGNATURE_HEADER.lower(), "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > tolerance_s:
+    if whole_number(stamp) is None or abs(time.time() - int(stamp)) > tolerance_s:
         return False
     return hmac.compare_digest(signature_for(secret, int(stamp), body), given)

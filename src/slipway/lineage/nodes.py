@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from slipway.core.limits import whole_number
 from slipway.store.schema.data import dataset_versions, datasets
 from slipway.store.schema.deploy import deployments
 from slipway.store.schema.pipelines import pipeline_runs
@@ -16,7 +17,7 @@ from slipway.store.schema.tracking import runs
 
 def _versioned(ident: str, separator: str) -> tuple[str, int] | None:
     name, _, number = ident.rpartition(separator)
-    return (name, int(number)) if name and number.isdigit() else None
+    return (name, int(number)) if name and whole_number(number) is not None else None
 
 
 def node_exists(conn: Connection, kind: str, ident: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from slipway.core.errors import InvalidInput
+from slipway.core.limits import whole_number
 from slipway.lineage.records import LineageGraph
 from slipway.store.context import Host
 
@@ -27,7 +28,7 @@ def parse_node(ref: str) -> tuple[str, str]:
     if sep and ident and not ref.startswith("models:/"):
         return ALIASES.get(kind, kind), ident
     name = ref.removeprefix("models:/")
-    if "/" in name and name.rsplit("/", 1)[1].isdigit():
+    if "/" in name and whole_number(name.rsplit("/", 1)[1]) is not None:
         return "model_version", name
     if "@" in name:
         return "dataset_version", name

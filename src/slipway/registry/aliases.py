@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
@@ -35,7 +36,7 @@ def protected_aliases(ctx: ServiceContext) -> tuple[str, ...]:
 def check_alias_name(alias: str) -> str:
     """Raise InvalidInput for names that would read as a version reference."""
     check_name(alias, "alias")
-    if alias == "latest" or alias.isdigit():
+    if alias == "latest" or whole_number(alias) is not None:
         raise InvalidInput(f"alias {alias!r} would be ambiguous with a version reference; choose another name")
     return alias
 

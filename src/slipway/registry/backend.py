@@ -16,6 +16,7 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.ids import new_id
+from slipway.core.limits import TAG_VALUE, whole_number
 from slipway.core.names import check_key, check_name, check_value
 from slipway.registry.aliases import (
     check_alias_name,
@@ -50,7 +51,7 @@ def _tags(tags: dict[str, Any] | None) -> dict[str, str]:
         return {}
     if not isinstance(tags, dict):
         raise InvalidInput(f"tags must be a mapping of key to value, got {type(tags).__name__}")
-    return {check_key(k, "tag key"): check_value(v, f"tag {k}") for k, v in tags.items()}
+    return {check_key(k, "tag key"): check_value(v, f"tag {k}", TAG_VALUE) for k, v in tags.items()}
 
 
 class RegistryBackend:
@@ -305,7 +306,7 @@ class RegistryBackend:
 
 
 def _version_number(version: Any) -> int:
-    if isinstance(version, str) and version.isdigit():
+    if isinstance(version, str) and whole_number(version) is not None:
         version = int(version)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInput(f"a model version is a whole number from 1, got {version!r}")

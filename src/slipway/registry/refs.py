@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from slipway.core.errors import InvalidInput
+from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 
 FORMS = "name@alias, name/3, name/latest, models:/name@alias or models:/name/3"
@@ -38,7 +39,7 @@ def parse_ref(ref: str) -> ModelRef:
         raise InvalidInput(f"model reference {ref!r} names no version or alias; use {FORMS}")
     if version == "latest":
         return ModelRef(_name(name, ref), latest=True)
-    if not version.isdigit() or int(version) < 1:
+    if not whole_number(version):
         raise InvalidInput(f"model reference {ref!r} has version {version!r}; versions are whole numbers from 1")
     return ModelRef(_name(name, ref), version=int(version))
 

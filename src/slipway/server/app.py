@@ -2,7 +2,10 @@
 
 Every endpoint of every backend (see :mod:`slipway.local.backends`) is published as
 ``POST /api/v1/<service>/<method>`` with its arguments as a JSON object, so the HTTP API and the
-Python API cannot drift apart. Blobs have their own routes. Errors are JSON bodies
+Python API cannot drift apart. Each body is parsed by a request model derived from the method's
+signature (:mod:`slipway.server.requests`) and published in the OpenAPI document
+(:mod:`slipway.server.openapi`); bodies are bounded before they are read
+(:mod:`slipway.server.body_limits`). Blobs have their own routes. Errors are JSON bodies
 ``{"error": {"type", "message"}}`` with the error's HTTP status.
 """
 
@@ -12,7 +15,6 @@ import inspect
 import logging
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -21,17 +23,19 @@ from starlette.concurrency import run_in_threadpool
 
 from slipway.core.auth import endpoints_of
 from slipway.core.errors import InvalidInput, SlipwayError
-from slipway.core.records import dumps_fast, loads_fast
+from slipway.core.records import dumps_fast
 from slipway.core.settings import Settings
 from slipway.governance.authenticator import Authenticator
 from slipway.governance.dispatcher import dispatcher_lifespan
 from slipway.local import SERVER_PRINCIPAL, LocalTransport, available_backends
 from slipway.server.blob_routes import add_blob_routes
-from slipway.server.metrics import REGISTRY, track_request
+from slipway.server.body_limits import BodyLimit
+from slipway.server.metrics import REGISTRY, RequestMetrics
 from slipway.server.model_routes import add_model_routes
+from slipway.server.openapi import install_openapi, statuses_of
+from slipway.server.requests import RequestModel
 
 log = logging.getLogger("slipway.server")
-MAX_BODY = 512 * 1024 * 1024
 
 
 def error_response(error: SlipwayError) -> JSONResponse:
@@ -51,14 +55,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(InvalidInput(f"invalid request: {error.errors()[:3]}"))
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:5])
+        return error_response(InvalidInput(f"invalid request: {problems}"))
 
     @app.exception_handler(Exception)
     async def on_unexpected(_request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error")
         return JSONResponse({"error": {"type": "SlipwayError", "message": "internal server error"}}, status_code=500)
 
-    app.middleware("http")(track_request)
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(BodyLimit, max_request_bytes=settings.max_request_bytes,
+                       max_upload_bytes=settings.max_upload_bytes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -73,10 +80,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    requests: dict[str, tuple[RequestModel, list[int]]] = {}
     for service, cls in available_backends().items():
         for method, permission in endpoints_of(cls).items():
-            _add_endpoint(app, base, auth, service, cls, method, permission)
-    add_blob_routes(app, base, auth)
+            path, request = _add_endpoint(app, base, auth, service, cls, method, permission)
+            requests[path] = (request, statuses_of(getattr(cls, method)))
+    install_openapi(app, requests)
+    add_blob_routes(app, base, auth, settings)
     add_model_routes(app, base, auth)
     # Queued webhook deliveries are sent by a background dispatcher while the server runs.
     app.router.lifespan_context = dispatcher_lifespan(base.ctx, app.router.lifespan_context)
@@ -91,31 +101,21 @@ def _ping(transport: LocalTransport) -> None:
 
 
 def _add_endpoint(app: FastAPI, base: LocalTransport, auth: Authenticator, service: str, cls: type,
-                  method: str, permission: str) -> None:
+                  method: str, permission: str) -> tuple[str, RequestModel]:
     target = getattr(cls, method)
-    signature = inspect.signature(target)
-    doc = inspect.getdoc(target) or ""
+    request_model = RequestModel(f"{service}.{method}", target)
+    path = f"/api/v1/{service}/{method}"
 
     async def handle(request: Request) -> Response:
         principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise InvalidInput(f"request body is {len(body)} bytes; the limit is {MAX_BODY}")
-        try:
-            arguments = loads_fast(body) if body else {}
-        except orjson.JSONDecodeError as err:
-            raise InvalidInput(f"request body is not valid JSON: {err}") from err
-        if not isinstance(arguments, dict):
-            raise InvalidInput("request body must be a JSON object of named arguments")
+        arguments = request_model.parse(await request.body())
         backend = cls(base.ctx.as_principal(principal))
-        try:
-            signature.bind(backend, **arguments)
-        except TypeError as err:
-            raise InvalidInput(f"{service}.{method}: {err}") from err
         result: Any = await run_in_threadpool(getattr(backend, method), **arguments)
         return Response(dumps_fast(result), media_type="application/json")
 
     app.add_api_route(
-        f"/api/v1/{service}/{method}", handle, methods=["POST"], name=f"{service}.{method}",
-        summary=f"{service}.{method} (needs '{permission}')", description=doc, tags=[service],
+        path, handle, methods=["POST"], name=f"{service}.{method}",
+        summary=f"{service}.{method} (needs '{permission}')", description=inspect.getdoc(target) or "",
+        tags=[service],
     )
+    return path, request_model

@@ -1,34 +1,68 @@
-"""Blob upload and download for remote clients. An upload is hashed on arrival and refused if its
-bytes do not match the digest in the path, so nothing corrupt is ever stored."""
+"""Blob upload and download for remote clients. An upload is hashed as it arrives and refused if its
+bytes do not match the digest in the path, so nothing corrupt is ever stored.
+
+Uploads stream to a temporary file (in the store's ``tmp`` folder for a local store, else in
+``$SLIPWAY_HOME/tmp``), never into memory, and are capped by ``max_upload_bytes`` (413; see
+:mod:`slipway.server.body_limits`). A killed upload's temporary file is removed at the next
+start of the server or by ``slipway gc``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from pathlib import Path
 
+import blake3
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from slipway.blobs.gc import remove_stale_temporaries
 from slipway.core.errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
-from slipway.core.hashing import check_digest, hash_file
+from slipway.core.hashing import check_digest
+from slipway.core.settings import Settings
 from slipway.governance.authenticator import Authenticator
 from slipway.local import LocalTransport
+from slipway.server.requests import describe
 
 _WRITERS = ("tracking.write", "data.write", "registry.write", "governance.validate", "deploy", "pipelines.run")
+# A start-up removes upload temporaries untouched this long (a live upload writes to its file).
+STALE_UPLOAD_SECONDS = 900.0
 
 
-def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -> None:
+class MissingRequest(BaseModel):
+    """The digests a client is about to upload; the answer lists those the store lacks."""
+
+    model_config = ConfigDict(extra="forbid")
+    digests: list[str] = Field(max_length=5000)
+
+
+def upload_folder(base: LocalTransport, settings: Settings) -> str:
+    """Where uploads are written while they arrive (created if needed)."""
+    folder = base.blobs.temporary_folder() or str(Path(settings.home, "tmp"))
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, settings: Settings) -> None:
     blobs = base.blobs
+    folder = upload_folder(base, settings)
+    remove_stale_temporaries(folder, STALE_UPLOAD_SECONDS)
 
-    @app.post("/api/v1/blobs/missing", tags=["blobs"])
+    missing_schema = MissingRequest.model_json_schema()
+
+    @app.post("/api/v1/blobs/missing", tags=["blobs"], openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": missing_schema}}}})
     async def missing(request: Request) -> dict[str, list[str]]:
         await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
-        body = await request.json()
-        digests = body.get("digests") if isinstance(body, dict) else None
-        if not isinstance(digests, list):
-            raise InvalidInput("send {\"digests\": [...]}")
-        return {"missing": await run_in_threadpool(blobs.missing, [check_digest(d) for d in digests])}
+        try:
+            body = MissingRequest.model_validate_json(await request.body())
+        except ValidationError as err:
+            raise InvalidInput(f"blobs.missing: {describe(err)}") from None
+        return {"missing": await run_in_threadpool(blobs.missing, [check_digest(d) for d in body.digests])}
 
     @app.put("/api/v1/blobs/{digest}", tags=["blobs"])
     async def put(digest: str, request: Request) -> dict[str, str]:
@@ -36,17 +70,20 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -> 
         if not any(principal.can(p) for p in _WRITERS):
             raise PermissionDenied(f"{principal.name} may not upload artifacts")
         check_digest(digest)
-        fd, tmp = tempfile.mkstemp(prefix="upload-")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="upload-")
         try:
+            hasher = blake3.blake3()
             with os.fdopen(fd, "wb") as handle:
                 async for chunk in request.stream():
+                    hasher.update(chunk)
                     handle.write(chunk)
-            actual = await run_in_threadpool(hash_file, tmp)
+            actual = hasher.hexdigest()
             if actual != digest:
                 raise IntegrityError(f"uploaded bytes hash to {actual}, not {digest}; nothing was stored")
-            await run_in_threadpool(blobs.put_file, tmp, digest)
+            await run_in_threadpool(blobs.adopt, tmp, digest)
         finally:
-            os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         return {"digest": digest}
 
     @app.get("/api/v1/blobs/{digest}", tags=["blobs"])

@@ -19,6 +19,7 @@ from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
+from slipway.core.limits import TAG_VALUE
 from slipway.core.names import check_key, check_name, check_value
 from slipway.core.paths import normalise_relative_path
 from slipway.store.context import ServiceContext
@@ -116,7 +117,7 @@ class TrackingBackend:
         check_name(name, "run name")
         if packages_digest is not None:
             check_digest(packages_digest)
-        tag_rows = [{"run_id": run_id, "key": check_key(k, "tag key"), "value": check_value(v, f"tag {k}")}
+        tag_rows = [{"run_id": run_id, "key": check_key(k, "tag key"), "value": check_value(v, f"tag {k}", TAG_VALUE)}
                     for k, v in (tags or {}).items()]
         with self.ctx.db.write() as conn:
             try:
@@ -226,7 +227,7 @@ class TrackingBackend:
         metric_rows, latest = points_to_rows(run_id, metrics, now_ms())
         param_rows = [{"run_id": run_id, "key": check_key(k, "param key"), "value": check_value(v, f"param {k}")}
                       for k, v in (params or {}).items()]
-        tag_rows = [{"run_id": run_id, "key": check_key(k, "tag key"), "value": check_value(v, f"tag {k}")}
+        tag_rows = [{"run_id": run_id, "key": check_key(k, "tag key"), "value": check_value(v, f"tag {k}", TAG_VALUE)}
                     for k, v in (tags or {}).items()]
         with self.ctx.db.write() as conn:
             self._writable_run(conn, run_id)
