@@ -19,11 +19,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from slipway.core.merkle import leaf_hash, verify_inclusion
+from slipway.core.merkle import verify_inclusion
 
 LEAF_VERSION = b"slipway-audit-event/1"
 CHECKPOINT_FORMAT = "slipway-checkpoint/1"
 PROOF_FORMAT = "slipway-inclusion-proof/1"
+# The RFC 6962 leaf prefix and the length-prefixed version tag every event leaf starts with.
+_LEAF_START = b"\x00" + len(LEAF_VERSION).to_bytes(4, "big") + LEAF_VERSION
 EVENT_FIELDS = ("seq", "event_id", "ts", "actor", "action", "subject_kind", "subject_id", "details_json")
 
 
@@ -37,9 +39,9 @@ def event_leaf(seq: int, event_id: str, ts: int, actor: str, action: str, subjec
 
     ``details_json`` is the event's details exactly as stored (compact JSON, sorted keys).
     """
-    parts = (LEAF_VERSION, str(seq).encode(), event_id.encode(), str(ts).encode(), actor.encode(), action.encode(),
-             subject_kind.encode(), subject_id.encode(), details_json.encode())
-    return leaf_hash(b"".join(len(p).to_bytes(4, "big") + p for p in parts))
+    parts = [str(seq).encode(), event_id.encode(), str(ts).encode(), actor.encode(), action.encode(),
+             subject_kind.encode(), subject_id.encode(), details_json.encode()]
+    return hashlib.sha256(_LEAF_START + b"".join([len(p).to_bytes(4, "big") + p for p in parts])).digest()
 
 
 def checkpoint_message(origin: str, tree_size: int, root_hash: str, timestamp_ms: int) -> bytes:
