@@ -42,7 +42,7 @@ def _migrate(uri: str, tmp_path: Path) -> None:
     with db.read() as conn:
         rows = conn.execute(text("SELECT seq, event_id, ts, actor, action, subject_kind, subject_id, details, "
                                  "leaf_hash FROM audit_events ORDER BY seq")).all()
-        columns = {c for c in conn.execute(text("SELECT * FROM audit_events LIMIT 1")).keys()}
+        columns = set(conn.execute(text("SELECT * FROM audit_events LIMIT 1")).keys())
         verdict = verify_ledger(conn, make_settings(tmp_path), [], None, state=False)
     assert [tuple(r[:8]) for r in rows] == old, "every event kept, in order, unchanged"
     assert [r.leaf_hash for r in rows] == [event_leaf(*r[:8]).hex() for r in rows]

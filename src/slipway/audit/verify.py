@@ -118,7 +118,9 @@ def verify_ledger(conn: Connection, settings: Settings, checkpoints: Sequence[di
     warnings = [] if signed else ["no signed checkpoint to compare with: a rewrite that recomputes every hash is "
                                   "only caught against one (publish with 'slipway audit checkpoint')"]
     seqs = sorted(p.seq for p in problems if p.seq is not None)
-    first = next((p for p in problems if p.seq == seqs[0]), None) if seqs else (problems or [None])[0]
+    first: Problem | None = problems[0] if problems else None
+    if seqs:
+        first = next(p for p in problems if p.seq == seqs[0])
     reason = "ok" if first is None else first.message
     return LedgerVerdict(not problems, count, seqs[0] if seqs else None, reason, problems, len(signed),
                          builder.size, builder.root().hex(), warnings)
