@@ -30,7 +30,9 @@ from slipway.audit import destinations
 from slipway.audit.checkpoints import make_checkpoint
 from slipway.audit.keys import generate_key, load_signing_key
 from slipway.audit.verify import verify_ledger
+from slipway.core.clock import now_ms
 from slipway.core.hashing import hash_bytes
+from slipway.core.ids import new_id
 from slipway.core.settings import load_settings
 from slipway.core.transparency import event_leaf
 from slipway.store.database import Database
@@ -61,7 +63,7 @@ def old_append(conn: Connection, actor: str, action: str, kind: str, subject: st
     if head is None:
         conn.execute(old_head.insert().values(id=1, seq=0, hash=GENESIS))
     seq = prev_seq + 1
-    event_id, ts = f"{seq:032x}", time.time_ns() // 1_000_000
+    event_id, ts = new_id(), now_ms()
     body = orjson.dumps(details, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
     digest = _old_hash(seq, event_id, ts, actor, action, kind, subject, body, prev_hash)
     conn.execute(old_events.insert().values(seq=seq, event_id=event_id, ts=ts, actor=actor, action=action,

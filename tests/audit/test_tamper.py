@@ -3,6 +3,7 @@ bad event, even when every hash was recomputed; untouched events still prove off
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import orjson
@@ -134,6 +135,9 @@ def test_inclusion_proof_checks_offline_with_the_public_key(audited_ws: Workspac
     assert event["seq"] == 3 and event["action"] == "user.create"
     forged = orjson.loads(orjson.dumps(proof))
     forged["event"]["actor"] = "someone-else"
+    with pytest.raises(ProofError, match="does not hold event 3"):
+        check_inclusion_proof(forged, public)
+    forged["leaf_data"] = base64.b64encode(orjson.dumps(["slipway-audit-event/1", *forged["event"].values()])).decode()
     with pytest.raises(ProofError, match="not included"):
         check_inclusion_proof(forged, public)
     other_key = Path(str(audit_setup.key) + "-other")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from sqlalchemy import Connection
@@ -9,19 +10,19 @@ from sqlalchemy import Connection
 from slipway.audit.records import InclusionProof
 from slipway.core.errors import Conflict, NotFound
 from slipway.core.merkle import inclusion_path, tree_root
-from slipway.core.transparency import PROOF_FORMAT
+from slipway.core.transparency import PROOF_FORMAT, event_leaf_data
 from slipway.store.ledger import event_by_id, iter_leaves
 
 
 def leaves_up_to(conn: Connection, size: int) -> list[bytes]:
     """The first ``size`` leaves, recomputed from the events; Conflict if any does not fit."""
     leaves: list[bytes] = []
-    for row in iter_leaves(conn):
+    for seq, _, _, stored, computed in iter_leaves(conn):
         if len(leaves) == size:
             break
-        if row.seq != len(leaves) + 1 or row.stored != row.computed:
+        if seq != len(leaves) + 1 or stored != computed:
             raise Conflict(f"audit event {len(leaves) + 1} is missing or altered; run 'slipway audit verify'")
-        leaves.append(row.computed)
+        leaves.append(computed)
     if len(leaves) < size:
         raise Conflict(f"the ledger holds {len(leaves)} events, fewer than the checkpoint's {size}")
     return leaves
@@ -48,6 +49,8 @@ def prove(conn: Connection, event: str, checkpoint: dict[str, Any]) -> Inclusion
         "format": PROOF_FORMAT,
         "event": {"seq": row.seq, "event_id": row.event_id, "ts": row.ts, "actor": row.actor, "action": row.action,
                   "subject_kind": row.subject_kind, "subject_id": row.subject_id, "details_json": row.details},
+        "leaf_data": base64.b64encode(event_leaf_data(row.seq, row.event_id, row.ts, row.actor, row.action,
+                                                       row.subject_kind, row.subject_id, row.details)).decode(),
         "leaf_index": row.seq - 1,
         "leaf_hash": leaves[row.seq - 1].hex(),
         "inclusion_path": [h.hex() for h in inclusion_path(leaves, row.seq - 1)],

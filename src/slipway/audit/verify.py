@@ -55,26 +55,26 @@ def _mirror_is_authentic(mirror: bytes, checkpoints: list[dict[str, Any]], upto:
 
 def _tree_problems(conn: Connection, checkpoints: list[dict[str, Any]], mirror: bytes,
                    problems: list[Problem]) -> tuple[int, TreeBuilder]:
-    sizes = sorted({int(c["tree_size"]) for c in checkpoints})
+    sizes = {int(c["tree_size"]) for c in checkpoints}
     roots: dict[int, str] = {}
     builder, count, expected = TreeBuilder(), 0, 1
     altered = gap = diverged = None
     mirror_len = len(mirror) // 32
-    for row in iter_leaves(conn):
+    for seq, _, action, stored, computed in iter_leaves(conn):
         count += 1
-        if gap is None and row.seq != expected:
+        if gap is None and seq != expected:
             gap = expected
-            problems.append(Problem("ledger", f"event {expected} is missing (the next event is {row.seq})", expected))
-        if altered is None and row.stored != row.computed:
-            altered = row.seq
-            problems.append(Problem("ledger", f"event {row.seq} ({row.action}) was altered: its content does not "
-                                    "match its leaf hash", row.seq))
-        if diverged is None and count <= mirror_len and mirror[32 * (count - 1):32 * count] != row.computed:
+            problems.append(Problem("ledger", f"event {expected} is missing (the next event is {seq})", expected))
+        if altered is None and stored != computed:
+            altered = seq
+            problems.append(Problem("ledger", f"event {seq} ({action}) was altered: its content does not "
+                                    "match its leaf hash", seq))
+        if diverged is None and count <= mirror_len and mirror[32 * (count - 1):32 * count] != computed:
             diverged = count
-        builder.append(row.computed)
+        builder.append(computed)
         if count in sizes:
             roots[count] = builder.root().hex()
-        expected = row.seq + 1
+        expected = seq + 1
     if diverged is None and count < mirror_len:
         diverged = count + 1
     matched = 0

@@ -5,7 +5,8 @@ Everything a regulator needs to check a proof printed by ``slipway audit prove``
 metadata store. ``check_inclusion_proof(proof, public_key_pem)`` returns the proven event or
 raises :class:`ProofError` saying what does not hold.
 
-A checkpoint signs ``slipway-checkpoint/1\\n{origin}\\n{tree_size}\\n{root_hash}\\n{timestamp_ms}\\n``
+An event's leaf hashes ``SHA-256(0x00 || JSON array [version, seq, event_id, ts, actor, action,
+subject_kind, subject_id, details_json])``. A checkpoint signs ``slipway-checkpoint/1\\n{origin}\\n{tree_size}\\n{root_hash}\\n{timestamp_ms}\\n``
 with Ed25519; ``key_id`` is the first 8 bytes (hex) of SHA-256 over the raw public key.
 """
 
@@ -13,19 +14,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from slipway.core.merkle import verify_inclusion
+from slipway.core.merkle import leaf_hash, verify_inclusion
 
-LEAF_VERSION = b"slipway-audit-event/1"
+try:  # the fast encoder when it is installed (Slipway always has it); the standard library otherwise
+    from orjson import dumps as json_dumps
+except ImportError:  # pragma: no cover - a verifier's copy of this file without orjson
+    def json_dumps(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+LEAF_VERSION = "slipway-audit-event/1"
 CHECKPOINT_FORMAT = "slipway-checkpoint/1"
 PROOF_FORMAT = "slipway-inclusion-proof/1"
-# The RFC 6962 leaf prefix and the length-prefixed version tag every event leaf starts with.
-_LEAF_START = b"\x00" + len(LEAF_VERSION).to_bytes(4, "big") + LEAF_VERSION
 EVENT_FIELDS = ("seq", "event_id", "ts", "actor", "action", "subject_kind", "subject_id", "details_json")
 
 
@@ -33,15 +39,21 @@ class ProofError(ValueError):
     """A proof, checkpoint or signature that does not verify; the message says which part."""
 
 
+def event_leaf_data(seq: int, event_id: str, ts: int, actor: str, action: str, subject_kind: str, subject_id: str,
+                    details_json: str) -> bytes:
+    """The bytes an event's leaf hashes: a compact JSON array of the version tag and the fields.
+
+    JSON keeps it unambiguous and readable in any language; a verifier parses these bytes back and
+    compares them with the fields it is shown, so it never has to reproduce an encoder.
+    """
+    return json_dumps([LEAF_VERSION, seq, event_id, ts, actor, action, subject_kind, subject_id, details_json])
+
+
 def event_leaf(seq: int, event_id: str, ts: int, actor: str, action: str, subject_kind: str, subject_id: str,
                details_json: str) -> bytes:
-    """The leaf hash of one audit event: its fields, length-prefixed, under the RFC 6962 leaf prefix.
-
-    ``details_json`` is the event's details exactly as stored (compact JSON, sorted keys).
-    """
-    parts = [str(seq).encode(), event_id.encode(), str(ts).encode(), actor.encode(), action.encode(),
-             subject_kind.encode(), subject_id.encode(), details_json.encode()]
-    return hashlib.sha256(_LEAF_START + b"".join([len(p).to_bytes(4, "big") + p for p in parts])).digest()
+    """The RFC 6962 leaf hash of one audit event (``details_json`` exactly as stored)."""
+    return hashlib.sha256(b"\x00" + json_dumps(
+        [LEAF_VERSION, seq, event_id, ts, actor, action, subject_kind, subject_id, details_json])).digest()
 
 
 def checkpoint_message(origin: str, tree_size: int, root_hash: str, timestamp_ms: int) -> bytes:
@@ -114,10 +126,15 @@ def check_inclusion_proof(proof: Any, public_key_pem: bytes | str) -> dict[str, 
     checkpoint = check_checkpoint(proof.get("checkpoint"), load_public_key(public_key_pem))
     try:
         event = proof["event"]
-        leaf = event_leaf(*(event[name] for name in EVENT_FIELDS))
+        data = base64.b64decode(str(proof["leaf_data"]), validate=True)
+        if json.loads(data) != [LEAF_VERSION, *(event[name] for name in EVENT_FIELDS)]:
+            raise ProofError(f"the proof's leaf data does not hold event {event.get('seq')} as shown")
+        leaf = leaf_hash(data)
         index, size = int(proof["leaf_index"]), int(checkpoint["tree_size"])
         path = [bytes.fromhex(h) for h in proof["inclusion_path"]]
         root = bytes.fromhex(checkpoint["root_hash"])
+    except ProofError:
+        raise
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ProofError(f"the proof is malformed: {err}") from err
     if index != int(event["seq"]) - 1:

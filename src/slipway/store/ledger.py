@@ -38,15 +38,9 @@ class AuditEvent:
     leaf_hash: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class LeafRow:
-    """One event as verification sees it: its stored leaf hash and the one its content gives."""
-
-    seq: int
-    event_id: str
-    action: str
-    stored: bytes
-    computed: bytes
+# One event as verification sees it: (seq, event_id, action, stored leaf hash, leaf hash of its
+# content). A plain tuple: verification builds a million of them.
+LeafRow = tuple[int, str, str, bytes, bytes]
 
 
 def details_json(details: dict[str, Any] | None) -> str:
@@ -116,7 +110,7 @@ def iter_leaves(conn: Connection, batch: int = 20_000) -> Iterator[LeafRow]:
             return
         for seq, event_id, ts, actor, action, kind, subject, details, stored in rows:
             computed = event_leaf(seq, event_id, ts, actor, action, kind, subject, details)
-            yield LeafRow(seq, event_id, action, bytes.fromhex(stored), computed)
+            yield seq, event_id, action, bytes.fromhex(stored), computed
         last = rows[-1][0]
 
 
