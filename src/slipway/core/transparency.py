@@ -23,11 +23,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from slipway.core.merkle import leaf_hash, verify_inclusion
 
-try:  # the fast encoder when it is installed (Slipway always has it); the standard library otherwise
+try:  # writing leaves needs orjson (Slipway always has it); checking a proof needs only the stdlib
     from orjson import dumps as json_dumps
 except ImportError:  # pragma: no cover - a verifier's copy of this file without orjson
-    def json_dumps(value: Any) -> bytes:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    json_dumps = None  # type: ignore[assignment]
 
 LEAF_VERSION = "slipway-audit-event/1"
 CHECKPOINT_FORMAT = "slipway-checkpoint/1"
