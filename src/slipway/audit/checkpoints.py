@@ -29,10 +29,10 @@ from slipway.store.schema.core import audit_events
 log = logging.getLogger(__name__)
 
 
-def _base(settings: Settings, key: Ed25519PrivateKey) -> tuple[TreeBuilder, int]:
+def _base(targets: list[str], key: Ed25519PrivateKey) -> tuple[TreeBuilder, int]:
     """The tree as of the newest checkpoint we signed at a folder destination (or an empty tree)."""
-    for location in configured_destinations(settings):
-        for checkpoint in reversed(destinations.read_checkpoints(location)):
+    for location in targets:
+        for checkpoint in reversed(destinations.read_checkpoints(location, newest=3)):
             try:
                 check_checkpoint(checkpoint, key.public_key())
                 size = int(checkpoint["tree_size"])
@@ -75,17 +75,18 @@ def extend_tree(conn: Connection, builder: TreeBuilder, signed: dict[int, str] |
 
 
 def make_checkpoint(db: Database, settings: Settings, key: Ed25519PrivateKey,
-                    published: list[dict[str, Any]] | None = None) -> tuple[dict[str, Any], bytes, int]:
+                    targets: list[str] | None = None) -> tuple[dict[str, Any], bytes, int]:
     """Sign the current tree. Returns the checkpoint, the new leaf hashes and the first new seq.
 
     The tree grows from the newest checkpoint's frontier when there is one (so it extends that
     checkpoint by construction); otherwise it is computed from event 1 and must match every
     ``published`` checkpoint signed by ``key``.
     """
-    builder, base_size = _base(settings, key)
+    targets = targets or configured_destinations(settings)
+    builder, base_size = _base(targets, key)
     signed: dict[int, str] = {}
     if not base_size:
-        for checkpoint in published or []:
+        for checkpoint in [c for t in targets for c in destinations.read_checkpoints(t)]:
             try:
                 check_checkpoint(checkpoint, key.public_key())
             except ProofError:
@@ -115,8 +116,7 @@ def publish_checkpoint(db: Database, settings: Settings, to: list[str] | None = 
     if not targets:
         raise InvalidInput("no checkpoint destination: give --to LOCATION or set [audit] checkpoints in slipway.toml")
     key = load_signing_key(settings, key_path)
-    published = [c for t in targets for c in destinations.read_checkpoints(t)]
-    checkpoint, leaves, first = make_checkpoint(db, settings, key, published)
+    checkpoint, leaves, first = make_checkpoint(db, settings, key, targets)
     where = [destinations.publish(t, checkpoint, leaves, first) for t in targets]
     return checkpoint, where
 

@@ -64,13 +64,15 @@ def _names(fs: Any, path: str) -> list[str]:
         return []
 
 
-def read_checkpoints(location: str) -> list[dict[str, Any]]:
-    """Every checkpoint published to a folder destination, smallest tree first (unchecked)."""
+def read_checkpoints(location: str, newest: int | None = None) -> list[dict[str, Any]]:
+    """Every checkpoint published to a folder destination (or the ``newest`` few), smallest tree
+    first (unchecked)."""
     if is_webhook(location):
         return []
     fs, path = _fs(location)
     found = []
-    for name in _names(fs, path):
+    names = [n for n in _names(fs, path) if _CHECKPOINT.match(n)]
+    for name in names[-newest:] if newest else names:
         if _CHECKPOINT.match(name):
             try:
                 found.append(orjson.loads(fs.cat_file(f"{path}/{name}")))
