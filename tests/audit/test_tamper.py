@@ -10,6 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from slipway.core.errors import Conflict
 from slipway.core.transparency import ProofError, check_inclusion_proof, event_leaf
 from slipway.store.database import Database
 from slipway.workspace import Workspace
@@ -88,6 +89,8 @@ def test_deleting_the_newest_events_is_named(audited_ws: Workspace) -> None:
     _rehash_from(db, 1)
     verdict = audited_ws.audit.verify()
     assert not verdict.ok and verdict.first_bad_seq == size - 1 and "removed" in verdict.reason
+    with pytest.raises(Conflict, match="events were removed"):  # and no checkpoint blesses the shorter ledger
+        audited_ws.audit.checkpoint()
 
 
 def test_reordering_is_named(audited_ws: Workspace) -> None:
