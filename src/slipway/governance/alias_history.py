@@ -3,7 +3,7 @@
 Every alias move appends an audit event (``…alias…`` action with ``model``, ``alias`` and
 ``version`` in its details; a removal has ``version`` null or a ``delete``/``remove`` action), in
 the same transaction as the move. Replaying them in ledger order up to a time gives the exact
-holders at that time, and the ledger's hash chain proves the history was not rewritten.
+holders at that time, and the ledger's Merkle tree and signed checkpoints prove the history was not rewritten.
 """
 
 from __future__ import annotations
