@@ -30,6 +30,9 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     published = _run(tmp_path, "audit", "checkpoint", "--json")
     assert published.returncode == 0, published.stderr
     assert json.loads(published.stdout)["checkpoint"]["tree_size"] >= 3
+    scheduled = _run(tmp_path, "audit", "checkpoint", "--every", "1", "--count", "2")
+    assert scheduled.returncode == 0 and scheduled.stdout.count("published to") == 2, scheduled.stderr
+    assert len(list((tmp_path / "published").glob("checkpoint-*.json"))) == 3
     ok = _run(tmp_path, "audit", "verify")
     assert ok.returncode == 0 and "signed checkpoint" in ok.stdout, ok.stderr
     proof = _run(tmp_path, "audit", "prove", "2", "--output", str(tmp_path / "proof.json"))

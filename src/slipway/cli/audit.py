@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -99,17 +101,35 @@ def audit_verify(
 def audit_checkpoint(
     to: list[str] = typer.Option(None, "--to", help="Publish here instead of [audit] checkpoints: a folder, an "
                                  "fsspec URL (s3://…) or a webhook URL (repeatable)."),
+    every: float = typer.Option(None, "--every", min=1.0, help="Keep publishing one every this many seconds "
+                                "(a schedule; stop with Ctrl-C or SIGTERM)."),
+    count: int = typer.Option(None, "--count", min=1, help="With --every: stop after this many."),
     as_json: bool = JsonOption,
 ) -> None:
     """Sign a checkpoint of the ledger (size, root hash, time) and publish it outside the store."""
-    published = workspace().audit.checkpoint(to=list(to) if to else None)
-    if as_json:
-        print_json(published)
-        return
-    cp = published["checkpoint"]
-    console.print(f"checkpoint: {cp['tree_size']} events, root {cp['root_hash']}, key {cp['key_id']}", highlight=False)
-    for where in published["published_to"]:
-        console.print(f"published to {where}", highlight=False)
+    audit = workspace().audit
+    stop = threading.Event()
+    if every:
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    done = 0
+    while True:
+        published = audit.checkpoint(to=list(to) if to else None)
+        done += 1
+        if as_json:
+            print_json(published)
+        else:
+            cp = published["checkpoint"]
+            console.print(f"checkpoint: {cp['tree_size']} events, root {cp['root_hash']}, key {cp['key_id']}",
+                          highlight=False)
+            for where in published["published_to"]:
+                console.print(f"published to {where}", highlight=False)
+        if not every or (count and done >= count):
+            return
+        try:
+            if stop.wait(every):
+                return
+        except KeyboardInterrupt:
+            return
 
 
 @app.command("prove")
