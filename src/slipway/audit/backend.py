@@ -1,16 +1,34 @@
-"""Audit endpoints: list events and verify the hash chain.
+"""Audit endpoints: list events, publish signed checkpoints, verify, prove inclusion.
 
-Both need ``audit.read`` (auditor, admin): the ledger names every actor and detail across all
-models. Viewers keep the per-model views (approval requests, ``aliases_at``, deployment history).
+Listing, verifying, checkpointing and proving need ``audit.read`` (auditor, admin): the ledger
+names every actor and detail across all models. Viewers keep the per-model views (approval
+requests, ``aliases_at``, deployment history).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from slipway.audit import destinations
+from slipway.audit.checkpoints import publish_checkpoint
+from slipway.audit.keys import destinations as configured_destinations
+from slipway.audit.keys import load_signing_key, load_verify_key
+from slipway.audit.proofs import prove
+from slipway.audit.records import InclusionProof, LedgerVerdict
+from slipway.audit.verify import verify_ledger
 from slipway.core.auth import endpoint
-from slipway.core.errors import InvalidInput
-from slipway.identity.proof import check_decision_signatures
+from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.transparency import ProofError, check_checkpoint
 from slipway.store.context import ServiceContext
-from slipway.store.ledger import AuditEvent, LedgerVerdict, list_events, verify_ledger
+from slipway.store.ledger import AuditEvent, list_events
+
+
+def _checkpoint_list(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(c, dict) for c in value):
+        raise InvalidInput("checkpoints must be a list of checkpoint objects (the JSON 'audit checkpoint' wrote)")
+    return value
 
 
 class AuditBackend:
@@ -30,15 +48,74 @@ class AuditBackend:
             return list_events(conn, subject_kind, subject_id, action, since_ms, until_ms, max(1, min(limit, 100_000)), descending)
 
     @endpoint("audit.read")
-    def verify(self) -> LedgerVerdict:
-        """Walk the whole chain and name the first event that was edited, removed or reordered."""
+    def verify(self, checkpoints: list[dict[str, Any]] | None = None, public_key: str | None = None,
+               state: bool = True) -> LedgerVerdict:
+        """Verify the ledger against ``checkpoints`` and every checkpoint at the configured
+        destinations (with their leaf mirrors), then replay it against the governed rows (``state``).
+        The verdict names the first event that breaks it and every row no event explains."""
+        given = _checkpoint_list(checkpoints)
+        key = load_verify_key(self.ctx.settings, public_key)
+        published, mirrors = [], []
+        for location in configured_destinations(self.ctx.settings):
+            published.extend(destinations.read_checkpoints(location))
+            mirrors.append(destinations.read_leaves(location))
         with self.ctx.db.read() as conn:
-            verdict = verify_ledger(conn)
-            # --- identity hook (issue 12 item 2): re-check the proof of every decision (approvals,
-            # rejections, protected-alias moves). The integrator moves this call into the new verify.
-            if verdict.ok:
-                problems = check_decision_signatures(conn)
-                if problems:
-                    return LedgerVerdict(False, verdict.events, None, "; ".join(problems))
-            # --- end identity hook
-            return verdict
+            return verify_ledger(conn, self.ctx.settings, given + published, key, mirrors, self.ctx.blobs, bool(state))
+
+    @endpoint("audit.read")
+    def checkpoint(self, to: list[str] | None = None) -> dict[str, Any]:
+        """Sign a checkpoint of the ledger and publish it to the configured destinations (``to``, for
+        admins only: other locations). Returns the checkpoint and where it went."""
+        if to:
+            self.ctx.principal.require("admin", "publish a checkpoint to a location that is not configured")
+            if not isinstance(to, list) or not all(isinstance(t, str) and t for t in to):
+                raise InvalidInput(f"to must be a list of locations, got {to!r}")
+        checkpoint, where = publish_checkpoint(self.ctx.db, self.ctx.settings, to or None)
+        return {"checkpoint": checkpoint, "published_to": where}
+
+    @endpoint("audit.read")
+    def prove(self, event: str, checkpoint: dict[str, Any] | None = None) -> InclusionProof:
+        """An inclusion proof of ``event`` (id or sequence number) in ``checkpoint``: by default the
+        newest published checkpoint covering it, else a fresh one signed with the configured key."""
+        if checkpoint is not None and not isinstance(checkpoint, dict):
+            raise InvalidInput("checkpoint must be a checkpoint object")
+        chosen = checkpoint or self._covering_checkpoint(str(event))
+        key = load_verify_key(self.ctx.settings)
+        if key is not None:
+            try:
+                check_checkpoint(chosen, key)
+            except ProofError as err:
+                raise InvalidInput(f"that checkpoint is not usable: {err}") from err
+        with self.ctx.db.read() as conn:
+            return prove(conn, str(event), chosen)
+
+    def _covering_checkpoint(self, event: str) -> dict[str, Any]:
+        from slipway.store.ledger import event_by_id
+
+        with self.ctx.db.read() as conn:
+            row = event_by_id(conn, event)
+        if row is None:
+            raise NotFound(f"no audit event {event!r}")
+        for location in configured_destinations(self.ctx.settings):
+            for published in destinations.read_checkpoints(location):
+                if int(published.get("tree_size", 0)) >= row.seq:
+                    return published
+        if self.ctx.settings.section("audit").get("signing_key"):
+            from slipway.audit.checkpoints import make_checkpoint
+
+            return make_checkpoint(self.ctx.db, self.ctx.settings, load_signing_key(self.ctx.settings))[0]
+        raise NotFound(f"no published checkpoint covers event {row.seq} and no signing key is configured; "
+                       "publish one with 'slipway audit checkpoint' or pass one")
+
+    @endpoint("read")
+    def recorded_bundle(self, model: str, version: int) -> dict[str, Any]:
+        """The bundle digest the ledger recorded when ``model/version`` was registered."""
+        from slipway.store.ledger import list_events as events
+
+        with self.ctx.db.read() as conn:
+            found = events(conn, "model_version", f"{model}/{int(version)}", "registry.register_version", limit=1,
+                           descending=False)
+        if not found:
+            raise NotFound(f"the ledger has no registration event for {model}/{version}")
+        return {"seq": found[0].seq, "bundle_digest": found[0].details.get("bundle_digest"),
+                "leaf_hash": found[0].leaf_hash}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from slipway.audit.records import InclusionProof, LedgerVerdict
 from slipway.core.clock import parse_time
 from slipway.store.context import Host
-from slipway.store.ledger import AuditEvent, LedgerVerdict
+from slipway.store.ledger import AuditEvent
 
 
 class AuditService:
@@ -22,5 +23,21 @@ class AuditService:
             since_ms=parse_time(since) if since else None, until_ms=parse_time(until) if until else None, limit=limit,
         )
 
-    def verify(self) -> LedgerVerdict:
-        return self._backend.verify()
+    def verify(self, checkpoints: list[dict[str, Any]] | None = None, public_key: str | None = None,
+               state: bool = True) -> LedgerVerdict:
+        """Prove the ledger extends every checkpoint (given and published) and the governed rows
+        match it; the verdict names the first bad event and every unexplained row."""
+        return self._backend.verify(checkpoints=checkpoints, public_key=public_key, state=state)
+
+    def checkpoint(self, to: list[str] | None = None) -> dict[str, Any]:
+        """Sign and publish a checkpoint (``{"checkpoint": …, "published_to": […]}``)."""
+        return self._backend.checkpoint(to=to)
+
+    def prove(self, event: str, checkpoint: dict[str, Any] | None = None) -> InclusionProof:
+        """An inclusion proof of ``event`` (id or seq), checkable offline with
+        :func:`slipway.core.transparency.check_inclusion_proof`."""
+        return self._backend.prove(event=str(event), checkpoint=checkpoint)
+
+    def recorded_bundle(self, model: str, version: int) -> dict[str, Any]:
+        """The bundle digest the ledger recorded at registration of ``model/version``."""
+        return self._backend.recorded_bundle(model=model, version=version)

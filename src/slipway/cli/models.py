@@ -7,7 +7,7 @@ import time
 import typer
 
 from slipway.cli.context import workspace
-from slipway.cli.output import JsonOption, console, field, print_json, show
+from slipway.cli.output import JsonOption, console, err_console, field, print_json, show
 from slipway.core.clock import iso
 from slipway.core.errors import InvalidInput
 from slipway.registry.records import ModelVersion, RegisteredModel
@@ -142,10 +142,20 @@ def alias(
 
 @app.command("load-check")
 def load_check(ref: str = typer.Argument(..., help="NAME@alias, NAME/3 or models:/…"), as_json: bool = JsonOption) -> None:
-    """Load a model, verify every bundle file against its digest, and predict its stored input example."""
-    registry = workspace().registry
+    """Load a model, check its bundle digest against the ledger's registration event, verify every
+    bundle file against it, and predict its stored input example. Exit code 1 if the row was changed."""
+    ws = workspace()
+    version = ws.registry.resolve(ref)
+    # The digest in the version row could have been pointed at another bundle; the ledger's
+    # registration event says which bundle this version really is.
+    recorded = ws.audit.recorded_bundle(version.name, version.version)
+    if recorded["bundle_digest"] != version.bundle_digest:
+        err_console.print(f"[bold red]not verified[/]: {version.ref} points at bundle {version.bundle_digest} but the "
+                          f"audit ledger recorded bundle {recorded['bundle_digest']} at its registration (event "
+                          f"{recorded['seq']}); run 'slipway audit verify'", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
     started = time.perf_counter()
-    predictor = registry.load(ref)
+    predictor = ws.registry.load(version.ref)
     load_ms = (time.perf_counter() - started) * 1000
     example = predictor.input_example()
     rows = None

@@ -2,7 +2,8 @@
 
 Every alias move and removal appends a row to ``model_alias_history`` in the same transaction as
 the move and its audit event (:mod:`slipway.registry.aliases`). Replaying the rows in order up to a
-time gives the exact holders at that time; ``audit verify`` checks the rows against the ledger.
+time gives the exact holders at that time; ``audit verify`` checks the rows against the ledger, whose Merkle tree and signed checkpoints
+prove the history was not rewritten.
 """
 
 from __future__ import annotations

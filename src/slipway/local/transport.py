@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import slipway.audit.checkpoints  # noqa: F401  (registers the checkpoint published after governance decisions)
 from slipway.blobs.store import BlobStore
 from slipway.core.auth import Principal
 from slipway.core.errors import NotFound

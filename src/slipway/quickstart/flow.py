@@ -143,7 +143,7 @@ def _run(project: Project, team: Team, options: QuickstartOptions, reporter: Rep
     if not verdict.ok:
         raise Conflict(f"the audit ledger failed verification at event {verdict.first_bad_seq}: {verdict.reason}")
     outcome.audit_events = verdict.events
-    reporter.ok(f"audit ledger verified: {verdict.events:,} events, the chain is intact")
+    reporter.ok(f"audit ledger verified: {verdict.events:,} events, Merkle tree and governed rows consistent")
     return server
 
 

@@ -18,6 +18,7 @@ from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE, whole_number
 from slipway.core.names import check_key, check_name, check_value
+from slipway.core.snapshots import snapshot_digest
 from slipway.registry.aliases import (
     check_alias_name,
     move_alias,
@@ -199,10 +200,11 @@ class RegistryBackend:
                                 .where(model_versions.c.model_id == model.id)).scalar() or 0) + 1
         metrics, params, datasets = run_snapshot(conn, facts.run_id)
         now = now_ms()
+        snapshot = {"signature": to_json(facts.signature), "metrics": to_json(metrics), "params": to_json(params),
+                    "datasets": to_json(datasets)}
         conn.execute(model_versions.insert().values(
             id=new_id(), model_id=model.id, version=version, run_id=facts.run_id, artifact_path=facts.artifact_path,
-            bundle_digest=facts.bundle_digest, flavor=facts.flavor, signature=to_json(facts.signature),
-            metrics=to_json(metrics), params=to_json(params), datasets=to_json(datasets), description=description,
+            bundle_digest=facts.bundle_digest, flavor=facts.flavor, **snapshot, description=description,
             tags=to_json(tags), state="registered", created_by=self.ctx.principal.name, created_ms=now, updated_ms=now,
         ))
         conn.execute(registered_models.update().where(registered_models.c.id == model.id).values(updated_ms=now))
@@ -211,9 +213,12 @@ class RegistryBackend:
         for item in datasets:
             add_edge(conn, "dataset_version", dataset_ref(item), "trained", "model_version", ref,
                      {"context": item["context"]})
+        # The values audit verify replays the row against: the bundle, the metrics, and a digest
+        # of the whole snapshot exactly as stored.
         self.ctx.audit(conn, "registry.register_version", "model_version", ref,
                        {"run_id": facts.run_id, "bundle_digest": facts.bundle_digest, "flavor": facts.flavor,
-                        "datasets": [dataset_ref(d) for d in datasets]})
+                        "datasets": [dataset_ref(d) for d in datasets], "metrics": metrics,
+                        "snapshot_digest": snapshot_digest(**snapshot)})
         return load_version(conn, model, version)
 
     @endpoint("registry.write")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
@@ -12,6 +14,17 @@ from slipway.core.auth import DecisionSigner, Principal
 from slipway.core.settings import Settings
 from slipway.store.database import Database
 from slipway.store.ledger import AuditEvent, append_event
+
+# Governance decisions; after a transaction that records one commits, every hook in
+# AFTER_DECISION runs (slipway.audit.checkpoints registers the checkpoint publisher there).
+DECISION_ACTIONS = frozenset({"approval.approve", "approval.reject", "model_version.transition", "model.alias.set",
+                              "registry.set_alias", "registry.delete_alias", "policy.set"})
+AFTER_DECISION: list[Callable[[Database, Settings], None]] = []
+
+
+def _run_decision_hooks(db: Database, settings: Settings) -> None:
+    for hook in AFTER_DECISION:
+        hook(db, settings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +43,12 @@ class ServiceContext:
         self, conn: Connection, action: str, subject_kind: str, subject_id: str, details: dict[str, Any] | None = None
     ) -> AuditEvent:
         """Append an audit event for the current principal in ``conn``'s transaction."""
-        return append_event(conn, self.principal.name, action, subject_kind, subject_id, details)
+        event = append_event(conn, self.principal.name, action, subject_kind, subject_id, details)
+        if action in DECISION_ACTIONS and AFTER_DECISION:
+            callbacks = conn.info.setdefault("after_commit", [])
+            if not any(getattr(c, "func", None) is _run_decision_hooks for c in callbacks):
+                callbacks.append(functools.partial(_run_decision_hooks, self.db, self.settings))
+        return event
 
     def as_principal(self, principal: Principal) -> ServiceContext:
         return dataclasses.replace(self, principal=principal)

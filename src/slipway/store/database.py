@@ -96,9 +96,20 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction; committed on success, rolled back on any error."""
-        with self._connect(self._writer) as conn, conn.begin():
-            yield conn
+        """A write transaction; committed on success, rolled back on any error.
+
+        Callables appended to ``conn.info["after_commit"]`` run once the transaction committed
+        (e.g. publishing an audit checkpoint after a governance decision); on rollback they are dropped.
+        """
+        with self._connect(self._writer) as conn:
+            try:
+                with conn.begin():
+                    yield conn
+                callbacks = conn.info.pop("after_commit", [])
+            finally:
+                conn.info.pop("after_commit", None)
+            for callback in callbacks:
+                callback()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -1,9 +1,10 @@
-"""The audit ledger: a hash chain of events, appended inside the caller's transaction.
+"""The audit ledger: events appended inside the caller's transaction, each a leaf of a Merkle tree.
 
-Each event's hash covers its own fields and the previous event's hash; ``audit_head`` holds the
-newest sequence number and hash and is locked by every appender, which serialises the chain
-across processes and makes removal of the newest events detectable. Verification walks the chain
-and names the first event that does not fit.
+Each event stores its RFC 6962 leaf hash (:func:`slipway.core.transparency.event_leaf`), so an
+append costs one hash, one insert and one update of ``audit_head`` (which every appender locks:
+appends are serialised across processes and numbered without gaps). Tree nodes are never stored:
+the roots that checkpoints sign and verification compares are computed from the leaf hashes in
+one pass (``slipway.audit``), so the cost of an append does not grow with the ledger.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.clock import now_ms
-from slipway.core.hashing import hash_bytes
 from slipway.core.ids import new_id
 from slipway.core.records import record
+from slipway.core.transparency import event_leaf
 from slipway.store.schema.core import audit_events, audit_head
 
 GENESIS = "0" * 64
@@ -34,29 +35,24 @@ class AuditEvent:
     subject_kind: str
     subject_id: str
     details: dict[str, Any]
-    prev_hash: str
-    hash: str
+    leaf_hash: str
 
 
-@record
-class LedgerVerdict:
-    ok: bool
-    events: int
-    first_bad_seq: int | None
-    reason: str
+# One event as verification sees it: (seq, event_id, action, stored leaf hash, leaf hash of its
+# content). A plain tuple: verification builds a million of them.
+LeafRow = tuple[int, str, str, bytes, bytes]
 
 
-def _event_hash(seq: int, event_id: str, ts: int, actor: str, action: str, subject_kind: str,
-                subject_id: str, details_json: str, prev_hash: str) -> str:
-    payload = orjson.dumps([seq, event_id, ts, actor, action, subject_kind, subject_id, details_json, prev_hash])
-    return hash_bytes(payload)
+def details_json(details: dict[str, Any] | None) -> str:
+    """Details as stored and hashed: compact JSON with sorted keys."""
+    return orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
 
 
 def append_event(
     conn: Connection, actor: str, action: str, subject_kind: str, subject_id: str, details: dict[str, Any] | None = None
 ) -> AuditEvent:
     """Append one event in ``conn``'s transaction (so it commits or rolls back with the change)."""
-    head_query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+    head_query = select(audit_head.c.seq).where(audit_head.c.id == 1)
     if conn.dialect.name == "postgresql":
         head_query = head_query.with_for_update()
     head = conn.execute(head_query).first()
@@ -66,32 +62,32 @@ def append_event(
         conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS))
         if conn.dialect.name == "postgresql":
             conn.execute(head_query).first()
-        prev_seq, prev_hash = 0, GENESIS
+        prev_seq = 0
     else:
-        prev_seq, prev_hash = head.seq, head.hash
+        prev_seq = head.seq
     seq = prev_seq + 1
-    event_id, ts = new_id(), now_ms()
-    details_json = orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
-    digest = _event_hash(seq, event_id, ts, actor, action, subject_kind, subject_id, details_json, prev_hash)
+    event_id, ts, body = new_id(), now_ms(), details_json(details)
+    leaf = event_leaf(seq, event_id, ts, actor, action, subject_kind, subject_id, body).hex()
     conn.execute(
         audit_events.insert().values(
             seq=seq, event_id=event_id, ts=ts, actor=actor, action=action, subject_kind=subject_kind,
-            subject_id=subject_id, details=details_json, prev_hash=prev_hash, hash=digest,
+            subject_id=subject_id, details=body, leaf_hash=leaf,
         )
     )
-    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest))
-    return AuditEvent(seq, event_id, ts, actor, action, subject_kind, subject_id, details or {}, prev_hash, digest)
+    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=leaf))
+    return AuditEvent(seq, event_id, ts, actor, action, subject_kind, subject_id, details or {}, leaf)
 
 
-def _row_to_event(row: Any) -> AuditEvent:
+def row_to_event(row: Any) -> AuditEvent:
     return AuditEvent(
         row.seq, row.event_id, row.ts, row.actor, row.action, row.subject_kind, row.subject_id,
-        orjson.loads(row.details), row.prev_hash, row.hash,
+        orjson.loads(row.details), row.leaf_hash,
     )
 
 
-def iter_events(conn: Connection, batch: int = 5000) -> Iterator[Any]:
-    last = 0
+def iter_events(conn: Connection, batch: int = 5000, after: int = 0) -> Iterator[Any]:
+    """Every event row in sequence order, read in keyset batches."""
+    last = after
     while True:
         rows = conn.execute(
             select(audit_events).where(audit_events.c.seq > last).order_by(audit_events.c.seq).limit(batch)
@@ -102,26 +98,33 @@ def iter_events(conn: Connection, batch: int = 5000) -> Iterator[Any]:
         last = rows[-1].seq
 
 
-def verify_ledger(conn: Connection) -> LedgerVerdict:
-    """Walk the chain; report the first event that was edited, removed, inserted or reordered."""
-    expected_prev, expected_seq, count = GENESIS, 1, 0
-    for row in iter_events(conn):
-        count += 1
-        if row.seq != expected_seq:
-            return LedgerVerdict(False, count, expected_seq, f"event {expected_seq} is missing (next is {row.seq})")
-        if row.prev_hash != expected_prev:
-            return LedgerVerdict(False, count, row.seq, f"event {row.seq} does not follow event {row.seq - 1} (chain broken)")
-        recomputed = _event_hash(row.seq, row.event_id, row.ts, row.actor, row.action, row.subject_kind,
-                                 row.subject_id, row.details, row.prev_hash)
-        if recomputed != row.hash:
-            return LedgerVerdict(False, count, row.seq, f"event {row.seq} ({row.action}) was altered: its content does not match its hash")
-        expected_prev, expected_seq = row.hash, row.seq + 1
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
-    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
-    if head_seq != expected_seq - 1 or head_hash != expected_prev:
-        return LedgerVerdict(False, count, expected_seq if head_seq >= expected_seq else head_seq,
-                             f"the ledger head records event {head_seq} but the chain ends at {expected_seq - 1}: events were removed or altered")
-    return LedgerVerdict(True, count, None, "ok")
+def iter_leaves(conn: Connection, batch: int = 20_000) -> Iterator[LeafRow]:
+    """Every event with its stored leaf hash and the leaf hash recomputed from its content."""
+    columns = audit_events.c
+    query = select(columns.seq, columns.event_id, columns.ts, columns.actor, columns.action, columns.subject_kind,
+                   columns.subject_id, columns.details, columns.leaf_hash).order_by(columns.seq).limit(batch)
+    last = 0
+    while True:
+        rows = conn.execute(query.where(columns.seq > last)).all()
+        if not rows:
+            return
+        for seq, event_id, ts, actor, action, kind, subject, details, stored in rows:
+            computed = event_leaf(seq, event_id, ts, actor, action, kind, subject, details)
+            yield seq, event_id, action, bytes.fromhex(stored), computed
+        last = rows[-1][0]
+
+
+def head_seq(conn: Connection) -> int:
+    """The sequence number of the newest event, as the head row records it."""
+    return int(conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar() or 0)
+
+
+def event_by_id(conn: Connection, event_id: str) -> Any:
+    """The event row with id ``event_id`` (or sequence number, given as digits), or None."""
+    query = select(audit_events)
+    if event_id.isdigit():
+        return conn.execute(query.where(audit_events.c.seq == int(event_id))).first()
+    return conn.execute(query.where(audit_events.c.event_id == event_id)).first()
 
 
 def list_events(
@@ -140,7 +143,7 @@ def list_events(
     if until_ms is not None:
         query = query.where(audit_events.c.ts <= until_ms)
     order = audit_events.c.seq.desc() if descending else audit_events.c.seq
-    return [_row_to_event(r) for r in conn.execute(query.order_by(order).limit(limit))]
+    return [row_to_event(r) for r in conn.execute(query.order_by(order).limit(limit))]
 
 
 def event_as_dict(event: AuditEvent) -> dict[str, Any]:

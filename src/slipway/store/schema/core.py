@@ -28,14 +28,15 @@ audit_events = Table(
     Column("subject_kind", String(50), nullable=False),
     Column("subject_id", String(300), nullable=False),
     Column("details", Text, nullable=False),
-    Column("prev_hash", DIGEST, nullable=False),
-    Column("hash", DIGEST, nullable=False),
+    # RFC 6962 leaf hash of the event (slipway.core.transparency.event_leaf); the Merkle tree over
+    # these, in seq order, is what signed checkpoints commit to.
+    Column("leaf_hash", DIGEST, nullable=False),
     Index("ix_audit_subject", "subject_kind", "subject_id"),
     Index("ix_audit_ts", "ts"),
 )
 
-# One row (id = 1): the last sequence number and hash. Appenders lock it, so the chain is
-# serialised across processes, and removing the newest events is detectable.
+# One row (id = 1): the last sequence number and leaf hash. Appenders lock it, so events are
+# numbered without gaps across processes.
 audit_head = Table(
     "audit_head",
     metadata,
