@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from slipway.core.activity import report_created
 from slipway.models.files import read_verified_bundle
 from slipway.models.predictor import Predictor, predictor_from_files
 from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
@@ -46,7 +47,9 @@ class RegistryService:
                          tags: dict[str, str] | None = None) -> ModelVersion:
         """Register a run's model bundle as the next version of ``name`` (creating the model if missing)."""
         self._host.service("tracking").flush()  # the metrics snapshot must include buffered points
-        return self._backend.register_version(name, run_id, artifact_path, description, tags)
+        version: ModelVersion = self._backend.register_version(name, run_id, artifact_path, description, tags)
+        report_created("model_version", version.ref)
+        return version
 
     register_model = register_version
 
