@@ -112,7 +112,7 @@ def test_every_route_to_a_model_version_records_its_training_data(workspace: Wor
     # A plain script: the user logs the input, the platform carries it to the version.
     from sklearn.linear_model import LogisticRegression
 
-    frame = ws.data.load(DATA).select(flows.FEATURES + [flows.TARGET]).to_pandas()
+    frame = ws.data.load(DATA).select([*flows.FEATURES, flows.TARGET]).to_pandas()
     with slipway.start_run("script", experiment="scripts"):
         slipway.log_input(ws.data.get_version(DATA))
         model = LogisticRegression(max_iter=200).fit(frame[flows.FEATURES], frame[flows.TARGET])

@@ -108,6 +108,9 @@ class TrackingService:
             self._host.blobs.put_bytes(packages_lock().encode())
         if experiment is None and parent is not None:
             experiment = parent.info.experiment_id  # a child run lives in its parent's experiment
+        reproduces = self._host.settings.reproduces
+        if reproduces and parent is None:  # found again by `slipway models reproduce --run` to compare
+            tags = {**(tags or {}), "slipway.reproduces": reproduces}
         run = self._backend.create_run(
             experiment=experiment, name=name, parent_id=parent.id if parent else None, git_commit=commit,
             git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags,
