@@ -130,3 +130,71 @@ def test_reproduce_errors_are_one_line(project: tuple[Path, dict[str, str]], tmp
     assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
     missing = _run([*SLIPWAY, "models", "reproduce", "maint/9", "--run"], root, env)
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+
+
+PIPELINE = textwrap.dedent("""
+    from slipway.pipelines import StepContext, pipeline, step
+    from slipway.pipelines.steps import register_model, validate_data
+
+    FEATURES = ["Air temperature [K]", "Torque [Nm]", "Tool wear [min]"]
+
+
+    @step
+    def train(table, trees: int = 5):
+        from sklearn.ensemble import RandomForestClassifier
+
+        frame = table.to_pandas()
+        return RandomForestClassifier(n_estimators=trees, random_state=0).fit(frame[FEATURES], frame["Machine failure"])
+
+
+    @step(local=True)
+    def track(model, table, trees: int, context: StepContext = None):
+        from slipway.models.logging import log_model
+
+        ws = context.workspace
+        frame = table.to_pandas()
+        with context.start_run("train", experiment="sensors") as run:
+            ws.tracking.log_params({"trees": trees})
+            ws.tracking.log_metrics({"accuracy": model.score(frame[FEATURES], frame["Machine failure"]),
+                                     "rows": float(len(frame))})
+            return log_model(ws, model, "model", input_example=frame[FEATURES].head(3), run_id=run.id)
+
+
+    @pipeline
+    def retrain(dataset: str = "sensors", trees: int = 5):
+        table = validate_data(dataset)
+        register_model(track(train(table, trees=trees), table, trees), "sensors-model")
+""")
+
+
+def test_reproduce_reruns_a_pipeline_from_the_folder_it_ran_in_without_the_cache(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    project = root / "project"
+    project.mkdir(parents=True)
+    (project / "pipeline.py").write_text(PIPELINE)
+    (project / "slipway.toml").write_text('[slipway]\nhome = ".slipway"\n')
+    (root / ".gitignore").write_text(".slipway/\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    env.update(SLIPWAY_USER="tester", COLUMNS="200", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    for command in (["git", "init", "-q"], ["git", "add", "."], ["git", "commit", "-qm", "pipeline"]):
+        assert _run(command, root, env).returncode == 0
+    table = pacsv.read_csv(AI4I)
+    for rows, name in ((1000, "week1.csv"), (2000, "week2.csv")):
+        pacsv.write_csv(table.slice(0, rows), tmp_path / name)
+
+    assert _run([*SLIPWAY, "data", "add", "sensors", str(tmp_path / "week1.csv")], project, env).returncode == 0
+    first = _run([*SLIPWAY, "pipelines", "run", "pipeline.py:retrain", "-p", "trees=6"], project, env)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    assert _run([*SLIPWAY, "data", "add", "sensors", str(tmp_path / "week2.csv")], project, env).returncode == 0
+
+    again = _run([*SLIPWAY, "models", "reproduce", "sensors-model/1", "--run"], project, env)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "reproduced: run" in again.stdout
+    versions = json.loads(_run([*SLIPWAY, "models", "versions", "sensors-model", "--json"], project, env).stdout)
+    assert [v["version"] for v in versions] == [2, 1]
+    assert versions[0]["params"] == {"trees": "6"} and versions[0]["metrics"]["rows"] == 1000.0
+    assert [(d["dataset"], d["version"]) for d in versions[0]["datasets"]] == [("sensors", 1)]
+    runs = json.loads(_run([*SLIPWAY, "pipelines", "ls", "--json"], project, env).stdout)
+    runs = runs["runs"] if isinstance(runs, dict) else runs
+    assert len(runs) == 2 and runs[0]["steps"][0]["cached"] is False  # recomputed, not served from the cache

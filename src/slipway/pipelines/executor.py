@@ -160,12 +160,17 @@ class Executor:
         if reused and reused[0] == cache_key:
             self._hit(node, cache_key, reused[1], {"reused_from": reused[2]})
             return
-        if step.cache:
+        if step.cache and not self._reproducing():
             hit = self._lookup(cache_key)
             if hit and self._blobs_present(hit):
                 self._hit(node, cache_key, hit, {})
                 return
         self._launch(node, 1, cache_key)
+
+    def _reproducing(self) -> bool:
+        """``slipway models reproduce --run`` recomputes every step: a cached result proves nothing."""
+        settings = getattr(self.workspace, "settings", None)
+        return bool(getattr(settings, "reproduces", ""))
 
     def _data(self) -> Any:
         return None if self.workspace is None else self.workspace.data

@@ -2,9 +2,11 @@
 
 ``reproduce_info`` gathers the run's git commit and dirty flag, the packages digest and lock text
 (stored as a blob when the run started), params and dataset versions. ``rerun`` checks that commit
-out in a temporary git worktree and runs the recorded command line there with this interpreter,
-against the same store (never one the worktree's own config would open), with every dataset the
-run read pinned to the version it read. ``compare_runs`` sets the re-run beside the original.
+out in a temporary git worktree and runs the recorded command line there with this interpreter
+(a script, or ``slipway pipelines run …`` for a model a pipeline made), from the worktree's
+counterpart of the current folder, against the same store (never one the worktree's own config
+would open), with every dataset the run read pinned to the version it read; pipeline steps are
+recomputed, not served from the cache. ``compare_runs`` sets the re-run beside the original.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def entry_command(info: ReproduceInfo, repo_root: Path, worktree: Path) -> list[
     except ValueError as err:
         raise Conflict(f"the command line of run {info.run_id} cannot be split into arguments: {err}") from err
     script = Path(argv[0])
+    if _is_slipway_cli(script):
+        # `slipway pipelines run FILE:NAME -p …`: the same command, with this installation's CLI.
+        return [sys.executable, "-m", "slipway.cli.main", *argv[1:]]
     if script.is_absolute():
         try:
             relative = script.resolve().relative_to(repo_root.resolve())
@@ -78,6 +83,21 @@ def entry_command(info: ReproduceInfo, repo_root: Path, worktree: Path) -> list[
     if not target.is_file():
         raise Conflict(f"the entry point {relative} of run {info.run_id} is not in commit {info.git_commit}")
     return [sys.executable, str(target), *argv[1:]]
+
+
+def _is_slipway_cli(script: Path) -> bool:
+    """Whether the recorded program is Slipway's own CLI (its console script or ``-m slipway.cli.main``)."""
+    return script.name == "slipway" or script.as_posix().endswith("slipway/cli/main.py")
+
+
+def rerun_folder(root: Path, worktree: Path, here: Path) -> Path:
+    """The worktree's counterpart of ``here`` (re-run from the folder you trained in, so relative
+    paths in the command line mean what they meant), or the worktree's top."""
+    try:
+        folder = worktree / here.resolve().relative_to(root.resolve())
+    except ValueError:
+        return worktree
+    return folder if folder.is_dir() else worktree
 
 
 def dataset_pins(info: ReproduceInfo) -> list[str]:
@@ -137,7 +157,8 @@ def rerun(info: ReproduceInfo, settings: Settings, repo: str | os.PathLike[str] 
             raise Conflict(f"cannot check out commit {info.git_commit}: {added.stderr.strip()}")
         try:
             command = entry_command(info, root, worktree)
-            return subprocess.run(command, cwd=worktree, env=env, capture_output=True, text=True, check=False)
+            folder = rerun_folder(root, worktree, Path(repo).resolve() if repo != "." else Path.cwd())
+            return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, check=False)
         finally:
             _git(["worktree", "remove", "--force", str(worktree)], root)
 
