@@ -21,7 +21,7 @@ from slipway.pipelines.artifacts import Artifacts
 from slipway.pipelines.cache import compute_key
 from slipway.pipelines.context import StepContext
 from slipway.pipelines.graph import Graph, Node
-from slipway.pipelines.provenance import Call, input_edges, key_material, merge, pin_datasets
+from slipway.pipelines.provenance import Call, key_material, merge, pin_datasets, read_details, step_edges
 from slipway.pipelines.records import PipelineRun, StepUpdate
 from slipway.pipelines.runners.base import Runner, StepLocator, Task, TaskResult
 from slipway.pipelines.runners.task import execute_task
@@ -183,17 +183,12 @@ class Executor:
             False, error=f"{type(err).__name__}: {message}", traceback=traceback.format_exc(),
             start_ms=now_ms(), end_ms=now_ms()))
 
-    def _lineage(self, node: Node, created: list[tuple[str, str, str]] = (),  # type: ignore[assignment]
+    def _lineage(self, node: Node, created: list[tuple[str, str, str]] | None = None,
                  touched: list[list[str]] | None = None) -> list[list[str]] | None:
-        """The edges the platform records for a step: the versions it pinned, what the platform's
-        APIs created while it ran, and anything the step added itself with ``context.touch``."""
-        edges = input_edges(self._pinned.get(node.key, ())) + [list(e) for e in created]
-        edges += [e for e in touched or [] if e not in edges]
-        return edges or None
+        return step_edges(self._pinned.get(node.key, []), created or [], touched or [])
 
     def _details(self, node: Node) -> dict[str, Any]:
-        read = self._read.get(node.key, ())
-        return {"datasets": [d.ref for d in read]} if read else {}
+        return read_details(self._read.get(node.key, ()))
 
     def _lookup(self, cache_key: str) -> dict[str, Any] | None:
         if self._known is not None:

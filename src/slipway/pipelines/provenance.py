@@ -69,6 +69,17 @@ def merge(*groups: Iterable[ConsumedDataset]) -> tuple[ConsumedDataset, ...]:
     return tuple(seen.values())
 
 
-def input_edges(read: Iterable[ConsumedDataset]) -> list[list[str]]:
-    """``dataset_version --input_to--> pipeline_run`` edges, in the shape of ``StepUpdate.lineage``."""
-    return [["dataset_version", item.ref, "input_to"] for item in read]
+def step_edges(pinned: Iterable[ConsumedDataset], created: Iterable[tuple[str, str, str]],
+               touched: Iterable[list[str]]) -> list[list[str]] | None:
+    """The edges recorded for one step, in the shape of ``StepUpdate.lineage``: ``dataset_version
+    --input_to--> pipeline_run`` for each version it pinned, ``pipeline_run --relation--> …`` for
+    what the platform's APIs created while it ran, and any the step added with ``context.touch``."""
+    edges = [["dataset_version", item.ref, "input_to"] for item in pinned] + [list(e) for e in created]
+    edges += [list(e) for e in touched if list(e) not in edges]
+    return edges or None
+
+
+def read_details(read: Iterable[ConsumedDataset]) -> dict[str, Any]:
+    """What a step run's ``details`` say it read (upstream included)."""
+    refs = [item.ref for item in read]
+    return {"datasets": refs} if refs else {}
