@@ -80,12 +80,16 @@ def test_every_route_to_a_model_version_records_its_training_data(workspace: Wor
     assert DATA in ws.lineage.upstream(f"pipeline:{fresh.id}").ids("dataset_version")
     assert _data_validation_passes(ws, "failures/1")
 
-    # Fully cached on the same data: nothing runs, and the run still records what it read and made.
+    # Fully cached on the same data: nothing runs, and the run still records what it read and made,
+    # and the validation verdict is recorded again for the policies.
+    verdicts = len(ws.audit.log(f"dataset_version:{DATA}", action="data.validation"))
+    assert verdicts == 1
     cached = ws.pipelines.run(retrain)
     assert cached.status == "SUCCEEDED" and cached.executed == [], cached.steps
     assert ws.pipelines.output(cached.id, "register_model").ref == "failures/1"
     assert ws.lineage.upstream(f"pipeline:{cached.id}").ids("dataset_version") == [DATA]
     assert cached.step("log_candidate").details["datasets"] == [DATA]
+    assert len(ws.audit.log(f"dataset_version:{DATA}", action="data.validation")) == verdicts + 1
     _assert_trained_on_data(ws, "failures/1")
 
     # Partly cached: the validated data comes from the cache, the model is new.
