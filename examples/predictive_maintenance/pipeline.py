@@ -86,8 +86,10 @@ def evaluate(model: Any, holdout: pa.Table) -> dict[str, float]:
 @step(local=True)
 def track(model: Any, metrics: dict[str, float], train_table: pa.Table, holdout: pa.Table, dataset: str,
           params: dict[str, Any], context: StepContext = None) -> Any:  # type: ignore[assignment]
-    """Log the training run: parameters, metrics, the dataset version (and what changed since the
-    previous version, as a reference input), and the model with an input example."""
+    """Log the training run: parameters, metrics, what changed since the previous dataset version
+    (recorded as a reference input), and the model with an input example. The version this run
+    trained on becomes its input without a call: the platform gives a run started in a step the
+    dataset versions its upstream steps read."""
     from slipway.models.logging import log_model
 
     ws = context.workspace
@@ -96,7 +98,6 @@ def track(model: Any, metrics: dict[str, float], train_table: pa.Table, holdout:
         ws.tracking.log_params({**params, "dataset": version.ref, "train_rows": train_table.num_rows,
                                 "holdout_rows": holdout.num_rows})
         ws.tracking.log_metrics(metrics)
-        ws.tracking.log_input(version, "training")
         if version.version > 1:  # the data the previous model saw: record it and how much moved
             previous = ws.data.get_version(f"{version.name}@{version.version - 1}")
             ws.tracking.log_input(previous, "reference")
@@ -155,7 +156,6 @@ def deploy_canary(model_version: Any, deployment: str, context: StepContext = No
         spec["variants"] = [*stables, {"name": "canary", "model": model_version.ref, "role": "canary",
                                        "weight": first_step}]
     applied = ws.serving.apply(spec)
-    context.touch("deployment", deployment, "deployed")
     if current is None and ws.governance.status(model_version.ref).state == "approved":
         ws.governance.transition(model_version.ref, "deployed", f"stable variant of {deployment}")
     action = "stable" if current is None else "canary"

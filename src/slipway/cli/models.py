@@ -175,11 +175,16 @@ def load_check(ref: str = typer.Argument(..., help="NAME@alias, NAME/3 or models
 @app.command("reproduce")
 def reproduce(
     ref: str = typer.Argument(..., help="NAME/VERSION or NAME@alias."),
-    run: bool = typer.Option(False, "--run", help="Re-execute the run's entry point at its commit."),
+    run: bool = typer.Option(False, "--run", help="Re-execute the run's command line at its commit against this "
+                                                  "store, with the data it read pinned, and compare."),
     show_lock: bool = typer.Option(False, "--lock", help="Print the full package lock."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Print what rebuilding a version needs (commit, packages, params, data); --run re-executes it."""
+    """Print what rebuilding a version needs (commit, packages, params, data); --run re-executes
+    it and compares the new run with the original (exit 1 if the re-run fails or differs)."""
+    if run:
+        _reproduce_run(ref, as_json)
+        return
     info = workspace().registry.reproduce_info(ref)
     if as_json:
         print_json(info)
@@ -197,11 +202,47 @@ def reproduce(
             console.print(f"[bold]packages[/] ({len(lines)}):", highlight=False)
             console.print("\n".join(lines if show_lock else lines[:10] + (["…  (--lock for all)"] if len(lines) > 10 else [])),
                           highlight=False)
-    if run:
-        from slipway.registry.reproduce import rerun
 
+
+def _reproduce_run(ref: str, as_json: bool) -> None:
+    from slipway.cli.output import fail, print_table
+
+    registry = workspace().registry
+    info = registry.reproduce_info(ref)
+    if not as_json:
+        console.print(f"re-running run {info.run_id} of {info.name}/{info.version}", highlight=False, soft_wrap=True)
+        console.print(f"git commit: {info.git_commit}", highlight=False, soft_wrap=True)
         if info.git_dirty:
             console.print("warning: the run's work tree had uncommitted changes; the commit may differ from what ran",
                           style="yellow")
-        code = rerun(info)
-        raise typer.Exit(code)
+    result = registry.reproduce(ref)
+    if as_json:
+        print_json({"reproduction": result, "matches": result.matches})
+    else:
+        console.print(result.output.rstrip(), highlight=False, markup=False)
+        if result.exit_code == 0 and result.errors.strip():
+            console.print(result.errors.rstrip(), highlight=False, markup=False, style="dim")
+        rows = [(c["kind"], _cell(c["key"]), _cell(c["original"]), _cell(c["reproduced"]), "yes" if c["same"] else "NO")
+                for c in result.comparisons]
+        if rows:
+            print_table(f"run {result.original_run} vs its re-run {result.reproduced_run}",
+                        ["kind", "key", "original", "re-run", "same"], rows)
+    if result.exit_code != 0:
+        # The script's own traceback stays out of the terminal (it is in --json's "errors"); its
+        # last line names what went wrong.
+        last = next((line for line in reversed(result.errors.splitlines()) if line.strip()), "")
+        fail(f"the re-run of run {result.original_run} exited with code {result.exit_code}" + (f": {last.strip()}" if last else ""), 1)
+    if result.reproduced_run is None:
+        fail(f"the re-run of run {result.original_run} finished but started no tracking run to compare", 1)
+    differing = [f"{c['kind']} {c['key']}" for c in result.comparisons if not c["same"]]
+    if differing:
+        fail(f"the re-run {result.reproduced_run} differs from run {result.original_run} in: {', '.join(differing)}", 1)
+    if not as_json:
+        console.print(f"reproduced: run {result.reproduced_run} matches run {result.original_run} "
+                      f"({len(result.comparisons)} params, metrics and inputs)", highlight=False, soft_wrap=True)
+
+
+def _cell(value: object) -> str:
+    from rich.markup import escape
+
+    return "—" if value is None else escape(str(value))

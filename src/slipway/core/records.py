@@ -1,12 +1,15 @@
 """Records: the frozen dataclasses that services return, and their JSON codec.
 
 Records cross the HTTP boundary in remote mode, so each is registered by class name and encoded
-with a ``"$r"`` tag; the client decodes them back into the same classes.
+with a ``"$r"`` tag; the client decodes them back into the same classes. A tag whose class was not
+imported yet in this process (a fresh process reading a stored step output, say) is resolved by
+importing the modules in :data:`RECORD_MODULES`, so decoding never depends on import order.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 from typing import Any, TypeVar, dataclass_transform
 
@@ -14,14 +17,43 @@ import orjson
 
 T = TypeVar("T")
 _REGISTRY: dict[str, type] = {}
+# Every module of the package that defines records (tests/core/test_record_types.py keeps this
+# complete). Imported lazily, the first time a tag is met whose class is not registered yet.
+RECORD_MODULES = (
+    "slipway.data.records", "slipway.deploy.records", "slipway.governance.identity",
+    "slipway.governance.records", "slipway.lineage.records", "slipway.models.records",
+    "slipway.pipelines.gates", "slipway.pipelines.records", "slipway.registry.records",
+    "slipway.store.ledger", "slipway.tracking.records",
+)
+_imported_all = False
 
 
 @dataclass_transform(frozen_default=True)
 def record(cls: type[T]) -> type[T]:
-    """Make ``cls`` a frozen, slotted dataclass and register it for the wire codec."""
+    """Make ``cls`` a frozen, slotted dataclass and register it for the wire codec.
+
+    Raises:
+        TypeError: another module already registered a record of the same name (the wire tag is
+            the bare class name, so two would decode ambiguously).
+    """
     data_cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
+    earlier = _REGISTRY.get(cls.__name__)
+    if earlier is not None and earlier.__module__ != cls.__module__:
+        raise TypeError(f"record {cls.__name__!r} of {cls.__module__} clashes with the one of {earlier.__module__}")
     _REGISTRY[cls.__name__] = data_cls
     return data_cls
+
+
+def record_type(name: str) -> type | None:
+    """The record class tagged ``name``, importing the record modules if it is not known yet."""
+    global _imported_all
+    found = _REGISTRY.get(name)
+    if found is None and not _imported_all:
+        for module in RECORD_MODULES:
+            importlib.import_module(module)
+        _imported_all = True
+        found = _REGISTRY.get(name)
+    return found
 
 
 def to_wire(value: Any) -> Any:
@@ -45,8 +77,8 @@ def from_wire(value: Any) -> Any:
             return float(value["$f"].replace("Infinity", "inf"))
         name = value.get("$r")
         decoded = {k: from_wire(v) for k, v in value.items() if k != "$r"}
-        if name is not None and name in _REGISTRY:
-            cls = _REGISTRY[name]
+        cls = record_type(name) if isinstance(name, str) else None
+        if cls is not None:
             fields = {f.name: f for f in dataclasses.fields(cls)}
             kwargs = {}
             for key, item in decoded.items():

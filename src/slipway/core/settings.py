@@ -53,6 +53,10 @@ class Settings:
     max_upload_bytes: int = 5 * 1024**3
     # SQLite busy timeout; long enough that writers queue instead of failing.
     sqlite_busy_timeout_s: float = 60.0
+    # Set by `slipway models reproduce --run` for the re-run: a dataset named without a version
+    # resolves to the version pinned here ("name@3"), and runs are tagged as reproductions of this run.
+    dataset_pins: tuple[str, ...] = ()
+    reproduces: str = ""
     # Every other table of the config file, by name (e.g. "governance", "serving").
     sections: dict[str, Any] = dataclasses.field(default_factory=dict)
     config_path: str = ""

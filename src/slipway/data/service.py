@@ -193,9 +193,22 @@ class DataService:
 
     # -- reading --------------------------------------------------------------------------------
     def get_version(self, ref: Any) -> DatasetVersion:
-        """``name``, ``name@3`` or ``name@latest`` as a :class:`DatasetVersion`."""
+        """``name``, ``name@3`` or ``name@latest`` as a :class:`DatasetVersion`.
+
+        While a version is reproduced (settings ``dataset_pins``), a name without a version means
+        the version the original run read, not the latest."""
         name, version = parse_ref(ref)
+        if version is None:
+            version = self._pinned().get(name)
         return self._backend.get_version(name, version)  # type: ignore[no-any-return]
+
+    def _pinned(self) -> dict[str, int]:
+        pins = {}
+        for pin in self._host.settings.dataset_pins:
+            name, version = parse_ref(pin)
+            if version is not None:
+                pins[name] = version
+        return pins
 
     def list_datasets(self) -> list[Dataset]:
         return self._backend.list_datasets()  # type: ignore[no-any-return]

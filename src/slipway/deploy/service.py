@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from slipway.core.activity import report_created
 from slipway.core.errors import InvalidInput
 from slipway.deploy.outcomes import outcome_metrics
 from slipway.deploy.records import Deployment, DeploymentStatus, HistoryEntry, PayloadSegment
@@ -47,7 +48,9 @@ class DeployService:
 
     def apply(self, spec: str | Path | dict[str, Any]) -> Deployment:
         """Create or update a deployment from a spec (mapping, YAML path or YAML text)."""
-        return self._backend.apply(read_spec(spec))  # type: ignore[no-any-return]
+        deployment: Deployment = self._backend.apply(read_spec(spec))
+        report_created("deployment", deployment.name, "deployed")
+        return deployment
 
     def get(self, name: str) -> Deployment:
         return self._backend.get(name)  # type: ignore[no-any-return]

@@ -33,19 +33,20 @@ class StepContext:
         return self._workspace
 
     def touch(self, kind: str, ident: str, relation: str = "produced") -> None:
-        """Record a lineage edge: ``relation`` ``input_to`` reads "``kind`` ``ident`` was an input of
-        this pipeline run"; anything else reads "this pipeline run ``relation`` ``kind`` ``ident``"."""
+        """Record an extra lineage edge: ``relation`` ``input_to`` reads "``kind`` ``ident`` was an
+        input of this pipeline run"; anything else reads "this pipeline run ``relation`` ``kind``
+        ``ident``". Rarely needed: dataset versions a step declares, runs, model versions and
+        deployments the platform's APIs create during the step are recorded without it."""
         edge = [kind, ident, relation]
         if edge not in self.lineage:
             self.lineage.append(edge)
 
     def start_run(self, name: str | None = None, *, experiment: str | None = None, **kwargs: Any) -> Any:
-        """Start a tracking run linked to this pipeline run (tag ``slipway.pipeline_run``, lineage
-        ``pipeline_run --produced--> run``). Use it as a context manager."""
+        """Start a tracking run linked to this pipeline run (tag ``slipway.pipeline_run``). The
+        platform records ``pipeline_run --produced--> run`` and gives the run the dataset versions
+        this step read (directly or through upstream steps) as inputs. Use it as a context manager."""
         tags = {**kwargs.pop("tags", {}), "slipway.pipeline_run": self.run_id, "slipway.pipeline_step": self.step_key}
-        run = self.workspace.tracking.start_run(name or self.step_key, experiment=experiment, tags=tags, **kwargs)
-        self.touch("run", run.id, "produced")
-        return run
+        return self.workspace.tracking.start_run(name or self.step_key, experiment=experiment, tags=tags, **kwargs)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

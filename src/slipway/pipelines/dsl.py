@@ -45,10 +45,15 @@ class Step:
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, outputs: tuple[str, ...] = ("output",),
                  cache: bool = True, cache_ttl: float | None = None, retries: int = 0, backoff: float = 1.0,
                  timeout: float | None = None, env: dict[str, Any] | None = None, local: bool = False,
-                 cache_key_extra: Callable[..., Any] | None = None) -> None:
+                 cache_key_extra: Callable[..., Any] | None = None, datasets: tuple[str, ...] | str = (),
+                 on_cache_hit: Callable[..., Any] | None = None) -> None:
         if not callable(fn):
             raise InvalidInput(f"@step decorates a function, not {fn!r}")
         parameters = inspect.signature(fn).parameters
+        datasets = (datasets,) if isinstance(datasets, str) else tuple(datasets)
+        unknown = [d for d in datasets if d not in parameters]
+        if unknown:
+            raise InvalidInput(f"step {fn.__name__!r} declares datasets={unknown!r}, which are not its parameters")
         for reserved in RESERVED:
             if reserved in parameters:
                 raise InvalidInput(f"step {fn.__name__!r} may not have a parameter named {reserved!r} (it is reserved)")
@@ -75,6 +80,8 @@ class Step:
         self.env = dict(env or {})
         self.local = local
         self.cache_key_extra = cache_key_extra
+        self.datasets = datasets
+        self.on_cache_hit = on_cache_hit
         self.wants_context = "context" in parameters
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", self.name)
@@ -119,7 +126,8 @@ def step(fn: Callable[..., Any], /) -> Step: ...
 def step(*, name: str | None = None, outputs: tuple[str, ...] | str = ("output",), cache: bool = True,
          cache_ttl: float | None = None, retries: int = 0, backoff: float = 1.0, timeout: float | None = None,
          env: dict[str, Any] | None = None, local: bool = False,
-         cache_key_extra: Callable[..., Any] | None = None) -> Callable[[Callable[..., Any]], Step]: ...
+         cache_key_extra: Callable[..., Any] | None = None, datasets: tuple[str, ...] | str = (),
+         on_cache_hit: Callable[..., Any] | None = None) -> Callable[[Callable[..., Any]], Step]: ...
 
 
 def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -137,6 +145,15 @@ def step(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         cache_key_extra: ``fn(context, *args, **kwargs)`` (the step's resolved arguments) returning
             JSON-able state outside the DAG the result depends on (e.g. the current champion),
             added to the cache key.
+        datasets: names of parameters that name a dataset version (``"ai4i"`` for the latest,
+            ``"ai4i@3"``, or a ``DatasetVersion``). The platform resolves each to one version
+            before the step (the step receives ``"ai4i@3"``; the version and its digest enter the
+            cache key) and records it as read by this step and by everything downstream of it:
+            lineage edges to the pipeline run, inputs of tracking runs started in later steps,
+            and so the training data of models registered from them. Cached or not.
+        on_cache_hit: ``fn(context, *args, **kwargs)`` run in the driving process when the step's
+            outputs come from the cache, for platform records that must exist either way (the
+            built-in ``validate_data`` records its verdict for governance with it).
     """
     if fn is not None:
         return Step(fn)

@@ -14,12 +14,14 @@ import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
+from slipway.core.activity import ConsumedDataset, StepActivity, recording
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, SlipwayError
 from slipway.pipelines.artifacts import Artifacts
 from slipway.pipelines.cache import compute_key
 from slipway.pipelines.context import StepContext
 from slipway.pipelines.graph import Graph, Node
+from slipway.pipelines.provenance import Call, key_material, merge, pin_datasets, read_details, step_edges
 from slipway.pipelines.records import PipelineRun, StepUpdate
 from slipway.pipelines.runners.base import Runner, StepLocator, Task, TaskResult
 from slipway.pipelines.runners.task import execute_task
@@ -73,6 +75,9 @@ class Executor:
         self._known: dict[str, dict[str, Any]] | None = None  # prefetched cache entries of this DAG's steps
         self.cancelled = threading.Event()  # set when the run stopped being RUNNING in the store
         self._last_check = time.monotonic()
+        self._calls: dict[str, Call] = {}  # node key -> its arguments, dataset parameters pinned
+        self._pinned: dict[str, list[ConsumedDataset]] = {}  # node key -> the versions it pinned itself
+        self._read: dict[str, tuple[ConsumedDataset, ...]] = {}  # node key -> everything it read, upstream too
 
     # -- the loop ------------------------------------------------------------------------------
     def execute(self) -> PipelineRun:
@@ -170,32 +175,59 @@ class Executor:
 
     def _decide(self, node: Node) -> None:
         step = node.step
-        arguments = {"args": [self.artifacts.key_material(a) for a in node.args],
-                     "kwargs": {k: self.artifacts.key_material(v) for k, v in node.kwargs.items()}}
-        extra = None
-        if step.cache_key_extra is not None:
-            try:
-                extra = step.cache_key_extra(self._context(node, 0), *self.artifacts.resolve(node.args),
-                                             **self.artifacts.resolve(node.kwargs))
-            except Exception as err:  # e.g. the dataset it names does not exist: the step fails, clearly
-                message = err.message if isinstance(err, SlipwayError) else str(err)
-                self.state[node.key] = "RUNNING"
-                self._done(node, step.retries + 1, "", TaskResult(
-                    False, error=f"{type(err).__name__}: {message}", traceback=traceback.format_exc(),
-                    start_ms=now_ms(), end_ms=now_ms()))
-                return
+        try:
+            # The platform pins the dataset versions the step reads before anything else, so the
+            # key, the step and lineage agree on them (cached or not).
+            (args, kwargs), pinned = pin_datasets(step, node.args, node.kwargs, self.artifacts.resolve,
+                                                  self._data())
+            self._calls[node.key], self._pinned[node.key] = (args, kwargs), pinned
+            self._read[node.key] = merge(pinned, *(self._read.get(u, ()) for u in node.upstream))
+            arguments = {"args": [self.artifacts.key_material(a) for a in args],
+                         "kwargs": {k: self.artifacts.key_material(v) for k, v in kwargs.items()}}
+            extra = None
+            if step.cache_key_extra is not None:
+                extra = step.cache_key_extra(self._context(node, 0), *self.artifacts.resolve(args),
+                                             **self.artifacts.resolve(kwargs))
+            if pinned:
+                extra = {"extra": extra, "datasets": key_material(pinned)}
+        except Exception as err:  # e.g. the dataset it names does not exist: the step fails, clearly
+            self._fail_unstarted(node, err)
+            return
         env = {k: _auto_env(k) if v == "auto" else v for k, v in step.env.items()}
         cache_key = compute_key(step.name, step.fn, arguments, env, extra)
         reused = self.reuse.get(node.key)
         if reused and reused[0] == cache_key:
             self._hit(node, cache_key, reused[1], {"reused_from": reused[2]})
             return
-        if step.cache:
+        if step.cache and not self._reproducing():
             hit = self._lookup(cache_key)
             if hit and self._blobs_present(hit):
                 self._hit(node, cache_key, hit, {})
                 return
         self._launch(node, 1, cache_key)
+
+    def _reproducing(self) -> bool:
+        """``slipway models reproduce --run`` recomputes every step: a cached result proves nothing."""
+        settings = getattr(self.workspace, "settings", None)
+        return bool(getattr(settings, "reproduces", ""))
+
+    def _data(self) -> Any:
+        return None if self.workspace is None else self.workspace.data
+
+    def _fail_unstarted(self, node: Node, err: Exception) -> None:
+        """The step cannot even start (its dataset does not exist, its key hook failed): it fails, clearly."""
+        message = err.message if isinstance(err, SlipwayError) else str(err)
+        self.state[node.key] = "RUNNING"
+        self._done(node, node.step.retries + 1, "", TaskResult(
+            False, error=f"{type(err).__name__}: {message}", traceback=traceback.format_exc(),
+            start_ms=now_ms(), end_ms=now_ms()))
+
+    def _lineage(self, node: Node, created: list[tuple[str, str, str]] | None = None,
+                 touched: list[list[str]] | None = None) -> list[list[str]] | None:
+        return step_edges(self._pinned.get(node.key, []), created or [], touched or [])
+
+    def _details(self, node: Node) -> dict[str, Any]:
+        return read_details(self._read.get(node.key, ()))
 
     def _lookup(self, cache_key: str) -> dict[str, Any] | None:
         if self._known is not None:
@@ -211,11 +243,22 @@ class Executor:
 
     # -- outcomes ------------------------------------------------------------------------------
     def _hit(self, node: Node, cache_key: str, outputs: dict[str, Any], details: dict[str, Any]) -> None:
+        if node.step.on_cache_hit is not None:
+            args, kwargs = self._calls[node.key]
+            try:
+                with recording(StepActivity(self._read.get(node.key, ()))):
+                    node.step.on_cache_hit(self._context(node, 0), *self.artifacts.resolve(args),
+                                           **self.artifacts.resolve(kwargs))
+            except Exception as err:
+                self._fail_unstarted(node, err)
+                return
         self.state[node.key] = "CACHED"
         self.artifacts.outputs[node.key] = outputs
         now = now_ms()
+        details = {**self._details(node), **details}
         self._add(StepUpdate(node.key, "CACHED", cache_key=cache_key, cached=True, attempts=0,
-                                        start_ms=now, end_ms=now, outputs=outputs, details=details or None))
+                             start_ms=now, end_ms=now, outputs=outputs, details=details or None,
+                             lineage=self._lineage(node)))
 
     def _skip(self, node: Node, reason: str, details: dict[str, Any] | None = None) -> None:
         self.state[node.key] = "SKIPPED"
@@ -243,8 +286,9 @@ class Executor:
                              start_ms=now_ms() if attempt == 1 else None))
         self._flush()
         try:
-            args = self.artifacts.resolve(node.args)
-            kwargs = self.artifacts.resolve(node.kwargs)
+            call_args, call_kwargs = self._calls.get(node.key, (node.args, node.kwargs))
+            args = self.artifacts.resolve(call_args)
+            kwargs = self.artifacts.resolve(call_kwargs)
         except SlipwayError as err:
             self._done(node, attempt, cache_key, TaskResult(False, error=f"cannot load inputs: {err.message}"))
             return
@@ -258,11 +302,13 @@ class Executor:
             timer = threading.Timer(FLUSH_INTERVAL_S, self._flush_quietly)
             timer.daemon = True
             timer.start()
+            activity = StepActivity(self._read.get(node.key, ()))
             try:
-                result = execute_task(task, thread_timeout=True)
+                with recording(activity):
+                    result = execute_task(task, thread_timeout=True)
             finally:
                 timer.cancel()
-            self._done(node, attempt, cache_key, result)
+            self._done(node, attempt, cache_key, result, activity.created)
             return
         self._inflight[self.runner.submit(task)] = (node, attempt, cache_key)
 
@@ -285,7 +331,8 @@ class Executor:
             node, attempt, cache_key = self._inflight.pop(future)
             self._done(node, attempt, cache_key, future.result())
 
-    def _done(self, node: Node, attempt: int, cache_key: str, result: TaskResult) -> None:
+    def _done(self, node: Node, attempt: int, cache_key: str, result: TaskResult,
+              created: list[tuple[str, str, str]] | None = None) -> None:
         step = node.step
         if result.logs or attempt > 1:
             header = f"--- attempt {attempt} ---\n" if attempt > 1 or step.retries else ""
@@ -302,7 +349,8 @@ class Executor:
                 self._delayed.append((time.monotonic() + delay, node, attempt + 1, cache_key))
                 return
         logs_digest = self._store_logs(node.key)
-        details: dict[str, Any] = {}
+        details: dict[str, Any] = self._details(node)
+        lineage = self._lineage(node, created or [], result.lineage)
         if self._attempt_errors.get(node.key):
             details["attempt_errors"] = self._attempt_errors[node.key]
         if result.ok and outputs is not None:
@@ -318,7 +366,7 @@ class Executor:
                 node.key, "SUCCEEDED", attempts=attempt, start_ms=_started(attempt, result),
                 end_ms=result.end_ms or now_ms(), outputs=outputs,
                 logs_digest=logs_digest, details=details or None, cache_key=cache_key, cache_ttl_s=ttl,
-                lineage=result.lineage or None))
+                lineage=lineage))
         else:
             self.state[node.key] = "FAILED"
             self.failures.append(f"step {node.key!r} failed after {attempt} attempt(s): {result.error}")
@@ -326,7 +374,7 @@ class Executor:
                 node.key, "FAILED", attempts=attempt, start_ms=_started(attempt, result),
                 end_ms=result.end_ms or now_ms(), logs_digest=logs_digest,
                 error=result.error, traceback=result.traceback, details=details or None,
-                lineage=result.lineage or None))
+                lineage=lineage))
         self._flush()
 
     def _store_logs(self, key: str) -> str | None:

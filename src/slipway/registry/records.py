@@ -68,3 +68,25 @@ class ReproduceInfo:
     params: dict[str, str]
     datasets: list[dict[str, Any]]
     bundle_digest: str
+
+
+@record
+class Reproduction:
+    """What ``slipway models reproduce --run`` found: the re-run's exit code and output, the run
+    it made, and each param, metric and dataset input of the original run beside the re-run's
+    (``{"kind", "key", "original", "reproduced", "same"}``). ``output`` and ``errors`` are what the
+    re-run wrote to stdout and stderr."""
+
+    name: str
+    version: int
+    original_run: str
+    reproduced_run: str | None
+    exit_code: int
+    output: str
+    errors: str
+    comparisons: list[dict[str, Any]]
+
+    @property
+    def matches(self) -> bool:
+        """The re-run succeeded, made a run, and every param, metric and input agrees."""
+        return self.exit_code == 0 and self.reproduced_run is not None and all(c["same"] for c in self.comparisons)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from slipway.core.activity import report_created
+from slipway.core.errors import Conflict
 from slipway.models.files import read_verified_bundle
 from slipway.models.predictor import Predictor, predictor_from_files
-from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
+from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo, Reproduction
 from slipway.store.context import Host
 
 
@@ -46,7 +48,9 @@ class RegistryService:
                          tags: dict[str, str] | None = None) -> ModelVersion:
         """Register a run's model bundle as the next version of ``name`` (creating the model if missing)."""
         self._host.service("tracking").flush()  # the metrics snapshot must include buffered points
-        return self._backend.register_version(name, run_id, artifact_path, description, tags)
+        version: ModelVersion = self._backend.register_version(name, run_id, artifact_path, description, tags)
+        report_created("model_version", version.ref)
+        return version
 
     register_model = register_version
 
@@ -86,3 +90,34 @@ class RegistryService:
 
     def reproduce_info(self, ref: str) -> ReproduceInfo:
         return self._backend.reproduce_info(ref)
+
+    def reproduce(self, ref: str, repo: str = ".") -> Reproduction:
+        """Re-run the command line that trained ``ref`` at its commit, against this store, with
+        the dataset versions it read pinned, and compare the new run with the original.
+
+        Raises:
+            Conflict: the version has no run, or its run cannot be re-run (no commit, no script,
+                the commit is not in ``repo``).
+        """
+        from slipway.registry.reproduce import compare_runs, rerun
+
+        info = self.reproduce_info(ref)
+        if info.run_id is None:
+            raise Conflict(f"{info.name}/{info.version} was not registered from a run; there is nothing to re-run")
+        done = rerun(info, self._host.settings, repo)
+        tracking = self._host.service("tracking")
+        page = tracking.search_runs(f"tags.`slipway.reproduces` = '{info.run_id}'", order_by=["attributes.start_time DESC"],
+                                    max_results=1)
+        comparisons: list[dict[str, Any]] = []
+        reproduced = page.runs[0].id if page.runs else None
+        if reproduced is not None:
+            original = tracking.get_run(info.run_id)
+            again = tracking.get_run(reproduced)
+            comparisons = compare_runs(original, again, _input_refs(tracking, info.run_id), _input_refs(tracking, reproduced))
+        return Reproduction(info.name, info.version, info.run_id, reproduced, done.returncode, done.stdout or "",
+                            done.stderr or "", comparisons)
+
+
+def _input_refs(tracking: Any, run_id: str) -> list[str]:
+    return [f"{i.dataset}@{i.version}" if i.version is not None else f"{i.dataset}#{i.digest[:12]}"
+            for i in tracking.list_inputs(run_id)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -65,4 +66,11 @@ def git_state(path: str = ".") -> tuple[str | None, bool | None]:
 
 
 def entry_point() -> str:
-    return " ".join(sys.argv)[:500] if sys.argv and sys.argv[0] else "interactive"
+    """The command line that started this process, quoted so that it splits back into the same
+    arguments; a script's path is made absolute so that it is found again from any folder."""
+    if not sys.argv or not sys.argv[0]:
+        return "interactive"
+    argv = list(sys.argv)
+    if argv[0] != "-c" and os.path.isfile(argv[0]):
+        argv[0] = os.path.abspath(argv[0])
+    return shlex.join(argv)

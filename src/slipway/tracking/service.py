@@ -16,6 +16,7 @@ from typing import Any
 
 from slipway.blobs.manifest import restore_folder, store_folder
 from slipway.blobs.statcache import StatCache
+from slipway.core.activity import current_activity
 from slipway.core.errors import Conflict, InvalidInput, NotFound
 from slipway.core.paths import normalise_relative_path
 from slipway.store.context import Host
@@ -144,14 +145,29 @@ class TrackingService:
             self._host.blobs.put_bytes(packages_lock().encode())
         if experiment is None and parent is not None:
             experiment = parent.info.experiment_id  # a child run lives in its parent's experiment
+        reproduces = self._host.settings.reproduces
+        if reproduces and parent is None:  # found again by `slipway models reproduce --run` to compare
+            tags = {**(tags or {}), "slipway.reproduces": reproduces}
         run = self._backend.create_run(
             experiment=experiment, name=name, parent_id=parent.id if parent else None, git_commit=commit,
             git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags,
         )
+        self._inherit_step_inputs(run.id)
         active = ActiveRun(self, run)
         self.logger.watch(run.id, durable)
         self._stack.append(active)
         return active
+
+    def _inherit_step_inputs(self, run_id: str) -> None:
+        """A run started inside a pipeline step reads what the step read: its dataset versions
+        become the run's inputs now (context ``training``, ``log_input``'s default), so a model
+        registered from the run names its training data."""
+        activity = current_activity()
+        if activity is None:
+            return
+        activity.note("run", run_id)
+        if activity.datasets:
+            self._backend.log_inputs(run_id, [RunInput(d.name, d.version, d.digest, "training") for d in activity.datasets])
 
     def end_run(self, run_id: str | None = None, status: str = "FINISHED") -> Run:
         run_id = self._run_id(run_id)

@@ -6,6 +6,7 @@ This is what every runner executes, in the driving process or in a worker.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib
 import importlib.util
 import io
@@ -116,7 +117,8 @@ def _in_thread(task: Task, function: Callable[..., Any], kwargs: dict[str, Any],
     # A thread cannot be killed: on timeout the attempt is abandoned (it runs on as a daemon) and
     # reported as timed out. Use the process or Ray runner to have the work itself stopped.
     box: list[TaskResult] = []
-    worker = threading.Thread(target=lambda: box.append(_call(task, function, kwargs, sink, start)), daemon=True,
+    context = contextvars.copy_context()  # the step sees what the driver set up for it (its activity)
+    worker = threading.Thread(target=lambda: box.append(context.run(_call, task, function, kwargs, sink, start)), daemon=True,
                               name=f"slipway-step-{task.locator.qualname}")
     worker.start()
     worker.join(task.timeout)

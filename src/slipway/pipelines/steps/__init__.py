@@ -1,5 +1,6 @@
 """Built-in steps for the common loop: validate data → evaluate and bless → register → request
-approval → deploy. Each runs in the driving process (it uses the workspace) and records lineage."""
+approval → deploy. Each runs in the driving process (it uses the workspace); the platform records
+their lineage from what they read and what the platform's APIs created while they ran."""
 
 from slipway.pipelines.steps.data import validate_data
 from slipway.pipelines.steps.deploy import deploy_model

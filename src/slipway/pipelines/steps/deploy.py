@@ -16,7 +16,7 @@ def deploy_model(model_version: Any, deployment: str, canary_weight: float = 5.0
 
     A new deployment serves it as its stable variant; an existing one gets it as its canary at
     ``canary_weight`` percent (the canary controller takes it from there). Never cached: a deploy
-    is an action on the world, not a value. Records ``pipeline_run --deployed--> deployment``.
+    is an action on the world, not a value. The platform records ``pipeline_run --deployed--> deployment``.
     """
     if not 0 < canary_weight <= 100:
         raise InvalidInput(f"canary_weight must be in (0, 100], got {canary_weight!r}")
@@ -39,6 +39,5 @@ def deploy_model(model_version: Any, deployment: str, canary_weight: float = 5.0
         variants.append({"name": "canary", "model": ref, "weight": canary_weight, "role": "canary"})
         spec["variants"] = variants
     result = serving.apply(spec)
-    context.touch("deployment", deployment, "deployed")
     print(f"deployed {ref} to {deployment} ({'canary' if current else 'stable'})")
     return result

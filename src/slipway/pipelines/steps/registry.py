@@ -38,7 +38,7 @@ def register_model(model: Any, model_name: str, alias: str | None = None, descri
     a bundle already registered under ``model_name`` is not registered twice.
 
     Give it ``when=<verdict of evaluate_and_bless>`` so only blessed candidates are registered.
-    Records ``pipeline_run --produced--> model_version``.
+    The platform records ``pipeline_run --produced--> model_version`` (the registry reports it).
     """
     run_id, path = _run_and_path(model)
     registry = context.workspace.registry
@@ -46,8 +46,6 @@ def register_model(model: Any, model_name: str, alias: str | None = None, descri
     if version is None:
         version = registry.register_version(model_name, run_id, path, description,
                                             {"slipway.pipeline_run": context.run_id})
-    context.touch("run", run_id, "used")
-    context.touch("model_version", version.ref, "produced")
     if alias:
         version = registry.set_alias(model_name, alias, version.version)
     print(f"registered {version.ref}" + (f" as {model_name}@{alias}" if alias else ""))
