@@ -70,6 +70,7 @@ def test_every_route_to_a_model_version_records_its_training_data(workspace: Wor
     table = pacsv.read_csv(AI4I).slice(0, 1500)
     ws.data.add("ai4i", table)
     ws.data.infer_schema(DATA)
+    ws.registry.create_model("failures", "predicts machine failure")
     ws.governance.set_policy("data_validation: required", model="failures")
 
     # Fresh.
