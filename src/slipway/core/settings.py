@@ -31,6 +31,8 @@ class Settings:
     allow_anonymous: bool = False
     anonymous_roles: tuple[str, ...] = ("viewer",)
     bootstrap_token: str = ""
+    # A Prometheus scrape token: /metrics of both servers then needs "Authorization: Bearer <it>".
+    metrics_token: str = ""
     # Background metric logger bounds.
     metric_batch_size: int = 5000
     metric_flush_seconds: float = 1.0
