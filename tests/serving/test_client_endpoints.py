@@ -129,7 +129,7 @@ def test_unapproved_versions_follow_the_governance_policy(champion_ws, ai4i_data
             answer = await client.post("/invocations", json={"instances": orjson.loads(features.iloc[[0]].to_json(orient="values"))})
             assert answer.status_code == 200 and answer.headers["x-slipway-model-version"] == f"ai4i/{version}"
 
-    with pytest.raises(Conflict, match="'registered', not approved.*--allow-unapproved"):
+    with pytest.raises(Conflict, match=r"'registered', not approved.*--allow-unapproved"):
         asyncio.run(start(FAST))
     asyncio.run(start(dataclasses.replace(FAST, allow_unapproved=True)))  # development: served
     with pytest.raises(Conflict, match="'production' environment serves only approved"):

@@ -77,7 +77,7 @@ def test_zero_rows_and_unicode_digit_lengths_are_clear_400s(champion_ws) -> None
 
 
 def test_gzip_bodies_are_decoded_and_unknown_encodings_are_415(champion_ws) -> None:
-    ws, pipeline = champion_ws
+    ws, _ = champion_ws
     body = orjson.dumps({"dataframe_split": {"columns": FEATURES, "data": [ROW, ROW]}})
     with on_socket(make_app(ws, model_ref="ai4i@champion")) as url:
         answer = httpx.post(f"{url}/invocations", content=gzip.compress(body),

@@ -21,6 +21,7 @@ from slipway.core.errors import InvalidInput
 from slipway.serving.frame import Frame
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+SMALL = 8  # rows up to which the check runs in Python
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -38,14 +39,17 @@ class InputLimits:
             InvalidInput: names the column and the value, and the model's limit.
         """
         arrays = [frame.columns[name] for name in self.columns]
-        values = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-        if values.dtype.kind != "f":
-            return
-        # NaN compares false both ways: "> upper" lets it through, "<= upper" stops it.
-        if self.nan_ok and not (np.abs(values) > self.upper).any():
-            return
-        if not self.nan_ok and (np.abs(values) <= self.upper).all():
-            return
+        upper = self.upper
+        if frame.n_rows <= SMALL:  # a few Python comparisons beat a handful of NumPy calls here
+            if all(-upper <= v <= upper or (self.nan_ok and v != v) for a in arrays for v in a.tolist()):
+                return
+        else:
+            values = np.concatenate(arrays)
+            # NaN compares false both ways: "> upper" lets it through, "<= upper" stops it.
+            if self.nan_ok and not (np.abs(values) > upper).any():
+                return
+            if not self.nan_ok and (np.abs(values) <= upper).all():
+                return
         for name, array in zip(self.columns, arrays, strict=True):
             bad = (np.abs(array) > self.upper) if self.nan_ok else ~(np.abs(array) <= self.upper)
             if bad.any():

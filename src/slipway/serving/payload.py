@@ -131,7 +131,11 @@ class PayloadLogger:
 
     def _loop(self) -> None:
         if self._spool is not None:
-            self._replay_orphans()
+            try:
+                self._replay_orphans()
+            except Exception:  # an unreadable spool folder must not stop this server's own logging
+                self._count("payload_spool_errors")
+                log.exception("replaying the payload spool failed; the files stay for the next start")
         last_flush = last_retry = time.monotonic()
         while True:
             with self._cond:

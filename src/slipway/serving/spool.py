@@ -29,29 +29,33 @@ log = logging.getLogger("slipway.serving.payload")
 SUFFIX = ".spool"
 
 
-def _tolist(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"cannot spool {type(value).__name__}")
-
-
 def encode_entry(entry: Any) -> bytes:
-    """One spool line for a :class:`~slipway.serving.payload.PayloadEntry` (dtypes kept)."""
+    """One spool line for a :class:`~slipway.serving.payload.PayloadEntry`.
+
+    Values go as JSON lists (``tolist``: much cheaper per request than carrying dtypes): ints,
+    floats, booleans and strings come back as int64, float64, bool and text columns; a NaN goes
+    as null and comes back as NaN.
+    """
     outputs = entry.outputs
     return orjson.dumps(
         {"i": entry.request_id, "t": entry.ts_ms, "d": entry.deployment, "v": entry.variant, "m": entry.model,
          "r": entry.version, "l": entry.latency_ms, "s": entry.status,
-         "c": {name: (array.dtype.str, array) for name, array in entry.frame.columns.items()},
-         "o": None if outputs is None else (outputs.dtype.str, outputs)},
-        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE, default=_tolist)
+         "c": {name: array.tolist() for name, array in entry.frame.columns.items()},
+         "o": None if outputs is None else outputs.tolist()},
+        option=orjson.OPT_APPEND_NEWLINE)
 
 
-def _array(spec: Any) -> np.ndarray:
-    dtype, values = spec
-    kind = np.dtype(dtype).kind
-    if kind in "OUS":
-        return np.asarray(values, dtype=object)
-    return np.asarray(values, dtype=dtype)  # a NaN was spooled as null; as a float it is NaN again
+def _array(values: list[Any]) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind == "O" and any(v is None for v in array.flat):  # numbers with NaNs (spooled as null)
+        try:
+            return np.asarray([np.nan if v is None else v for v in array.flat], dtype=np.float64).reshape(
+                array.shape)
+        except (TypeError, ValueError):
+            return array
+    if array.dtype.kind in "US":
+        return array.astype(object)
+    return array
 
 
 def decode_entry(line: bytes) -> Any:
@@ -59,7 +63,7 @@ def decode_entry(line: bytes) -> Any:
     from slipway.serving.payload import PayloadEntry
 
     raw = orjson.loads(line)
-    columns = {name: _array(spec) for name, spec in raw["c"].items()}
+    columns = {name: _array(values) for name, values in raw["c"].items()}
     n_rows = len(next(iter(columns.values()))) if columns else 0
     entry = PayloadEntry(raw["i"], raw["d"], raw["v"], raw["m"], raw["r"], Frame(columns, n_rows),
                          None if raw["o"] is None else _array(raw["o"]), raw["l"], raw["s"])
