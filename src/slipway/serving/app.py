@@ -23,7 +23,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from slipway import __version__
 from slipway.core.errors import InvalidInput, NotFound, SlipwayError
 from slipway.core.scrape import scrape_allowed
 from slipway.serving.handler import Answer, InferenceHandler, _Gone
@@ -183,7 +182,9 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         return json_response({"status": "alive"})  # KServe v1's server liveness
 
     async def version(_request: Request) -> Response:
-        return Response(__version__, media_type="text/plain")  # as MLflow's /version answers its own
+        from importlib.metadata import version as installed
+
+        return Response(installed("slipway"), media_type="text/plain")  # as MLflow's /version answers its own
 
     async def feedback(request: Request) -> Response:
         return await handler.feedback(request)
