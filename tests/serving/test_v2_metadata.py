@@ -23,7 +23,7 @@ def v2_body(rows: pd.DataFrame, columns: list[str]) -> dict[str, object]:
 
 
 def assert_metadata_matches_infer(metadata: dict[str, object], infer: dict[str, object]) -> None:
-    (declared,) = metadata["outputs"]  # type: ignore[misc]
+    declared = metadata["outputs"][0]  # type: ignore[index]  # 'predict' (then 'predict_proba', if any)
     (answered,) = infer["outputs"]  # type: ignore[misc]
     assert declared["name"] == answered["name"] == "predict"
     assert declared["datatype"] == answered["datatype"], (declared, answered)
@@ -41,7 +41,8 @@ def test_ai4i_classifier_metadata_declares_what_infer_returns_over_a_socket(cham
         infer = httpx.post(url + "/v2/models/ai4i/infer", json=v2_body(rows, FEATURES))
     assert infer.status_code == 200, infer.text
     assert infer.json()["outputs"][0]["datatype"] == "INT64"  # the forest's integer class labels
-    assert metadata["outputs"] == versioned["outputs"] == [{"name": "predict", "datatype": "INT64", "shape": [-1]}]
+    assert metadata["outputs"] == versioned["outputs"] == [{"name": "predict", "datatype": "INT64", "shape": [-1]},
+                                                           {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 2]}]
     assert_metadata_matches_infer(metadata, infer.json())
 
 

@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
         no_payload_log: bool = typer.Option(False, "--no-payload-log", help="Do not log requests to Parquet."),
         auth: bool = typer.Option(False, "--auth", help="Require a bearer token whose roles grant 'predict' "
                                                         "(health and metrics stay open)."),
+        allow_unapproved: bool = typer.Option(False, "--allow-unapproved",
+                                              help="Serve a MODEL_REF whose version is not approved (development "
+                                                   "only: refused where [serving] environment is protected)."),
     ) -> None:
         """Serve a model or a deployment: Open Inference Protocol v2, KServe v1 and MLflow /invocations."""
         from slipway.core.settings import load_settings
@@ -38,7 +41,8 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         options = ServeOptions.from_section(settings.section("serving"), max_batch_rows=max_batch_rows,
                                             max_wait_ms=max_wait_ms, payload_log=False if no_payload_log else None,
-                                            auth=True if auth else None)
+                                            auth=True if auth else None,
+                                            allow_unapproved=True if allow_unapproved else None)
         from slipway.workspace import open_workspace
 
         if options.auth and settings.remote:
@@ -49,7 +53,10 @@ def register(app: typer.Typer) -> None:
             open_workspace(settings).serving.get(deployment)  # an unknown deployment fails here, with exit code 2
             spec = ServeTarget(deployment=deployment)
         else:
-            open_workspace(settings).registry.resolve(target)  # a bad reference fails here, with exit code 2
+            from slipway.serving.approval_gate import check_servable
+
+            # A bad reference, or an unapproved version the policy does not allow, fails here (exit code 2).
+            check_servable(open_workspace(settings).registry.resolve(target), options)
             spec = ServeTarget(model_ref=target)
         console.print(f"Serving {target or 'deployment ' + deployment} on http://{host}:{port} "
                       f"({workers} worker{'s' if workers > 1 else ''})", highlight=False)

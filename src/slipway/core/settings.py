@@ -39,6 +39,8 @@ class Settings:
     allow_anonymous: bool = False
     anonymous_roles: tuple[str, ...] = ("viewer",)
     bootstrap_token: str = ""
+    # A Prometheus scrape token: /metrics of both servers then needs "Authorization: Bearer <it>".
+    metrics_token: str = ""
     # Background metric logger: batch size, flush timer, and the bound on unwritten points (at it,
     # log_metric waits for a write). Durable: every point goes to a local spool file first.
     metric_batch_size: int = 5000

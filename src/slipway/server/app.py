@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from slipway.core.auth import endpoints_of
 from slipway.core.errors import InvalidInput, SlipwayError
 from slipway.core.records import dumps_fast
+from slipway.core.scrape import scrape_allowed
 from slipway.core.settings import Settings
 from slipway.governance.authenticator import Authenticator
 from slipway.governance.dispatcher import dispatcher_lifespan
@@ -77,7 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ready"}
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if not scrape_allowed(request.headers.get("authorization"), settings.metrics_token):
+            return JSONResponse({"error": "/metrics needs the scrape token: Authorization: Bearer <metrics_token>"},
+                                401, {"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     requests: dict[str, tuple[RequestModel, list[int]]] = {}

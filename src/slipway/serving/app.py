@@ -24,8 +24,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from slipway.core.errors import InvalidInput, NotFound, SlipwayError
-from slipway.serving.handler import Answer, InferenceHandler
+from slipway.core.scrape import scrape_allowed
+from slipway.serving.handler import Answer, InferenceHandler, _Gone
 from slipway.serving.protocol_v2 import model_metadata
+from slipway.serving.request_body import header
 from slipway.serving.runtime import ServerRuntime
 
 if TYPE_CHECKING:
@@ -62,8 +64,15 @@ class InferenceApp(Starlette):
     inference: Any = None  # async (scope, receive, protocol, name, version) -> handler.Answer
     on_error: Any = None
     auth: InferenceAuth | None = None  # with `serve --auth`: every request but health and metrics needs a token
+    metrics_token = ""  # the Prometheus scrape token (settings.metrics_token); empty: /metrics is open
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/metrics" and not scrape_allowed(
+                header(scope, b"authorization"), self.metrics_token):
+            self.state.runtime.metrics.rejected.labels("metrics", "401").inc()
+            await Answer(401, b'{"error":"/metrics needs the scrape token: Authorization: Bearer <metrics_token>"}',
+                         [(b"www-authenticate", b"Bearer")])(scope, receive, send)
+            return
         if self.auth is not None and scope["type"] == "http":
             denied = self.auth.denied(scope)
             if denied is not None:
@@ -97,6 +106,17 @@ def _inference_target(path: str) -> tuple[str, str | None, str | None] | None:
     return None
 
 
+def _protocol_of(path: str) -> str:
+    """The ``protocol`` label of a request path, for the rejected-requests counter."""
+    if path == "/invocations":
+        return "invocations"
+    if path.startswith("/v2/"):
+        return "v2"
+    if path.startswith("/v1/models/"):
+        return "v1"
+    return "feedback" if path.endswith("/feedback") else "other"
+
+
 def create_inference_app(runtime: ServerRuntime) -> Starlette:
     """The ASGI app over ``runtime`` (its lifespan loads the models and starts background jobs)."""
     handler = InferenceHandler(runtime)
@@ -122,7 +142,7 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         model = variant.model
         output = None if model.output is None else (model.output.dtype, model.output.row_shape)
         return json_response(model_metadata(request.path_params["name"], model.version, model.signature, model.flavor,
-                                            output))
+                                            output, model.proba_classes))
 
     async def model_ready(request: Request) -> Response:
         try:
@@ -133,17 +153,38 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
 
     # Endpoints answer with a Response or the handler's Answer: both are ASGI apps, which is all
     # Starlette's routes call.
-    async def v2_infer(request: Request) -> Response | Answer:
+    async def v2_infer(request: Request) -> Response | Answer | _Gone:
         return await handler.handle(request, "v2", request.path_params["name"], request.path_params.get("version"))
 
-    async def v1_predict(request: Request) -> Response | Answer:
+    async def v1_predict(request: Request) -> Response | Answer | _Gone:
         name, _, verb = request.path_params["target"].rpartition(":")
         if verb != "predict" or not name:
             return error_response(f"unknown v1 action {request.path_params['target']!r}; use NAME:predict", 404)
         return await handler.handle(request, "v1", name, None)
 
-    async def invocations(request: Request) -> Answer:
+    async def invocations(request: Request) -> Answer | _Gone:
         return await handler.handle(request, "invocations", None, None)
+
+    async def v1_model_ready(request: Request) -> Response:
+        # KServe v1: GET /v1/models/NAME is the model's readiness.
+        try:
+            handler.variant_for(request.path_params["target"], None)
+        except NotFound as err:
+            return error_response(err.message, 404)
+        return json_response({"name": request.path_params["target"], "ready": True})
+
+    async def v1_models(_request: Request) -> Response:
+        router = runtime.router
+        names = [] if router is None else sorted({router.deployment, *(m.name for m in router.models())})
+        return json_response({"models": names})
+
+    async def v1_live(_request: Request) -> Response:
+        return json_response({"status": "alive"})  # KServe v1's server liveness
+
+    async def version(_request: Request) -> Response:
+        from importlib.metadata import version as installed
+
+        return Response(installed("slipway"), media_type="text/plain")  # as MLflow's /version answers its own
 
     async def feedback(request: Request) -> Response:
         return await handler.feedback(request)
@@ -164,11 +205,12 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         Route("/v2/models/{name}/versions/{version}/ready", model_ready),
         Route("/v2/models/{name}/infer", v2_infer, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer", v2_infer, methods=["POST"]),
-        Route("/v1/models/{target}", v1_predict, methods=["POST"]),
+        Route("/v1/models/{target}", v1_predict, methods=["POST"]), Route("/v1/models/{target}", v1_model_ready),
+        Route("/v1/models", v1_models), Route("/", v1_live),
         Route("/invocations", invocations, methods=["POST"]),
         Route("/v1/feedback", feedback, methods=["POST"]), Route("/feedback", feedback, methods=["POST"]),
         Route("/metrics", metrics), Route("/healthz", healthz), Route("/readyz", ready),
-        Route("/ping", healthz),  # MLflow's scoring server health path
+        Route("/ping", healthz), Route("/health", healthz), Route("/version", version),  # MLflow's scoring server
     ]
 
     @contextlib.asynccontextmanager
@@ -182,16 +224,20 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
     app = InferenceApp(routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     app.inference = handler.answer
+    app.metrics_token = runtime.workspace.settings.metrics_token if runtime.workspace is not None else ""
     if runtime.options.auth:
         from slipway.serving.auth import InferenceAuth
 
         app.auth = InferenceAuth.for_workspace(runtime.workspace)
 
-    async def on_error(_request: Request, error: Exception) -> Response:
+    async def on_error(request: Request, error: Exception) -> Response:
+        # Every answer is counted: an error no handler answered has no variant, so it is a rejection.
         if isinstance(error, SlipwayError):
             status = 400 if isinstance(error, InvalidInput) else error.http_status
+            runtime.metrics.rejected.labels(_protocol_of(request.url.path), str(status)).inc()
             return error_response(error.message, status)
         log.exception("unexpected error in the inference server")
+        runtime.metrics.rejected.labels(_protocol_of(request.url.path), "500").inc()
         return error_response("internal server error", 500)
 
     async def on_http_error(_request: Request, error: Exception) -> Response:

@@ -24,7 +24,8 @@ from slipway.governance.authenticator import Authenticator
 from slipway.serving.handler import Answer
 
 PERMISSION = "predict"
-PUBLIC_PATHS = frozenset({"/metrics", "/healthz", "/readyz", "/ping", "/v2/health/live", "/v2/health/ready"})
+PUBLIC_PATHS = frozenset({"/metrics", "/healthz", "/readyz", "/ping", "/health", "/", "/v2/health/live",
+                          "/v2/health/ready"})
 
 
 class InferenceAuth:

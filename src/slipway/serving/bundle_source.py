@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slipway.core.errors import InvalidInput
-from slipway.serving.model import ServedModel, describe_output, enable_fast_path
+from slipway.serving.model import ServedModel, describe_output, enable_fast_path, learn_limits
 from slipway.serving.signature import parse_signature
 
 
@@ -21,5 +21,6 @@ def served_from_bundle(path: str, name: str | None = None, version: str | None =
     served = ServedModel(name or folder.resolve().name, version or "1", predictor, parse_signature(predictor.signature),
                          predictor.flavor)
     enable_fast_path(served)
+    learn_limits(served)
     describe_output(served)
     return served

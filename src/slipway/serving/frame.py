@@ -63,8 +63,10 @@ def frame_from_columns(columns: Mapping[str, object], signature: Signature, what
 
 def frame_from_rows(rows: object, signature: Signature) -> Frame:
     """Rows as lists (in the signature's column order) or as objects keyed by column name."""
-    if not isinstance(rows, list) or not rows:
-        raise InvalidInput("expected a non-empty list of rows")
+    if not isinstance(rows, list):
+        raise InvalidInput(f"expected a list of rows, got {type(rows).__name__}")
+    if not rows:
+        raise InvalidInput("the request has no rows")
     first = rows[0]
     if isinstance(first, dict):
         names = signature.names or list(first)

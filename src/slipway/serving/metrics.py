@@ -41,6 +41,17 @@ class ServingMetrics:
                                 "Requests refused before reaching a model", ["protocol", "code"], registry=r)
         self.payload_dropped = Counter("slipway_payload_log_waits_total",
                                        "Requests that waited for room in the payload log queue", registry=r)
+        # The payload log's losses and backlog (see serving.payload): alert on any dropped row.
+        self.payload_dropped_entries = Counter("slipway_payload_log_dropped_total",
+                                            "Payload log entries lost (unreadable spool lines)", registry=r)
+        self.payload_spool_errors = Counter("slipway_payload_spool_errors_total",
+                                            "Failed writes to the payload log's local spool", registry=r)
+        self.payload_write_failures = Counter("slipway_payload_segment_write_failures_total",
+                                              "Failed payload segment writes (the rows are kept and retried)",
+                                              registry=r)
+        self.payload_unwritten_rows = Gauge("slipway_payload_log_unwritten_rows",
+                                            "Payload log entries waiting for a retry of their segment write",
+                                            registry=r)
 
     def for_variant(self, deployment: str, variant: str, model: str, version: str) -> VariantMetrics:
         labels = (deployment, variant, model, version)

@@ -10,6 +10,7 @@ the model's predictions on the bundle's input example replaces that call.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from slipway.core.errors import SlipwayError
 from slipway.serving.fastpath import FastPredict, compile_model, verify
 from slipway.serving.frame import Frame, frame_from_columns
+from slipway.serving.input_limits import InputLimits, probe_limits
 from slipway.serving.signature import Signature, parse_signature
 
 
@@ -46,6 +48,38 @@ class ServedModel:
     bundle_digest: str = ""
     fast: FastPredict | None = None  # a compiled predict proven equal to the model's (see fastpath)
     output: OutputSpec | None = None  # what ``predict`` returns (see describe_output); None: unknown
+    limits: InputLimits | None = None  # float values the model refuses (see learn_limits), refused first
+
+    @functools.cached_property
+    def proba_classes(self) -> int | None:
+        """With ``predict_proba``: the number of classes (-1 when unknown); None without it."""
+        raw = _raw_model(self.predictor)
+        if getattr(self.predictor, "has_predict_proba", None) is False or not callable(
+                getattr(raw, "predict_proba", None)):
+            return None
+        classes = getattr(raw, "classes_", None)
+        return len(classes) if classes is not None and np.ndim(classes) == 1 else -1
+
+    def check(self, frame: Frame) -> None:
+        """Refuse (InvalidInput, a 400) a value the model is known to reject, before calling it."""
+        if self.limits is not None:
+            self.limits.check(frame)
+
+    def predict_proba(self, frame: Frame) -> np.ndarray:
+        """Class probabilities for every row of ``frame`` (the model's own ``predict_proba``).
+
+        Raises:
+            ModelError: the model raised.
+        """
+        raw = _raw_model(self.predictor)
+        batch: Any = np.column_stack(list(frame.columns.values())) if getattr(
+            self.predictor, "input_kind", "dataframe") == "ndarray" else frame.to_pandas()
+        try:
+            result = raw.predict_proba(batch)
+        except Exception as err:
+            raise ModelError(f"model {self.name} version {self.version} failed in predict_proba: "
+                             f"{type(err).__name__}: {err}") from err
+        return _as_array(result, frame.n_rows, self)
 
     def predict(self, frame: Frame) -> np.ndarray:
         """Predictions for every row of ``frame`` (one output row per input row).
@@ -75,6 +109,28 @@ class ServedModel:
         except Exception as err:
             raise ModelError(f"model {self.name} version {self.version} failed: {type(err).__name__}: {err}") from err
         return _as_array(result, frame.n_rows, self)
+
+
+def _raw_model(predictor: Any) -> Any:
+    """The model object itself: a registry Predictor's ``model``, or the object served."""
+    return getattr(predictor, "model", None) if hasattr(predictor, "predict_raw") else predictor
+
+
+def learn_limits(served: ServedModel, example: Any = None) -> InputLimits | None:
+    """Find which float values the model refuses, on ``example`` (a DataFrame; by default the
+    bundle's input example): see :mod:`slipway.serving.input_limits`."""
+    served.limits = None
+    try:
+        if example is None and hasattr(served.predictor, "input_example"):
+            example = served.predictor.input_example()
+        if example is None or not hasattr(example, "columns") or not served.signature.columns:
+            return None
+        frame = frame_from_columns({str(c): example[c].tolist() for c in example.columns}, served.signature)
+    except Exception:
+        return None
+    floats = [c.name for c in served.signature.columns if c.kind == "float"]
+    served.limits = probe_limits(floats, frame, served.predict_model)
+    return served.limits
 
 
 def _as_array(result: Any, n_rows: int, model: ServedModel) -> np.ndarray:
@@ -158,6 +214,7 @@ def served_from_object(name: str, version: str, model: Any, signature: Any = Non
     served = ServedModel(name, str(version), model, parse_signature(signature), flavor)
     if example is not None:
         enable_fast_path(served, example)
+        learn_limits(served, example)
     describe_output(served, example, signature)
     return served
 
@@ -170,5 +227,6 @@ def served_from_registry(workspace: Any, ref: str) -> ServedModel:
     served = ServedModel(version.name, str(version.version), predictor, parse_signature(signature),
                          getattr(version, "flavor", "python"), getattr(version, "bundle_digest", ""))
     enable_fast_path(served)
+    learn_limits(served)
     describe_output(served, declared=signature)
     return served

@@ -20,9 +20,14 @@ class ServeOptions:
     segment_rows: int = 5000
     flush_seconds: float = 2.0
     max_log_buffer_rows: int = 200_000
+    spool_dir: str = ""  # the payload log's write-ahead spool (serving.spool); default: <home>/serving-spool
+    spool_sync_seconds: float = 0.05  # how often the spool is fdatasync'ed (a kill loses nothing either way)
     inline_predict_ms: float = 1.0  # a model whose batches take less runs on the event loop, not a thread
     freeze_gc: bool = False  # a server process: move the loaded heap out of the garbage collector's scans
     auth: bool = False  # require a bearer token with the 'predict' permission (serving.auth)
+    allow_unapproved: bool = False  # serve a MODEL_REF whose version is not approved (development only)
+    environment: str = "development"  # where this server runs; see protected_environments
+    protected_environments: tuple[str, ...] = ("production", "staging")  # never serve unapproved versions
     metrics_dir: str = ""  # with several workers: where each writes its metrics snapshot (serving.shared_metrics)
     metrics_seconds: float = 1.0
     worker_id: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

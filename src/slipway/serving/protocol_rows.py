@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from slipway.core.errors import InvalidInput
 from slipway.serving.frame import Frame, frame_from_columns, frame_from_rows
+from slipway.serving.request_body import CsvTable
 from slipway.serving.signature import Signature
 
 INVOCATION_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -34,7 +37,9 @@ def _decode_inputs(inputs: Any, signature: Signature) -> Frame:
 
 
 def decode_invocations(body: Any, signature: Signature) -> Frame:
-    """A frame from an MLflow ``/invocations`` JSON body."""
+    """A frame from an MLflow ``/invocations`` JSON body (or a ``text/csv`` one)."""
+    if isinstance(body, CsvTable):
+        return frame_from_csv(body, signature)
     if not isinstance(body, dict):
         raise InvalidInput(f"the body must be a JSON object with one of {list(INVOCATION_KEYS)}")
     present = [key for key in INVOCATION_KEYS if key in body]
@@ -52,6 +57,7 @@ def decode_invocations(body: Any, signature: Signature) -> Frame:
             return frame_from_rows(rows, signature)
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise InvalidInput("dataframe_split 'columns' must be a list of names")
+        _refuse_duplicates(columns)
         if not rows:
             raise InvalidInput("the request has no rows")
         for index, row in enumerate(rows):
@@ -65,3 +71,68 @@ def decode_invocations(body: Any, signature: Signature) -> Frame:
     if key == "instances":
         return frame_from_rows(value, signature)
     return _decode_inputs(value, signature)
+
+
+def _refuse_duplicates(columns: list[str]) -> None:
+    if len(set(columns)) == len(columns):
+        return
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise InvalidInput(f"column {name!r} is given twice in dataframe_split 'columns' (MLflow refuses it too)")
+        seen.add(name)
+
+
+def invocation_method(body: Any) -> str:
+    """``predict`` or ``predict_proba``: what ``params.predict_method`` of an ``/invocations`` body
+    asks for (MLflow 2.x pyfunc's parameter name).
+
+    Raises:
+        InvalidInput: ``params`` is not an object, or names another method.
+    """
+    params = body.get("params") if isinstance(body, dict) else None
+    if params is None:
+        return "predict"
+    if not isinstance(params, dict):
+        raise InvalidInput(f"'params' must be an object, got {params!r}")
+    method = params.get("predict_method", "predict")
+    if method not in ("predict", "predict_proba"):
+        raise InvalidInput(f"params.predict_method is {method!r}; use 'predict' or 'predict_proba'")
+    return str(method)
+
+
+def frame_from_csv(table: CsvTable, signature: Signature) -> Frame:
+    """A frame from a CSV body's text values, each column converted to its signature kind (empty
+    fields of a number column are NaN, as pandas.read_csv reads them).
+
+    Raises:
+        InvalidInput: a value that is not of its column's kind, named.
+    """
+    if not table.rows:
+        raise InvalidInput("the request has no rows")
+    columns: dict[str, object] = {}
+    for index, name in enumerate(table.columns):
+        values = [row[index] for row in table.rows]
+        kind = signature.kind_of(name) if signature.columns else None
+        columns[name] = _csv_column(name, kind, values)
+    return frame_from_columns(columns, signature)
+
+
+def _csv_column(name: str, kind: str | None, values: list[str]) -> np.ndarray:
+    if kind == "string":
+        return np.asarray(values, dtype=object)
+    if kind == "bool":
+        lowered = [v.strip().lower() for v in values]
+        bad = [v for v in lowered if v not in ("true", "false", "1", "0")]
+        if bad:
+            raise InvalidInput(f"input {name!r} must be bool: got {bad[0]!r}")
+        return np.asarray([v in ("true", "1") for v in lowered])
+    try:
+        numbers = np.asarray([v if v.strip() else "nan" for v in values]).astype(np.float64)
+    except ValueError as err:
+        if kind is None:
+            return np.asarray(values, dtype=object)
+        raise InvalidInput(f"input {name!r} must be {kind}: {err}") from err
+    if kind == "int" and np.all(np.mod(numbers, 1) == 0):
+        return numbers.astype(np.int64)
+    return numbers

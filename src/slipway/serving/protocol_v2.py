@@ -9,6 +9,9 @@ tensors with ``parameters.binary_data_size`` as raw little-endian bytes after it
 other (BYTES elements each prefixed by a 4-byte little-endian length); when an output is requested
 with ``parameters.binary_data`` (or the request sets ``binary_data_output``) the answer is built
 the same way.
+
+A model with ``predict_proba`` declares a second output, ``predict_proba`` (``probabilities`` is
+accepted as its other name), which a request selects through ``outputs``.
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ def _tensor(spec: Any, index: int) -> tuple[str, np.ndarray]:
         raise InvalidInput(f"input {name!r} has no data")
     data = spec["data"]
     try:
-        if datatype == "BYTES":
+        if isinstance(data, list) and not data:  # a zero-row tensor: "no rows" is said by the frame
+            array = np.empty(0, dtype=DATATYPES[datatype])
+        elif datatype == "BYTES":
             array = np.asarray(data, dtype=object).reshape(-1)
             bad = [v for v in array[:1000] if not isinstance(v, str)]
             if bad:
@@ -106,10 +111,6 @@ def decode_infer_request(body: Any, signature: Signature) -> tuple[Frame, str | 
     parameters = body.get("parameters") or {}
     if not isinstance(parameters, dict):
         raise InvalidInput(f"'parameters' must be an object, got {parameters!r}")
-    for spec in body.get("outputs") or []:
-        wanted = spec.get("name") if isinstance(spec, dict) else spec
-        if wanted != "predict":
-            raise InvalidInput(f"unknown output {wanted!r}; this model's output is 'predict'")
     return frame_from_columns(columns, signature), (str(request_id) if request_id is not None else None), parameters
 
 
@@ -164,34 +165,110 @@ def _unpack_bytes(chunk: bytes, name: str) -> list[str]:
     return values
 
 
-def wants_binary_output(body: Any) -> bool:
-    """Whether the request asked for the output as binary tensor data."""
+PROBA_NAMES = ("predict_proba", "probabilities")  # an output of class probabilities, by either name
+
+
+def requested_outputs(body: Any, has_proba: bool) -> list[str]:
+    """The output names a v2 request asks for, in its order (``predict`` when it names none);
+    ``predict_proba`` (or ``probabilities``) asks for class probabilities.
+
+    Raises:
+        InvalidInput: ``outputs`` is not a list of objects with a name, or names an unknown output.
+    """
+    outputs = body.get("outputs") if isinstance(body, dict) else None
+    if outputs is None:
+        return ["predict"]
+    if not isinstance(outputs, list):
+        raise InvalidInput(f"'outputs' must be a list of objects with a name, got {outputs!r}")
+    known = ("predict", *PROBA_NAMES) if has_proba else ("predict",)
+    names: list[str] = []
+    for index, spec in enumerate(outputs):
+        name = spec.get("name") if isinstance(spec, dict) else spec  # a bare name is accepted too
+        if not isinstance(name, str):
+            raise InvalidInput(f"outputs[{index}] must be an object with a 'name', got {spec!r}")
+        if name not in known:
+            raise InvalidInput(f"unknown output {name!r}; this model's outputs are {list(known)}")
+        if name in names:
+            raise InvalidInput(f"output {name!r} is asked for twice")
+        names.append(name)
+    return names or ["predict"]
+
+
+def binary_outputs(body: Any, names: list[str]) -> set[str]:
+    """Which of the requested outputs to send as binary tensor data (``binary_data_output`` for
+    all, ``binary_data`` per output; both must be booleans).
+
+    Raises:
+        InvalidInput: one of those parameters is not a boolean.
+    """
     if not isinstance(body, dict):
-        return False
+        return set()
     parameters = body.get("parameters")
-    if isinstance(parameters, dict) and parameters.get("binary_data_output"):
-        return True
+    everything = parameters.get("binary_data_output", False) if isinstance(parameters, dict) else False
+    if not isinstance(everything, bool):
+        raise InvalidInput(f"parameters.binary_data_output must be true or false, got {everything!r}")
+    chosen = set(names) if everything else set()
     for spec in body.get("outputs") or []:
         options = spec.get("parameters") if isinstance(spec, dict) else None
-        if isinstance(options, dict) and options.get("binary_data") and spec.get("name", "predict") == "predict":
-            return True
-    return False
+        flag = options.get("binary_data", None) if isinstance(options, dict) else None
+        if flag is None:
+            continue
+        if not isinstance(flag, bool):
+            raise InvalidInput(f"binary_data of output {spec.get('name')!r} must be true or false, got {flag!r}")
+        (chosen.add if flag else chosen.discard)(spec["name"])
+    return chosen
 
 
-def encode_binary_response(model: str, version: str, request_id: str, outputs: np.ndarray) -> tuple[bytes, int]:
-    """The v2 response with ``predict`` as binary tensor data: (body, length of its JSON part)."""
+def response_id(body: Any) -> str | None:
+    """The v2 body's ``id``, which the answer returns exactly as given (None when there is none).
+
+    Raises:
+        InvalidInput: the id is not a string, or cannot be echoed in the ``x-request-id`` header
+            (control characters such as CR/LF, text outside Latin-1, over 4,096 characters).
+    """
+    if not isinstance(body, dict) or "id" not in body:
+        return None
+    given = body["id"]
+    if not isinstance(given, str):
+        raise InvalidInput(f"'id' must be a string, got {given!r}")
+    if len(given) > 4096:
+        raise InvalidInput(f"'id' is {len(given)} characters; the limit is 4096")
+    if not (given.isascii() and given.isprintable()):
+        try:
+            given.encode("latin-1")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"'id' {given[:40]!r} has characters outside Latin-1; it is echoed in the "
+                               "x-request-id header") from None
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in given):
+            raise InvalidInput(f"'id' {given[:40]!r} has control characters; it is echoed in the x-request-id "
+                               "header") from None
+    return given
+
+
+def _binary(array: np.ndarray) -> tuple[bytes, str]:
+    if array.dtype.kind in "OUS":
+        return b"".join(len(b).to_bytes(4, "little") + b for b in (str(v).encode() for v in array.reshape(-1))), "BYTES"
+    return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes(), datatype_of(array)
+
+
+def encode_binary_response(model: str, version: str, request_id: str, outputs: list[tuple[str, np.ndarray]],
+                           binary: set[str]) -> tuple[bytes, int]:
+    """The v2 response with the outputs named in ``binary`` as binary tensor data, the others as
+    JSON: (body, length of its JSON part)."""
     import orjson
 
-    if outputs.dtype.kind in "OUS":
-        raw = b"".join(len(b).to_bytes(4, "little") + b for b in (str(v).encode() for v in outputs.reshape(-1)))
-        datatype = "BYTES"
-    else:
-        datatype = datatype_of(outputs)
-        raw = np.ascontiguousarray(outputs, dtype=outputs.dtype.newbyteorder("<")).tobytes()
-    header = orjson.dumps({"model_name": model, "model_version": version, "id": request_id,
-                           "outputs": [{"name": "predict", "shape": list(outputs.shape), "datatype": datatype,
-                                        "parameters": {"binary_data_size": len(raw)}}]})
-    return header + raw, len(header)
+    specs, raws = [], []
+    for name, array in outputs:
+        if name in binary:
+            raw, datatype = _binary(array)
+            raws.append(raw)
+            specs.append({"name": name, "shape": list(array.shape), "datatype": datatype,
+                          "parameters": {"binary_data_size": len(raw)}})
+        else:
+            specs.append(_json_output(name, array))
+    header = orjson.dumps({"model_name": model, "model_version": version, "id": request_id, "outputs": specs},
+                          option=orjson.OPT_SERIALIZE_NUMPY, default=lambda v: v.tolist())
+    return header + b"".join(raws), len(header)
 
 
 def datatype_of(array: np.ndarray) -> str:
@@ -203,20 +280,25 @@ def datatype_of(array: np.ndarray) -> str:
     return "FP64"
 
 
-def encode_infer_response(model: str, version: str, request_id: str, outputs: np.ndarray) -> dict[str, Any]:
-    """A v2 response with one output tensor, ``predict``."""
-    if outputs.dtype.kind in "US":
-        outputs = outputs.astype(object)
-    return {
-        "model_name": model, "model_version": version, "id": request_id,
-        "outputs": [{"name": "predict", "shape": list(outputs.shape), "datatype": datatype_of(outputs),
-                     "data": outputs.reshape(-1)}],
-    }
+def _json_output(name: str, array: np.ndarray) -> dict[str, Any]:
+    if array.dtype.kind in "US":
+        array = array.astype(object)
+    return {"name": name, "shape": list(array.shape), "datatype": datatype_of(array), "data": array.reshape(-1)}
+
+
+def encode_infer_response(model: str, version: str, request_id: str,
+                          outputs: list[tuple[str, np.ndarray]]) -> dict[str, Any]:
+    """A v2 response with one tensor per requested output (``predict`` unless others were asked for)."""
+    return {"model_name": model, "model_version": version, "id": request_id,
+            "outputs": [_json_output(name, array) for name, array in outputs]}
 
 
 def model_metadata(name: str, version: str, signature: Signature, platform: str,
-                   output: tuple[np.dtype[Any], tuple[int, ...]] | None = None) -> dict[str, Any]:
-    """The v2 model metadata; ``output`` is (dtype, per-row shape) of what ``/infer`` returns.
+                   output: tuple[np.dtype[Any], tuple[int, ...]] | None = None,
+                   classes: int | None = None) -> dict[str, Any]:
+    """The v2 model metadata; ``output`` is (dtype, per-row shape) of what ``/infer`` returns;
+    ``classes`` (a model with ``predict_proba``: how many, or -1 when unknown) adds the
+    ``predict_proba`` output an ``/infer`` request may ask for.
 
     Without ``output`` (a model that neither predicted its input example nor declared its
     outputs) the output is declared FP64, the v2 default for a numeric prediction.
@@ -227,5 +309,6 @@ def model_metadata(name: str, version: str, signature: Signature, platform: str,
     return {
         "name": name, "versions": [version], "platform": platform,
         "inputs": [{"name": c.name, "datatype": v2_type[c.kind], "shape": [-1]} for c in signature.columns],
-        "outputs": [{"name": "predict", "datatype": datatype, "shape": shape}],
+        "outputs": [{"name": "predict", "datatype": datatype, "shape": shape}] + (
+            [] if classes is None else [{"name": "predict_proba", "datatype": "FP64", "shape": [-1, classes]}]),
     }

@@ -14,15 +14,18 @@ import gc
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from slipway.core.errors import NotFound
+from slipway.serving.approval_gate import check_servable
 from slipway.serving.batching import MicroBatcher
 from slipway.serving.metrics import ServingMetrics
 from slipway.serving.model import ServedModel, served_from_registry
 from slipway.serving.options import ServeOptions
 from slipway.serving.payload import PayloadLogger
 from slipway.serving.router import Router, VariantRuntime
+from slipway.serving.spool import Spool
 
 log = logging.getLogger("slipway.serving")
 ModelLoader = Callable[[str, int], ServedModel]
@@ -77,7 +80,9 @@ class ServerRuntime:
             variants += [self._runtime(name, f"v{m.version}", "stable", 0.0, m) for m in self._fixed_models[1:]]
             return Router(name, 0, variants)
         if self.model_ref is not None:
-            served = served_from_registry(self.workspace, self.model_ref)
+            version = self.workspace.registry.resolve(self.model_ref)
+            check_servable(version, self.options)
+            served = served_from_registry(self.workspace, f"{version.name}/{version.version}")
             return Router(served.name, 0, [self._runtime(served.name, "default", "stable", 100.0, served)])
         assert self.deployment_name is not None
         deployment = self.workspace.serving.get(self.deployment_name)
@@ -99,9 +104,12 @@ class ServerRuntime:
             # Python's default 5 ms, which otherwise shows up in the p99 of fast requests.
             sys.setswitchinterval(SWITCH_INTERVAL_S)
         if self.options.payload_log:
+            spool = Spool(self.options.spool_dir or Path(self.workspace.settings.home) / "serving-spool",
+                          self.options.worker_id)
             self.payload = PayloadLogger(self.workspace.blobs, self.workspace.serving._backend.record_payload_segment,
                                          self.options.segment_rows, self.options.flush_seconds,
-                                         self.options.max_log_buffer_rows)
+                                         self.options.max_log_buffer_rows, spool, self.metrics,
+                                         self.options.spool_sync_seconds)
         if self.options.metrics_dir:
             self._tasks.append(asyncio.create_task(self._every(self.options.metrics_seconds, self.share_metrics)))
         if self.deployment_name is not None:
