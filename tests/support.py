@@ -52,16 +52,27 @@ def enrol(settings: Settings) -> Settings:
     from slipway.identity.keys import generate_key_files, parse_public_key
     from slipway.local.transport import LocalTransport
 
-    admin = LocalTransport(dataclasses.replace(settings, user=os_user(), signing_key="", local_roles=("admin",))
-                           ).backend("identity")
+    import fcntl
+
+    from slipway.core.errors import AlreadyExists
+
     key = Path(settings.home) / "keys" / settings.user
-    if settings.user not in {u.name for u in admin.list_users()}:
-        admin.create_user(settings.user, list(settings.local_roles))
-    if not key.exists():
-        generate_key_files(key, settings.user)
-    public = key.with_name(key.name + ".pub").read_text()
-    if parse_public_key(public)[1] not in {k.fingerprint for k in admin.list_keys(settings.user)}:
-        admin.add_key(settings.user, public)  # the same person's key, registered in this store too
+    key.parent.mkdir(parents=True, exist_ok=True)
+    # Several test processes may open the same home at once (the concurrency tests): one enrols.
+    with open(key.parent / ".enrol.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        admin = LocalTransport(dataclasses.replace(settings, user=os_user(), signing_key="", local_roles=("admin",))
+                               ).backend("identity")
+        try:
+            if settings.user not in {u.name for u in admin.list_users()}:
+                admin.create_user(settings.user, list(settings.local_roles))
+        except AlreadyExists:
+            pass
+        if not key.exists():
+            generate_key_files(key, settings.user)
+        public = key.with_name(key.name + ".pub").read_text()
+        if parse_public_key(public)[1] not in {k.fingerprint for k in admin.list_keys(settings.user)}:
+            admin.add_key(settings.user, public)  # the same person's key, registered in this store too
     return dataclasses.replace(settings, signing_key=str(key))
 
 

@@ -124,7 +124,7 @@ HELD_FLOW = textwrap.dedent('''
 
 
 def _slipway(home: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "SLIPWAY_SERVER_URL": "",
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "",
            "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": "", "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "slipway.cli.main", *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=300)
@@ -178,7 +178,7 @@ def test_a_killed_pipelines_run_is_failed_by_its_heartbeat_and_resumed(tmp_path:
     flow.write_text(HELD_FLOW)
     flag = tmp_path / "hold"
     flag.write_text("hold")
-    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "SLIPWAY_SERVER_URL": "",
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "",
            "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": ""}
     process = subprocess.Popen([sys.executable, "-m", "slipway.cli.main", "pipelines", "run", f"{flow}:held",
                                 "-p", f"flag={flag}"], env=env, cwd=home, stdout=subprocess.DEVNULL,

@@ -67,7 +67,7 @@ def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (root / "slipway.toml").write_text('[slipway]\nhome = ".slipway"\n')
     (root / ".gitignore").write_text(".slipway/\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    env.update(SLIPWAY_USER="tester", COLUMNS="200", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+    env.update(COLUMNS="200", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
                GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
     for command in (["git", "init", "-q"], ["git", "add", "."], ["git", "commit", "-qm", "train"]):
         assert _run(command, root, env).returncode == 0
@@ -175,7 +175,7 @@ def test_reproduce_reruns_a_pipeline_from_the_folder_it_ran_in_without_the_cache
     (project / "slipway.toml").write_text('[slipway]\nhome = ".slipway"\n')
     (root / ".gitignore").write_text(".slipway/\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    env.update(SLIPWAY_USER="tester", COLUMNS="200", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+    env.update(COLUMNS="200", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
                GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
     for command in (["git", "init", "-q"], ["git", "add", "."], ["git", "commit", "-qm", "pipeline"]):
         assert _run(command, root, env).returncode == 0

@@ -3,6 +3,8 @@ listed, disabled, enabled, updated, deleted; runs are cancelled; a bad run never
 
 from __future__ import annotations
 
+import shutil
+
 import textwrap
 import threading
 import time
@@ -243,7 +245,7 @@ def test_a_scheduler_started_from_another_folder_runs_the_schedule(sqlite_ws: Wo
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     for path in flow.parent.iterdir():  # not even the original folder is needed: its stored copy runs
-        path.unlink()
+        shutil.rmtree(path) if path.is_dir() else path.unlink()  # __pycache__ too
     scheduler = Scheduler(ws, clock=lambda: max(created.created_ms, beside.created_ms) + MINUTE + 1000,
                           report=lambda line: None)
     runs = {r.reason["name"]: r for r in scheduler.tick()}

@@ -136,7 +136,7 @@ def test_unapproved_versions_follow_the_governance_policy(champion_ws, ai4i_data
         asyncio.run(start(dataclasses.replace(FAST, allow_unapproved=True, environment="production")))
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    env |= {"SLIPWAY_HOME": str(ws.settings.home), "SLIPWAY_USER": "tester", "PYTHONPATH": str(ROOT)}
+    env |= {"SLIPWAY_HOME": str(ws.settings.home), "PYTHONPATH": str(ROOT)}
     refused = subprocess.run([sys.executable, "-m", "slipway.cli.main", "serve", ref, "--port", "1"], env=env,
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2, refused.stderr

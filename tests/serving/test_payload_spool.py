@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _serve(home: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    env |= {"SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "PYTHONPATH": str(ROOT)}
+    env |= {"SLIPWAY_HOME": str(home), "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen([sys.executable, "-m", "slipway.cli.main", "serve", "ai4i@champion", "--port",
                                str(port)], env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(600):

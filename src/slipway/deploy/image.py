@@ -48,9 +48,23 @@ def _driver_pins() -> list[str]:
     return pins
 
 
+def _core_names() -> list[str]:
+    """Slipway's own (non-extra) dependencies, by name: a server image needs every one of them."""
+    names = []
+    for requirement in dist_metadata.requires("slipway") or []:
+        spec, _, marker = requirement.partition(";")
+        if "extra" in marker:
+            continue
+        name = re.split(r"[<>=!~\[ ]", spec.strip(), maxsplit=1)[0]
+        if name:
+            names.append(name)
+    return names
+
+
 def image_requirements(bundle_requirements: list[str]) -> list[str]:
-    """The image's pinned requirements: the server's packages, the drivers and the bundles' own."""
-    return sorted(set(_pins(list(SERVER_PACKAGES)) + _driver_pins() + _pins(bundle_requirements)), key=str.lower)
+    """The image's pinned requirements: Slipway's own dependencies, the drivers and the bundles' own."""
+    return sorted(set(_pins(list(SERVER_PACKAGES) + _core_names()) + _driver_pins() + _pins(bundle_requirements)),
+                  key=str.lower)
 
 
 def image_name(requirements: list[str]) -> str:
