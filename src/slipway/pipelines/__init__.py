@@ -9,6 +9,7 @@ from slipway.pipelines.context import StepContext
 from slipway.pipelines.dsl import Pipeline, Step, pipeline, step
 from slipway.pipelines.gates import Blessing, MetricThreshold, evaluate_gate
 from slipway.pipelines.graph import GatherRef, OutputRef
+from slipway.pipelines.scheduler import Scheduler
 
-__all__ = ["Blessing", "GatherRef", "MetricThreshold", "OutputRef", "Pipeline", "Step", "StepContext",
+__all__ = ["Blessing", "GatherRef", "MetricThreshold", "OutputRef", "Pipeline", "Scheduler", "Step", "StepContext",
            "evaluate_gate", "pipeline", "step"]
