@@ -19,9 +19,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import slipway
 from drops import Project
 from report import MODEL, Reporter
+
+import slipway
 from slipway import AlreadyExists, Conflict, NotFound, PermissionDenied, Workspace
 
 PEOPLE = {"alice": ["developer", "deployer", "approver"], "bob": ["approver"]}

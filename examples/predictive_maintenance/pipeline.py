@@ -25,7 +25,13 @@ import pyarrow as pa
 import yaml
 
 from slipway.pipelines import StepContext, pipeline, step
-from slipway.pipelines.steps import deploy_model, evaluate_and_bless, register_model, request_approval, validate_data
+from slipway.pipelines.steps import (
+    deploy_model,
+    evaluate_and_bless,
+    register_model,
+    request_approval,
+    validate_data,
+)
 
 HERE = Path(__file__).resolve().parent
 FEATURES = ["Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]",

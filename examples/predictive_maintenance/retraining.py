@@ -7,6 +7,7 @@ from typing import Any
 
 from drops import DATASET, Project
 from report import MODEL, Reporter
+
 from slipway import NotFound, Workspace
 
 TRIGGER = "weekly-retrain"

@@ -21,16 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
-
-import slipway
 from drops import DATASET, Project, drop_rows, locate, version_drop
 from people import Team, approve_with_four_eyes, ensure_champion, open_team, prepare_governance
 from report import DEPLOYMENT, MODEL, Outcome, Reporter, print_summary
 from retraining import ensure_trigger, registered_version, run_pipeline, triggered_run
+from rich.console import Console
+from traffic import check_answers, judge_canary
+
+import slipway
 from slipway import Conflict
 from slipway.pipelines import Scheduler
-from traffic import check_answers, judge_canary
 
 STAGES = 9
 

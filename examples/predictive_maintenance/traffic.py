@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
-
 from report import DEPLOYMENT, Reporter
+
 from slipway import BackendUnavailable, Conflict, IntegrityError, NotFound, Workspace
 
 FEATURES = ["Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]",
