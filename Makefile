@@ -52,8 +52,9 @@ test-fast: install-dev
 	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup -m "not postgres and not slow"
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
+	cd examples/predictive_maintenance && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
 	$(VENV)/bin/lint-imports
 
 services:

@@ -12,8 +12,8 @@ or let the weekly data trigger run it whenever a new version of ``ai4i`` lands::
 
 Every model is trained on everything but the newest week and judged on that week (rows are in
 time order by ``UDI``), so the gate compares candidate and champion on data neither has seen.
-The deploy step waits for a human: it runs once the version is approved (re-run the pipeline
-after approving; every step before it comes back from the cache).
+The deploy step (the built-in ``deploy_model``) waits for a human: it runs once the version is
+approved (re-run the pipeline after approving; every step before it comes back from the cache).
 """
 
 from __future__ import annotations
@@ -25,7 +25,13 @@ import pyarrow as pa
 import yaml
 
 from slipway.pipelines import StepContext, pipeline, step
-from slipway.pipelines.steps import evaluate_and_bless, register_model, request_approval, validate_data
+from slipway.pipelines.steps import (
+    deploy_model,
+    evaluate_and_bless,
+    register_model,
+    request_approval,
+    validate_data,
+)
 
 HERE = Path(__file__).resolve().parent
 FEATURES = ["Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]",
@@ -85,13 +91,11 @@ def evaluate(model: Any, holdout: pa.Table) -> dict[str, float]:
 
 @step(local=True)
 def track(model: Any, metrics: dict[str, float], train_table: pa.Table, holdout: pa.Table, dataset: str,
-          params: dict[str, Any], context: StepContext = None) -> Any:  # type: ignore[assignment]
+          params: dict[str, Any], context: StepContext) -> Any:
     """Log the training run: parameters, metrics, what changed since the previous dataset version
     (recorded as a reference input), and the model with an input example. The version this run
     trained on becomes its input without a call: the platform gives a run started in a step the
     dataset versions its upstream steps read."""
-    from slipway.models.logging import log_model
-
     ws = context.workspace
     version = ws.data.get_version(dataset)
     with context.start_run("train", experiment="predictive-maintenance") as run:
@@ -106,11 +110,11 @@ def track(model: Any, metrics: dict[str, float], train_table: pa.Table, holdout:
                 ws.tracking.log_metrics({"data_rows_added": float(changes[0].rows_added or 0),
                                          "data_max_shift": max((s.score for s in changes[0].shifted), default=0.0)})
         example = holdout.select(FEATURES).slice(0, 20).to_pandas()
-        return log_model(ws, model, "model", input_example=example, run_id=run.id)
+        return context.log_model(model, "model", input_example=example, run_id=run.id)
 
 
 @step(local=True)
-def document(model_version: Any, context: StepContext = None) -> Any:  # type: ignore[assignment]
+def document(model_version: Any, context: StepContext) -> Any:
     """Write the model card's human sections (model_card.yaml) that the policy requires."""
     sections = yaml.safe_load((HERE / "model_card.yaml").read_text())
     for section, text in sections.items():
@@ -120,47 +124,12 @@ def document(model_version: Any, context: StepContext = None) -> Any:  # type: i
 
 
 @step(local=True, cache=False)
-def approval_status(request: Any, context: StepContext = None) -> bool:  # type: ignore[assignment]
+def approval_status(request: Any, context: StepContext) -> bool:
     """Whether the version was approved (by someone other than its requester) since it was requested."""
     ref = f"{request.model}/{request.version}"
     state = context.workspace.governance.status(ref).state
     print(f"{ref} is {state}")
     return state in ("approved", "deployed")
-
-
-@step(local=True, cache=False)
-def deploy_canary(model_version: Any, deployment: str, context: StepContext = None) -> dict[str, Any]:  # type: ignore[assignment]
-    """A new deployment serves the version as its stable variant (deployment.yaml gives SLOs and
-    canary steps); an existing one gets it as a canary. A version this deployment already had
-    (promoted or rolled back) is never deployed again."""
-    from slipway.core.errors import NotFound
-
-    ws = context.workspace
-    spec = yaml.safe_load((HERE / "deployment.yaml").read_text())
-    spec["name"] = deployment
-    try:
-        current = ws.serving.get(deployment)
-    except NotFound:
-        current = None
-    key = (model_version.name, model_version.version)
-    if current is not None and any((v["model"], v["version"]) == key for h in ws.serving.history(deployment, 10_000)
-                                   if h.action == "apply" for v in h.details.get("variants", [])):
-        print(f"{model_version.ref} was already deployed to {deployment}; nothing to do")
-        return {"deployment": deployment, "action": "none", "revision": current.revision}
-    if current is None:
-        spec["variants"] = [{"name": "stable", "model": model_version.ref, "role": "stable", "weight": 100}]
-    else:
-        stables = [{"name": v.name, "model": f"{v.model}/{v.version}", "role": "stable", "weight": v.weight}
-                   for v in current.variants if v.role == "stable"]
-        first_step = float(spec.get("canary", {}).get("steps", [5])[0])
-        spec["variants"] = [*stables, {"name": "canary", "model": model_version.ref, "role": "canary",
-                                       "weight": first_step}]
-    applied = ws.serving.apply(spec)
-    if current is None and ws.governance.status(model_version.ref).state == "approved":
-        ws.governance.transition(model_version.ref, "deployed", f"stable variant of {deployment}")
-    action = "stable" if current is None else "canary"
-    print(f"{model_version.ref} deployed to {deployment} as {action} (revision {applied.revision})")
-    return {"deployment": deployment, "action": action, "revision": applied.revision}
 
 
 @pipeline
@@ -175,4 +144,7 @@ def retrain(dataset: str = "ai4i", model_name: str = "ai4i-failure", deployment:
     verdict = evaluate_and_bless(metrics, model_name=model_name, thresholds=THRESHOLDS, candidate=candidate)
     version = register_model(candidate, model_name, when=verdict)
     request = request_approval(document(version), reason=f"retrained on {dataset}")
-    deploy_canary(version, deployment, when=approval_status(request))
+    # A new deployment serves the version as stable (deployment.yaml gives its SLOs and canary
+    # steps); an existing one gets it as a 5% canary; a version it served before is left alone.
+    deploy_model(version, deployment, canary_weight=5.0, spec=str(HERE / "deployment.yaml"), redeploy=False,
+                 when=approval_status(request))

@@ -33,6 +33,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from slipway.serving.background import InferenceServer
     from slipway.tracking.service import ActiveRun
     from slipway.workspace import Workspace, connect, default_workspace
 
@@ -136,9 +137,41 @@ def autolog(**kwargs: Any) -> None:
     enable(_default(), **kwargs)
 
 
+def generate_signing_key(path: str | os.PathLike[str], comment: str = "") -> str:
+    """An Ed25519 key pair for signing decisions: the private key at ``path`` (mode 0600) and its
+    public key at ``path.pub``, made once (an existing pair is kept). Returns the public key text
+    (``ssh-ed25519 AAAA… comment``) to register with ``ws.identity.add_key(user, text)``; the user
+    then connects with ``slipway.connect(..., user=NAME, signing_key=path)``."""
+    from pathlib import Path
+
+    from slipway.identity.keys import generate_key_files
+
+    private = Path(os.path.expanduser(str(path)))
+    public = private.with_name(private.name + ".pub")
+    if not private.exists():
+        public, _ = generate_key_files(private, comment)
+    return public.read_text().strip()
+
+
+def serve_in_background(workspace: Workspace, deployment: str, *, host: str = "127.0.0.1",
+                        port: int = 0, timeout: float = 60.0) -> InferenceServer:
+    """Serve ``deployment`` from a thread of this process, as ``workspace``'s user, the way
+    ``slipway serve --deployment NAME`` does (same app, canary controller and payload log); returns
+    once its models are loaded. ``port`` 0 takes any free port (the server's ``url`` says which).
+    Stop it with ``stop()`` (or use it as a context manager); ``wait()`` blocks until Ctrl-C.
+
+    Raises:
+        BackendUnavailable: the server did not become ready within ``timeout`` seconds.
+    """
+    from slipway.serving.background import InferenceServer
+    from slipway.workspace import open_workspace
+
+    return InferenceServer(workspace.settings, deployment, open_workspace, host, port).start(timeout)
+
+
 __all__ = [
     "ActiveRun", "AlreadyExists", "BackendUnavailable", "Conflict", "IntegrityError", "InvalidInput", "NotFound",
     "PermissionDenied", "SlipwayError", "Unauthenticated", "Workspace", "active_run", "autolog", "connect",
-    "default_workspace", "end_run", "load_model", "log_artifact", "log_input", "log_metric", "log_metrics",
-    "log_model", "log_param", "log_params", "search_runs", "set_tag", "set_tags", "start_run",
+    "default_workspace", "end_run", "generate_signing_key", "load_model", "log_artifact", "log_input", "log_metric", "log_metrics",
+    "log_model", "log_param", "log_params", "search_runs", "serve_in_background", "set_tag", "set_tags", "start_run",
 ]

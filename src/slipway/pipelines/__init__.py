@@ -10,5 +10,20 @@ from slipway.pipelines.dsl import Pipeline, Step, pipeline, step
 from slipway.pipelines.gates import Blessing, MetricThreshold, evaluate_gate
 from slipway.pipelines.graph import GatherRef, OutputRef
 
-__all__ = ["Blessing", "GatherRef", "MetricThreshold", "OutputRef", "Pipeline", "Step", "StepContext",
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from slipway.pipelines.scheduler import Scheduler
+
+
+def __getattr__(name: str) -> object:
+    # The scheduler (and the store code behind it) loads on first use: ``import slipway.pipelines``
+    # stays cheap for step modules and the CLI.
+    if name == "Scheduler":
+        from slipway.pipelines.scheduler import Scheduler
+
+        return Scheduler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Blessing", "GatherRef", "MetricThreshold", "OutputRef", "Pipeline", "Scheduler", "Step", "StepContext",
            "evaluate_gate", "pipeline", "step"]

@@ -48,6 +48,14 @@ class StepContext:
         tags = {**kwargs.pop("tags", {}), "slipway.pipeline_run": self.run_id, "slipway.pipeline_step": self.step_key}
         return self.workspace.tracking.start_run(name or self.step_key, experiment=experiment, tags=tags, **kwargs)
 
+    def log_model(self, model: Any, name: str = "model", **kwargs: Any) -> Any:
+        """Store ``model`` as a bundle artifact of a tracking run, through this run's workspace:
+        ``slipway.log_model`` for a step (same arguments: ``input_example``, ``run_id``,
+        ``registered_model_name``, ...). Returns the ``ModelInfo``."""
+        from slipway.models.logging import log_model
+
+        return log_model(self.workspace, model, name, **kwargs)
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_workspace"] = None  # a workspace holds connections; workers never get one

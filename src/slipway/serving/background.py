@@ -1,32 +1,28 @@
-"""The real inference server, on a loopback port in a thread of this process, and a client that
-talks to it the way a user's application would (Open Inference Protocol v2 and ``/invocations``)."""
+"""An inference server in a thread of the calling process: ``slipway serve --deployment NAME``
+(the same app, canary controller and payload log) for notebooks, examples and tests. Start it
+with :func:`slipway.serve_in_background`."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import numpy as np
-import pandas as pd
 
 from slipway.core.errors import BackendUnavailable
 from slipway.core.settings import Settings
 from slipway.serving.options import ServeOptions
 from slipway.serving.server import ServeTarget, build_app
 from slipway.serving.supervisor import bind_socket
-from slipway.workspace import open_workspace
-
-FEATURES = ["Type", "Air temperature [K]", "Process temperature [K]", "Rotational speed [rpm]", "Torque [Nm]",
-            "Tool wear [min]"]
-V2_TYPES = {"object": "BYTES", "str": "BYTES", "int64": "INT64", "float64": "FP64"}
 
 
 class InferenceServer:
-    """``slipway serve --deployment NAME`` in a thread: the same app, controller and payload log."""
+    """A deployment served on ``host:port`` (``port`` 0: any free port; ``url`` says which)."""
 
-    def __init__(self, settings: Settings, deployment: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, settings: Settings, deployment: str, open_workspace: Callable[[Settings], Any],
+                 host: str = "127.0.0.1", port: int = 0) -> None:
         import uvicorn
 
         options = ServeOptions.from_section(settings.section("serving"))
@@ -74,26 +70,8 @@ class InferenceServer:
         finally:
             self.stop()
 
+    def __enter__(self) -> InferenceServer:
+        return self
 
-def invocations_body(rows: pd.DataFrame) -> dict[str, Any]:
-    """MLflow's ``dataframe_split`` body for ``rows``."""
-    return {"dataframe_split": {"columns": FEATURES, "data": rows[FEATURES].to_numpy().tolist()}}
-
-
-def v2_body(rows: pd.DataFrame) -> dict[str, Any]:
-    """An Open Inference Protocol v2 body: one tensor per column."""
-    return {"inputs": [{"name": column, "shape": [len(rows)], "datatype": V2_TYPES[str(rows[column].dtype)],
-                        "data": rows[column].tolist()} for column in FEATURES]}
-
-
-def ask(client: httpx.Client, deployment: str, rows: pd.DataFrame, protocol: str) -> tuple[str, np.ndarray]:
-    """Send ``rows`` once; returns the model version that answered and its predictions."""
-    if protocol == "v2":
-        response = client.post(f"/v2/models/{deployment}/infer", json=v2_body(rows))
-    else:
-        response = client.post("/invocations", json=invocations_body(rows))
-    if response.status_code != 200:
-        raise BackendUnavailable(f"{protocol} request answered {response.status_code}: {response.text[:200]}")
-    body = response.json()
-    values = body["outputs"][0]["data"] if protocol == "v2" else body["predictions"]
-    return response.headers["x-slipway-model-version"], np.asarray(values)
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
