@@ -2,13 +2,15 @@
 ``memory://``…), at ``<root>/<d[:2]>/<d[2:]>`` where ``d`` is the BLAKE3 digest.
 
 Each blob is written through a file opened with ``autocommit=False`` and committed only once all
-its bytes are in (one PUT, or a completed multipart upload), so a failed write leaves nothing.
+its bytes are in (a completed multipart upload), so a failed write leaves nothing (``memory://``,
+which ignores ``autocommit``, is given the whole blob in one assignment instead).
 fsspec (and the driver of the URL's scheme, e.g. s3fs) is imported here only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -66,6 +68,13 @@ class ObjectBlobStore(BlobStore):
             self._write(digest, lambda handle: shutil.copyfileobj(source, handle, CHUNK))
 
     def _write(self, digest: str, fill: Callable[[BinaryIO], object]) -> None:
+        if "memory" in _protocols(self.fs):
+            # memory:// publishes a file when it is opened, whatever autocommit says: fill a buffer,
+            # then publish it in one assignment.
+            buffer = io.BytesIO()
+            fill(buffer)
+            self.fs.pipe_file(self.path_of(digest), buffer.getvalue())
+            return
         handle = self.fs.open(self.path_of(digest), "wb", autocommit=False)
         try:
             fill(handle)
@@ -73,6 +82,8 @@ class ObjectBlobStore(BlobStore):
         except BaseException:
             with contextlib.suppress(Exception):
                 handle.discard()  # aborts a multipart upload; nothing was committed
+            with contextlib.suppress(Exception):
+                handle.closed = True  # a discarded file must not upload its buffer when collected
             raise
         handle.commit()
 
@@ -130,3 +141,8 @@ class ObjectBlobStore(BlobStore):
     def delete(self, digest: str) -> None:  # noqa: D102 - see BlobStore
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(self.path_of(digest))
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
