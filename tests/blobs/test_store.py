@@ -78,18 +78,18 @@ def test_put_file_hashing_stores_the_file_under_its_digest(tmp_path: Path, size:
 
 def test_put_file_hashing_of_a_file_changing_underneath_keeps_blob_and_digest_consistent(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import slipway.blobs.store as store_module
+    import slipway.blobs.copying as copying
 
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom((16 << 20) + 1))
-    real_copy = store_module._copy_range
+    real_copy = copying.copy_range
 
     def copy_then_append(path: str, fd: int, size: int, done: list[int], failed: list[BaseException]) -> None:
         real_copy(path, fd, size, done, failed)
         with open(path, "ab") as handle:  # another writer changes the file during the add
             handle.write(b"more")
 
-    monkeypatch.setattr(store_module, "_copy_range", copy_then_append)
+    monkeypatch.setattr(copying, "copy_range", copy_then_append)
     store = BlobStore(str(tmp_path / "blobs"))
     digest = store.put_file_hashing(source)
     assert store.verify(digest)  # the blob always matches its digest

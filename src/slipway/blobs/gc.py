@@ -15,6 +15,7 @@ import dataclasses
 import os
 from collections.abc import Iterable
 
+from slipway.blobs.local import LocalBlobStore
 from slipway.blobs.manifest import Manifest, is_manifest
 from slipway.blobs.store import BlobStore
 from slipway.core.clock import now_ms
@@ -75,7 +76,7 @@ def collect_garbage(
         deleted += 1
         if not dry_run:
             blobs.delete(digest)
-    if blobs.local:
+    if isinstance(blobs, LocalBlobStore):
         for pack in blobs.packs.packs():
             dead = [digest for digest in pack.entries if digest not in live]
             if not dead:
@@ -87,7 +88,7 @@ def collect_garbage(
             freed += sum(pack.entries[digest][1] for digest in dead)
             if not dry_run:
                 blobs.packs.keep_only(pack, live)
-    if blobs.local and not dry_run:
+    if isinstance(blobs, LocalBlobStore) and not dry_run:
         _remove_stale_temporaries(os.path.join(blobs.root, "tmp"), cutoff)
     return GcReport(len(live), deleted, freed, young, dry_run)
 

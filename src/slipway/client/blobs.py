@@ -1,17 +1,18 @@
-"""Blobs in remote mode: uploads and downloads through the server's ``/api/v1/blobs`` routes.
+"""The remote platform backend: blobs through the server's ``/api/v1/blobs`` routes.
 
-It keeps the :class:`BlobStore` interface, so services store files the same way in both modes;
-the server hashes what it receives and refuses bytes that do not match the digest.
+Services store files the same way in both modes; the server hashes what it receives and refuses
+bytes that do not match the digest, and stores an upload only once all of it arrived. Listing,
+dating, repairing and deleting blobs happen where the artifact store is, not through the server.
 """
 
 from __future__ import annotations
 
+import io
 import os
-import shutil
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
-from slipway.blobs.store import BlobStore
+from slipway.blobs.base import BlobStore
 from slipway.core.errors import IntegrityError, InvalidInput, NotFound
 from slipway.core.hashing import check_digest, hash_bytes, hash_file
 
@@ -20,17 +21,16 @@ if TYPE_CHECKING:
 
 
 class HttpBlobStore(BlobStore):
-    def __init__(self, session: HttpSession) -> None:  # noqa: D107 - no local root
+    """The artifact store of the platform ``session`` talks to."""
+
+    def __init__(self, session: HttpSession) -> None:
+        super().__init__(session.base_url + "/api/v1/blobs")
         self.session = session
-        self.uri = session.base_url + "/api/v1/blobs"
-        self.local = False
-        self.root = ""
-        self._packs = None
 
-    def exists(self, digest: str) -> bool:
-        return not self.missing([digest])
+    def exists(self, digest: str) -> bool:  # noqa: D102 - see BlobStore
+        return not self.missing([check_digest(digest)])
 
-    def missing(self, digests: Iterable[str], workers: int = 16) -> list[str]:
+    def missing(self, digests: Iterable[str], workers: int = 16) -> list[str]:  # noqa: D102 - see BlobStore
         wanted = sorted(set(digests))
         result: list[str] = []
         for start in range(0, len(wanted), 5000):
@@ -38,13 +38,13 @@ class HttpBlobStore(BlobStore):
             result.extend(response.json()["missing"])
         return result
 
-    def put_bytes(self, data: bytes) -> str:
+    def put_bytes(self, data: bytes) -> str:  # noqa: D102 - see BlobStore
         digest = hash_bytes(data)
         if not self.exists(digest):
             self.session.request("PUT", f"/api/v1/blobs/{digest}", content=data)
         return digest
 
-    def put_file(self, path: str | os.PathLike[str], digest: str | None = None) -> str:
+    def put_file(self, path: str | os.PathLike[str], digest: str | None = None) -> str:  # noqa: D102
         digest = digest or hash_file(path)
         if not self.exists(digest):
             with open(path, "rb") as handle:
@@ -52,43 +52,39 @@ class HttpBlobStore(BlobStore):
         return digest
 
     def put_stream(self, stream: BinaryIO) -> str:
+        """Store a stream (read into memory: the upload names its digest first)."""
         return self.put_bytes(stream.read())
 
-    def read_bytes(self, digest: str, verify: bool = True) -> bytes:
+    def read_bytes(self, digest: str, verify: bool = True) -> bytes:  # noqa: D102 - see BlobStore
         check_digest(digest)
         data = self.session.request("GET", f"/api/v1/blobs/{digest}").content
         if verify and hash_bytes(data) != digest:
             raise IntegrityError(f"blob {digest} arrived corrupt from the server")
         return data
 
-    def open(self, digest: str) -> BinaryIO:
-        import io
-
+    def open(self, digest: str) -> BinaryIO:  # noqa: D102 - see BlobStore
         return io.BytesIO(self.read_bytes(digest))
 
-    def verify(self, digest: str) -> bool:
-        return hash_bytes(self.read_bytes(digest, verify=False)) == digest
-
-    def size(self, digest: str) -> int:
+    def size(self, digest: str) -> int:  # noqa: D102 - see BlobStore
         return len(self.read_bytes(digest, verify=False))
 
-    def materialize(self, digest: str, dest: str | os.PathLike[str], link: bool = True, verify: bool = True) -> None:
+    def materialize(self, digest: str, dest: str | os.PathLike[str], link: bool = True, verify: bool = True) -> None:  # noqa: D102
         data = self.read_bytes(digest, verify=verify)
         os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
         tmp = f"{os.fspath(dest)}.part"
         with open(tmp, "wb") as handle:
             handle.write(data)
-        shutil.move(tmp, dest)
+        os.replace(tmp, dest)
 
-    def iter_digests(self) -> Iterator[str]:
+    def iter_digests(self) -> Iterator[str]:  # noqa: D102 - see BlobStore
         raise NotFound("listing blobs is not available through the server")
 
-    def loose_digests(self) -> Iterator[str]:
-        return self.iter_digests()
+    def modified_ms(self, digest: str) -> int:  # noqa: D102 - see BlobStore
+        raise NotFound("the dates of blobs are not available through the server; run 'slipway gc' on it")
 
-    def restore(self, digest: str, path: str | os.PathLike[str]) -> None:
+    def restore(self, digest: str, path: str | os.PathLike[str]) -> NoReturn:  # noqa: D102 - see BlobStore
         raise InvalidInput("repairing blobs is not available through the server; run 'slipway data pull --repair' "
                            "where the artifact store is")
 
-    def delete(self, digest: str) -> None:
+    def delete(self, digest: str) -> NoReturn:  # noqa: D102 - see BlobStore
         raise NotFound("deleting blobs is not available through the server; run 'slipway gc' on it")

@@ -53,11 +53,11 @@ class EarlyIngest:
 
     def _run(self) -> None:
         from slipway.blobs.statcache import StatCache
-        from slipway.blobs.store import BlobStore
+        from slipway.blobs.store import open_blob_store
 
         try:
             before = os.stat(self._full)
-            digest = BlobStore(self._artifacts).put_file_hashing(self._full)
+            digest = open_blob_store(self._artifacts).put_file_hashing(self._full)
             after = os.stat(self._full)
             if (before.st_size, before.st_mtime_ns, before.st_ctime_ns) != (
                     after.st_size, after.st_mtime_ns, after.st_ctime_ns):

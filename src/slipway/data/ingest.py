@@ -21,6 +21,7 @@ from pathlib import Path
 
 import orjson
 
+from slipway.blobs.local import LocalBlobStore
 from slipway.blobs.manifest import MAGIC, Manifest, ManifestEntry
 from slipway.blobs.packs import PACK_MAX_BLOB, PackWriter
 from slipway.blobs.statcache import StatCache
@@ -96,7 +97,7 @@ _TOKEN = os.urandom(6).hex()  # per process: temporary names need no random byte
 _counter = itertools.count()
 
 
-def _write_blob(blobs: BlobStore, digest: str, data: bytes) -> None:
+def _write_blob(blobs: LocalBlobStore, digest: str, data: bytes) -> None:
     """Write ``data`` as blob ``digest``: a temporary file in the store, then an atomic rename."""
     final = blobs.path_of(digest)
     tmp = f"{blobs.root}/tmp/{digest[:16]}-{os.getpid()}-{_TOKEN}-{next(_counter)}"
@@ -118,7 +119,7 @@ def _write_blob(blobs: BlobStore, digest: str, data: bytes) -> None:
         raise
 
 
-def _prefix_folders(blobs: BlobStore) -> None:
+def _prefix_folders(blobs: LocalBlobStore) -> None:
     """Create the 256 ``xx/`` folders once instead of checking one per file."""
     if os.path.isdir(os.path.join(blobs.root, "ff")):
         return  # created in order, so the last one existing means all do
@@ -126,7 +127,7 @@ def _prefix_folders(blobs: BlobStore) -> None:
         os.makedirs(os.path.join(blobs.root, f"{prefix:02x}"), exist_ok=True)
 
 
-def _store_small(blobs: BlobStore, packer: PackWriter, digest: str, data: bytes) -> None:
+def _store_small(blobs: LocalBlobStore, packer: PackWriter, digest: str, data: bytes) -> None:
     """Store a file read into memory unless the store holds it: packed when small, else loose."""
     if blobs.claim(digest):
         return
@@ -146,10 +147,10 @@ def ingest_folder(
     ``blobs`` must be a local store when ``store`` is set (and may be None otherwise). Returns the folder's manifest; the
     manifest itself is not stored (the caller stores it last, as the version's root).
     """
-    if store and (blobs is None or not blobs.local):
+    if store and not isinstance(blobs, LocalBlobStore):
         raise ValueError("ingest_folder stores only into a local artifact store")
     found = list_files(folder, exclude)
-    digests = _digests(blobs if store else None, folder, found, cache, workers, progress)
+    digests = _digests(blobs if store and isinstance(blobs, LocalBlobStore) else None, folder, found, cache, workers, progress)
     entries = [ManifestEntry(rel, digests[full], info.st_size, stat.S_IMODE(info.st_mode)) for rel, full, info in found]
     return Manifest(tuple(entries))
 
@@ -163,7 +164,7 @@ def folder_files(folder: Path, cache: StatCache | None, workers: int = 8,
     return {rel: (digests[full], stat.S_IMODE(info.st_mode)) for rel, full, info in found}
 
 
-def _digests(blobs: BlobStore | None, folder: Path, found: list[Found], cache: StatCache | None, workers: int,
+def _digests(blobs: LocalBlobStore | None, folder: Path, found: list[Found], cache: StatCache | None, workers: int,
              progress: Callable[[int], None] | None) -> dict[str, str]:
     """The digest of each found file (by full path); with ``blobs``, missing blobs are stored too."""
     known = cache.lookup_many([(full, info) for _, full, info in found], under=str(folder)) if cache else {}

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from slipway.blobs.local import LocalBlobStore
 from slipway.blobs.manifest import load_manifest
 from slipway.blobs.packs import PACK_MAX_BLOB, PackWriter
 from slipway.blobs.store import BlobStore
@@ -56,7 +57,7 @@ def copy_blobs(source: BlobStore, target: BlobStore, digests: list[str], workers
     todo = target.missing(digests)
     if not todo:
         return 0
-    packer = target.packs.writer() if target.local else None
+    packer = target.packs.writer() if isinstance(target, LocalBlobStore) else None
 
     def copy_one(digest: str) -> int:
         loose = source.file_path(digest)

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slipway.blobs.local import LocalBlobStore
 from slipway.blobs.manifest import load_manifest, manifest_files
 from slipway.blobs.statcache import StatCache
-from slipway.blobs.store import BlobStore
+from slipway.blobs.store import BlobStore, open_blob_store
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.names import check_name
 from slipway.data import remotes
@@ -121,7 +122,7 @@ class DataService:
     def _own_folders(self) -> frozenset[str]:
         """Slipway's home and local artifact store: never part of a dataset folder."""
         own = {str(Path(self._host.settings.home).resolve())}
-        if self._blobs.local:
+        if isinstance(self._blobs, LocalBlobStore):
             own.add(str(Path(self._blobs.root).resolve()))
         return frozenset(own)
 
@@ -311,7 +312,7 @@ class DataService:
         version = self.get_version(ref)
         digests = remotes.version_digests(self._blobs, version)
         with remotes.remote_errors(remote):
-            return remotes.copy_blobs(self._blobs, BlobStore(remote), digests, workers, progress)
+            return remotes.copy_blobs(self._blobs, open_blob_store(remote), digests, workers, progress)
 
     def pull(self, ref: Any, remote: str, workers: int = 8, progress: Progress | None = None,
              repair: bool = False) -> int:
@@ -369,4 +370,4 @@ def _existing_store(uri: str) -> BlobStore:
         raise InvalidInput("the remote is empty; name a folder or an fsspec URL such as s3://bucket/prefix")
     if "://" not in uri and not os.path.isdir(uri):
         raise NotFound(f"no artifact store at {uri}: the folder does not exist")
-    return BlobStore(uri)
+    return open_blob_store(uri)

@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 import slipway.audit.checkpoints  # noqa: F401  (registers the checkpoint published after governance decisions)
-from slipway.blobs.store import BlobStore
+from slipway.blobs.store import BlobStore, open_blob_store
 from slipway.core.auth import Principal
 from slipway.core.errors import NotFound
 from slipway.core.settings import Settings
@@ -37,7 +37,7 @@ class LocalTransport:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.db = _open_database(settings.resolved_store_uri, settings.sqlite_busy_timeout_s)
-        self.blobs = BlobStore(settings.resolved_artifacts_uri)
+        self.blobs: BlobStore = open_blob_store(settings.resolved_artifacts_uri)
         signer = None
         if principal is None:
             principal, signer = local_identity(self.db, settings)
