@@ -28,6 +28,7 @@ from slipway.governance.dispatcher import dispatcher_lifespan
 from slipway.local import LocalTransport, available_backends
 from slipway.server.blob_routes import add_blob_routes
 from slipway.server.metrics import REGISTRY, track_request
+from slipway.server.mlflow import add_mlflow_routes
 from slipway.server.model_routes import add_model_routes
 
 log = logging.getLogger("slipway.server")
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
             _add_endpoint(app, base, auth, service, cls, method, permission)
     add_blob_routes(app, base, auth)
     add_model_routes(app, base, auth)
+    add_mlflow_routes(app, base, auth)
     # Queued webhook deliveries are sent by a background dispatcher while the server runs.
     app.router.lifespan_context = dispatcher_lifespan(base.ctx, app.router.lifespan_context)
     return app
