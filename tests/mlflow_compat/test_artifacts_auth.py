@@ -92,7 +92,8 @@ def test_a_viewer_token_reads_but_cannot_write(mlflow_server: MlflowServer) -> N
         errors = {{}}
         for label, call in (("param", lambda: c.log_param("{run.id}", "a", "1")),
                             ("experiment", lambda: c.create_experiment("vandal")),
-                            ("delete", lambda: c.delete_run("{run.id}"))):
+                            ("delete", lambda: c.delete_run("{run.id}")),
+                            ("model", lambda: c.create_registered_model("vandal"))):
             try:
                 call()
             except mlflow.exceptions.MlflowException as e:
@@ -100,7 +101,7 @@ def test_a_viewer_token_reads_but_cannot_write(mlflow_server: MlflowServer) -> N
         print(json.dumps({{"seen": seen, "errors": errors}}))
     """, token=viewer)
     assert out["seen"] == run.id
-    assert out["errors"] == {k: ["PERMISSION_DENIED", 403, True] for k in ("param", "experiment", "delete")}
+    assert out["errors"] == {k: ["PERMISSION_DENIED", 403, True] for k in ("param", "experiment", "delete", "model")}
     upload = httpx.put(f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/x/{run.id}/artifacts/f.txt",
                        content=b"data", headers={"Authorization": f"Bearer {viewer}"})
     assert upload.status_code == 403 and upload.json()["error_code"] == "PERMISSION_DENIED"

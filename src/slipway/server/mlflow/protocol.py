@@ -43,7 +43,7 @@ _CODES: tuple[tuple[type[SlipwayError], str, int], ...] = (
     (NotFound, "RESOURCE_DOES_NOT_EXIST", 404),
     (AlreadyExists, "RESOURCE_ALREADY_EXISTS", 400),
     (InvalidInput, "INVALID_PARAMETER_VALUE", 400),
-    (Conflict, "INVALID_STATE", 400),
+    (Conflict, "RESOURCE_CONFLICT", 409),
     (PermissionDenied, "PERMISSION_DENIED", 403),
     (Unauthenticated, "UNAUTHENTICATED", 401),
 )
