@@ -156,8 +156,7 @@ def mount_fallback(app: FastAPI) -> None:
         return error_body(MlflowError(f"{request.method} {request.url.path} is not supported by Slipway's MLflow API "
                                       "(see docs/mlflow.md)", "ENDPOINT_NOT_FOUND", 404))
 
-    for prefix in PREFIXES + ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts", "/api/3.0/mlflow",
-                              "/ajax-api/3.0/mlflow"):
+    for prefix in (*PREFIXES, "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts", "/api/3.0/mlflow", "/ajax-api/3.0/mlflow"):
         app.add_api_route(prefix + "/{rest:path}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                           include_in_schema=False)
 

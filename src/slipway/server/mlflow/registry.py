@@ -93,7 +93,7 @@ def registry_filter(text: str | None) -> Any:
     def matches(name: str, tags: dict[str, str]) -> bool:
         for key, op, value in checks:
             actual = name if key is None else tags.get(key)
-            if op == "=" and actual != value or op == "!=" and actual == value:
+            if (op == "=" and actual != value) or (op == "!=" and actual == value):
                 return False
             if op in ("LIKE", "ILIKE"):
                 pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
@@ -123,18 +123,18 @@ def set_model_tag(call: MlflowCall) -> dict[str, Any]:
 def create_version(call: MlflowCall) -> dict[str, Any]:
     source = call.text("source")
     match = _SOURCE.match(source)
-    run_id = call.optional("run_id") or (match and (match.group("run") or match.group("run2")))
-    path = match and (match.group("path") or match.group("path2"))
-    if not match or not run_id:
+    if match is None:
         raise MlflowError(f"Invalid model version source {source!r}: Slipway registers a model bundle logged by a run "
                           "('runs:/<run>/<path>' or 'mlflow-artifacts:/<exp>/<run>/artifacts/<path>')")
-    version = call.registry.register_version(call.text("name"), run_id, path.rstrip("/"),
-                                             call.fields.get("description") or "", key_values(call, "tags"))
+    run_id = call.optional("run_id") or match.group("run") or match.group("run2")
+    path = str(match.group("path") or match.group("path2")).rstrip("/")
+    version = call.registry.register_version(call.text("name"), run_id, path, call.fields.get("description") or "",
+                                             key_values(call, "tags"))
     return {"model_version": version_json(_source_of(call), version)}
 
 
 def get_version(call: MlflowCall) -> dict[str, Any]:
-    version = call.registry.get_version(call.text("name"), call.text("version"))
+    version = call.registry.get_version(call.text("name"), call.integer("version"))
     return {"model_version": version_json(_source_of(call), version)}
 
 
@@ -157,23 +157,23 @@ def latest_versions(call: MlflowCall) -> dict[str, Any]:
 
 
 def update_version(call: MlflowCall) -> dict[str, Any]:
-    version = call.registry.update_version(call.text("name"), call.text("version"),
+    version = call.registry.update_version(call.text("name"), call.integer("version"),
                                            description=call.fields.get("description"))
     return {"model_version": version_json(_source_of(call), version)}
 
 
 def set_version_tag(call: MlflowCall) -> dict[str, Any]:
-    call.registry.update_version(call.text("name"), call.text("version"), tags={call.text("key"): call.text("value", "")})
+    call.registry.update_version(call.text("name"), call.integer("version"), tags={call.text("key"): call.text("value", "")})
     return {}
 
 
 def download_uri(call: MlflowCall) -> dict[str, Any]:
-    version = call.registry.get_version(call.text("name"), call.text("version"))
+    version = call.registry.get_version(call.text("name"), call.integer("version"))
     return {"artifact_uri": _source_of(call)(version)}
 
 
 def set_alias(call: MlflowCall) -> dict[str, Any]:
-    call.registry.set_alias(call.text("name"), call.text("alias"), call.text("version"))
+    call.registry.set_alias(call.text("name"), call.text("alias"), call.integer("version"))
     return {}
 
 

@@ -58,7 +58,7 @@ def get(call: MlflowCall) -> dict[str, Any]:
 def update(call: MlflowCall) -> dict[str, Any]:
     tracking, rid = call.tracking, run_id(call)
     status, name = call.optional("status"), call.optional("run_name")
-    if status is not None and status not in RUN_STATUSES + ("SCHEDULED",):
+    if status is not None and status not in (*RUN_STATUSES, "SCHEDULED"):
         raise MlflowError(f"Invalid value {status!r} for parameter 'status'")
     if name is not None:
         call.admin.rename_run(rid, name)
