@@ -84,3 +84,22 @@ def test_a_training_script_writes_an_ordinary_slipway_run(mlflow_server: MlflowS
     actions = [e.action for e in ws.audit.log(subject=f"run:{run.id}", limit=50)]
     assert {"run.create", "run.log_batch", "run.delete_tag", "run.end", "run.delete", "run.restore"} <= set(actions)
     assert all(e.actor == "admin" for e in ws.audit.log(subject=f"run:{run.id}", limit=50))
+
+
+def test_sklearn_autolog_without_models_logs_params_metrics_and_inputs(mlflow_server: MlflowServer) -> None:
+    out = mlflow_server.run("""
+        import json, mlflow
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+        mlflow.set_experiment("autolog")
+        mlflow.sklearn.autolog(log_models=False)
+        X, y = load_iris(return_X_y=True, as_frame=True)
+        with mlflow.start_run() as run:
+            LogisticRegression(max_iter=200, C=0.5).fit(X, y)
+        print(json.dumps({"rid": run.info.run_id}))
+    """)
+    run = mlflow_server.workspace().tracking.get_run(out["rid"])
+    assert run.params["C"] == "0.5" and run.params["max_iter"] == "200"
+    assert 0.9 < run.metrics["training_accuracy_score"] <= 1.0
+    assert run.tags["estimator_name"] == "LogisticRegression" and run.status == "FINISHED"
+    assert any(k.startswith("mlflow.dataset.") for k in run.tags)
