@@ -103,3 +103,36 @@ def test_sklearn_autolog_without_models_logs_params_metrics_and_inputs(mlflow_se
     assert 0.9 < run.metrics["training_accuracy_score"] <= 1.0
     assert run.tags["estimator_name"] == "LogisticRegression" and run.status == "FINISHED"
     assert any(k.startswith("mlflow.dataset.") for k in run.tags)
+
+
+def test_nested_runs_renames_and_run_name_search(mlflow_server: MlflowServer) -> None:
+    out = mlflow_server.run("""
+        import json, mlflow
+        from mlflow import MlflowClient
+        mlflow.set_experiment("nested")
+        with mlflow.start_run(run_name="parent") as parent:
+            with mlflow.start_run(run_name="child", nested=True) as child:
+                mlflow.log_metric("m", 1.0)
+        c = MlflowClient()
+        c.set_tag(child.info.run_id, "mlflow.runName", "child-renamed")
+        c.update_run(parent.info.run_id, name="parent-renamed")
+        exp = [mlflow.get_experiment_by_name("nested").experiment_id]
+        by_name = [r.info.run_id for r in c.search_runs(exp, "attributes.run_name = 'child-renamed'")]
+        by_tag = [r.info.run_id for r in c.search_runs(exp, "tags.mlflow.runName = 'parent-renamed'")]
+        c.delete_run(child.info.run_id)
+        try:
+            c.log_metric(child.info.run_id, "m", 2.0)
+            refused = None
+        except mlflow.exceptions.MlflowException as e:
+            refused = e.error_code
+        print(json.dumps({"parent": parent.info.run_id, "child": child.info.run_id, "by_name": by_name,
+                          "by_tag": by_tag, "refused": refused}))
+    """)
+    assert out["by_name"] == [out["child"]] and out["by_tag"] == [out["parent"]]
+    assert out["refused"] == "RESOURCE_CONFLICT"
+    ws = mlflow_server.workspace()
+    child = ws.tracking.get_run(out["child"])
+    assert (child.parent_id, child.name, child.lifecycle) == (out["parent"], "child-renamed", "deleted")
+    assert ws.tracking.get_run(out["parent"]).name == "parent-renamed"
+    assert [(m.step, m.value) for m in ws.tracking.get_metric_history(child.id, "m")] == [(0, 1.0)]
+    assert [e.action for e in ws.audit.log(subject=f"run:{child.id}", action="run.rename")] == ["run.rename"]
