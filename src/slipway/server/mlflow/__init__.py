@@ -11,13 +11,14 @@ from fastapi import FastAPI
 
 from slipway.governance.authenticator import Authenticator
 from slipway.local import LocalTransport
-from slipway.server.mlflow import artifacts, experiments, registry, run_data, runs, search
+from slipway.server.mlflow import artifacts, experiments, history, registry, run_data, runs, search
 from slipway.server.mlflow.protocol import mount, mount_fallback
 
 
 def add_mlflow_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -> None:
     """Mount every MLflow route (``/api/2.0/mlflow/...``, its ``/ajax-api`` alias, and the
     ``/api/2.0/mlflow-artifacts`` proxy) on ``app``."""
-    mount(app, base, auth, experiments.ROUTES + runs.ROUTES + run_data.ROUTES + search.ROUTES + registry.ROUTES)
+    mount(app, base, auth, experiments.ROUTES + runs.ROUTES + run_data.ROUTES + search.ROUTES + registry.ROUTES
+          + history.ROUTES)
     artifacts.add_artifact_routes(app, base, auth)
     mount_fallback(app)
