@@ -7,6 +7,7 @@ each test runs MLflow scripts in that interpreter, as a user's training script w
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -21,7 +22,7 @@ import pytest
 
 from slipway.core.settings import Settings
 from slipway.workspace import Workspace, open_workspace
-from tests.support import make_settings, platform_server
+from tests.support import make_settings, platform_server, postgres_database
 
 MLFLOW_PIN = "mlflow==3.17.2"
 REPO = Path(__file__).resolve().parents[2]
@@ -65,9 +66,15 @@ class MlflowServer:
 
 
 @pytest.fixture
-def mlflow_server(home: Path, mlflow_python: str) -> Iterator[MlflowServer]:
-    settings = make_settings(home / "server")
+def mlflow_server(request: pytest.FixtureRequest, home: Path, mlflow_python: str) -> Iterator[MlflowServer]:
+    """The platform server on SQLite, or on a new PostgreSQL database when parametrised
+    indirectly with ``"postgres"``."""
     workdir = home / "client"
     workdir.mkdir()
-    with platform_server(settings) as (url, token):
+    with contextlib.ExitStack() as stack:
+        overrides = {}
+        if getattr(request, "param", "sqlite") == "postgres":
+            overrides["store_uri"] = stack.enter_context(postgres_database())
+        settings = make_settings(home / "server", **overrides)
+        url, token = stack.enter_context(platform_server(settings))
         yield MlflowServer(url, token, settings, mlflow_python, workdir)

@@ -9,6 +9,7 @@ from tests.mlflow_compat.conftest import MlflowServer
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.parametrize("mlflow_server", ["sqlite", "postgres"], indirect=True)
 def test_experiment_lifecycle_is_a_slipway_experiment(mlflow_server: MlflowServer) -> None:
     out = mlflow_server.run("""
         import json, mlflow

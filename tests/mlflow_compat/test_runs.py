@@ -105,6 +105,7 @@ def test_sklearn_autolog_without_models_logs_params_metrics_and_inputs(mlflow_se
     assert any(k.startswith("mlflow.dataset.") for k in run.tags)
 
 
+@pytest.mark.parametrize("mlflow_server", ["sqlite", "postgres"], indirect=True)
 def test_nested_runs_renames_and_run_name_search(mlflow_server: MlflowServer) -> None:
     out = mlflow_server.run("""
         import json, mlflow
