@@ -15,7 +15,7 @@ import tempfile
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from slipway.blobs.manifest import load_manifest
@@ -74,12 +74,17 @@ def upload(call: MlflowCall, path: str, tmp: str) -> dict[str, Any]:
     return {}
 
 
-def download(call: MlflowCall, path: str) -> bytes:
+def download(call: MlflowCall, path: str) -> Response:
+    """The artifact's bytes: streamed from the blob's file when the store keeps it loose (as the
+    blob routes do), read and verified otherwise."""
     run_id, inner = split_path(path)
     found = run_files(call, run_id).get(inner)
     if found is None:
         raise NotFound(f"run {run_id} has no artifact {inner!r}")
-    return call.base.blobs.read_bytes(found[0])
+    loose = call.base.blobs.file_path(found[0])
+    if loose is not None:
+        return FileResponse(loose, media_type="application/octet-stream")
+    return Response(call.base.blobs.read_bytes(found[0]), media_type="application/octet-stream")
 
 
 def add_artifact_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -> None:
@@ -96,10 +101,9 @@ def add_artifact_routes(app: FastAPI, base: LocalTransport, auth: Authenticator)
 
     async def get_route(request: Request, artifact_path: str) -> Response:
         try:
-            data = await run_in_threadpool(download, await caller(request), artifact_path)
+            return await run_in_threadpool(download, await caller(request), artifact_path)
         except Exception as error:
             return error_body(error)
-        return Response(data, media_type="application/octet-stream")
 
     async def put_route(request: Request, artifact_path: str) -> Response:
         tmp = ""

@@ -36,7 +36,7 @@ def create(call: MlflowCall) -> dict[str, Any]:
     if call.optional("artifact_location"):
         raise MlflowError("artifact_location is chosen by Slipway (its blob store); leave it unset")
     experiment = call.tracking.create_experiment(name, _tags(call).get(NOTE, ""))
-    return {"experiment_id": experiment.id}
+    return {"experiment_id": experiment_json(experiment)["experiment_id"]}
 
 
 def get(call: MlflowCall) -> dict[str, Any]:
