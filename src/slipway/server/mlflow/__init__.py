@@ -11,7 +11,16 @@ from fastapi import FastAPI
 
 from slipway.governance.authenticator import Authenticator
 from slipway.local import LocalTransport
-from slipway.server.mlflow import artifacts, experiments, history, registry, run_data, runs, search
+from slipway.server.mlflow import (
+    artifacts,
+    experiments,
+    history,
+    logged_models,
+    registry,
+    run_data,
+    runs,
+    search,
+)
 from slipway.server.mlflow.protocol import mount, mount_fallback
 
 
@@ -19,6 +28,6 @@ def add_mlflow_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -
     """Mount every MLflow route (``/api/2.0/mlflow/...``, its ``/ajax-api`` alias, and the
     ``/api/2.0/mlflow-artifacts`` proxy) on ``app``."""
     mount(app, base, auth, experiments.ROUTES + runs.ROUTES + run_data.ROUTES + search.ROUTES + registry.ROUTES
-          + history.ROUTES)
+          + history.ROUTES + logged_models.ROUTES)
     artifacts.add_artifact_routes(app, base, auth)
     mount_fallback(app)

@@ -166,7 +166,7 @@ def _endpoint(base: LocalTransport, auth: Authenticator,
     async def serve(request: Request) -> Response:
         try:
             principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
-            call = MlflowCall(base, principal, await request_fields(request))
+            call = MlflowCall(base, principal, {**await request_fields(request), **request.path_params})
             result = await run_in_threadpool(handler, call)
         except Exception as error:  # every failure leaves as an MLflow error body
             return error_body(error)

@@ -15,6 +15,7 @@ from typing import Any
 
 from slipway.registry.records import ModelVersion, RegisteredModel
 from slipway.server.mlflow.convert import artifact_uri, experiment_id
+from slipway.server.mlflow.logged_models import parse_id
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
 from slipway.server.mlflow.runs import key_values
 
@@ -49,6 +50,7 @@ def version_json(source: Any, version: ModelVersion) -> dict[str, Any]:
         "description": version.description, "source": source(version), "run_id": version.run_id or "",
         "status": "READY", "tags": [{"key": k, "value": v} for k, v in version.tags.items()],
         "aliases": sorted(version.aliases),
+        **({"model_id": version.artifact_path[len("models/"):]} if version.artifact_path.startswith("models/m-") else {}),
     }
 
 
@@ -122,12 +124,17 @@ def set_model_tag(call: MlflowCall) -> dict[str, Any]:
 
 def create_version(call: MlflowCall) -> dict[str, Any]:
     source = call.text("source")
+    logged = call.optional("model_id") or (source[len("models:/"):] if source.startswith("models:/m-") else None)
     match = _SOURCE.match(source)
-    if match is None:
+    if logged is not None:
+        run_id, path = parse_id(logged), f"models/{logged}"
+    elif match is not None:
+        run_id = call.optional("run_id") or match.group("run") or match.group("run2")
+        path = str(match.group("path") or match.group("path2")).rstrip("/")
+    else:
         raise MlflowError(f"Invalid model version source {source!r}: Slipway registers a model bundle logged by a run "
-                          "('runs:/<run>/<path>' or 'mlflow-artifacts:/<exp>/<run>/artifacts/<path>')")
-    run_id = call.optional("run_id") or match.group("run") or match.group("run2")
-    path = str(match.group("path") or match.group("path2")).rstrip("/")
+                          "('models:/<logged model id>', 'runs:/<run>/<path>' or "
+                          "'mlflow-artifacts:/<exp>/<run>/artifacts/<path>')")
     version = call.registry.register_version(call.text("name"), run_id, path, call.fields.get("description") or "",
                                              key_values(call, "tags"))
     return {"model_version": version_json(_source_of(call), version)}

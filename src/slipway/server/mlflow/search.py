@@ -32,12 +32,4 @@ def search_runs(call: MlflowCall) -> dict[str, Any]:
     return result
 
 
-def search_logged_models(call: MlflowCall) -> dict[str, Any]:
-    """MLflow 3's logged models cannot be created here (see docs/mlflow.md), so none match; the
-    client asks when it downloads a run's artifacts."""
-    for i in call.items("experiment_ids"):
-        resolve_experiment(call.tracking, str(i))
-    return {"models": []}
-
-
-ROUTES: Routes = [("POST", "/runs/search", search_runs), ("POST", "/logged-models/search", search_logged_models)]
+ROUTES: Routes = [("POST", "/runs/search", search_runs)]

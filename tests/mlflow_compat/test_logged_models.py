@@ -1,0 +1,48 @@
+"""``mlflow.sklearn.log_model`` → ``register_model`` → alias → ``pyfunc.load_model("models:/name@alias")``
+through slipway server, with the version an ordinary Slipway version of an ``mlflow``-flavor bundle."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.mlflow_compat.conftest import MlflowServer
+
+pytestmark = pytest.mark.slow
+
+
+def test_log_register_alias_and_load_an_mlflow_model(mlflow_server: MlflowServer) -> None:
+    out = mlflow_server.run("""
+        import json, mlflow
+        from mlflow import MlflowClient
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+        X, y = load_iris(return_X_y=True, as_frame=True)
+        mlflow.set_experiment("iris")
+        with mlflow.start_run() as run:
+            model = LogisticRegression(max_iter=300).fit(X, y)
+            mlflow.log_param("max_iter", 300)
+            info = mlflow.sklearn.log_model(model, name="model", input_example=X.head(3))
+        c = MlflowClient()
+        logged = c.get_logged_model(info.model_id)
+        found = [m.model_id for m in c.search_logged_models(experiment_ids=[run.info.experiment_id],
+                                                             filter_string="name = 'model'")]
+        mv = mlflow.register_model(info.model_uri, "iris")
+        c.set_registered_model_alias("iris", "challenger", mv.version)
+        loaded = mlflow.pyfunc.load_model("models:/iris@challenger")
+        by_run = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+        print(json.dumps({"same": bool((loaded.predict(X) == model.predict(X)).all()),
+                          "same_by_run": bool((by_run.predict(X) == model.predict(X)).all()),
+                          "run": run.info.run_id, "model_id": info.model_id, "status": str(logged.status),
+                          "found": found, "version": mv.version, "source_run": logged.source_run_id}))
+    """)
+    assert out["same"] and out["same_by_run"]
+    assert out["status"] == "READY" and out["found"] == [out["model_id"]] and out["source_run"] == out["run"]
+    ws = mlflow_server.workspace()
+    version = ws.registry.resolve("iris@challenger")
+    assert (version.version, version.run_id, version.flavor) == (1, out["run"], "mlflow")
+    assert version.artifact_path == f"models/{out['model_id']}" and version.params == {"max_iter": "300"}
+    files = {a.path: a for a in ws.tracking.list_artifacts(out["run"])}
+    assert files[f"models/{out['model_id']}"].kind == "dir" and f"models/{out['model_id']}/MLmodel" in files
+    assert ws.lineage.upstream("model:iris/1").ids("run") == [out["run"]]
+    actions = {e.action for e in ws.audit.log(action="registry.*", limit=50)}
+    assert {"registry.create_model", "registry.register_version", "registry.set_alias"} <= actions
