@@ -3,9 +3,27 @@ through slipway server, with the version an ordinary Slipway version of an ``mlf
 
 from __future__ import annotations
 
+import glob
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from tests.mlflow_compat.conftest import MlflowServer
+
+# Slipway's own loader, in Slipway's interpreter, with MLflow importable from the client's venv
+# (appended after Slipway's packages): the 'mlflow' flavor loads through mlflow.pyfunc.
+SLIPWAY_LOAD = """
+import json, sys
+sys.path.append(sys.argv[3])
+import slipway
+from sklearn.datasets import load_iris
+X, _ = load_iris(return_X_y=True, as_frame=True)
+ws = slipway.connect(sys.argv[1], token=sys.argv[2])
+print(json.dumps(ws.registry.load("iris@challenger").predict(X).tolist()))
+"""
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +49,7 @@ def test_log_register_alias_and_load_an_mlflow_model(mlflow_server: MlflowServer
         loaded = mlflow.pyfunc.load_model("models:/iris@challenger")
         by_run = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
         print(json.dumps({"same": bool((loaded.predict(X) == model.predict(X)).all()),
+                          "predictions": model.predict(X).tolist(),
                           "same_by_run": bool((by_run.predict(X) == model.predict(X)).all()),
                           "run": run.info.run_id, "model_id": info.model_id, "status": str(logged.status),
                           "found": found, "version": mv.version, "source_run": logged.source_run_id}))
@@ -46,3 +65,9 @@ def test_log_register_alias_and_load_an_mlflow_model(mlflow_server: MlflowServer
     assert ws.lineage.upstream("model:iris/1").ids("run") == [out["run"]]
     actions = {e.action for e in ws.audit.log(action="registry.*", limit=50)}
     assert {"registry.create_model", "registry.register_version", "registry.set_alias"} <= actions
+
+    site = glob.glob(str(Path(mlflow_server.python).parents[1] / "lib" / "python3*" / "site-packages"))[0]
+    done = subprocess.run([sys.executable, "-c", SLIPWAY_LOAD, mlflow_server.url, mlflow_server.token, site],
+                          capture_output=True, text=True, timeout=300, cwd=mlflow_server.workdir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == out["predictions"]
