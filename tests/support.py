@@ -48,13 +48,11 @@ def enrol(settings: Settings) -> Settings:
     """Register ``settings.user`` (roles ``settings.local_roles`` if new) with a signing key of its
     own, acting as the OS user; returns the settings that act as it."""
     import dataclasses
-
-    from slipway.identity.keys import generate_key_files, parse_public_key
-    from slipway.local.transport import LocalTransport
-
     import fcntl
 
     from slipway.core.errors import AlreadyExists
+    from slipway.identity.keys import generate_key_files, parse_public_key
+    from slipway.local.transport import LocalTransport
 
     key = Path(settings.home) / "keys" / settings.user
     key.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,6 @@ listed, disabled, enabled, updated, deleted; runs are cancelled; a bad run never
 from __future__ import annotations
 
 import shutil
-
 import textwrap
 import threading
 import time

@@ -32,6 +32,7 @@ from slipway.local import SERVER_PRINCIPAL, LocalTransport, available_backends
 from slipway.server.blob_routes import add_blob_routes
 from slipway.server.body_limits import BodyLimit
 from slipway.server.metrics import REGISTRY, RequestMetrics
+from slipway.server.mlflow import add_mlflow_routes
 from slipway.server.model_routes import add_model_routes
 from slipway.server.openapi import install_openapi, statuses_of
 from slipway.server.requests import RequestModel
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_openapi(app, requests)
     add_blob_routes(app, base, auth, settings)
     add_model_routes(app, base, auth)
+    add_mlflow_routes(app, base, auth)
     # Queued webhook deliveries are sent by a background dispatcher while the server runs.
     app.router.lifespan_context = dispatcher_lifespan(base.ctx, app.router.lifespan_context)
     return app

@@ -16,6 +16,7 @@ FLAVOR_PATHS: dict[str, str] = {
     "onnx": "slipway.models.flavors.onnx:OnnxFlavor",
     "pytorch": "slipway.models.flavors.pytorch:PyTorchFlavor",
     "pyfunc": "slipway.models.flavors.pyfunc:PyFuncFlavor",
+    "mlflow": "slipway.models.flavors.mlflow:MlflowFlavor",  # written by MLflow clients via the server
 }
 # Detection order: specific libraries before scikit-learn (xgboost/lightgbm estimators subclass
 # sklearn's BaseEstimator), and pyfunc (anything with ``predict``) last.

@@ -1,0 +1,122 @@
+"""MLflow experiments (``/experiments/...``) over Slipway's experiments.
+
+An experiment's description is MLflow's ``mlflow.note.content`` tag; other experiment tags have
+no place in Slipway's store and are refused with INVALID_PARAMETER_VALUE.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slipway.core.errors import NotFound
+from slipway.server.mlflow.convert import experiment_json, resolve_experiment
+from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
+from slipway.tracking.records import Experiment
+
+NOTE = "mlflow.note.content"
+VIEW_TYPES = {"1": ("active",), "ACTIVE_ONLY": ("active",), "2": ("deleted",), "DELETED_ONLY": ("deleted",),
+              "3": ("active", "deleted"), "ALL": ("active", "deleted")}
+_NAME_FILTER = re.compile(r"^\s*(?:attributes\.)?name\s+(=|!=|LIKE|ILIKE)\s+'((?:[^'\\]|\\.)*)'\s*$", re.I)
+
+
+def _tags(call: MlflowCall) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for tag in call.items("tags"):
+        if not isinstance(tag, dict) or not isinstance(tag.get("key"), str):
+            raise MlflowError(f"Invalid experiment tag {tag!r}: expected {{'key', 'value'}}"[:300])
+        if tag["key"] != NOTE:
+            raise MlflowError(f"experiment tag {tag['key']!r} is not supported by Slipway; only {NOTE!r} (the description)")
+        tags[tag["key"]] = str(tag.get("value", ""))
+    return tags
+
+
+def create(call: MlflowCall) -> dict[str, Any]:
+    name = call.text("name")
+    if call.optional("artifact_location"):
+        raise MlflowError("artifact_location is chosen by Slipway (its blob store); leave it unset")
+    experiment = call.tracking.create_experiment(name, _tags(call).get(NOTE, ""))
+    return {"experiment_id": experiment_json(experiment)["experiment_id"]}
+
+
+def get(call: MlflowCall) -> dict[str, Any]:
+    return {"experiment": experiment_json(resolve_experiment(call.tracking, call.text("experiment_id")))}
+
+
+def get_by_name(call: MlflowCall) -> dict[str, Any]:
+    name = call.text("experiment_name")
+    experiment = call.tracking.get_experiment(name)
+    if experiment.name != name:
+        raise NotFound(f"Could not find experiment with name '{name}'")
+    return {"experiment": experiment_json(experiment)}
+
+
+def search(call: MlflowCall) -> dict[str, Any]:
+    stages = VIEW_TYPES.get(str(call.fields.get("view_type", "ACTIVE_ONLY")))
+    if stages is None:
+        raise MlflowError(f"Invalid view_type {call.fields.get('view_type')!r}")
+    max_results = call.integer("max_results", 1000)
+    if not 1 <= max_results <= 50_000:
+        raise MlflowError(f"Invalid value {max_results} for parameter 'max_results': it must be 1 to 50000")
+    offset = call.integer("page_token", 0) if call.fields.get("page_token") else 0
+    found = [e for e in call.tracking.list_experiments() if e.lifecycle in stages and _matches(call, e)]
+    found.sort(key=lambda e: (-e.created_ms, e.id))
+    page = found[offset: offset + max_results]
+    result: dict[str, Any] = {"experiments": [experiment_json(e) for e in page]}
+    if offset + max_results < len(found):
+        result["next_page_token"] = str(offset + max_results)
+    return result
+
+
+def _matches(call: MlflowCall, experiment: Experiment) -> bool:
+    text = call.optional("filter")
+    if not text:
+        return True
+    match = _NAME_FILTER.match(text)
+    if match is None:
+        raise MlflowError(f"Unsupported experiment filter {text!r}: Slipway filters experiments by name "
+                          "(name = / != / LIKE / ILIKE '...')")
+    op, value = match.group(1).upper(), match.group(2).replace("\\'", "'")
+    if op in ("=", "!="):
+        return (experiment.name == value) == (op == "=")
+    pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
+    return re.fullmatch(pattern, experiment.name, re.I if op == "ILIKE" else 0) is not None
+
+
+def update(call: MlflowCall) -> dict[str, Any]:
+    experiment = resolve_experiment(call.tracking, call.text("experiment_id"))
+    if call.optional("new_name"):
+        call.admin.rename_experiment(experiment.id, call.text("new_name"))
+    return {}
+
+
+def delete(call: MlflowCall) -> dict[str, Any]:
+    experiment = resolve_experiment(call.tracking, call.text("experiment_id"))
+    call.admin.set_experiment_lifecycle(experiment.id, True)
+    return {}
+
+
+def restore(call: MlflowCall) -> dict[str, Any]:
+    experiment = resolve_experiment(call.tracking, call.text("experiment_id"))
+    call.admin.set_experiment_lifecycle(experiment.id, False)
+    return {}
+
+
+def set_tag(call: MlflowCall) -> dict[str, Any]:
+    experiment = resolve_experiment(call.tracking, call.text("experiment_id"))
+    call.fields["tags"] = [{"key": call.text("key"), "value": call.text("value", "")}]
+    call.admin.describe_experiment(experiment.id, _tags(call)[NOTE])
+    return {}
+
+
+ROUTES: Routes = [
+    ("POST", "/experiments/create", create),
+    ("GET", "/experiments/get", get),
+    ("GET", "/experiments/get-by-name", get_by_name),
+    ("POST", "/experiments/search", search),
+    ("GET", "/experiments/search", search),
+    ("POST", "/experiments/update", update),
+    ("POST", "/experiments/delete", delete),
+    ("POST", "/experiments/restore", restore),
+    ("POST", "/experiments/set-experiment-tag", set_tag),
+]

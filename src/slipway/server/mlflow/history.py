@@ -1,0 +1,60 @@
+"""``/metrics/get-history-bulk-interval``: one metric of up to 100 runs, sampled to at most
+``max_results`` steps the way MLflow's own store samples (evenly over the steps that exist, always
+keeping each run's first and last step)."""
+
+from __future__ import annotations
+
+import bisect
+from typing import Any
+
+from slipway.server.mlflow.convert import number
+from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
+from slipway.tracking.records import Metric
+
+MAX_RUNS, MAX_RESULTS = 100, 2500
+
+
+def _sampled_steps(histories: list[list[Metric]], max_results: int, start: int | None, end: int | None) -> set[int]:
+    all_steps = sorted({m.step for points in histories for m in points})
+    if start is None or end is None:
+        start, end = 0, (all_steps[-1] if all_steps else 0)
+    edges = {s for points in histories if points for s in (points[0].step, points[-1].step) if start <= s <= end}
+    lo, hi = bisect.bisect_left(all_steps, start), bisect.bisect_right(all_steps, end)
+    if hi - lo <= max_results:
+        return set(all_steps[lo:hi]) | edges
+    interval = (hi - lo) / max_results
+    sampled = {all_steps[lo + int(i * interval)] for i in range(max_results) if lo + int(i * interval) < hi}
+    return sampled | {all_steps[hi - 1]} | edges
+
+
+def bulk_interval(call: MlflowCall) -> dict[str, Any]:
+    run_ids = [str(r) for r in call.items("run_ids")]
+    if not run_ids or len(run_ids) > MAX_RUNS:
+        raise MlflowError(f"GetMetricHistoryBulkInterval request must specify 1 to {MAX_RUNS} run_ids. "
+                          f"Received {len(run_ids)} run_ids.")
+    key = call.text("metric_key")
+    max_results = call.integer("max_results", MAX_RESULTS)
+    if not 1 <= max_results <= MAX_RESULTS:
+        raise MlflowError(f"max_results must be between 1 and {MAX_RESULTS}.")
+    has_start, has_end = call.fields.get("start_step") is not None, call.fields.get("end_step") is not None
+    if has_start != has_end:
+        raise MlflowError("If either start step or end step are specified, both must be specified.")
+    start = call.integer("start_step") if has_start else None
+    end = call.integer("end_step") if has_end else None
+    if start is not None and end is not None and start > end:
+        raise MlflowError(f"end_step must be greater than start_step. Found start_step={start} and end_step={end}.")
+    tracking = call.tracking
+    histories = [tracking.get_metric_history(r, key) for r in run_ids]
+    steps = _sampled_steps(histories, max_results, start, end)
+    per_run = max(max_results, len(steps))
+    out = []
+    for run_id, points in zip(run_ids, histories, strict=True):
+        kept = sorted((m for m in points if m.step in steps), key=lambda m: (m.step, m.ts))
+        if len(kept) > per_run:  # many values at one step: sample evenly, keep the last
+            kept = [kept[int(i * len(kept) / per_run)] for i in range(per_run - 1)] + [kept[-1]]
+        out += [{"key": m.key, "value": number(m.value), "timestamp": m.ts, "step": m.step, "run_id": run_id}
+                for m in kept]
+    return {"metrics": out}
+
+
+ROUTES: Routes = [("GET", "/metrics/get-history-bulk-interval", bulk_interval)]

@@ -1,0 +1,107 @@
+"""What MLflow logs to a run: metrics, params, tags, batches, dataset inputs, metric history.
+
+Everything goes through :meth:`TrackingBackend.log_batch` (one audited transaction), with
+MLflow's batch limits. Dataset inputs are recorded as run tags ``mlflow.dataset.<name>`` (the
+dataset's digest, source type and context) because an MLflow dataset has no Slipway dataset version
+to point a lineage edge at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from slipway.server.mlflow.convert import number
+from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
+from slipway.server.mlflow.runs import RUN_NAME, key_values, run_id
+
+MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTRIES = 1000, 100, 100, 1000
+
+
+def _point(item: Any) -> tuple[str, Any, int, int]:
+    if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+        raise MlflowError(f"Invalid metric {item!r}: expected {{'key', 'value', 'timestamp', 'step'}}"[:300])
+    value = item.get("value")
+    if isinstance(value, str) and value in ("NaN", "Infinity", "-Infinity"):
+        value = float(value.replace("Infinity", "inf"))
+    if value is None:
+        raise MlflowError(f"Missing value for required parameter 'value' of metric {item['key']!r}")
+    try:
+        step, ts = int(item.get("step") or 0), int(item.get("timestamp") or 0)
+    except (TypeError, ValueError):
+        raise MlflowError(f"Invalid step or timestamp in metric {item!r}"[:300]) from None
+    return (item["key"], value, step, ts)
+
+
+def _log(call: MlflowCall, metrics: list[Any], params: dict[str, str], tags: dict[str, str]) -> dict[str, Any]:
+    rid = run_id(call)
+    if RUN_NAME in tags:
+        call.admin.rename_run(rid, tags.pop(RUN_NAME))
+    call.tracking.log_batch(rid, [_point(m) for m in metrics], params, tags)
+    return {}
+
+
+def log_metric(call: MlflowCall) -> dict[str, Any]:
+    return _log(call, [dict(call.fields)], {}, {})
+
+
+def log_param(call: MlflowCall) -> dict[str, Any]:
+    return _log(call, [], {call.text("key"): call.text("value", "")}, {})
+
+
+def set_tag(call: MlflowCall) -> dict[str, Any]:
+    return _log(call, [], {}, {call.text("key"): call.text("value", "")})
+
+
+def delete_tag(call: MlflowCall) -> dict[str, Any]:
+    call.admin.delete_tag(run_id(call), call.text("key"))
+    return {}
+
+
+def log_batch(call: MlflowCall) -> dict[str, Any]:
+    metrics, params, tags = call.items("metrics"), key_values(call, "params"), key_values(call, "tags")
+    for what, count, limit in (("metrics", len(metrics), MAX_METRICS), ("params", len(params), MAX_PARAMS),
+                               ("tags", len(tags), MAX_TAGS)):
+        if count > limit:
+            raise MlflowError(f"A batch logging request can contain at most {limit} {what}. Got {count} {what}.")
+    if len(metrics) + len(params) + len(tags) > MAX_ENTRIES:
+        raise MlflowError(f"A batch logging request can contain at most {MAX_ENTRIES} metrics, params and tags "
+                          f"in total. Got {len(metrics) + len(params) + len(tags)}.")
+    return _log(call, metrics, params, tags)
+
+
+def log_inputs(call: MlflowCall) -> dict[str, Any]:
+    tags: dict[str, str] = {}
+    for item in call.items("datasets"):
+        dataset = item.get("dataset") if isinstance(item, dict) else None
+        if not isinstance(dataset, dict) or not isinstance(dataset.get("name"), str):
+            raise MlflowError(f"Invalid dataset input {item!r}"[:300])
+        context = {t.get("key"): t.get("value") for t in item.get("tags") or [] if isinstance(t, dict)}
+        tags[f"mlflow.dataset.{dataset['name']}"] = orjson.dumps({
+            "digest": dataset.get("digest"), "source_type": dataset.get("source_type"),
+            "context": context.get("mlflow.data.context")}).decode()
+    return _log(call, [], {}, tags) if tags else {}
+
+
+def get_history(call: MlflowCall) -> dict[str, Any]:
+    points = call.tracking.get_metric_history(run_id(call), call.text("metric_key"))
+    offset = call.integer("page_token", 0) if call.fields.get("page_token") else 0
+    size = call.integer("max_results", 25_000) if call.fields.get("max_results") else len(points) or 1
+    page = points[offset: offset + size]
+    result: dict[str, Any] = {"metrics": [{"key": p.key, "value": number(p.value), "timestamp": p.ts, "step": p.step}
+                                          for p in page]}
+    if offset + size < len(points):
+        result["next_page_token"] = str(offset + size)
+    return result
+
+
+ROUTES: Routes = [
+    ("POST", "/runs/log-metric", log_metric),
+    ("POST", "/runs/log-parameter", log_param),
+    ("POST", "/runs/set-tag", set_tag),
+    ("POST", "/runs/delete-tag", delete_tag),
+    ("POST", "/runs/log-batch", log_batch),
+    ("POST", "/runs/log-inputs", log_inputs),
+    ("GET", "/metrics/get-history", get_history),
+]

@@ -1,0 +1,96 @@
+"""Tracking changes beyond logging: renaming and soft-deleting experiments, renaming runs,
+removing run tags. Each is one audited transaction, like every change in
+:class:`~slipway.tracking.backend.TrackingBackend` (the MLflow-compatible API uses them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, select
+
+from slipway.core.auth import endpoint
+from slipway.core.errors import AlreadyExists, Conflict, NotFound
+from slipway.core.names import check_key, check_name, check_value
+from slipway.store.context import ServiceContext
+from slipway.store.schema.tracking import experiments, run_tags, runs
+from slipway.tracking.records import Experiment, Run
+from slipway.tracking.rows import load_runs, row_to_experiment
+
+
+class TrackingAdmin:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    @staticmethod
+    def _experiment(conn: Connection, experiment_id: str) -> Experiment:
+        row = conn.execute(select(experiments).where(experiments.c.id == experiment_id)).first()
+        if row is None:
+            raise NotFound(f"experiment {experiment_id!r} does not exist")
+        return row_to_experiment(row)
+
+    @endpoint("tracking.write")
+    def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
+        """Give an experiment a new name; AlreadyExists if another experiment has it."""
+        check_name(new_name, "experiment name")
+        with self.ctx.db.write() as conn:
+            old = self._experiment(conn, experiment_id)
+            taken = conn.execute(select(experiments.c.id).where(experiments.c.name == new_name)).first()
+            if taken is not None and taken.id != experiment_id:
+                raise AlreadyExists(f"experiment {new_name!r} already exists")
+            conn.execute(experiments.update().where(experiments.c.id == experiment_id).values(name=new_name))
+            self.ctx.audit(conn, "experiment.rename", "experiment", experiment_id, {"from": old.name, "to": new_name})
+            return self._experiment(conn, experiment_id)
+
+    @endpoint("tracking.write")
+    def set_experiment_lifecycle(self, experiment_id: str, deleted: bool) -> Experiment:
+        """Soft-delete (``deleted=True``) or restore an experiment; its runs are untouched.
+        Conflict if it is already in that state."""
+        with self.ctx.db.write() as conn:
+            old = self._experiment(conn, experiment_id)
+            if (old.lifecycle == "deleted") == bool(deleted):
+                raise Conflict(f"experiment {old.name!r} is {'already deleted' if deleted else 'not deleted'}")
+            conn.execute(experiments.update().where(experiments.c.id == experiment_id)
+                         .values(lifecycle="deleted" if deleted else "active"))
+            self.ctx.audit(conn, "experiment.delete" if deleted else "experiment.restore", "experiment",
+                           experiment_id, {"name": old.name})
+            return self._experiment(conn, experiment_id)
+
+    @endpoint("tracking.write")
+    def describe_experiment(self, experiment_id: str, description: str) -> Experiment:
+        """Replace an experiment's description."""
+        text = check_value(description, "description")
+        with self.ctx.db.write() as conn:
+            self._experiment(conn, experiment_id)
+            conn.execute(experiments.update().where(experiments.c.id == experiment_id).values(description=text))
+            self.ctx.audit(conn, "experiment.describe", "experiment", experiment_id, {"description": text[:200]})
+            return self._experiment(conn, experiment_id)
+
+    @endpoint("tracking.write")
+    def rename_run(self, run_id: str, new_name: str) -> Run:
+        """Give a run a new name."""
+        check_name(new_name, "run name")
+        with self.ctx.db.write() as conn:
+            row = self._live_run(conn, run_id)
+            conn.execute(runs.update().where(runs.c.id == run_id).values(name=new_name))
+            self.ctx.audit(conn, "run.rename", "run", run_id, {"from": row.name, "to": new_name})
+            return load_runs(conn, [run_id])[0]
+
+    @endpoint("tracking.write")
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove tag ``key`` from a run; NotFound if the run has no such tag."""
+        check_key(key, "tag key")
+        with self.ctx.db.write() as conn:
+            self._live_run(conn, run_id)
+            gone = conn.execute(delete(run_tags).where(run_tags.c.run_id == run_id, run_tags.c.key == key))
+            if not gone.rowcount:
+                raise NotFound(f"run {run_id} has no tag {key!r}")
+            self.ctx.audit(conn, "run.delete_tag", "run", run_id, {"key": key})
+
+    @staticmethod
+    def _live_run(conn: Connection, run_id: str) -> Any:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist")
+        if row.lifecycle == "deleted":
+            raise Conflict(f"run {run_id} is deleted; restore it before writing to it")
+        return row
