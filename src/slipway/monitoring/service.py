@@ -1,0 +1,115 @@
+"""``ws.monitoring``: drift and data quality of current data against a reference.
+
+Reference and current data may be an Arrow table, a pandas DataFrame, a Parquet or CSV path, a
+dataset version (``"name@3"``, ``"name"`` for the latest) or a deployment's payload log
+(``"deployment:NAME"``). A dataset version's prepared reference is stored once as blobs and
+reused by every later run (see :mod:`slipway.monitoring.reference_cache`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from slipway.core.errors import InvalidInput
+from slipway.monitoring.drift import compare
+from slipway.monitoring.quality import QualityReport, check_quality
+from slipway.monitoring.records import DriftReport
+from slipway.monitoring.reference import Reference
+from slipway.monitoring.reference_cache import ReferenceCache
+from slipway.monitoring.spec import DriftSpec
+
+DEPLOYMENT = "deployment:"
+
+
+class MonitoringService:
+    """Drift and data quality, computed where the workspace runs."""
+
+    def __init__(self, workspace: Any) -> None:
+        self._ws = workspace
+
+    def table(self, source: Any) -> pa.Table:
+        """Read ``source`` (see the module docstring) as one Arrow table.
+
+        Raises:
+            InvalidInput: the source is of no known kind. NotFound: the dataset does not exist.
+        """
+        if isinstance(source, pa.Table):
+            return source
+        if hasattr(source, "to_arrow") or type(source).__name__ == "DataFrame":
+            return pa.Table.from_pandas(source, preserve_index=False)
+        if isinstance(source, Path) or (isinstance(source, str) and source.endswith((".parquet", ".csv"))):
+            return _read_file(Path(source))
+        if isinstance(source, str) and source.startswith(DEPLOYMENT):
+            return self._ws.serving.payload_log(source[len(DEPLOYMENT):])  # type: ignore[no-any-return]
+        if isinstance(source, str):
+            return self._ws.data.load(source)  # type: ignore[no-any-return]
+        raise InvalidInput(f"cannot read {source!r} as data: give a table, a file, a dataset or 'deployment:NAME'")
+
+    def reference(self, source: Any, kinds: dict[str, str] | None = None) -> Reference:
+        """The prepared reference of ``source``; a dataset version's is computed once and stored."""
+        if isinstance(source, Reference):
+            return source
+        if isinstance(source, str) and not source.startswith(DEPLOYMENT) and not source.endswith((".parquet", ".csv")):
+            if not self._ws.remote:
+                version = self._ws.data.get_version(source)
+                cache = ReferenceCache(self._ws.blobs, Path(self._ws.settings.home) / "monitoring" / "references")
+                return cache.get_or_prepare(f"{version.digest}-{_kinds_key(kinds)}",
+                                            lambda: Reference.of(self.table(source), kinds))
+        return Reference.of(self.table(source), kinds)
+
+    def drift(self, reference: Any, current: Any, *, method: str | dict[str, str] | None = None,
+              threshold: float | dict[str, float] | None = None, columns: list[str] | None = None,
+              correction: str | None = None, drift_share: float = 0.5,
+              kinds: dict[str, str] | None = None) -> DriftReport:
+        """Test every column of ``current`` against ``reference`` for drift.
+
+        Args:
+            method: one method for every column it fits, or a mapping of column name, kind
+                (``numeric``/``categorical``) or ``"*"`` to a method; unset columns get Evidently's
+                default choice.
+            threshold: a threshold for all, or a mapping like ``method``.
+            correction: ``bonferroni`` or ``bh`` (Benjamini-Hochberg) over the p-value tests.
+            kinds: column -> ``numeric``/``categorical`` where the Arrow type would mislead.
+
+        Raises:
+            InvalidInput: an unknown column or method, a method that does not fit a column, a bad
+                threshold; nothing is computed or stored then.
+
+        Example:
+            >>> ws.monitoring.drift("ai4i@1", "deployment:failures", method={"Torque [Nm]": "ks"})
+        """
+        spec = DriftSpec.build(method, threshold, columns, correction, drift_share)
+        current_table = self.table(current)
+        if isinstance(reference, str | Reference) or not isinstance(reference, pa.Table):
+            prepared = self.reference(reference, kinds)
+        else:
+            prepared = Reference.of(reference, kinds)
+        spec.check(prepared.kinds, current_table.column_names)
+        return compare(prepared, current_table, spec)
+
+    def quality(self, reference: Any, current: Any) -> QualityReport:
+        """Schema changes, null shares, out-of-range values, new categories, constant and zeroed
+        columns of ``current`` against ``reference``."""
+        return check_quality(self.table(reference), self.table(current))
+
+
+def _kinds_key(kinds: dict[str, str] | None) -> str:
+    import hashlib
+
+    text = ",".join(f"{k}={v}" for k, v in sorted((kinds or {}).items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_file(path: Path) -> pa.Table:
+    if not path.is_file():
+        raise InvalidInput(f"no such data file: {path}")
+    if path.suffix == ".csv":
+        from pyarrow import csv
+
+        return csv.read_csv(path)
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)
