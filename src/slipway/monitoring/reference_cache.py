@@ -47,6 +47,11 @@ class ReferenceCache:
         if found is not None:
             return found
         reference = prepare()
+        self.put(key, reference)
+        return reference
+
+    def put(self, key: str, reference: Reference) -> None:
+        """Store ``reference`` under ``key`` (complete or not at all)."""
         numeric_digest = self._blobs.put_bytes(reference.numeric_bytes())
         head_digest = self._blobs.put_bytes(reference.head_bytes(numeric_digest))
         self._folder.mkdir(parents=True, exist_ok=True)
@@ -56,4 +61,3 @@ class ReferenceCache:
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self._folder / f"{key}.json")
-        return reference

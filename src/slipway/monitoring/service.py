@@ -8,6 +8,7 @@ reused by every later run (see :mod:`slipway.monitoring.reference_cache`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +49,29 @@ class MonitoringService:
             return self._ws.data.load(source)  # type: ignore[no-any-return]
         raise InvalidInput(f"cannot read {source!r} as data: give a table, a file, a dataset or 'deployment:NAME'")
 
-    def reference(self, source: Any, kinds: dict[str, str] | None = None) -> Reference:
-        """The prepared reference of ``source``; a dataset version's is computed once and stored."""
+    def reference(self, source: Any, kinds: dict[str, str] | None = None,
+                  check: Callable[[Reference], None] | None = None) -> Reference:
+        """The prepared reference of ``source``; a dataset version's is computed once and stored.
+
+        Args:
+            check: called on a newly prepared reference before it is stored (a spec that does not
+                fit it raises there, and nothing is stored).
+        """
         if isinstance(source, Reference):
             return source
-        if isinstance(source, str) and not source.startswith(DEPLOYMENT) and not source.endswith((".parquet", ".csv")):
-            if not self._ws.remote:
-                version = self._ws.data.get_version(source)
-                cache = ReferenceCache(self._ws.blobs, Path(self._ws.settings.home) / "monitoring" / "references")
-                return cache.get_or_prepare(f"{version.digest}-{_kinds_key(kinds)}",
-                                            lambda: Reference.of(self.table(source), kinds))
-        return Reference.of(self.table(source), kinds)
+        if not (_is_dataset(source) and not self._ws.remote):
+            return Reference.of(self.table(source), kinds)
+        version = self._ws.data.get_version(source)
+        cache = ReferenceCache(self._ws.blobs, Path(self._ws.settings.home) / "monitoring" / "references")
+        key = f"{version.digest}-{_kinds_key(kinds)}"
+        found = cache.get(key)
+        if found is not None:
+            return found
+        prepared = Reference.of(self.table(source), kinds)
+        if check is not None:
+            check(prepared)
+        cache.put(key, prepared)
+        return prepared
 
     def drift(self, reference: Any, current: Any, *, method: str | dict[str, str] | None = None,
               threshold: float | dict[str, float] | None = None, columns: list[str] | None = None,
@@ -83,10 +96,8 @@ class MonitoringService:
         """
         spec = DriftSpec.build(method, threshold, columns, correction, drift_share)
         current_table = self.table(current)
-        if isinstance(reference, str | Reference) or not isinstance(reference, pa.Table):
-            prepared = self.reference(reference, kinds)
-        else:
-            prepared = Reference.of(reference, kinds)
+        prepared = self.reference(reference, kinds,
+                                  check=lambda ref: spec.check(ref.kinds, current_table.column_names))
         spec.check(prepared.kinds, current_table.column_names)
         return compare(prepared, current_table, spec)
 
@@ -94,6 +105,10 @@ class MonitoringService:
         """Schema changes, null shares, out-of-range values, new categories, constant and zeroed
         columns of ``current`` against ``reference``."""
         return check_quality(self.table(reference), self.table(current))
+
+
+def _is_dataset(source: Any) -> bool:
+    return isinstance(source, str) and not source.startswith(DEPLOYMENT) and not source.endswith((".parquet", ".csv"))
 
 
 def _kinds_key(kinds: dict[str, str] | None) -> str:
