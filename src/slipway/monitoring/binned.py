@@ -21,23 +21,20 @@ def sturges_bins(n: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray
 
 
 def histogram_counts(values: np.ndarray, low: np.ndarray, high: np.ndarray, bins: np.ndarray) -> np.ndarray:
-    """Counts per bin of each column of ``values`` (NaN ignored), like ``np.histogram`` with the
-    edges ``np.linspace(low, high, bins + 1)``: left-closed bins, the last one closed."""
-    k = values.shape[1]
+    """Counts per bin of each row of ``values`` (``(k, n)``, NaN ignored), like ``np.histogram``
+    with the edges ``np.linspace(low, high, bins + 1)``: left-closed bins, the last one closed."""
+    k = values.shape[0]
     width = int(bins.max())
-    rows = np.arange(width + 1)[:, None]
-    edges = rows * ((high - low) / bins)[None, :] + low[None, :]  # linspace: i * step + start, last = stop
-    edges = np.where(rows == bins[None, :], high[None, :], edges)
+    edges = np.arange(width + 1)[None, :] * ((high - low) / bins)[:, None] + low[:, None]  # linspace's arithmetic
+    edges = np.where(np.arange(width + 1)[None, :] == bins[:, None], high[:, None], edges)
     valid = ~np.isnan(values)
     with np.errstate(invalid="ignore", divide="ignore"):
-        guess = np.floor((values - low) / (high - low) * bins)
-    index = np.clip(np.where(valid, guess, 0), 0, bins - 1).astype(np.int64)
-    below = np.take_along_axis(edges, index, axis=0)
-    index -= (values < below) & (index > 0)
-    above = np.take_along_axis(edges, index + 1, axis=0)
-    index += (values >= above) & (index < bins - 1)
-    flat_index = (index + np.arange(k)[None, :] * width)[valid]
-    return np.bincount(flat_index, minlength=k * width).reshape(k, width).astype(np.float64)
+        guess = np.floor((values - low[:, None]) / (high - low)[:, None] * bins[:, None])
+    index = np.clip(np.where(valid, guess, 0), 0, (bins - 1)[:, None]).astype(np.int64)
+    index -= (values < np.take_along_axis(edges, index, axis=1)) & (index > 0)
+    index += (values >= np.take_along_axis(edges, index + 1, axis=1)) & (index < (bins - 1)[:, None])
+    index += np.arange(k)[:, None] * width
+    return np.bincount(index[valid], minlength=k * width).reshape(k, width).astype(np.float64)
 
 
 def fill_zeros(percents: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -79,13 +76,12 @@ def hellinger(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
 
 
 def quantile_bins(ref_sorted: np.ndarray, values: np.ndarray, bins: int = 10) -> np.ndarray:
-    """Counts of ``values`` in bins cut at the reference's quantiles (fixed by the reference, so
-    the same reference gives the same bins whatever the current window): ``(k, bins)``."""
-    cuts = np.nanquantile(ref_sorted, np.arange(1, bins) / bins, axis=0)  # (bins - 1, k)
+    """Counts of ``values`` (``(k, n)``) in bins cut at the reference's quantiles (fixed by the
+    reference, so the same reference gives the same bins whatever the current window)."""
+    cuts = np.nanquantile(ref_sorted, np.arange(1, bins) / bins, axis=1)  # (bins - 1, k)
     index = np.zeros(values.shape, dtype=np.int64)
     for cut in cuts:  # a loop over bin edges, each step vectorised over rows and columns
-        index += values >= cut[None, :]
-    valid = ~np.isnan(values)
-    k = values.shape[1]
-    flat_index = (index + np.arange(k)[None, :] * bins)[valid]
-    return np.bincount(flat_index, minlength=k * bins).reshape(k, bins).astype(np.float64)
+        index += values >= cut[:, None]
+    k = values.shape[0]
+    index += np.arange(k)[:, None] * bins
+    return np.bincount(index[~np.isnan(values)], minlength=k * bins).reshape(k, bins).astype(np.float64)

@@ -18,13 +18,14 @@ from scipy import stats
 
 from slipway.monitoring import binned, ecdf
 from slipway.monitoring.choice import default_method
+from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.counts import CountBlock, union_counts
 from slipway.monitoring.methods import CATEGORICAL, NUMERIC, method
 from slipway.monitoring.records import ColumnDrift, DriftReport
 from slipway.monitoring.reference import Reference, category_counts, numeric_column
 from slipway.monitoring.spec import DriftSpec
 
-BLOCK_BYTES = 256 * 2**20
+BLOCK_BYTES = 128 * 2**20
 _BYTES_PER_VALUE = 48  # pooled values, sort order, masks and cumulative counts per pooled value
 _PER_COLUMN = {
     "anderson": lambda a, b: _anderson(a, b),
@@ -41,8 +42,10 @@ def _anderson(a: np.ndarray, b: np.ndarray) -> float:
         return float(stats.anderson_ksamp([a, b]).pvalue)
 
 
-def compare(reference: Reference, current: pa.Table, spec: DriftSpec | None = None) -> DriftReport:
+def compare(reference: Reference, current: pa.Table | ParquetColumns, spec: DriftSpec | None = None) -> DriftReport:
     """Test every column of ``current`` that ``spec`` selects against ``reference``.
+
+    ``current`` may be a :class:`ParquetColumns`: then one column at a time is read.
 
     Raises:
         InvalidInput: the spec names an unknown column or method, a method that does not fit a
@@ -70,13 +73,14 @@ def _choose(spec: DriftSpec, name: str, kind: str, rows: int, distinct: int) -> 
     return default_method(kind, rows, distinct)
 
 
-def _numeric_block(reference: Reference, current: pa.Table, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
+def _numeric_block(reference: Reference, current: pa.Table | ParquetColumns, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
     position = {n: j for j, n in enumerate(reference.numeric_names)}
-    ref = np.asarray(reference.numeric[:, [position[n] for n in names]])
-    cur = np.column_stack([numeric_column(current.column(n)) for n in names])
+    ref = np.asarray(reference.numeric[[position[n] for n in names]])
+    cur = np.stack([numeric_column(current.column(n)) for n in names])
     pooled = ecdf.pooled_stats(ref, cur)
-    steps = np.diff(ref, axis=0)
-    ref_distinct = (~np.isnan(ref[:1])).sum(axis=0) + ((steps != 0) & ~np.isnan(steps)).sum(axis=0)
+    steps = np.diff(ref, axis=1)
+    ref_distinct = (~np.isnan(ref[:, 0])) + ((steps != 0) & ~np.isnan(steps)).sum(axis=1)
+    del steps
     groups: dict[str, list[int]] = defaultdict(list)
     reasons = []
     for j, name in enumerate(names):
@@ -85,7 +89,7 @@ def _numeric_block(reference: Reference, current: pa.Table, names: list[str], sp
         reasons.append((chosen, reason))
     scores = np.full(len(names), np.nan)
     for chosen, cols in groups.items():
-        scores[cols] = _numeric_scores(chosen, ref[:, cols], cur[:, cols], pooled, cols, ref_distinct[cols],
+        scores[cols] = _numeric_scores(chosen, ref[cols], cur[cols], pooled, cols, ref_distinct[cols],
                                        [names[j] for j in cols])
     return {name: _result(name, NUMERIC, reasons[j], scores[j], spec, int(pooled.n_ref[j]), int(pooled.n_cur[j]),
                           int(pooled.distinct[j])) for j, name in enumerate(names)}
@@ -97,16 +101,16 @@ def _numeric_scores(chosen: str, ref: np.ndarray, cur: np.ndarray, pooled: ecdf.
     if chosen == "ks":
         return ecdf.ks_pvalues(pooled.ks_d[cols], n_ref, n_cur, ref, cur)
     if chosen == "wasserstein":
-        return np.asarray(pooled.wasserstein[cols] / np.maximum(np.nanstd(ref, axis=0), 0.001))
+        return np.asarray(pooled.wasserstein[cols] / np.maximum(np.nanstd(ref, axis=1), 0.001))
     if chosen == "ed":
         return np.asarray(pooled.energy[cols])
     if chosen == "psi":
         return CountBlock(names, list(binned.quantile_bins(ref, ref)), list(binned.quantile_bins(ref, cur))).score("psi")
     if chosen in _PER_COLUMN:
         test = _PER_COLUMN[chosen]
-        return np.array([test(ref[~np.isnan(ref[:, j]), j], cur[~np.isnan(cur[:, j]), j]) for j in range(len(cols))])
-    low = np.fmin(np.nanmin(ref, axis=0), np.nanmin(cur, axis=0))
-    high = np.fmax(np.nanmax(ref, axis=0), np.nanmax(cur, axis=0))
+        return np.array([test(ref[j][~np.isnan(ref[j])], cur[j][~np.isnan(cur[j])]) for j in range(len(cols))])
+    low = np.fmin(np.nanmin(ref, axis=1), np.nanmin(cur, axis=1))
+    high = np.fmax(np.nanmax(ref, axis=1), np.nanmax(cur, axis=1))
     if chosen == "hellinger":  # Evidently bins the distinct values with Sturges' rule, not the rows
         bins = binned.sturges_bins(pooled.distinct[cols].astype(float), low, high)
         return _hist_block(chosen, names, ref, cur, low, high, bins, np.ones(len(cols), dtype=bool))
@@ -127,7 +131,7 @@ def _hist_block(chosen: str, names: list[str], ref: np.ndarray, cur: np.ndarray,
             ref_rows.append(ref_hist[j, :bins[j]])
             cur_rows.append(cur_hist[j, :bins[j]])
         else:
-            a, b = ref[~np.isnan(ref[:, j]), j], cur[~np.isnan(cur[:, j]), j]
+            a, b = ref[j][~np.isnan(ref[j])], cur[j][~np.isnan(cur[j])]
             ref_keys, ref_counts = np.unique(a, return_counts=True)
             cur_keys, cur_counts = np.unique(b, return_counts=True)
             _, r, c = union_counts(ref_keys, ref_counts, cur_keys, cur_counts)
@@ -136,7 +140,7 @@ def _hist_block(chosen: str, names: list[str], ref: np.ndarray, cur: np.ndarray,
     return CountBlock(names, ref_rows, cur_rows).score(chosen)
 
 
-def _categorical(reference: Reference, current: pa.Table, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
+def _categorical(reference: Reference, current: pa.Table | ParquetColumns, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     groups: dict[str, list[str]] = defaultdict(list)
     reasons = {}

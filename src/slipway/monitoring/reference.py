@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from slipway.core.errors import InvalidInput
 from slipway.data.sketches import column_kind
+from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.methods import CATEGORICAL, KINDS, NUMERIC
 
 FORMAT = "slipway-drift-reference/1"
@@ -52,7 +53,7 @@ class Reference:
 
     rows: int
     kinds: dict[str, str]
-    numeric: np.ndarray  # (rows, numeric columns), each column sorted, NaN last
+    numeric: np.ndarray  # (numeric columns, rows): one sorted column per row, NaN last
     categories: dict[str, tuple[np.ndarray, np.ndarray]]
 
     @property
@@ -60,7 +61,7 @@ class Reference:
         return [name for name, kind in self.kinds.items() if kind == NUMERIC]
 
     @classmethod
-    def of(cls, table: pa.Table, kinds: dict[str, str] | None = None) -> Reference:
+    def of(cls, table: pa.Table | ParquetColumns, kinds: dict[str, str] | None = None) -> Reference:
         """Prepare ``table``; ``kinds`` overrides the kind of some columns (e.g. a numeric code as
         categorical).
 
@@ -83,9 +84,9 @@ class Reference:
                 raise InvalidInput(f"column {name!r} is {table.schema.field(name).type}, it cannot be numeric")
             chosen[name] = kind
         names = [n for n, k in chosen.items() if k == NUMERIC]
-        matrix = np.empty((table.num_rows, len(names)))
+        matrix = np.empty((len(names), table.num_rows))
         for j, name in enumerate(names):
-            matrix[:, j] = np.sort(numeric_column(table.column(name)))
+            matrix[j] = np.sort(numeric_column(table.column(name)))
         categories = {n: category_counts(table.column(n)) for n, k in chosen.items() if k == CATEGORICAL}
         return cls(table.num_rows, chosen, matrix, categories)
 

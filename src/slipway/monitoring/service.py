@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from slipway.core.errors import InvalidInput
+from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.drift import compare
 from slipway.monitoring.quality import QualityReport, check_quality
 from slipway.monitoring.records import DriftReport
@@ -49,6 +50,12 @@ class MonitoringService:
             return self._ws.data.load(source)  # type: ignore[no-any-return]
         raise InvalidInput(f"cannot read {source!r} as data: give a table, a file, a dataset or 'deployment:NAME'")
 
+    def _columns(self, source: Any) -> pa.Table | ParquetColumns:
+        """A Parquet path read column by column (bounded memory); anything else as a table."""
+        if isinstance(source, str | Path) and str(source).endswith(".parquet") and Path(source).is_file():
+            return ParquetColumns(source)
+        return self.table(source)
+
     def reference(self, source: Any, kinds: dict[str, str] | None = None,
                   check: Callable[[Reference], None] | None = None) -> Reference:
         """The prepared reference of ``source``; a dataset version's is computed once and stored.
@@ -60,7 +67,7 @@ class MonitoringService:
         if isinstance(source, Reference):
             return source
         if not (_is_dataset(source) and not self._ws.remote):
-            return Reference.of(self.table(source), kinds)
+            return Reference.of(self._columns(source), kinds)
         version = self._ws.data.get_version(source)
         cache = ReferenceCache(self._ws.blobs, Path(self._ws.settings.home) / "monitoring" / "references")
         key = f"{version.digest}-{_kinds_key(kinds)}"
@@ -95,7 +102,7 @@ class MonitoringService:
             >>> ws.monitoring.drift("ai4i@1", "deployment:failures", method={"Torque [Nm]": "ks"})
         """
         spec = DriftSpec.build(method, threshold, columns, correction, drift_share)
-        current_table = self.table(current)
+        current_table = self._columns(current)
         prepared = self.reference(reference, kinds,
                                   check=lambda ref: spec.check(ref.kinds, current_table.column_names))
         spec.check(prepared.kinds, current_table.column_names)
