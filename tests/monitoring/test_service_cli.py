@@ -38,14 +38,15 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 def test_a_dataset_reference_is_prepared_once_and_reused(sqlite_ws: Workspace, files: tuple[Path, Path],
                                                          home: Path) -> None:
     reference, current = files
-    sqlite_ws.data.add("sensors", reference)
+    version = sqlite_ws.data.add("sensors", reference)
     first = sqlite_ws.monitoring.drift("sensors", str(current))
     assert first.drifted_columns == [TORQUE]
     stored = list((home / "monitoring" / "references").glob("*.json"))
     assert len(stored) == 1
     again = sqlite_ws.monitoring.reference("sensors@1")
     assert isinstance(again.numeric, np.memmap)  # read back from the blob, not recomputed
-    assert sqlite_ws.monitoring.drift("sensors@1", str(current)).to_json() == first.to_json()
+    assert sqlite_ws.monitoring.drift(version, str(current)).to_json() == first.to_json()
+    assert len(list((home / "monitoring" / "references").glob("*.json"))) == 1
 
 
 def test_a_bad_method_changes_nothing(sqlite_ws: Workspace, files: tuple[Path, Path], home: Path) -> None:

@@ -1,8 +1,9 @@
 """``ws.monitoring``: drift and data quality of current data against a reference.
 
 Reference and current data may be an Arrow table, a pandas DataFrame, a Parquet or CSV path, a
-dataset version (``"name@3"``, ``"name"`` for the latest) or a deployment's payload log
-(``"deployment:NAME"``). A dataset version's prepared reference is stored once as blobs and
+dataset version (``"name@3"``, ``"name"`` for the latest, or the version object) or a
+deployment's payload log (``"deployment:NAME"``, ``"deployment:NAME/VARIANT"`` for one variant's
+rows; the ``input.`` columns under their own names, see :mod:`slipway.monitoring.payload`). A dataset version's prepared reference is stored once as blobs and
 reused by every later run (see :mod:`slipway.monitoring.reference_cache`).
 """
 
@@ -17,6 +18,7 @@ import pyarrow as pa
 from slipway.core.errors import InvalidInput
 from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.drift import compare
+from slipway.monitoring.payload import payload_features
 from slipway.monitoring.quality import QualityReport, check_quality
 from slipway.monitoring.records import DriftReport
 from slipway.monitoring.reference import Reference
@@ -38,6 +40,7 @@ class MonitoringService:
         Raises:
             InvalidInput: the source is of no known kind. NotFound: the dataset does not exist.
         """
+        source = _plain(source)
         if isinstance(source, pa.Table):
             return source
         if hasattr(source, "to_arrow") or type(source).__name__ == "DataFrame":
@@ -45,7 +48,8 @@ class MonitoringService:
         if isinstance(source, Path) or (isinstance(source, str) and source.endswith((".parquet", ".csv"))):
             return _read_file(Path(source))
         if isinstance(source, str) and source.startswith(DEPLOYMENT):
-            return self._ws.serving.payload_log(source[len(DEPLOYMENT):])  # type: ignore[no-any-return]
+            name, _, variant = source[len(DEPLOYMENT):].partition("/")
+            return payload_features(self._ws.serving.payload_log(name), variant or None)
         if isinstance(source, str):
             return self._ws.data.load(source)  # type: ignore[no-any-return]
         raise InvalidInput(f"cannot read {source!r} as data: give a table, a file, a dataset or 'deployment:NAME'")
@@ -64,6 +68,7 @@ class MonitoringService:
             check: called on a newly prepared reference before it is stored (a spec that does not
                 fit it raises there, and nothing is stored).
         """
+        source = _plain(source)
         if isinstance(source, Reference):
             return source
         if not (_is_dataset(source) and not self._ws.remote):
@@ -112,6 +117,12 @@ class MonitoringService:
         """Schema changes, null shares, out-of-range values, new categories, constant and zeroed
         columns of ``current`` against ``reference``."""
         return check_quality(self.table(reference), self.table(current))
+
+
+def _plain(source: Any) -> Any:
+    """A dataset version object stands for its reference (``name@version``)."""
+    ref = getattr(source, "ref", None)
+    return ref if isinstance(ref, str) and hasattr(source, "digest") else source
 
 
 def _is_dataset(source: Any) -> bool:
