@@ -18,6 +18,7 @@ import pyarrow as pa
 from slipway.core.errors import InvalidInput
 from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.drift import compare
+from slipway.monitoring.monitor_service import MonitorsMixin
 from slipway.monitoring.payload import payload_features
 from slipway.monitoring.quality import QualityReport, check_quality
 from slipway.monitoring.records import DriftReport
@@ -28,7 +29,7 @@ from slipway.monitoring.spec import DriftSpec
 DEPLOYMENT = "deployment:"
 
 
-class MonitoringService:
+class MonitoringService(MonitorsMixin):
     """Drift and data quality, computed where the workspace runs."""
 
     def __init__(self, workspace: Any) -> None:
