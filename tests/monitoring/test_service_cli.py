@@ -80,3 +80,43 @@ def test_the_cli_prints_per_column_verdicts_and_refuses_bad_input(home: Path, fi
     assert "unknown column 'Torque'" in bad.stderr and "Traceback" not in bad.stderr
     quality = _cli(home, "quality", str(reference), str(current), "--json")
     assert quality.returncode == 0 and json.loads(quality.stdout)["ok"] is False  # torque x1.3 leaves its range
+
+
+def test_monitors_and_alerts_from_the_command_line(home: Path, files: tuple[Path, Path], tmp_path: Path) -> None:
+    reference, current = files
+    assert subprocess.run([sys.executable, "-m", "slipway.cli.main", "data", "add", "train", str(reference)],
+                          env={**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester",
+                               "SLIPWAY_SERVER_URL": "", "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": ""},
+                          cwd=home, capture_output=True, text=True, timeout=300).returncode == 0
+    spec = tmp_path / "monitor.yaml"
+    spec.write_text(f"name: inputs\nwatch: {current}\nreference: train@1\n"
+                    "checks:\n  - {name: drift, type: drift, max_share: 0.0}\n")
+    applied = _cli(home, "apply", str(spec), "--json")
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout)["revision"] == 1
+    run = _cli(home, "run", "inputs")
+    assert run.returncode == 0, run.stderr
+    assert "status: alert" in run.stdout and TORQUE in run.stdout
+    rerun = _cli(home, "run", "inputs")
+    assert "already run" in rerun.stdout
+    listed = _alerts(home, "ls", "--json")
+    [alert] = json.loads(listed.stdout)
+    assert (alert["check_name"], alert["state"]) == ("drift", "open")
+    assert _alerts(home, "ack", alert["id"], "--note", "on it").returncode == 0
+    assert _alerts(home, "resolve", alert["id"]).returncode == 0
+    twice = _alerts(home, "resolve", alert["id"])
+    assert twice.returncode == 2 and "resolved" in twice.stderr and "Traceback" not in twice.stderr
+    history = _cli(home, "history", "inputs", "--json")
+    assert len(json.loads(history.stdout)) == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: broken\nwatch: x.parquet\nreference: train@1\nchecks:\n  - {type: drift, method: nope}\n")
+    refused = _cli(home, "apply", str(bad))
+    assert refused.returncode == 2 and "unknown drift method 'nope'" in refused.stderr
+    assert json.loads(_cli(home, "ls", "--json").stdout)[0]["name"] == "inputs"
+
+
+def _alerts(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "SLIPWAY_SERVER_URL": "",
+           "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": "", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "slipway.cli.main", "alerts", *args], env=env, cwd=home,
+                          capture_output=True, text=True, timeout=300)
