@@ -28,6 +28,7 @@ SERVICE_PATHS: dict[str, str] = {
     "governance": "slipway.governance.service:GovernanceService",
     "pipelines": "slipway.pipelines.service:PipelineService",
     "serving": "slipway.deploy.service:DeployService",
+    "monitoring": "slipway.monitoring.service:MonitoringService",
 }
 
 
@@ -96,6 +97,10 @@ class Workspace:
     @property
     def serving(self) -> Any:
         return self.service("serving")
+
+    @property
+    def monitoring(self) -> Any:
+        return self.service("monitoring")
 
     def close(self) -> None:
         tracking = self._services.get("tracking")

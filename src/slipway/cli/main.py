@@ -33,6 +33,8 @@ GROUPS = {
     "lineage": "slipway.cli.lineage",
     "pipelines": "slipway.cli.pipelines",
     "deploy": "slipway.cli.deploy",
+    "monitors": "slipway.cli.monitors",
+    "alerts": "slipway.cli.alerts",
 }
 # top-level command -> the module whose ``register(app)`` adds it.
 COMMANDS = {

@@ -19,6 +19,7 @@ BACKEND_PATHS: dict[str, str] = {
     "governance": "slipway.governance.backend:GovernanceBackend",
     "pipelines": "slipway.pipelines.backend:PipelineBackend",
     "deploy": "slipway.deploy.backend:DeployBackend",
+    "monitoring": "slipway.monitoring.backend:MonitoringBackend",
 }
 
 

@@ -1,0 +1,67 @@
+"""Running a monitor: read its window, run its checks, summarise each as passed or failed.
+
+The window's identity (``window_key``) is a digest of what the data was — the dataset version's
+digest, the payload segments' digests, a file's content hash — plus the window size, so running
+the same window again finds the stored run instead of recording a second one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from slipway.core.hashing import hash_bytes, hash_file
+from slipway.monitoring.drift import compare
+from slipway.monitoring.monitor_spec import drift_spec
+from slipway.monitoring.payload import payload_features
+from slipway.monitoring.quality import check_quality
+from slipway.monitoring.reference import Reference
+
+DEPLOYMENT = "deployment:"
+
+
+def read_window(ws: Any, watch: str, rows: int | None) -> tuple[pa.Table, str]:
+    """The watched data's last ``rows`` rows (all without a limit) and the window's key."""
+    if watch.startswith(DEPLOYMENT):
+        name, _, variant = watch[len(DEPLOYMENT):].partition("/")
+        segments = ws.serving.payload_segments(name)
+        identity = ",".join(s.digest for s in segments) + f"/{variant}"
+        table = payload_features(ws.serving.payload_log(name), variant or None)
+    elif watch.endswith((".parquet", ".csv")):
+        identity = hash_file(Path(watch))
+        table = ws.monitoring.table(watch)
+    else:
+        version = ws.data.get_version(watch)
+        identity = version.digest
+        table = ws.data.load(version.ref)
+    if rows is not None and table.num_rows > rows:
+        table = table.slice(table.num_rows - rows)
+    return table, hash_bytes(f"{identity}|rows={rows}|n={table.num_rows}".encode())[:64]
+
+
+def run_checks(spec: dict[str, Any], reference: Reference, reference_table: pa.Table | None,
+               current: pa.Table) -> dict[str, Any]:
+    """Every check's outcome: ``{"checks": [{name, type, passed, summary, ...}], "rows": N}``."""
+    outcomes = []
+    for check in spec["checks"]:
+        if check["type"] == "drift":
+            report = compare(reference, current, drift_spec(check))
+            limit = check.get("max_share")
+            passed = report.share_drifted <= limit if limit is not None else not report.dataset_drift
+            summary = (f"{len(report.drifted_columns)} of {len(report.columns)} columns drifted "
+                       f"({report.share_drifted:.0%}): {report.drifted_columns}")
+            columns = {c.column: {"method": c.method, "score": c.to_json()["score"], "drifted": c.drifted}
+                       for c in report.columns}
+            outcomes.append({"name": check["name"], "type": "drift", "passed": passed, "summary": summary,
+                             "share_drifted": report.share_drifted, "drifted_columns": report.drifted_columns,
+                             "columns": columns})
+        else:
+            assert reference_table is not None
+            quality = check_quality(reference_table, current)
+            errors = [f for f in quality.findings if f.severity == "error"]
+            summary = "; ".join(f"{f.kind} {f.column}" for f in errors) or "no errors"
+            outcomes.append({"name": check["name"], "type": "quality", "passed": quality.ok, "summary": summary,
+                             "findings": quality.to_json()["findings"]})
+    return {"rows": current.num_rows, "checks": outcomes}

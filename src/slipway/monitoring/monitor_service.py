@@ -1,0 +1,78 @@
+"""``ws.monitoring``'s declarative monitors and alerts: apply, run, history, acknowledge, resolve.
+
+The checks run next to the data (in the caller's process); the backend stores the run and its
+alerts in one transaction (see :mod:`slipway.monitoring.backend`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from slipway.core.errors import InvalidInput
+from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
+from slipway.monitoring.monitor_run import read_window, run_checks
+from slipway.monitoring.monitor_spec import drift_spec, parse_monitor
+
+
+class MonitorsMixin:
+    """Declarative monitors and alerts (see :mod:`slipway.monitoring.monitor_spec`)."""
+
+    _ws: Any
+
+    @property
+    def _backend(self) -> Any:
+        return self._ws.backend("monitoring")
+
+    def apply(self, spec: dict[str, Any] | str | Path) -> Monitor:
+        """Create or update a monitor from a spec (a mapping, YAML text or a YAML file).
+
+        The spec is checked against its reference first (columns, methods, thresholds, a reference
+        with no rows): a spec that does not fit is refused and nothing is stored.
+        """
+        if isinstance(spec, Path) or (isinstance(spec, str) and spec.endswith((".yaml", ".yml"))):
+            path = Path(spec)
+            if not path.is_file():
+                raise InvalidInput(f"no such monitor spec file: {path}")
+            spec = path.read_text()
+        parsed = parse_monitor(spec)
+        service: Any = self
+        def fits(reference: Any) -> None:
+            for check in parsed["checks"]:
+                if check["type"] == "drift":
+                    drift_spec(check).check(reference.kinds, list(reference.kinds))
+
+        fits(service.reference(parsed["reference"], parsed["kinds"] or None, check=fits))
+        return self._backend.apply(parsed)  # type: ignore[no-any-return]
+
+    def get_monitor(self, name: str) -> Monitor:
+        return self._backend.get(name)  # type: ignore[no-any-return]
+
+    def monitors(self) -> list[Monitor]:
+        return self._backend.list_monitors()  # type: ignore[no-any-return]
+
+    def run(self, name: str) -> MonitorRun:
+        """Run a monitor over its current window and record the run (alerts open for failing
+        checks, once per check until resolved). The same window again returns the stored run."""
+        monitor = self.get_monitor(name)
+        spec = monitor.spec
+        service: Any = self
+        current, window_key = read_window(self._ws, spec["watch"], spec["window"].get("rows"))
+        reference = service.reference(spec["reference"], spec["kinds"] or None)
+        needs_table = any(c["type"] == "quality" for c in spec["checks"])
+        result = run_checks(spec, reference, service.table(spec["reference"]) if needs_table else None, current)
+        failed = any(not c["passed"] for c in result["checks"])
+        status = "alert" if failed and "alert" in spec["actions"] else "ok"
+        return self._backend.record_run(name, monitor.revision, window_key, status, result)  # type: ignore[no-any-return]
+
+    def history(self, name: str, limit: int = 50) -> list[MonitorRun]:
+        return self._backend.runs(name, limit)  # type: ignore[no-any-return]
+
+    def alerts(self, monitor: str | None = None, state: str | None = None) -> list[Alert]:
+        return self._backend.list_alerts(monitor, state)  # type: ignore[no-any-return]
+
+    def acknowledge(self, alert_id: str, note: str = "") -> Alert:
+        return self._backend.set_alert_state(alert_id, "acknowledged", note)  # type: ignore[no-any-return]
+
+    def resolve(self, alert_id: str, note: str = "") -> Alert:
+        return self._backend.set_alert_state(alert_id, "resolved", note)  # type: ignore[no-any-return]
