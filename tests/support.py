@@ -55,7 +55,8 @@ def enrol(settings: Settings) -> Settings:
     from slipway.local.transport import LocalTransport
 
     key = Path(settings.home) / "keys" / settings.user
-    key.parent.mkdir(parents=True, exist_ok=True)
+    Path(settings.home).mkdir(parents=True, exist_ok=True, mode=0o700)  # as the store itself would create it
+    key.parent.mkdir(exist_ok=True, mode=0o700)
     # Several test processes may open the same home at once (the concurrency tests): one enrols.
     with open(key.parent / ".enrol.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -30,14 +30,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def mlflow_python() -> str:
+    import fcntl
+
     venv = REPO / ".bench" / "venv-mlflow-client"
     python = venv / "bin" / "python"
     probe = [str(python), "-c", "import mlflow, sys; sys.exit(mlflow.__version__ != sys.argv[1])", MLFLOW_PIN.split("==")[1]]
-    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
-        return str(python)
-    uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-    subprocess.run([uv, "venv", "-q", "--python", "3.11", str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), MLFLOW_PIN], check=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / ".venv-mlflow-client.lock", "w") as lock:  # both test workers build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+            return str(python)
+        uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+        shutil.rmtree(venv, ignore_errors=True)  # a half-built one from an interrupted run
+        subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+        subprocess.run([uv, "pip", "install", "-q", "--python", str(python), MLFLOW_PIN], check=True)
     return str(python)
 
 

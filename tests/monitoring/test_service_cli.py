@@ -58,7 +58,7 @@ def test_a_bad_method_changes_nothing(sqlite_ws: Workspace, files: tuple[Path, P
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "SLIPWAY_SERVER_URL": "",
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "",
            "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": "", "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "slipway.cli.main", "monitors", *args], env=env, cwd=home,
                           capture_output=True, text=True, timeout=300)
@@ -85,7 +85,7 @@ def test_the_cli_prints_per_column_verdicts_and_refuses_bad_input(home: Path, fi
 def test_monitors_and_alerts_from_the_command_line(home: Path, files: tuple[Path, Path], tmp_path: Path) -> None:
     reference, current = files
     assert subprocess.run([sys.executable, "-m", "slipway.cli.main", "data", "add", "train", str(reference)],
-                          env={**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester",
+                          env={**os.environ, "SLIPWAY_HOME": str(home), 
                                "SLIPWAY_SERVER_URL": "", "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": ""},
                           cwd=home, capture_output=True, text=True, timeout=300).returncode == 0
     spec = tmp_path / "monitor.yaml"
@@ -116,7 +116,7 @@ def test_monitors_and_alerts_from_the_command_line(home: Path, files: tuple[Path
 
 
 def _alerts(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_USER": "tester", "SLIPWAY_SERVER_URL": "",
+    env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "",
            "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": "", "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "slipway.cli.main", "alerts", *args], env=env, cwd=home,
                           capture_output=True, text=True, timeout=300)

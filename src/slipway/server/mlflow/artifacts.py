@@ -123,9 +123,8 @@ def add_artifact_routes(app: FastAPI, base: LocalTransport, auth: Authenticator)
                 os.unlink(tmp)
 
     for prefix in PREFIXES:
-        shown = prefix == PREFIXES[0]
-        app.add_api_route(prefix, list_route, methods=["GET"], include_in_schema=shown, tags=["mlflow"])
-        app.add_api_route(prefix + "/{artifact_path:path}", get_route, methods=["GET"], include_in_schema=shown,
+        app.add_api_route(prefix, list_route, methods=["GET"], include_in_schema=False, tags=["mlflow"])
+        app.add_api_route(prefix + "/{artifact_path:path}", get_route, methods=["GET"], include_in_schema=False,
                           tags=["mlflow"])
-        app.add_api_route(prefix + "/{artifact_path:path}", put_route, methods=["PUT"], include_in_schema=shown,
+        app.add_api_route(prefix + "/{artifact_path:path}", put_route, methods=["PUT"], include_in_schema=False,
                           tags=["mlflow"])

@@ -146,7 +146,7 @@ def mount(app: FastAPI, base: LocalTransport, auth: Authenticator, routes: Route
     for method, path, handler in routes:
         endpoint = _endpoint(base, auth, handler)
         for prefix in PREFIXES:
-            app.add_api_route(prefix + path, endpoint, methods=[method], include_in_schema=prefix == PREFIXES[0],
+            app.add_api_route(prefix + path, endpoint, methods=[method], include_in_schema=False,  # MLflow's protos describe it
                               name=f"mlflow{path}:{method}:{prefix}", tags=["mlflow"])
 
 
