@@ -3,7 +3,8 @@
 Only ``slipway data status NAME PATH [--json]`` for now (see :mod:`slipway.data.quick`). When the
 lean path does not apply (other options, a remote or PostgreSQL store, an unknown dataset, any
 error), :func:`run` returns False and ``main`` runs the normal command, which prints the same
-output or the usual error.
+output or the usual error. With the fast paths off (``SLIPWAY_FAST_PATHS=0``, see
+:mod:`slipway.core.fastpaths`) :func:`run` always returns False.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def _name_and_path(args: list[str]) -> tuple[str, str] | None:
 
 def run(argv: list[str]) -> bool:
     """Answer ``argv`` (the words after ``slipway``) if it is a quick command; True when done."""
+    from slipway.core import fastpaths
+
+    if not fastpaths.enabled():
+        return False
     if argv[:2] == ["data", "add"]:
         return _add(argv[2:])
     if argv[:2] != ["data", "status"]:
@@ -48,6 +53,7 @@ def run(argv: list[str]) -> bool:
     if report is None:
         return False
     print_status(report, name, path, "--json" in args)
+    fastpaths.took("cli.quick")
     return True
 
 
@@ -59,16 +65,21 @@ def _watched_status(name: str, path: str) -> Any:
     from slipway.core.environment import plain_home
     from slipway.data.watch_client import ask_watcher
 
+    from slipway.core import fastpaths
+
     home, store = plain_home(), None
     if home is None:  # a config file or a store set elsewhere: read the settings the usual way
         from slipway.core.settings import load_settings
         from slipway.data.watch_client import settings_identity
 
         settings = load_settings()
+        if not fastpaths.enabled(settings):
+            return None
         home, store = str(settings.home), settings_identity(settings)
     answer = ask_watcher(home, path, name, store)
     if answer is None:
         return None
+    fastpaths.took("data.watch_status")
     changes = {key: list(answer[key]) for key in ("added", "removed", "changed")}
     return SimpleNamespace(dataset=name, version=answer["version"], clean=not any(changes.values()), **changes)
 
@@ -99,6 +110,7 @@ def _add(args: list[str]) -> bool:
     as_json = "--json" in args
     if found is None or not (as_json or not sys.stderr.isatty()):
         return False
+    from slipway.core import fastpaths
     from pathlib import Path
 
     name, path = found[0], Path(found[1])
@@ -128,6 +140,7 @@ def _add(args: list[str]) -> bool:
     except KeyboardInterrupt:
         sys.exit(130)
     print_added(version, as_json)
+    fastpaths.took("cli.quick")
     return True
 
 

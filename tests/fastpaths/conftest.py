@@ -1,0 +1,25 @@
+"""Switching the fast paths (slipway.core.fastpaths) on and off inside one test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from slipway.core import fastpaths
+
+Switch = Callable[[bool], None]
+
+
+@pytest.fixture
+def switch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Switch]:
+    """``switch(True)`` / ``switch(False)``: the fast paths on or off from here on (the setting's
+    environment variable, read again), with the counts of fast answers cleared."""
+
+    def set_to(on: bool) -> None:
+        monkeypatch.setenv("SLIPWAY_FAST_PATHS", "1" if on else "0")
+        fastpaths.reset()
+
+    yield set_to
+    monkeypatch.undo()
+    fastpaths.reset()
