@@ -91,7 +91,7 @@ def test_status_reports_alike_on_both_paths(cli: Cli, switch: Switch, tmp_path: 
     single.write_text("".join(AI4I.read_text().splitlines(keepends=True)[:200]))
     for args in (("ratings", folder), ("ratings", folder, "--json"), ("single", single, "--json"), ("single", single)):
         code, out, _ = _both(cli, switch, "data", "status", *args, fast_taken="data.quick_status")
-        assert code == 0
+        assert code == 0 and "changed" in out and "up to date" not in out
     report = json.loads(_both(cli, switch, "data", "status", "ratings", folder, "--json")[1])
     assert report["added"] == ["block-9/new.csv"] and report["removed"] == ["block-1/part-001.csv"]
     assert report["changed"] == ["block-0/part-000.csv", "block-2/part-002.csv"] and not report["clean"]
@@ -99,7 +99,7 @@ def test_status_reports_alike_on_both_paths(cli: Cli, switch: Switch, tmp_path: 
     _both(cli, switch, "data", "status", "ratings", folder, "--json", "--json")  # not a quick shape
     for args in (("nothing", folder), ("ratings", tmp_path / "missing"), ("Bad Name!", folder), ("", folder),
                  ("ratings",), ("ratings", folder, "--bogus")):
-        code, out, err = _both(cli, switch, "data", "status", *args)
+        code, _out, err = _both(cli, switch, "data", "status", *args)
         assert code == 2 and err.strip() and "Traceback" not in err, args
 
 

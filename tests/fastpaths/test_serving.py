@@ -20,7 +20,6 @@ import uvicorn
 from slipway.core import fastpaths
 from slipway.serving.http import http_protocol
 from tests.fastpaths.conftest import Switch
-from tests.serving.conftest import ai4i_data, champion_ws  # noqa: F401 - the serving tests' fixtures
 from tests.serving.asgi import make_app
 from tests.serving.helpers import FEATURES
 from tests.support import free_port

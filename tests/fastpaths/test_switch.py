@@ -19,7 +19,6 @@ from slipway.serving.http import http_protocol
 from slipway.serving.model import served_from_object
 from slipway.workspace import connect, set_default
 from tests.fastpaths.conftest import Switch
-from tests.serving.conftest import ai4i_data  # noqa: F401 - the serving tests' fixture
 from tests.serving.helpers import train_pipeline
 from tests.support import AI4I
 
@@ -46,7 +45,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _exercise(ai4i_data, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:  # noqa: F811
+def _exercise(ai4i_data, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
     """Call every fast path's entry once; what each returned."""
     features, label = ai4i_data
     served = served_from_object("m", "1", train_pipeline(features, label), SIGNATURE, example=features.head(20))
@@ -72,7 +71,7 @@ def served_frame(served, rows):  # type: ignore[no-untyped-def]
     return frame_from_columns({c: rows[c].tolist() for c in rows.columns}, served.signature)
 
 
-def test_off_takes_no_fast_path_and_on_takes_each(store: Path, ai4i_data, switch: Switch,  # noqa: F811
+def test_off_takes_no_fast_path_and_on_takes_each(store: Path, ai4i_data, switch: Switch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     switch(True)
     on = _exercise(ai4i_data, capsys)

@@ -62,10 +62,9 @@ def _watched_status(name: str, path: str) -> Any:
     with the standard library only: this is the path that must start in milliseconds."""
     from types import SimpleNamespace
 
+    from slipway.core import fastpaths
     from slipway.core.environment import plain_home
     from slipway.data.watch_client import ask_watcher
-
-    from slipway.core import fastpaths
 
     home, store = plain_home(), None
     if home is None:  # a config file or a store set elsewhere: read the settings the usual way
@@ -110,8 +109,9 @@ def _add(args: list[str]) -> bool:
     as_json = "--json" in args
     if found is None or not (as_json or not sys.stderr.isatty()):
         return False
-    from slipway.core import fastpaths
     from pathlib import Path
+
+    from slipway.core import fastpaths
 
     name, path = found[0], Path(found[1])
     from slipway.core.errors import NotFound, SlipwayError
