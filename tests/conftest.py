@@ -7,11 +7,13 @@ runs against all three.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from slipway.core import fastpaths
 from slipway.workspace import Workspace, open_workspace, set_default
 from tests.support import make_settings, platform_server, postgres_database
 
@@ -70,3 +72,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if ("pg_uri" in getattr(item, "fixturenames", ()) or params.get("workspace") == "postgres"
                 or "postgres" in item.name.lower()):
             item.add_marker(pytest.mark.postgres)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fast-paths", choices=("on", "off"), default=None,
+                     help="run the suite with Slipway's fast paths on or off (the same as SLIPWAY_FAST_PATHS=1/0)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``--fast-paths=off`` (or ``SLIPWAY_FAST_PATHS=0 make test``): every test, and every CLI
+    subprocess it starts, takes only the normal paths; the results must be the same."""
+    choice = config.getoption("--fast-paths")
+    if choice is not None:
+        os.environ["SLIPWAY_FAST_PATHS"] = "1" if choice == "on" else "0"
+    fastpaths.reset()
+
+
+@pytest.fixture(autouse=True)
+def _fast_path_tests_keep_them_on(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test marked ``fast_path`` checks a shortcut itself, so it runs with the fast paths on
+    even when the suite runs with them off."""
+    if request.node.get_closest_marker("fast_path") is None or fastpaths.enabled():
+        yield
+        return
+    monkeypatch.setenv("SLIPWAY_FAST_PATHS", "1")
+    fastpaths.reset()
+    yield
+    monkeypatch.undo()
+    fastpaths.reset()

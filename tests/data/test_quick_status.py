@@ -12,6 +12,8 @@ from slipway.core.environment import os_user
 from slipway.data.quick import quick_status
 from slipway.workspace import connect, set_default
 
+pytestmark = pytest.mark.fast_path  # tests the shortcut itself (CONTRIBUTING.md, "Fast paths")
+
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

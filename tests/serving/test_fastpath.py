@@ -20,6 +20,7 @@ from slipway.serving.options import ServeOptions
 from tests.serving.asgi import in_process, make_app
 from tests.serving.helpers import FEATURES
 
+pytestmark = pytest.mark.fast_path  # tests the shortcut itself (CONTRIBUTING.md, "Fast paths")
 SIGNATURE = {"inputs": [{"name": "Type", "type": "string"}, *[{"name": c, "type": "double"} for c in FEATURES[1:]]]}
 
 

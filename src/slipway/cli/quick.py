@@ -3,7 +3,8 @@
 Only ``slipway data status NAME PATH [--json]`` for now (see :mod:`slipway.data.quick`). When the
 lean path does not apply (other options, a remote or PostgreSQL store, an unknown dataset, any
 error), :func:`run` returns False and ``main`` runs the normal command, which prints the same
-output or the usual error.
+output or the usual error. With the fast paths off (``SLIPWAY_FAST_PATHS=0``, see
+:mod:`slipway.core.fastpaths`) :func:`run` always returns False.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def _name_and_path(args: list[str]) -> tuple[str, str] | None:
 
 def run(argv: list[str]) -> bool:
     """Answer ``argv`` (the words after ``slipway``) if it is a quick command; True when done."""
+    from slipway.core import fastpaths
+
+    if not fastpaths.enabled():
+        return False
     if argv[:2] == ["data", "add"]:
         return _add(argv[2:])
     if argv[:2] != ["data", "status"]:
@@ -48,6 +53,7 @@ def run(argv: list[str]) -> bool:
     if report is None:
         return False
     print_status(report, name, path, "--json" in args)
+    fastpaths.took("cli.quick")
     return True
 
 
@@ -56,6 +62,7 @@ def _watched_status(name: str, path: str) -> Any:
     with the standard library only: this is the path that must start in milliseconds."""
     from types import SimpleNamespace
 
+    from slipway.core import fastpaths
     from slipway.core.environment import plain_home
     from slipway.data.watch_client import ask_watcher
 
@@ -65,10 +72,13 @@ def _watched_status(name: str, path: str) -> Any:
         from slipway.data.watch_client import settings_identity
 
         settings = load_settings()
+        if not fastpaths.enabled(settings):
+            return None
         home, store = str(settings.home), settings_identity(settings)
     answer = ask_watcher(home, path, name, store)
     if answer is None:
         return None
+    fastpaths.took("data.watch_status")
     changes = {key: list(answer[key]) for key in ("added", "removed", "changed")}
     return SimpleNamespace(dataset=name, version=answer["version"], clean=not any(changes.values()), **changes)
 
@@ -101,6 +111,8 @@ def _add(args: list[str]) -> bool:
         return False
     from pathlib import Path
 
+    from slipway.core import fastpaths
+
     name, path = found[0], Path(found[1])
     from slipway.core.errors import NotFound, SlipwayError
 
@@ -128,6 +140,7 @@ def _add(args: list[str]) -> bool:
     except KeyboardInterrupt:
         sys.exit(130)
     print_added(version, as_json)
+    fastpaths.took("cli.quick")
     return True
 
 

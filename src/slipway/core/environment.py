@@ -39,6 +39,13 @@ def os_user() -> str:
             return "local"
 
 
+def fast_paths_default() -> bool:
+    """False when ``SLIPWAY_FAST_PATHS`` turns the fast paths off (``0``, ``false``, ``no``,
+    ``off``), as the ``fast_paths`` setting reads it; see :mod:`slipway.core.fastpaths`."""
+    value = os.environ.get("SLIPWAY_FAST_PATHS")
+    return value is None or value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 STORE_VARIABLES = ("SLIPWAY_STORE_URI", "SLIPWAY_ARTIFACTS_URI", "SLIPWAY_SERVER_URL")
 
 

@@ -15,6 +15,8 @@ from typing import Any, TypeVar, dataclass_transform
 
 import orjson
 
+from slipway.core import fastpaths
+
 T = TypeVar("T")
 _REGISTRY: dict[str, type] = {}
 # Every module of the package that defines records (tests/core/test_record_types.py keeps this
@@ -121,8 +123,12 @@ def dumps_fast(value: Any) -> bytes:
     exactly as :func:`dumps` does, except non-finite floats, which it writes as ``null``. So each
     value of a top-level dict (a call's arguments) is tried with orjson alone, and falls back to
     :func:`dumps` when orjson meets anything else (a record, a set, a NumPy value) or writes a
-    ``null`` (a nested None or a NaN: rare, and then decided safely by the full path).
+    ``null`` (a nested None or a NaN: rare, and then decided safely by the full path). With the
+    fast paths off (:mod:`slipway.core.fastpaths`) it is :func:`dumps`.
     """
+    if not fastpaths.enabled():
+        return dumps(value)
+    fastpaths.took("records.dumps_fast")
     if isinstance(value, dict) and all(type(key) is str for key in value):
         parts = []
         for key, item in value.items():
@@ -136,11 +142,15 @@ def loads_fast(data: bytes | str) -> Any:
     """The same value as :func:`loads`; skips the :func:`from_wire` walk when nothing is tagged.
 
     Tags are the keys ``"$r"`` (a record) and ``"$f"`` (a non-finite float); a body without the
-    text ``"$`` cannot hold one (a string value containing it just takes the full path).
+    text ``"$`` cannot hold one (a string value containing it just takes the full path). With the
+    fast paths off (:mod:`slipway.core.fastpaths`) it is :func:`loads`.
     """
     if isinstance(data, str):
         data = data.encode()
-    return from_wire(orjson.loads(data)) if b'"$' in data else orjson.loads(data)
+    if b'"$' in data or not fastpaths.enabled():
+        return from_wire(orjson.loads(data))
+    fastpaths.took("records.loads_fast")
+    return orjson.loads(data)
 
 
 def as_plain(value: Any) -> Any:

@@ -59,6 +59,8 @@ class Settings:
     # resolves to the version pinned here ("name@3"), and runs are tagged as reproductions of this run.
     dataset_pins: tuple[str, ...] = ()
     reproduces: str = ""
+    # The start-up and hot-path shortcuts (slipway.core.fastpaths); false runs only the normal paths.
+    fast_paths: bool = True
     # Every other table of the config file, by name (e.g. "governance", "serving").
     sections: dict[str, Any] = dataclasses.field(default_factory=dict)
     config_path: str = ""

@@ -7,7 +7,8 @@ starts the copy first (:class:`EarlyIngest`) and opens the workspace meanwhile. 
 only puts the blob in the store and its digest in the stat cache; the add that follows is the
 usual one (it finds the digest in the cache and the blob in the store, so it copies nothing) and
 does every check and the commit. If the add then fails, the blob is an unreferenced one that
-``gc`` removes, as after any failed add.
+``gc`` removes, as after any failed add. With the fast paths off (:mod:`slipway.core.fastpaths`)
+nothing is started early.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class EarlyIngest:
     def start(cls, name: str, path: str | os.PathLike[str]) -> EarlyIngest | None:
         """Start storing ``path`` when that is what ``data add name path`` will do with the embedded
         default stores and a large file; None (nothing started) otherwise."""
+        from slipway.core import fastpaths
         from slipway.core.errors import SlipwayError
         from slipway.core.names import MAX_NAME, NAME_RE
         from slipway.core.settings import load_settings
@@ -44,11 +46,14 @@ class EarlyIngest:
             info = os.stat(path)
         except (SlipwayError, OSError):
             return None
+        if not fastpaths.enabled(settings):
+            return None
         artifacts = settings.resolved_artifacts_uri
         if settings.remote or "://" in artifacts or not artifacts.startswith("/"):
             return None
         if not (os.path.isfile(path) and info.st_size >= EARLY_MIN_BYTES):
             return None
+        fastpaths.took("data.early_copy")
         return cls(str(Path(path).resolve()), artifacts, Path(settings.home) / "statcache.db")
 
     def _run(self) -> None:

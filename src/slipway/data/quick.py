@@ -11,7 +11,8 @@ schema at the newest migration, no user row for the local user (the configured l
 apply) and an existing dataset with a version. Anything else returns None and the caller takes
 the normal path (:meth:`slipway.data.service.DataService.status`), which gives the same report
 or the usual error. Both paths compute the report with the same functions
-(:func:`slipway.data.ingest.ingest_folder`, :func:`slipway.data.adding.scan_source`).
+(:func:`slipway.data.ingest.ingest_folder`, :func:`slipway.data.adding.scan_source`). With the
+fast paths off (:mod:`slipway.core.fastpaths`) :func:`quick_status` always returns None.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def quick_status(name: str, path: str | os.PathLike[str], workers: int = 8) -> S
     path does not apply (the caller then runs the normal one)."""
     import orjson
 
+    from slipway.core import fastpaths
     from slipway.core.auth import Principal
     from slipway.core.environment import os_user
     from slipway.core.settings import load_settings
@@ -43,6 +45,8 @@ def quick_status(name: str, path: str | os.PathLike[str], workers: int = 8) -> S
     try:
         settings = load_settings()
     except SlipwayError:
+        return None
+    if not fastpaths.enabled(settings):
         return None
     store_uri = settings.resolved_store_uri
     artifacts = settings.resolved_artifacts_uri
@@ -88,7 +92,9 @@ def quick_status(name: str, path: str | os.PathLike[str], workers: int = 8) -> S
     own = frozenset({str(Path(settings.home).resolve()), str(Path(root).resolve())})
     cache = StatCache(Path(settings.home) / "statcache.db")
     try:
-        return compare(name, version, source, stored, cache, workers, own)
+        report = compare(name, version, source, stored, cache, workers, own)
+        fastpaths.took("data.quick_status")
+        return report
     finally:
         cache.close()
 

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from slipway.core import fastpaths
 from slipway.core.errors import InvalidInput, NotFound, SlipwayError
 from slipway.core.scrape import scrape_allowed
 from slipway.serving.handler import Answer, InferenceHandler, _Gone
@@ -58,13 +59,15 @@ class InferenceApp(Starlette):
 
     ``POST /invocations`` and ``POST /v2/models/{name}[/versions/{v}]/infer`` go straight to the
     handler on the ASGI interface (it answers every error it knows itself; anything else gets the
-    same 500 the exception handler gives); every other request takes Starlette's route table.
+    same 500 the exception handler gives); every other request takes Starlette's route table, as
+    every request does with the fast paths off (:mod:`slipway.core.fastpaths`).
     """
 
     inference: Any = None  # async (scope, receive, protocol, name, version) -> handler.Answer
     on_error: Any = None
     auth: InferenceAuth | None = None  # with `serve --auth`: every request but health and metrics needs a token
     metrics_token = ""  # the Prometheus scrape token (settings.metrics_token); empty: /metrics is open
+    fast_dispatch = True  # False with the fast paths off (slipway.core.fastpaths): every request is routed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/metrics" and not scrape_allowed(
@@ -79,9 +82,10 @@ class InferenceApp(Starlette):
                 self.state.runtime.metrics.rejected.labels("auth", str(denied.status)).inc()
                 await denied(scope, receive, send)
                 return
-        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
+        if self.fast_dispatch and scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
             target = _inference_target(scope["path"])
             if target is not None:
+                fastpaths.took("serving.dispatch")
                 scope["app"] = self
                 try:
                     answer = await self.inference(scope, receive, *target)
@@ -225,6 +229,7 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
     app.state.runtime = runtime
     app.inference = handler.answer
     app.metrics_token = runtime.workspace.settings.metrics_token if runtime.workspace is not None else ""
+    app.fast_dispatch = fastpaths.enabled(runtime.workspace.settings if runtime.workspace is not None else None)
     if runtime.options.auth:
         from slipway.serving.auth import InferenceAuth
 

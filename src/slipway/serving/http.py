@@ -7,7 +7,8 @@ Here the head is held until the body's first write (in the same task step, for e
 non-streaming response), and both go out in one write. A head whose body does not follow at once
 (a HEAD request, a streaming response waiting for its first chunk, ``100 Continue``) is written at
 the next turn of the event loop, before anything written after it, so order and content are
-exactly uvicorn's.
+exactly uvicorn's. With the fast paths off (:mod:`slipway.core.fastpaths`) the server uses
+uvicorn's own protocol.
 """
 
 from __future__ import annotations
@@ -68,9 +69,13 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
-def http_protocol() -> Any:
+def http_protocol(settings: Any = None) -> Any:
     """The protocol class for ``uvicorn.Config(http=...)``: httptools with coalesced writes, or
-    ``"auto"`` when httptools is not installed."""
+    ``"auto"`` (uvicorn's own) when httptools is not installed or the fast paths are off."""
+    from slipway.core import fastpaths
+
+    if not fastpaths.enabled(settings):
+        return "auto"
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:
@@ -78,6 +83,7 @@ def http_protocol() -> Any:
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            fastpaths.took("serving.http")
             super().connection_made(CoalescingTransport(transport, asyncio.get_running_loop()))  # type: ignore[arg-type]
 
     return CoalescingHttpToolsProtocol

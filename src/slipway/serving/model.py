@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from slipway.core import fastpaths
 from slipway.core.errors import SlipwayError
 from slipway.serving.fastpath import FastPredict, compile_model, verify
 from slipway.serving.frame import Frame, frame_from_columns
@@ -90,7 +91,9 @@ class ServedModel:
         fast = self.fast
         if fast is not None:
             try:
-                return fast(frame.columns, frame.n_rows)
+                answer = fast(frame.columns, frame.n_rows)
+                fastpaths.took("serving.compiled")
+                return answer
             except Exception:  # fastpath.Fallback, or anything unforeseen: the model's own answer
                 pass
         return self.predict_model(frame)
@@ -142,11 +145,12 @@ def _as_array(result: Any, n_rows: int, model: ServedModel) -> np.ndarray:
     return array
 
 
-def enable_fast_path(served: ServedModel, example: Any = None) -> bool:
+def enable_fast_path(served: ServedModel, example: Any = None, settings: Any = None) -> bool:
     """Use a compiled predict for ``served`` if one exists for its model and returns exactly the
-    model's own predictions on ``example`` (a DataFrame; by default the bundle's input example)."""
+    model's own predictions on ``example`` (a DataFrame; by default the bundle's input example).
+    Never with the fast paths off (:mod:`slipway.core.fastpaths`)."""
     served.fast = None
-    if not served.signature.columns:
+    if not served.signature.columns or not fastpaths.enabled(settings):
         return False
     raw = getattr(served.predictor, "model", None) if hasattr(served.predictor, "predict_raw") else served.predictor
     if raw is None or "sklearn" not in type(raw).__module__:
@@ -226,7 +230,7 @@ def served_from_registry(workspace: Any, ref: str) -> ServedModel:
     signature = getattr(predictor, "signature", None) or getattr(version, "signature", None)
     served = ServedModel(version.name, str(version.version), predictor, parse_signature(signature),
                          getattr(version, "flavor", "python"), getattr(version, "bundle_digest", ""))
-    enable_fast_path(served)
+    enable_fast_path(served, settings=getattr(workspace, "settings", None))
     learn_limits(served)
     describe_output(served, declared=signature)
     return served

@@ -58,7 +58,7 @@ def run_worker(sock: socket.socket, settings: Settings, target: ServeTarget, opt
     app = build_app(settings, target, dataclasses.replace(options, worker_id=f"{options.worker_id}-{_pid()}",
                                                           freeze_gc=True), open_workspace)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=20,
-                            http=http_protocol())
+                            http=http_protocol(settings))
     uvicorn.Server(config).run(sockets=[sock])
 
 
