@@ -33,3 +33,16 @@ def test_version_flag(repo: tuple[Path, dict[str, str]]) -> None:
     root, env = repo
     done = _run([SLIPWAY, "--version"], root, env)
     assert done.returncode == 0 and done.stdout.startswith("slipway ")
+
+
+def test_serve_on_a_port_in_use_is_one_line_before_serving(repo: tuple[Path, dict[str, str]]) -> None:
+    import socket
+
+    root, env = repo
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run([SLIPWAY, "serve", "maint/1", "--allow-unapproved", "--port", str(port)], root, env)
+    assert done.returncode == 2 and "Serving" not in done.stdout, done.stdout
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr

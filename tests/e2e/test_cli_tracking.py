@@ -40,22 +40,24 @@ def test_listing_show_search_compare_delete(sqlite_ws: Workspace) -> None:
     assert result.exit_code == 0 and [e["name"] for e in json.loads(result.output)] == ["cli"]
     result = runner.invoke(app, ["runs", "ls", "--experiment", "cli", "--json"])
     assert result.exit_code == 0, result.output
-    listed = json.loads(result.output)
-    assert [r["id"] for r in listed["runs"]] == list(reversed(ids)) and listed["next_token"] is None
+    listed = json.loads(result.stdout)  # a list, like every other --json listing
+    assert [r["id"] for r in listed] == list(reversed(ids)) and "--page-token" not in result.stderr
     result = runner.invoke(app, ["runs", "ls", "-n", "2"])
     assert result.exit_code == 0 and "fit-lr" in result.output and "--page-token" in result.output
+    result = runner.invoke(app, ["runs", "ls", "-n", "2", "--json"])
+    assert len(json.loads(result.stdout)) == 2 and "--page-token" in result.stderr
     result = runner.invoke(app, ["runs", "show", ids[0]])
     assert result.exit_code == 0 and "fit-rf" in result.output and "0.91" in result.output
     result = runner.invoke(app, ["runs", "show", ids[0], "--json"])
     assert json.loads(result.output)["run"]["params"] == {"model": "rf"}
     result = runner.invoke(app, ["runs", "search", "metrics.auc > 0.85", "--order-by", "metrics.auc DESC", "--json"])
-    assert [r["name"] for r in json.loads(result.output)["runs"]] == ["fit-gb", "fit-rf"]
+    assert [r["name"] for r in json.loads(result.stdout)] == ["fit-gb", "fit-rf"]
     result = runner.invoke(app, ["runs", "compare", ids[0], ids[1], "--json"])
     assert json.loads(result.output)["params"] == {"model": ["rf", "gb"]}
     assert runner.invoke(app, ["runs", "compare", ids[0], ids[1]]).exit_code == 0
     assert runner.invoke(app, ["runs", "delete", ids[2]]).exit_code == 0
     result = runner.invoke(app, ["runs", "ls", "--json"])
-    assert ids[2] not in [r["id"] for r in json.loads(result.output)["runs"]]
+    assert ids[2] not in [r["id"] for r in json.loads(result.stdout)]
     assert runner.invoke(app, ["runs", "restore", ids[2]]).exit_code == 0
     result = runner.invoke(app, ["audit", "log", "--subject", f"run:{ids[2]}", "--json"])
     assert [e["action"] for e in json.loads(result.output)][:2] == ["run.restore", "run.delete"]
@@ -105,4 +107,4 @@ def test_audit_verify_exit_codes(sqlite_ws: Workspace) -> None:
 def test_listing_works_in_a_fresh_home(tmp_path: Path) -> None:
     result = _slipway(tmp_path / "fresh", "runs", "ls", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"runs": [], "next_token": None}
+    assert json.loads(result.stdout) == []

@@ -7,7 +7,7 @@ import math
 import typer
 
 from slipway.cli.context import workspace
-from slipway.cli.output import JsonOption, console, print_json, print_table, show
+from slipway.cli.output import JsonOption, console, err_console, print_json, print_table, show
 from slipway.core.clock import iso
 from slipway.tracking.records import Run, RunPage
 
@@ -39,9 +39,10 @@ def _print_page(page: RunPage, as_json: bool, title: str) -> None:
         (r.id, r.name, r.status, _when(r.start_ms), *(_number(r.metrics.get(k)) for k in keys))
         for r in page.runs
     ]
-    show(page, as_json, title, ["id", "name", "status", "started", *keys], rows)
-    if page.next_token and not as_json:
-        console.print(f"more runs: --page-token {page.next_token}")
+    # --json prints a list, as every listing does; the next page's token goes to stderr.
+    show(list(page.runs), as_json, title, ["id", "name", "status", "started", *keys], rows)
+    if page.next_token:
+        (err_console if as_json else console).print(f"more runs: --page-token {page.next_token}", highlight=False)
 
 
 @app.command("ls")

@@ -9,6 +9,27 @@ import typer
 from slipway.cli.output import console, fail, print_json
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Bind and release ``host:port`` once, so an address in use (or a host that does not exist)
+    is a one-line error before the server says it is serving."""
+    import socket
+
+    from slipway.cli.output import fail
+    from slipway.core.errors import Conflict, InvalidInput
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        fail(InvalidInput(f"cannot listen on {host}:{port}: {err.strerror}"))
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            fail(Conflict(f"cannot listen on {host}:{port}: {err.strerror or err}"))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
@@ -58,6 +79,7 @@ def register(app: typer.Typer) -> None:
             # A bad reference, or an unapproved version the policy does not allow, fails here (exit code 2).
             check_servable(open_workspace(settings).registry.resolve(target), options)
             spec = ServeTarget(model_ref=target)
+        _check_port_free(host, port)  # a port in use is one line before "Serving …", not a traceback after it
         console.print(f"Serving {target or 'deployment ' + deployment} on http://{host}:{port} "
                       f"({workers} worker{'s' if workers > 1 else ''})", highlight=False)
         run(settings, spec, open_workspace, host, port, workers, options)
