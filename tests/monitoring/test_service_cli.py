@@ -85,7 +85,7 @@ def test_the_cli_prints_per_column_verdicts_and_refuses_bad_input(home: Path, fi
 def test_monitors_and_alerts_from_the_command_line(home: Path, files: tuple[Path, Path], tmp_path: Path) -> None:
     reference, current = files
     assert subprocess.run([sys.executable, "-m", "slipway.cli.main", "data", "add", "train", str(reference)],
-                          env={**os.environ, "SLIPWAY_HOME": str(home), 
+                          env={**os.environ, "SLIPWAY_HOME": str(home),
                                "SLIPWAY_SERVER_URL": "", "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": ""},
                           cwd=home, capture_output=True, text=True, timeout=300).returncode == 0
     spec = tmp_path / "monitor.yaml"
