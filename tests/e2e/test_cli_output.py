@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.test_cli_models import SLIPWAY, _run
 
 
@@ -46,3 +48,24 @@ def test_serve_on_a_port_in_use_is_one_line_before_serving(repo: tuple[Path, dic
         done = _run([SLIPWAY, "serve", "maint/1", "--allow-unapproved", "--port", str(port)], root, env)
     assert done.returncode == 2 and "Serving" not in done.stdout, done.stdout
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_data_status_exit_code_says_whether_anything_changed(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             fast: str) -> None:
+    monkeypatch.setenv("SLIPWAY_FAST_PATHS", fast)
+    from slipway.core import fastpaths
+
+    fastpaths.reset()
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a.csv").write_text("x,y\n1,2\n")
+    assert cli("data", "add", "w", work)[0] == 0
+    assert cli("data", "status", "w", work, "--exit-code")[0] == 0
+    assert cli("data", "status", "w", work)[0] == 0
+    (work / "a.csv").write_text("x,y\n1,3\n")
+    code, out, _ = cli("data", "status", "w", work, "--exit-code")
+    assert code == 1 and "changed: a.csv" in out
+    code, out, _ = cli("data", "status", "w", work, "--json", "--exit-code")
+    assert code == 1 and '"clean": false' in out
+    assert cli("data", "status", "w", work)[0] == 0  # without the flag, a change is not an error

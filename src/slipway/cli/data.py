@@ -160,13 +160,15 @@ def get(ref: str = typer.Argument(..., help="NAME@VERSION."), dest: Path = typer
 
 @app.command("status")
 def status(name: str = typer.Argument(...), path: Path = typer.Argument(..., help="Working file or folder.", parser=given_path),
-           as_json: bool = JsonOption) -> None:
+           as_json: bool = JsonOption,
+           exit_code: bool = typer.Option(False, "--exit-code", help="Exit with 1 when PATH differs from the "
+                                          "latest version (like 'git diff --exit-code').")) -> None:
     """Compare a working file or folder with the latest version (like 'dvc status')."""
     if not path.exists():
         fail(NotFound(f"no file or folder at {path}"))
     from slipway.cli.quick import print_status
 
-    print_status(_data().status(name, path), name, path, as_json)
+    print_status(_data().status(name, path), name, path, as_json, exit_code)
 
 
 @app.command("watch")

@@ -1,6 +1,6 @@
 """Commands answered before the Typer app is built, so their start-up imports almost nothing.
 
-Only ``slipway data status NAME PATH [--json]`` for now (see :mod:`slipway.data.quick`). When the
+Only ``slipway data status NAME PATH [--json] [--exit-code]`` and ``data add`` for now (see :mod:`slipway.data.quick`). When the
 lean path does not apply (other options, a remote or PostgreSQL store, an unknown dataset, any
 error), :func:`run` returns False and ``main`` runs the normal command, which prints the same
 output or the usual error. With the fast paths off (``SLIPWAY_FAST_PATHS=0``, see
@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _name_and_path(args: list[str]) -> tuple[str, str] | None:
-    """``NAME PATH`` with at most a ``--json`` flag, and nothing else."""
-    positional = [a for a in args if a != "--json"]
-    if len(positional) != 2 or len(args) - len(positional) > 1 or any(a.startswith("-") for a in positional):
+def _name_and_path(args: list[str], flags: tuple[str, ...] = ("--json",)) -> tuple[str, str] | None:
+    """``NAME PATH`` with each of ``flags`` at most once, and nothing else."""
+    positional = [a for a in args if a not in flags]
+    if (len(positional) != 2 or any(args.count(f) > 1 for f in flags)
+            or any(a.startswith("-") for a in positional)):
         return None
     if not all(positional):
         return None  # an empty name or path: the normal command says what is wrong
@@ -38,7 +39,7 @@ def run(argv: list[str]) -> bool:
     if argv[:2] != ["data", "status"]:
         return False
     args = argv[2:]
-    found = _name_and_path(args)
+    found = _name_and_path(args, ("--json", "--exit-code"))
     if found is None:
         return False
     name, path = found
@@ -52,7 +53,7 @@ def run(argv: list[str]) -> bool:
         return False
     if report is None:
         return False
-    print_status(report, name, path, "--json" in args)
+    print_status(report, name, path, "--json" in args, "--exit-code" in args)
     fastpaths.took("cli.quick")
     return True
 
@@ -83,8 +84,16 @@ def _watched_status(name: str, path: str) -> Any:
     return SimpleNamespace(dataset=name, version=answer["version"], clean=not any(changes.values()), **changes)
 
 
-def print_status(report: Any, name: str, path: Path | str, as_json: bool) -> None:
-    """The output of ``slipway data status`` (shared with the Typer command)."""
+def print_status(report: Any, name: str, path: Path | str, as_json: bool, exit_code: bool = False) -> None:
+    """The output of ``slipway data status`` (shared with the Typer command); with ``exit_code``,
+    exit with 1 when something changed (as ``git diff --exit-code`` does)."""
+    _print_status(report, name, path, as_json)
+    if exit_code and not report.clean:
+        sys.stdout.flush()
+        sys.exit(1)
+
+
+def _print_status(report: Any, name: str, path: Path | str, as_json: bool) -> None:
     if as_json:
         import json  # the same bytes as print_json's orjson for these plain values; loads faster
 
