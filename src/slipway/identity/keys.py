@@ -12,7 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -40,7 +40,7 @@ def parse_public_key(text: str) -> tuple[str, str]:
     stripped = text.strip()
     try:
         key = serialization.load_ssh_public_key(stripped.encode())
-    except (ValueError, IndexError, TypeError) as err:
+    except (ValueError, IndexError, TypeError, UnsupportedAlgorithm) as err:  # an unknown key type too
         raise InvalidInput(f"not an OpenSSH public key: {stripped[:40]!r}; give the .pub file of an "
                            "Ed25519 key (ssh-keygen -t ed25519)") from err
     if not isinstance(key, Ed25519PublicKey):
@@ -88,7 +88,7 @@ def verify_signature(openssh_text: str, payload: bytes, signature: str) -> bool:
         key = serialization.load_ssh_public_key(openssh_text.encode())
         assert isinstance(key, Ed25519PublicKey)
         key.verify(base64.b64decode(signature, validate=True), payload)
-    except (InvalidSignature, ValueError, TypeError, AssertionError):
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError, AssertionError):
         return False
     return True
 

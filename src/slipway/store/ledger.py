@@ -121,9 +121,12 @@ def head_seq(conn: Connection) -> int:
 
 def event_by_id(conn: Connection, event_id: str) -> Any:
     """The event row with id ``event_id`` (or sequence number, given as digits), or None."""
+    from slipway.core.limits import whole_number
+
     query = select(audit_events)
-    if event_id.isdigit():
-        return conn.execute(query.where(audit_events.c.seq == int(event_id))).first()
+    seq = whole_number(event_id)  # ASCII digits within 64 bits; a longer digit string is no sequence number
+    if seq is not None:
+        return conn.execute(query.where(audit_events.c.seq == seq)).first()
     return conn.execute(query.where(audit_events.c.event_id == event_id)).first()
 
 
