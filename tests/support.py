@@ -155,3 +155,25 @@ def corrupt_packed_blob(blobs: Any, digest: str, at: int = 20, byte: bytes = b"#
     with open(pack, "r+b") as handle:
         handle.seek(offset + at)
         handle.write(byte)
+
+
+def in_process_cli(monkeypatch: Any, capsys: Any) -> Any:
+    """The real ``slipway`` entry point, run in-process: ``run(*args) -> (exit code, stdout, stderr)``.
+    The caller's fixture sets the folder and the ``SLIPWAY_*`` environment first."""
+    import sys
+
+    from slipway.cli.main import main
+    from slipway.workspace import set_default
+
+    def run(*args: object) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["slipway", *map(str, args)])
+        code = 0
+        try:
+            main()
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        set_default(None)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -14,9 +14,8 @@ import pyarrow.csv as pa_csv
 import pytest
 import yaml
 
-from slipway.cli.main import main
 from slipway.workspace import set_default
-from tests.support import AI4I
+from tests.support import AI4I, in_process_cli
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -35,17 +34,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     monkeypatch.delenv("SLIPWAY_SERVER_URL", raising=False)
     set_default(None)
 
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["slipway", *map(str, args)])
-        code = 0
-        try:
-            main()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    yield run
+    yield in_process_cli(monkeypatch, capsys)
     set_default(None)
 
 

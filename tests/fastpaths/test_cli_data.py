@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from slipway.cli.main import main
 from slipway.core import fastpaths
 from slipway.data import early
 from slipway.data.quick import quick_status
 from slipway.workspace import connect, set_default
 from tests.fastpaths.conftest import Switch
-from tests.support import AI4I, MOVIELENS
+from tests.support import AI4I, MOVIELENS, in_process_cli
 
 Cli = Callable[..., tuple[int, str, str]]
 pytestmark = pytest.mark.fast_path
@@ -35,18 +33,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
         monkeypatch.delenv(name, raising=False)
     set_default(None)
 
-    def run(*args: object) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["slipway", *map(str, args)])
-        code = 0
-        try:
-            main()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        set_default(None)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    yield run
+    yield in_process_cli(monkeypatch, capsys)
     set_default(None)
 
 
