@@ -194,13 +194,6 @@ class LocalBlobStore(BlobStore):
                 raise NotFound(not_stored(digest, self.uri)) from err
             return io.BytesIO(packed)
 
-    def read_bytes(self, digest: str, verify: bool = True) -> bytes:  # noqa: D102 - see BlobStore
-        with self.open(digest) as handle:
-            data = handle.read()
-        if verify and hash_bytes(data) != digest:
-            raise IntegrityError(f"blob {digest} in {self.uri} is corrupt: its bytes hash to {hash_bytes(data)}")
-        return data
-
     def verify(self, digest: str) -> bool:  # noqa: D102 - see BlobStore
         try:
             return hash_file(self.path_of(digest)) == digest

@@ -94,13 +94,6 @@ class ObjectBlobStore(BlobStore):
         except FileNotFoundError as err:
             raise NotFound(not_stored(digest, self.uri)) from err
 
-    def read_bytes(self, digest: str, verify: bool = True) -> bytes:  # noqa: D102 - see BlobStore
-        with self.open(digest) as handle:
-            data = handle.read()
-        if verify and hash_bytes(data) != digest:
-            raise IntegrityError(f"blob {digest} in {self.uri} is corrupt: its bytes hash to {hash_bytes(data)}")
-        return data
-
     def size(self, digest: str) -> int:  # noqa: D102 - see BlobStore
         try:
             return int(self.fs.size(self.path_of(digest)))
