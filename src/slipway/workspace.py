@@ -104,9 +104,11 @@ class Workspace:
 
     def close(self) -> None:
         tracking = self._services.get("tracking")
-        if tracking is not None:
-            tracking.flush()
-        self._transport.close()
+        try:
+            if tracking is not None:
+                tracking.close()
+        finally:
+            self._transport.close()
 
     def __enter__(self) -> Workspace:
         return self

@@ -108,3 +108,21 @@ def test_heartbeat_reap_and_replay_on_every_transport(workspace: Workspace) -> N
         history = tracking.get_metric_history(run.id, "x")
         assert [(m.step, m.ts) for m in history] == [(0, 5), (1, 6), (2, 7)]
         assert tracking.recover_metrics().files == 0
+
+
+def test_closing_the_workspace_stops_the_logger_thread_and_its_heartbeats(tmp_path) -> None:
+    from slipway.workspace import open_workspace
+    from tests.support import make_settings
+
+    ws = open_workspace(make_settings(tmp_path))
+    run = ws.tracking.start_run("short")
+    ws.tracking.log_metric("loss", 0.5, run_id=run.id)
+    logger = ws.tracking.logger
+    thread = logger._thread
+    ws.close()
+    thread.join(timeout=30)
+    assert not thread.is_alive()  # no thread left beating for a store that is gone
+    assert logger.beat() is False or not logger._beating
+    reopened = open_workspace(make_settings(tmp_path))
+    assert [m.value for m in reopened.tracking.get_metric_history(run.id, "loss")] == [0.5]
+    reopened.close()

@@ -55,6 +55,7 @@ class MetricLogger:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._wake = threading.Event()
+        self._stopped = False
         self._error: BaseException | None = None
         self._known_keys: set[str] = set()
         self._spool_folder = spool_folder
@@ -173,19 +174,26 @@ class MetricLogger:
             raise error
 
     def close(self) -> None:
-        """Flush; delete the spool unless points are still unwritten (the store was unreachable)."""
+        """Flush, stop the background thread and its heartbeats, and delete the spool unless
+        points are still unwritten (the store was unreachable)."""
         try:
             self.flush()
         finally:
             with self._lock:
+                self._stopped = True
+                self._beating.clear()
                 if self._spool is not None:
                     self._spool.close(keep=self._pending > 0)
                     self._spool = None
+            self._wake.set()
+            _LOGGERS.discard(self)
 
     def _loop(self) -> None:
-        while True:
+        while not self._stopped:
             self._wake.wait(self._flush_seconds)
             self._wake.clear()
+            if self._stopped:
+                return
             try:
                 self._write_taken()
             except Exception as err:  # noqa: BLE001 - kept for the next flush to raise

@@ -185,6 +185,13 @@ class TrackingService:
         if self._logger is not None:
             self._logger.flush()
 
+    def close(self) -> None:
+        """Write what is buffered and stop the logger's thread (a later call starts a new one)."""
+        with self._logger_lock:
+            logger, self._logger = self._logger, None
+        if logger is not None:
+            logger.close()
+
     # -- logging ----------------------------------------------------------------------------
     def log_param(self, key: str, value: Any, run_id: str | None = None) -> None:
         self.log_params({key: value}, run_id)
