@@ -39,7 +39,16 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, s
 def local_ray() -> Iterator[None]:
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # Ray gives its raylet a fixed 30 s to come up, which a busy two-core machine can miss: try
+    # again rather than make the test depend on the machine's load.
+    for attempt in range(3):
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            break
+        except Exception:
+            ray.shutdown()
+            if attempt == 2:
+                raise
     yield
     ray.shutdown()
 
