@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from slipway.core.auth import Principal
-from slipway.core.errors import SlipwayError, Unauthenticated
+from slipway.core.errors import NotFound, SlipwayError, Unauthenticated
 from slipway.local.backends import available_backends
 from slipway.ui.session import check_csrf, csrf_token, principal_of, read_form
 from slipway.ui.templating import render_page
@@ -37,6 +37,19 @@ class View:
     def backend(self, name: str) -> Any:
         ctx = self.request.app.state.transport.ctx.as_principal(self.principal)
         return available_backends()[name](ctx)
+
+    # With settings, blobs and service(), a view is a Host (slipway.store.context) for the services
+    # that work over backends, e.g. DataService to diff two dataset versions.
+    @property
+    def settings(self) -> Any:
+        return self.request.app.state.transport.settings
+
+    @property
+    def blobs(self) -> Any:
+        return self.request.app.state.transport.blobs
+
+    def service(self, name: str) -> Any:
+        raise NotFound(f"the web UI does not use the {name} service")
 
     def has(self, name: str) -> bool:
         """Whether the service ``name`` exists in this installation (optional domains)."""
