@@ -53,7 +53,7 @@ def metric_series(conn: Connection, run_id: str, key: str, max_points: int = 200
     buckets = max_points // 2
     span = int(high) - int(low) + 1
     bucket = ((metric_points.c.step - int(low)) * buckets) // span
-    rows = conn.execute(
+    grouped = conn.execute(
         select(func.min(metric_points.c.step).label("first"), func.max(metric_points.c.step).label("last"),
                func.min(metric_points.c.value).label("lowest"), func.max(metric_points.c.value).label("highest"),
                func.min(metric_points.c.ts).label("t0"), func.max(metric_points.c.ts).label("t1"))
@@ -62,7 +62,7 @@ def metric_series(conn: Connection, run_id: str, key: str, max_points: int = 200
     steps: list[int] = []
     values: list[float] = []
     times: list[int] = []
-    for row in rows:
+    for row in grouped:
         steps.append(row.first)
         values.append(row.lowest)
         times.append(row.t0)

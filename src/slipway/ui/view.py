@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from slipway.core.auth import Principal
 from slipway.core.errors import NotFound, SlipwayError, Unauthenticated
+from slipway.core.settings import Settings
 from slipway.local.backends import available_backends
 from slipway.ui.session import check_csrf, csrf_token, principal_of, read_form
 from slipway.ui.templating import render_page
@@ -33,6 +34,10 @@ class View:
 
     request: Request
     principal: Principal
+    settings: Settings = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settings = self.request.app.state.transport.settings
 
     def backend(self, name: str) -> Any:
         ctx = self.request.app.state.transport.ctx.as_principal(self.principal)
@@ -40,10 +45,6 @@ class View:
 
     # With settings, blobs and service(), a view is a Host (slipway.store.context) for the services
     # that work over backends, e.g. DataService to diff two dataset versions.
-    @property
-    def settings(self) -> Any:
-        return self.request.app.state.transport.settings
-
     @property
     def blobs(self) -> Any:
         return self.request.app.state.transport.blobs
