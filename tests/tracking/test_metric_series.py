@@ -31,6 +31,10 @@ def test_a_long_series_comes_back_as_bucket_extremes(workspace: Workspace) -> No
     # 250 buckets of 40 steps; each gives its extremes, at its first and last step.
     assert series["values"][:2] == [min(values[:40]), max(values[:40])] and series["steps"][:2] == [0, 39]
 
+    workspace.tracking.log_batch(run.id, [("wave", 5.0, 10_001, 30_000)])  # a newer point: not served from cache
+    grown = _series(workspace, run.id, "wave", max_points=500)
+    assert grown["total"] == 10_001 and grown["steps"][-1] == 10_001 and 5.0 in grown["values"]
+
     whole = _series(workspace, run.id, "wave", max_points=500, min_step=4_300, max_step=4_349)
     assert not whole["downsampled"] and whole["steps"] == list(range(4_300, 4_350))
     assert whole["values"] == values[4_300:4_350]

@@ -74,11 +74,12 @@ class Session:
     def cookie(self, name: str) -> dict[str, Any]:
         return next(c for c in self.context.cookies() if c["name"] == name)
 
-    def shot(self, name: str, folder: Path) -> Path:
-        """A full-page screenshot into ``folder`` (and into $SLIPWAY_UI_SCREENSHOTS for the docs)."""
+    def shot(self, name: str, folder: Path, docs: bool = False, full_page: bool = True) -> Path:
+        """A screenshot into ``folder`` (and, for ``docs``, into $SLIPWAY_UI_SCREENSHOTS)."""
         path = folder / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        if SCREENSHOTS:
+        self.page.screenshot(path=str(path), full_page=full_page)
+        assert path.stat().st_size > 5_000  # something was drawn
+        if docs and SCREENSHOTS:
             target = ROOT / SCREENSHOTS
             target.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target / path.name)

@@ -55,7 +55,7 @@ def test_filter_with_or_open_a_chart_and_compare(as_user: Any, story: Story, tmp
     alice.page.wait_for_url("**filter=*")  # htmx swapped the table and pushed the URL, so it can be shared
     alice.page.wait_for_function("document.querySelectorAll('#runs a.run-link').length === 3")
     assert sorted(run_names(alice)) == ["rf-0", "xgb-3", "xgb-5"]
-    alice.shot("runs", tmp_path)
+    alice.shot("runs-filtered", tmp_path)
 
     alice.open("/runs?experiment=churn")
     alice.page.click("text=long-training")
@@ -64,9 +64,10 @@ def test_filter_with_or_open_a_chart_and_compare(as_user: Any, story: Story, tmp
     assert "30000 points, drawn from" in alice.page.inner_text(".chart-note")
     points = alice.page.evaluate("JSON.parse(document.getElementById('chart-data').textContent)[0].runs[0].steps.length")
     assert 0 < points <= 2000
+    alice.shot("chart", tmp_path, docs=True)
     alice.page.select_option(".chart-axis", "time")  # redrawn on a time axis
     alice.page.wait_for_selector(".chart canvas")
-    alice.shot("chart", tmp_path)
+    assert alice.page.locator(".chart canvas").count() == 1
 
     alice.open("/runs?experiment=churn&filter=params.model+%3D+%27rf%27")
     boxes = alice.page.locator("#runs input[name=run]")
@@ -103,7 +104,7 @@ def test_approver_approves_and_the_alias_moves_while_the_requester_cannot(as_use
     dave.page.click("#promote")
     dave.page.wait_for_url("**" + version_page)
     assert "champion" in dave.page.inner_text("#aliases")
-    dave.shot("model-version", tmp_path)
+    dave.shot("approved", tmp_path)
     dave.open(f"/models/{story.model}")
     assert "champion" in dave.page.inner_text("#alias-history") and "dave" in dave.page.inner_text("#alias-history")
 
