@@ -112,3 +112,13 @@ def test_the_runs_table_pages_on_the_server(server: str, story: Story) -> None:
     assert re.findall(r'class="run-link">([^<]+)<', second.text) == ["xgb-5", "rf-1", "lr-4"]
     bad = client.get("/runs", params={"filter": "metrics.auc >"})
     assert bad.status_code == 400 and 'id="filter-error"' in bad.text
+
+
+def test_bad_query_parameters_are_a_4xx_page(server: str, story: Story) -> None:
+    client = signed_in(server, story.tokens["audrey"])
+    for path in (f"/runs/{story.runs['long-training']}/series?key=loss&min_step=abc", "/audit?limit=lots",
+                 "/audit?since=yesterday", "/compare?run=" + story.runs["rf-0"], "/runs/no-such-run",
+                 "/models/credit/999", "/lineage/run/no-such-run", "/datasets/xss-columns/diff?old=1&new=7"):
+        answer = client.get(path)
+        assert 400 <= answer.status_code < 500, (path, answer.status_code)
+        assert 'id="error-message"' in answer.text, path

@@ -77,6 +77,14 @@ def _moment(text: str, field: str) -> int | None:
     return int(parsed.timestamp() * 1000)
 
 
+def _limit(text: str) -> int:
+    if not text:
+        return 200
+    if not text.isdigit():
+        raise InvalidInput(f"limit is a whole number of events, not {text!r}")
+    return min(max(int(text), 1), 2000)
+
+
 @page
 def audit_page(view: View) -> Response:
     query = view.request.query_params
@@ -84,7 +92,7 @@ def audit_page(view: View) -> Response:
     events = view.backend("audit").log(
         subject_kind=kind or None, subject_id=subject or None, action=query.get("action") or None,
         since_ms=_moment(query.get("since", ""), "since"), until_ms=_moment(query.get("until", ""), "until"),
-        limit=min(max(int(query.get("limit", "200") or 200), 1), 2000), actor=query.get("actor") or None)
+        limit=_limit(query.get("limit", "")), actor=query.get("actor") or None)
     return view.render("audit.html", events=events, query=query)
 
 

@@ -130,11 +130,17 @@ def artifact(view: View, run_id: str, path: str) -> Response:
                              "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
+def _step(text: str | None) -> int | None:
+    try:
+        return int(float(text)) if text else None
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"a step is a whole number, not {text!r}") from None
+
+
 def _series(view: View, run_id: str, key: str, points: int) -> dict[str, Any]:
     query = view.request.query_params
-    low, high = query.get("min_step"), query.get("max_step")
     return view.backend("tracking").get_metric_series(  # type: ignore[no-any-return]
-        run_id, key, points, int(float(low)) if low else None, int(float(high)) if high else None)
+        run_id, key, points, _step(query.get("min_step")), _step(query.get("max_step")))
 
 
 @page
