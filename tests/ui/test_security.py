@@ -122,3 +122,12 @@ def test_bad_query_parameters_are_a_4xx_page(server: str, story: Story) -> None:
         answer = client.get(path)
         assert 400 <= answer.status_code < 500, (path, answer.status_code)
         assert 'id="error-message"' in answer.text, path
+
+
+def test_htmx_gets_the_table_alone_and_a_history_restore_the_whole_page(server: str, story: Story) -> None:
+    client = signed_in(server, story.tokens["vera"])
+    partial = client.get("/runs", params={"filter": "params.model = 'rf'"}, headers={"HX-Request": "true"})
+    assert "<html" not in partial.text and sorted(re.findall(r'class="run-link">([^<]+)<', partial.text)) == ["rf-0", "rf-1"]
+    restored = client.get("/runs", params={"filter": "params.model = 'rf'"},
+                          headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restored.text and 'id="runs-table"' in restored.text

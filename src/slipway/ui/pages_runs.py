@@ -81,7 +81,10 @@ def runs_page(view: View) -> Response:
         result, problem = RunPage([], None), str(err)
     names = {e.id: e.name for e in tracking.list_experiments()}
     columns, available = _columns(view, result.runs)
-    template = "_runs_table.html" if view.request.headers.get("hx-request") else "runs.html"
+    # htmx swaps only the table; a history restore (back button, cache miss) needs the whole page.
+    headers = view.request.headers
+    partial = headers.get("hx-request") and not headers.get("hx-history-restore-request")
+    template = "_runs_table.html" if partial else "runs.html"
     return view.render(template, runs=result.runs, next_token=result.next_token, experiments=names,
                        experiment=experiment, filter=filter_text, order=order, size=size, sizes=PAGE_SIZES,
                        problem=problem, columns=columns, available=available, cell=cell, sort_url=sort_url,
