@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Start PostgreSQL and Redis on loopback when they are not already up (the tests use both).
+# Start PostgreSQL and Redis on loopback when they are not already up (the tests use both), and
+# install Debian's Chromium when it is missing (the web UI's tests drive it through Playwright).
 set -u
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Chromium (apt) for the UI tests"
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null || true
+fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
@@ -11,4 +17,4 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no || true
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
 fi
-pg_isready -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping
+pg_isready -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping && command -v chromium

@@ -136,6 +136,11 @@ def test_mitigated_model_needs_two_other_people_then_becomes_champion(people) ->
     assert admin.governance.aliases_at(before_promotion, "credit") == []
     holders = admin.governance.aliases_at(after_promotion, "credit")
     assert [(h["alias"], h["version"]) for h in holders] == [("champion", version)]
+    (moved,) = alice.governance.alias_history("credit")
+    assert (moved["alias"], moved["version"], moved["set_by"]) == ("champion", version, "alice")
+    assert before_promotion <= moved["at_ms"] <= after_promotion
     actions = [e.action for e in admin.audit.log(subject=f"model_version:{ref}", limit=50)]
+    assert {e.actor for e in admin.audit.log(actor="carol", limit=50)} == {"carol"}
+    assert "approval.approve" in [e.action for e in admin.audit.log(actor="carol", limit=50)]
     assert {"approval.request", "approval.approve", "model_version.transition", "policy.check"} <= set(actions)
     assert admin.audit.verify().ok

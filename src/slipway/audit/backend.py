@@ -39,13 +39,15 @@ class AuditBackend:
     def log(
         self, subject_kind: str | None = None, subject_id: str | None = None, action: str | None = None,
         since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, descending: bool = True,
+        actor: str | None = None,
     ) -> list[AuditEvent]:
-        """Events, newest first, filtered by subject, action (``*`` wildcards) and time."""
+        """Events, newest first, filtered by subject, action (``*`` wildcards), time and actor."""
         for name, value in (("limit", limit), ("since_ms", since_ms), ("until_ms", until_ms)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise InvalidInput(f"{name} must be an integer, got {value!r}")
         with self.ctx.db.read() as conn:
-            return list_events(conn, subject_kind, subject_id, action, since_ms, until_ms, max(1, min(limit, 100_000)), descending)
+            return list_events(conn, subject_kind, subject_id, action, since_ms, until_ms, max(1, min(limit, 100_000)),
+                               descending, actor)
 
     @endpoint("audit.read")
     def verify(self, checkpoints: list[dict[str, Any]] | None = None, public_key: str | None = None,

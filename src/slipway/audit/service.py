@@ -15,12 +15,14 @@ class AuditService:
         self._backend: Any = host.backend("audit")
 
     def log(self, subject: str | None = None, action: str | None = None, since: str | None = None,
-            until: str | None = None, limit: int = 100) -> list[AuditEvent]:
-        """Events newest first. ``subject`` is ``kind`` or ``kind:id`` (e.g. ``run:0a1b…``)."""
+            until: str | None = None, limit: int = 100, actor: str | None = None) -> list[AuditEvent]:
+        """Events newest first. ``subject`` is ``kind`` or ``kind:id`` (e.g. ``run:0a1b…``); ``actor``
+        keeps one user's events."""
         kind, _, ident = (subject or "").partition(":")
         return self._backend.log(
             subject_kind=kind or None, subject_id=ident or None, action=action,
             since_ms=parse_time(since) if since else None, until_ms=parse_time(until) if until else None, limit=limit,
+            actor=actor,
         )
 
     def verify(self, checkpoints: list[dict[str, Any]] | None = None, public_key: str | None = None,

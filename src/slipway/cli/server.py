@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(5050, help="Port to listen on."),
         workers: int = typer.Option(1, help="Worker processes."),
     ) -> None:
-        """Run the platform REST API (OpenAPI at /api/v1/docs) over the configured stores."""
+        """Run the platform REST API (OpenAPI at /api/v1/docs) and the web UI (at /) over the configured stores."""
         import uvicorn
 
         from slipway.core.settings import load_settings
@@ -25,5 +25,5 @@ def register(app: typer.Typer) -> None:
         if note:
             console.print(note)
         console.print(f"Slipway server on http://{host}:{port} (store {settings.resolved_store_uri})")
-        uvicorn.run("slipway.server.main:app", host=host, port=port, workers=workers, log_level="warning",
+        uvicorn.run("slipway.ui.main:app", host=host, port=port, workers=workers, log_level="warning",
                     factory=False)

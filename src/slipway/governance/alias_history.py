@@ -44,3 +44,14 @@ class AliasHistoryEndpoints:
             raise InvalidInput(f"at_ms must be a non-negative whole number of milliseconds, got {at_ms!r}")
         with self.ctx.db.read() as conn:
             return aliases_at(conn, at_ms, model)
+
+    @endpoint("read")
+    def alias_history(self, model: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Every move and removal of ``model``'s aliases, newest first:
+        ``[{alias, version (None: removed), set_by, at_ms}]``."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput(f"limit must be a whole number from 1 to 10000, got {limit!r}")
+        with self.ctx.db.read() as conn:
+            rows = conn.execute(select(model_alias_history).where(model_alias_history.c.model_name == model)
+                                .order_by(model_alias_history.c.seq.desc()).limit(limit)).all()
+        return [{"alias": r.alias, "version": r.version, "set_by": r.set_by, "at_ms": r.ts_ms} for r in rows]

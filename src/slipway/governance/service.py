@@ -213,3 +213,7 @@ class GovernanceService:
         """Which version held each alias at ``when`` (ISO 8601, or epoch milliseconds)."""
         at_ms = when if isinstance(when, int) else parse_time(str(when))
         return self._backend.aliases_at(at_ms, model)  # type: ignore[no-any-return]
+
+    def alias_history(self, model: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Every move and removal of ``model``'s aliases, newest first (``version`` None: removed)."""
+        return self._backend.alias_history(model, limit)  # type: ignore[no-any-return]

@@ -133,8 +133,11 @@ def event_by_id(conn: Connection, event_id: str) -> Any:
 def list_events(
     conn: Connection, subject_kind: str | None = None, subject_id: str | None = None, action: str | None = None,
     since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, descending: bool = True,
+    actor: str | None = None,
 ) -> list[AuditEvent]:
     query = select(audit_events)
+    if actor:
+        query = query.where(audit_events.c.actor == actor)
     if subject_kind:
         query = query.where(audit_events.c.subject_kind == subject_kind)
     if subject_id:

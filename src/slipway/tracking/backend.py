@@ -49,6 +49,7 @@ from slipway.tracking.records import (
 )
 from slipway.tracking.rows import load_runs, row_to_experiment
 from slipway.tracking.search_runs import search
+from slipway.tracking.series import cached_metric_series
 
 DEFAULT_EXPERIMENT = "Default"
 
@@ -265,6 +266,15 @@ class TrackingBackend:
                 .order_by(metric_points.c.step, metric_points.c.ts, metric_points.c.id)
             ).all()
         return [Metric(r.key, math.nan if r.is_nan else r.value, r.step, r.ts) for r in rows]
+
+    @endpoint("read")
+    def get_metric_series(self, run_id: str, key: str, max_points: int = 2000, min_step: int | None = None,
+                          max_step: int | None = None) -> dict[str, Any]:
+        """One metric's history for a chart: at most ``max_points`` points, the minimum and maximum of
+        each step bucket when the series is longer (see :mod:`slipway.tracking.series`)."""
+        with self.ctx.db.read() as conn:
+            self._run_row(conn, run_id)
+            return cached_metric_series(conn, run_id, key, max_points, min_step, max_step)
 
     @endpoint("read")
     def count_metric_points(self, run_id: str) -> int:

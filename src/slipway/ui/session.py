@@ -1,0 +1,109 @@
+"""Sign-in, the session cookie and CSRF protection of the web UI.
+
+A user signs in with a Slipway token. The session cookie carries that token (HttpOnly, so page
+scripts cannot read it; SameSite=Strict, so other sites' pages cannot send it; Secure when the
+request came over TLS) and every request is authenticated by the server's own
+:class:`~slipway.governance.authenticator.Authenticator`: a revoked token or a disabled user is
+signed out at once, and the roles are the ones the API would see.
+
+Every form carries a CSRF token derived from the session (an HMAC keyed by the session's token),
+so a page on another origin, which can read neither, cannot forge one; every POST is refused
+without it, whatever its cookie. The sign-in form, which has no session yet, is protected by a
+double-submit cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from slipway.core.auth import Principal
+from slipway.core.errors import PermissionDenied, Unauthenticated
+from slipway.governance.authenticator import Authenticator
+
+SESSION_COOKIE = "slipway_session"
+SIGNIN_COOKIE = "slipway_signin"
+SESSION_SECONDS = 12 * 3600
+MAX_FORM_BYTES = 64 * 1024
+
+
+def principal_of(request: Request) -> Principal:
+    """The signed-in user, or the anonymous principal when the server allows it.
+
+    Raises:
+        Unauthenticated: no session (and no anonymous access), or its token no longer works.
+    """
+    auth: Authenticator = request.app.state.auth
+    token = request.cookies.get(SESSION_COOKIE)
+    return auth.principal_for(f"Bearer {token}" if token else None)
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of this session (empty without one: anonymous users change nothing)."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        return ""
+    return hmac.new(token.encode(), b"slipway-ui-csrf", hashlib.sha256).hexdigest()
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The fields of a urlencoded form body (bounded; the last value of a repeated field wins)."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise PermissionDenied("form too large")
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {key: values[-1] for key, values in fields.items()}
+
+
+def check_csrf(request: Request, form: dict[str, str]) -> None:
+    """Refuse a state-changing request that did not come from one of this session's pages.
+
+    Raises:
+        PermissionDenied: no session, or the form's (or the ``X-CSRF-Token`` header's) token is
+            missing or wrong.
+    """
+    expected = csrf_token(request)
+    sent = form.get("csrf_token") or request.headers.get("x-csrf-token", "")
+    if not expected or not hmac.compare_digest(expected, sent):
+        raise PermissionDenied("this form has no valid CSRF token: reload the page and try again")
+
+
+def signin_nonce(request: Request) -> str:
+    """The sign-in form's double-submit value: the cookie's, or a new one."""
+    return request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(24)
+
+
+def check_signin_nonce(request: Request, form: dict[str, str]) -> None:
+    cookie = request.cookies.get(SIGNIN_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, form.get("nonce", "")):
+        raise PermissionDenied("the sign-in form expired: reload the page and try again")
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+
+
+def sign_in(request: Request, response: Response, token: str) -> Principal:
+    """Check ``token`` and start a session with it.
+
+    Raises:
+        Unauthenticated: the token is unknown, expired or revoked, or its user disabled.
+    """
+    token = token.strip()
+    if not token:
+        raise Unauthenticated("paste a Slipway token to sign in")
+    auth: Authenticator = request.app.state.auth
+    principal = auth.principal_for(f"Bearer {token}")
+    set_cookie(request, response, SESSION_COOKIE, token, SESSION_SECONDS)
+    response.delete_cookie(SIGNIN_COOKIE, path="/")
+    return principal
+
+
+def sign_out(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
