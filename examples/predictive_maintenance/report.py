@@ -151,7 +151,7 @@ def print_summary(outcome: Outcome, console: Console) -> None:
                   f"the retrained canary was [bold]{outcome.verdict}[/]; {outcome.audit_events:,} audit events verified.",
                   highlight=False, soft_wrap=True)
     for line in outcome.loop:
-        console.print(f"  {line}", highlight=False, soft_wrap=True)
+        console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     if outcome.server is not None:
         console.print(f"Inference server: {outcome.server.url} (/v2/models/{DEPLOYMENT}/infer, /invocations, /metrics)",
                       highlight=False)

@@ -28,7 +28,7 @@ DEPLOYMENT_ACTIONS = ("rollback", "pause_canary")
 _KEYS = {"type", "when", "unless", "deployment"}
 
 
-def parse_actions(actions: Any, checks: list[str]) -> list[dict[str, Any]]:
+def parse_actions(actions: Any, checks: list[str], watch: str) -> list[dict[str, Any]]:
     """Each action as ``{"type", "when", "unless"[, "deployment"]}``.
 
     Raises:
@@ -53,6 +53,9 @@ def parse_actions(actions: Any, checks: list[str]) -> list[dict[str, Any]]:
             if item["type"] not in DEPLOYMENT_ACTIONS or not isinstance(item["deployment"], str):
                 raise InvalidInput(f"'deployment' is a deployment name, for {' and '.join(DEPLOYMENT_ACTIONS)} only")
             out["deployment"] = item["deployment"]
+        elif item["type"] in DEPLOYMENT_ACTIONS and not watch.startswith("deployment:"):
+            raise InvalidInput(f"action {item['type']} needs 'deployment': the monitor watches {watch!r}, "
+                               "not a deployment")
         parsed.append(out)
     return parsed
 
@@ -93,7 +96,7 @@ def carry_out(ws: Any, monitor: str, spec: dict[str, Any], action: dict[str, Any
         if action["type"] == "pipeline":
             runs = ws.pipelines.notify_alert(monitor, alert_id)
             return {"queued_runs": [r.id for r in runs], "pipelines": [r.pipeline for r in runs]}
-        deployment = action.get("deployment") or _watched_deployment(spec)
+        deployment = action.get("deployment") or spec["watch"][len("deployment:"):].partition("/")[0]
         reason = f"monitor {monitor}: alert {alert_id}"
         if action["type"] == "rollback":
             return deploy_actions.roll_back(ws, deployment, reason)
@@ -114,9 +117,3 @@ def take(ws: Any, monitor: str, spec: dict[str, Any], run: Any, opened: dict[str
         done.append(details)
     return done
 
-
-def _watched_deployment(spec: dict[str, Any]) -> str:
-    watch = spec["watch"]
-    if not watch.startswith("deployment:"):
-        raise InvalidInput(f"the action needs 'deployment': monitor watches {watch!r}, not a deployment")
-    return str(watch[len("deployment:"):].partition("/")[0])

@@ -31,7 +31,8 @@ import pyarrow.compute as pc
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, SlipwayError
-from slipway.monitoring import diagnosis_steps as steps
+from slipway.monitoring import diagnosis_steps
+from slipway.monitoring.diagnosis_steps import Context, Step
 from slipway.monitoring.lineage_reference import input_columns, served_version, training_data
 from slipway.monitoring.payload import payload_features
 
@@ -44,14 +45,14 @@ class Diagnosis:
     served: str
     reference: str
     window: dict[str, Any]
-    steps: list[steps.Step]
+    steps: list[Step]
     verdict: str
     action: str
     command: str
     evidence: list[str] = field(default_factory=list)
     digest: str = ""
 
-    def step(self, name: str) -> steps.Step:
+    def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)
 
     def to_json(self) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def select_window(log: pa.Table, window: int | str | None, now: int) -> tuple[pa
     return log, {"since_ms": since, "duration": text}
 
 
-def judge(found: dict[str, steps.Step], deployment: str, dataset: str) -> tuple[str, str, str, list[str]]:
+def judge(found: dict[str, Step], deployment: str, dataset: str) -> tuple[str, str, str, list[str]]:
     """(verdict, action, command, evidence) from the steps' outcomes."""
     problems = {name for name, s in found.items() if s.status == "problem"}
     evidence = [f"{found[n].name}: {found[n].summary}" for n in found if n in problems]
@@ -125,11 +126,11 @@ def diagnose(ws: Any, deployment: str, window: int | str | None = None, now: int
         predictor = None
     watching = [m.spec for m in ws.monitoring.monitors() if m.spec["watch"] == f"deployment:{deployment}"]
     drift_check = next((c for spec in watching for c in spec["checks"] if c["type"] == "drift"), None)
-    ctx = steps.Context(ws.serving.get(deployment), log, payload_features(log),
+    ctx = Context(ws.serving.get(deployment), log, payload_features(log),
                         reference_table.select([c for c in columns if c in reference_table.column_names]),
                         ws.monitoring.reference(dataset), columns, predictor, drift_check)
-    walk = [steps.serving_health, steps.input_schema, steps.data_quality, steps.feature_drift,
-            steps.prediction_drift, steps.PERFORMANCE]
+    walk = [diagnosis_steps.serving_health, diagnosis_steps.input_schema, diagnosis_steps.data_quality,
+            diagnosis_steps.feature_drift, diagnosis_steps.prediction_drift, diagnosis_steps.PERFORMANCE]
     found = {s.name: s for s in (step(ctx) for step in walk)}
     verdict, action, command, evidence = judge(found, deployment, dataset)
     result = Diagnosis(deployment, f"{version.name}/{version.version}", dataset, {**described, "rows": log.num_rows},

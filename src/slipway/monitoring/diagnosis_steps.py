@@ -144,12 +144,13 @@ def feature_drift(ctx: Context) -> Step:
 def prediction_drift(ctx: Context) -> Step:
     """The served predictions against the served model's predictions on its training data."""
     outputs = [n for n in ctx.current.column_names if n == "output"]
-    if not outputs or ctx.predictor is None:
-        return Step("prediction drift", "not evaluated", "no logged output or no loadable model")
+    answered = ctx.current.select(outputs).filter(pc.is_finite(ctx.current.column("output"))) if outputs else None
+    if answered is None or answered.num_rows == 0 or ctx.predictor is None:
+        return Step("prediction drift", "not evaluated", "no answered request logged, or no loadable model")
     expected = np.asarray(ctx.predictor.predict(ctx.reference_table.select(ctx.columns).to_pandas()), dtype=float)
     reference = Reference.of(pa.table({"output": expected.reshape(len(expected), -1)[:, 0]}))
-    column = compare(reference, ctx.current.select(outputs)).columns[0]
-    mean_now = float(pc.mean(ctx.current.column("output")).as_py() or 0.0)
+    column = compare(reference, answered).columns[0]
+    mean_now = float(pc.mean(answered.column("output")).as_py() or 0.0)
     numbers = {"method": column.method, "score": column.to_json()["score"], "threshold": column.threshold,
                "mean_reference": float(np.mean(expected)), "mean_current": mean_now}
     summary = (f"predictions {'drifted' if column.drifted else 'steady'}: mean {mean_now:.3f} against "

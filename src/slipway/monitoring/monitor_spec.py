@@ -65,7 +65,7 @@ def parse_monitor(spec: Any) -> dict[str, Any]:
     names = [c["name"] for c in parsed_checks]
     if len(set(names)) != len(names):
         raise InvalidInput(f"check names must differ: {names}")
-    actions = parse_actions(spec.get("actions", ["alert"]), names)
+    actions = parse_actions(spec.get("actions", ["alert"]), names, spec["watch"])
     schedule = spec.get("schedule")
     if schedule is not None:
         from slipway.pipelines.cron import check_cron
