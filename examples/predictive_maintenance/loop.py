@@ -82,13 +82,17 @@ def watch(team: Team, reporter: Reporter) -> None:
     reporter.ok(f"trigger {TRIGGER} disabled: retraining now follows the monitor")
 
 
-def _done(team: Team, action: str) -> Any:
-    """The audited ``monitor.action`` of this kind from an earlier run of the example, if any."""
-    return next((e for e in team.admin.audit.log(subject=f"monitor:{MONITOR}", action="monitor.action", limit=1000)
-                 if e.details.get("action") == action), None)
+def _handled_before(team: Team, action: str, week: str, reporter: Reporter, outcome: Outcome) -> bool:
+    """Whether an earlier run of the example took this ``monitor.action`` (then it says so)."""
+    earlier = next((e for e in team.admin.audit.log(subject=f"monitor:{MONITOR}", action="monitor.action", limit=1000)
+                    if e.details.get("action") == action), None)
+    if earlier is not None:
+        reporter.info(escape(f"handled before: alert {earlier.details['alert']}: {action} {earlier.details['outcome']}"))
+        outcome.loop.append(f"{week}: handled by an earlier run (see slipway audit log --action monitor.action)")
+    return earlier is not None
 
 
-def send_week(ws: Workspace, url: str, week: pd.DataFrame, batch: int = 100) -> None:
+def send_week(ws: Workspace, url: str, week: pd.DataFrame, reporter: Reporter, batch: int = 100) -> None:
     """Serve the week as the plant's application would (v2 requests), and wait until the
     inference server has logged it."""
     before = sum(s.rows for s in ws.serving.payload_segments(DEPLOYMENT))
@@ -100,6 +104,7 @@ def send_week(ws: Workspace, url: str, week: pd.DataFrame, batch: int = 100) -> 
         if time.monotonic() > deadline:
             raise Conflict(f"the inference server did not log the week's {len(week)} rows within 60 s")
         time.sleep(0.2)
+    reporter.ok(f"{len(week):,} requests of the week answered and logged")
 
 
 def _run_monitor(team: Team, reporter: Reporter) -> Any:
@@ -127,17 +132,13 @@ def drift_week(team: Team, project: Project, url: str, reporter: Reporter, outco
                canary_timeout: float) -> None:
     """Week 2: drift alert -> diagnosis -> retrain on recent data -> canary."""
     alice = team.alice
-    earlier = _done(team, "pipeline")
-    if earlier is not None:
-        reporter.info(f"handled before: alert {earlier.details['alert']} queued {earlier.details['outcome']}")
-        outcome.loop.append("drifted torque: handled by an earlier run (see slipway audit log --action monitor.action)")
+    if _handled_before(team, "pipeline", "drifted torque", reporter, outcome):
         return
     week = drifted_week(project)
     body = week.to_csv(header=False, index=False, lineterminator="\n").encode()
     version, _ = version_drop(alice, project, 2, body, f"week 2 (UDI up to {drop_rows(2):,}): torque +6 Nm")
     reporter.ok(f"{version.ref}: the week's records as they arrived ({version.rows:,} rows)")
-    send_week(team.admin, url, week)
-    reporter.ok(f"{len(week):,} requests of the week answered and logged")
+    send_week(team.admin, url, week, reporter)
     run = _run_monitor(team, reporter)
     found = _diagnose(alice, reporter)
     ran = Scheduler(alice, report=lambda line: reporter.info(f"scheduler: {line}")).tick()
@@ -163,14 +164,10 @@ def drift_week(team: Team, project: Project, url: str, reporter: Reporter, outco
 def zeroed_week_story(team: Team, project: Project, url: str, reporter: Reporter, outcome: Outcome) -> None:
     """Week 3: quality alert -> rollback to the previous champion (no retraining)."""
     alice = team.alice
-    earlier = _done(team, "rollback")
-    if earlier is not None:
-        reporter.info(f"handled before: alert {earlier.details['alert']}: {earlier.details['outcome']}")
-        outcome.loop.append("zeroed tool wear: handled by an earlier run (see slipway audit log --action monitor.action)")
+    if _handled_before(team, "rollback", "zeroed tool wear", reporter, outcome):
         return
     week = zeroed_week(project)
-    send_week(team.admin, url, week)
-    reporter.ok(f"{len(week):,} requests of the week answered and logged")
+    send_week(team.admin, url, week, reporter)
     _run_monitor(team, reporter)
     found = _diagnose(alice, reporter)
     champion = alice.registry.resolve(f"{MODEL}@champion")

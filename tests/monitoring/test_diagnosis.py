@@ -105,7 +105,7 @@ def test_the_performance_step_is_pluggable(served, monkeypatch: pytest.MonkeyPat
 
 
 def test_bad_windows_and_missing_lineage_are_refused(served, home: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    ws, model, week = served
+    ws = served[0]
     log = entries_to_table([PayloadEntry("r", "d", "stable", "m", "1", Frame({"x": np.ones(3)}, 3), None, 1.0, 200)])
     assert select_window(log, "2", 0)[0].num_rows == 2
     assert select_window(log, "5m", int(log.column("ts_ms")[0].as_py()) + 10 * 60_000)[0].num_rows == 0
@@ -119,6 +119,6 @@ def test_bad_windows_and_missing_lineage_are_refused(served, home: Path, monkeyp
     before = len(ws.audit.log(action="monitor.diagnose"))
     monkeypatch.setenv("SLIPWAY_HOME", str(home))
     monkeypatch.chdir(home)
-    code, out, err = in_process_cli(monkeypatch, capsys)("diagnose", "drifted", "--window", "lots")
+    code, _out, err = in_process_cli(monkeypatch, capsys)("diagnose", "drifted", "--window", "lots")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "window must be" in err
     assert len(ws.audit.log(action="monitor.diagnose")) == before
