@@ -98,10 +98,12 @@ def test_bad_actions_are_refused_and_change_nothing(sqlite_ws: Workspace, weeks:
     assert len(sqlite_ws.audit.log(limit=500)) == before
 
 
-def test_bad_schedules_and_quality_columns_are_refused(sqlite_ws: Workspace, weeks: dict[str, Path]) -> None:  # noqa: F811
+def test_bad_schedules_quality_columns_and_references_are_refused(sqlite_ws: Workspace, weeks: dict[str, Path]) -> None:  # noqa: F811
     sqlite_ws.data.add("train", weeks["train"])
     with pytest.raises(InvalidInput, match="not a cron expression"):
         sqlite_ws.monitoring.apply({**SPEC, "schedule": "every monday"})
     with pytest.raises(InvalidInput, match=r"unknown column\(s\) \['Torque'\]"):
         sqlite_ws.monitoring.apply({**SPEC, "checks": [{"type": "quality", "columns": ["Torque"]}]})
+    with pytest.raises(InvalidInput, match="only a deployment's monitor takes its reference from lineage"):
+        sqlite_ws.monitoring.apply({**SPEC, "reference": "lineage"})
     assert sqlite_ws.monitoring.monitors() == []

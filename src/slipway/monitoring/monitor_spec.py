@@ -55,6 +55,9 @@ def parse_monitor(spec: Any) -> dict[str, Any]:
     for key in ("watch", "reference"):
         if not isinstance(spec.get(key), str) or not spec[key]:
             raise InvalidInput(f"monitor {name!r} needs '{key}': a dataset, a file or deployment:NAME")
+    if spec["reference"] == LINEAGE and not spec["watch"].startswith("deployment:"):
+        raise InvalidInput(f"monitor {name!r}: only a deployment's monitor takes its reference from lineage; "
+                           "name the reference data")
     window = spec.get("window") or {}
     if not isinstance(window, dict) or set(window) - {"rows"} or not _positive_int(window.get("rows", 1)):
         raise InvalidInput(f"window must be {{rows: N}} with N a positive integer, not {window!r}")
