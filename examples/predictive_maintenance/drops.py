@@ -19,7 +19,8 @@ DEFAULT_DATA = HERE.parents[1].parent / "shared" / "data" / "ai4i2020" / "ai4i20
 DATASET = "ai4i"
 HISTORY_ROWS = 7000  # UDI 1..7000: the first 70%, the history the first model learns from
 WEEK_ROWS = 1000  # then one week of records per drop
-FILES = ("pipeline.py", "slipway.toml", "policy.yaml", "deployment.yaml", "model_card.yaml")
+FILES = ("pipeline.py", "slipway.toml", "policy.yaml", "deployment.yaml", "model_card.yaml",
+         "monitor.yaml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,23 +67,25 @@ def drop_rows(stage: int) -> int:
     return HISTORY_ROWS + stage * WEEK_ROWS
 
 
-def write_drop(project: Project, stage: int) -> Path:
+def write_drop(project: Project, stage: int, week: bytes = b"") -> Path:
     """Write the landing file as it stands after drop ``stage``: the raw CSV's header and first
-    rows, byte for byte, so the same drop always has the same digest."""
-    rows = drop_rows(stage)
+    rows, byte for byte, so the same drop always has the same digest; ``week`` (CSV lines) stands
+    for the last week's raw records when the story altered them (see ``loop.py``)."""
+    rows = drop_rows(stage - 1 if week else stage)
     with project.data.open("rb") as raw:
         lines = [raw.readline() for _ in range(rows + 1)]
     if not lines[-1]:
         raise NotFound(f"{project.data} has fewer than {rows} records; drop {stage} needs that many")
     project.landing.parent.mkdir(parents=True, exist_ok=True)
     temporary = project.landing.with_suffix(".tmp")
-    temporary.write_bytes(b"".join(lines))
+    temporary.write_bytes(b"".join(lines) + week)
     temporary.replace(project.landing)
     return project.landing
 
 
-def version_drop(ws: Workspace, project: Project, stage: int) -> tuple[Any, bool]:
-    """Land drop ``stage`` and make it version ``stage + 1`` of the dataset.
+def version_drop(ws: Workspace, project: Project, stage: int, week: bytes = b"", what: str = "") -> tuple[Any, bool]:
+    """Land drop ``stage`` (its last week given as ``week`` when altered) and make it version
+    ``stage + 1`` of the dataset.
 
     Returns:
         The dataset version and whether this call created it.
@@ -90,7 +93,7 @@ def version_drop(ws: Workspace, project: Project, stage: int) -> tuple[Any, bool
     Raises:
         Conflict: the home already holds a different version with that number (use a fresh home).
     """
-    path = write_drop(project, stage)
+    path = write_drop(project, stage, week)
     number = stage + 1
     try:
         existing = ws.data.get_version(f"{DATASET}@{number}")
@@ -103,7 +106,7 @@ def version_drop(ws: Workspace, project: Project, stage: int) -> tuple[Any, bool
             raise Conflict(f"{existing.ref} in {project.home} holds other data than drop {stage} of the quickstart; "
                            "run it with a fresh --home")
         return existing, False
-    what = f"history (UDI 1-{drop_rows(0):,})" if stage == 0 else f"week {stage} (UDI up to {drop_rows(stage):,})"
+    what = what or (f"history (UDI 1-{drop_rows(0):,})" if stage == 0 else f"week {stage} (UDI up to {drop_rows(stage):,})")
     version = ws.data.add(DATASET, path, key="UDI", message=f"drop {stage}: {what}")
     if version.version != number:
         raise Conflict(f"drop {stage} became {version.ref}, expected {DATASET}@{number}: the home holds other "

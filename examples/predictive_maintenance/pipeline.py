@@ -5,7 +5,8 @@ Run it by hand (``dataset`` is ``ai4i`` for the latest version, or ``ai4i@2``)::
 
     slipway pipelines run examples/predictive_maintenance/pipeline.py:retrain -p dataset=ai4i@1
 
-or let the weekly data trigger run it whenever a new version of ``ai4i`` lands::
+or let the weekly data trigger run it whenever a new version of ``ai4i`` lands (or a monitor's
+alert, ``ws.pipelines.on_alert``, with the alert id as ``alert``; see ``loop.py``)::
 
     slipway pipelines trigger weekly-retrain examples/predictive_maintenance/pipeline.py:retrain --dataset ai4i
     slipway scheduler
@@ -134,7 +135,7 @@ def approval_status(request: Any, context: StepContext) -> bool:
 
 @pipeline
 def retrain(dataset: str = "ai4i", model_name: str = "ai4i-failure", deployment: str = "maintenance",
-            holdout_rows: int = 1000, n_estimators: int = 150, alarm_threshold: float = 0.3) -> None:
+            holdout_rows: int = 1000, n_estimators: int = 150, alarm_threshold: float = 0.3, alert: str = "") -> None:
     table = validate_data(dataset)
     train_table, holdout = split_by_time(table, holdout_rows=holdout_rows)
     model = train(train_table, n_estimators=n_estimators, alarm_threshold=alarm_threshold)
@@ -143,7 +144,8 @@ def retrain(dataset: str = "ai4i", model_name: str = "ai4i-failure", deployment:
                       {"n_estimators": n_estimators, "alarm_threshold": alarm_threshold, "model": "random_forest"})
     verdict = evaluate_and_bless(metrics, model_name=model_name, thresholds=THRESHOLDS, candidate=candidate)
     version = register_model(candidate, model_name, when=verdict)
-    request = request_approval(document(version), reason=f"retrained on {dataset}")
+    because = f" after monitor alert {alert}" if alert else ""  # set when a monitor's alert started the run
+    request = request_approval(document(version), reason=f"retrained on {dataset}{because}")
     # A new deployment serves the version as stable (deployment.yaml gives its SLOs and canary
     # steps); an existing one gets it as a 5% canary; a version it served before is left alone.
     deploy_model(version, deployment, canary_weight=5.0, spec=str(HERE / "deployment.yaml"), redeploy=False,

@@ -35,6 +35,7 @@ class Outcome:
     verdict: str = ""
     server_url: str = ""
     runs: list[str] = dataclasses.field(default_factory=list)
+    loop: list[str] = dataclasses.field(default_factory=list)  # what the monitoring loop did, one line each
     audit_events: int = 0
     seconds: float = 0.0
     server: Any = None  # the inference server, when it keeps running (--serve)
@@ -136,6 +137,10 @@ def inspect_commands(outcome: Outcome) -> list[tuple[str, str]]:
         (f"slipway deploy history {DEPLOYMENT}", "every canary decision, with its numbers"),
         ("slipway audit log --action 'deployment.canary.*'", "the canary controller's steps, audited"),
         ("slipway audit log --action 'approval.*'", "who requested and who approved"),
+        ("slipway monitors history maintenance-inputs", "the monitor's runs over each week"),
+        ("slipway alerts ls", "the alerts it opened, acknowledged, resolved"),
+        (f"slipway diagnose {DEPLOYMENT} --window 1000", "why the served model got worse, and what to do"),
+        ("slipway audit log --action 'monitor.*'", "every monitor run, action and diagnosis, with its numbers"),
         ("slipway audit verify", "prove the ledger was not rewritten"),
     ]
 
@@ -145,6 +150,8 @@ def print_summary(outcome: Outcome, console: Console) -> None:
     console.print(f"\n[bold green]Done[/] in {outcome.seconds:.0f} s: {MODEL}@champion is [bold]{outcome.champion}[/]; "
                   f"the retrained canary was [bold]{outcome.verdict}[/]; {outcome.audit_events:,} audit events verified.",
                   highlight=False, soft_wrap=True)
+    for line in outcome.loop:
+        console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     if outcome.server is not None:
         console.print(f"Inference server: {outcome.server.url} (/v2/models/{DEPLOYMENT}/infer, /invocations, /metrics)",
                       highlight=False)

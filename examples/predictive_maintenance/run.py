@@ -3,13 +3,15 @@ runs this file; so does ``python examples/predictive_maintenance/run.py --home D
 
 Versioned data -> validated, tracked training -> evaluation gate -> registry -> four-eyes
 approval -> a served deployment answering real requests -> a new week of data -> the dataset
-trigger retrains -> a canary the controller promotes or rolls back. Every stage checks what the
-home already holds, so a second run reuses it (no new data versions, pipeline steps cached).
+trigger retrains -> a canary the controller promotes or rolls back -> a monitor on the deployment:
+a week whose torque drifted is retrained on and canaried, a week whose feature pipeline zeroes a
+column is rolled back (``loop.py``). Every stage checks what the home already holds, so a second
+run reuses it (no new data versions, pipeline steps cached, each week handled once).
 
 Only Slipway's public API is used: ``slipway.connect`` and the workspace's ``data``,
 ``registry``, ``governance``, ``identity``, ``pipelines``, ``serving`` and ``audit``, plus
 ``slipway.generate_signing_key``, ``slipway.serve_in_background`` and
-``slipway.pipelines.Scheduler``.
+``slipway.pipelines.Scheduler``, and ``monitoring``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 from drops import DATASET, Project, drop_rows, locate, version_drop
+from loop import drift_week, watch, zeroed_week_story
 from people import Team, approve_with_four_eyes, ensure_champion, open_team, prepare_governance
 from report import DEPLOYMENT, MODEL, Outcome, Reporter, print_summary
 from retraining import ensure_trigger, registered_version, run_pipeline, triggered_run
@@ -32,7 +35,7 @@ import slipway
 from slipway import Conflict
 from slipway.pipelines import Scheduler
 
-STAGES = 9
+STAGES = 12
 
 
 def quickstart(home: Path, data: Path | None = None, *, serve: bool = False, port: int = 0,
@@ -120,6 +123,15 @@ def _story(project: Project, team: Team, reporter: Reporter, outcome: Outcome, p
     reporter.stage("Canary: traffic until the controller decides")
     new_week = _rows(project, drop_rows(0), drop_rows(1))
     outcome.verdict = judge_canary(team.admin, server.url, new_week, reporter, canary_timeout)
+
+    reporter.stage("Monitor the deployment")
+    watch(team, reporter)
+
+    reporter.stage("A week whose torque drifted: the monitor alerts, the alert retrains")
+    drift_week(team, project, server.url, reporter, outcome, canary_timeout)
+
+    reporter.stage("A week whose feature pipeline zeroes tool wear: roll back")
+    zeroed_week_story(team, project, server.url, reporter, outcome)
 
     reporter.stage("Check the result")
     champion = team.admin.registry.resolve(f"{MODEL}@champion")

@@ -146,7 +146,8 @@ def judge_canary(ws: Workspace, url: str, rows: pd.DataFrame, reporter: Reporter
 def _report_verdict(ws: Workspace, reporter: Reporter, note: str) -> str:
     """Print the controller's decisions of the latest canary (from the deployment history)."""
     history = list(reversed(ws.serving.history(DEPLOYMENT, 1000)))
-    last_apply = max((i for i, h in enumerate(history) if h.action == "apply"), default=0)
+    last_apply = max((i for i, h in enumerate(history) if h.action == "apply"  # the latest canary's
+                      and any(v["role"] == "canary" for v in h.details.get("variants", []))), default=0)
     decisions = [h for h in history[last_apply + 1:] if h.action.startswith(("canary.", "promote", "rollback"))]
     if not decisions:
         raise NotFound(f"deployment {DEPLOYMENT} has no canary decision yet; see: slipway deploy history {DEPLOYMENT}")

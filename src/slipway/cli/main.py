@@ -44,6 +44,7 @@ COMMANDS = {
     "build": "slipway.cli.serve",
     "quickstart": "slipway.cli.quickstart",
     "scheduler": "slipway.cli.scheduler",
+    "diagnose": "slipway.cli.diagnose",
 }
 
 

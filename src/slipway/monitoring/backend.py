@@ -19,9 +19,11 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
 from slipway.core.ids import new_id
+from slipway.monitoring.actions import wants
 from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
 from slipway.monitoring.monitor_spec import parse_monitor
 from slipway.store.context import ServiceContext
+from slipway.store.outbox import emit
 from slipway.store.schema.monitoring import alerts, monitor_runs, monitors
 
 STATES = ("open", "acknowledged", "resolved")
@@ -138,8 +140,23 @@ class MonitoringBackend:
             id=alert_id, monitor_id=monitor.id, check_name=check["name"], state="open", summary=summary,
             first_run_id=run_id, last_run_id=run_id, occurrences=1, opened_ms=now, updated_ms=now,
             updated_by=self.ctx.principal.name, note=""))
-        self.ctx.audit(conn, "alert.open", "alert", alert_id,
-                       {"monitor": monitor.name, "check": check["name"], "run": run_id, "summary": summary})
+        details: dict[str, Any] = {"monitor": monitor.name, "check": check["name"], "run": run_id, "summary": summary}
+        if wants(orjson.loads(monitor.spec), "webhook"):  # queued with the alert, sent by the dispatcher
+            details["webhook_deliveries"] = emit(conn, "alert", {"alert": alert_id, **details})
+        self.ctx.audit(conn, "alert.open", "alert", alert_id, details)
+
+    @endpoint("monitoring.write")
+    def record_action(self, name: str, details: dict[str, Any]) -> None:
+        """Audit one action a monitor's alert fired (``monitor.action``, with its numbers)."""
+        with self.ctx.db.write() as conn:
+            self._row(conn, name)
+            self.ctx.audit(conn, "monitor.action", "monitor", name, details)
+
+    @endpoint("monitoring.write")
+    def record_diagnosis(self, deployment: str, details: dict[str, Any]) -> None:
+        """Audit a diagnosis (``monitor.diagnose``: its verdict, action and stored report's digest)."""
+        with self.ctx.db.write() as conn:
+            self.ctx.audit(conn, "monitor.diagnose", "deployment", deployment, details)
 
     @endpoint("read")
     def runs(self, name: str, limit: int = 50) -> list[MonitorRun]:

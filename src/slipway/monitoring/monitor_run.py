@@ -59,9 +59,18 @@ def run_checks(spec: dict[str, Any], reference: Reference, reference_table: pa.T
                              "columns": columns})
         else:
             assert reference_table is not None
-            quality = check_quality(reference_table, current)
+            quality = check_quality(*quality_tables(reference_table, current, check.get("columns")))
             errors = [f for f in quality.findings if f.severity == "error"]
             summary = "; ".join(f"{f.kind} {f.column}" for f in errors) or "no errors"
             outcomes.append({"name": check["name"], "type": "quality", "passed": quality.ok, "summary": summary,
                              "findings": quality.to_json()["findings"]})
     return {"rows": current.num_rows, "checks": outcomes}
+
+
+def quality_tables(reference: pa.Table, current: pa.Table, columns: list[str] | None) -> tuple[pa.Table, pa.Table]:
+    """The tables a quality check compares: the reference's ``columns`` (all without), and the
+    current data without the model's outputs (a logged prediction is no input column)."""
+    if columns:
+        reference = reference.select([c for c in columns if c in reference.column_names])
+    inputs = [n for n in current.column_names if n != "output" and not n.startswith("output.")]
+    return reference, current.select(inputs)

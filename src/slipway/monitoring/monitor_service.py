@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from slipway.core.errors import InvalidInput
+from slipway.core.hashing import hash_bytes
+from slipway.monitoring import actions, lineage_reference
 from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
 from slipway.monitoring.monitor_run import read_window, run_checks
 from slipway.monitoring.monitor_spec import drift_spec, parse_monitor
@@ -37,12 +39,16 @@ class MonitorsMixin:
             spec = path.read_text()
         parsed = parse_monitor(spec)
         service: Any = self
+        resolved = lineage_reference.resolve(self._ws, parsed)
         def fits(reference: Any) -> None:
-            for check in parsed["checks"]:
+            for check in resolved["checks"]:
                 if check["type"] == "drift":
                     drift_spec(check).check(reference.kinds, list(reference.kinds))
+                elif set(check.get("columns") or []) - set(reference.kinds):
+                    raise InvalidInput(f"unknown column(s) {sorted(set(check['columns']) - set(reference.kinds))} in "
+                                       f"check {check['name']!r}; the reference has {sorted(reference.kinds)}")
 
-        fits(service.reference(parsed["reference"], parsed["kinds"] or None, check=fits))
+        fits(service.reference(resolved["reference"], parsed["kinds"] or None, check=fits))
         return self._backend.apply(parsed)  # type: ignore[no-any-return]
 
     def get_monitor(self, name: str) -> Monitor:
@@ -53,17 +59,26 @@ class MonitorsMixin:
 
     def run(self, name: str) -> MonitorRun:
         """Run a monitor over its current window and record the run (alerts open for failing
-        checks, once per check until resolved). The same window again returns the stored run."""
+        checks, once per check until resolved), then carry out the actions its new alerts fire
+        (see :mod:`slipway.monitoring.actions`). The same window again returns the stored run and
+        does nothing else."""
         monitor = self.get_monitor(name)
-        spec = monitor.spec
+        spec = lineage_reference.resolve(self._ws, monitor.spec)
         service: Any = self
         current, window_key = read_window(self._ws, spec["watch"], spec["window"].get("rows"))
+        if "served" in spec:  # the same payload against another served version's training data is another run
+            window_key = hash_bytes(f"{window_key}|{spec['served']}".encode())[:64]
         reference = service.reference(spec["reference"], spec["kinds"] or None)
         needs_table = any(c["type"] == "quality" for c in spec["checks"])
         result = run_checks(spec, reference, service.table(spec["reference"]) if needs_table else None, current)
+        result["reference"] = spec["reference"]
         failed = any(not c["passed"] for c in result["checks"])
-        status = "alert" if failed and "alert" in spec["actions"] else "ok"
-        return self._backend.record_run(name, monitor.revision, window_key, status, result)  # type: ignore[no-any-return]
+        status = "alert" if failed and actions.wants(spec, "alert") else "ok"
+        run: MonitorRun = self._backend.record_run(name, monitor.revision, window_key, status, result)
+        if run.created:
+            opened = {a.check_name: a.id for a in self.alerts(name) if a.first_run_id == run.id}
+            actions.take(self._ws, name, spec, run, opened)
+        return run
 
     def history(self, name: str, limit: int = 50) -> list[MonitorRun]:
         return self._backend.runs(name, limit)  # type: ignore[no-any-return]

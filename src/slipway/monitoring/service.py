@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from slipway.core.errors import InvalidInput
 from slipway.monitoring.columns import ParquetColumns
+from slipway.monitoring.diagnosis import Diagnosis, diagnose
 from slipway.monitoring.drift import compare
 from slipway.monitoring.monitor_service import MonitorsMixin
 from slipway.monitoring.payload import payload_features
@@ -113,6 +114,11 @@ class MonitoringService(MonitorsMixin):
                                   check=lambda ref: spec.check(ref.kinds, current_table.column_names))
         spec.check(prepared.kinds, current_table.column_names)
         return compare(prepared, current_table, spec)
+
+    def diagnose(self, deployment: str, window: int | str | None = None) -> Diagnosis:
+        """Walk the diagnosis loop for ``deployment`` over ``window`` (last N rows, ``24h``, ``7d``;
+        all logged rows by default); stored and audited. See :mod:`slipway.monitoring.diagnosis`."""
+        return diagnose(self._ws, deployment, window)
 
     def quality(self, reference: Any, current: Any) -> QualityReport:
         """Schema changes, null shares, out-of-range values, new categories, constant and zeroed

@@ -8,6 +8,8 @@ run queued before a crash is executed after the restart, exactly once. A run who
 killed mid-way stops sending heartbeats; the next tick fails it and queues a resume of it (in one
 transaction), which reuses the steps it completed.
 
+Each tick also runs the monitors whose schedule is due (their alerts may queue runs).
+
 One bad schedule, trigger or run never stops the others: each is handled on its own, a run whose
 pipeline cannot be loaded ends FAILED at once, a run that fails to start for another reason is
 tried again with backoff up to :data:`MAX_START_ATTEMPTS` times and then failed, and a run that
@@ -54,6 +56,7 @@ class Scheduler:
         self.report = report or log.info
         self.stale_after_ms = int(stale_after_s * 1000)  # runs heartbeat every 5 s
         self._start_failures: dict[str, tuple[int, int]] = {}  # run id -> (failed starts, retry at ms)
+        self._monitors: Any = None
 
     def recover(self) -> list[PipelineRun]:
         """Fail runs whose process was killed, and queue scheduled or triggered ones again."""
@@ -134,9 +137,23 @@ class Scheduler:
         except SlipwayError as finish_err:  # it started or ended meanwhile, or the store is down
             self.report(f"pipeline run {queued.id}: cannot mark it failed: {_describe(finish_err)}")
 
+    def run_monitors(self) -> list[Any]:
+        """Run the monitors whose schedule is due; the runs their alerts queue (a monitor's
+        ``pipeline`` action) are executed with the others (see :mod:`slipway.monitoring.scheduling`)."""
+        if self._monitors is None:
+            from slipway.monitoring.scheduling import MonitorSchedule
+
+            self._monitors = MonitorSchedule(self.workspace, self.report)
+        try:
+            return self._monitors.tick(self.clock())  # type: ignore[no-any-return]
+        except Exception as err:  # noqa: BLE001 - monitors must not stop the pipelines
+            self.report(f"monitors: cannot run: {_describe(err)}")
+            return []
+
     def tick(self, stop: threading.Event | None = None) -> list[PipelineRun]:
         self.recover()
         self.claim_due()
+        self.run_monitors()
         return self.execute_queued(stop)
 
     def run_forever(self, stop: threading.Event | None = None) -> None:

@@ -48,9 +48,12 @@ def deploy_model(model_version: Any, deployment: str, canary_weight: float = 5.0
         base = dict(current.spec)
         variants = [dict(v) for v in base.get("variants", []) if v.get("role") != "canary"]
         stable_weight = 100 - canary_weight
+        names = {v.get("name") for v in variants}
         for variant in variants:
             if variant.get("role") == "stable":
                 variant["weight"] = stable_weight
+                if variant.get("name") == "canary" and "stable" not in names:  # a promoted canary
+                    variant["name"] = "stable"
         variants.append({"name": "canary", "model": ref, "weight": canary_weight, "role": "canary"})
         base["variants"] = variants
     result = serving.apply(base)

@@ -1,0 +1,124 @@
+"""Diagnosis of a served AI4I model from its payload log: a drifted torque is data drift with the
+feature pipeline healthy, a zeroed column is a feature pipeline fault, failing requests are a
+serving fault; the diagnosis is stored and audited; bad windows and unknown lineage are refused."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from slipway.core.errors import InvalidInput, NotFound
+from slipway.models.logging import log_model
+from slipway.monitoring import diagnosis_steps
+from slipway.monitoring.diagnosis import select_window
+from slipway.serving.frame import Frame
+from slipway.serving.payload import PayloadEntry, entries_to_table
+from slipway.workspace import Workspace
+from tests.serving.helpers import FEATURES, ai4i, approve, train_pipeline
+from tests.support import in_process_cli
+
+TORQUE, WEAR = "Torque [Nm]", "Tool wear [min]"
+
+
+def _log_week(ws: Workspace, deployment: str, model: object, week: pd.DataFrame, status: int = 200) -> None:
+    """Index the week as the inference server's payload logger does: one Parquet segment."""
+    entries = []
+    for start in range(0, len(week), 100):
+        rows = week.iloc[start:start + 100]
+        frame = Frame({c: rows[c].to_numpy(dtype=object if c == "Type" else None) for c in FEATURES}, len(rows))
+        outputs = model.predict(rows) if status == 200 else None  # type: ignore[attr-defined]
+        entries.append(PayloadEntry(f"r{start}", deployment, "stable", "failures", "1", frame, outputs, 2.0, status))
+    buffer = io.BytesIO()
+    table = entries_to_table(entries)
+    pq.write_table(table, buffer)
+    digest = ws.blobs.put_bytes(buffer.getvalue())
+    ws.backend("deploy").record_payload_segment({"deployment": deployment, "digest": digest, "rows": table.num_rows,
+                                                 "requests": len(entries), "first_ms": 1, "last_ms": 2,
+                                                 "columns": table.column_names})
+
+
+@pytest.fixture
+def served(sqlite_ws: Workspace, home: Path, tmp_path: Path) -> tuple[Workspace, object, pd.DataFrame]:
+    """Model ``failures``/1 trained on 5,000 AI4I rows (logged as its training input), served by
+    three deployments; returns the workspace, the model and 1,000 other rows."""
+    ws = sqlite_ws
+    features, label = ai4i(10000)
+    order = np.random.default_rng(5).permutation(len(features))[:6000]  # weeks without the temperatures' walk
+    features, label = features.iloc[order].reset_index(drop=True), label.iloc[order].reset_index(drop=True)
+    train = features.iloc[:5000].assign(**{"Machine failure": label.iloc[:5000]})
+    train.to_csv(tmp_path / "train.csv", index=False)
+    version = ws.data.add("ai4i", tmp_path / "train.csv")
+    model = train_pipeline(features.iloc[:5000], label.iloc[:5000])
+    with ws.tracking.start_run("train"):
+        ws.tracking.log_input(version, "training")
+        log_model(ws, model, input_example=features.head(5), registered_model_name="failures")
+    approve(home, ws, "failures/1")
+    for name in ("drifted", "zeroed", "failing"):
+        ws.serving.apply({"name": name, "variants": [{"name": "stable", "model": "failures/1", "role": "stable"}]})
+    return ws, model, features.iloc[5000:6000].reset_index(drop=True)
+
+
+def test_the_diagnosis_tells_drift_from_a_broken_pipeline_and_a_failing_server(served) -> None:  # type: ignore[no-untyped-def]
+    ws, model, week = served
+    _log_week(ws, "drifted", model, week.assign(**{TORQUE: week[TORQUE] + 6.0}))
+    drift = ws.monitoring.diagnose("drifted", window="1000")
+    assert (drift.served, drift.reference, drift.window["rows"]) == ("failures/1", "ai4i@1", 1000)
+    assert [s.name for s in drift.steps] == ["serving health", "input schema", "data quality", "feature drift",
+                                             "prediction drift", "performance"]
+    assert [s.status for s in drift.steps[:3]] == ["ok", "ok", "ok"], [s.summary for s in drift.steps[:3]]
+    assert drift.step("feature drift").evidence["drifted"] == [TORQUE]
+    ranked = drift.step("feature drift").evidence["ranked"]
+    assert ranked[0]["column"] == TORQUE and ranked[0]["weighted"] > 0 and abs(sum(r["importance"] for r in ranked) - 1) < 1e-3
+    assert drift.step("performance").status == "not evaluated"
+    assert (drift.verdict, drift.action) == ("data drift", "retrain on recent data")
+    assert "the feature pipeline is healthy" in " ".join(drift.evidence)
+
+    _log_week(ws, "zeroed", model, week.assign(**{WEAR: 0.0}))
+    zeroed = ws.monitoring.diagnose("zeroed")
+    assert zeroed.step("data quality").status == "problem"
+    assert {(f["kind"], f["column"]) for f in zeroed.step("data quality").evidence["findings"]} >= {("zeroed", WEAR)}
+    assert zeroed.verdict == "feature pipeline fault" and zeroed.command == "slipway diagnose zeroed --rollback"
+
+    _log_week(ws, "failing", model, week, status=503)
+    failing = ws.monitoring.diagnose("failing")
+    assert failing.step("serving health").evidence["error_rate"] == 1.0 and failing.verdict == "serving fault"
+
+    audited = sorted(ws.audit.log(action="monitor.diagnose", limit=10), key=lambda e: e.seq)
+    assert [(e.subject_id, e.details["verdict"]) for e in audited] == [
+        ("drifted", "data drift"), ("zeroed", "feature pipeline fault"), ("failing", "serving fault")]
+    assert ws.blobs.read_bytes(audited[0].details["report"]).startswith(b'{"deployment":"drifted"')
+
+
+def test_the_performance_step_is_pluggable(served, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    ws, model, week = served
+    _log_week(ws, "drifted", model, week)
+    monkeypatch.setattr(diagnosis_steps, "PERFORMANCE",
+                        lambda ctx: diagnosis_steps.Step("performance", "problem", "F1 fell from 0.71 to 0.40"))
+    found = ws.monitoring.diagnose("drifted")
+    assert found.step("feature drift").status == "ok" and found.verdict == "concept drift"
+    assert found.evidence == ["performance: F1 fell from 0.71 to 0.40"]
+
+
+def test_bad_windows_and_missing_lineage_are_refused(served, home: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    ws = served[0]
+    log = entries_to_table([PayloadEntry("r", "d", "stable", "m", "1", Frame({"x": np.ones(3)}, 3), None, 1.0, 200)])
+    assert select_window(log, "2", 0)[0].num_rows == 2
+    assert select_window(log, "5m", int(log.column("ts_ms")[0].as_py()) + 10 * 60_000)[0].num_rows == 0
+    for bad in ("0", "ten", "5w", "-3"):
+        with pytest.raises(InvalidInput, match="window must be a number of rows"):
+            select_window(log, bad, 0)
+    with pytest.raises(InvalidInput, match="logged no request"):
+        ws.monitoring.diagnose("drifted")
+    with pytest.raises(NotFound):
+        ws.monitoring.diagnose("nowhere")
+    before = len(ws.audit.log(action="monitor.diagnose"))
+    monkeypatch.setenv("SLIPWAY_HOME", str(home))
+    monkeypatch.chdir(home)
+    code, _out, err = in_process_cli(monkeypatch, capsys)("diagnose", "drifted", "--window", "lots")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "window must be" in err
+    assert len(ws.audit.log(action="monitor.diagnose")) == before
