@@ -54,6 +54,12 @@ def current_holder(conn: Connection, model_id: str, alias: str) -> int | None:
         model_aliases.c.model_id == model_id, model_aliases.c.alias == alias)).scalar()
 
 
+def aliases_of_version(conn: Connection, model_id: str, version: int) -> list[str]:
+    """The aliases that point at ``version`` of the model, sorted."""
+    return sorted(a.alias for a in conn.execute(select(model_aliases.c.alias).where(
+        model_aliases.c.model_id == model_id, model_aliases.c.version == version)))
+
+
 def move_alias(ctx: ServiceContext, conn: Connection, version_row: Any, alias: str,
                check_id: str | None = None) -> int | None:
     """Point ``alias`` at the version in ``version_row`` (needs ``model_id``, ``model_name``,

@@ -28,7 +28,7 @@ from slipway.registry.aliases import (
 )
 from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
 from slipway.registry.refs import parse_ref
-from slipway.registry.registration import BundleFacts, dataset_ref, read_bundle_facts, run_snapshot
+from slipway.registry.registration import BundleFacts, dataset_ref, read_bundle_facts
 from slipway.registry.rows import (
     aliases_by_model,
     from_json,
@@ -43,6 +43,7 @@ from slipway.registry.rows import (
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.schema.registry import model_versions, registered_models
+from slipway.tracking.facts import run_snapshot
 
 DEFAULT_RISK_TIERS = ("low", "medium", "high")
 
