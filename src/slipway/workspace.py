@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 SERVICE_PATHS: dict[str, str] = {
     "tracking": "slipway.tracking.service:TrackingService",
     "audit": "slipway.audit.service:AuditService",
-    "identity": "slipway.governance.identity_service:IdentityService",
+    "identity": "slipway.identity.service:IdentityService",
     "data": "slipway.data.service:DataService",
     "registry": "slipway.registry.service:RegistryService",
     "lineage": "slipway.lineage.service:LineageService",

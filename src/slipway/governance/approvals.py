@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from slipway.core.errors import InvalidInput
+from slipway.core.events import Action, Subject
 from slipway.core.settings import Settings
 from slipway.governance.records import ApprovalRequest, Decision
+from slipway.store.context import ServiceContext
 from slipway.store.queries import one_row
 from slipway.store.schema.governance import approval_decisions, approval_requests
 
@@ -62,3 +64,11 @@ def list_requests(conn: Connection, model: str | None, status: str | None, limit
         query = query.where(approval_requests.c.status == status)
     rows = conn.execute(query.order_by(approval_requests.c.created_ms.desc()).limit(max(1, min(limit, 10_000)))).all()
     return [request_record(conn, r) for r in rows]
+
+
+def record_external_ref(ctx: ServiceContext, conn: Connection, request_id: str, system: str, ref: str,
+                        number: str | None) -> None:
+    """Record the ticket an ITSM system (e.g. ServiceNow) opened for an approval request (audited)."""
+    conn.execute(approval_requests.update().where(approval_requests.c.id == request_id).values(external_ref=ref))
+    ctx.audit(conn, Action.APPROVAL_EXTERNAL_REF, Subject.APPROVAL_REQUEST, request_id,
+              {"system": system, "sys_id": ref, "number": number})

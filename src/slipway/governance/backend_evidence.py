@@ -13,6 +13,7 @@ from typing import Any
 
 from slipway.core.auth import endpoint
 from slipway.core.errors import InvalidInput
+from slipway.core.events import Action, Subject
 from slipway.core.hashing import hash_bytes
 from slipway.core.limits import whole_number
 from slipway.core.names import check_name
@@ -42,7 +43,7 @@ class EvidenceEndpoints:
 
     def _record(self, version: DatasetVersion, details: dict[str, Any]) -> dict[str, Any]:
         with self.ctx.db.write() as conn:
-            self.ctx.audit(conn, "data.validation", "dataset_version", f"{version.name}@{version.version}", details)
+            self.ctx.audit(conn, Action.DATA_VALIDATION, Subject.DATASET_VERSION, f"{version.name}@{version.version}", details)
         return details
 
     @endpoint("read")

@@ -22,14 +22,14 @@ from sqlalchemy import Connection, select
 from slipway.core.auth import roles_holding
 from slipway.core.clock import now_ms
 from slipway.core.errors import PermissionDenied
+from slipway.core.events import ALIAS_ACTIONS, PROVED_ACTIONS, Action
 from slipway.identity.keys import verify_signature
 from slipway.identity.registry import key_owner, key_row
 from slipway.store.context import ServiceContext
 from slipway.store.schema.core import audit_events
 
 # Audit actions whose events must carry a proof (alias actions only when ``details["protected"]``).
-DECISION_ACTIONS = ("approval.approve", "approval.reject")
-ALIAS_ACTIONS = ("model.alias.set", "registry.set_alias", "registry.delete_alias")
+DECISION_ACTIONS = PROVED_ACTIONS
 _ENVELOPE = ("actor", "action", "subject", "at")
 
 
@@ -37,7 +37,7 @@ def canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def prove_decision(ctx: ServiceContext, conn: Connection, action: str, subject: str,
+def prove_decision(ctx: ServiceContext, conn: Connection, action: Action, subject: str,
                    fields: dict[str, Any]) -> dict[str, Any]:
     """The proof to store with a decision the context's principal is making now.
 

@@ -11,7 +11,7 @@ import importlib
 
 BACKEND_PATHS: dict[str, str] = {
     "audit": "slipway.audit.backend:AuditBackend",
-    "identity": "slipway.governance.identity:IdentityBackend",
+    "identity": "slipway.identity.users:IdentityBackend",
     "tracking": "slipway.tracking.backend:TrackingBackend",
     "data": "slipway.data.backend:DataBackend",
     "registry": "slipway.registry.backend:RegistryBackend",

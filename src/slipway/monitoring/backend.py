@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
 from slipway.monitoring.monitor_spec import parse_monitor
@@ -69,7 +70,7 @@ class MonitoringBackend:
             else:
                 return _monitor(existing)
             row = self._row(conn, parsed["name"])
-            self.ctx.audit(conn, "monitor.apply", "monitor", parsed["name"], {"revision": int(row.revision)})
+            self.ctx.audit(conn, Action.MONITOR_APPLY, Subject.MONITOR, parsed["name"], {"revision": int(row.revision)})
             return _monitor(row)
 
     @endpoint("read")
@@ -108,7 +109,7 @@ class MonitoringBackend:
                     id=run_id, monitor_id=monitor.id, revision=revision, window_key=window_key, status=status,
                     result=orjson.dumps(result).decode(), created_by=self.ctx.principal.name, created_ms=now))
                 failing = [c for c in result.get("checks", []) if not c.get("passed", True)]
-                self.ctx.audit(conn, "monitor.run", "monitor", name,
+                self.ctx.audit(conn, Action.MONITOR_RUN, Subject.MONITOR, name,
                                {"run": run_id, "status": status, "failing": [c["name"] for c in failing]})
                 for check in failing:
                     self._raise_alert(conn, monitor, check, run_id, now)
@@ -138,7 +139,7 @@ class MonitoringBackend:
             id=alert_id, monitor_id=monitor.id, check_name=check["name"], state="open", summary=summary,
             first_run_id=run_id, last_run_id=run_id, occurrences=1, opened_ms=now, updated_ms=now,
             updated_by=self.ctx.principal.name, note=""))
-        self.ctx.audit(conn, "alert.open", "alert", alert_id,
+        self.ctx.audit(conn, Action.ALERT_OPEN, Subject.ALERT, alert_id,
                        {"monitor": monitor.name, "check": check["name"], "run": run_id, "summary": summary})
 
     @endpoint("read")
@@ -184,7 +185,8 @@ class MonitoringBackend:
             now = now_ms()
             conn.execute(alerts.update().where(alerts.c.id == alert_id).values(
                 state=state, updated_ms=now, updated_by=self.ctx.principal.name, note=str(note)[:2000]))
-            self.ctx.audit(conn, f"alert.{'acknowledge' if state == 'acknowledged' else 'resolve'}", "alert", alert_id,
+            self.ctx.audit(conn, Action.ALERT_ACKNOWLEDGE if state == "acknowledged" else Action.ALERT_RESOLVE,
+                           Subject.ALERT, alert_id,
                            {"monitor": row.monitor_name, "check": row.check_name, "from": row.state, "note": note})
             updated = conn.execute(select(alerts).where(alerts.c.id == alert_id)).one()
             return _alert(updated, row.monitor_name)

@@ -15,12 +15,13 @@ from sqlalchemy import Connection, select
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject, WebhookEvent
 from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
-from slipway.store.outbox import emit
 from slipway.store.schema.registry import model_alias_history, model_aliases
+from slipway.webhooks.outbox import emit
 
 DEFAULT_PROTECTED_ALIASES = ("champion", "production")
 # Governance states a protected alias may point at.
@@ -88,10 +89,10 @@ def move_alias(ctx: ServiceContext, conn: Connection, version_row: Any, alias: s
                                "check_id": check_id}
     if alias in protected_aliases(ctx):  # who moved what serves traffic, proved (checked again by audit verify)
         details["protected"] = True
-        details["proof"] = prove_decision(ctx, conn, "registry.set_alias", model,
+        details["proof"] = prove_decision(ctx, conn, Action.ALIAS_SET, model,
                                           {"alias": alias, "version": number, "previous": previous})
-    ctx.audit(conn, "registry.set_alias", "registered_model", model, details)
-    emit(conn, "alias.moved", {k: v for k, v in details.items() if k != "proof"})
+    ctx.audit(conn, Action.ALIAS_SET, Subject.REGISTERED_MODEL, model, details)
+    emit(conn, WebhookEvent.ALIAS_MOVED, {k: v for k, v in details.items() if k != "proof"})
     return previous
 
 
@@ -110,6 +111,6 @@ def remove_alias(ctx: ServiceContext, conn: Connection, model_id: str, model: st
     details: dict[str, Any] = {"model": model, "alias": alias, "previous": previous}
     if alias in protected_aliases(ctx):
         details["protected"] = True
-        details["proof"] = prove_decision(ctx, conn, "registry.delete_alias", model, {"alias": alias, "previous": previous})
-    ctx.audit(conn, "registry.delete_alias", "registered_model", model, details)
+        details["proof"] = prove_decision(ctx, conn, Action.ALIAS_DELETE, model, {"alias": alias, "previous": previous})
+    ctx.audit(conn, Action.ALIAS_DELETE, Subject.REGISTERED_MODEL, model, details)
     return previous

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE, whole_number
 from slipway.core.names import check_key, check_name, check_value
@@ -82,7 +83,7 @@ class RegistryBackend:
         row = {"id": new_id(), "name": name, "description": description, "owner": owner or self.ctx.principal.name,
                "risk_tier": risk_tier, "tags": to_json(tags), "created_ms": now, "updated_ms": now}
         conn.execute(registered_models.insert().values(**row))
-        self.ctx.audit(conn, "registry.create_model", "registered_model", name,
+        self.ctx.audit(conn, Action.MODEL_CREATE, Subject.REGISTERED_MODEL, name,
                        {"owner": row["owner"], "risk_tier": risk_tier, "tags": tags})
         return model_row(conn, name)
 
@@ -128,7 +129,7 @@ class RegistryBackend:
             if changes:
                 conn.execute(registered_models.update().where(registered_models.c.id == row.id)
                              .values(**changes, updated_ms=now_ms()))
-                self.ctx.audit(conn, "registry.update_model", "registered_model", name,
+                self.ctx.audit(conn, Action.MODEL_UPDATE, Subject.REGISTERED_MODEL, name,
                                {k: (new_tags if k == "tags" else v) for k, v in changes.items()})
             return load_models(conn, [model_row(conn, name)])[0]
 
@@ -216,7 +217,7 @@ class RegistryBackend:
                      {"context": item["context"]})
         # The values audit verify replays the row against: the bundle, the metrics, and a digest
         # of the whole snapshot exactly as stored.
-        self.ctx.audit(conn, "registry.register_version", "model_version", ref,
+        self.ctx.audit(conn, Action.VERSION_REGISTER, Subject.MODEL_VERSION, ref,
                        {"run_id": facts.run_id, "bundle_digest": facts.bundle_digest, "flavor": facts.flavor,
                         "datasets": [dataset_ref(d) for d in datasets], "metrics": metrics,
                         "snapshot_digest": snapshot_digest(**snapshot)})
@@ -238,7 +239,7 @@ class RegistryBackend:
             if changes:
                 conn.execute(model_versions.update().where(model_versions.c.id == row.id)
                              .values(**changes, updated_ms=now_ms()))
-                self.ctx.audit(conn, "registry.update_version", "model_version", f"{name}/{row.version}",
+                self.ctx.audit(conn, Action.VERSION_UPDATE, Subject.MODEL_VERSION, f"{name}/{row.version}",
                                {"description": description, "tags": new_tags})
             return load_version(conn, model, row.version)
 

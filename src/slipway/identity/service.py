@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slipway.governance.identity import IssuedToken, TokenInfo, User
+from slipway.identity.users import IssuedToken, TokenInfo, User
 from slipway.store.context import Host
 
 

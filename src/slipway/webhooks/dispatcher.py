@@ -11,6 +11,7 @@ delivery is retried: delivery is at least once, and receivers de-duplicate on
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import threading
 import time
@@ -23,16 +24,20 @@ from sqlalchemy import or_, select
 
 from slipway.core.auth import Principal
 from slipway.core.clock import now_ms
-from slipway.governance.records import DispatchSummary
-from slipway.governance.secret_box import unseal
-from slipway.governance.servicenow import change_request_body, change_request_url
-from slipway.governance.webhook_signing import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 from slipway.store.context import ServiceContext
-from slipway.store.schema.governance import approval_requests, webhook_attempts, webhook_deliveries, webhooks
+from slipway.store.schema.webhooks import webhook_attempts, webhook_deliveries, webhooks
+from slipway.webhooks.records import DispatchSummary
+from slipway.webhooks.secret_box import unseal
+from slipway.webhooks.servicenow import change_request_body, change_request_url
+from slipway.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 
 log = logging.getLogger("slipway.webhooks")
 LEASE_MS = 60_000
 
+
+# Governance owns approval requests: a ticket's id is recorded on its request by this function,
+# named by path because governance sits above webhooks.
+EXTERNAL_REF_RECORDER = "slipway.governance.approvals:record_external_ref"
 
 class Dispatcher:
     """Sends due deliveries. ``run_once`` for a batch; ``start`` for a background thread."""
@@ -129,9 +134,9 @@ class Dispatcher:
             return
         request_id = orjson.loads(row.payload)["data"]["request_id"]
         if sys_id:
-            conn.execute(approval_requests.update().where(approval_requests.c.id == request_id).values(external_ref=sys_id))
-            self.ctx.audit(conn, "approval.external_ref", "approval_request", request_id,
-                           {"system": "servicenow", "sys_id": sys_id, "number": result.get("number")})
+            module, _, name = EXTERNAL_REF_RECORDER.partition(":")
+            getattr(importlib.import_module(module), name)(self.ctx, conn, request_id, "servicenow", sys_id,
+                                                           result.get("number"))
 
     def run_once(self, limit: int = 100) -> DispatchSummary:
         """Send every delivery that is due (up to ``limit``) once."""
