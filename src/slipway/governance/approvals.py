@@ -10,6 +10,7 @@ from slipway.core.errors import InvalidInput
 from slipway.core.events import Action, Subject
 from slipway.core.settings import Settings
 from slipway.governance.records import ApprovalRequest, Decision
+from slipway.governance.settings import governance_settings
 from slipway.store.context import ServiceContext
 from slipway.store.queries import one_row
 from slipway.store.schema.governance import approval_decisions, approval_requests
@@ -20,7 +21,7 @@ DEFAULT_TIERS = {"low": 1, "medium": 1, "high": 2}
 def required_approvals(settings: Settings, risk_tier: str, policy_minimum: int = 0) -> int:
     """Approvals a version needs: its risk tier's count (``governance.risk_tiers``), or more if its
     policy says so."""
-    tiers = {**DEFAULT_TIERS, **(settings.section("governance").get("risk_tiers") or {})}
+    tiers = {**DEFAULT_TIERS, **governance_settings(settings).risk_tiers}
     if risk_tier not in tiers:
         raise InvalidInput(f"risk tier {risk_tier!r} has no approval count; configure governance.risk_tiers "
                            f"(known: {', '.join(sorted(tiers))})")

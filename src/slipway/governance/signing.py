@@ -17,10 +17,11 @@ from typing import Any
 import orjson
 
 from slipway.core.settings import Settings
+from slipway.governance.settings import governance_settings
 
 
 def signing_secret(settings: Settings) -> bytes:
-    configured = settings.section("governance").get("signing_secret")
+    configured = governance_settings(settings).signing_secret
     if configured:
         return str(configured).encode()
     path = Path(settings.home) / "governance-secret"

@@ -30,8 +30,8 @@ SERVABLE_STATES = ("approved", "deployed")
 
 def protected_aliases(ctx: ServiceContext) -> tuple[str, ...]:
     """The aliases that need ``alias.protected`` and an approved or deployed version."""
-    configured = ctx.settings.section("governance").get("protected_aliases")
-    return tuple(str(a) for a in configured) if isinstance(configured, list) else DEFAULT_PROTECTED_ALIASES
+    configured: tuple[str, ...] | None = ctx.settings.domain("governance").protected_aliases
+    return DEFAULT_PROTECTED_ALIASES if configured is None else configured
 
 
 def check_alias_name(alias: str) -> str:

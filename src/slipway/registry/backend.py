@@ -63,10 +63,9 @@ class RegistryBackend:
 
     # -- settings ---------------------------------------------------------------------------
     def risk_tiers(self) -> tuple[str, ...]:
-        configured = self.ctx.settings.section("governance").get("risk_tiers")
-        if isinstance(configured, dict | list) and configured:
-            return tuple(str(t) for t in configured)
-        return DEFAULT_RISK_TIERS
+        # [governance] is typed by governance (slipway.governance.settings), which sits above the registry.
+        configured: dict[str, int] = self.ctx.settings.domain("governance").risk_tiers
+        return tuple(configured) or DEFAULT_RISK_TIERS
 
     def protected_aliases(self) -> tuple[str, ...]:
         return protected_aliases(self.ctx)

@@ -29,6 +29,7 @@ from slipway.store.schema.webhooks import webhook_attempts, webhook_deliveries, 
 from slipway.webhooks.records import DispatchSummary
 from slipway.webhooks.secret_box import unseal
 from slipway.webhooks.servicenow import change_request_body, change_request_url
+from slipway.webhooks.settings import dispatch_in_server, servicenow_settings, webhook_settings
 from slipway.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 
 log = logging.getLogger("slipway.webhooks")
@@ -44,12 +45,12 @@ class Dispatcher:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx.as_principal(Principal("webhook-dispatcher", frozenset({"admin"}), "service"))
-        conf = ctx.settings.section("governance").get("webhooks") or {}
-        self.max_attempts = int(conf.get("max_attempts", 8))
-        self.base_delay_s = float(conf.get("base_delay_s", 2.0))
-        self.max_delay_s = float(conf.get("max_delay_s", 3600.0))
-        self.timeout_s = float(conf.get("timeout_s", 5.0))
-        self.interval_s = float(conf.get("interval_s", 1.0))
+        conf = webhook_settings(ctx.settings)
+        self.max_attempts = conf.max_attempts
+        self.base_delay_s = conf.base_delay_s
+        self.max_delay_s = conf.max_delay_s
+        self.timeout_s = conf.timeout_s
+        self.interval_s = conf.interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -90,9 +91,9 @@ class Dispatcher:
         if row.kind == "servicenow":
             body, url = orjson.dumps(change_request_body(event)), change_request_url(row.url)
             # The Table API takes basic auth; the credentials live in settings, never in the database.
-            creds = self.ctx.settings.section("governance").get("servicenow") or {}
-            if creds.get("username"):
-                auth = httpx.BasicAuth(str(creds["username"]), str(creds.get("password", "")))
+            creds = servicenow_settings(self.ctx.settings)
+            if creds.username:
+                auth = httpx.BasicAuth(creds.username, creds.password)
         else:
             body, url = row.payload.encode(), row.url
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "slipway-webhooks/1",
@@ -173,7 +174,7 @@ def dispatcher_lifespan(ctx: ServiceContext, inner: Callable[[Any], Any]) -> Cal
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
         dispatcher = None
-        if ctx.settings.section("governance").get("dispatch_in_server", True):
+        if dispatch_in_server(ctx.settings):
             dispatcher = Dispatcher(ctx)
             dispatcher.start()
         try:

@@ -16,12 +16,13 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from slipway.core.errors import InvalidInput
 from slipway.core.settings import Settings
+from slipway.webhooks.settings import secrets_key
 
 PREFIX = "fernet:"
 
 
 def _key(settings: Settings) -> bytes:
-    configured = settings.section("governance").get("secrets_key")
+    configured = secrets_key(settings)
     if configured:
         return str(configured).encode()
     path = Path(settings.home) / "secrets-key"
