@@ -48,7 +48,7 @@ class ReportEndpoints:
         summary = {n: {k: b[k] for k in (*HEADLINE, "four_fifths_passed", "small_groups")} for n, b in attributes.items()}
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)
-            bundle_digest = version_row(conn, model, number).bundle_digest  # type: ignore[attr-defined]
+            bundle_digest = version_row(conn, model, number).bundle_digest
         inputs = {"model_bundle_digest": bundle_digest,
                   "dataset_digest": EvidenceEndpoints._dataset_version(self, dataset).digest if dataset else None}  # type: ignore[arg-type]
         report = {**report, "inputs": inputs}
@@ -82,10 +82,10 @@ class ReportEndpoints:
         chosen = [r for r in reports if report_version is None or r.report_version == report_version]
         if not chosen:
             raise NotFound(f"{ref} has no fairness report" + (f" version {report_version}" if report_version else ""))
-        return orjson.loads(self.ctx.blobs.read_bytes(chosen[0].digest))  # type: ignore[no-any-return]
+        return orjson.loads(self.ctx.blobs.read_bytes(chosen[0].digest))
 
     @endpoint("read")
-    def card(self, ref: str, format: str = "json") -> str:
+    def card(self, ref: str, format: str = "md") -> str:
         """The model card, as ``md``, ``html`` or ``json`` text."""
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)

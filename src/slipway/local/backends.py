@@ -26,7 +26,7 @@ BACKEND_PATHS: dict[str, str] = {
 @functools.cache
 def backend_class(name: str) -> type:
     module_name, _, class_name = BACKEND_PATHS[name].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 def available_backends() -> dict[str, type]:

@@ -51,7 +51,7 @@ def require_alias_rights(ctx: ServiceContext, alias: str, verb: str = "move") ->
 
 
 def current_holder(conn: Connection, model_id: str, alias: str) -> int | None:
-    return conn.execute(select(model_aliases.c.version).where(  # type: ignore[no-any-return]
+    return conn.execute(select(model_aliases.c.version).where(
         model_aliases.c.model_id == model_id, model_aliases.c.alias == alias)).scalar()
 
 

@@ -103,7 +103,7 @@ class RegistryBackend:
             row = self._insert_model(conn, name, check_value(description, "description"), owner, tier, checked_tags)
             return load_models(conn, [row])[0]
 
-    @endpoint("read")
+    @endpoint("registry.write", "governance.configure")
     def update_model(self, name: str, description: str | None = None, owner: str | None = None,
                      risk_tier: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
         """Change a model's description, owner, risk tier or tags (tags are merged). The risk tier

@@ -54,7 +54,7 @@ def load_models(conn: Connection, rows: list[Any], all_models: bool = False) -> 
     latest_query = select(model_versions.c.model_id, func.max(model_versions.c.version)).group_by(model_versions.c.model_id)
     if not all_models:
         latest_query = latest_query.where(model_versions.c.model_id.in_(ids))
-    latest = dict(conn.execute(latest_query).all())  # type: ignore[arg-type]
+    latest = dict(conn.execute(latest_query).all())
     aliases = aliases_by_model(conn, None if all_models else ids)
     return [
         RegisteredModel(r.name, r.description, r.owner, r.risk_tier, from_json(r.tags, {}), r.created_ms, r.updated_ms,
