@@ -9,6 +9,7 @@ import inspect
 
 import slipway
 from slipway.core.auth import endpoints_of
+from slipway.core.domains import DOMAINS
 from slipway.local.backends import backend_class
 from slipway.workspace import SERVICE_PATHS, Workspace
 
@@ -21,8 +22,8 @@ EXPORTED = {
 }
 SERVICES = {"tracking", "audit", "identity", "data", "registry", "lineage", "governance", "pipelines", "serving",
             "monitoring"}
-# Service name -> backend name, where they differ (ws.serving is the deploy backend).
-BACKEND_OF = {"serving": "deploy"}
+# Service attribute -> backend name, from the one table of domains (ws.serving is the deploy backend).
+BACKEND_OF = {d.service_attribute: d.name for d in DOMAINS}
 
 
 def test_import_slipway_exports_exactly_the_public_names() -> None:
@@ -64,7 +65,7 @@ def test_service_methods_have_their_backend_endpoints_signatures() -> None:
     for service, path in SERVICE_PATHS.items():
         module, _, cls_name = path.partition(":")
         service_cls = getattr(importlib.import_module(module), cls_name)
-        backend_cls = backend_class(BACKEND_OF.get(service, service))
+        backend_cls = backend_class(BACKEND_OF[service])
         endpoints = endpoints_of(backend_cls)
         for name, signature in _forwarded(service_cls).items():
             if name not in endpoints:

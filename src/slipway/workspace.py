@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from slipway.blobs.store import BlobStore
+from slipway.core.domains import SERVICE_PATHS
 from slipway.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -26,18 +27,6 @@ if TYPE_CHECKING:
     from slipway.registry.service import RegistryService
     from slipway.tracking.service import TrackingService
 
-SERVICE_PATHS: dict[str, str] = {
-    "tracking": "slipway.tracking.service:TrackingService",
-    "audit": "slipway.audit.service:AuditService",
-    "identity": "slipway.identity.service:IdentityService",
-    "data": "slipway.data.service:DataService",
-    "registry": "slipway.registry.service:RegistryService",
-    "lineage": "slipway.lineage.service:LineageService",
-    "governance": "slipway.governance.service:GovernanceService",
-    "pipelines": "slipway.pipelines.service:PipelineService",
-    "serving": "slipway.deploy.service:DeployService",
-    "monitoring": "slipway.monitoring.service:MonitoringService",
-}
 
 
 class Workspace:
