@@ -12,24 +12,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from slipway.blobs.store import BlobStore
+from slipway.core.domains import SERVICE_PATHS
 from slipway.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from slipway.audit.service import AuditService
+    from slipway.data.service import DataService
+    from slipway.deploy.service import DeployService
+    from slipway.governance.service import GovernanceService
+    from slipway.identity.service import IdentityService
+    from slipway.lineage.service import LineageService
+    from slipway.monitoring.service import MonitoringService
+    from slipway.pipelines.service import PipelineService
+    from slipway.registry.service import RegistryService
     from slipway.tracking.service import TrackingService
 
-SERVICE_PATHS: dict[str, str] = {
-    "tracking": "slipway.tracking.service:TrackingService",
-    "audit": "slipway.audit.service:AuditService",
-    "identity": "slipway.governance.identity_service:IdentityService",
-    "data": "slipway.data.service:DataService",
-    "registry": "slipway.registry.service:RegistryService",
-    "lineage": "slipway.lineage.service:LineageService",
-    "governance": "slipway.governance.service:GovernanceService",
-    "pipelines": "slipway.pipelines.service:PipelineService",
-    "serving": "slipway.deploy.service:DeployService",
-    "monitoring": "slipway.monitoring.service:MonitoringService",
-}
 
 
 class Workspace:
@@ -46,7 +43,7 @@ class Workspace:
 
     @property
     def blobs(self) -> BlobStore:
-        return self._transport.blobs  # type: ignore[no-any-return]
+        return self._transport.blobs
 
     @property
     def principal(self) -> Any:
@@ -64,42 +61,42 @@ class Workspace:
 
     @property
     def tracking(self) -> TrackingService:
-        return self.service("tracking")  # type: ignore[no-any-return]
+        return self.service("tracking")
 
     @property
     def audit(self) -> AuditService:
-        return self.service("audit")  # type: ignore[no-any-return]
+        return self.service("audit")
 
     @property
-    def identity(self) -> Any:
+    def identity(self) -> IdentityService:
         return self.service("identity")
 
     @property
-    def data(self) -> Any:
+    def data(self) -> DataService:
         return self.service("data")
 
     @property
-    def registry(self) -> Any:
+    def registry(self) -> RegistryService:
         return self.service("registry")
 
     @property
-    def lineage(self) -> Any:
+    def lineage(self) -> LineageService:
         return self.service("lineage")
 
     @property
-    def governance(self) -> Any:
+    def governance(self) -> GovernanceService:
         return self.service("governance")
 
     @property
-    def pipelines(self) -> Any:
+    def pipelines(self) -> PipelineService:
         return self.service("pipelines")
 
     @property
-    def serving(self) -> Any:
+    def serving(self) -> DeployService:
         return self.service("serving")
 
     @property
-    def monitoring(self) -> Any:
+    def monitoring(self) -> MonitoringService:
         return self.service("monitoring")
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,14 @@ def test_precedence(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert load_settings().metric_batch_size == Settings.metric_batch_size  # the default
     (tmp_path / "slipway.toml").write_text(
         '[slipway]\nmetric_batch_size = 111\nstore_uri = "sqlite:///file.db"\nlocal_roles = ["viewer"]\n'
-        'home = "state"\n\n[serving]\nworkers = 4\n'
+        'home = "state"\n\n[serving]\nmax_batch_rows = 4\n'
     )
     from_file = load_settings()
     assert from_file.metric_batch_size == 111 and from_file.store_uri == "sqlite:///file.db"
     assert from_file.local_roles == ("viewer",)
     assert from_file.home == (tmp_path / "state").resolve()  # relative to the config file
-    assert from_file.section("serving") == {"workers": 4}
+    assert from_file.section("serving") == {"max_batch_rows": 4}
+    assert from_file.domain("serving").max_batch_rows == 4 and from_file.domain("serving").max_wait_ms == 2.0
     clean_env.setenv("SLIPWAY_METRIC_BATCH_SIZE", "222")
     clean_env.setenv("SLIPWAY_ALLOW_ANONYMOUS", "yes")
     from_env = load_settings()
@@ -56,4 +58,37 @@ def test_bad_values_are_clear_errors(clean_env: pytest.MonkeyPatch, tmp_path: Pa
         load_settings(colour="red")
     (tmp_path / "slipway.toml").write_text("[slipway\n")
     with pytest.raises(InvalidInput, match=r"slipway\.toml"):
+        load_settings()
+
+
+def test_each_domain_table_is_typed_and_checked_when_settings_load(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from slipway.audit.settings import AuditSettings, audit_settings
+    from slipway.governance.settings import GovernanceSettings, governance_settings
+    from slipway.webhooks.settings import webhook_settings
+
+    (tmp_path / "slipway.toml").write_text(
+        '[governance]\nprotected_aliases = ["prod"]\n[governance.risk_tiers]\nlow = 1\ncritical = 3\n'
+        '[governance.webhooks]\nmax_attempts = 2\nbase_delay_s = 1\n[audit]\ncheckpoints = ["a", "b"]\n')
+    settings = load_settings()
+    governance = governance_settings(settings)
+    assert isinstance(governance, GovernanceSettings) and governance.risk_tiers == {"low": 1, "critical": 3}
+    assert governance.protected_aliases == ("prod",) and governance.dispatch_in_server is True
+    assert webhook_settings(settings).max_attempts == 2 and webhook_settings(settings).base_delay_s == 1.0
+    assert webhook_settings(settings).timeout_s == 5.0  # the default fills what the file leaves out
+    assert audit_settings(settings) == AuditSettings(checkpoints=("a", "b"))
+    assert audit_settings(load_settings(config_path=None)).checkpoints == ("a", "b")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[governance]\nrisk_tier = {low = 1}\n", "unknown [governance] settings risk_tier; known: risk_tiers"),
+    ("[governance.webhooks]\nmax_attempt = 2\n", "unknown [governance.webhooks] settings max_attempt"),
+    ("[governance.risk_tiers]\nhigh = \"two\"\n", "governance.risk_tiers must be a table of a whole number"),
+    ("[serving]\nmax_batch_rows = true\n", "serving.max_batch_rows = True must be a whole number"),
+    ("[audit]\norigin = 5\n", "audit.origin = 5 must be text in quotes"),
+    ("[governence]\nrisk_tiers = {}\n", "unknown settings table [governence]"),
+])
+def test_a_wrong_domain_setting_is_refused_when_settings_load(clean_env: pytest.MonkeyPatch, tmp_path: Path,
+                                                              text: str, message: str) -> None:
+    (tmp_path / "slipway.toml").write_text(text)
+    with pytest.raises(InvalidInput, match=re.escape(message)):
         load_settings()

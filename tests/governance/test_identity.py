@@ -18,8 +18,8 @@ from slipway.core.auth import Principal
 from slipway.core.environment import os_user
 from slipway.core.errors import PermissionDenied, Unauthenticated
 from slipway.core.settings import load_settings
+from slipway.governance.ledger_checks import decision_problems as check_decision_signatures
 from slipway.identity.keys import generate_key_files
-from slipway.identity.proof import check_decision_signatures
 from slipway.local.transport import LocalTransport
 from slipway.store.schema.core import audit_events
 from slipway.store.schema.governance import approval_decisions

@@ -10,9 +10,10 @@ import orjson
 import pytest
 
 from slipway.core.errors import InvalidInput, PermissionDenied
-from slipway.governance.servicenow import sign_callback
-from slipway.governance.webhook_signing import verify_signature
-from slipway.store.outbox import emit
+from slipway.core.events import WebhookEvent
+from slipway.webhooks.outbox import emit
+from slipway.webhooks.servicenow import sign_callback
+from slipway.webhooks.signing import verify_signature
 from tests.governance.credit import register_credit
 from tests.governance.receiver import Receiver
 from tests.support import free_port
@@ -47,7 +48,7 @@ def test_receiver_down_gets_retries_with_backoff_in_the_log(people) -> None:  # 
     admin = people()
     hook = admin.governance.add_webhook(f"http://127.0.0.1:{free_port()}/hook", ["alert"])["webhook"]
     with _db(admin).write() as conn:
-        assert emit(conn, "alert", {"monitor": "credit-drift", "severity": "high"}) == 1
+        assert emit(conn, WebhookEvent.ALERT, {"monitor": "credit-drift", "severity": "high"}) == 1
     for _ in range(3):
         admin.governance.dispatch()
         time.sleep(0.25)
@@ -64,7 +65,7 @@ def test_server_error_is_retried_until_the_receiver_recovers(people) -> None:  #
     with Receiver(status=503) as receiver:
         hook = admin.governance.add_webhook(receiver.url, ["*"])["webhook"]
         with _db(admin).write() as conn:
-            emit(conn, "deployment.rolled_back", {"deployment": "credit-prod", "to_version": 1})
+            emit(conn, WebhookEvent.DEPLOYMENT_ROLLED_BACK, {"deployment": "credit-prod", "model": "credit", "version": 1})
         assert admin.governance.dispatch().retrying == 1
         receiver.status = 200
         time.sleep(0.1)
@@ -77,7 +78,7 @@ def test_outbox_rolls_back_with_the_change(people) -> None:  # type: ignore[no-u
     admin = people()
     hook = admin.governance.add_webhook("http://127.0.0.1:9/never", ["alert"])["webhook"]
     with pytest.raises(RuntimeError), _db(admin).write() as conn:
-        emit(conn, "alert", {"x": 1})
+        emit(conn, WebhookEvent.ALERT, {"x": 1})
         raise RuntimeError("the change failed")
     assert admin.governance.deliveries(hook.id) == []
     with pytest.raises(InvalidInput, match="unknown event type"), _db(admin).write() as conn:
@@ -119,13 +120,13 @@ def test_servicenow_change_request_and_signed_callback(people) -> None:  # type:
 def test_a_dispatcher_killed_mid_send_leaves_the_delivery_for_another(people) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
-    from slipway.governance.dispatcher import Dispatcher
+    from slipway.webhooks.dispatcher import Dispatcher
 
     admin = people()
     with Receiver() as receiver:
         hook = admin.governance.add_webhook(receiver.url, ["alert"])["webhook"]
         with _db(admin).write() as conn:
-            emit(conn, "alert", {"monitor": "m1"})
+            emit(conn, WebhookEvent.ALERT, {"monitor": "m1"})
         crashed = Dispatcher(admin._transport.ctx)
         assert len(crashed._claim(10)) == 1  # claimed, then the process dies before sending
         assert admin.governance.dispatch().attempted == 0  # the lease keeps others off meanwhile

@@ -15,6 +15,7 @@ from slipway.audit.keys import destinations as configured_destinations
 from slipway.audit.keys import load_signing_key, load_verify_key
 from slipway.audit.proofs import prove
 from slipway.audit.records import InclusionProof, LedgerVerdict
+from slipway.audit.settings import audit_settings
 from slipway.audit.verify import verify_ledger
 from slipway.core.auth import endpoint
 from slipway.core.errors import InvalidInput, NotFound
@@ -102,7 +103,7 @@ class AuditBackend:
             for published in destinations.read_checkpoints(location):
                 if int(published.get("tree_size", 0)) >= row.seq:
                     return published
-        if self.ctx.settings.section("audit").get("signing_key"):
+        if audit_settings(self.ctx.settings).signing_key:
             from slipway.audit.checkpoints import make_checkpoint
 
             return make_checkpoint(self.ctx.db, self.ctx.settings, load_signing_key(self.ctx.settings))[0]

@@ -30,12 +30,12 @@ Check = Callable[[CheckContext], list[Problem]]
 
 # Checks of the rows that govern behaviour against the events that should explain them.
 CHECK_PATHS: list[str] = [
-    "slipway.audit.replay:check_model_versions",
-    "slipway.audit.replay:check_aliases",
-    "slipway.audit.replay:check_models",
+    "slipway.registry.ledger_checks:check_model_versions",
+    "slipway.registry.ledger_checks:check_aliases",
+    "slipway.registry.ledger_checks:check_models",
     "slipway.audit.replay:check_users",
-    "slipway.audit.replay:check_policies",
-    "slipway.audit.decisions:check_decisions",
+    "slipway.governance.ledger_checks:check_policies",
+    "slipway.governance.ledger_checks:check_decisions",
 ]
 _REGISTERED: dict[str, Check] = {}
 

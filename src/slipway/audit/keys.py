@@ -13,28 +13,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from slipway.audit.settings import audit_settings
 from slipway.core.errors import AlreadyExists, InvalidInput
 from slipway.core.settings import Settings
 from slipway.core.transparency import ProofError, load_public_key
 
 
-def audit_settings(settings: Settings) -> dict[str, Any]:
-    return settings.section("audit")
-
-
 def origin(settings: Settings) -> str:
-    return str(audit_settings(settings).get("origin") or "slipway")
+    return audit_settings(settings).origin or "slipway"
 
 
 def destinations(settings: Settings) -> list[str]:
     """Where checkpoints are published (``[audit] checkpoints``: one location or a list)."""
-    value = audit_settings(settings).get("checkpoints") or []
-    return [str(v) for v in ([value] if isinstance(value, str) else value)]
+    value = audit_settings(settings).checkpoints
+    return [value] if isinstance(value, str) and value else list(value) if not isinstance(value, str) else []
 
 
 def generate_key(path: Path) -> Path:
@@ -58,7 +54,7 @@ def generate_key(path: Path) -> Path:
 
 def load_signing_key(settings: Settings, path: str | None = None) -> Ed25519PrivateKey:
     """The configured private key. Refused when missing, not Ed25519, or readable by others."""
-    chosen = path or audit_settings(settings).get("signing_key")
+    chosen = path or audit_settings(settings).signing_key
     if not chosen:
         raise InvalidInput("no checkpoint signing key: set [audit] signing_key in slipway.toml to a key made with "
                            "'slipway audit keygen PATH' (keep it outside the store)")
@@ -85,13 +81,13 @@ def load_verify_key(settings: Settings, pem: str | None = None) -> Ed25519Public
     try:
         if pem:
             return load_public_key(pem)
-        configured = audit_settings(settings).get("public_key")
+        configured = audit_settings(settings).public_key
         if configured:
             return load_public_key(Path(str(configured)).expanduser().read_bytes())
     except OSError as err:
         raise InvalidInput(f"cannot read the audit public key {configured}: {err.strerror}") from err
     except ProofError as err:
         raise InvalidInput(f"the audit public key is not usable: {err}") from err
-    if audit_settings(settings).get("signing_key"):
+    if audit_settings(settings).signing_key:
         return load_signing_key(settings).public_key()
     return None

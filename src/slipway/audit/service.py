@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway.audit.records import InclusionProof, LedgerVerdict
 from slipway.core.clock import parse_time
 from slipway.store.context import Host
 from slipway.store.ledger import AuditEvent
 
+if TYPE_CHECKING:
+    from slipway.audit.backend import AuditBackend
+
 
 class AuditService:
     def __init__(self, host: Host) -> None:
-        self._backend: Any = host.backend("audit")
+        self._backend: AuditBackend = host.backend("audit")
 
     def log(self, subject: str | None = None, action: str | None = None, since: str | None = None,
             until: str | None = None, limit: int = 100, actor: str | None = None) -> list[AuditEvent]:

@@ -90,7 +90,7 @@ class ObjectBlobStore(BlobStore):
     # -- reading ----------------------------------------------------------------------------
     def open(self, digest: str) -> BinaryIO:  # noqa: D102 - see BlobStore
         try:
-            return self.fs.open(self.path_of(digest), "rb")  # type: ignore[no-any-return]
+            return self.fs.open(self.path_of(digest), "rb")
         except FileNotFoundError as err:
             raise NotFound(not_stored(digest, self.uri)) from err
 

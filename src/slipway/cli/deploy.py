@@ -15,7 +15,7 @@ from slipway.core.records import as_plain
 app = typer.Typer(help="Deployments: variants, canary, shadow and A/B traffic.", no_args_is_help=True)
 
 
-def _variant_rows(deployment) -> list[list[object]]:  # type: ignore[no-untyped-def]
+def _variant_rows(deployment) -> list[list[object]]:
     return [[v.name, v.role, f"{v.model}/{v.version}", v.ref, f"{v.weight:g}%"] for v in deployment.variants]
 
 

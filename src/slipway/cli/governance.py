@@ -20,7 +20,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(webhooks_app, name="webhooks")
 
 
-def _print_request(request, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_request(request, as_json: bool) -> None:
     if as_json:
         print_json(request)
         return

@@ -6,6 +6,7 @@ import typer
 
 from slipway.cli.context import workspace
 from slipway.cli.output import JsonOption, console, fail, print_json
+from slipway.core.events import Action, Subject
 
 
 def register(app: typer.Typer) -> None:
@@ -35,7 +36,7 @@ def register(app: typer.Typer) -> None:
             # Uploads to a server whose artifact store is an object store spool in $SLIPWAY_HOME/tmp.
             remove_stale_temporaries(str(ws.settings.home / "tmp"), grace_seconds)
             with local.db.write() as conn:
-                local.ctx.audit(conn, "blobs.gc", "artifact_store", local.blobs.uri,
+                local.ctx.audit(conn, Action.BLOBS_GC, Subject.ARTIFACT_STORE, local.blobs.uri,
                                 {"deleted": report.deleted, "bytes_freed": report.bytes_freed, "live": report.live})
         if as_json:
             print_json(report)

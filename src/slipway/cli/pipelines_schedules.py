@@ -68,8 +68,9 @@ def register(app: typer.Typer) -> None:
     def schedules(as_json: bool = JsonOption) -> None:
         """Schedules and triggers, with their state and next fire time."""
         ws = workspace().pipelines
-        items = {"schedules": ws.list_schedules(), "triggers": ws.list_triggers()}
-        rows = [_describe(s) for s in items["schedules"]] + [_describe(t) for t in items["triggers"]]
+        schedules, triggers = ws.list_schedules(), ws.list_triggers()
+        items = {"schedules": schedules, "triggers": triggers}
+        rows = [_describe(s) for s in schedules] + [_describe(t) for t in triggers]
         show(items, as_json, "schedules and triggers", COLUMNS, rows)
 
     @app.command("update")

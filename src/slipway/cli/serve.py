@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         if workers < 1 or not 0 < port < 65536:
             fail(f"--workers must be at least 1 and --port from 1 to 65535 (got {workers}, {port})")
         settings = load_settings()
-        options = ServeOptions.from_section(settings.section("serving"), max_batch_rows=max_batch_rows,
+        options = ServeOptions.from_settings(settings, max_batch_rows=max_batch_rows,
                                             max_wait_ms=max_wait_ms, payload_log=False if no_payload_log else None,
                                             auth=True if auth else None,
                                             allow_unapproved=True if allow_unapproved else None)

@@ -55,12 +55,17 @@ class Principal:
         return "*" in granted or permission in granted
 
     def require(self, permission: str, what: str = "") -> None:
-        if not self.can(permission):
+        self.require_any((permission,), what)
+
+    def require_any(self, permissions: tuple[str, ...], what: str = "") -> None:
+        """PermissionDenied unless the principal holds at least one of ``permissions``."""
+        if not any(self.can(p) for p in permissions):
             roles = ", ".join(sorted(self.roles)) or "none"
-            holders = " or ".join(roles_holding(permission))
+            holders = " or ".join(dict.fromkeys(r for p in permissions for r in roles_holding(p)))
+            needed = " or ".join(f"'{p}'" for p in permissions)
             raise PermissionDenied(
-                f"{self.name} (roles: {roles}) may not {what or permission}; it needs the "
-                f"'{permission}' permission, which the {holders} role grants"
+                f"{self.name} (roles: {roles}) may not {what or permissions[0]}; it needs the "
+                f"{needed} permission, which the {holders} role grants"
             )
 
 
@@ -82,8 +87,9 @@ class DecisionSigner(Protocol):
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def endpoint(permission: str) -> Callable[[F], F]:
-    """Mark a backend method as part of the API, callable by principals holding ``permission``.
+def endpoint(permission: str, *alternatives: str) -> Callable[[F], F]:
+    """Mark a backend method as part of the API, callable by principals holding ``permission`` or
+    any of the ``alternatives`` (e.g. ``@endpoint("governance.validate", "data.write")``).
 
     The server publishes every marked method as ``POST /api/v1/<service>/<method>``; the check
     runs inside the method, so embedded and remote callers are authorised alike. So do the limits
@@ -91,24 +97,26 @@ def endpoint(permission: str) -> Callable[[F], F]:
     learns nothing from them).
     """
 
+    permissions = (permission, *alternatives)
+
     def mark(fn: F) -> F:
         names = list(inspect.signature(fn).parameters)[1:]
 
         @functools.wraps(fn)
         def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            self.ctx.principal.require(permission, fn.__name__.replace("_", " "))
+            self.ctx.principal.require_any(permissions, fn.__name__.replace("_", " "))
             if args or kwargs:
                 check_arguments({**dict(zip(names, args, strict=False)), **kwargs})
             return fn(self, *args, **kwargs)
 
-        checked.__slipway_permission__ = permission  # type: ignore[attr-defined]
+        checked.__slipway_permission__ = " or ".join(permissions)  # type: ignore[attr-defined]
         return checked  # type: ignore[return-value]
 
     return mark
 
 
 def endpoints_of(backend_cls: type) -> dict[str, str]:
-    """The API methods of a backend class and the permission each needs."""
+    """The API methods of a backend class and the permission each needs (``"a or b"``: any of them)."""
     found = {}
     for name in dir(backend_cls):
         permission = getattr(getattr(backend_cls, name), "__slipway_permission__", None)

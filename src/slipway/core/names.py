@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from slipway.core.errors import InvalidInput
+from slipway.core.limits import whole_number
 
 # Checked with fullmatch: a pattern ending in "$" also accepts a trailing newline.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
@@ -62,3 +63,9 @@ def check_number(value: Any, what: str = "metric value") -> float:
     if math.isnan(result) and not isinstance(value, float):  # pragma: no cover
         raise InvalidInput(f"{what} is not a number")
     return result
+
+
+def split_versioned(ident: str, separator: str) -> tuple[str, int] | None:
+    """``("name", 3)`` for ``"name<separator>3"`` (a lineage id), None when it is not one."""
+    name, _, number = ident.rpartition(separator)
+    return (name, int(number)) if name and whole_number(number) is not None else None

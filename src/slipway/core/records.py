@@ -22,9 +22,9 @@ _REGISTRY: dict[str, type] = {}
 # Every module of the package that defines records (tests/core/test_record_types.py keeps this
 # complete). Imported lazily, the first time a tag is met whose class is not registered yet.
 RECORD_MODULES = (
-    "slipway.audit.records", "slipway.data.records", "slipway.deploy.records", "slipway.governance.identity",
-    "slipway.governance.identity_keys",
-    "slipway.governance.records", "slipway.lineage.records", "slipway.models.records",
+    "slipway.audit.records", "slipway.data.records", "slipway.deploy.records", "slipway.identity.users",
+    "slipway.identity.backend_keys",
+    "slipway.governance.records", "slipway.webhooks.records", "slipway.lineage.records", "slipway.models.records",
     "slipway.monitoring.monitor_records",
     "slipway.pipelines.gates", "slipway.pipelines.records", "slipway.registry.records",
     "slipway.store.ledger", "slipway.tracking.records",

@@ -61,13 +61,28 @@ class Settings:
     reproduces: str = ""
     # The start-up and hot-path shortcuts (slipway.core.fastpaths); false runs only the normal paths.
     fast_paths: bool = True
-    # Every other table of the config file, by name (e.g. "governance", "serving").
+    # Every other table of the config file, by name (e.g. "governance", "serving"), as written;
+    # each is declared and typed by its domain (slipway.core.sections) and read through domain().
     sections: dict[str, Any] = dataclasses.field(default_factory=dict)
     config_path: str = ""
+    _typed: dict[str, Any] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
 
     def section(self, name: str) -> dict[str, Any]:
+        """The table ``name`` as written (untyped); domain code reads :meth:`domain` instead."""
         value = self.sections.get(name, {})
         return value if isinstance(value, dict) else {}
+
+    def domain(self, name: str) -> Any:
+        """The typed settings of table ``name`` (e.g. ``GovernanceSettings``), defaults filled in.
+
+        Raises:
+            InvalidInput: an unknown table, key or a value of the wrong type.
+        """
+        if name not in self._typed:
+            from slipway.core.sections import parse_section
+
+            self._typed[name] = parse_section(name, self.sections.get(name) or {})
+        return self._typed[name]
 
     @property
     def resolved_store_uri(self) -> str:
@@ -83,7 +98,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
-_ENV_SKIP = {"sections", "config_path"}
+_ENV_SKIP = {"sections", "config_path", "_typed"}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -186,4 +201,10 @@ def load_settings(**overrides: Any) -> Settings:
         values["home"] = (config_path.parent / values["home"]).resolve()
     if not values.get("user"):
         values["user"] = os_user()
-    return Settings(**values, sections=sections, config_path=str(config_path or ""))
+    settings = Settings(**values, sections=sections, config_path=str(config_path or ""))
+    for name in sections:  # every table is checked once, here (an unknown key is refused at start)
+        try:
+            settings.domain(name)
+        except InvalidInput as err:
+            raise InvalidInput(f"{config_path}: {err.message}") from err
+    return settings

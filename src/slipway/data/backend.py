@@ -20,6 +20,7 @@ from slipway.blobs.manifest import check_stored_manifest
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput
+from slipway.core.events import Action, Subject
 from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.names import check_name, check_value
@@ -104,10 +105,10 @@ class DataBackend:
         if dataset is None:
             conn.execute(datasets.insert().values(id=new_id(), name=name, description="",
                                                   key_columns=orjson.dumps(keys or []).decode(), created_ms=now_ms()))
-            self.ctx.audit(conn, "dataset.create", "dataset", name, {"key_columns": keys or []})
+            self.ctx.audit(conn, Action.DATASET_CREATE, Subject.DATASET, name, {"key_columns": keys or []})
         elif keys is not None and orjson.loads(dataset.key_columns) != keys:
             conn.execute(datasets.update().where(datasets.c.id == dataset.id).values(key_columns=orjson.dumps(keys).decode()))
-            self.ctx.audit(conn, "dataset.set_key", "dataset", name, {"key_columns": keys})
+            self.ctx.audit(conn, Action.DATASET_SET_KEY, Subject.DATASET, name, {"key_columns": keys})
         query = select(datasets).where(datasets.c.name == name)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()  # serialise numbering per dataset
@@ -119,7 +120,7 @@ class DataBackend:
         row = {"id": new_id(), "dataset_id": dataset.id, "version": version, "created_ms": now_ms(),
                "created_by": self.ctx.principal.name, **values}
         conn.execute(dataset_versions.insert().values(**row))
-        self.ctx.audit(conn, "dataset_version.create", "dataset_version", f"{name}@{version}",
+        self.ctx.audit(conn, Action.DATASET_VERSION_CREATE, Subject.DATASET_VERSION, f"{name}@{version}",
                        {"digest": values["digest"], "rows": values["rows"], "files": values["file_count"],
                         "size": values["size"]})
         return to_version(dataset, conn.execute(select(dataset_versions).where(dataset_versions.c.id == row["id"])).one())
@@ -182,7 +183,7 @@ class DataBackend:
                     row = {"dataset_id": dataset.id, "revision": revision, "body": body,
                            "source_version": source_version, "created_ms": now_ms(), "created_by": self.ctx.principal.name}
                     conn.execute(dataset_schemas.insert().values(**row))
-                    self.ctx.audit(conn, "dataset.schema_save", "dataset", name, {"revision": revision})
+                    self.ctx.audit(conn, Action.DATASET_SCHEMA_SAVE, Subject.DATASET, name, {"revision": revision})
                     return SchemaRevision(name, revision, body, source_version, row["created_ms"], row["created_by"])
             except sa_exc.IntegrityError as err:
                 if attempt == COMMIT_ATTEMPTS - 1:

@@ -8,6 +8,7 @@ import orjson
 from sqlalchemy import Connection, func, select
 
 from slipway.core.errors import NotFound
+from slipway.core.names import split_versioned
 from slipway.data.records import Dataset, DatasetVersion
 from slipway.store.schema.data import dataset_versions, datasets
 
@@ -55,3 +56,13 @@ def list_dataset_records(conn: Connection) -> list[Dataset]:
              .join(counts, counts.c.dataset_id == datasets.c.id, isouter=True).order_by(datasets.c.name))
     return [Dataset(r.name, r.description, orjson.loads(r.key_columns), r.created_ms, r.n or 0, r.latest)
             for r in conn.execute(query)]
+
+
+def version_node_exists(conn: Connection, ident: str) -> bool:
+    """Whether the lineage node ``name@N`` is a dataset version (True when ``ident`` is not of that shape)."""
+    parsed = split_versioned(ident, "@")
+    if parsed is None:
+        return True
+    query = (select(dataset_versions.c.id).join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+             .where(datasets.c.name == parsed[0], dataset_versions.c.version == parsed[1]))
+    return conn.execute(query.limit(1)).first() is not None

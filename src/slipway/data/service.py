@@ -42,6 +42,7 @@ from slipway.store.context import Host
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from slipway.data.backend import DataBackend
     from slipway.data.checkout import CheckedOut
     from slipway.data.profile import TableProfile
 
@@ -51,7 +52,7 @@ Progress = Callable[[int], None]
 class DataService:
     def __init__(self, host: Host) -> None:
         self._host = host
-        self._backend: Any = host.backend("data")
+        self._backend: DataBackend = host.backend("data")
         self._stat_cache: StatCache | None = None
 
     @property
@@ -128,7 +129,7 @@ class DataService:
 
     def _latest(self, name: str) -> DatasetVersion | None:
         try:
-            return self._backend.get_version(name)  # type: ignore[no-any-return]
+            return self._backend.get_version(name)
         except NotFound:
             return None
 
@@ -201,7 +202,7 @@ class DataService:
         name, version = parse_ref(ref)
         if version is None:
             version = self._pinned().get(name)
-        return self._backend.get_version(name, version)  # type: ignore[no-any-return]
+        return self._backend.get_version(name, version)
 
     def _pinned(self) -> dict[str, int]:
         pins = {}
@@ -212,14 +213,14 @@ class DataService:
         return pins
 
     def list_datasets(self) -> list[Dataset]:
-        return self._backend.list_datasets()  # type: ignore[no-any-return]
+        return self._backend.list_datasets()
 
     def versions(self, name: str) -> list[DatasetVersion]:
-        return self._backend.list_versions(name)  # type: ignore[no-any-return]
+        return self._backend.list_versions(name)
 
     def usage(self, ref: Any) -> DatasetUsage:
         version = self.get_version(ref)
-        return self._backend.usage(version.name, version.version)  # type: ignore[no-any-return]
+        return self._backend.usage(version.name, version.version)
 
     def files(self, ref: Any) -> list[dict[str, Any]]:
         from slipway.data import access
@@ -281,7 +282,7 @@ class DataService:
     def verify(self, ref: Any) -> VerifyReport:
         """Re-hash every blob of a version where it is stored; the report names corrupt files."""
         version = self.get_version(ref)
-        return self._backend.verify_version(version.name, version.version)  # type: ignore[no-any-return]
+        return self._backend.verify_version(version.name, version.version)
 
     def diff(self, old_ref: Any, new_ref: Any, top: int = 5) -> DatasetDiff:
         """Files added/removed/changed; for tables also rows by key, schema changes and shifted columns."""
@@ -341,11 +342,11 @@ class DataService:
         return quality.infer(self, ref, table, save)
 
     def schema(self, name: str, revision: int | None = None) -> SchemaRevision:
-        return self._backend.get_schema(name, revision)  # type: ignore[no-any-return]
+        return self._backend.get_schema(name, revision)
 
     def save_schema(self, name: str, body: str, source_version: int | None = None) -> SchemaRevision:
         """Store edited YAML as the next revision (it is checked first; a bad schema stores nothing)."""
-        return self._backend.save_schema(name, body, source_version)  # type: ignore[no-any-return]
+        return self._backend.save_schema(name, body, source_version)
 
     def validate(self, target: Any, schema: Any = None, table: str | None = None,
                  at_ms: int | None = None) -> ValidationReport:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, PermissionDenied
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.deploy import transitions
 from slipway.deploy.canary import decide
@@ -82,7 +83,7 @@ class DeployBackend:
             details = {"variants": [{k: v[k] for k in ("name", "role", "model", "version", "weight")}
                                     for v in variants]}
             add_history(conn, deployment_id, revision, "apply", self.ctx.principal.name, details)
-            self.ctx.audit(conn, "deployment.apply", "deployment", name, details)
+            self.ctx.audit(conn, Action.DEPLOYMENT_APPLY, Subject.DEPLOYMENT, name, details)
             for v in variants:
                 add_edge(conn, "model_version", f"{v['model']}/{v['version']}", "deployed_to", "deployment", name,
                          {"role": v["role"], "variant": v["name"]})
@@ -197,7 +198,7 @@ class DeployBackend:
             with self.ctx.db.write() as conn:
                 row = deployment_row(conn, name)
                 add_history(conn, row.id, int(row.revision), "promote.blocked", self.ctx.principal.name, details)
-                self.ctx.audit(conn, "deployment.promote.blocked", "deployment", name, details)
+                self.ctx.audit(conn, Action.DEPLOYMENT_PROMOTE_BLOCKED, Subject.DEPLOYMENT, name, details)
             return {"action": "blocked", **details}
         return {"action": decision.action, **details}
 
@@ -229,7 +230,7 @@ class DeployBackend:
                 id=record.id, deployment=record.deployment, digest=digest, rows=record.rows, requests=record.requests,
                 first_ms=record.first_ms, last_ms=record.last_ms, columns=orjson.dumps(record.columns).decode(),
                 created_ms=now_ms()))
-            self.ctx.audit(conn, "deployment.payload_segment", "deployment", record.deployment,
+            self.ctx.audit(conn, Action.DEPLOYMENT_PAYLOAD_SEGMENT, Subject.DEPLOYMENT, record.deployment,
                            {"digest": digest, "rows": record.rows})
         return record
 
@@ -257,7 +258,7 @@ class DeployBackend:
                          "label": orjson.dumps(item["label"]).decode(), "created_ms": now_ms()})
         with self.ctx.db.write() as conn:
             upsert(conn, inference_feedback, rows, ["request_id"], ["label", "created_ms", "deployment"])
-            self.ctx.audit(conn, "deployment.feedback", "deployment", deployment, {"labels": len(rows)})
+            self.ctx.audit(conn, Action.DEPLOYMENT_FEEDBACK, Subject.DEPLOYMENT, deployment, {"labels": len(rows)})
         return len(rows)
 
     @endpoint("read")

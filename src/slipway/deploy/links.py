@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from slipway.core.errors import Conflict
+from slipway.core.events import Action, Subject
 from slipway.governance.checks import failure_message
 from slipway.governance.gate import passing_check, record_check
 from slipway.governance.lifecycle import require_allowed, set_state
@@ -72,7 +73,7 @@ def promote_version(ctx: ServiceContext, conn: Connection, model: str, version: 
         if check is None:
             raise PromotionBlocked(f"{model}/{version} may not be deployed under its policy now", model, version)
         set_state(conn, row.id, row.state, "deployed")
-        ctx.audit(conn, "model_version.transition", "model_version", f"{model}/{version}",
+        ctx.audit(conn, Action.VERSION_TRANSITION, Subject.MODEL_VERSION, f"{model}/{version}",
                   {"from": row.state, "to": "deployed", "reason": reason, "check_id": check.id})
         outcome["governance"] = "deployed"
         row = version_row(conn, model, version)

@@ -73,3 +73,7 @@ def merged_counters(conn: Connection, deployment_id: str, revision: int) -> dict
         current = VariantCounters.from_dict(orjson.loads(counters))
         merged[variant] = merged[variant].merge(current) if variant in merged else current
     return merged
+
+
+def deployment_exists(conn: Connection, name: str) -> bool:
+    return conn.execute(select(deployments.c.name).where(deployments.c.name == name).limit(1)).first() is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +20,9 @@ from slipway.core.errors import InvalidInput
 from slipway.deploy.outcomes import outcome_metrics
 from slipway.deploy.records import Deployment, DeploymentStatus, HistoryEntry, PayloadSegment
 from slipway.store.context import Host
+
+if TYPE_CHECKING:
+    from slipway.deploy.backend import DeployBackend
 
 
 def read_spec(spec: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -44,7 +47,7 @@ def read_spec(spec: str | Path | dict[str, Any]) -> dict[str, Any]:
 class DeployService:
     def __init__(self, host: Host) -> None:
         self._host = host
-        self._backend: Any = host.backend("deploy")
+        self._backend: DeployBackend = host.backend("deploy")
 
     def apply(self, spec: str | Path | dict[str, Any]) -> Deployment:
         """Create or update a deployment from a spec (mapping, YAML path or YAML text)."""
@@ -53,32 +56,32 @@ class DeployService:
         return deployment
 
     def get(self, name: str) -> Deployment:
-        return self._backend.get(name)  # type: ignore[no-any-return]
+        return self._backend.get(name)
 
     def list_deployments(self) -> list[Deployment]:
-        return self._backend.list_deployments()  # type: ignore[no-any-return]
+        return self._backend.list_deployments()
 
     def status(self, name: str) -> DeploymentStatus:
-        return self._backend.status(name)  # type: ignore[no-any-return]
+        return self._backend.status(name)
 
     def history(self, name: str, limit: int = 100) -> list[HistoryEntry]:
-        return self._backend.history(name, limit)  # type: ignore[no-any-return]
+        return self._backend.history(name, limit)
 
     def promote(self, name: str, reason: str = "manual promotion") -> Deployment:
-        return self._backend.promote(name, reason)  # type: ignore[no-any-return]
+        return self._backend.promote(name, reason)
 
     def rollback(self, name: str, reason: str = "manual rollback") -> Deployment:
-        return self._backend.rollback(name, reason)  # type: ignore[no-any-return]
+        return self._backend.rollback(name, reason)
 
     def canary_tick(self, name: str) -> dict[str, Any]:
         """Run one canary evaluation now (the server's controller does this on a timer)."""
-        return self._backend.canary_tick(name)  # type: ignore[no-any-return]
+        return self._backend.canary_tick(name)
 
     def add_feedback(self, deployment: str, items: list[dict[str, Any]]) -> int:
-        return self._backend.add_feedback(deployment, items)  # type: ignore[no-any-return]
+        return self._backend.add_feedback(deployment, items)
 
     def payload_segments(self, name: str, since_ms: int = 0) -> list[PayloadSegment]:
-        return self._backend.payload_segments(name, since_ms)  # type: ignore[no-any-return]
+        return self._backend.payload_segments(name, since_ms)
 
     def payload_log(self, name: str, since_ms: int = 0) -> pa.Table:
         """Every logged row of the deployment (one row per predicted row), as one Arrow table."""

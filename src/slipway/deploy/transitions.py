@@ -10,11 +10,12 @@ from sqlalchemy import Connection
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict
+from slipway.core.events import Action, Subject, WebhookEvent
 from slipway.deploy.rows import add_history, bump, load_deployment, write_variants
 from slipway.deploy.spec import canary_weight_plan
 from slipway.store.context import ServiceContext
-from slipway.store.outbox import emit
 from slipway.store.schema.deploy import deployments
+from slipway.webhooks.outbox import emit
 
 
 def _variants_of(row: Any, conn: Connection) -> list[dict[str, Any]]:
@@ -47,8 +48,8 @@ def advance(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, 
     revision = bump(conn, row, canary_step=step, step_started_ms=now_ms())
     details = {**details, "weights": weights}
     add_history(conn, row.id, revision, "canary.advance", ctx.principal.name, details)
-    ctx.audit(conn, "deployment.canary.advance", "deployment", row.name, details)
-    emit(conn, "deployment.canary_step", {"deployment": row.name, "step": step, **details})
+    ctx.audit(conn, Action.DEPLOYMENT_CANARY_ADVANCE, Subject.DEPLOYMENT, row.name, details)
+    emit(conn, WebhookEvent.DEPLOYMENT_CANARY_STEP, {"deployment": row.name, "step": step, **details})
     return revision
 
 
@@ -65,8 +66,8 @@ def promote(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, 
     details = {**details, "promoted": f"{canary['model']}/{canary['version']}",
                "replaced": [f"{v['model']}/{v['version']}" for v in variants if v["role"] == "stable"]}
     add_history(conn, row.id, revision, "promote", ctx.principal.name, details)
-    ctx.audit(conn, "deployment.promote", "deployment", row.name, details)
-    emit(conn, "deployment.deployed", {"deployment": row.name, "model": canary["model"],
+    ctx.audit(conn, Action.DEPLOYMENT_PROMOTE, Subject.DEPLOYMENT, row.name, details)
+    emit(conn, WebhookEvent.DEPLOYMENT_DEPLOYED, {"deployment": row.name, "model": canary["model"],
                                        "version": canary["version"], **details})
     return canary
 
@@ -89,8 +90,8 @@ def rollback(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str,
     revision = bump(conn, row, status="rolled_back", spec=orjson.dumps(spec).decode(), step_started_ms=now_ms())
     details = {**details, "rolled_back": f"{canary['model']}/{canary['version']}"}
     add_history(conn, row.id, revision, "rollback", ctx.principal.name, details)
-    ctx.audit(conn, "deployment.rollback", "deployment", row.name, details)
-    emit(conn, "deployment.rolled_back", {"deployment": row.name, "model": canary["model"],
+    ctx.audit(conn, Action.DEPLOYMENT_ROLLBACK, Subject.DEPLOYMENT, row.name, details)
+    emit(conn, WebhookEvent.DEPLOYMENT_ROLLED_BACK, {"deployment": row.name, "model": canary["model"],
                                           "version": canary["version"], **details})
     return canary
 

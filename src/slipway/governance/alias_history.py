@@ -1,37 +1,14 @@
-"""What was in production when: alias holders at a past time, from the registry's typed history.
-
-Every alias move and removal appends a row to ``model_alias_history`` in the same transaction as
-the move and its audit event (:mod:`slipway.registry.aliases`). Replaying the rows in order up to a
-time gives the exact holders at that time; ``audit verify`` checks the rows against the ledger, whose Merkle tree and signed checkpoints
-prove the history was not rewritten.
-"""
+"""Governance's "what was in production at time T" endpoint over the registry's alias history
+(:mod:`slipway.registry.alias_history` reads the rows; only the registry owns them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
-
 from slipway.core.auth import endpoint
 from slipway.core.errors import InvalidInput
+from slipway.registry.alias_history import alias_moves, aliases_at
 from slipway.store.context import ServiceContext
-from slipway.store.schema.registry import model_alias_history
-
-
-def aliases_at(conn: Connection, at_ms: int, model: str | None = None) -> list[dict[str, Any]]:
-    """[{model, alias, version, set_by, since_ms}] holding at ``at_ms``, sorted by model and alias."""
-    query = select(model_alias_history).where(model_alias_history.c.ts_ms <= at_ms)
-    if model:
-        query = query.where(model_alias_history.c.model_name == model)
-    holders: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in conn.execute(query.order_by(model_alias_history.c.seq)):
-        key = (row.model_name, row.alias)
-        if row.version is None:
-            holders.pop(key, None)
-        else:
-            holders[key] = {"model": row.model_name, "alias": row.alias, "version": int(row.version),
-                            "set_by": row.set_by, "since_ms": row.ts_ms}
-    return [holders[key] for key in sorted(holders)]
 
 
 class AliasHistoryEndpoints:
@@ -52,6 +29,4 @@ class AliasHistoryEndpoints:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidInput(f"limit must be a whole number from 1 to 10000, got {limit!r}")
         with self.ctx.db.read() as conn:
-            rows = conn.execute(select(model_alias_history).where(model_alias_history.c.model_name == model)
-                                .order_by(model_alias_history.c.seq.desc()).limit(limit)).all()
-        return [{"alias": r.alias, "version": r.version, "set_by": r.set_by, "at_ms": r.ts_ms} for r in rows]
+            return alias_moves(conn, model, limit)

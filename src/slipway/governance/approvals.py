@@ -7,8 +7,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from slipway.core.errors import InvalidInput
+from slipway.core.events import Action, Subject
 from slipway.core.settings import Settings
 from slipway.governance.records import ApprovalRequest, Decision
+from slipway.governance.settings import governance_settings
+from slipway.store.context import ServiceContext
 from slipway.store.queries import one_row
 from slipway.store.schema.governance import approval_decisions, approval_requests
 
@@ -18,7 +21,7 @@ DEFAULT_TIERS = {"low": 1, "medium": 1, "high": 2}
 def required_approvals(settings: Settings, risk_tier: str, policy_minimum: int = 0) -> int:
     """Approvals a version needs: its risk tier's count (``governance.risk_tiers``), or more if its
     policy says so."""
-    tiers = {**DEFAULT_TIERS, **(settings.section("governance").get("risk_tiers") or {})}
+    tiers = {**DEFAULT_TIERS, **governance_settings(settings).risk_tiers}
     if risk_tier not in tiers:
         raise InvalidInput(f"risk tier {risk_tier!r} has no approval count; configure governance.risk_tiers "
                            f"(known: {', '.join(sorted(tiers))})")
@@ -62,3 +65,11 @@ def list_requests(conn: Connection, model: str | None, status: str | None, limit
         query = query.where(approval_requests.c.status == status)
     rows = conn.execute(query.order_by(approval_requests.c.created_ms.desc()).limit(max(1, min(limit, 10_000)))).all()
     return [request_record(conn, r) for r in rows]
+
+
+def record_external_ref(ctx: ServiceContext, conn: Connection, request_id: str, system: str, ref: str,
+                        number: str | None) -> None:
+    """Record the ticket an ITSM system (e.g. ServiceNow) opened for an approval request (audited)."""
+    conn.execute(approval_requests.update().where(approval_requests.c.id == request_id).values(external_ref=ref))
+    ctx.audit(conn, Action.APPROVAL_EXTERNAL_REF, Subject.APPROVAL_REQUEST, request_id,
+              {"system": system, "sys_id": ref, "number": number})

@@ -2,7 +2,7 @@
 
 Lifecycle and policies (:mod:`.backend_lifecycle`), approvals (:mod:`.backend_approvals`),
 fairness reports and model cards (:mod:`.backend_reports`), data validation verdicts
-(:mod:`.backend_evidence`), webhooks (:mod:`.backend_webhooks`).
+(:mod:`.backend_evidence`), webhooks (:mod:`slipway.webhooks.backend`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from slipway.governance.backend_approvals import ApprovalEndpoints
 from slipway.governance.backend_evidence import EvidenceEndpoints
 from slipway.governance.backend_lifecycle import LifecycleEndpoints
 from slipway.governance.backend_reports import ReportEndpoints
-from slipway.governance.backend_webhooks import WebhookEndpoints
 from slipway.store.context import ServiceContext
+from slipway.webhooks.backend import WebhookEndpoints
 
 
 class GovernanceBackend(LifecycleEndpoints, ApprovalEndpoints, ReportEndpoints, EvidenceEndpoints, WebhookEndpoints,

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, PermissionDenied
+from slipway.core.events import Action, Subject, WebhookEvent, approval_action
 from slipway.core.ids import new_id
 from slipway.governance.approvals import (
     list_requests,
@@ -26,11 +27,11 @@ from slipway.governance.lifecycle import require_allowed, set_state
 from slipway.governance.policy import parse_policy
 from slipway.governance.records import ApprovalRequest, CheckResult
 from slipway.governance.refs import resolve_version, version_row
-from slipway.governance.servicenow import verify_callback
 from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
-from slipway.store.outbox import emit
 from slipway.store.schema.governance import approval_decisions, approval_requests
+from slipway.webhooks.outbox import emit
+from slipway.webhooks.servicenow import verify_callback
 
 
 class ApprovalEndpoints:
@@ -66,8 +67,8 @@ class ApprovalEndpoints:
             set_state(conn, row.id, row.state, "pending_approval")
             details = {"request_id": request_id, "reason": reason.strip(), "required": required, "from": row.state,
                        "check_id": check.id, "risk_tier": tier, "policy_id": policy_id}
-            self.ctx.audit(conn, "approval.request", "model_version", f"{model}/{number}", details)
-            emit(conn, "approval.requested", {"model": model, "version": number, "request_id": request_id,
+            self.ctx.audit(conn, Action.APPROVAL_REQUEST, Subject.MODEL_VERSION, f"{model}/{number}", details)
+            emit(conn, WebhookEvent.APPROVAL_REQUESTED, {"model": model, "version": number, "request_id": request_id,
                                               "requested_by": self.ctx.principal.name, "reason": reason.strip(),
                                               "required": required})
             return request_record(conn, load_request(conn, request_id))
@@ -92,12 +93,12 @@ class ApprovalEndpoints:
     def _insert_decision(self, conn: Connection, req: Any, decision: str, comment: str) -> None:
         subject = f"{req.model}/{req.version}"
         # Proof of who decided (token via the server, the approver's key embedded), checked by audit verify.
-        proof = prove_decision(self.ctx, conn, f"approval.{decision}", subject,
+        proof = prove_decision(self.ctx, conn, approval_action(decision), subject,
                                {"request_id": req.id, "comment": comment})
         conn.execute(approval_decisions.insert().values(
             id=new_id(), request_id=req.id, approver=self.ctx.principal.name, decision=decision, comment=comment,
             proof=orjson.dumps(proof).decode(), created_ms=now_ms()))
-        self.ctx.audit(conn, f"approval.{decision}", "model_version", subject,
+        self.ctx.audit(conn, approval_action(decision), Subject.MODEL_VERSION, subject,
                        {"request_id": req.id, "comment": comment, "proof": proof})
 
     def _finish(self, conn: Connection, req: Any, row: Any, outcome: str) -> None:
@@ -110,10 +111,10 @@ class ApprovalEndpoints:
             # Freeze the card as approved: a blob named in the ledger, so later edits cannot rewrite it.
             card = build_card(conn, version_row(conn, req.model, req.version))
             details["card_digest"] = self.ctx.blobs.put_bytes(render(card, "json").encode())
-        self.ctx.audit(conn, "model_version.transition", "model_version", f"{req.model}/{req.version}", details)
+        self.ctx.audit(conn, Action.VERSION_TRANSITION, Subject.MODEL_VERSION, f"{req.model}/{req.version}", details)
         approvers = [r.approver for r in conn.execute(select(approval_decisions.c.approver).where(
             approval_decisions.c.request_id == req.id, approval_decisions.c.decision == outcome))]
-        emit(conn, f"approval.{status}", {"model": req.model, "version": req.version, "request_id": req.id,
+        emit(conn, WebhookEvent(f"approval.{status}"), {"model": req.model, "version": req.version, "request_id": req.id,
                                           "approvers" if outcome == "approve" else "rejected_by": approvers})
 
     @endpoint("governance.approve")

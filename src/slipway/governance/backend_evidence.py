@@ -13,6 +13,7 @@ from typing import Any
 
 from slipway.core.auth import endpoint
 from slipway.core.errors import InvalidInput
+from slipway.core.events import Action, Subject
 from slipway.core.hashing import hash_bytes
 from slipway.core.limits import whole_number
 from slipway.core.names import check_name
@@ -42,16 +43,14 @@ class EvidenceEndpoints:
 
     def _record(self, version: DatasetVersion, details: dict[str, Any]) -> dict[str, Any]:
         with self.ctx.db.write() as conn:
-            self.ctx.audit(conn, "data.validation", "dataset_version", f"{version.name}@{version.version}", details)
+            self.ctx.audit(conn, Action.DATA_VALIDATION, Subject.DATASET_VERSION, f"{version.name}@{version.version}", details)
         return details
 
-    @endpoint("read")
+    @endpoint("governance.validate", "data.write")
     def validate_dataset(self, dataset_version: str, table: str | None = None) -> dict[str, Any]:
         """Validate a stored dataset version against its dataset's stored schema, here (on the server
         in remote mode), and record the verdict for policies. Needs ``data.write`` or
         ``governance.validate``."""
-        if not any(self.ctx.principal.can(p) for p in ("governance.validate", "data.write")):
-            self.ctx.principal.require("data.write", "validate a dataset version")
         version = self._dataset_version(dataset_version)
         schema = DataBackend(self.ctx).get_schema(version.name)  # NotFound names the missing schema
         entry = table_entry(manifest_of(self.ctx.blobs, version), version, table)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject, WebhookEvent
 from slipway.core.ids import new_id
 from slipway.core.names import check_name
 from slipway.governance.approvals import open_request_id
@@ -22,8 +23,8 @@ from slipway.governance.refs import resolve_version, version_row
 from slipway.registry.aliases import SERVABLE_STATES, check_alias_name, move_alias, require_alias_rights
 from slipway.registry.rows import aliases_by_model, model_row
 from slipway.store.context import ServiceContext
-from slipway.store.outbox import emit
 from slipway.store.schema.governance import policies, policy_checks
+from slipway.webhooks.outbox import emit
 
 
 class LifecycleEndpoints:
@@ -48,7 +49,7 @@ class LifecycleEndpoints:
             return VersionStatus(model, number, row.state, row.risk_tier, row.owner, list(ALLOWED.get(row.state, ())),
                                  aliases, open_request_id(conn, model, number), last)
 
-    @endpoint("read")
+    @endpoint("registry.write", "governance.validate", "governance.approve", "deploy")
     def transition(self, ref: str, to_state: str, reason: str = "") -> VersionStatus:
         """Move a version to ``to_state``; checked against the allowed transitions and, for validated
         and deployed, the version's policy. ``approved`` is reached only through approvals."""
@@ -60,17 +61,18 @@ class LifecycleEndpoints:
         if to_state in PERMISSION_FOR:
             self.ctx.principal.require(PERMISSION_FOR[to_state], f"move a version to {to_state}")
         with self.ctx.db.read() as conn:
-            current = version_row(conn, model, number).state  # type: ignore[attr-defined]
+            current = version_row(conn, model, number).state
         require_allowed(model, number, current, to_state)
 
         def change(conn: Connection, row: Any, check: CheckResult | None) -> VersionStatus:
             require_allowed(model, number, row.state, to_state)
             set_state(conn, row.id, row.state, to_state)
-            self.ctx.audit(conn, "model_version.transition", "model_version", f"{model}/{number}",
+            self.ctx.audit(conn, Action.VERSION_TRANSITION, Subject.MODEL_VERSION, f"{model}/{number}",
                            {"from": row.state, "to": to_state, "reason": reason, "check_id": check.id if check else None})
             if to_state == "deployed":
-                emit(conn, "deployment.deployed", {"model": model, "version": number, "reason": reason})
-            return row.state  # type: ignore[no-any-return]
+                emit(conn, WebhookEvent.DEPLOYMENT_DEPLOYED, {"deployment": None, "model": model, "version": number,
+                                                              "reason": reason})
+            return row.state
 
         if to_state in CHECKED_STATES:
             gated_write(self.ctx, model, number, to_state, change)
@@ -79,11 +81,9 @@ class LifecycleEndpoints:
                 change(conn, version_row(conn, model, number), None)
         return self.status(f"{model}/{number}")
 
-    @endpoint("read")
+    @endpoint("governance.validate", "registry.write", "governance.approve")
     def check(self, ref: str, target_state: str = "approved") -> CheckResult:
         """Evaluate the version's policy for ``target_state`` and store the signed result."""
-        if not any(self.ctx.principal.can(p) for p in ("registry.write", "governance.validate", "governance.approve")):
-            self.ctx.principal.require("governance.validate", "run a policy check")
         if target_state not in ALLOWED:
             raise InvalidInput(f"unknown state {target_state!r}; states are {', '.join(ALLOWED)}")
         model, number = self._resolve(ref)
@@ -124,7 +124,7 @@ class LifecycleEndpoints:
             conn.execute(policies.insert().values(id=new_id(), scope=scope, target=target,
                                                   revision=info.revision, source=source, digest=info.digest,
                                                   created_by=info.created_by, created_ms=info.created_ms))
-            self.ctx.audit(conn, "policy.set", "policy", f"{scope}:{target}", {"revision": info.revision, "digest": info.digest})
+            self.ctx.audit(conn, Action.POLICY_SET, Subject.POLICY, f"{scope}:{target}", {"revision": info.revision, "digest": info.digest})
             return info
 
     @endpoint("read")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.governance.backend_evidence import EvidenceEndpoints
 from slipway.governance.card_render import render
@@ -47,7 +48,7 @@ class ReportEndpoints:
         summary = {n: {k: b[k] for k in (*HEADLINE, "four_fifths_passed", "small_groups")} for n, b in attributes.items()}
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)
-            bundle_digest = version_row(conn, model, number).bundle_digest  # type: ignore[attr-defined]
+            bundle_digest = version_row(conn, model, number).bundle_digest
         inputs = {"model_bundle_digest": bundle_digest,
                   "dataset_digest": EvidenceEndpoints._dataset_version(self, dataset).digest if dataset else None}  # type: ignore[arg-type]
         report = {**report, "inputs": inputs}
@@ -60,7 +61,7 @@ class ReportEndpoints:
                    "digest": digest, "summary": orjson.dumps(summary).decode(), "dataset": dataset,
                    "created_by": self.ctx.principal.name, "created_ms": now_ms()}
             conn.execute(fairness_reports.insert().values(**row))
-            self.ctx.audit(conn, "fairness.report", "model_version", f"{model}/{number}",
+            self.ctx.audit(conn, Action.FAIRNESS_REPORT, Subject.MODEL_VERSION, f"{model}/{number}",
                            {"report_version": row["report_version"], "digest": digest, "dataset": dataset, "inputs": inputs,
                             "disparate_impact": {n: s["disparate_impact_ratio"] for n, s in summary.items()}})
             return _info(conn.execute(select(fairness_reports).where(fairness_reports.c.id == row["id"])).one())
@@ -81,10 +82,10 @@ class ReportEndpoints:
         chosen = [r for r in reports if report_version is None or r.report_version == report_version]
         if not chosen:
             raise NotFound(f"{ref} has no fairness report" + (f" version {report_version}" if report_version else ""))
-        return orjson.loads(self.ctx.blobs.read_bytes(chosen[0].digest))  # type: ignore[no-any-return]
+        return orjson.loads(self.ctx.blobs.read_bytes(chosen[0].digest))
 
     @endpoint("read")
-    def card(self, ref: str, format: str = "json") -> str:
+    def card(self, ref: str, format: str = "md") -> str:
         """The model card, as ``md``, ``html`` or ``json`` text."""
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)
@@ -105,5 +106,5 @@ class ReportEndpoints:
             revision = int(last or 0) + 1
             conn.execute(model_card_sections.insert().values(model=model, version=number, section=section, revision=revision,
                                                              text=text, edited_by=self.ctx.principal.name, created_ms=now_ms()))
-            self.ctx.audit(conn, "card.edit", "model_version", f"{model}/{number}", {"section": section, "revision": revision})
+            self.ctx.audit(conn, Action.CARD_EDIT, Subject.MODEL_VERSION, f"{model}/{number}", {"section": section, "revision": revision})
             return {"model": model, "version": number, "section": section, "revision": revision}

@@ -16,9 +16,9 @@ from sqlalchemy import Connection, or_, select
 from slipway.core.errors import InvalidInput
 from slipway.governance.approvals import request_record
 from slipway.governance.evidence import card_sections
+from slipway.registry.aliases import aliases_of_version
 from slipway.store.schema.core import lineage_edges
 from slipway.store.schema.governance import approval_requests, fairness_reports
-from slipway.store.schema.registry import model_aliases
 
 SECTIONS = ("intended_use", "out_of_scope_use", "limitations", "ethical_considerations", "training_data_notes",
             "evaluation_notes", "caveats_and_recommendations")
@@ -54,13 +54,12 @@ def build_card(conn: Connection, row: Any) -> dict[str, Any]:
     requests = [request_record(conn, r) for r in conn.execute(
         select(approval_requests).where(approval_requests.c.model == model, approval_requests.c.version == number)
         .order_by(approval_requests.c.created_ms))]
-    aliases = [a.alias for a in conn.execute(select(model_aliases.c.alias).where(
-        model_aliases.c.model_id == row.model_id, model_aliases.c.version == number))]
+    aliases = aliases_of_version(conn, row.model_id, number)
     return {
         "model": model, "version": number, "state": row.state, "owner": row.owner, "risk_tier": row.risk_tier,
         "description": row.description or row.model_description, "flavor": row.flavor, "run_id": row.run_id,
         "bundle_digest": row.bundle_digest, "created_by": row.created_by, "created_ms": row.created_ms,
-        "aliases": sorted(aliases),
+        "aliases": aliases,
         "training_data": [d for d in datasets if d.get("context", "training") == "training"],
         "evaluation_data": [d for d in datasets if d.get("context", "training") != "training"],
         "metrics": orjson.loads(row.metrics or "{}"), "params": orjson.loads(row.params or "{}"),

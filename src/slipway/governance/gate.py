@@ -14,11 +14,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 
 from slipway.core.errors import Conflict
+from slipway.core.events import Action, Subject, WebhookEvent
 from slipway.governance.checks import evaluate, failure_message, store_check
 from slipway.governance.records import CheckResult
 from slipway.governance.refs import version_row
 from slipway.store.context import ServiceContext
-from slipway.store.outbox import emit
+from slipway.webhooks.outbox import emit
 
 T = TypeVar("T")
 
@@ -33,9 +34,9 @@ def record_check(ctx: ServiceContext, conn: Connection, row: Any, target: str, p
     subject = f"{row.model_name}/{row.version}"
     details = {"check_id": result.id, "target_state": target, "passed": result.passed,
                "failed": [o.requirement for o in result.failures]}
-    ctx.audit(conn, "policy.check", "model_version", subject, details)
+    ctx.audit(conn, Action.POLICY_CHECK, Subject.MODEL_VERSION, subject, details)
     if not result.passed:
-        emit(conn, "policy.failed", {"model": row.model_name, "version": row.version, "target_state": target,
+        emit(conn, WebhookEvent.POLICY_FAILED, {"model": row.model_name, "version": row.version, "target_state": target,
                                      "check_id": result.id,
                                      "failures": [{"requirement": o.requirement, "detail": o.detail} for o in result.failures]})
     return result
@@ -52,7 +53,7 @@ def passing_check(ctx: ServiceContext, conn: Connection, row: Any, target: str, 
     if not all(o.passed for o in outcomes):
         return None
     result = store_check(conn, ctx.settings, ctx.principal.name, row.model_name, row.version, target, info, outcomes)
-    ctx.audit(conn, "policy.check", "model_version", f"{row.model_name}/{row.version}",
+    ctx.audit(conn, Action.POLICY_CHECK, Subject.MODEL_VERSION, f"{row.model_name}/{row.version}",
               {"check_id": result.id, "target_state": target, "passed": True, "failed": []})
     return result
 

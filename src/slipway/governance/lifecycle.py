@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput
-from slipway.store.schema.registry import model_versions
+from slipway.registry.rows import set_version_state
 
 STATES = ("registered", "validated", "pending_approval", "approved", "deployed", "retired", "rejected", "revoked")
 
@@ -63,11 +62,6 @@ def require_allowed(model: str, version: int, current: str, target: str) -> None
 
 
 def set_state(conn: Connection, version_id: str, current: str, target: str) -> None:
-    """Move the row from ``current`` to ``target``; Conflict if someone else moved it meanwhile."""
-    result = conn.execute(
-        model_versions.update()
-        .where(model_versions.c.id == version_id, model_versions.c.state == current)
-        .values(state=target, updated_ms=now_ms())
-    )
-    if result.rowcount != 1:
-        raise Conflict(f"the version changed state while moving it from {current} to {target}; retry")
+    """Move the row from ``current`` to ``target`` through the registry, which owns version rows;
+    Conflict if someone else moved it meanwhile. Check the move with :func:`require_allowed` first."""
+    set_version_state(conn, version_id, current, target)

@@ -15,7 +15,7 @@ evaluation, which runs the model where the data is (here) and sends the report t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -34,32 +34,35 @@ from slipway.governance.records import (
 )
 from slipway.store.context import Host
 
+if TYPE_CHECKING:
+    from slipway.governance.backend import GovernanceBackend
+
 
 def _as_frame(data: Any) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     if hasattr(data, "to_pandas"):  # a pyarrow Table or RecordBatch
-        return data.to_pandas()  # type: ignore[no-any-return]
+        return data.to_pandas()
     raise InvalidInput(f"fairness data must be a pandas DataFrame or a pyarrow Table, got {type(data).__name__}")
 
 
 class GovernanceService:
     def __init__(self, host: Host) -> None:
         self._host = host
-        self._backend: Any = host.backend("governance")
+        self._backend: GovernanceBackend = host.backend("governance")
 
     # lifecycle -------------------------------------------------------------------------------
     def status(self, ref: str) -> VersionStatus:
         """State, allowed next states, aliases, open approval request and last policy check."""
-        return self._backend.status(ref)  # type: ignore[no-any-return]
+        return self._backend.status(ref)
 
     def transition(self, ref: str, to_state: str, reason: str = "") -> VersionStatus:
         """Move a version to another state (checked, policy-gated for validated/deployed, audited)."""
-        return self._backend.transition(ref, to_state, reason)  # type: ignore[no-any-return]
+        return self._backend.transition(ref, to_state, reason)
 
     def promote(self, ref: str, alias: str) -> VersionStatus:
         """Point an alias at a version; protected aliases need an approved version passing its policy."""
-        return self._backend.promote(ref, alias)  # type: ignore[no-any-return]
+        return self._backend.promote(ref, alias)
 
     # approvals -------------------------------------------------------------------------------
     def request_approval(self, ref: str, reason: str) -> ApprovalRequest:
@@ -68,7 +71,7 @@ class GovernanceService:
         Raises:
             Conflict: the state does not allow it, a request is open, or the policy fails (named).
         """
-        return self._backend.request_approval(ref, reason)  # type: ignore[no-any-return]
+        return self._backend.request_approval(ref, reason)
 
     def decide(self, request_id: str, decision: str, comment: str = "") -> ApprovalRequest:
         """``approve`` or ``reject`` a request.
@@ -77,7 +80,7 @@ class GovernanceService:
             PermissionDenied: the caller requested it, or lacks ``governance.approve``.
             Conflict: the caller already decided, or the request is closed.
         """
-        return self._backend.decide(request_id, decision, comment)  # type: ignore[no-any-return]
+        return self._backend.decide(request_id, decision, comment)
 
     def approve(self, request_id: str, comment: str = "") -> ApprovalRequest:
         return self.decide(request_id, "approve", comment)
@@ -87,35 +90,39 @@ class GovernanceService:
 
     def recheck(self, request_id: str) -> ApprovalRequest:
         """Complete an approval that was blocked by its policy, if the policy passes now."""
-        return self._backend.recheck(request_id)  # type: ignore[no-any-return]
+        return self._backend.recheck(request_id)
 
     def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
         """Approval requests, newest first, optionally for one model or status."""
-        return self._backend.list_requests(model, status, limit)  # type: ignore[no-any-return]
+        return self._backend.list_requests(model, status, limit)
 
     def get_request(self, request_id: str) -> ApprovalRequest:
         """One approval request with its decisions."""
-        return self._backend.get_request(request_id)  # type: ignore[no-any-return]
+        return self._backend.get_request(request_id)
 
     # policies --------------------------------------------------------------------------------
     def set_policy(self, source: str | Path, *, model: str | None = None, tier: str | None = None) -> PolicyInfo:
         """Store a policy (YAML text or a path to a YAML file) for one model or one risk tier."""
-        if (model is None) == (tier is None):
+        if model is not None and tier is None:
+            scope, target = "model", model
+        elif tier is not None and model is None:
+            scope, target = "tier", tier
+        else:
             raise InvalidInput("give exactly one of model= or tier=")
         text = Path(source).read_text() if isinstance(source, Path) else source
-        return self._backend.set_policy("model" if model else "tier", model or tier, text)  # type: ignore[no-any-return]
+        return self._backend.set_policy(scope, target, text)
 
     def get_policy(self, ref: str) -> PolicyInfo | None:
         """The policy that applies to a version: its model's own, else its risk tier's."""
-        return self._backend.get_policy(ref)  # type: ignore[no-any-return]
+        return self._backend.get_policy(ref)
 
     def check(self, ref: str, target_state: str = "approved") -> CheckResult:
         """Evaluate the version's policy and store a signed result."""
-        return self._backend.check(ref, target_state)  # type: ignore[no-any-return]
+        return self._backend.check(ref, target_state)
 
     def verify_check(self, check_id: str) -> bool:
         """Whether a stored check result still matches its HMAC signature."""
-        return self._backend.verify_check(check_id)  # type: ignore[no-any-return]
+        return self._backend.verify_check(check_id)
 
     # fairness --------------------------------------------------------------------------------
     def evaluate_fairness(self, model: Any, data: Any, label: str, sensitive: list[str], positive_label: Any = 1, *,
@@ -150,11 +157,11 @@ class GovernanceService:
 
     def fairness_reports(self, ref: str) -> list[FairnessReportInfo]:
         """Every stored fairness report of a version, newest first."""
-        return self._backend.fairness_reports(ref)  # type: ignore[no-any-return]
+        return self._backend.fairness_reports(ref)
 
     def fairness_report(self, ref: str, report_version: int | None = None) -> dict[str, Any]:
         """The full JSON of a stored fairness report (the newest by default)."""
-        return self._backend.fairness_report(ref, report_version)  # type: ignore[no-any-return]
+        return self._backend.fairness_report(ref, report_version)
 
     def validate_data(self, dataset_version: str, schema: Any = None) -> dict[str, Any]:
         """Validate a dataset version and record the verdict for policies.
@@ -166,31 +173,31 @@ class GovernanceService:
         data = self._host.service("data")
         found = data.get_version(dataset_version)
         if schema is None:
-            return self._backend.validate_dataset(f"{found.name}@{found.version}")  # type: ignore[no-any-return]
+            return self._backend.validate_dataset(f"{found.name}@{found.version}")
         report = data.validate(f"{found.name}@{found.version}", schema)
         anomalies = [{"kind": a.kind, "column": a.column, "severity": a.severity, "detail": a.detail}
                      for a in report.anomalies]
         schema_text = schema if isinstance(schema, str) else orjson.dumps(schema, default=str).decode()
-        return self._backend.record_data_validation(  # type: ignore[no-any-return]
+        return self._backend.record_data_validation(
             f"{found.name}@{found.version}", report.ok, report.rows, anomalies, hash_bytes(schema_text.encode()))
 
     # model cards -----------------------------------------------------------------------------
     def card(self, ref: str, format: str = "md") -> str:
         """The model card as Markdown (``md``), ``html`` or ``json`` text."""
-        return self._backend.card(ref, format)  # type: ignore[no-any-return]
+        return self._backend.card(ref, format)
 
     def edit_card(self, ref: str, section: str, text: str) -> dict[str, Any]:
         """Write a new revision of a human-written card section (earlier revisions are kept)."""
-        return self._backend.card_edit(ref, section, text)  # type: ignore[no-any-return]
+        return self._backend.card_edit(ref, section, text)
 
     # webhooks --------------------------------------------------------------------------------
     def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> dict[str, Any]:
         """Subscribe ``url`` (``kind`` generic or servicenow); returns the webhook and its secret."""
-        return self._backend.add_webhook(url, list(event_types), kind, secret)  # type: ignore[no-any-return]
+        return self._backend.add_webhook(url, list(event_types), kind, secret)
 
     def list_webhooks(self) -> list[Any]:
         """Webhook subscriptions (secrets are never returned)."""
-        return self._backend.list_webhooks()  # type: ignore[no-any-return]
+        return self._backend.list_webhooks()
 
     def set_webhook_active(self, webhook_id: str, active: bool) -> Any:
         """Pause or resume a subscription."""
@@ -198,7 +205,7 @@ class GovernanceService:
 
     def deliveries(self, webhook_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Any]:
         """The delivery log, newest first, with every attempt."""
-        return self._backend.deliveries(webhook_id, status, limit)  # type: ignore[no-any-return]
+        return self._backend.deliveries(webhook_id, status, limit)
 
     def dispatch(self, limit: int = 100) -> Any:
         """Send due deliveries now (embedded use; servers dispatch in the background)."""
@@ -206,14 +213,14 @@ class GovernanceService:
 
     def servicenow_callback(self, body: dict[str, Any], timestamp: int, signature: str) -> ApprovalRequest:
         """Record a ticketing system's signed verdict as the calling service account's decision."""
-        return self._backend.servicenow_callback(body, timestamp, signature)  # type: ignore[no-any-return]
+        return self._backend.servicenow_callback(body, timestamp, signature)
 
     # history ---------------------------------------------------------------------------------
     def aliases_at(self, when: str | int, model: str | None = None) -> list[dict[str, Any]]:
         """Which version held each alias at ``when`` (ISO 8601, or epoch milliseconds)."""
         at_ms = when if isinstance(when, int) else parse_time(str(when))
-        return self._backend.aliases_at(at_ms, model)  # type: ignore[no-any-return]
+        return self._backend.aliases_at(at_ms, model)
 
     def alias_history(self, model: str, limit: int = 200) -> list[dict[str, Any]]:
         """Every move and removal of ``model``'s aliases, newest first (``version`` None: removed)."""
-        return self._backend.alias_history(model, limit)  # type: ignore[no-any-return]
+        return self._backend.alias_history(model, limit)

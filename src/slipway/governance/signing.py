@@ -9,37 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from slipway.core.secrets_file import home_secret
 from slipway.core.settings import Settings
+from slipway.governance.settings import governance_settings
 
 
 def signing_secret(settings: Settings) -> bytes:
-    configured = settings.section("governance").get("signing_secret")
+    configured = governance_settings(settings).signing_secret
     if configured:
         return str(configured).encode()
-    path = Path(settings.home) / "governance-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            # O_EXCL: two processes starting together agree on one secret.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-                handle.flush()
-                os.fsync(handle.fileno())
-        except FileExistsError:
-            pass
-    value = path.read_text().strip()
-    if not value:  # a creator was killed between create and write; any reader repairs it
-        path.unlink(missing_ok=True)
-        return signing_secret(settings)
-    return value.encode()
+    return home_secret(Path(settings.home) / "governance-secret", lambda: secrets.token_hex(32).encode())
 
 
 def canonical(value: Any) -> bytes:

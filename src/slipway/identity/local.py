@@ -16,6 +16,7 @@ from slipway.core.auth import Principal
 from slipway.core.clock import now_ms
 from slipway.core.environment import os_user
 from slipway.core.errors import Unauthenticated
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.core.settings import Settings
 from slipway.identity.keys import FileSigner
@@ -37,7 +38,7 @@ def bootstrap_first_user(db: Database, name: str, roles: tuple[str, ...]) -> boo
                 return False
             conn.execute(users.insert().values(id=new_id(), name=name, kind="user", roles=orjson.dumps(roles_list).decode(),
                                                email=None, disabled=False, created_ms=now_ms()))
-            append_event(conn, name, "user.bootstrap", "user", name,
+            append_event(conn, name, Action.USER_BOOTSTRAP, Subject.USER, name,
                          {"roles": roles_list, "reason": "first operating-system user to open a new store"})
     except IntegrityError:  # another process enrolled the same user first
         return False

@@ -13,6 +13,7 @@ event (``details["proof"]``) and, for approvals, on the decision row:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -21,15 +22,14 @@ from sqlalchemy import Connection, select
 from slipway.core.auth import roles_holding
 from slipway.core.clock import now_ms
 from slipway.core.errors import PermissionDenied
+from slipway.core.events import ALIAS_ACTIONS, PROVED_ACTIONS, Action
 from slipway.identity.keys import verify_signature
 from slipway.identity.registry import key_owner, key_row
 from slipway.store.context import ServiceContext
 from slipway.store.schema.core import audit_events
-from slipway.store.schema.governance import approval_decisions
 
 # Audit actions whose events must carry a proof (alias actions only when ``details["protected"]``).
-DECISION_ACTIONS = ("approval.approve", "approval.reject")
-ALIAS_ACTIONS = ("model.alias.set", "registry.set_alias", "registry.delete_alias")
+DECISION_ACTIONS = PROVED_ACTIONS
 _ENVELOPE = ("actor", "action", "subject", "at")
 
 
@@ -37,7 +37,7 @@ def canonical(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def prove_decision(ctx: ServiceContext, conn: Connection, action: str, subject: str,
+def prove_decision(ctx: ServiceContext, conn: Connection, action: Action, subject: str,
                    fields: dict[str, Any]) -> dict[str, Any]:
     """The proof to store with a decision the context's principal is making now.
 
@@ -98,12 +98,13 @@ def _event_fields(action: str, details: dict[str, Any], signed: Any) -> dict[str
     return {name: details.get(name) for name in names}
 
 
-def check_decision_signatures(conn: Connection) -> list[str]:
+def check_decision_signatures(conn: Connection, decision_rows: Iterable[Any] = ()) -> list[str]:
     """Every decision whose stored proof does not hold, as one line each (empty: all hold).
 
     A decision event without any proof is named once the store holds signed decisions (events
-    recorded before signing existed carry none). Approval decision rows are checked against the
-    same proof, so a row inserted or edited behind the API's back is named too.
+    recorded before signing existed carry none). ``decision_rows`` (governance's approval
+    decisions, which it reads from its own table) are checked against the same proof, so a row
+    inserted or edited behind the API's back is named too.
     """
     problems: list[str] = []
     proofs_seen = False
@@ -122,7 +123,7 @@ def check_decision_signatures(conn: Connection) -> list[str]:
         problem = _check_proof(conn, proof, event.actor, event.action, event.subject_id, fields)
         if problem:
             problems.append(f"audit event #{event.seq} ({event.action} by {event.actor} on {event.subject_id}) {problem}")
-    for row in conn.execute(select(approval_decisions).order_by(approval_decisions.c.created_ms)):
+    for row in decision_rows:
         if row.proof is None and not proofs_seen:
             continue
         proof = orjson.loads(row.proof) if row.proof else None

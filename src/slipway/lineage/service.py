@@ -9,12 +9,15 @@ References: ``dataset:NAME@VERSION``, ``run:ID``, ``model:NAME/VERSION`` (or jus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from slipway.core.errors import InvalidInput
 from slipway.core.limits import whole_number
 from slipway.lineage.records import LineageGraph
 from slipway.store.context import Host
+
+if TYPE_CHECKING:
+    from slipway.lineage.backend import LineageBackend
 
 ALIASES = {"dataset": "dataset_version", "model": "model_version", "run": "run", "deployment": "deployment",
            "pipeline": "pipeline_run", "feature_view": "feature_view"}
@@ -37,16 +40,16 @@ def parse_node(ref: str) -> tuple[str, str]:
 
 class LineageService:
     def __init__(self, host: Host) -> None:
-        self._backend: Any = host.backend("lineage")
+        self._backend: LineageBackend = host.backend("lineage")
 
     def upstream(self, ref: str, depth: int = 25) -> LineageGraph:
         kind, ident = parse_node(ref)
-        return self._backend.upstream(kind, ident, depth)  # type: ignore[no-any-return]
+        return self._backend.upstream(kind, ident, depth)
 
     def downstream(self, ref: str, depth: int = 25) -> LineageGraph:
         kind, ident = parse_node(ref)
-        return self._backend.downstream(kind, ident, depth)  # type: ignore[no-any-return]
+        return self._backend.downstream(kind, ident, depth)
 
     def impact(self, ref: str) -> dict[str, list[str]]:
         kind, ident = parse_node(ref)
-        return self._backend.impact(kind, ident)  # type: ignore[no-any-return]
+        return self._backend.impact(kind, ident)

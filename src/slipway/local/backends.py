@@ -1,7 +1,7 @@
 """Every service backend by name, as ``module:Class`` so optional domains import only when used.
 
 The server publishes each backend's endpoints under ``/api/v1/<name>/<method>``; the remote
-client proxies the same names. A domain adds one line here to be reachable embedded and remote.
+client proxies the same names. The table itself is :data:`slipway.core.domains.DOMAINS`.
 """
 
 from __future__ import annotations
@@ -9,24 +9,15 @@ from __future__ import annotations
 import functools
 import importlib
 
-BACKEND_PATHS: dict[str, str] = {
-    "audit": "slipway.audit.backend:AuditBackend",
-    "identity": "slipway.governance.identity:IdentityBackend",
-    "tracking": "slipway.tracking.backend:TrackingBackend",
-    "data": "slipway.data.backend:DataBackend",
-    "registry": "slipway.registry.backend:RegistryBackend",
-    "lineage": "slipway.lineage.backend:LineageBackend",
-    "governance": "slipway.governance.backend:GovernanceBackend",
-    "pipelines": "slipway.pipelines.backend:PipelineBackend",
-    "deploy": "slipway.deploy.backend:DeployBackend",
-    "monitoring": "slipway.monitoring.backend:MonitoringBackend",
-}
+from slipway.core.domains import BACKEND_PATHS
+
+__all__ = ["BACKEND_PATHS", "available_backends", "backend_class"]
 
 
 @functools.cache
 def backend_class(name: str) -> type:
     module_name, _, class_name = BACKEND_PATHS[name].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 def available_backends() -> dict[str, type]:

@@ -128,12 +128,12 @@ def _patch_sklearn() -> None:
             _patch(cls, "fit", wrap)
 
     def init_subclass(cls: type, **kwargs: Any) -> None:
-        super(BaseEstimator, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+        super(BaseEstimator, cls).__init_subclass__(**kwargs)
         if _config and "fit" in cls.__dict__:
             _patch(cls, "fit", wrap)
 
     _patched[(BaseEstimator, "__init_subclass__")] = BaseEstimator.__dict__.get("__init_subclass__", _MISSING)
-    BaseEstimator.__init_subclass__ = classmethod(init_subclass)  # type: ignore[assignment,method-assign]
+    BaseEstimator.__init_subclass__ = classmethod(init_subclass)
 
 
 def _patch_boosters() -> None:

@@ -89,7 +89,7 @@ def write_example(example: Any, folder: Path) -> str:
 def read_example(files: Files, name: str) -> pd.DataFrame | np.ndarray:
     data = files[name]
     if name.endswith(".npy"):
-        return np.load(io.BytesIO(data), allow_pickle=False)  # type: ignore[no-any-return]
+        return np.load(io.BytesIO(data), allow_pickle=False)
     return pq.read_table(pa.BufferReader(data)).to_pandas()
 
 

@@ -94,4 +94,4 @@ def load_model(host: Host, ref: str, **options: Any) -> Predictor:
     if ref.startswith("runs:/"):
         run_id, path = parse_run_uri(ref)
         return load_run_model(host, run_id, path, **options)
-    return host.service("registry").load(ref, **options)  # type: ignore[no-any-return]
+    return host.service("registry").load(ref, **options)

@@ -18,13 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject, WebhookEvent
 from slipway.core.ids import new_id
 from slipway.monitoring.actions import wants
 from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
 from slipway.monitoring.monitor_spec import parse_monitor
 from slipway.store.context import ServiceContext
-from slipway.store.outbox import emit
 from slipway.store.schema.monitoring import alerts, monitor_runs, monitors
+from slipway.webhooks.outbox import emit
 
 STATES = ("open", "acknowledged", "resolved")
 _NEXT = {"open": {"acknowledged", "resolved"}, "acknowledged": {"resolved"}, "resolved": set()}
@@ -71,7 +72,7 @@ class MonitoringBackend:
             else:
                 return _monitor(existing)
             row = self._row(conn, parsed["name"])
-            self.ctx.audit(conn, "monitor.apply", "monitor", parsed["name"], {"revision": int(row.revision)})
+            self.ctx.audit(conn, Action.MONITOR_APPLY, Subject.MONITOR, parsed["name"], {"revision": int(row.revision)})
             return _monitor(row)
 
     @endpoint("read")
@@ -110,7 +111,7 @@ class MonitoringBackend:
                     id=run_id, monitor_id=monitor.id, revision=revision, window_key=window_key, status=status,
                     result=orjson.dumps(result).decode(), created_by=self.ctx.principal.name, created_ms=now))
                 failing = [c for c in result.get("checks", []) if not c.get("passed", True)]
-                self.ctx.audit(conn, "monitor.run", "monitor", name,
+                self.ctx.audit(conn, Action.MONITOR_RUN, Subject.MONITOR, name,
                                {"run": run_id, "status": status, "failing": [c["name"] for c in failing]})
                 for check in failing:
                     self._raise_alert(conn, monitor, check, run_id, now)
@@ -142,21 +143,21 @@ class MonitoringBackend:
             updated_by=self.ctx.principal.name, note=""))
         details: dict[str, Any] = {"monitor": monitor.name, "check": check["name"], "run": run_id, "summary": summary}
         if wants(orjson.loads(monitor.spec), "webhook"):  # queued with the alert, sent by the dispatcher
-            details["webhook_deliveries"] = emit(conn, "alert", {"alert": alert_id, **details})
-        self.ctx.audit(conn, "alert.open", "alert", alert_id, details)
+            details["webhook_deliveries"] = emit(conn, WebhookEvent.ALERT, {"alert": alert_id, **details})
+        self.ctx.audit(conn, Action.ALERT_OPEN, Subject.ALERT, alert_id, details)
 
     @endpoint("monitoring.write")
     def record_action(self, name: str, details: dict[str, Any]) -> None:
         """Audit one action a monitor's alert fired (``monitor.action``, with its numbers)."""
         with self.ctx.db.write() as conn:
             self._row(conn, name)
-            self.ctx.audit(conn, "monitor.action", "monitor", name, details)
+            self.ctx.audit(conn, Action.MONITOR_ACTION, Subject.MONITOR, name, details)
 
     @endpoint("monitoring.write")
     def record_diagnosis(self, deployment: str, details: dict[str, Any]) -> None:
         """Audit a diagnosis (``monitor.diagnose``: its verdict, action and stored report's digest)."""
         with self.ctx.db.write() as conn:
-            self.ctx.audit(conn, "monitor.diagnose", "deployment", deployment, details)
+            self.ctx.audit(conn, Action.MONITOR_DIAGNOSE, Subject.DEPLOYMENT, deployment, details)
 
     @endpoint("read")
     def runs(self, name: str, limit: int = 50) -> list[MonitorRun]:
@@ -201,7 +202,8 @@ class MonitoringBackend:
             now = now_ms()
             conn.execute(alerts.update().where(alerts.c.id == alert_id).values(
                 state=state, updated_ms=now, updated_by=self.ctx.principal.name, note=str(note)[:2000]))
-            self.ctx.audit(conn, f"alert.{'acknowledge' if state == 'acknowledged' else 'resolve'}", "alert", alert_id,
+            self.ctx.audit(conn, Action.ALERT_ACKNOWLEDGE if state == "acknowledged" else Action.ALERT_RESOLVE,
+                           Subject.ALERT, alert_id,
                            {"monitor": row.monitor_name, "check": row.check_name, "from": row.state, "note": note})
             updated = conn.execute(select(alerts).where(alerts.c.id == alert_id)).one()
             return _alert(updated, row.monitor_name)

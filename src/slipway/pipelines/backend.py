@@ -14,6 +14,7 @@ from sqlalchemy import Connection, or_, select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.names import check_name
@@ -70,7 +71,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
                  "outputs": "{}", "details": "{}"}
                 for i, s in enumerate(steps)
             ])
-        self.ctx.audit(conn, "pipeline.run.create", "pipeline_run", run_id,
+        self.ctx.audit(conn, Action.PIPELINE_RUN_CREATE, Subject.PIPELINE_RUN, run_id,
                        {"pipeline": pipeline, "runner": runner, "reason": reason, "resumed_from": resumed_from})
         return run_id
 
@@ -108,7 +109,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
                      "outputs": "{}", "details": "{}"}
                     for i, s in enumerate(steps)
                 ])
-            self.ctx.audit(conn, "pipeline.run.start", "pipeline_run", run_id, {"steps": len(steps)})
+            self.ctx.audit(conn, Action.PIPELINE_RUN_START, Subject.PIPELINE_RUN, run_id, {"steps": len(steps)})
             return self._load(conn, run_id)
 
     @endpoint("pipelines.run")
@@ -134,7 +135,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
                 cache_rows.extend(self._apply(conn, run_id, step_row, update))
             upsert(conn, pipeline_cache, cache_rows, ["cache_key"], ["outputs", "step_run_id", "created_ms", "expires_ms"])
             conn.execute(pipeline_runs.update().where(pipeline_runs.c.id == run_id).values(heartbeat_ms=now_ms()))
-            self.ctx.audit(conn, "pipeline.steps.update", "pipeline_run", run_id,
+            self.ctx.audit(conn, Action.PIPELINE_STEPS_UPDATE, Subject.PIPELINE_RUN, run_id,
                            {"steps": {u.key: u.status for u in updates}})
         return len(updates)
 
@@ -172,7 +173,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
                 raise Conflict(f"pipeline run {run_id} already ended as {row.status}")
             conn.execute(pipeline_runs.update().where(pipeline_runs.c.id == run_id)
                          .values(status=status, end_ms=now_ms(), error=error))
-            self.ctx.audit(conn, "pipeline.run.finish", "pipeline_run", run_id, {"status": status, "error": error})
+            self.ctx.audit(conn, Action.PIPELINE_RUN_FINISH, Subject.PIPELINE_RUN, run_id, {"status": status, "error": error})
             return self._load(conn, run_id)
 
     @endpoint("read")
@@ -236,7 +237,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
             if step:
                 query = query.where(pipeline_cache.c.step == step)
             count = conn.execute(query).rowcount
-            self.ctx.audit(conn, "pipeline.cache.clear", "pipeline_cache", step or "*", {"entries": count})
+            self.ctx.audit(conn, Action.PIPELINE_CACHE_CLEAR, Subject.PIPELINE_CACHE, step or "*", {"entries": count})
         return int(count)
 
     # -- helpers -------------------------------------------------------------------------------

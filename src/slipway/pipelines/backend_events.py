@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms, parse_time
 from slipway.core.errors import AlreadyExists, InvalidInput, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.core.names import check_name
 from slipway.pipelines.backend_firings import FiringsMixin
@@ -65,7 +66,7 @@ class EventsMixin(FiringsMixin):
         with self.ctx.db.write() as conn:
             self._check_free(conn, name)
             conn.execute(pipeline_schedules.insert().values(**row))
-            self.ctx.audit(conn, "pipeline.schedule.create", "pipeline_schedule", row["id"],
+            self.ctx.audit(conn, Action.PIPELINE_SCHEDULE_CREATE, Subject.PIPELINE_SCHEDULE, row["id"],
                            {"name": name, "pipeline": pipeline, "origin": origin, "cron": cron})
             return self._schedule(conn, name)
 
@@ -135,7 +136,7 @@ class EventsMixin(FiringsMixin):
         with self.ctx.db.write() as conn:
             self._check_free(conn, name)
             conn.execute(pipeline_triggers.insert().values(**row))
-            self.ctx.audit(conn, "pipeline.trigger.create", "pipeline_trigger", row["id"],
+            self.ctx.audit(conn, Action.PIPELINE_TRIGGER_CREATE, Subject.PIPELINE_TRIGGER, row["id"],
                            {"name": name, "kind": kind, "target": target, "pipeline": pipeline, "origin": origin})
             return row_to_trigger(conn.execute(select(pipeline_triggers).where(pipeline_triggers.c.id == row["id"])).one())
 
@@ -212,7 +213,7 @@ class EventsMixin(FiringsMixin):
             if "params" in values:
                 details["params"] = values["params"]
             action = {True: "enable", False: "disable"}.get(values["enabled"]) if set(values) == {"enabled"} else None
-            self.ctx.audit(conn, f"pipeline.{noun}.{action or 'update'}", f"pipeline_{noun}", row.id,
+            self.ctx.audit(conn, Action(f"pipeline.{noun}.{action or 'update'}"), Subject(f"pipeline_{noun}"), row.id,
                            {"name": name, **details})
             return conn.execute(select(table).where(table.c.id == row.id)).one()
 
@@ -223,7 +224,7 @@ class EventsMixin(FiringsMixin):
             if row is None:
                 raise NotFound(f"{noun} {name!r} does not exist")
             conn.execute(table.delete().where(table.c.id == row.id))
-            self.ctx.audit(conn, f"pipeline.{noun}.delete", f"pipeline_{noun}", row.id, {"name": name})
+            self.ctx.audit(conn, Action(f"pipeline.{noun}.delete"), Subject(f"pipeline_{noun}"), row.id, {"name": name})
             return row
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput
+from slipway.core.events import Action, Subject
 from slipway.pipelines.records import PipelineRun
 from slipway.pipelines.rows import from_json, to_json
 from slipway.store.context import ServiceContext
@@ -97,7 +98,7 @@ class LivenessMixin(ABC):
                     status="FAILED", end_ms=now_ms(), error=error)).rowcount
                 if not claimed:
                     continue  # it came back to life, or another scheduler recovered it first
-                self.ctx.audit(conn, "pipeline.run.finish", "pipeline_run", stale_id, {"status": "FAILED", "error": error})
+                self.ctx.audit(conn, Action.PIPELINE_RUN_FINISH, Subject.PIPELINE_RUN, stale_id, {"status": "FAILED", "error": error})
                 if again:
                     original = reason.get("original", reason) if reason.get("kind") == "recover" else reason
                     retry = {"kind": "recover", "run": stale_id, "original": original, "attempt": attempt + 1,
@@ -132,5 +133,5 @@ class LivenessMixin(ABC):
                 details = {**from_json(step.details, {}), "skipped": "the run was cancelled"}
                 conn.execute(pipeline_step_runs.update().where(pipeline_step_runs.c.id == step.id)
                              .values(status="SKIPPED", end_ms=ended, details=to_json(details)))
-            self.ctx.audit(conn, "pipeline.run.cancel", "pipeline_run", run_id, {"was": row.status})
+            self.ctx.audit(conn, Action.PIPELINE_RUN_CANCEL, Subject.PIPELINE_RUN, run_id, {"was": row.status})
             return self._load(conn, run_id)

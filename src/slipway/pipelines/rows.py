@@ -59,3 +59,7 @@ def row_to_trigger(row: Any) -> Trigger:
 
 def row_to_firing(row: Any) -> Firing:
     return Firing(row.source_id, row.source_kind, row.event, row.run_id, row.created_ms)
+
+
+def pipeline_run_exists(conn: Connection, run_id: str) -> bool:
+    return conn.execute(select(pipeline_runs.c.id).where(pipeline_runs.c.id == run_id).limit(1)).first() is not None

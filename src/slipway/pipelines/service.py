@@ -8,7 +8,7 @@ backend, so the same calls work embedded and against a remote server.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound, SlipwayError
@@ -23,6 +23,9 @@ from slipway.pipelines.service_schedules import SchedulesMixin
 from slipway.pipelines.sources import parse_stored
 from slipway.store.context import Host
 
+if TYPE_CHECKING:
+    from slipway.pipelines.backend import PipelineBackend
+
 
 class PipelineService(SchedulesMixin):
     """``ws.pipelines``. ``clock`` (ms since the epoch) decides when a RUNNING run's heartbeat is
@@ -30,7 +33,7 @@ class PipelineService(SchedulesMixin):
 
     def __init__(self, host: Host, clock: Callable[[], int] = now_ms) -> None:
         self._host = host
-        self._backend: Any = host.backend("pipelines")
+        self._backend: PipelineBackend = host.backend("pipelines")
         self.clock = clock
 
     # -- running -------------------------------------------------------------------------------
@@ -87,7 +90,7 @@ class PipelineService(SchedulesMixin):
         """Cancel a QUEUED or RUNNING run (Conflict if it already ended). A running one stops at its
         next step boundary (within a heartbeat, a few seconds); its completed steps are kept, so
         :meth:`resume` can continue it."""
-        return self._backend.cancel_run(run_id)  # type: ignore[no-any-return]
+        return self._backend.cancel_run(run_id)
 
     def execute_queued(self, run_id: str) -> PipelineRun:
         """Start and execute a QUEUED run (one a schedule or trigger claimed). Conflict if another
@@ -104,7 +107,7 @@ class PipelineService(SchedulesMixin):
             graph = self._load(queued.source).build(queued.params)
         except (Exception, SystemExit) as err:  # noqa: BLE001 - user code: any failure fails the run, never the caller
             message = err.message if isinstance(err, SlipwayError) else f"{type(err).__name__}: {err}"
-            return self._backend.finish_run(run_id, "FAILED", f"cannot load the pipeline: {message}")  # type: ignore[no-any-return]
+            return self._backend.finish_run(run_id, "FAILED", f"cannot load the pipeline: {message}")
         reuse: Reuse | None = None
         if queued.resumed_from:  # queued by recovery: reuse what the killed run completed
             old = self.get_run(queued.resumed_from)
@@ -125,10 +128,10 @@ class PipelineService(SchedulesMixin):
 
     # -- inspecting ----------------------------------------------------------------------------
     def get_run(self, run_id: str) -> PipelineRun:
-        return self._backend.get_run(run_id)  # type: ignore[no-any-return]
+        return self._backend.get_run(run_id)
 
     def list_runs(self, pipeline: str | None = None, status: str | None = None, limit: int = 50) -> list[PipelineRun]:
-        return self._backend.list_runs(pipeline=pipeline, status=status, limit=limit)  # type: ignore[no-any-return]
+        return self._backend.list_runs(pipeline=pipeline, status=status, limit=limit)
 
     def logs(self, run_id: str, step: str | None = None) -> dict[str, str]:
         """Captured stdout, stderr and logging of each step (or of ``step``), by step key."""
@@ -150,7 +153,7 @@ class PipelineService(SchedulesMixin):
         return Artifacts(self._host.blobs).load(meta)
 
     def clear_cache(self, step: str | None = None) -> int:
-        return self._backend.clear_cache(step)  # type: ignore[no-any-return]
+        return self._backend.clear_cache(step)
 
 def _check_pipeline(pipe: Any) -> Pipeline:
     if not isinstance(pipe, Pipeline):

@@ -10,7 +10,7 @@ folder or host, and can never be made to load a file of its own host.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.pipelines.backend_events import check_pipeline_ref
@@ -20,10 +20,13 @@ from slipway.pipelines.loader import load_pipeline, pipeline_ref
 from slipway.pipelines.records import Firing, PipelineRun, Schedule, Trigger
 from slipway.pipelines.sources import load_stored, parse_stored, store_source
 
+if TYPE_CHECKING:
+    from slipway.pipelines.backend import PipelineBackend
+
 
 class SchedulesMixin:
     _host: Any
-    _backend: Any
+    _backend: PipelineBackend
 
     # -- validation ----------------------------------------------------------------------------
     def _load(self, ref: str) -> Pipeline:
@@ -91,7 +94,7 @@ class SchedulesMixin:
         """
         check_cron(cron)
         ref, origin, parsed = self._prepare(pipeline, params)
-        return self._backend.create_schedule(name, ref, cron, parsed, runner, catchup, origin)  # type: ignore[no-any-return]
+        return self._backend.create_schedule(name, ref, cron, parsed, runner, catchup, origin)
 
     def update_schedule(self, name: str, pipeline: Pipeline | str | None = None, cron: str | None = None,
                         params: dict[str, Any] | None = None, runner: str | None = None,
@@ -111,7 +114,7 @@ class SchedulesMixin:
             if pipeline is None and parse_stored(found.pipeline):
                 ref = origin = None  # unchanged (one stored before stored sources is stored now)
             params = parsed if params is not None else None
-        return self._backend.update_schedule(name, ref, cron, params, runner, catchup, origin)  # type: ignore[no-any-return]
+        return self._backend.update_schedule(name, ref, cron, params, runner, catchup, origin)
 
     # -- triggers ------------------------------------------------------------------------------
     def on_dataset(self, name: str, dataset: str, pipeline: Pipeline | str, params: dict[str, Any] | None = None,
@@ -120,14 +123,14 @@ class SchedulesMixin:
         ``param`` set to ``"dataset@version"``."""
         ref, origin, parsed = self._prepare(pipeline, params, {param: f"{dataset}@1"})
         baseline = self._latest_version(dataset)
-        return self._backend.create_trigger(name, "dataset", dataset, ref, parsed, param, runner, baseline,  # type: ignore[no-any-return]
+        return self._backend.create_trigger(name, "dataset", dataset, ref, parsed, param, runner, baseline,
                                             origin)
 
     def on_alert(self, name: str, monitor: str, pipeline: Pipeline | str, params: dict[str, Any] | None = None,
                  param: str = "alert", runner: str = "inprocess") -> Trigger:
         """Run ``pipeline`` once per alert raised by ``monitor`` (see :meth:`notify_alert`)."""
         ref, origin, parsed = self._prepare(pipeline, params, {param: "alert-id"})
-        return self._backend.create_trigger(name, "alert", monitor, ref, parsed, param, runner, None,  # type: ignore[no-any-return]
+        return self._backend.create_trigger(name, "alert", monitor, ref, parsed, param, runner, None,
                                             origin)
 
     def update_trigger(self, name: str, pipeline: Pipeline | str | None = None, params: dict[str, Any] | None = None,
@@ -144,7 +147,7 @@ class SchedulesMixin:
             if pipeline is None and parse_stored(found.pipeline):
                 ref = origin = None  # unchanged (one stored before stored sources is stored now)
             params = parsed if params is not None else None
-        return self._backend.update_trigger(name, ref, params, param, runner, origin)  # type: ignore[no-any-return]
+        return self._backend.update_trigger(name, ref, params, param, runner, origin)
 
     def notify_alert(self, monitor: str, alert_id: str) -> list[PipelineRun]:
         """Queue one run per alert trigger on ``monitor`` (each at most once per alert); the
@@ -162,35 +165,35 @@ class SchedulesMixin:
         """Stop a schedule or trigger from firing until :meth:`enable`; its runs already queued still run."""
         kind, _ = self._source_of(name)
         if kind == "schedule":
-            return self._backend.set_schedule_enabled(name, False)  # type: ignore[no-any-return]
-        return self._backend.set_trigger_enabled(name, False)  # type: ignore[no-any-return]
+            return self._backend.set_schedule_enabled(name, False)
+        return self._backend.set_trigger_enabled(name, False)
 
     def enable(self, name: str) -> Schedule | Trigger:
         """Let a schedule or trigger fire again: from now on (fire times and dataset versions that
         passed while it was disabled do not fire)."""
         kind, found = self._source_of(name)
         if kind == "schedule":
-            return self._backend.set_schedule_enabled(name, True)  # type: ignore[no-any-return]
+            return self._backend.set_schedule_enabled(name, True)
         assert isinstance(found, Trigger)
         baseline = self._latest_version(found.target) if found.kind == "dataset" else None
-        return self._backend.set_trigger_enabled(name, True, baseline)  # type: ignore[no-any-return]
+        return self._backend.set_trigger_enabled(name, True, baseline)
 
     def delete(self, name: str) -> Schedule | Trigger:
         """Delete a schedule or trigger (its past runs and firings stay)."""
         kind, _ = self._source_of(name)
         if kind == "schedule":
-            return self._backend.delete_schedule(name)  # type: ignore[no-any-return]
-        return self._backend.delete_trigger(name)  # type: ignore[no-any-return]
+            return self._backend.delete_schedule(name)
+        return self._backend.delete_trigger(name)
 
     def list_schedules(self) -> list[Schedule]:
         """Schedules by name, each with ``next_fire_ms`` (None while disabled)."""
-        return self._backend.list_schedules()  # type: ignore[no-any-return]
+        return self._backend.list_schedules()
 
     def list_triggers(self) -> list[Trigger]:
-        return self._backend.list_triggers()  # type: ignore[no-any-return]
+        return self._backend.list_triggers()
 
     def list_firings(self, source_id: str | None = None, limit: int = 100) -> list[Firing]:
-        return self._backend.list_firings(source_id, limit)  # type: ignore[no-any-return]
+        return self._backend.list_firings(source_id, limit)
 
     def _latest_version(self, dataset: str) -> int | None:
         from slipway.pipelines.dataset_events import latest_version

@@ -15,12 +15,13 @@ from sqlalchemy import Connection, select
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject, WebhookEvent
 from slipway.core.limits import whole_number
 from slipway.core.names import check_name
 from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
-from slipway.store.outbox import emit
 from slipway.store.schema.registry import model_alias_history, model_aliases
+from slipway.webhooks.outbox import emit
 
 DEFAULT_PROTECTED_ALIASES = ("champion", "production")
 # Governance states a protected alias may point at.
@@ -29,8 +30,8 @@ SERVABLE_STATES = ("approved", "deployed")
 
 def protected_aliases(ctx: ServiceContext) -> tuple[str, ...]:
     """The aliases that need ``alias.protected`` and an approved or deployed version."""
-    configured = ctx.settings.section("governance").get("protected_aliases")
-    return tuple(str(a) for a in configured) if isinstance(configured, list) else DEFAULT_PROTECTED_ALIASES
+    configured: tuple[str, ...] | None = ctx.settings.domain("governance").protected_aliases
+    return DEFAULT_PROTECTED_ALIASES if configured is None else configured
 
 
 def check_alias_name(alias: str) -> str:
@@ -50,8 +51,14 @@ def require_alias_rights(ctx: ServiceContext, alias: str, verb: str = "move") ->
 
 
 def current_holder(conn: Connection, model_id: str, alias: str) -> int | None:
-    return conn.execute(select(model_aliases.c.version).where(  # type: ignore[no-any-return]
+    return conn.execute(select(model_aliases.c.version).where(
         model_aliases.c.model_id == model_id, model_aliases.c.alias == alias)).scalar()
+
+
+def aliases_of_version(conn: Connection, model_id: str, version: int) -> list[str]:
+    """The aliases that point at ``version`` of the model, sorted."""
+    return sorted(a.alias for a in conn.execute(select(model_aliases.c.alias).where(
+        model_aliases.c.model_id == model_id, model_aliases.c.version == version)))
 
 
 def move_alias(ctx: ServiceContext, conn: Connection, version_row: Any, alias: str,
@@ -82,10 +89,10 @@ def move_alias(ctx: ServiceContext, conn: Connection, version_row: Any, alias: s
                                "check_id": check_id}
     if alias in protected_aliases(ctx):  # who moved what serves traffic, proved (checked again by audit verify)
         details["protected"] = True
-        details["proof"] = prove_decision(ctx, conn, "registry.set_alias", model,
+        details["proof"] = prove_decision(ctx, conn, Action.ALIAS_SET, model,
                                           {"alias": alias, "version": number, "previous": previous})
-    ctx.audit(conn, "registry.set_alias", "registered_model", model, details)
-    emit(conn, "alias.moved", {k: v for k, v in details.items() if k != "proof"})
+    ctx.audit(conn, Action.ALIAS_SET, Subject.REGISTERED_MODEL, model, details)
+    emit(conn, WebhookEvent.ALIAS_MOVED, {k: v for k, v in details.items() if k != "proof"})
     return previous
 
 
@@ -104,6 +111,6 @@ def remove_alias(ctx: ServiceContext, conn: Connection, model_id: str, model: st
     details: dict[str, Any] = {"model": model, "alias": alias, "previous": previous}
     if alias in protected_aliases(ctx):
         details["protected"] = True
-        details["proof"] = prove_decision(ctx, conn, "registry.delete_alias", model, {"alias": alias, "previous": previous})
-    ctx.audit(conn, "registry.delete_alias", "registered_model", model, details)
+        details["proof"] = prove_decision(ctx, conn, Action.ALIAS_DELETE, model, {"alias": alias, "previous": previous})
+    ctx.audit(conn, Action.ALIAS_DELETE, Subject.REGISTERED_MODEL, model, details)
     return previous

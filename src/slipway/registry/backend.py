@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE, whole_number
 from slipway.core.names import check_key, check_name, check_value
@@ -28,7 +29,7 @@ from slipway.registry.aliases import (
 )
 from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo
 from slipway.registry.refs import parse_ref
-from slipway.registry.registration import BundleFacts, dataset_ref, read_bundle_facts, run_snapshot
+from slipway.registry.registration import BundleFacts, dataset_ref, read_bundle_facts
 from slipway.registry.rows import (
     aliases_by_model,
     from_json,
@@ -43,6 +44,7 @@ from slipway.registry.rows import (
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.schema.registry import model_versions, registered_models
+from slipway.tracking.facts import run_snapshot
 
 DEFAULT_RISK_TIERS = ("low", "medium", "high")
 
@@ -61,10 +63,9 @@ class RegistryBackend:
 
     # -- settings ---------------------------------------------------------------------------
     def risk_tiers(self) -> tuple[str, ...]:
-        configured = self.ctx.settings.section("governance").get("risk_tiers")
-        if isinstance(configured, dict | list) and configured:
-            return tuple(str(t) for t in configured)
-        return DEFAULT_RISK_TIERS
+        # [governance] is typed by governance (slipway.governance.settings), which sits above the registry.
+        configured: dict[str, int] = self.ctx.settings.domain("governance").risk_tiers
+        return tuple(configured) or DEFAULT_RISK_TIERS
 
     def protected_aliases(self) -> tuple[str, ...]:
         return protected_aliases(self.ctx)
@@ -81,7 +82,7 @@ class RegistryBackend:
         row = {"id": new_id(), "name": name, "description": description, "owner": owner or self.ctx.principal.name,
                "risk_tier": risk_tier, "tags": to_json(tags), "created_ms": now, "updated_ms": now}
         conn.execute(registered_models.insert().values(**row))
-        self.ctx.audit(conn, "registry.create_model", "registered_model", name,
+        self.ctx.audit(conn, Action.MODEL_CREATE, Subject.REGISTERED_MODEL, name,
                        {"owner": row["owner"], "risk_tier": risk_tier, "tags": tags})
         return model_row(conn, name)
 
@@ -102,7 +103,7 @@ class RegistryBackend:
             row = self._insert_model(conn, name, check_value(description, "description"), owner, tier, checked_tags)
             return load_models(conn, [row])[0]
 
-    @endpoint("read")
+    @endpoint("registry.write", "governance.configure")
     def update_model(self, name: str, description: str | None = None, owner: str | None = None,
                      risk_tier: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
         """Change a model's description, owner, risk tier or tags (tags are merged). The risk tier
@@ -127,7 +128,7 @@ class RegistryBackend:
             if changes:
                 conn.execute(registered_models.update().where(registered_models.c.id == row.id)
                              .values(**changes, updated_ms=now_ms()))
-                self.ctx.audit(conn, "registry.update_model", "registered_model", name,
+                self.ctx.audit(conn, Action.MODEL_UPDATE, Subject.REGISTERED_MODEL, name,
                                {k: (new_tags if k == "tags" else v) for k, v in changes.items()})
             return load_models(conn, [model_row(conn, name)])[0]
 
@@ -215,7 +216,7 @@ class RegistryBackend:
                      {"context": item["context"]})
         # The values audit verify replays the row against: the bundle, the metrics, and a digest
         # of the whole snapshot exactly as stored.
-        self.ctx.audit(conn, "registry.register_version", "model_version", ref,
+        self.ctx.audit(conn, Action.VERSION_REGISTER, Subject.MODEL_VERSION, ref,
                        {"run_id": facts.run_id, "bundle_digest": facts.bundle_digest, "flavor": facts.flavor,
                         "datasets": [dataset_ref(d) for d in datasets], "metrics": metrics,
                         "snapshot_digest": snapshot_digest(**snapshot)})
@@ -237,7 +238,7 @@ class RegistryBackend:
             if changes:
                 conn.execute(model_versions.update().where(model_versions.c.id == row.id)
                              .values(**changes, updated_ms=now_ms()))
-                self.ctx.audit(conn, "registry.update_version", "model_version", f"{name}/{row.version}",
+                self.ctx.audit(conn, Action.VERSION_UPDATE, Subject.MODEL_VERSION, f"{name}/{row.version}",
                                {"description": description, "tags": new_tags})
             return load_version(conn, model, row.version)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from slipway.blobs.manifest import Manifest
 from slipway.blobs.store import BlobStore
@@ -14,7 +13,7 @@ from slipway.core.errors import IntegrityError, InvalidInput, NotFound
 from slipway.core.hashing import hash_bytes
 from slipway.models.bundle import METADATA_FILE, BundleMetadata
 from slipway.models.flavors import FLAVOR_PATHS
-from slipway.store.schema.tracking import latest_metrics, params, run_artifacts, run_inputs, runs
+from slipway.tracking.facts import artifact_paths, run_artifact, run_exists
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,12 +37,11 @@ def read_bundle_facts(conn: Connection, blobs: BlobStore, run_id: str, artifact_
     """
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInput(f"run id must be a non-empty string, got {run_id!r}")
-    if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+    if not run_exists(conn, run_id):
         raise NotFound(f"run {run_id!r} does not exist; register a model from a run that logged it")
-    artifact = conn.execute(select(run_artifacts).where(
-        run_artifacts.c.run_id == run_id, run_artifacts.c.path == artifact_path)).first()
+    artifact = run_artifact(conn, run_id, artifact_path)
     if artifact is None:
-        have = [r.path for r in conn.execute(select(run_artifacts.c.path).where(run_artifacts.c.run_id == run_id))]
+        have = artifact_paths(conn, run_id)
         raise NotFound(f"run {run_id} has no artifact {artifact_path!r}; its artifacts are {have}")
     if artifact.kind != "dir":
         raise InvalidInput(f"artifact {artifact_path!r} of run {run_id} is a file, not a model bundle folder")
@@ -69,23 +67,6 @@ def read_bundle_metadata(blobs: BlobStore, bundle_digest: str) -> BundleMetadata
     if hash_bytes(data) != entry.digest:
         raise IntegrityError(f"model bundle {bundle_digest} is corrupt: {METADATA_FILE} does not match its digest")
     return BundleMetadata.from_json(data)
-
-
-def run_snapshot(conn: Connection, run_id: str) -> tuple[dict[str, float], dict[str, str], list[dict[str, Any]]]:
-    """The run's latest metrics, its params, and the dataset versions it read."""
-    metrics = {
-        key: (math.nan if is_nan else value)
-        for key, value, is_nan in conn.execute(select(latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.is_nan)
-                                               .where(latest_metrics.c.run_id == run_id).order_by(latest_metrics.c.key))
-    }
-    run_params = dict(conn.execute(select(params.c.key, params.c.value).where(params.c.run_id == run_id)
-                                   .order_by(params.c.key)).all())  # type: ignore[arg-type]
-    datasets = [
-        {"dataset": r.dataset, "version": r.version, "digest": r.digest, "context": r.context}
-        for r in conn.execute(select(run_inputs).where(run_inputs.c.run_id == run_id)
-                              .order_by(run_inputs.c.created_ms, run_inputs.c.dataset))
-    ]
-    return metrics, run_params, datasets
 
 
 def dataset_ref(item: dict[str, Any]) -> str:

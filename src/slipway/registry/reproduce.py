@@ -20,14 +20,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from slipway.blobs.store import BlobStore
 from slipway.core.environment import environment
 from slipway.core.errors import Conflict, NotFound
 from slipway.core.settings import Settings
 from slipway.registry.records import ModelVersion, ReproduceInfo
-from slipway.store.schema.tracking import experiments, runs
+from slipway.tracking.facts import run_with_experiment
 
 SOURCE_MAX = 500  # the length the runs table keeps of a command line
 
@@ -35,9 +35,7 @@ SOURCE_MAX = 500  # the length the runs table keeps of a command line
 def reproduce_info(conn: Connection, blobs: BlobStore, version: ModelVersion) -> ReproduceInfo:
     run = None
     if version.run_id is not None:
-        run = conn.execute(select(runs, experiments.c.name.label("experiment_name"))
-                           .join(experiments, experiments.c.id == runs.c.experiment_id)
-                           .where(runs.c.id == version.run_id)).first()
+        run = run_with_experiment(conn, version.run_id)
     lock_text = None
     if run is not None and run.packages_digest:
         try:

@@ -8,7 +8,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, select
 
-from slipway.core.errors import NotFound
+from slipway.core.clock import now_ms
+from slipway.core.errors import Conflict, NotFound
+from slipway.core.names import split_versioned
 from slipway.core.records import dumps, loads
 from slipway.registry.records import ModelVersion, RegisteredModel
 from slipway.registry.refs import parse_ref
@@ -52,7 +54,7 @@ def load_models(conn: Connection, rows: list[Any], all_models: bool = False) -> 
     latest_query = select(model_versions.c.model_id, func.max(model_versions.c.version)).group_by(model_versions.c.model_id)
     if not all_models:
         latest_query = latest_query.where(model_versions.c.model_id.in_(ids))
-    latest = dict(conn.execute(latest_query).all())  # type: ignore[arg-type]
+    latest = dict(conn.execute(latest_query).all())
     aliases = aliases_by_model(conn, None if all_models else ids)
     return [
         RegisteredModel(r.name, r.description, r.owner, r.risk_tier, from_json(r.tags, {}), r.created_ms, r.updated_ms,
@@ -120,3 +122,27 @@ def resolve_ref(conn: Connection, ref: str) -> tuple[str, int]:
     if latest is None:
         raise NotFound(f"model {parsed.name!r} has no versions yet")
     return parsed.name, int(latest)
+
+
+def set_version_state(conn: Connection, version_id: str, current: str, target: str) -> None:
+    """Move the version row from ``current`` to ``target`` (governance decides whether it may);
+    Conflict if someone else moved it meanwhile."""
+    result = conn.execute(
+        model_versions.update()
+        .where(model_versions.c.id == version_id, model_versions.c.state == current)
+        .values(state=target, updated_ms=now_ms())
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"the version changed state while moving it from {current} to {target}; retry")
+
+
+def version_exists(conn: Connection, model: str, version: int) -> bool:
+    query = (select(model_versions.c.id).join(registered_models, registered_models.c.id == model_versions.c.model_id)
+             .where(registered_models.c.name == model, model_versions.c.version == version))
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def version_node_exists(conn: Connection, ident: str) -> bool:
+    """Whether the lineage node ``name/N`` is a registered version (True when ``ident`` is not of that shape)."""
+    parsed = split_versioned(ident, "/")
+    return parsed is None or version_exists(conn, *parsed)

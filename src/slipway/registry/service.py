@@ -7,7 +7,7 @@ registered digest and only then builds the :class:`~slipway.models.predictor.Pre
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway.core.activity import report_created
 from slipway.core.errors import Conflict
@@ -16,11 +16,14 @@ from slipway.models.predictor import Predictor, predictor_from_files
 from slipway.registry.records import ModelVersion, RegisteredModel, ReproduceInfo, Reproduction
 from slipway.store.context import Host
 
+if TYPE_CHECKING:
+    from slipway.registry.backend import RegistryBackend
+
 
 class RegistryService:
     def __init__(self, host: Host) -> None:
         self._host = host
-        self._backend: Any = host.backend("registry")
+        self._backend: RegistryBackend = host.backend("registry")
 
     # -- models -----------------------------------------------------------------------------
     def create_model(self, name: str, description: str = "", owner: str | None = None, risk_tier: str = "low",

@@ -26,8 +26,7 @@ from slipway.core.errors import InvalidInput, SlipwayError
 from slipway.core.records import dumps_fast
 from slipway.core.scrape import scrape_allowed
 from slipway.core.settings import Settings
-from slipway.governance.authenticator import Authenticator
-from slipway.governance.dispatcher import dispatcher_lifespan
+from slipway.identity.authenticator import Authenticator
 from slipway.local import SERVER_PRINCIPAL, LocalTransport, available_backends
 from slipway.server.blob_routes import add_blob_routes
 from slipway.server.body_limits import BodyLimit
@@ -36,6 +35,7 @@ from slipway.server.mlflow import add_mlflow_routes
 from slipway.server.model_routes import add_model_routes
 from slipway.server.openapi import install_openapi, statuses_of
 from slipway.server.requests import RequestModel
+from slipway.webhooks.dispatcher import dispatcher_lifespan
 
 log = logging.getLogger("slipway.server")
 

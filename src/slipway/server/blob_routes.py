@@ -24,7 +24,7 @@ from slipway.blobs.gc import remove_stale_temporaries
 from slipway.core.errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
 from slipway.core.hashing import check_digest
 from slipway.core.settings import Settings
-from slipway.governance.authenticator import Authenticator
+from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.server.requests import describe
 

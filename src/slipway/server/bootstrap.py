@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from slipway.core.settings import Settings
-from slipway.governance.identity import ensure_bootstrap_admin
+from slipway.identity.users import ensure_bootstrap_admin
 from slipway.local import SERVER_PRINCIPAL, LocalTransport
 
 

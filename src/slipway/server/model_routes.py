@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from slipway.core.records import dumps
-from slipway.governance.authenticator import Authenticator
+from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.registry.backend import RegistryBackend
 

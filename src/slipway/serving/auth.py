@@ -20,7 +20,7 @@ import orjson
 from starlette.types import Scope
 
 from slipway.core.errors import InvalidInput, PermissionDenied, Unauthenticated
-from slipway.governance.authenticator import Authenticator
+from slipway.identity.authenticator import Authenticator
 from slipway.serving.handler import Answer
 
 PERMISSION = "predict"

@@ -25,7 +25,7 @@ class InferenceServer:
                  host: str = "127.0.0.1", port: int = 0) -> None:
         import uvicorn
 
-        options = ServeOptions.from_section(settings.section("serving"))
+        options = ServeOptions.from_settings(settings)
         self._socket = bind_socket(host, port)
         self.url = f"http://{host}:{self._socket.getsockname()[1]}"
         self.deployment = deployment

@@ -347,7 +347,7 @@ def _tree_model(model: Any) -> _Stage | None:
         else:
             total = leaves[:, 0, :]
         if classes is not None:
-            return classes.take(np.argmax(total, axis=1), axis=0)  # type: ignore[no-any-return]
-        return total[:, 0].copy()  # type: ignore[no-any-return]
+            return classes.take(np.argmax(total, axis=1), axis=0)
+        return total[:, 0].copy()
 
     return predict

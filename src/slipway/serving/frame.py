@@ -18,7 +18,7 @@ class Frame:
     columns: dict[str, np.ndarray]
     n_rows: int
 
-    def to_pandas(self):  # type: ignore[no-untyped-def]
+    def to_pandas(self):
         import pandas as pd
 
         return pd.DataFrame(self.columns, copy=False)

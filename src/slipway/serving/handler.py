@@ -241,8 +241,8 @@ class InferenceHandler:
         if not payload.log(entry):
             self.runtime.metrics.payload_dropped.inc()
             task = asyncio.create_task(asyncio.to_thread(payload.wait_for_room))
-            self._shadow_tasks.add(task)  # type: ignore[arg-type]
-            task.add_done_callback(self._shadow_tasks.discard)  # type: ignore[arg-type]
+            self._shadow_tasks.add(task)
+            task.add_done_callback(self._shadow_tasks.discard)
 
     def _after(self, router: Router, variant: VariantRuntime, protocol: str, latency: float, request_id: str,
                frame: Frame | None, outputs: np.ndarray | None, body: Any, status: int) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+from typing import Any
+
+from slipway.core.settings import Settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,9 +36,10 @@ class ServeOptions:
     worker_id: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
 
     @classmethod
-    def from_section(cls, section: dict[str, object], **overrides: object) -> ServeOptions:
-        """Options from a config table (unknown keys ignored) and explicit overrides."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in section.items() if k in names}
+    def from_settings(cls, settings: Settings, **overrides: object) -> ServeOptions:
+        """The ``[serving]`` table (typed and checked when settings load) with explicit overrides."""
+        options: ServeOptions = settings.domain("serving")
+        # worker_id is this process's own (its default), never one cached with the settings
+        values: dict[str, Any] = {f.name: getattr(options, f.name) for f in dataclasses.fields(cls) if f.name != "worker_id"}
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)

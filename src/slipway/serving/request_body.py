@@ -41,7 +41,7 @@ def header(scope: Scope, name: bytes) -> str | None:
     """The first value of header ``name`` (lower case, as ASGI servers give header names)."""
     for key, value in scope["headers"]:
         if key == name:
-            return value.decode("latin-1")  # type: ignore[no-any-return]
+            return value.decode("latin-1")
     return None
 
 

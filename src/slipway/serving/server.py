@@ -92,7 +92,7 @@ def serve(settings: Settings, target: ServeTarget, open_workspace: OpenWorkspace
     """
     from slipway.serving.supervisor import Supervisor, bind_socket
 
-    options = options or ServeOptions.from_section(settings.section("serving"))
+    options = options or ServeOptions.from_settings(settings)
     sock = bind_socket(host, port)
     if workers <= 1:
         run_worker(sock, settings, target, options, open_workspace)

@@ -11,14 +11,14 @@ from sqlalchemy import Connection
 
 from slipway.blobs.store import BlobStore
 from slipway.core.auth import DecisionSigner, Principal
+from slipway.core.events import CHECKPOINT_ACTIONS, Action, Subject
 from slipway.core.settings import Settings
 from slipway.store.database import Database
 from slipway.store.ledger import AuditEvent, append_event
 
-# Governance decisions; after a transaction that records one commits, every hook in
-# AFTER_DECISION runs (slipway.audit.checkpoints registers the checkpoint publisher there).
-DECISION_ACTIONS = frozenset({"approval.approve", "approval.reject", "model_version.transition", "model.alias.set",
-                              "registry.set_alias", "registry.delete_alias", "policy.set"})
+# After a transaction that records a governance decision (core.events.CHECKPOINT_ACTIONS)
+# commits, every hook in AFTER_DECISION runs (slipway.audit.checkpoints registers the checkpoint
+# publisher there).
 AFTER_DECISION: list[Callable[[Database, Settings], None]] = []
 
 
@@ -40,11 +40,14 @@ class ServiceContext:
     signer: DecisionSigner | None = None
 
     def audit(
-        self, conn: Connection, action: str, subject_kind: str, subject_id: str, details: dict[str, Any] | None = None
+        self, conn: Connection, action: Action, subject_kind: Subject, subject_id: str,
+        details: dict[str, Any] | None = None,
     ) -> AuditEvent:
-        """Append an audit event for the current principal in ``conn``'s transaction."""
+        """Append an audit event for the current principal in ``conn``'s transaction.
+
+        ``action`` and ``subject_kind`` come from the one vocabulary, :mod:`slipway.core.events`."""
         event = append_event(conn, self.principal.name, action, subject_kind, subject_id, details)
-        if action in DECISION_ACTIONS and AFTER_DECISION:
+        if action in CHECKPOINT_ACTIONS and AFTER_DECISION:
             callbacks = conn.info.setdefault("after_commit", [])
             if not any(getattr(c, "func", None) is _run_decision_hooks for c in callbacks):
                 callbacks.append(functools.partial(_run_decision_hooks, self.db, self.settings))

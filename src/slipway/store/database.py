@@ -34,7 +34,7 @@ def _sqlite_engine(uri: str, busy_timeout_s: float, immediate: bool) -> Engine:
     engine = create_engine(uri, connect_args={"timeout": busy_timeout_s, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
@@ -48,7 +48,7 @@ def _sqlite_engine(uri: str, busy_timeout_s: float, immediate: bool) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def on_begin(conn):  # type: ignore[no-untyped-def]
+    def on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

@@ -51,7 +51,11 @@ def details_json(details: dict[str, Any] | None) -> str:
 def append_event(
     conn: Connection, actor: str, action: str, subject_kind: str, subject_id: str, details: dict[str, Any] | None = None
 ) -> AuditEvent:
-    """Append one event in ``conn``'s transaction (so it commits or rolls back with the change)."""
+    """Append one event in ``conn``'s transaction (so it commits or rolls back with the change).
+
+    ``action`` and ``subject_kind`` are :class:`~slipway.core.events.Action` and ``Subject``
+    values; they are stored (and hashed) as their plain strings."""
+    action, subject_kind = str(action), str(subject_kind)
     head_query = select(audit_head.c.seq).where(audit_head.c.id == 1)
     if conn.dialect.name == "postgresql":
         head_query = head_query.with_for_update()

@@ -16,7 +16,7 @@ from slipway.core.hashing import DIGEST_RE
 from slipway.store.schema import metadata
 
 
-def digest_columns() -> Iterator[tuple[Table, Column]]:  # type: ignore[type-arg]
+def digest_columns() -> Iterator[tuple[Table, Column]]:
     """Each (table, column) of the schema that holds a blob digest, by the naming rule."""
     for table in metadata.sorted_tables:
         for column in table.columns:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, select
 
 from slipway.core.auth import endpoint
 from slipway.core.errors import AlreadyExists, Conflict, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.names import check_key, check_name, check_value
 from slipway.store.context import ServiceContext
 from slipway.store.schema.tracking import experiments, run_tags, runs
@@ -38,7 +39,7 @@ class TrackingAdmin:
             if taken is not None and taken.id != experiment_id:
                 raise AlreadyExists(f"experiment {new_name!r} already exists")
             conn.execute(experiments.update().where(experiments.c.id == experiment_id).values(name=new_name))
-            self.ctx.audit(conn, "experiment.rename", "experiment", experiment_id, {"from": old.name, "to": new_name})
+            self.ctx.audit(conn, Action.EXPERIMENT_RENAME, Subject.EXPERIMENT, experiment_id, {"from": old.name, "to": new_name})
             return self._experiment(conn, experiment_id)
 
     @endpoint("tracking.write")
@@ -51,7 +52,7 @@ class TrackingAdmin:
                 raise Conflict(f"experiment {old.name!r} is {'already deleted' if deleted else 'not deleted'}")
             conn.execute(experiments.update().where(experiments.c.id == experiment_id)
                          .values(lifecycle="deleted" if deleted else "active"))
-            self.ctx.audit(conn, "experiment.delete" if deleted else "experiment.restore", "experiment",
+            self.ctx.audit(conn, Action.EXPERIMENT_DELETE if deleted else Action.EXPERIMENT_RESTORE, Subject.EXPERIMENT,
                            experiment_id, {"name": old.name})
             return self._experiment(conn, experiment_id)
 
@@ -62,7 +63,7 @@ class TrackingAdmin:
         with self.ctx.db.write() as conn:
             self._experiment(conn, experiment_id)
             conn.execute(experiments.update().where(experiments.c.id == experiment_id).values(description=text))
-            self.ctx.audit(conn, "experiment.describe", "experiment", experiment_id, {"description": text[:200]})
+            self.ctx.audit(conn, Action.EXPERIMENT_DESCRIBE, Subject.EXPERIMENT, experiment_id, {"description": text[:200]})
             return self._experiment(conn, experiment_id)
 
     @endpoint("tracking.write")
@@ -72,7 +73,7 @@ class TrackingAdmin:
         with self.ctx.db.write() as conn:
             row = self._live_run(conn, run_id)
             conn.execute(runs.update().where(runs.c.id == run_id).values(name=new_name))
-            self.ctx.audit(conn, "run.rename", "run", run_id, {"from": row.name, "to": new_name})
+            self.ctx.audit(conn, Action.RUN_RENAME, Subject.RUN, run_id, {"from": row.name, "to": new_name})
             return load_runs(conn, [run_id])[0]
 
     @endpoint("tracking.write")
@@ -84,7 +85,7 @@ class TrackingAdmin:
             gone = conn.execute(delete(run_tags).where(run_tags.c.run_id == run_id, run_tags.c.key == key))
             if not gone.rowcount:
                 raise NotFound(f"run {run_id} has no tag {key!r}")
-            self.ctx.audit(conn, "run.delete_tag", "run", run_id, {"key": key})
+            self.ctx.audit(conn, Action.RUN_DELETE_TAG, Subject.RUN, run_id, {"key": key})
 
     @staticmethod
     def _live_run(conn: Connection, run_id: str) -> Any:

@@ -17,6 +17,7 @@ from slipway.blobs.manifest import check_stored_manifest
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE
@@ -80,7 +81,7 @@ class TrackingBackend:
             if exist_ok:
                 return existing
             raise AlreadyExists(f"experiment {name!r} already exists")
-        self.ctx.audit(conn, "experiment.create", "experiment", exp.id, {"name": name})
+        self.ctx.audit(conn, Action.EXPERIMENT_CREATE, Subject.EXPERIMENT, exp.id, {"name": name})
         return exp
 
     @endpoint("tracking.write")
@@ -137,7 +138,7 @@ class TrackingBackend:
             ))
             if tag_rows:
                 conn.execute(run_tags.insert(), tag_rows)
-            self.ctx.audit(conn, "run.create", "run", run_id, {"experiment": exp.name, "name": name, "parent_id": parent_id})
+            self.ctx.audit(conn, Action.RUN_CREATE, Subject.RUN, run_id, {"experiment": exp.name, "name": name, "parent_id": parent_id})
             return load_runs(conn, [run_id])[0]
 
     def _run_row(self, conn: Connection, run_id: str) -> Any:
@@ -161,7 +162,7 @@ class TrackingBackend:
         with self.ctx.db.write() as conn:
             self._writable_run(conn, run_id)
             conn.execute(runs.update().where(runs.c.id == run_id).values(status=status, end_ms=now_ms()))
-            self.ctx.audit(conn, "run.end", "run", run_id, {"status": status})
+            self.ctx.audit(conn, Action.RUN_END, Subject.RUN, run_id, {"status": status})
             return load_runs(conn, [run_id])[0]
 
     @endpoint("tracking.write")
@@ -204,7 +205,7 @@ class TrackingBackend:
             for row in found:
                 conn.execute(runs.update().where(runs.c.id == row.id, runs.c.status == "RUNNING")
                              .values(status="FAILED", end_ms=row.seen))
-                self.ctx.audit(conn, "run.reap", "run", row.id,
+                self.ctx.audit(conn, Action.RUN_REAP, Subject.RUN, row.id,
                                {"status": "FAILED", "last_heartbeat_ms": row.seen, "stale_seconds": stale})
         return [row.id for row in found]
 
@@ -239,7 +240,7 @@ class TrackingBackend:
                 upsert(conn, run_tags, tag_rows, ["run_id", "key"], ["value"])
             insert_points(conn, metric_rows)
             upsert_latest(conn, latest)
-            self.ctx.audit(conn, "run.log_batch", "run", run_id,
+            self.ctx.audit(conn, Action.RUN_LOG_BATCH, Subject.RUN, run_id,
                            {"metrics": len(metric_rows), "params": sorted(p["key"] for p in param_rows),
                             "tags": sorted(t["key"] for t in tag_rows)})
         return len(metric_rows)
@@ -305,7 +306,7 @@ class TrackingBackend:
             upsert(conn, run_artifacts, [{"run_id": run_id, "path": path, "digest": digest, "kind": kind,
                                           "size": int(size), "created_ms": now_ms()}],
                    ["run_id", "path"], ["digest", "kind", "size", "created_ms"])
-            self.ctx.audit(conn, "run.log_artifact", "run", run_id, {"path": path, "digest": digest, "kind": kind})
+            self.ctx.audit(conn, Action.RUN_LOG_ARTIFACT, Subject.RUN, run_id, {"path": path, "digest": digest, "kind": kind})
         return RunArtifact(path, digest, kind, int(size))
 
     @endpoint("read")
@@ -336,7 +337,7 @@ class TrackingBackend:
             for item in inputs:
                 ref = f"{item.dataset}@{item.version}" if item.version is not None else f"{item.dataset}#{item.digest[:12]}"
                 add_edge(conn, "dataset_version", ref, "input_to", "run", run_id, {"context": item.context})
-            self.ctx.audit(conn, "run.log_inputs", "run", run_id,
+            self.ctx.audit(conn, Action.RUN_LOG_INPUTS, Subject.RUN, run_id,
                            {"inputs": [f"{i.dataset}@{i.version}" for i in inputs]})
         return inputs
 
@@ -386,7 +387,7 @@ class TrackingBackend:
                 raise Conflict(f"run {run_id} is {state}")
             conn.execute(runs.update().where(runs.c.id == run_id).values(
                 lifecycle="deleted" if deleted else "active", deleted_ms=now_ms() if deleted else None))
-            self.ctx.audit(conn, "run.delete" if deleted else "run.restore", "run", run_id, {"name": row.name})
+            self.ctx.audit(conn, Action.RUN_DELETE if deleted else Action.RUN_RESTORE, Subject.RUN, run_id, {"name": row.name})
             return load_runs(conn, [run_id])[0]
 
     @endpoint("tracking.write")

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway.blobs.manifest import restore_folder, store_folder
 from slipway.blobs.statcache import StatCache
@@ -24,6 +24,9 @@ from slipway.tracking.environment import entry_point, git_state, packages_digest
 from slipway.tracking.logger import MetricLogger
 from slipway.tracking.records import Experiment, Metric, Run, RunArtifact, RunComparison, RunInput, RunPage
 from slipway.tracking.spool import ReplayReport, replay_spools, spool_folder
+
+if TYPE_CHECKING:
+    from slipway.tracking.backend import TrackingBackend
 
 
 class ActiveRun:
@@ -47,7 +50,7 @@ class ActiveRun:
 class TrackingService:
     def __init__(self, host: Host) -> None:
         self._host = host
-        self._backend: Any = host.backend("tracking")
+        self._backend: TrackingBackend = host.backend("tracking")
         self._local = threading.local()
         self._logger: MetricLogger | None = None
         self._logger_lock = threading.Lock()
@@ -76,14 +79,14 @@ class TrackingService:
 
     def reap_stale_runs(self, stale_seconds: float | None = None) -> list[str]:
         """Mark FAILED the RUNNING runs whose process stopped sending heartbeats (see the backend)."""
-        return self._backend.reap_stale_runs(stale_seconds)  # type: ignore[no-any-return]
+        return self._backend.reap_stale_runs(stale_seconds)
 
     # -- the active-run stack (per thread, like MLflow) ---------------------------------------
     @property
     def _stack(self) -> list[ActiveRun]:
         if not hasattr(self._local, "stack"):
             self._local.stack = []
-        return self._local.stack  # type: ignore[no-any-return]
+        return self._local.stack
 
     def active_run(self) -> ActiveRun | None:
         return self._stack[-1] if self._stack else None

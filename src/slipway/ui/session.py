@@ -3,7 +3,7 @@
 A user signs in with a Slipway token. The session cookie carries that token (HttpOnly, so page
 scripts cannot read it; SameSite=Strict, so other sites' pages cannot send it; Secure when the
 request came over TLS) and every request is authenticated by the server's own
-:class:`~slipway.governance.authenticator.Authenticator`: a revoked token or a disabled user is
+:class:`~slipway.identity.authenticator.Authenticator`: a revoked token or a disabled user is
 signed out at once, and the roles are the ones the API would see.
 
 Every form carries a CSRF token derived from the session (an HMAC keyed by the session's token),
@@ -24,7 +24,7 @@ from fastapi.responses import Response
 
 from slipway.core.auth import Principal
 from slipway.core.errors import PermissionDenied, Unauthenticated
-from slipway.governance.authenticator import Authenticator
+from slipway.identity.authenticator import Authenticator
 
 SESSION_COOKIE = "slipway_session"
 SIGNIN_COOKIE = "slipway_signin"

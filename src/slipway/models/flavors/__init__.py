@@ -33,7 +33,7 @@ def flavor_class(name: str) -> type[Flavor]:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise InvalidInput(f"flavor {name!r} needs a package that is not installed: {err}") from err
-    return getattr(module, class_name)  # type: ignore[no-any-return]
+    return getattr(module, class_name)
 
 
 def get_flavor(name: str) -> Flavor:

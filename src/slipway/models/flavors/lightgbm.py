@@ -48,7 +48,7 @@ class LightGBMFlavor(Flavor):
             return np.column_stack([1.0 - scores, scores]) if scores.ndim == 1 else scores
 
         def predict(x: Any) -> np.ndarray:
-            return labels[np.argmax(predict_proba(x), axis=1)]  # type: ignore[no-any-return]
+            return labels[np.argmax(predict_proba(x), axis=1)]
 
         return LoadedModel(booster, predict, predict_proba, kind)
 

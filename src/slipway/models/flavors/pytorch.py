@@ -54,6 +54,6 @@ def _predict(module: Any) -> Any:
     def predict(x: Any) -> np.ndarray:
         array = x.to_numpy() if hasattr(x, "to_numpy") else np.asarray(x)
         with torch.inference_mode():
-            return module(torch.from_numpy(np.ascontiguousarray(array))).numpy()  # type: ignore[no-any-return]
+            return module(torch.from_numpy(np.ascontiguousarray(array))).numpy()
 
     return predict

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from slipway.governance.authenticator import Authenticator
+from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.server.mlflow import (
     artifacts,

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from slipway.blobs.manifest import load_manifest
 from slipway.core.errors import NotFound
 from slipway.core.hashing import hash_file
-from slipway.governance.authenticator import Authenticator
+from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, error_body
 

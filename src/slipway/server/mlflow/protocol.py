@@ -28,7 +28,7 @@ from slipway.core.errors import (
     SlipwayError,
     Unauthenticated,
 )
-from slipway.governance.authenticator import Authenticator
+from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.registry.backend import RegistryBackend
 from slipway.tracking.admin import TrackingAdmin

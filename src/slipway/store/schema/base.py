@@ -20,10 +20,10 @@ KEY = String(250)
 DIGEST = String(64)
 
 
-def id_column(name: str = "id") -> Column:  # type: ignore[type-arg]
+def id_column(name: str = "id") -> Column:
     return Column(name, ID, primary_key=True)
 
 
-def ms_column(name: str, nullable: bool = False) -> Column:  # type: ignore[type-arg]
+def ms_column(name: str, nullable: bool = False) -> Column:
     """A timestamp in integer milliseconds since the epoch."""
     return Column(name, BigInteger, nullable=nullable)

@@ -2,47 +2,50 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slipway.governance.identity import IssuedToken, TokenInfo, User
+from slipway.identity.users import IssuedToken, TokenInfo, User
 from slipway.store.context import Host
+
+if TYPE_CHECKING:
+    from slipway.identity.users import IdentityBackend
 
 
 class IdentityService:
     """Managing who may do what. Everything but ``whoami`` and ``list_users`` needs ``admin``."""
 
     def __init__(self, host: Host) -> None:
-        self._backend: Any = host.backend("identity")
+        self._backend: IdentityBackend = host.backend("identity")
 
     def create_user(self, name: str, roles: list[str], *, kind: str = "user", email: str | None = None) -> User:
         """Create a user (``kind="user"``) or a service account (``kind="service"``) with roles."""
-        return self._backend.create_user(name, list(roles), kind, email)  # type: ignore[no-any-return]
+        return self._backend.create_user(name, list(roles), kind, email)
 
     def create_service_account(self, name: str, roles: list[str]) -> User:
         return self.create_user(name, roles, kind="service")
 
     def set_roles(self, name: str, roles: list[str]) -> User:
-        return self._backend.set_roles(name, list(roles))  # type: ignore[no-any-return]
+        return self._backend.set_roles(name, list(roles))
 
     def set_disabled(self, name: str, disabled: bool = True) -> User:
         """Disable (offboard) or re-enable a user; a disabled user's tokens stop working."""
-        return self._backend.set_disabled(name, disabled)  # type: ignore[no-any-return]
+        return self._backend.set_disabled(name, disabled)
 
     def list_users(self) -> list[User]:
-        return self._backend.list_users()  # type: ignore[no-any-return]
+        return self._backend.list_users()
 
     def create_token(self, user: str, description: str = "", expires_in_days: float | None = None) -> IssuedToken:
         """A new API token for ``user``; the secret in ``.token`` is shown only this once."""
-        return self._backend.create_token(user, description, expires_in_days)  # type: ignore[no-any-return]
+        return self._backend.create_token(user, description, expires_in_days)
 
     def revoke_token(self, token_id: str) -> TokenInfo:
-        return self._backend.revoke_token(token_id)  # type: ignore[no-any-return]
+        return self._backend.revoke_token(token_id)
 
     def list_tokens(self, user: str | None = None) -> list[TokenInfo]:
-        return self._backend.list_tokens(user)  # type: ignore[no-any-return]
+        return self._backend.list_tokens(user)
 
     def whoami(self) -> dict[str, Any]:
-        return self._backend.whoami()  # type: ignore[no-any-return]
+        return self._backend.whoami()
 
     def add_key(self, user: str, public_key: str) -> Any:
         """Register an Ed25519 public key (the text of a ``.pub`` file) to ``user`` (admin)."""
@@ -52,4 +55,4 @@ class IdentityService:
         return self._backend.revoke_key(fingerprint)
 
     def list_keys(self, user: str | None = None) -> list[Any]:
-        return self._backend.list_keys(user)  # type: ignore[no-any-return]
+        return self._backend.list_keys(user)

@@ -17,9 +17,9 @@ from sqlalchemy import Connection, select
 
 from slipway.core.errors import PermissionDenied
 from slipway.core.settings import Settings
-from slipway.governance.secret_box import unseal
-from slipway.governance.webhook_signing import signature_for
-from slipway.store.schema.governance import webhooks
+from slipway.store.schema.webhooks import webhooks
+from slipway.webhooks.secret_box import unseal
+from slipway.webhooks.signing import signature_for
 
 TABLE_PATH = "/api/now/table/change_request"
 

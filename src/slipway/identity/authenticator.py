@@ -8,8 +8,8 @@ import time
 from slipway.core.auth import Principal
 from slipway.core.errors import Unauthenticated
 from slipway.core.settings import Settings
-from slipway.governance.identity import authenticate
 from slipway.identity.revocations import generation
+from slipway.identity.users import authenticate
 from slipway.store.database import Database
 
 __all__ = ["Authenticator"]

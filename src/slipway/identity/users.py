@@ -15,10 +15,11 @@ from sqlalchemy import Connection, select
 from slipway.core.auth import ROLES, Principal, endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.core.names import check_name
 from slipway.core.records import record
-from slipway.governance.identity_keys import KeyEndpoints
+from slipway.identity.backend_keys import KeyEndpoints
 from slipway.identity.revocations import access_changed
 from slipway.store.context import ServiceContext
 from slipway.store.database import Database
@@ -113,7 +114,7 @@ class IdentityBackend(KeyEndpoints):
             user = User(new_id(), name, kind, roles, False, now_ms())
             conn.execute(users.insert().values(id=user.id, name=name, kind=kind, roles=orjson.dumps(roles).decode(),
                                                email=email, disabled=False, created_ms=user.created_ms))
-            self.ctx.audit(conn, "user.create", "user", name, {"roles": roles, "kind": kind})
+            self.ctx.audit(conn, Action.USER_CREATE, Subject.USER, name, {"roles": roles, "kind": kind})
             return user
 
     @endpoint("admin")
@@ -123,7 +124,7 @@ class IdentityBackend(KeyEndpoints):
             if not find_user(conn, name):
                 raise NotFound(f"user {name!r} does not exist")
             conn.execute(users.update().where(users.c.name == name).values(roles=orjson.dumps(roles).decode()))
-            self.ctx.audit(conn, "user.set_roles", "user", name, {"roles": roles})
+            self.ctx.audit(conn, Action.USER_SET_ROLES, Subject.USER, name, {"roles": roles})
             found = find_user(conn, name)
         access_changed()
         return found  # type: ignore[return-value]
@@ -136,7 +137,7 @@ class IdentityBackend(KeyEndpoints):
             if not find_user(conn, name):
                 raise NotFound(f"user {name!r} does not exist")
             conn.execute(users.update().where(users.c.name == name).values(disabled=bool(disabled)))
-            self.ctx.audit(conn, "user.disable" if disabled else "user.enable", "user", name, {})
+            self.ctx.audit(conn, Action.USER_DISABLE if disabled else Action.USER_ENABLE, Subject.USER, name, {})
             found = find_user(conn, name)
         access_changed()
         return found  # type: ignore[return-value]
@@ -163,7 +164,7 @@ class IdentityBackend(KeyEndpoints):
             conn.execute(api_tokens.insert().values(
                 id=info.id, user_id=found.id, token_hash=hash_token(token), prefix=info.prefix,
                 description=info.description, created_ms=info.created_ms, expires_ms=expires))
-            self.ctx.audit(conn, "token.create", "user", user, {"token_id": info.id, "expires_ms": expires})
+            self.ctx.audit(conn, Action.TOKEN_CREATE, Subject.USER, user, {"token_id": info.id, "expires_ms": expires})
         return IssuedToken(info, token)
 
     @endpoint("admin")
@@ -175,7 +176,7 @@ class IdentityBackend(KeyEndpoints):
                 raise NotFound(f"token {token_id!r} does not exist")
             revoked = row.revoked_ms or now_ms()
             conn.execute(api_tokens.update().where(api_tokens.c.id == token_id).values(revoked_ms=revoked))
-            self.ctx.audit(conn, "token.revoke", "user", row.name, {"token_id": token_id})
+            self.ctx.audit(conn, Action.TOKEN_REVOKE, Subject.USER, row.name, {"token_id": token_id})
         access_changed()
         return TokenInfo(row.id, row.name, row.prefix, row.description, row.created_ms, row.expires_ms, revoked)
 
@@ -213,7 +214,7 @@ def ensure_bootstrap_admin(ctx: ServiceContext, token: str | None) -> str | None
                 conn.execute(api_tokens.insert().values(
                     id=new_id(), user_id=admin_row.id, token_hash=hash_token(token), prefix=token[:10],
                     description="bootstrap", created_ms=now_ms()))
-                ctx.audit(conn, "token.create", "user", "admin", {"description": "bootstrap"})
+                ctx.audit(conn, Action.TOKEN_CREATE, Subject.USER, "admin", {"description": "bootstrap"})
         return None
     if backend.list_tokens("admin"):
         return None

@@ -1,6 +1,6 @@
 """Webhook subscriptions, the delivery log, and :func:`emit` for other domains.
 
-``emit(conn, event_type, payload)`` (from :mod:`slipway.store.outbox`, re-exported here) queues a
+``emit(conn, event_type, payload)`` (from :mod:`slipway.webhooks.outbox`, re-exported here) queues a
 signed delivery for every subscription in the caller's transaction; the dispatcher sends them.
 """
 
@@ -14,9 +14,9 @@ import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.errors import InvalidInput, NotFound
-from slipway.governance.records import Delivery, DeliveryAttempt, Webhook
-from slipway.store.outbox import EVENT_TYPES, emit
-from slipway.store.schema.governance import webhook_attempts, webhook_deliveries, webhooks
+from slipway.store.schema.webhooks import webhook_attempts, webhook_deliveries, webhooks
+from slipway.webhooks.outbox import EVENT_TYPES, emit
+from slipway.webhooks.records import Delivery, DeliveryAttempt, Webhook
 
 __all__ = ["EVENT_TYPES", "check_subscription", "emit", "list_deliveries", "redact_url", "webhook_record"]
 

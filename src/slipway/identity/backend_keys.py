@@ -10,6 +10,7 @@ from sqlalchemy import select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, InvalidInput, NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.core.records import record
 from slipway.identity.keys import parse_public_key
@@ -55,7 +56,7 @@ class KeyEndpoints:
             conn.execute(user_keys.insert().values(id=new_id(), user_id=owner.id, fingerprint=fingerprint,
                                                    public_key=text, added_by=self.ctx.principal.name,
                                                    created_ms=now_ms()))
-            self.ctx.audit(conn, "user.key_add", "user", user, {"fingerprint": fingerprint, "public_key": text})
+            self.ctx.audit(conn, Action.USER_KEY_ADD, Subject.USER, user, {"fingerprint": fingerprint, "public_key": text})
             return _key(key_row(conn, fingerprint))
 
     @endpoint("admin")
@@ -68,7 +69,7 @@ class KeyEndpoints:
             if row.revoked_ms is None:
                 conn.execute(user_keys.update().where(user_keys.c.fingerprint == fingerprint)
                              .values(revoked_ms=now_ms()))
-                self.ctx.audit(conn, "user.key_revoke", "user", row.owner, {"fingerprint": fingerprint})
+                self.ctx.audit(conn, Action.USER_KEY_REVOKE, Subject.USER, row.owner, {"fingerprint": fingerprint})
             found = _key(key_row(conn, fingerprint))
         access_changed()
         return found

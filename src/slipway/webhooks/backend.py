@@ -8,13 +8,14 @@ from sqlalchemy import select
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import NotFound
+from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
-from slipway.governance.dispatcher import Dispatcher
-from slipway.governance.records import Delivery, DispatchSummary, Webhook
-from slipway.governance.secret_box import seal
-from slipway.governance.webhooks import check_subscription, list_deliveries, redact_url, webhook_record
 from slipway.store.context import ServiceContext
-from slipway.store.schema.governance import webhooks
+from slipway.store.schema.webhooks import webhooks
+from slipway.webhooks.dispatcher import Dispatcher
+from slipway.webhooks.records import Delivery, DispatchSummary, Webhook
+from slipway.webhooks.secret_box import seal
+from slipway.webhooks.subscriptions import check_subscription, list_deliveries, redact_url, webhook_record
 
 
 class WebhookEndpoints:
@@ -29,7 +30,7 @@ class WebhookEndpoints:
             conn.execute(webhooks.insert().values(id=webhook_id, url=url, kind=kind, event_types=orjson.dumps(types).decode(),
                                                   secret=seal(self.ctx.settings, secret), active=True,
                                                   created_by=self.ctx.principal.name, created_ms=now_ms()))
-            self.ctx.audit(conn, "webhook.add", "webhook", webhook_id,
+            self.ctx.audit(conn, Action.WEBHOOK_ADD, Subject.WEBHOOK, webhook_id,
                            {"url": redact_url(url), "kind": kind, "event_types": types})
             row = conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)).one()
             return {"webhook": webhook_record(row), "secret": secret}
@@ -39,7 +40,7 @@ class WebhookEndpoints:
         with self.ctx.db.write() as conn:
             if conn.execute(webhooks.update().where(webhooks.c.id == webhook_id).values(active=bool(active))).rowcount != 1:
                 raise NotFound(f"webhook {webhook_id!r} does not exist")
-            self.ctx.audit(conn, "webhook.set_active", "webhook", webhook_id, {"active": bool(active)})
+            self.ctx.audit(conn, Action.WEBHOOK_SET_ACTIVE, Subject.WEBHOOK, webhook_id, {"active": bool(active)})
             return webhook_record(conn.execute(select(webhooks).where(webhooks.c.id == webhook_id)).one())
 
     @endpoint("read")

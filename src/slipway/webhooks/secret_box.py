@@ -9,37 +9,23 @@ secret in plain text and are read as such until the webhook is re-created.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from slipway.core.errors import InvalidInput
+from slipway.core.secrets_file import home_secret
 from slipway.core.settings import Settings
+from slipway.webhooks.settings import secrets_key
 
 PREFIX = "fernet:"
 
 
 def _key(settings: Settings) -> bytes:
-    configured = settings.section("governance").get("secrets_key")
+    configured = secrets_key(settings)
     if configured:
         return str(configured).encode()
-    path = Path(settings.home) / "secrets-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # O_EXCL: two processes starting together agree on one key
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(Fernet.generate_key())
-                handle.flush()
-                os.fsync(handle.fileno())
-        except FileExistsError:
-            pass
-    value = path.read_bytes().strip()
-    if not value:  # a creator was killed between create and write; any reader repairs it
-        path.unlink(missing_ok=True)
-        return _key(settings)
-    return value
+    return home_secret(Path(settings.home) / "secrets-key", Fernet.generate_key)
 
 
 def _fernet(settings: Settings) -> Fernet:

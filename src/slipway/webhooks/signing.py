@@ -4,7 +4,7 @@ The signature is HMAC-SHA256 over ``"{timestamp}.{body}"`` with the subscription
 ``X-Slipway-Signature: sha256=<hex>`` with ``X-Slipway-Timestamp: <unix seconds>``. Receivers
 should reject timestamps older than a few minutes (replays) and compare in constant time::
 
-    from slipway.governance.webhook_signing import verify_signature
+    from slipway.webhooks.signing import verify_signature
     ok = verify_signature(secret, request.headers, await request.body())
 """
 

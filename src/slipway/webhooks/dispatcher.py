@@ -11,6 +11,7 @@ delivery is retried: delivery is at least once, and receivers de-duplicate on
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import threading
 import time
@@ -23,28 +24,33 @@ from sqlalchemy import or_, select
 
 from slipway.core.auth import Principal
 from slipway.core.clock import now_ms
-from slipway.governance.records import DispatchSummary
-from slipway.governance.secret_box import unseal
-from slipway.governance.servicenow import change_request_body, change_request_url
-from slipway.governance.webhook_signing import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 from slipway.store.context import ServiceContext
-from slipway.store.schema.governance import approval_requests, webhook_attempts, webhook_deliveries, webhooks
+from slipway.store.schema.webhooks import webhook_attempts, webhook_deliveries, webhooks
+from slipway.webhooks.records import DispatchSummary
+from slipway.webhooks.secret_box import unseal
+from slipway.webhooks.servicenow import change_request_body, change_request_url
+from slipway.webhooks.settings import dispatch_in_server, servicenow_settings, webhook_settings
+from slipway.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 
 log = logging.getLogger("slipway.webhooks")
 LEASE_MS = 60_000
 
+
+# Governance owns approval requests: a ticket's id is recorded on its request by this function,
+# named by path because governance sits above webhooks.
+EXTERNAL_REF_RECORDER = "slipway.governance.approvals:record_external_ref"
 
 class Dispatcher:
     """Sends due deliveries. ``run_once`` for a batch; ``start`` for a background thread."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx.as_principal(Principal("webhook-dispatcher", frozenset({"admin"}), "service"))
-        conf = ctx.settings.section("governance").get("webhooks") or {}
-        self.max_attempts = int(conf.get("max_attempts", 8))
-        self.base_delay_s = float(conf.get("base_delay_s", 2.0))
-        self.max_delay_s = float(conf.get("max_delay_s", 3600.0))
-        self.timeout_s = float(conf.get("timeout_s", 5.0))
-        self.interval_s = float(conf.get("interval_s", 1.0))
+        conf = webhook_settings(ctx.settings)
+        self.max_attempts = conf.max_attempts
+        self.base_delay_s = conf.base_delay_s
+        self.max_delay_s = conf.max_delay_s
+        self.timeout_s = conf.timeout_s
+        self.interval_s = conf.interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,9 +91,9 @@ class Dispatcher:
         if row.kind == "servicenow":
             body, url = orjson.dumps(change_request_body(event)), change_request_url(row.url)
             # The Table API takes basic auth; the credentials live in settings, never in the database.
-            creds = self.ctx.settings.section("governance").get("servicenow") or {}
-            if creds.get("username"):
-                auth = httpx.BasicAuth(str(creds["username"]), str(creds.get("password", "")))
+            creds = servicenow_settings(self.ctx.settings)
+            if creds.username:
+                auth = httpx.BasicAuth(creds.username, creds.password)
         else:
             body, url = row.payload.encode(), row.url
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "slipway-webhooks/1",
@@ -129,9 +135,9 @@ class Dispatcher:
             return
         request_id = orjson.loads(row.payload)["data"]["request_id"]
         if sys_id:
-            conn.execute(approval_requests.update().where(approval_requests.c.id == request_id).values(external_ref=sys_id))
-            self.ctx.audit(conn, "approval.external_ref", "approval_request", request_id,
-                           {"system": "servicenow", "sys_id": sys_id, "number": result.get("number")})
+            module, _, name = EXTERNAL_REF_RECORDER.partition(":")
+            getattr(importlib.import_module(module), name)(self.ctx, conn, request_id, "servicenow", sys_id,
+                                                           result.get("number"))
 
     def run_once(self, limit: int = 100) -> DispatchSummary:
         """Send every delivery that is due (up to ``limit``) once."""
@@ -168,7 +174,7 @@ def dispatcher_lifespan(ctx: ServiceContext, inner: Callable[[Any], Any]) -> Cal
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
         dispatcher = None
-        if ctx.settings.section("governance").get("dispatch_in_server", True):
+        if dispatch_in_server(ctx.settings):
             dispatcher = Dispatcher(ctx)
             dispatcher.start()
         try:

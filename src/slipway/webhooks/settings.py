@@ -1,0 +1,44 @@
+"""The webhooks' settings, tables inside ``[governance]`` of the config file (where they have
+always been written): ``[governance.webhooks]`` and ``[governance.servicenow]``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import cast
+
+from slipway.core.settings import Settings
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookSettings:
+    """Delivery retries: attempts, exponential backoff from ``base_delay_s`` up to ``max_delay_s``."""
+
+    max_attempts: int = 8
+    base_delay_s: float = 2.0
+    max_delay_s: float = 3600.0
+    timeout_s: float = 5.0
+    interval_s: float = 1.0  # how often a server's background dispatcher looks for due deliveries
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceNowSettings:
+    """Basic-auth credentials for the Table API (kept in settings, never in the database)."""
+
+    username: str = ""
+    password: str = dataclasses.field(default="", repr=False)
+
+
+def webhook_settings(settings: Settings) -> WebhookSettings:
+    return cast(WebhookSettings, settings.domain("governance").webhooks)
+
+
+def servicenow_settings(settings: Settings) -> ServiceNowSettings:
+    return cast(ServiceNowSettings, settings.domain("governance").servicenow)
+
+
+def secrets_key(settings: Settings) -> str:
+    return cast(str, settings.domain("governance").secrets_key)
+
+
+def dispatch_in_server(settings: Settings) -> bool:
+    return cast(bool, settings.domain("governance").dispatch_in_server)
