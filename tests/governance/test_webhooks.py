@@ -48,7 +48,7 @@ def test_receiver_down_gets_retries_with_backoff_in_the_log(people) -> None:  # 
     admin = people()
     hook = admin.governance.add_webhook(f"http://127.0.0.1:{free_port()}/hook", ["alert"])["webhook"]
     with _db(admin).write() as conn:
-        assert emit(conn, WebhookEvent.ALERT, {"monitor": "credit-drift", "severity": "high"}) == 1
+        assert emit(conn, WebhookEvent.ALERT, {"alert": "a1", "monitor": "credit-drift", "check": "drift", "run": "r1", "summary": "drifted"}) == 1
     for _ in range(3):
         admin.governance.dispatch()
         time.sleep(0.25)
@@ -78,7 +78,7 @@ def test_outbox_rolls_back_with_the_change(people) -> None:  # type: ignore[no-u
     admin = people()
     hook = admin.governance.add_webhook("http://127.0.0.1:9/never", ["alert"])["webhook"]
     with pytest.raises(RuntimeError), _db(admin).write() as conn:
-        emit(conn, WebhookEvent.ALERT, {"x": 1})
+        emit(conn, WebhookEvent.ALERT, {"alert": "a1", "monitor": "m", "check": "c", "run": "r", "summary": ""})
         raise RuntimeError("the change failed")
     assert admin.governance.deliveries(hook.id) == []
     with pytest.raises(InvalidInput, match="unknown event type"), _db(admin).write() as conn:
@@ -126,7 +126,7 @@ def test_a_dispatcher_killed_mid_send_leaves_the_delivery_for_another(people) ->
     with Receiver() as receiver:
         hook = admin.governance.add_webhook(receiver.url, ["alert"])["webhook"]
         with _db(admin).write() as conn:
-            emit(conn, WebhookEvent.ALERT, {"monitor": "m1"})
+            emit(conn, WebhookEvent.ALERT, {"alert": "a1", "monitor": "m1", "check": "c", "run": "r", "summary": ""})
         crashed = Dispatcher(admin._transport.ctx)
         assert len(crashed._claim(10)) == 1  # claimed, then the process dies before sending
         assert admin.governance.dispatch().attempted == 0  # the lease keeps others off meanwhile
