@@ -27,6 +27,7 @@ from slipway.core.settings import Settings
 from slipway.governance.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.server.requests import describe
+from slipway.server.responses import returns
 
 _WRITERS = ("tracking.write", "data.write", "registry.write", "governance.validate", "deploy", "pipelines.run")
 # A start-up removes upload temporaries untouched this long (a live upload writes to its file).
@@ -87,6 +88,7 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, set
         return {"digest": digest}
 
     @app.get("/api/v1/blobs/{digest}", tags=["blobs"])
+    @returns(bytes)
     async def get(digest: str, request: Request) -> Response:
         principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
         principal.require("read", "download artifacts")

@@ -126,7 +126,8 @@ def record_type(cls: type, limits: ArgumentLimits) -> Any:
             default = field.default
         fields[field.name] = (wire_type(hints.get(field.name, Any), limits), default)
     fields["wire_tag"] = (Literal[cls.__name__] | None, Field(None, alias="$r"))  # type: ignore[valid-type]
-    model = create_model(cls.__name__ + _suffix(limits), __config__=ConfigDict(extra="forbid"), **fields)
+    # "Argument": the record as a caller sends it; "<Name>" alone is the record as answered.
+    model = create_model(cls.__name__ + "Argument" + _suffix(limits), __config__=ConfigDict(extra="forbid"), **fields)
     tuples = {f.name for f in dataclasses.fields(cls) if "tuple" in str(f.type)}
 
     def build(value: BaseModel) -> Any:
@@ -158,6 +159,7 @@ class RequestModel:
                                       Field(default, alias=param))
         title = "".join(part.title() for part in name.replace(".", "_").split("_")) + "Request"
         self.name = name
+        self.method = method
         self.model: type[BaseModel] = create_model(title, __config__=ConfigDict(extra="forbid"), **fields)
 
     def parse(self, body: bytes) -> dict[str, Any]:
