@@ -177,7 +177,7 @@ def test_real_answers_match_the_published_schemas(document: dict[str, Any], home
             problems += [f"{method} {path}: {e.message[:200]} at {list(e.absolute_path)}" for e in errors[:3]]
         checked.add(f"{method} {operation[0]}")
     assert not problems, "\n".join(problems)
-    assert len(checked) >= 60, sorted(checked)
+    assert len(checked) >= 40, sorted(checked)
     for needed in ("post /api/v1/tracking/get_run", "post /api/v1/data/commit_version",
                    "post /api/v1/registry/register_version", "post /api/v1/identity/create_token",
                    "get /api/v1/models/{name}/versions", "put /api/v1/blobs/{digest}"):

@@ -10,7 +10,7 @@ from slipway.core.clock import now_ms
 from slipway.core.errors import NotFound
 from slipway.core.ids import new_id
 from slipway.governance.dispatcher import Dispatcher
-from slipway.governance.records import Delivery, DispatchSummary, Webhook
+from slipway.governance.records import Delivery, DispatchSummary, Webhook, WebhookAdded
 from slipway.governance.secret_box import seal
 from slipway.governance.webhooks import check_subscription, list_deliveries, redact_url, webhook_record
 from slipway.store.context import ServiceContext
@@ -21,7 +21,7 @@ class WebhookEndpoints:
     ctx: ServiceContext
 
     @endpoint("admin")
-    def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> dict[str, object]:
+    def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> WebhookAdded:
         """Subscribe ``url`` to ``event_types``. Returns the webhook and its signing secret (shown once)."""
         types, secret = check_subscription(url, list(event_types), kind, secret)
         with self.ctx.db.write() as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TypedDict
 
 import orjson
 from sqlalchemy import Connection, select
@@ -25,6 +26,14 @@ from slipway.store.database import Database
 from slipway.store.schema.core import api_tokens, users
 
 TOKEN_PREFIX = "slw_"
+
+
+class Caller(TypedDict):
+    """Who is calling (``whoami``): the user or service account, its roles and its kind."""
+
+    name: str
+    roles: list[str]
+    kind: str
 
 
 @record
@@ -147,7 +156,7 @@ class IdentityBackend(KeyEndpoints):
             return [_user_from_row(r) for r in conn.execute(select(users).order_by(users.c.name))]
 
     @endpoint("read")
-    def whoami(self) -> dict[str, object]:
+    def whoami(self) -> Caller:
         p = self.ctx.principal
         return {"name": p.name, "roles": sorted(p.roles), "kind": p.kind}
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 import blake3
 from fastapi import FastAPI, Request
@@ -41,6 +42,18 @@ class MissingRequest(BaseModel):
     digests: list[str] = Field(max_length=5000)
 
 
+class MissingBlobs(TypedDict):
+    """The digests of a ``missing`` request that the store lacks."""
+
+    missing: list[str]
+
+
+class StoredBlob(TypedDict):
+    """The digest an upload was stored under."""
+
+    digest: str
+
+
 def upload_folder(base: LocalTransport, settings: Settings) -> str:
     """Where uploads are written while they arrive (created if needed)."""
     folder = base.blobs.temporary_folder() or str(Path(settings.home, "tmp"))
@@ -55,9 +68,10 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, set
 
     missing_schema = MissingRequest.model_json_schema()
 
-    @app.post("/api/v1/blobs/missing", tags=["blobs"], openapi_extra={"requestBody": {
+    @app.post("/api/v1/blobs/missing", tags=["blobs"], response_model=None, openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": missing_schema}}}})
-    async def missing(request: Request) -> dict[str, list[str]]:
+    @returns(MissingBlobs)
+    async def missing(request: Request) -> MissingBlobs:
         await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
         try:
             body = MissingRequest.model_validate_json(await request.body())
@@ -65,8 +79,9 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, set
             raise InvalidInput(f"blobs.missing: {describe(err)}") from None
         return {"missing": await run_in_threadpool(blobs.missing, [check_digest(d) for d in body.digests])}
 
-    @app.put("/api/v1/blobs/{digest}", tags=["blobs"])
-    async def put(digest: str, request: Request) -> dict[str, str]:
+    @app.put("/api/v1/blobs/{digest}", tags=["blobs"], response_model=None)
+    @returns(StoredBlob)
+    async def put(digest: str, request: Request) -> StoredBlob:
         principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
         if not any(principal.can(p) for p in _WRITERS):
             raise PermissionDenied(f"{principal.name} may not upload artifacts")

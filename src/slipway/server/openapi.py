@@ -62,7 +62,7 @@ def _results(app: FastAPI, requests: dict[str, tuple[RequestModel, list[int]]]) 
         if isinstance(route, APIRoute) and route.include_in_schema and route.path not in requests:
             hint = getattr(route.endpoint, "__slipway_result__", None)
             if hint is not None:
-                results.update({(route.path, method.lower()): hint for method in route.methods})
+                results.update({(route.path, method.lower()): hint for method in route.methods or ()})
     return results
 
 

@@ -18,12 +18,13 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 F = TypeVar("F", bound=Callable[..., Any])
+K = TypeVar("K", bound=Hashable)
 BINARY = {"type": "string", "format": "binary"}
 
 
@@ -100,12 +101,12 @@ def typed_dict_model(cls: type) -> type[BaseModel]:
     """A ``TypedDict`` as it is answered: its keys (the required ones always present)."""
     hints = typing.get_type_hints(cls)
     required = cls.__required_keys__  # type: ignore[attr-defined]
-    fields = {f"field_{name}": (wire_result(hint), Field(... if name in required else None, alias=name))
-              for name, hint in hints.items()}
+    fields: dict[str, Any] = {f"field_{name}": (wire_result(hint), Field(... if name in required else None, alias=name))
+                              for name, hint in hints.items()}
     return create_model(cls.__name__, __config__=ConfigDict(extra="forbid"), __doc__=_description(cls), **fields)
 
 
-def response_schemas(results: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def response_schemas(results: Mapping[K, Any]) -> tuple[dict[K, dict[str, Any]], dict[str, Any]]:
     """JSON schemas of ``results`` (a key → a return annotation): each key's schema, and the named
     schemas they refer to (for ``components/schemas``)."""
     adapters = [(key, "validation", TypeAdapter(wire_result(hint)))
