@@ -28,11 +28,12 @@ SLIPWAY_HOME="$SERVER_HOME" SLIPWAY_ALLOW_ANONYMOUS=true SLIPWAY_BOOTSTRAP_TOKEN
   "$VENV/bin/slipway" server --port "$PORT" >"$OUT/server.log" 2>&1 &
 SERVER=$!
 trap 'rc=$?; kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; rm -rf "$SERVER_HOME"; exit $rc' EXIT
-for _ in $(seq 60); do
+for _ in $(seq 300); do
   curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
   kill -0 "$SERVER" 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
   sleep 1
 done
+curl -fsS "$URL/readyz" >/dev/null || { echo "the server did not start (see $OUT/server.log)"; exit 1; }
 
 status=0
 for caller in $CALLERS; do

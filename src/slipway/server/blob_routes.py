@@ -27,7 +27,7 @@ from slipway.core.hashing import check_digest
 from slipway.core.settings import Settings
 from slipway.governance.authenticator import Authenticator
 from slipway.local import LocalTransport
-from slipway.server.requests import describe
+from slipway.server.requests import check_value_count, describe
 from slipway.server.responses import returns
 
 _WRITERS = ("tracking.write", "data.write", "registry.write", "governance.validate", "deploy", "pipelines.run")
@@ -74,10 +74,12 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, set
     async def missing(request: Request) -> MissingBlobs:
         await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
         try:
-            body = MissingRequest.model_validate_json(await request.body())
+            body = await request.body()
+            check_value_count("blobs.missing", body)
+            parsed = MissingRequest.model_validate_json(body)
         except ValidationError as err:
             raise InvalidInput(f"blobs.missing: {describe(err)}") from None
-        return {"missing": await run_in_threadpool(blobs.missing, [check_digest(d) for d in body.digests])}
+        return {"missing": await run_in_threadpool(blobs.missing, [check_digest(d) for d in parsed.digests])}
 
     @app.put("/api/v1/blobs/{digest}", tags=["blobs"], response_model=None)
     @returns(StoredBlob)
