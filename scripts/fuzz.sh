@@ -27,7 +27,7 @@ SERVER_HOME=$(mktemp -d)
 SLIPWAY_HOME="$SERVER_HOME" SLIPWAY_ALLOW_ANONYMOUS=true SLIPWAY_BOOTSTRAP_TOKEN="$TOKEN" \
   "$VENV/bin/slipway" server --port "$PORT" >"$OUT/server.log" 2>&1 &
 SERVER=$!
-trap 'rc=$?; kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null; rm -rf "$SERVER_HOME"; exit $rc' EXIT
+trap 'rc=$?; kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$SERVER_HOME"; exit $rc' EXIT
 for _ in $(seq 300); do
   curl -fsS "$URL/readyz" >/dev/null 2>&1 && break
   kill -0 "$SERVER" 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
