@@ -28,7 +28,7 @@ def test_a_drift_alert_retrains_once_and_a_quality_failure_holds_retraining_back
     ws.data.add("week", weeks["clean"])
     hook = ws.governance.add_webhook("http://127.0.0.1:9/hook", ["alert"])
     ws.monitoring.apply({**SPEC, "actions": ACTIONS})
-    ws.pipelines.on_alert("retrain-on-drift", "failures-inputs", "tests.pipelines.flows:retrying", param="marker")
+    ws.pipelines.on_alert("retrain-on-drift", "failures-inputs", "tests.pipelines.flows:on_alert", param="alert")
     assert ws.monitoring.run("failures-inputs").status == "ok" and _actions(ws) == []
 
     ws.data.add("week", weeks["drift"])
@@ -36,10 +36,10 @@ def test_a_drift_alert_retrains_once_and_a_quality_failure_holds_retraining_back
     [alert] = ws.monitoring.alerts()
     [action] = _actions(ws)
     queued = ws.pipelines.list_runs(status="QUEUED")
-    assert [r.params for r in queued] == [{"marker": alert.id}]
+    assert [r.params for r in queued] == [{"alert": alert.id}]
     assert action["action"] == "pipeline" and action["alert"] == alert.id and action["run"] == drifted.id
     assert action["numbers"]["drifted_columns"] == [TORQUE] and action["numbers"]["scores"][TORQUE] > 0.1
-    assert action["outcome"] == {"queued_runs": [queued[0].id], "pipelines": ["retrying"]}
+    assert action["outcome"] == {"queued_runs": [queued[0].id], "pipelines": ["on_alert"]}
     [delivery] = ws.governance.deliveries(hook["webhook"].id)
     assert delivery.event_type == "alert"
     opened = ws.audit.log(action="alert.open")
@@ -64,7 +64,7 @@ def test_the_scheduler_runs_a_monitor_when_its_cron_time_comes(sqlite_ws: Worksp
     ws.data.add("train", weeks["train"])
     ws.data.add("week", weeks["drift"])
     monitor = ws.monitoring.apply({**SPEC, "schedule": "*/10 * * * *", "actions": ACTIONS})
-    ws.pipelines.on_alert("retrain-on-drift", "failures-inputs", "tests.pipelines.flows:retrying", param="marker")
+    ws.pipelines.on_alert("retrain-on-drift", "failures-inputs", "tests.pipelines.flows:on_alert", param="alert")
     now = [monitor.updated_ms]
     lines: list[str] = []
     scheduler = Scheduler(ws, clock=lambda: now[0], report=lines.append)

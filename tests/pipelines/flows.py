@@ -209,3 +209,9 @@ def nap_while(flag_file: str, rows: int) -> int:
 @pipeline
 def slow_on_new_data(dataset: str = "", flag_file: str = "") -> None:
     nap_while(flag_file, count_rows(dataset))
+
+
+@pipeline
+def on_alert(alert: str = "") -> None:
+    """What an alert trigger runs: ``alert`` arrives as the alert's id (writes no file)."""
+    after(alert)

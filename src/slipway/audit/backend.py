@@ -14,7 +14,7 @@ from slipway.audit.checkpoints import publish_checkpoint
 from slipway.audit.keys import destinations as configured_destinations
 from slipway.audit.keys import load_signing_key, load_verify_key
 from slipway.audit.proofs import prove
-from slipway.audit.records import InclusionProof, LedgerVerdict
+from slipway.audit.records import InclusionProof, LedgerVerdict, PublishedCheckpoint, RecordedBundle
 from slipway.audit.settings import audit_settings
 from slipway.audit.verify import verify_ledger
 from slipway.core.auth import endpoint
@@ -66,7 +66,7 @@ class AuditBackend:
             return verify_ledger(conn, self.ctx.settings, given + published, key, mirrors, self.ctx.blobs, bool(state))
 
     @endpoint("audit.read")
-    def checkpoint(self, to: list[str] | None = None) -> dict[str, Any]:
+    def checkpoint(self, to: list[str] | None = None) -> PublishedCheckpoint:
         """Sign a checkpoint of the ledger and publish it to the configured destinations (``to``, for
         admins only: other locations). Returns the checkpoint and where it went."""
         if to:
@@ -111,7 +111,7 @@ class AuditBackend:
                        "publish one with 'slipway audit checkpoint' or pass one")
 
     @endpoint("read")
-    def recorded_bundle(self, model: str, version: int) -> dict[str, Any]:
+    def recorded_bundle(self, model: str, version: int) -> RecordedBundle:
         """The bundle digest the ledger recorded when ``model/version`` was registered."""
         from slipway.store.ledger import list_events as events
 

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from slipway.core.records import record
+
+
+class PublishedCheckpoint(TypedDict):
+    """What ``audit checkpoint`` answers: the signed checkpoint and where it was published."""
+
+    checkpoint: dict[str, Any]
+    published_to: list[str]
+
+
+class RecordedBundle(TypedDict):
+    """The ledger's registration event of a model version: its sequence number, the bundle digest
+    it recorded and its leaf hash."""
+
+    seq: int
+    bundle_digest: str | None
+    leaf_hash: str
 
 
 @record

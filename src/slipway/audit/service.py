@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from slipway.audit.records import InclusionProof, LedgerVerdict
+from slipway.audit.records import InclusionProof, LedgerVerdict, PublishedCheckpoint, RecordedBundle
 from slipway.core.clock import parse_time
 from slipway.store.context import Host
 from slipway.store.ledger import AuditEvent
@@ -34,7 +34,7 @@ class AuditService:
         match it; the verdict names the first bad event and every unexplained row."""
         return self._backend.verify(checkpoints=checkpoints, public_key=public_key, state=state)
 
-    def checkpoint(self, to: list[str] | None = None) -> dict[str, Any]:
+    def checkpoint(self, to: list[str] | None = None) -> PublishedCheckpoint:
         """Sign and publish a checkpoint (``{"checkpoint": …, "published_to": […]}``)."""
         return self._backend.checkpoint(to=to)
 
@@ -43,6 +43,6 @@ class AuditService:
         :func:`slipway.core.transparency.check_inclusion_proof`."""
         return self._backend.prove(event=str(event), checkpoint=checkpoint)
 
-    def recorded_bundle(self, model: str, version: int) -> dict[str, Any]:
+    def recorded_bundle(self, model: str, version: int) -> RecordedBundle:
         """The bundle digest the ledger recorded at registration of ``model/version``."""
         return self._backend.recorded_bundle(model=model, version=version)

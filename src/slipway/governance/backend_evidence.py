@@ -23,6 +23,7 @@ from slipway.data.records import DatasetVersion
 from slipway.data.schema import load_schema
 from slipway.data.tables import read_table
 from slipway.data.validate import validate_table
+from slipway.governance.records import DataValidation
 from slipway.store.context import ServiceContext
 
 
@@ -41,13 +42,13 @@ class EvidenceEndpoints:
             raise InvalidInput(f"dataset version {dataset_version!r} is malformed: use NAME@VERSION")
         return DataBackend(self.ctx).get_version(check_name(name, "dataset"), version)
 
-    def _record(self, version: DatasetVersion, details: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, version: DatasetVersion, details: DataValidation) -> DataValidation:
         with self.ctx.db.write() as conn:
-            self.ctx.audit(conn, Action.DATA_VALIDATION, Subject.DATASET_VERSION, f"{version.name}@{version.version}", details)
+            self.ctx.audit(conn, Action.DATA_VALIDATION, Subject.DATASET_VERSION, f"{version.name}@{version.version}", dict(details))
         return details
 
     @endpoint("governance.validate", "data.write")
-    def validate_dataset(self, dataset_version: str, table: str | None = None) -> dict[str, Any]:
+    def validate_dataset(self, dataset_version: str, table: str | None = None) -> DataValidation:
         """Validate a stored dataset version against its dataset's stored schema, here (on the server
         in remote mode), and record the verdict for policies. Needs ``data.write`` or
         ``governance.validate``."""
@@ -65,7 +66,7 @@ class EvidenceEndpoints:
 
     @endpoint("governance.validate")
     def record_data_validation(self, dataset_version: str, passed: bool, rows: int, anomalies: list[dict[str, Any]],
-                               schema_digest: str | None = None) -> dict[str, Any]:
+                               schema_digest: str | None = None) -> DataValidation:
         """Record a validator's verdict on a stored dataset version (validator or admin only); the
         version's manifest digest is recorded with it, and ``schema_digest`` if given."""
         version = self._dataset_version(dataset_version)

@@ -16,7 +16,7 @@ from slipway.governance.backend_evidence import EvidenceEndpoints
 from slipway.governance.card_render import render
 from slipway.governance.cards import build_card, check_section
 from slipway.governance.fairness import HEADLINE
-from slipway.governance.records import FairnessReportInfo
+from slipway.governance.records import CardRevision, FairnessReportInfo
 from slipway.governance.refs import resolve_version, version_row
 from slipway.store.context import ServiceContext
 from slipway.store.schema.governance import fairness_reports, model_card_sections
@@ -92,7 +92,7 @@ class ReportEndpoints:
             return render(build_card(conn, version_row(conn, model, number)), format)
 
     @endpoint("registry.write")
-    def card_edit(self, ref: str, section: str, text: str) -> dict[str, Any]:
+    def card_edit(self, ref: str, section: str, text: str) -> CardRevision:
         """Write a new revision of a human section of the card (earlier revisions are kept)."""
         check_section(section)
         if not isinstance(text, str) or len(text) > MAX_SECTION:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from slipway.core.records import record
 
@@ -99,3 +99,42 @@ class FairnessReportInfo:
     dataset: str | None
     created_by: str
     created_ms: int
+
+
+class AliasHolder(TypedDict):
+    """The version an alias pointed at, at some moment: who moved it there and since when."""
+
+    model: str
+    alias: str
+    version: int
+    set_by: str
+    since_ms: int
+
+
+class AliasMove(TypedDict):
+    """One move of an alias (``version`` None: the alias was removed), by whom and when."""
+
+    alias: str
+    version: int | None
+    set_by: str
+    at_ms: int
+
+
+class CardRevision(TypedDict):
+    """A revision of a human section of a model card."""
+
+    model: str
+    version: int
+    section: str
+    revision: int
+
+
+class DataValidation(TypedDict):
+    """A recorded verdict on a dataset version (at most 50 anomalies are kept)."""
+
+    passed: bool
+    rows: int
+    errors: int
+    anomalies: list[dict[str, Any]]
+    source: str
+    inputs: dict[str, Any]

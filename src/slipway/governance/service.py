@@ -26,13 +26,18 @@ from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
 from slipway.governance.fairness import fairness_report
 from slipway.governance.records import (
+    AliasHolder,
+    AliasMove,
     ApprovalRequest,
+    CardRevision,
     CheckResult,
+    DataValidation,
     FairnessReportInfo,
     PolicyInfo,
     VersionStatus,
 )
 from slipway.store.context import Host
+from slipway.webhooks.records import WebhookAdded
 
 if TYPE_CHECKING:
     from slipway.governance.backend import GovernanceBackend
@@ -163,7 +168,7 @@ class GovernanceService:
         """The full JSON of a stored fairness report (the newest by default)."""
         return self._backend.fairness_report(ref, report_version)
 
-    def validate_data(self, dataset_version: str, schema: Any = None) -> dict[str, Any]:
+    def validate_data(self, dataset_version: str, schema: Any = None) -> DataValidation:
         """Validate a dataset version and record the verdict for policies.
 
         Without ``schema`` the platform validates the stored version against its dataset's stored
@@ -186,12 +191,12 @@ class GovernanceService:
         """The model card as Markdown (``md``), ``html`` or ``json`` text."""
         return self._backend.card(ref, format)
 
-    def edit_card(self, ref: str, section: str, text: str) -> dict[str, Any]:
+    def edit_card(self, ref: str, section: str, text: str) -> CardRevision:
         """Write a new revision of a human-written card section (earlier revisions are kept)."""
         return self._backend.card_edit(ref, section, text)
 
     # webhooks --------------------------------------------------------------------------------
-    def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> dict[str, Any]:
+    def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> WebhookAdded:
         """Subscribe ``url`` (``kind`` generic or servicenow); returns the webhook and its secret."""
         return self._backend.add_webhook(url, list(event_types), kind, secret)
 
@@ -216,11 +221,11 @@ class GovernanceService:
         return self._backend.servicenow_callback(body, timestamp, signature)
 
     # history ---------------------------------------------------------------------------------
-    def aliases_at(self, when: str | int, model: str | None = None) -> list[dict[str, Any]]:
+    def aliases_at(self, when: str | int, model: str | None = None) -> list[AliasHolder]:
         """Which version held each alias at ``when`` (ISO 8601, or epoch milliseconds)."""
         at_ms = when if isinstance(when, int) else parse_time(str(when))
         return self._backend.aliases_at(at_ms, model)
 
-    def alias_history(self, model: str, limit: int = 200) -> list[dict[str, Any]]:
+    def alias_history(self, model: str, limit: int = 200) -> list[AliasMove]:
         """Every move and removal of ``model``'s aliases, newest first (``version`` None: removed)."""
         return self._backend.alias_history(model, limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from slipway.identity.users import IssuedToken, TokenInfo, User
+from slipway.identity.users import Caller, IssuedToken, TokenInfo, User
 from slipway.store.context import Host
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class IdentityService:
     def list_tokens(self, user: str | None = None) -> list[TokenInfo]:
         return self._backend.list_tokens(user)
 
-    def whoami(self) -> dict[str, Any]:
+    def whoami(self) -> Caller:
         return self._backend.whoami()
 
     def add_key(self, user: str, public_key: str) -> Any:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TypedDict
 
 import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.auth import ROLES, Principal, endpoint
 from slipway.core.clock import now_ms
-from slipway.core.errors import AlreadyExists, InvalidInput, NotFound, Unauthenticated
+from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Unauthenticated
 from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.core.names import check_name
@@ -26,6 +27,14 @@ from slipway.store.database import Database
 from slipway.store.schema.core import api_tokens, users
 
 TOKEN_PREFIX = "slw_"
+
+
+class Caller(TypedDict):
+    """Who is calling (``whoami``): the user or service account, its roles and its kind."""
+
+    name: str
+    roles: list[str]
+    kind: str
 
 
 @record
@@ -77,6 +86,20 @@ def find_user(conn: Connection, name: str) -> User | None:
     return _user_from_row(row) if row else None
 
 
+def keep_an_admin(conn: Connection, user: User, roles: list[str], disabled: bool) -> None:
+    """Refuse a change to ``user`` that would leave no enabled admin: nobody could then manage users,
+    roles or tokens over the API (a fuzzer's admin once disabled itself, and with it the server).
+
+    Raises:
+        Conflict: ``user`` is the last enabled admin and would be disabled or lose the role.
+    """
+    if "admin" not in user.roles or user.disabled or ("admin" in roles and not disabled):
+        return
+    others = conn.execute(select(users.c.roles).where(users.c.name != user.name, users.c.disabled.is_(False)))
+    if not any("admin" in orjson.loads(row.roles) for row in others):
+        raise Conflict(f"{user.name!r} is the last enabled admin; make another user admin first")
+
+
 def authenticate(db: Database, token: str) -> Principal:
     """The principal a bearer token belongs to; Unauthenticated if unknown, expired or revoked."""
     if not token.startswith(TOKEN_PREFIX):
@@ -119,10 +142,17 @@ class IdentityBackend(KeyEndpoints):
 
     @endpoint("admin")
     def set_roles(self, name: str, roles: list[str]) -> User:
+        """Replace a user's roles.
+
+        Raises:
+            Conflict: the user is the last enabled admin and ``roles`` lacks admin.
+        """
         roles = _check_roles(list(roles))
         with self.ctx.db.write() as conn:
-            if not find_user(conn, name):
+            user = find_user(conn, name)
+            if not user:
                 raise NotFound(f"user {name!r} does not exist")
+            keep_an_admin(conn, user, roles, user.disabled)
             conn.execute(users.update().where(users.c.name == name).values(roles=orjson.dumps(roles).decode()))
             self.ctx.audit(conn, Action.USER_SET_ROLES, Subject.USER, name, {"roles": roles})
             found = find_user(conn, name)
@@ -132,10 +162,16 @@ class IdentityBackend(KeyEndpoints):
     @endpoint("admin")
     def set_disabled(self, name: str, disabled: bool) -> User:
         """Disable (offboard) or re-enable a user: a disabled user's tokens stop working and, in
-        embedded mode, it acts with no roles."""
+        embedded mode, it acts with no roles.
+
+        Raises:
+            Conflict: the user is the last enabled admin (make another user admin first).
+        """
         with self.ctx.db.write() as conn:
-            if not find_user(conn, name):
+            user = find_user(conn, name)
+            if not user:
                 raise NotFound(f"user {name!r} does not exist")
+            keep_an_admin(conn, user, user.roles, bool(disabled))
             conn.execute(users.update().where(users.c.name == name).values(disabled=bool(disabled)))
             self.ctx.audit(conn, Action.USER_DISABLE if disabled else Action.USER_ENABLE, Subject.USER, name, {})
             found = find_user(conn, name)
@@ -148,7 +184,7 @@ class IdentityBackend(KeyEndpoints):
             return [_user_from_row(r) for r in conn.execute(select(users).order_by(users.c.name))]
 
     @endpoint("read")
-    def whoami(self) -> dict[str, object]:
+    def whoami(self) -> Caller:
         p = self.ctx.principal
         return {"name": p.name, "roles": sorted(p.roles), "kind": p.kind}
 

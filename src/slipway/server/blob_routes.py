@@ -13,6 +13,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 import blake3
 from fastapi import FastAPI, Request
@@ -26,7 +27,8 @@ from slipway.core.hashing import check_digest
 from slipway.core.settings import Settings
 from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
-from slipway.server.requests import describe
+from slipway.server.requests import check_value_count, describe
+from slipway.server.responses import returns
 
 _WRITERS = ("tracking.write", "data.write", "registry.write", "governance.validate", "deploy", "pipelines.run")
 # A start-up removes upload temporaries untouched this long (a live upload writes to its file).
@@ -38,6 +40,18 @@ class MissingRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     digests: list[str] = Field(max_length=5000)
+
+
+class MissingBlobs(TypedDict):
+    """The digests of a ``missing`` request that the store lacks."""
+
+    missing: list[str]
+
+
+class StoredBlob(TypedDict):
+    """The digest an upload was stored under."""
+
+    digest: str
 
 
 def upload_folder(base: LocalTransport, settings: Settings) -> str:
@@ -54,18 +68,22 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, set
 
     missing_schema = MissingRequest.model_json_schema()
 
-    @app.post("/api/v1/blobs/missing", tags=["blobs"], openapi_extra={"requestBody": {
+    @app.post("/api/v1/blobs/missing", tags=["blobs"], response_model=None, openapi_extra={"requestBody": {
         "required": True, "content": {"application/json": {"schema": missing_schema}}}})
-    async def missing(request: Request) -> dict[str, list[str]]:
+    @returns(MissingBlobs)
+    async def missing(request: Request) -> MissingBlobs:
         await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
         try:
-            body = MissingRequest.model_validate_json(await request.body())
+            body = await request.body()
+            check_value_count("blobs.missing", body)
+            parsed = MissingRequest.model_validate_json(body)
         except ValidationError as err:
             raise InvalidInput(f"blobs.missing: {describe(err)}") from None
-        return {"missing": await run_in_threadpool(blobs.missing, [check_digest(d) for d in body.digests])}
+        return {"missing": await run_in_threadpool(blobs.missing, [check_digest(d) for d in parsed.digests])}
 
-    @app.put("/api/v1/blobs/{digest}", tags=["blobs"])
-    async def put(digest: str, request: Request) -> dict[str, str]:
+    @app.put("/api/v1/blobs/{digest}", tags=["blobs"], response_model=None)
+    @returns(StoredBlob)
+    async def put(digest: str, request: Request) -> StoredBlob:
         principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
         if not any(principal.can(p) for p in _WRITERS):
             raise PermissionDenied(f"{principal.name} may not upload artifacts")
@@ -87,6 +105,7 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, set
         return {"digest": digest}
 
     @app.get("/api/v1/blobs/{digest}", tags=["blobs"])
+    @returns(bytes)
     async def get(digest: str, request: Request) -> Response:
         principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
         principal.require("read", "download artifacts")

@@ -4,14 +4,23 @@ An ASGI middleware: a request whose ``Content-Length`` is over the limit is answ
 without reading a byte of its body; a body without a length (chunked) is counted as it streams,
 and the read that crosses the limit raises :class:`PayloadTooLarge` (413) in the endpoint that
 reads it. Blob uploads (``PUT /api/v1/blobs/…``) have their own, larger limit.
+
+A JSON body is held in memory until its endpoint has parsed it, so many large bodies at once
+would add up: the bytes of bodies over :data:`SMALL_BODY` that are being received or handled are
+counted across requests, and a request that would take the total over the budget
+(:data:`BUDGET_FACTOR` times ``max_request_bytes``) is answered 503 at once (a client retries
+later). Small bodies are never refused for it, and uploads stream to disk, so neither counts.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from slipway.core.errors import InvalidInput, PayloadTooLarge
+from slipway.core.errors import BackendUnavailable, InvalidInput, PayloadTooLarge, SlipwayError
 from slipway.core.records import dumps
+
+SMALL_BODY = 1024 * 1024
+BUDGET_FACTOR = 4
 
 
 class BodyLimit:
@@ -21,6 +30,8 @@ class BodyLimit:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.budget = BUDGET_FACTOR * max_request_bytes
+        self.in_flight = 0  # bytes of large JSON bodies being received or handled (one event loop: no lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -39,18 +50,36 @@ class BodyLimit:
                 f"{what} of {declared} bytes is over the server's limit of {limit} bytes"
                 + ("" if not upload else " (setting max_upload_bytes)")))
             return
-        received = 0
+        received = reserved = 0
+        if not upload and declared is not None and declared > SMALL_BODY:
+            if self.in_flight + declared > self.budget:
+                await _refuse(send, self._busy())
+                return
+            self.in_flight += declared
+            reserved = declared
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, reserved
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise PayloadTooLarge(f"{what} is over the server's limit of {limit} bytes")
+                if not upload and received > max(reserved, SMALL_BODY):
+                    if self.in_flight + received - reserved > self.budget:
+                        raise self._busy()
+                    self.in_flight += received - reserved
+                    reserved = received
             return message
 
-        await self.app(scope, counted, send)
+        try:
+            await self.app(scope, counted, send)
+        finally:
+            self.in_flight -= reserved
+
+    def _busy(self) -> BackendUnavailable:
+        return BackendUnavailable(f"the server is already receiving {self.in_flight} bytes of large request bodies "
+                                  f"(its budget is {self.budget}); retry shortly")
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -64,7 +93,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(send: Send, error: InvalidInput) -> None:
+async def _refuse(send: Send, error: SlipwayError) -> None:
     body = dumps({"error": error.to_dict()})
     await send({"type": "http.response.start", "status": error.http_status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

@@ -24,6 +24,8 @@ from slipway.core.records import dumps
 from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.registry.backend import RegistryBackend
+from slipway.registry.records import ModelVersion, RegisteredModel
+from slipway.server.responses import returns
 
 
 def add_model_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -> None:
@@ -33,21 +35,26 @@ def add_model_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) ->
         return Response(dumps(await run_in_threadpool(method, backend)), media_type="application/json")
 
     @app.get("/api/v1/models", tags=["models"])
+    @returns(list[RegisteredModel])
     async def list_models(request: Request, name: str | None = None) -> Response:
         return await call(request, lambda b: b.search_models(name) if name else b.list_models())
 
     @app.get("/api/v1/models/{name}", tags=["models"])
+    @returns(RegisteredModel)
     async def get_model(request: Request, name: str) -> Response:
         return await call(request, lambda b: b.get_model(name))
 
     @app.get("/api/v1/models/{name}/versions", tags=["models"])
+    @returns(list[ModelVersion])
     async def list_versions(request: Request, name: str) -> Response:
         return await call(request, lambda b: b.list_versions(name))
 
     @app.get("/api/v1/models/{name}/versions/{version}", tags=["models"])
+    @returns(ModelVersion)
     async def get_version(request: Request, name: str, version: str) -> Response:
         return await call(request, lambda b: b.resolve(f"{name}/{version}"))
 
     @app.get("/api/v1/models/{name}/aliases/{alias}", tags=["models"])
+    @returns(ModelVersion)
     async def resolve_alias(request: Request, name: str, alias: str) -> Response:
         return await call(request, lambda b: b.resolve(f"{name}@{alias}"))

@@ -36,6 +36,10 @@ from slipway.core.errors import InvalidInput
 from slipway.core.limits import INT_MAX, INT_MIN, MAX_DEPTH, ArgumentLimits, limits_for
 
 _FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# Parsing JSON costs memory per value (~60 bytes each), not per byte: a body of "1,1,1,…" within the
+# byte limit would take gigabytes. Commas bound a body's values (every list or map of n items has
+# n - 1); the largest real calls (20,000 metric points of log_batch) have about 100,000.
+MAX_BODY_VALUES = 1_000_000
 
 
 def _no_nul(value: str) -> str:
@@ -126,7 +130,8 @@ def record_type(cls: type, limits: ArgumentLimits) -> Any:
             default = field.default
         fields[field.name] = (wire_type(hints.get(field.name, Any), limits), default)
     fields["wire_tag"] = (Literal[cls.__name__] | None, Field(None, alias="$r"))  # type: ignore[valid-type]
-    model = create_model(cls.__name__ + _suffix(limits), __config__=ConfigDict(extra="forbid"), **fields)
+    # "Argument": the record as a caller sends it; "<Name>" alone is the record as answered.
+    model = create_model(cls.__name__ + "Argument" + _suffix(limits), __config__=ConfigDict(extra="forbid"), **fields)
     tuples = {f.name for f in dataclasses.fields(cls) if "tuple" in str(f.type)}
 
     def build(value: BaseModel) -> Any:
@@ -158,6 +163,7 @@ class RequestModel:
                                       Field(default, alias=param))
         title = "".join(part.title() for part in name.replace(".", "_").split("_")) + "Request"
         self.name = name
+        self.method = method
         self.model: type[BaseModel] = create_model(title, __config__=ConfigDict(extra="forbid"), **fields)
 
     def parse(self, body: bytes) -> dict[str, Any]:
@@ -167,11 +173,23 @@ class RequestModel:
             InvalidInput: the body is not JSON, not an object, or a field is missing, unknown, of
                 the wrong type or beyond its limits (the message names the fields).
         """
+        check_value_count(self.name, body)
         try:
             parsed = self.model.model_validate_json(body or b"{}")
         except ValidationError as err:
             raise InvalidInput(f"{self.name}: {describe(err)}") from None
         return {name[4:]: getattr(parsed, name) for name in parsed.model_fields_set}
+
+
+def check_value_count(name: str, body: bytes) -> None:
+    """Refuse a body with more JSON values than :data:`MAX_BODY_VALUES`, before it is parsed.
+
+    Raises:
+        InvalidInput: the body has more commas than that (counted in texts too: a cheap upper bound).
+    """
+    if body.count(b",") >= MAX_BODY_VALUES:
+        raise InvalidInput(f"{name}: the body holds more than {MAX_BODY_VALUES:,} JSON values; "
+                           "send fewer items per call")
 
 
 def describe(error: ValidationError) -> str:

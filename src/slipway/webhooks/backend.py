@@ -13,7 +13,7 @@ from slipway.core.ids import new_id
 from slipway.store.context import ServiceContext
 from slipway.store.schema.webhooks import webhooks
 from slipway.webhooks.dispatcher import Dispatcher
-from slipway.webhooks.records import Delivery, DispatchSummary, Webhook
+from slipway.webhooks.records import Delivery, DispatchSummary, Webhook, WebhookAdded
 from slipway.webhooks.secret_box import seal
 from slipway.webhooks.subscriptions import check_subscription, list_deliveries, redact_url, webhook_record
 
@@ -22,7 +22,7 @@ class WebhookEndpoints:
     ctx: ServiceContext
 
     @endpoint("admin")
-    def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> dict[str, object]:
+    def add_webhook(self, url: str, event_types: list[str], kind: str = "generic", secret: str | None = None) -> WebhookAdded:
         """Subscribe ``url`` to ``event_types``. Returns the webhook and its signing secret (shown once)."""
         types, secret = check_subscription(url, list(event_types), kind, secret)
         with self.ctx.db.write() as conn:

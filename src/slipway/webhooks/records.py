@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from slipway.core.records import record
 
 
@@ -48,3 +50,10 @@ class DispatchSummary:
     failed: int
     retrying: int
 
+
+
+class WebhookAdded(TypedDict):
+    """A new subscription and its signing secret (shown this once)."""
+
+    webhook: Webhook
+    secret: str
