@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import typer
 import yaml
 
 from slipway.cli.context import workspace
-from slipway.cli.output import JsonOption, print_json, print_table, say, show
+from slipway.cli.output import JsonOption, err_console, print_json, print_table, say, show
 from slipway.core.clock import iso
 from slipway.core.records import as_plain
 
@@ -25,12 +26,21 @@ def _pairs(values: list[str]) -> dict[str, str]:
     return out
 
 
+def _save_html(path: Path | None, page: Callable[[], str]) -> None:
+    """Write the HTML report when ``--html`` was given (to stderr, so ``--json`` stays pure)."""
+    if path is not None:
+        from slipway.monitoring.report_html import save
+
+        err_console.print(f"report written to {save(path, page())}", markup=False, highlight=False)
+
+
 @app.command()
 def drift(reference: str = typer.Argument(..., help="A dataset (name@version), a Parquet/CSV file or deployment:NAME."),
           current: str = typer.Argument(..., help="The data to test, same forms as REFERENCE."),
           method: list[str] = typer.Option([], "--method", help="ks, or COLUMN=ks, or numeric=psi (repeatable)."),
           threshold: list[str] = typer.Option([], "--threshold", help="0.05, or COLUMN=0.05 (repeatable)."),
           correction: str = typer.Option(None, "--correction", help="bonferroni or bh."),
+          html: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report to this file."),
           as_json: bool = JsonOption) -> None:
     """Test every column of CURRENT against REFERENCE and print each column's verdict."""
     from slipway.core.errors import InvalidInput
@@ -43,6 +53,7 @@ def drift(reference: str = typer.Argument(..., help="A dataset (name@version), a
             raise InvalidInput(f"threshold {value!r} is not a number") from None
     report = workspace().monitoring.drift(reference, current, method=_pairs(method),
                                           threshold=thresholds, correction=correction)
+    _save_html(html, lambda: report.to_html(f"Drift: {current} against {reference}"))
     if as_json:
         print_json(report.to_json())
         return
@@ -56,9 +67,11 @@ def drift(reference: str = typer.Argument(..., help="A dataset (name@version), a
 @app.command()
 def quality(reference: str = typer.Argument(..., help="Same forms as for drift."),
             current: str = typer.Argument(..., help="Same forms as for drift."),
+            html: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report to this file."),
             as_json: bool = JsonOption) -> None:
     """Schema changes, nulls, out-of-range, new categories, constant and zeroed columns."""
     report = workspace().monitoring.quality(reference, current)
+    _save_html(html, lambda: report.to_html(f"Data quality: {current} against {reference}"))
     if as_json:
         print_json(report.to_json())
         return

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
-from slipway.monitoring import binned, ecdf
+from slipway.monitoring import binned, distributions, ecdf
 from slipway.monitoring.choice import default_method
 from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.counts import CountBlock, union_counts
@@ -91,8 +91,9 @@ def _numeric_block(reference: Reference, current: pa.Table | ParquetColumns, nam
     for chosen, cols in groups.items():
         scores[cols] = _numeric_scores(chosen, ref[cols], cur[cols], pooled, cols, ref_distinct[cols],
                                        [names[j] for j in cols])
+    plots = distributions.numeric(ref, cur)
     return {name: _result(name, NUMERIC, reasons[j], scores[j], spec, int(pooled.n_ref[j]), int(pooled.n_cur[j]),
-                          int(pooled.distinct[j])) for j, name in enumerate(names)}
+                          int(pooled.distinct[j]), plots[j]) for j, name in enumerate(names)}
 
 
 def _numeric_scores(chosen: str, ref: np.ndarray, cur: np.ndarray, pooled: ecdf.PooledStats, cols: list[int],
@@ -144,11 +145,13 @@ def _categorical(reference: Reference, current: pa.Table | ParquetColumns, names
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     groups: dict[str, list[str]] = defaultdict(list)
     reasons = {}
+    plots = {}
     for name in names:
         ref_keys, ref_counts = reference.categories[name]
         cur_keys, cur_counts = category_counts(current.column(name))
-        _, r, c = union_counts(ref_keys, ref_counts, cur_keys, cur_counts)
+        keys, r, c = union_counts(ref_keys, ref_counts, cur_keys, cur_counts)
         rows[name] = (r, c)
+        plots[name] = distributions.categorical(keys, r, c)
         reasons[name] = _choose(spec, name, CATEGORICAL, int(r.sum()), len(r))
         groups[reasons[name][0]].append(name)
     out = {}
@@ -156,17 +159,18 @@ def _categorical(reference: Reference, current: pa.Table | ParquetColumns, names
         scores = CountBlock(members, [rows[n][0] for n in members], [rows[n][1] for n in members]).score(chosen)
         for name, score in zip(members, scores, strict=True):
             r, c = rows[name]
-            out[name] = _result(name, CATEGORICAL, reasons[name], float(score), spec, int(r.sum()), int(c.sum()), len(r))
+            out[name] = _result(name, CATEGORICAL, reasons[name], float(score), spec, int(r.sum()), int(c.sum()), len(r),
+                                plots[name])
     return out
 
 
 def _result(name: str, kind: str, choice: tuple[str, str], score: float, spec: DriftSpec, n_ref: int, n_cur: int,
-            distinct: int) -> ColumnDrift:
+            distinct: int, plot: distributions.Distribution) -> ColumnDrift:
     chosen = method(choice[0])
     threshold = spec.threshold_for(name, kind, chosen)
     return ColumnDrift(name, kind, chosen.name, choice[1], float(score),
                        float(score) if chosen.returns_p_value else None, threshold,
-                       chosen.drifted(float(score), threshold), n_ref, n_cur, distinct)
+                       chosen.drifted(float(score), threshold), n_ref, n_cur, distinct, distribution=plot)
 
 
 def _correct(report: DriftReport, spec: DriftSpec) -> None:
