@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,19 @@ def _pairs(values: list[str]) -> dict[str, str]:
         key, sep, name = value.rpartition("=")
         out[key if sep else "*"] = name
     return out
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on stderr (when it is a terminal) fed ``(done, total)``."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _save_html(path: Path | None, page: Callable[[], str]) -> None:
@@ -51,8 +66,9 @@ def drift(reference: str = typer.Argument(..., help="A dataset (name@version), a
             thresholds[key] = float(value)
         except ValueError:
             raise InvalidInput(f"threshold {value!r} is not a number") from None
-    report = workspace().monitoring.drift(reference, current, method=_pairs(method),
-                                          threshold=thresholds, correction=correction)
+    with _progress("testing columns") as progress:
+        report = workspace().monitoring.drift(reference, current, method=_pairs(method), threshold=thresholds,
+                                              correction=correction, progress=progress)
     _save_html(html, lambda: report.to_html(f"Drift: {current} against {reference}"))
     if as_json:
         print_json(report.to_json())
@@ -124,7 +140,8 @@ def _print_run(run: Any) -> None:
 @app.command("run")
 def run_monitor(name: str, as_json: bool = JsonOption) -> None:
     """Run a monitor over its current window; failing checks open (or repeat) alerts."""
-    run = workspace().monitoring.run(name)
+    with _progress(f"reading the window of {name}") as progress:
+        run = workspace().monitoring.run(name, progress=progress)
     if as_json:
         print_json(as_plain(run))
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,7 @@ from slipway.monitoring.methods import CATEGORICAL, NUMERIC, method
 from slipway.monitoring.records import ColumnDrift, DriftReport
 from slipway.monitoring.reference import Reference, category_counts, numeric_column
 from slipway.monitoring.spec import DriftSpec
+from slipway.monitoring.window import WindowPartial
 
 BLOCK_BYTES = 128 * 2**20
 _BYTES_PER_VALUE = 48  # pooled values, sort order, masks and cumulative counts per pooled value
@@ -42,10 +44,12 @@ def _anderson(a: np.ndarray, b: np.ndarray) -> float:
         return float(stats.anderson_ksamp([a, b]).pvalue)
 
 
-def compare(reference: Reference, current: pa.Table | ParquetColumns, spec: DriftSpec | None = None) -> DriftReport:
+def compare(reference: Reference, current: pa.Table | ParquetColumns | WindowPartial, spec: DriftSpec | None = None,
+            progress: Callable[[int, int], None] | None = None) -> DriftReport:
     """Test every column of ``current`` that ``spec`` selects against ``reference``.
 
-    ``current`` may be a :class:`ParquetColumns`: then one column at a time is read.
+    ``current`` may be a :class:`ParquetColumns` (then one column at a time is read) or a merged
+    :class:`WindowPartial`. ``progress(columns_done, columns)`` is called after each block.
 
     Raises:
         InvalidInput: the spec names an unknown column or method, a method that does not fit a
@@ -59,7 +63,11 @@ def compare(reference: Reference, current: pa.Table | ParquetColumns, spec: Drif
     per_block = max(1, BLOCK_BYTES // (_BYTES_PER_VALUE * (reference.rows + current.num_rows)))
     for start in range(0, len(numeric), per_block):
         results.update(_numeric_block(reference, current, numeric[start:start + per_block], spec))
+        if progress is not None:
+            progress(len(results), len(tested))
     results.update(_categorical(reference, current, [n for n in tested if reference.kinds[n] == CATEGORICAL], spec))
+    if progress is not None:
+        progress(len(results), len(tested))
     skipped = {n: "not numeric or categorical" for n in current.column_names if n not in reference.kinds}
     report = DriftReport([results[n] for n in tested], spec.drift_share, spec.correction, skipped)
     _correct(report, spec)
@@ -73,7 +81,7 @@ def _choose(spec: DriftSpec, name: str, kind: str, rows: int, distinct: int) -> 
     return default_method(kind, rows, distinct)
 
 
-def _numeric_block(reference: Reference, current: pa.Table | ParquetColumns, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
+def _numeric_block(reference: Reference, current: pa.Table | ParquetColumns | WindowPartial, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
     position = {n: j for j, n in enumerate(reference.numeric_names)}
     ref = np.asarray(reference.numeric[[position[n] for n in names]])
     cur = np.stack([numeric_column(current.column(n)) for n in names])
@@ -141,14 +149,15 @@ def _hist_block(chosen: str, names: list[str], ref: np.ndarray, cur: np.ndarray,
     return CountBlock(names, ref_rows, cur_rows).score(chosen)
 
 
-def _categorical(reference: Reference, current: pa.Table | ParquetColumns, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
+def _categorical(reference: Reference, current: pa.Table | ParquetColumns | WindowPartial, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     groups: dict[str, list[str]] = defaultdict(list)
     reasons = {}
     plots = {}
     for name in names:
         ref_keys, ref_counts = reference.categories[name]
-        cur_keys, cur_counts = category_counts(current.column(name))
+        cur_keys, cur_counts = (current.category_counts(name) if isinstance(current, WindowPartial)
+                                else category_counts(current.column(name)))
         keys, r, c = union_counts(ref_keys, ref_counts, cur_keys, cur_counts)
         rows[name] = (r, c)
         plots[name] = distributions.categorical(keys, r, c)

@@ -44,7 +44,7 @@ def _e(value: object) -> str:
 
 def _num(value: float | None) -> str:
     if value is None or not math.isfinite(value):
-        return "–"
+        return "-"
     return f"{value:.4g}"
 
 
