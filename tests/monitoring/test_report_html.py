@@ -18,8 +18,8 @@ from pyarrow import csv
 from slipway.monitoring.drift import compare
 from slipway.monitoring.quality import check_quality
 from slipway.monitoring.reference import Reference
+from tests.support import AI4I
 
-AI4I = Path(__file__).resolve().parents[3] / "shared" / "data" / "ai4i2020" / "ai4i2020.csv"
 TORQUE = "Torque [Nm]"
 HOSTILE = '<script>alert("x")</script> & "quoted"'
 

@@ -3,16 +3,13 @@ deployment's window streams from its payload segments (only the segments the win
 
 from __future__ import annotations
 
-import io
 import itertools
 import pickle
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 from pyarrow import csv
 
@@ -22,11 +19,10 @@ from slipway.monitoring.quality import check_quality
 from slipway.monitoring.reference import Reference
 from slipway.monitoring.spec import DriftSpec
 from slipway.monitoring.window import WindowPartial, merge_partials
-from slipway.serving.frame import Frame
-from slipway.serving.payload import PayloadEntry, entries_to_table
 from slipway.workspace import Workspace
+from tests.monitoring.payloads import record_segment
+from tests.support import AI4I
 
-AI4I = Path(__file__).resolve().parents[3] / "shared" / "data" / "ai4i2020" / "ai4i2020.csv"
 TORQUE, SPEED, AIR = "Torque [Nm]", "Rotational speed [rpm]", "Air temperature [K]"
 FEATURES = ["Type", AIR, SPEED, TORQUE, "Tool wear [min]"]
 
@@ -93,23 +89,8 @@ def test_quality_on_the_merged_window_finds_what_one_pass_finds(ai4i: tuple[pa.T
     assert "zeroed" in {f.kind for f in split.findings}
 
 
-def _segment(ws: Workspace, rows: int, seed: int, version: str, torque_shift: float) -> str:
-    rng = np.random.default_rng(seed)
-    frame = Frame({TORQUE: rng.normal(40 + torque_shift, 10, rows),
-                   "Type": np.array(rng.choice(["L", "M", "H"], rows), dtype=object)}, rows)
-    entry = PayloadEntry(f"r{seed}", "failures", "default", "ai4i", version, frame, rng.random(rows), 1.0, 200)
-    buffer = io.BytesIO()
-    table = entries_to_table([entry])
-    pq.write_table(table, buffer)
-    digest = ws.blobs.put_bytes(buffer.getvalue())
-    ws.serving._backend.record_payload_segment({
-        "digest": digest, "deployment": "failures", "rows": rows, "requests": 1, "first_ms": seed * 1000,
-        "last_ms": seed * 1000 + 1, "columns": table.column_names})
-    return digest
-
-
 def test_a_deployment_window_streams_only_the_segments_it_needs(sqlite_ws: Workspace) -> None:
-    digests = [_segment(sqlite_ws, 500, seed, "1" if seed < 7 else "2", 15.0 if seed >= 6 else 0.0)
+    digests = [record_segment(sqlite_ws, 500, seed, "1" if seed < 7 else "2", 15.0 if seed >= 6 else 0.0)
                for seed in range(1, 9)]
     seen: list[tuple[int, int]] = []
     window, read = payload_window(sqlite_ws, "failures", None, 1200, lambda done, total: seen.append((done, total)))
