@@ -96,16 +96,19 @@ def _numeric_block(reference: Reference, current: pa.Table | ParquetColumns | Wi
         groups[chosen].append(j)
         reasons.append((chosen, reason))
     scores = np.full(len(names), np.nan)
+    integer = np.array([pa.types.is_integer(current.schema.field(n).type) for n in names])
     for chosen, cols in groups.items():
         scores[cols] = _numeric_scores(chosen, ref[cols], cur[cols], pooled, cols, ref_distinct[cols],
-                                       [names[j] for j in cols])
+                                       [names[j] for j in cols], integer[cols])
     plots = distributions.numeric(ref, cur)
     return {name: _result(name, NUMERIC, reasons[j], scores[j], spec, int(pooled.n_ref[j]), int(pooled.n_cur[j]),
                           int(pooled.distinct[j]), plots[j]) for j, name in enumerate(names)}
 
 
 def _numeric_scores(chosen: str, ref: np.ndarray, cur: np.ndarray, pooled: ecdf.PooledStats, cols: list[int],
-                    ref_distinct: np.ndarray, names: list[str]) -> np.ndarray:
+                    ref_distinct: np.ndarray, names: list[str], integer: np.ndarray) -> np.ndarray:
+    """The scores of one method for some columns of a block (``integer``: of an integer type in
+    the current data, binned as NumPy bins integers)."""
     n_ref, n_cur = pooled.n_ref[cols], pooled.n_cur[cols]
     if chosen == "ks":
         return ecdf.ks_pvalues(pooled.ks_d[cols], n_ref, n_cur, ref, cur)
@@ -121,10 +124,10 @@ def _numeric_scores(chosen: str, ref: np.ndarray, cur: np.ndarray, pooled: ecdf.
     low = np.fmin(np.nanmin(ref, axis=1), np.nanmin(cur, axis=1))
     high = np.fmax(np.nanmax(ref, axis=1), np.nanmax(cur, axis=1))
     if chosen == "hellinger":  # Evidently bins the distinct values with Sturges' rule, not the rows
-        bins = binned.sturges_bins(pooled.distinct[cols].astype(float), low, high)
+        bins = binned.sturges_bins(pooled.distinct[cols].astype(float), low, high, integer)
         return _hist_block(chosen, names, ref, cur, low, high, bins, np.ones(len(cols), dtype=bool))
     binned_cols = ref_distinct > 20 if chosen in ("jensenshannon", "kl_div") else np.zeros(len(cols), dtype=bool)
-    bins = binned.sturges_bins((n_ref + n_cur).astype(float), low, high)
+    bins = binned.sturges_bins((n_ref + n_cur).astype(float), low, high, integer)
     return _hist_block(chosen, names, ref, cur, low, high, bins, binned_cols)
 
 
