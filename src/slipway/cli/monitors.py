@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,7 @@ import typer
 import yaml
 
 from slipway.cli.context import workspace
-from slipway.cli.output import JsonOption, print_json, print_table, say, show
+from slipway.cli.output import JsonOption, err_console, print_json, print_table, say, show
 from slipway.core.clock import iso
 from slipway.core.records import as_plain
 
@@ -25,12 +28,34 @@ def _pairs(values: list[str]) -> dict[str, str]:
     return out
 
 
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on stderr (when it is a terminal) fed ``(done, total)``."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _save_html(path: Path | None, page: Callable[[], str]) -> None:
+    """Write the HTML report when ``--html`` was given (to stderr, so ``--json`` stays pure)."""
+    if path is not None:
+        from slipway.monitoring.report_html import save
+
+        err_console.print(f"report written to {save(path, page())}", markup=False, highlight=False)
+
+
 @app.command()
 def drift(reference: str = typer.Argument(..., help="A dataset (name@version), a Parquet/CSV file or deployment:NAME."),
           current: str = typer.Argument(..., help="The data to test, same forms as REFERENCE."),
           method: list[str] = typer.Option([], "--method", help="ks, or COLUMN=ks, or numeric=psi (repeatable)."),
           threshold: list[str] = typer.Option([], "--threshold", help="0.05, or COLUMN=0.05 (repeatable)."),
           correction: str = typer.Option(None, "--correction", help="bonferroni or bh."),
+          html: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report to this file."),
           as_json: bool = JsonOption) -> None:
     """Test every column of CURRENT against REFERENCE and print each column's verdict."""
     from slipway.core.errors import InvalidInput
@@ -41,8 +66,10 @@ def drift(reference: str = typer.Argument(..., help="A dataset (name@version), a
             thresholds[key] = float(value)
         except ValueError:
             raise InvalidInput(f"threshold {value!r} is not a number") from None
-    report = workspace().monitoring.drift(reference, current, method=_pairs(method),
-                                          threshold=thresholds, correction=correction)
+    with _progress("testing columns") as progress:
+        report = workspace().monitoring.drift(reference, current, method=_pairs(method), threshold=thresholds,
+                                              correction=correction, progress=progress)
+    _save_html(html, lambda: report.to_html(f"Drift: {current} against {reference}"))
     if as_json:
         print_json(report.to_json())
         return
@@ -56,9 +83,11 @@ def drift(reference: str = typer.Argument(..., help="A dataset (name@version), a
 @app.command()
 def quality(reference: str = typer.Argument(..., help="Same forms as for drift."),
             current: str = typer.Argument(..., help="Same forms as for drift."),
+            html: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report to this file."),
             as_json: bool = JsonOption) -> None:
     """Schema changes, nulls, out-of-range, new categories, constant and zeroed columns."""
     report = workspace().monitoring.quality(reference, current)
+    _save_html(html, lambda: report.to_html(f"Data quality: {current} against {reference}"))
     if as_json:
         print_json(report.to_json())
         return
@@ -111,7 +140,8 @@ def _print_run(run: Any) -> None:
 @app.command("run")
 def run_monitor(name: str, as_json: bool = JsonOption) -> None:
     """Run a monitor over its current window; failing checks open (or repeat) alerts."""
-    run = workspace().monitoring.run(name)
+    with _progress(f"reading the window of {name}") as progress:
+        run = workspace().monitoring.run(name, progress=progress)
     if as_json:
         print_json(as_plain(run))
         return

@@ -12,10 +12,15 @@ import numpy as np
 from scipy import special
 
 
-def sturges_bins(n: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """The number of equal bins ``np.histogram_bin_edges(x, "sturges")`` gives, per column."""
+def sturges_bins(n: np.ndarray, low: np.ndarray, high: np.ndarray, integer: np.ndarray | None = None) -> np.ndarray:
+    """The number of equal bins ``np.histogram_bin_edges(x, "sturges")`` gives, per column.
+
+    ``integer`` marks columns of an integer type: NumPy (2.1 on) widens their bins to at least 1.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         width = (high - low) / (np.log2(n) + 1.0)
+        if integer is not None:
+            width = np.where(integer & (width < 1.0), 1.0, width)
         bins = np.ceil((high - low) / width)
     return np.where(np.isfinite(bins) & (bins >= 1), bins, 1).astype(np.int64)
 

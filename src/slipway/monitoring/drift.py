@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 from scipy import stats
 
-from slipway.monitoring import binned, ecdf
+from slipway.monitoring import binned, distributions, ecdf
 from slipway.monitoring.choice import default_method
 from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.counts import CountBlock, union_counts
@@ -24,6 +25,7 @@ from slipway.monitoring.methods import CATEGORICAL, NUMERIC, method
 from slipway.monitoring.records import ColumnDrift, DriftReport
 from slipway.monitoring.reference import Reference, category_counts, numeric_column
 from slipway.monitoring.spec import DriftSpec
+from slipway.monitoring.window import WindowPartial
 
 BLOCK_BYTES = 128 * 2**20
 _BYTES_PER_VALUE = 48  # pooled values, sort order, masks and cumulative counts per pooled value
@@ -42,10 +44,12 @@ def _anderson(a: np.ndarray, b: np.ndarray) -> float:
         return float(stats.anderson_ksamp([a, b]).pvalue)
 
 
-def compare(reference: Reference, current: pa.Table | ParquetColumns, spec: DriftSpec | None = None) -> DriftReport:
+def compare(reference: Reference, current: pa.Table | ParquetColumns | WindowPartial, spec: DriftSpec | None = None,
+            progress: Callable[[int, int], None] | None = None) -> DriftReport:
     """Test every column of ``current`` that ``spec`` selects against ``reference``.
 
-    ``current`` may be a :class:`ParquetColumns`: then one column at a time is read.
+    ``current`` may be a :class:`ParquetColumns` (then one column at a time is read) or a merged
+    :class:`WindowPartial`. ``progress(columns_done, columns)`` is called after each block.
 
     Raises:
         InvalidInput: the spec names an unknown column or method, a method that does not fit a
@@ -59,7 +63,11 @@ def compare(reference: Reference, current: pa.Table | ParquetColumns, spec: Drif
     per_block = max(1, BLOCK_BYTES // (_BYTES_PER_VALUE * (reference.rows + current.num_rows)))
     for start in range(0, len(numeric), per_block):
         results.update(_numeric_block(reference, current, numeric[start:start + per_block], spec))
+        if progress is not None:
+            progress(len(results), len(tested))
     results.update(_categorical(reference, current, [n for n in tested if reference.kinds[n] == CATEGORICAL], spec))
+    if progress is not None:
+        progress(len(results), len(tested))
     skipped = {n: "not numeric or categorical" for n in current.column_names if n not in reference.kinds}
     report = DriftReport([results[n] for n in tested], spec.drift_share, spec.correction, skipped)
     _correct(report, spec)
@@ -73,7 +81,7 @@ def _choose(spec: DriftSpec, name: str, kind: str, rows: int, distinct: int) -> 
     return default_method(kind, rows, distinct)
 
 
-def _numeric_block(reference: Reference, current: pa.Table | ParquetColumns, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
+def _numeric_block(reference: Reference, current: pa.Table | ParquetColumns | WindowPartial, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
     position = {n: j for j, n in enumerate(reference.numeric_names)}
     ref = np.asarray(reference.numeric[[position[n] for n in names]])
     cur = np.stack([numeric_column(current.column(n)) for n in names])
@@ -88,15 +96,19 @@ def _numeric_block(reference: Reference, current: pa.Table | ParquetColumns, nam
         groups[chosen].append(j)
         reasons.append((chosen, reason))
     scores = np.full(len(names), np.nan)
+    integer = np.array([pa.types.is_integer(current.schema.field(n).type) for n in names])
     for chosen, cols in groups.items():
         scores[cols] = _numeric_scores(chosen, ref[cols], cur[cols], pooled, cols, ref_distinct[cols],
-                                       [names[j] for j in cols])
+                                       [names[j] for j in cols], integer[cols])
+    plots = distributions.numeric(ref, cur)
     return {name: _result(name, NUMERIC, reasons[j], scores[j], spec, int(pooled.n_ref[j]), int(pooled.n_cur[j]),
-                          int(pooled.distinct[j])) for j, name in enumerate(names)}
+                          int(pooled.distinct[j]), plots[j]) for j, name in enumerate(names)}
 
 
 def _numeric_scores(chosen: str, ref: np.ndarray, cur: np.ndarray, pooled: ecdf.PooledStats, cols: list[int],
-                    ref_distinct: np.ndarray, names: list[str]) -> np.ndarray:
+                    ref_distinct: np.ndarray, names: list[str], integer: np.ndarray) -> np.ndarray:
+    """The scores of one method for some columns of a block (``integer``: of an integer type in
+    the current data, binned as NumPy bins integers)."""
     n_ref, n_cur = pooled.n_ref[cols], pooled.n_cur[cols]
     if chosen == "ks":
         return ecdf.ks_pvalues(pooled.ks_d[cols], n_ref, n_cur, ref, cur)
@@ -112,10 +124,10 @@ def _numeric_scores(chosen: str, ref: np.ndarray, cur: np.ndarray, pooled: ecdf.
     low = np.fmin(np.nanmin(ref, axis=1), np.nanmin(cur, axis=1))
     high = np.fmax(np.nanmax(ref, axis=1), np.nanmax(cur, axis=1))
     if chosen == "hellinger":  # Evidently bins the distinct values with Sturges' rule, not the rows
-        bins = binned.sturges_bins(pooled.distinct[cols].astype(float), low, high)
+        bins = binned.sturges_bins(pooled.distinct[cols].astype(float), low, high, integer)
         return _hist_block(chosen, names, ref, cur, low, high, bins, np.ones(len(cols), dtype=bool))
     binned_cols = ref_distinct > 20 if chosen in ("jensenshannon", "kl_div") else np.zeros(len(cols), dtype=bool)
-    bins = binned.sturges_bins((n_ref + n_cur).astype(float), low, high)
+    bins = binned.sturges_bins((n_ref + n_cur).astype(float), low, high, integer)
     return _hist_block(chosen, names, ref, cur, low, high, bins, binned_cols)
 
 
@@ -140,15 +152,18 @@ def _hist_block(chosen: str, names: list[str], ref: np.ndarray, cur: np.ndarray,
     return CountBlock(names, ref_rows, cur_rows).score(chosen)
 
 
-def _categorical(reference: Reference, current: pa.Table | ParquetColumns, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
+def _categorical(reference: Reference, current: pa.Table | ParquetColumns | WindowPartial, names: list[str], spec: DriftSpec) -> dict[str, ColumnDrift]:
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     groups: dict[str, list[str]] = defaultdict(list)
     reasons = {}
+    plots = {}
     for name in names:
         ref_keys, ref_counts = reference.categories[name]
-        cur_keys, cur_counts = category_counts(current.column(name))
-        _, r, c = union_counts(ref_keys, ref_counts, cur_keys, cur_counts)
+        cur_keys, cur_counts = (current.category_counts(name) if isinstance(current, WindowPartial)
+                                else category_counts(current.column(name)))
+        keys, r, c = union_counts(ref_keys, ref_counts, cur_keys, cur_counts)
         rows[name] = (r, c)
+        plots[name] = distributions.categorical(keys, r, c)
         reasons[name] = _choose(spec, name, CATEGORICAL, int(r.sum()), len(r))
         groups[reasons[name][0]].append(name)
     out = {}
@@ -156,17 +171,18 @@ def _categorical(reference: Reference, current: pa.Table | ParquetColumns, names
         scores = CountBlock(members, [rows[n][0] for n in members], [rows[n][1] for n in members]).score(chosen)
         for name, score in zip(members, scores, strict=True):
             r, c = rows[name]
-            out[name] = _result(name, CATEGORICAL, reasons[name], float(score), spec, int(r.sum()), int(c.sum()), len(r))
+            out[name] = _result(name, CATEGORICAL, reasons[name], float(score), spec, int(r.sum()), int(c.sum()), len(r),
+                                plots[name])
     return out
 
 
 def _result(name: str, kind: str, choice: tuple[str, str], score: float, spec: DriftSpec, n_ref: int, n_cur: int,
-            distinct: int) -> ColumnDrift:
+            distinct: int, plot: distributions.Distribution) -> ColumnDrift:
     chosen = method(choice[0])
     threshold = spec.threshold_for(name, kind, chosen)
     return ColumnDrift(name, kind, chosen.name, choice[1], float(score),
                        float(score) if chosen.returns_p_value else None, threshold,
-                       chosen.drifted(float(score), threshold), n_ref, n_cur, distinct)
+                       chosen.drifted(float(score), threshold), n_ref, n_cur, distinct, distribution=plot)
 
 
 def _correct(report: DriftReport, spec: DriftSpec) -> None:

@@ -50,7 +50,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("kl_div", "Kullback-Leibler divergence", _BOTH, False, 0.1, True),
     Method("hellinger", "Hellinger distance", _BOTH, False, 0.1, True),
     Method("anderson", "Anderson-Darling k-sample p-value", (NUMERIC,), True, 0.1, False),
-    Method("cramer_von_mises", "Cramer-von Mises p-value", (NUMERIC,), True, 0.05, False),
+    Method("cramer_von_mises", "Cramer-von Mises p-value", (NUMERIC,), True, 0.1, False),
     Method("mannw", "Mann-Whitney U p-value (one-sided, as Evidently)", (NUMERIC,), True, 0.05, False),
     Method("t_test", "Student t-test p-value", (NUMERIC,), True, 0.05, False),
     Method("ed", "energy distance", (NUMERIC,), False, 0.1, False),

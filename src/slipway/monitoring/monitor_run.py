@@ -7,6 +7,7 @@ the same window again finds the stored run instead of recording a second one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +16,27 @@ import pyarrow as pa
 from slipway.core.hashing import hash_bytes, hash_file
 from slipway.monitoring.drift import compare
 from slipway.monitoring.monitor_spec import drift_spec
-from slipway.monitoring.payload import payload_features
+from slipway.monitoring.payload import payload_window
 from slipway.monitoring.quality import check_quality
 from slipway.monitoring.reference import Reference
+from slipway.monitoring.window import WindowPartial
 
 DEPLOYMENT = "deployment:"
 
 
-def read_window(ws: Any, watch: str, rows: int | None) -> tuple[pa.Table, str]:
-    """The watched data's last ``rows`` rows (all without a limit) and the window's key."""
+def read_window(ws: Any, watch: str, rows: int | None,
+                progress: Callable[[int, int], None] | None = None) -> tuple[pa.Table | WindowPartial, str]:
+    """The watched data's last ``rows`` rows (all without a limit) and the window's key.
+
+    A deployment's payload log is streamed segment by segment into a mergeable summary
+    (:func:`~slipway.monitoring.payload.payload_window`), so the log's length does not matter.
+    """
     if watch.startswith(DEPLOYMENT):
         name, _, variant = watch[len(DEPLOYMENT):].partition("/")
-        segments = ws.serving.payload_segments(name)
-        identity = ",".join(s.digest for s in segments) + f"/{variant}"
-        table = payload_features(ws.serving.payload_log(name), variant or None)
-    elif watch.endswith((".parquet", ".csv")):
+        window, digests = payload_window(ws, name, variant or None, rows, progress)
+        identity = ",".join(digests) + f"/{variant}"
+        return window, hash_bytes(f"{identity}|rows={rows}|n={window.num_rows}".encode())[:64]
+    if watch.endswith((".parquet", ".csv")):
         identity = hash_file(Path(watch))
         table = ws.monitoring.table(watch)
     else:
@@ -42,7 +49,7 @@ def read_window(ws: Any, watch: str, rows: int | None) -> tuple[pa.Table, str]:
 
 
 def run_checks(spec: dict[str, Any], reference: Reference, reference_table: pa.Table | None,
-               current: pa.Table) -> dict[str, Any]:
+               current: pa.Table | WindowPartial) -> dict[str, Any]:
     """Every check's outcome: ``{"checks": [{name, type, passed, summary, ...}], "rows": N}``."""
     outcomes = []
     for check in spec["checks"]:
@@ -59,7 +66,7 @@ def run_checks(spec: dict[str, Any], reference: Reference, reference_table: pa.T
                              "columns": columns})
         else:
             assert reference_table is not None
-            quality = check_quality(*quality_tables(reference_table, current, check.get("columns")))
+            quality = check_quality(*quality_tables(reference_table, current if isinstance(current, pa.Table) else current.table(), check.get("columns")))
             errors = [f for f in quality.findings if f.severity == "error"]
             summary = "; ".join(f"{f.kind} {f.column}" for f in errors) or "no errors"
             outcomes.append({"name": check["name"], "type": "quality", "passed": quality.ok, "summary": summary,

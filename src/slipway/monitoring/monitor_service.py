@@ -6,12 +6,14 @@ alerts in one transaction (see :mod:`slipway.monitoring.backend`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
 from slipway.monitoring import actions, lineage_reference
+from slipway.monitoring.gauges import subject_of
 from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
 from slipway.monitoring.monitor_run import read_window, run_checks
 from slipway.monitoring.monitor_spec import drift_spec, parse_monitor
@@ -57,21 +59,25 @@ class MonitorsMixin:
     def monitors(self) -> list[Monitor]:
         return self._backend.list_monitors()  # type: ignore[no-any-return]
 
-    def run(self, name: str) -> MonitorRun:
+    def run(self, name: str, progress: Callable[[int, int], None] | None = None) -> MonitorRun:
         """Run a monitor over its current window and record the run (alerts open for failing
         checks, once per check until resolved), then carry out the actions its new alerts fire
         (see :mod:`slipway.monitoring.actions`). The same window again returns the stored run and
-        does nothing else."""
+        does nothing else.
+
+        ``progress(rows_read, rows)`` is called as a deployment's payload segments stream in.
+        """
         monitor = self.get_monitor(name)
         spec = lineage_reference.resolve(self._ws, monitor.spec)
         service: Any = self
-        current, window_key = read_window(self._ws, spec["watch"], spec["window"].get("rows"))
+        current, window_key = read_window(self._ws, spec["watch"], spec["window"].get("rows"), progress)
         if "served" in spec:  # the same payload against another served version's training data is another run
             window_key = hash_bytes(f"{window_key}|{spec['served']}".encode())[:64]
         reference = service.reference(spec["reference"], spec["kinds"] or None)
         needs_table = any(c["type"] == "quality" for c in spec["checks"])
         result = run_checks(spec, reference, service.table(spec["reference"]) if needs_table else None, current)
         result["reference"] = spec["reference"]
+        result["subject"] = subject_of(spec, current)
         failed = any(not c["passed"] for c in result["checks"])
         status = "alert" if failed and actions.wants(spec, "alert") else "ok"
         run: MonitorRun = self._backend.record_run(name, monitor.revision, window_key, status, result)

@@ -7,9 +7,21 @@ columns of the same names; the outputs stay as ``output…`` for prediction drif
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pyarrow as pa
 
+from slipway.monitoring.window import WindowPartial, merge_partials
+
 INPUT = "input."
+
+
+def rows_of_variant(log: pa.Table, variant: str) -> pa.Table:
+    """Only the rows deployment variant ``variant`` served."""
+    import pyarrow.compute as pc
+
+    return log.filter(pc.equal(log.column("variant"), variant))
 
 
 def payload_features(log: pa.Table, variant: str | None = None) -> pa.Table:
@@ -19,9 +31,57 @@ def payload_features(log: pa.Table, variant: str | None = None) -> pa.Table:
         variant: keep only the rows this deployment variant served (e.g. the canary).
     """
     if variant is not None and "variant" in log.column_names:
-        import pyarrow.compute as pc
-
-        log = log.filter(pc.equal(log.column("variant"), variant))
+        log = rows_of_variant(log, variant)
     names = [n for n in log.column_names if n.startswith(INPUT)]
     outputs = [n for n in log.column_names if n == "output" or n.startswith("output.")]
     return pa.table({**{n[len(INPUT):]: log.column(n) for n in names}, **{n: log.column(n) for n in outputs}})
+
+
+def _served(log: pa.Table, column: str) -> str:
+    if column not in log.column_names:
+        return ""
+    import pyarrow.compute as pc
+
+    return ",".join(sorted(str(v) for v in pc.unique(pc.drop_null(log.column(column))).to_pylist()))
+
+
+def payload_window(ws: Any, name: str, variant: str | None, rows: int | None,
+                   progress: Callable[[int, int], None] | None = None) -> tuple[WindowPartial, list[str]]:
+    """The last ``rows`` rows (all without a limit) of a deployment's payload log, streamed.
+
+    Segments are read newest first, one at a time and only their input, output and model
+    columns; each is summarised (:class:`~slipway.monitoring.window.WindowPartial`) and merged,
+    so memory holds one segment and the window's summary, never the whole log. Returns the
+    merged partial (``labels``: deployment, model and version(s) that served the rows) and the
+    digests of the segments read (the window's identity). ``progress(rows_read, rows_wanted)``.
+    """
+    import io
+
+    import pyarrow.parquet as pq
+
+    segments = ws.serving.payload_segments(name)
+    wanted = rows if rows is not None else sum(s.rows for s in segments)
+    partials: list[WindowPartial] = []
+    digests: list[str] = []
+    have = 0
+    for segment in reversed(segments):
+        if rows is not None and have >= rows:
+            break
+        columns = [c for c in segment.columns if c.startswith((INPUT, "output")) or c in ("variant", "model", "version")]
+        log = pq.read_table(io.BytesIO(ws.blobs.read_bytes(segment.digest)), columns=columns)
+        if variant is not None and "variant" in log.column_names:
+            log = rows_of_variant(log, variant)
+        if rows is not None and have + log.num_rows > rows:
+            log = log.slice(log.num_rows - (rows - have))
+        partial = WindowPartial.of(payload_features(log))
+        partial.labels = {"deployment": name, "model": _served(log, "model"), "version": _served(log, "version")}
+        partials.append(partial)
+        digests.append(segment.digest)
+        have += log.num_rows
+        if progress is not None:
+            progress(min(have, wanted), wanted)
+    merged = merge_partials(reversed(partials))
+    if merged is None:
+        merged = WindowPartial.of(pa.table({}))
+        merged.labels = {"deployment": name, "model": "", "version": ""}
+    return merged, digests[::-1]

@@ -41,6 +41,12 @@ class QualityReport:
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "findings": [asdict(f) for f in self.findings]}
 
+    def to_html(self, title: str = "Data quality") -> str:
+        """A self-contained HTML page of the findings (see :mod:`slipway.monitoring.report_html`)."""
+        from slipway.monitoring.report_html import render
+
+        return render(title, quality=self)
+
 
 def _zero_share(column: pa.ChunkedArray) -> float:
     valid = len(column) - column.null_count

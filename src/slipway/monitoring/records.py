@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from slipway.monitoring.distributions import Distribution
+
 
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
@@ -27,9 +29,12 @@ class ColumnDrift:
     current_rows: int
     distinct: int
     p_value_adjusted: float | None = None
+    # What the HTML report plots; left out of the compact JSON.
+    distribution: Distribution | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         body = asdict(self)
+        del body["distribution"]
         body.update(score=_finite(self.score), p_value=_finite(self.p_value),
                     p_value_adjusted=_finite(self.p_value_adjusted))
         return body
@@ -64,3 +69,10 @@ class DriftReport:
                 "drift_share": self.drift_share, "drifted_columns": self.drifted_columns,
                 "correction": self.correction, "columns": [c.to_json() for c in self.columns],
                 "skipped": self.skipped}
+
+    def to_html(self, title: str = "Data drift") -> str:
+        """A self-contained HTML page: the verdicts and, per column, the reference's and the
+        current data's distributions as inline SVG (no scripts, nothing fetched)."""
+        from slipway.monitoring.report_html import render
+
+        return render(title, drift=self)

@@ -20,12 +20,13 @@ from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.diagnosis import Diagnosis, diagnose
 from slipway.monitoring.drift import compare
 from slipway.monitoring.monitor_service import MonitorsMixin
-from slipway.monitoring.payload import payload_features
+from slipway.monitoring.payload import payload_features, payload_window
 from slipway.monitoring.quality import QualityReport, check_quality
 from slipway.monitoring.records import DriftReport
 from slipway.monitoring.reference import Reference
 from slipway.monitoring.reference_cache import ReferenceCache
 from slipway.monitoring.spec import DriftSpec
+from slipway.monitoring.window import WindowPartial
 
 DEPLOYMENT = "deployment:"
 
@@ -56,10 +57,14 @@ class MonitoringService(MonitorsMixin):
             return self._ws.data.load(source)  # type: ignore[no-any-return]
         raise InvalidInput(f"cannot read {source!r} as data: give a table, a file, a dataset or 'deployment:NAME'")
 
-    def _columns(self, source: Any) -> pa.Table | ParquetColumns:
-        """A Parquet path read column by column (bounded memory); anything else as a table."""
+    def _columns(self, source: Any) -> pa.Table | ParquetColumns | WindowPartial:
+        """A Parquet path read column by column, a payload log streamed segment by segment (bounded
+        memory); anything else as a table."""
         if isinstance(source, str | Path) and str(source).endswith(".parquet") and Path(source).is_file():
             return ParquetColumns(source)
+        if isinstance(source, str) and source.startswith(DEPLOYMENT):
+            name, _, variant = source[len(DEPLOYMENT):].partition("/")
+            return payload_window(self._ws, name, variant or None, None)[0]
         return self.table(source)
 
     def reference(self, source: Any, kinds: dict[str, str] | None = None,
@@ -90,7 +95,7 @@ class MonitoringService(MonitorsMixin):
     def drift(self, reference: Any, current: Any, *, method: str | dict[str, str] | None = None,
               threshold: float | dict[str, float] | None = None, columns: list[str] | None = None,
               correction: str | None = None, drift_share: float = 0.5,
-              kinds: dict[str, str] | None = None) -> DriftReport:
+              kinds: dict[str, str] | None = None, progress: Callable[[int, int], None] | None = None) -> DriftReport:
         """Test every column of ``current`` against ``reference`` for drift.
 
         Args:
@@ -100,6 +105,7 @@ class MonitoringService(MonitorsMixin):
             threshold: a threshold for all, or a mapping like ``method``.
             correction: ``bonferroni`` or ``bh`` (Benjamini-Hochberg) over the p-value tests.
             kinds: column -> ``numeric``/``categorical`` where the Arrow type would mislead.
+            progress: called with (columns tested, columns) as the blocks of columns finish.
 
         Raises:
             InvalidInput: an unknown column or method, a method that does not fit a column, a bad
@@ -113,7 +119,7 @@ class MonitoringService(MonitorsMixin):
         prepared = self.reference(reference, kinds,
                                   check=lambda ref: spec.check(ref.kinds, current_table.column_names))
         spec.check(prepared.kinds, current_table.column_names)
-        return compare(prepared, current_table, spec)
+        return compare(prepared, current_table, spec, progress)
 
     def diagnose(self, deployment: str, window: int | str | None = None) -> Diagnosis:
         """Walk the diagnosis loop for ``deployment`` over ``window`` (last N rows, ``24h``, ``7d``;

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from slipway.core.auth import endpoints_of
@@ -30,7 +30,7 @@ from slipway.identity.authenticator import Authenticator
 from slipway.local import SERVER_PRINCIPAL, LocalTransport, available_backends
 from slipway.server.blob_routes import add_blob_routes
 from slipway.server.body_limits import BodyLimit
-from slipway.server.metrics import REGISTRY, RequestMetrics
+from slipway.server.metrics import RequestMetrics, exposition
 from slipway.server.mlflow import add_mlflow_routes
 from slipway.server.model_routes import add_model_routes
 from slipway.server.openapi import install_openapi, statuses_of
@@ -83,7 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         if not scrape_allowed(request.headers.get("authorization"), settings.metrics_token):
             return JSONResponse({"error": "/metrics needs the scrape token: Authorization: Bearer <metrics_token>"},
                                 401, {"WWW-Authenticate": "Bearer"})
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        return Response(await run_in_threadpool(exposition, base.db), media_type=CONTENT_TYPE_LATEST)
 
     requests: dict[str, tuple[RequestModel, list[int]]] = {}
     for service, cls in available_backends().items():

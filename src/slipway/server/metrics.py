@@ -8,13 +8,24 @@ reads the request in a task group, which turns an error raised while the body is
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("slipway_api_requests_total", "Platform API requests", ["route", "code"], registry=REGISTRY)
 LATENCY = Histogram("slipway_api_request_seconds", "Platform API latency", ["route"], registry=REGISTRY)
+
+
+def exposition(db: Any) -> bytes:
+    """The API's own metrics and the monitoring gauges of the latest stored monitor runs
+    (:mod:`slipway.monitoring.gauges`, read from the store at each scrape)."""
+    from slipway.monitoring.gauges import MonitorCollector
+
+    monitoring = CollectorRegistry(auto_describe=False)
+    monitoring.register(MonitorCollector(db))
+    return generate_latest(REGISTRY) + generate_latest(monitoring)
 
 
 class RequestMetrics:
