@@ -109,8 +109,8 @@ class CBPE:
 def _expected_auc(p: np.ndarray, score: np.ndarray) -> float:
     order = np.argsort(score)[::-1]
     p = p[order]
-    tps: np.ndarray = np.round(np.r_[0.0, np.cumsum(p)], 5)
-    fps: np.ndarray = np.round(np.r_[0.0, 1.0 + np.arange(len(p)) - np.cumsum(p)], 5)
+    tps = np.asarray(np.round(np.r_[0.0, np.cumsum(p)], 5), np.float64)
+    fps = np.asarray(np.round(np.r_[0.0, 1.0 + np.arange(len(p)) - np.cumsum(p)], 5), np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
 

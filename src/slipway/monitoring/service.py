@@ -20,6 +20,7 @@ from slipway.monitoring.columns import ParquetColumns
 from slipway.monitoring.drift import compare
 from slipway.monitoring.monitor_service import MonitorsMixin
 from slipway.monitoring.payload import payload_features
+from slipway.monitoring.performance_service import PerformanceMixin
 from slipway.monitoring.quality import QualityReport, check_quality
 from slipway.monitoring.records import DriftReport
 from slipway.monitoring.reference import Reference
@@ -29,8 +30,8 @@ from slipway.monitoring.spec import DriftSpec
 DEPLOYMENT = "deployment:"
 
 
-class MonitoringService(MonitorsMixin):
-    """Drift and data quality, computed where the workspace runs."""
+class MonitoringService(MonitorsMixin, PerformanceMixin):
+    """Drift, data quality and performance, computed where the workspace runs."""
 
     def __init__(self, workspace: Any) -> None:
         self._ws = workspace
