@@ -85,4 +85,7 @@ def test_cbpe_estimates_then_realised_values_fall_in_the_band(served: dict[str, 
     for chunk in after.metric("accuracy"):
         assert chunk.realised_lower is not None and chunk.realised_upper is not None
         assert chunk.realised_lower <= chunk.realised <= chunk.realised_upper
-    assert not any(c.alert_estimated for c in after.chunks)  # a healthy week: no estimate outside the thresholds
+    # A healthy stretch: no estimate falls below its lower threshold (NannyML's thresholds are
+    # two-sided, so a chunk that does better than the reference may still be flagged).
+    assert all(c.estimated >= c.lower_threshold for c in after.chunks if c.estimated is not None
+               and c.lower_threshold is not None)
