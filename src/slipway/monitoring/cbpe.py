@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from slipway.monitoring.calibration import fit_calibration, needs_calibration
 from slipway.monitoring.chunks import Chunks
 from slipway.monitoring.realised import realised
 
@@ -65,7 +66,7 @@ class CBPE:
     def fit(cls, y: np.ndarray, yhat: np.ndarray, score: np.ndarray, chunks: Chunks,
             metrics: tuple[str, ...] = METRICS) -> CBPE:
         """Fit on the reference: labels ``y``, predictions ``yhat`` (0/1), scores, its chunks."""
-        calibration = _fit_calibration(y, score) if needs_calibration(y, score) else None
+        calibration = fit_calibration(y, score) if needs_calibration(y, score) else None
         components = {m: _components(m, y, yhat, score) for m in metrics}
         thresholds = {}
         for m in metrics:
@@ -144,43 +145,3 @@ def _components(metric: str, y: np.ndarray, yhat: np.ndarray, score: np.ndarray)
     positive_ranks = np.unique(ranked * np.arange(n))[1:]
     n_pos = ranked.sum()
     return float(np.std((positive_ranks - np.arange(len(positive_ranks))) / (n - n_pos))), float(n_pos / n)
-
-
-def needs_calibration(y: np.ndarray, score: np.ndarray, bins: int = 10, splits: int = 10) -> bool:
-    """NannyML's test: does isotonic calibration lower the expected calibration error?"""
-    from sklearn.model_selection import StratifiedShuffleSplit
-
-    if len(np.unique(y)) == 1 or realised(["roc_auc"], y, y, score, replicates=0)["roc_auc"].value > 0.999:
-        return False
-    truth, before, after = [], [], []
-    for train, test in StratifiedShuffleSplit(n_splits=splits, test_size=0.1, random_state=42).split(score, y):
-        x, fitted = _fit_calibration(y[train], score[train])
-        truth.append(y[test])
-        before.append(score[test])
-        after.append(np.interp(score[test], x, fitted))
-    y_all = np.concatenate(truth)
-    return _ece(y_all, np.concatenate(before), bins) > _ece(y_all, np.concatenate(after), bins)
-
-
-def _ece(y: np.ndarray, p: np.ndarray, bins: int) -> float:
-    n = len(p)
-    bins = n // 2 if n <= 2 * bins else bins
-    width = n // bins
-    edges = np.arange(0, n + 1, width)
-    edges[-1] = n
-    order = p.argsort()
-    p, y = p[order], y[order].astype(np.float64)
-    lefts, counts = edges[:-1], np.diff(edges)
-    gaps = np.abs(np.add.reduceat(p, lefts) / counts - np.add.reduceat(y, lefts) / counts)
-    return float(np.sum(counts / n * gaps))
-
-
-def _fit_calibration(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Isotonic regression of ``y`` on ``score`` (scikit-learn's ``IsotonicRegression(increasing=True,
-    out_of_bounds="clip")``: tied scores averaged, then pool-adjacent-violators with their counts as
-    weights); returns the knots, between which :func:`numpy.interp` predicts as scikit-learn does."""
-    from scipy.optimize import isotonic_regression
-
-    knots, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
-    means = np.bincount(inverse, weights=y.astype(np.float64), minlength=len(knots)) / counts
-    return knots, np.asarray(isotonic_regression(means, weights=counts.astype(np.float64)).x)

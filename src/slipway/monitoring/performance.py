@@ -71,25 +71,30 @@ def performance(reference: pa.Table | None, current: pa.Table, *, target: str = 
     y, yhat, s = _outputs(current, "current", target, prediction, score if needs_score else None, problem,
                           labels_required=False)
     chunks = chunking.split(current.num_rows, _timestamps(current, timestamp, chunking))
-    ref_rows, estimator, estimates, thresholds, calibrated = 0, None, {}, {}, None
+    ref_rows, estimator, estimates, calibrated = 0, None, {}, None
+    thresholds: dict[str, tuple[float | None, float | None]] = {}
     if reference is not None:
         reference = _ordered(reference, timestamp if timestamp in reference.column_names else None)
         ry, ryhat, rs = _outputs(reference, "reference", target, prediction, score if needs_score else None, problem,
                                  labels_required=True)
         ref_rows = reference.num_rows
         ref_chunks = chunking.for_reference(ref_rows, chunks, _timestamps(reference, timestamp, chunking, False))
-        thresholds = {m: _thresholds(m, ry, ryhat, rs, ref_chunks) for m in metrics}
         if estimate and problem == "classification":
             assert rs is not None and s is not None
             names = tuple(m for m in cbpe.METRICS if m in metrics)
             fitted = cbpe.CBPE.fit(ry, ryhat, rs, ref_chunks, names)
             estimator, calibrated, estimates = "cbpe", fitted.calibration is not None, fitted.estimate(yhat, s, chunks)
+            thresholds.update(fitted.thresholds)
         elif estimate:
             inputs = features or [c for c in reference.column_names if c not in {target, prediction, score, timestamp}]
             _require(current, "current", inputs)
             names = tuple(m for m in dle.METRICS if m in metrics)
             fitted_dle = dle.DLE.fit(reference, inputs, ry, ryhat, ref_chunks, names, seed)
             estimator, estimates = "dle", fitted_dle.estimate(current, yhat, chunks)
+            thresholds.update(fitted_dle.thresholds)
+        for m in metrics:  # the metrics no estimator covers (log loss, R², or all when not estimating)
+            if m not in thresholds:
+                thresholds[m] = _thresholds(m, ry, ryhat, rs, ref_chunks)
     rows = _chunk_rows(metrics, chunks, y, yhat, s, estimates, thresholds, replicates, confidence, seed)
     interval = (f"Poisson bootstrap percentile interval, {replicates} replicates, {confidence:.0%}" if replicates
                 else "none")
