@@ -87,9 +87,8 @@ def slipway_worker(spec: dict[str, Any]) -> dict[str, Any]:
 def nannyml_worker(spec: dict[str, Any]) -> dict[str, Any]:
     import warnings
 
-    import pandas as pd
-
     import nannyml
+    import pandas as pd
 
     warnings.filterwarnings("ignore")
     started = time.perf_counter()

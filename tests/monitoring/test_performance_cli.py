@@ -74,5 +74,5 @@ def test_realised_only_needs_no_reference(cli: Cli, files: tuple[Path, Path]) ->
 ])
 def test_bad_input_is_one_line_and_exit_2(cli: Cli, files: tuple[Path, Path], extra: list[str], message: str) -> None:
     reference, analysis = files
-    code, out, err = cli("monitors", "performance", analysis, "-r", reference, *NAMES[:6], *extra)
+    code, _out, err = cli("monitors", "performance", analysis, "-r", reference, *NAMES[:6], *extra)
     assert code == 2 and message in " ".join(err.split()) and "Traceback" not in err

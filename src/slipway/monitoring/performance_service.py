@@ -82,9 +82,10 @@ class PerformanceMixin:
             ...                           target="Machine failure", chunk_size=500)
         """
         is_log = isinstance(current, str) and current.startswith(DEPLOYMENT)
-        names = {"target": target, "prediction": prediction, "score": score, "problem": problem}
-        current_table = self._performance_table(current, model, **names)
-        reference_table = None if reference is None else self._performance_table(reference, model, **names)
+        current_table = self._performance_table(current, model, target=target, prediction=prediction, score=score,
+                                                problem=problem)
+        reference_table = None if reference is None else self._performance_table(
+            reference, model, target=target, prediction=prediction, score=score, problem=problem)
         if problem is None and score and score not in current_table.column_names:
             problem = "regression"
         if is_log and features is None and reference_table is not None:
