@@ -155,3 +155,8 @@ def history(name: str, limit: int = typer.Option(20, "--limit"), as_json: bool =
     show(runs, as_json, f"runs of {name}", ["id", "at", "status", "rows", "failing"],
          [[r.id, iso(r.created_ms), r.status, r.result["rows"],
            ", ".join(c["name"] for c in r.result["checks"] if not c["passed"])] for r in runs])
+
+
+from slipway.cli.monitors_performance import performance  # noqa: E402 - registered after the others
+
+app.command("performance")(performance)

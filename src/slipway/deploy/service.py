@@ -80,6 +80,10 @@ class DeployService:
     def add_feedback(self, deployment: str, items: list[dict[str, Any]]) -> int:
         return self._backend.add_feedback(deployment, items)
 
+    def feedback(self, name: str) -> dict[str, Any]:
+        """Every label posted for the deployment's requests, by request id."""
+        return self._backend.feedback(name)  # type: ignore[no-any-return]
+
     def payload_segments(self, name: str, since_ms: int = 0) -> list[PayloadSegment]:
         return self._backend.payload_segments(name, since_ms)
 

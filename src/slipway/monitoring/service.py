@@ -21,6 +21,7 @@ from slipway.monitoring.diagnosis import Diagnosis, diagnose
 from slipway.monitoring.drift import compare
 from slipway.monitoring.monitor_service import MonitorsMixin
 from slipway.monitoring.payload import payload_features, payload_window
+from slipway.monitoring.performance_service import PerformanceMixin
 from slipway.monitoring.quality import QualityReport, check_quality
 from slipway.monitoring.records import DriftReport
 from slipway.monitoring.reference import Reference
@@ -31,8 +32,8 @@ from slipway.monitoring.window import WindowPartial
 DEPLOYMENT = "deployment:"
 
 
-class MonitoringService(MonitorsMixin):
-    """Drift and data quality, computed where the workspace runs."""
+class MonitoringService(MonitorsMixin, PerformanceMixin):
+    """Drift, data quality and performance, computed where the workspace runs."""
 
     def __init__(self, workspace: Any) -> None:
         self._ws = workspace
