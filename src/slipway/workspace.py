@@ -29,6 +29,7 @@ SERVICE_PATHS: dict[str, str] = {
     "pipelines": "slipway.pipelines.service:PipelineService",
     "serving": "slipway.deploy.service:DeployService",
     "monitoring": "slipway.monitoring.service:MonitoringService",
+    "features": "slipway.features.service:FeaturesService",
 }
 
 
@@ -101,6 +102,10 @@ class Workspace:
     @property
     def monitoring(self) -> Any:
         return self.service("monitoring")
+
+    @property
+    def features(self) -> Any:
+        return self.service("features")
 
     def close(self) -> None:
         tracking = self._services.get("tracking")

@@ -20,6 +20,7 @@ BACKEND_PATHS: dict[str, str] = {
     "pipelines": "slipway.pipelines.backend:PipelineBackend",
     "deploy": "slipway.deploy.backend:DeployBackend",
     "monitoring": "slipway.monitoring.backend:MonitoringBackend",
+    "features": "slipway.features.backend:FeaturesBackend",
 }
 
 
