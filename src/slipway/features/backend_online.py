@@ -4,6 +4,7 @@ mode), next to the online store it writes."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import threading
 import time
@@ -79,6 +80,7 @@ class OnlineMixin:
             store.clear_cursor(definition.ref)  # finished and recorded; only the clean-up was cut off
             cursor = None
         resumed = cursor is not None
+        resumed_after = int(cursor["rows"]) if cursor is not None else 0
         if cursor is None:
             start = int(state.watermark_ms) if incremental and same and state is not None else None
             cursor = {"start_ms": start, "end_ms": int(end_ms) if end_ms is not None else now_ms(),
@@ -99,7 +101,7 @@ class OnlineMixin:
             finally:
                 con.close()
         result = Materialization(view, definition.version, cursor["start_ms"], cursor["end_ms"], cursor["rows"],
-                                 0, cursor["max_event_ms"], resumed)
+                                 0, cursor["max_event_ms"], resumed, resumed_after)
         result = self._record_run(result, state if same else None)
         store.clear_cursor(definition.ref)
         return result
@@ -117,8 +119,7 @@ class OnlineMixin:
                 ["view_version", "watermark_ms", "max_event_ms", "rows", "total_rows", "last_run_ms", "last_run_by"])
             self.ctx.audit(conn, "feature_view.materialize", "feature_view", f"{run.view}@{run.view_version}",
                            {"start_ms": run.start_ms, "end_ms": run.end_ms, "rows": run.rows, "resumed": run.resumed})
-        return Materialization(run.view, run.view_version, run.start_ms, run.end_ms, run.rows, total, newest,
-                               run.resumed)
+        return dataclasses.replace(run, total_rows=total, max_event_ms=newest)
 
     def _plan(self, features: str | Sequence[str]) -> tuple[list[tuple[str, list[str], list[int], list[str], int | None]], list[str]]:
         """Per view: its ref, join keys, the positions of the wanted features in the stored array,

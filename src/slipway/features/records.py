@@ -53,7 +53,9 @@ class FeaturePlan:
 @record
 class Materialization:
     """One materialisation run of a view: the event-time window ``(start_ms, end_ms]`` and the
-    keys it wrote; ``resumed`` when it continued a run that had been interrupted."""
+    keys it wrote; ``resumed`` when it continued a run that had been interrupted, whose attempt
+    had written ``resumed_after`` of the ``rows`` (the rest were written after its last key).
+    ``total_rows`` counts every run of this view version."""
 
     view: str
     view_version: int
@@ -63,6 +65,7 @@ class Materialization:
     total_rows: int
     max_event_ms: int | None
     resumed: bool
+    resumed_after: int = 0
 
 
 @record
