@@ -36,3 +36,19 @@ def write_repo(folder: Path, definitions: str = DEFINITIONS) -> Path:
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return write_repo(tmp_path / "repo")
+
+
+def yaml_view(name: str, source: Path | str, ttl: str, features: str) -> str:
+    """A YAML repository of the ``customer`` entity and one view over ``source``."""
+    return f"""
+kind: entity
+name: customer
+join_keys: [customer_id]
+---
+kind: feature_view
+name: {name}
+entities: [customer]
+source: {{path: {source}}}
+ttl: {ttl}
+features: {features}
+"""

@@ -22,6 +22,7 @@ import pytest
 from slipway.core.errors import InvalidInput
 from slipway.features.online.base import open_online_store
 from slipway.workspace import Workspace, open_workspace
+from tests.features.conftest import yaml_view
 from tests.features.pit_fixture import FEATURES, t
 from tests.support import make_settings, user_env
 
@@ -109,18 +110,7 @@ def _big_repo(tmp_path: Path, keys: int) -> Path:
                           "amount_sum": rng.normal(size=rows)})
     (tmp_path / "repo").mkdir()
     frame.to_parquet(tmp_path / "repo" / "spend.parquet")
-    (tmp_path / "repo" / "defs.yaml").write_text("""
-kind: entity
-name: customer
-join_keys: [customer_id]
----
-kind: feature_view
-name: spend
-entities: [customer]
-source: {path: spend.parquet}
-ttl: 30d
-features: {amount_sum: float64}
-""")
+    (tmp_path / "repo" / "defs.yaml").write_text(yaml_view("spend", "spend.parquet", "30d", "{amount_sum: float64}"))
     return tmp_path / "repo"
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from slipway.core.errors import InvalidInput
 from slipway.workspace import Workspace
-from tests.features.conftest import DEFINITIONS, write_repo
+from tests.features.conftest import DEFINITIONS, write_repo, yaml_view
 from tests.features.pit_fixture import ENTITIES, EXPECTED, EXPECTED_NO_BACKFILL, FEATURES, t
 
 FEAST = Path(__file__).parent / "feast_parity" / "feast_duckdb.json"
@@ -118,18 +118,7 @@ def test_out_of_core_join_matches_an_independent_merge_asof(sqlite_ws: Workspace
         "customer_id": rng.integers(0, customers + 500, n_entities),  # some customers never seen
         "event_timestamp": start + pd.to_timedelta(rng.integers(0, 32 * 86400, n_entities), unit="s")})
     source = _parquet(tmp_path / "repo" / "data", features)
-    (tmp_path / "repo" / "defs.yaml").write_text(f"""
-kind: entity
-name: customer
-join_keys: [customer_id]
----
-kind: feature_view
-name: spend
-entities: [customer]
-source: {{path: {source}}}
-ttl: 3d
-features: {{amount_sum: float64}}
-""")
+    (tmp_path / "repo" / "defs.yaml").write_text(yaml_view("spend", source, "3d", "{amount_sum: float64}"))
     sqlite_ws.features.apply(tmp_path / "repo")
     got = sqlite_ws.features.training_set(["spend"], entities, memory_limit="64MB").to_pandas()
     oracle = pd.merge_asof(entities.reset_index().sort_values("event_timestamp"),

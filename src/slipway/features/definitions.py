@@ -21,6 +21,7 @@ Each object only holds its fields; :meth:`spec` gives the plain definition that
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime as dt
 import inspect
@@ -55,6 +56,9 @@ class Source:
 @dataclasses.dataclass
 class _Definition:
     name: str
+    description: str = dataclasses.field(default="", kw_only=True)
+    owner: str = dataclasses.field(default="", kw_only=True)
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict, kw_only=True)
 
     kind = ""
 
@@ -66,9 +70,6 @@ class _Definition:
 @dataclasses.dataclass
 class Entity(_Definition):
     join_keys: Sequence[str] = ()
-    description: str = ""
-    owner: str = ""
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     kind = "entity"
 
@@ -82,9 +83,6 @@ class FeatureView(_Definition):
     created_timestamp: str | None = None
     ttl: str | int | dt.timedelta | None = None
     online: bool = True
-    description: str = ""
-    owner: str = ""
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     kind = "feature_view"
 
@@ -101,18 +99,17 @@ class OnDemandView(_Definition):
     sources: Sequence[Any] = ()
     request: Any = None
     features: Any = None
-    description: str = ""
-    owner: str = ""
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     kind = "on_demand_view"
 
     def spec(self) -> dict[str, Any]:
         body = super().spec()
         function = body.pop("function")
-        lines = [line for line in textwrap.dedent(inspect.getsource(function)).splitlines()
-                 if not line.startswith("@")]  # the decorator itself is not part of the code run later
-        return {**body, "sources": [_name_of(s) for s in self.sources], "code": "\n".join(lines) + "\n",
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                node.decorator_list = []  # the decorator is not part of the code run later
+        return {**body, "sources": [_name_of(s) for s in self.sources], "code": ast.unparse(tree) + "\n",
                 "function": function.__name__}
 
 
@@ -123,8 +120,8 @@ def on_demand_view(*, sources: Sequence[Any] = (), request: Any = None, features
     frame holds the request columns and the features of ``sources``; ``pd`` and ``np`` are in scope."""
 
     def wrap(function: Callable[[Any], Any]) -> OnDemandView:
-        return OnDemandView(name or function.__name__, function, sources, request, features, description, owner,
-                            dict(tags or {}))
+        return OnDemandView(name or function.__name__, function, sources, request, features, description=description,
+                            owner=owner, tags=dict(tags or {}))
 
     return wrap
 
@@ -134,9 +131,6 @@ class FeatureService(_Definition):
     """The named set of features a model uses: views (all their features) or ``VIEW:FEATURE``."""
 
     features: Sequence[Any] = ()
-    description: str = ""
-    owner: str = ""
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     kind = "feature_service"
 
