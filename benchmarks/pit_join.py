@@ -16,7 +16,7 @@ Cases (BENCHMARKS.md):
 - ``duckdb_asof_limit`` — DuckDB's bare ASOF JOIN on the same files (no TTL, no ties), the limit.
 
 ``--feature-rows``/``--entity-rows`` scale the case down on a small machine (say so when you
-report it); ``--quick`` is 1,000,000 × 100,000. Run::
+report it); ``--quick`` is 1,000,000 x 100,000. Run::
 
     .venv/bin/python benchmarks/pit_join.py [--quick] [--rounds N] [--feature-rows N --entity-rows N]
 """
