@@ -85,3 +85,21 @@ def test_impact_lists_the_training_sets_and_runs_that_used_a_view(sqlite_ws: Wor
         slipway.log_input(result.version)
     impact = ws.features.impact("txn")
     assert impact["dataset_version"] == ["fraud-training@1"] and impact["run"] == [run.id]
+
+
+def test_the_standalone_feature_server_runs_on_demand_views(sqlite_ws: Workspace, repo: Path) -> None:
+    from slipway.features.http import create_app
+    from tests.support import ServerThread
+
+    sqlite_ws.features.apply(repo)
+    sqlite_ws.features.materialize(end=t(3, 10))
+    at = int(pd.Timestamp(t(3, 10)).timestamp() * 1000)
+    with ServerThread(create_app(sqlite_ws)) as server:
+        answer = httpx.post(f"{server.url}/online", json={"features": "fraud", "at_ms": at,
+                                                          "entities": [{"customer_id": 1, "amount": 90.0}]}, timeout=60)
+        assert answer.status_code == 200
+        assert answer.json()["values"] == {"amount_sum": [30.0], "txn_count": [4], "amount_ratio": [3.0]}
+        bad = httpx.post(f"{server.url}/online", content=b"{", timeout=60)
+        assert bad.status_code == 422 and "not JSON" in bad.json()["error"]["message"]
+        unknown = httpx.post(f"{server.url}/online", json={"features": "nope", "entities": []}, timeout=60)
+        assert unknown.status_code == 404

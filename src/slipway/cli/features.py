@@ -157,3 +157,14 @@ def impact(view: str, as_json: bool = JsonOption) -> None:
         say(f"nothing uses feature view {view} yet")
     for kind, ids in sorted(found.items()):
         say(f"{kind}: {', '.join(ids)}")
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(6566, "--port")) -> None:
+    """Serve online lookups (POST /online), on-demand views included, over this workspace."""
+    import uvicorn
+
+    from slipway.features.http import create_app
+
+    say(f"feature server on http://{host}:{port}/online")
+    uvicorn.run(create_app(workspace()), host=host, port=port, log_level="warning")
