@@ -16,10 +16,12 @@ from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.ids import new_id
+from slipway.core.limits import whole_number
 from slipway.features.backend_online import OnlineMixin, forget_plans
 from slipway.features.plan import diff
 from slipway.features.records import FeatureDefinition, FeaturePlan
 from slipway.features.spec import KINDS, normalise, schema_digest
+from slipway.lineage.nodes import node_exists
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.schema.features import feature_definitions as defs
@@ -125,9 +127,26 @@ class FeaturesBackend(OnlineMixin):
     def record_training_set(self, dataset: str, views: list[str], sources: list[list[str]], entities: str | None,
                             service: str | None = None) -> None:
         """Lineage of a training set stored as dataset version ``dataset``: each feature view
-        version (``name@N``) it joined, each view's source versions (``[kind, id]``), the entity
-        table's dataset version, and the feature service; audited."""
+        version (``name@N``) it joined, each view's sources (``kind:id``, e.g.
+        ``dataset_version:tx@3`` or ``file:/data/tx.parquet``), the entity table's dataset version,
+        and the feature service version; audited.
+
+        Raises:
+            InvalidInput: malformed arguments. NotFound: a dataset or view version that does not exist.
+        """
+        if not (isinstance(views, list) and isinstance(sources, list) and len(views) == len(sources)
+                and all(isinstance(s, list) and all(isinstance(i, str) and ":" in i for i in s) for s in sources)):
+            raise InvalidInput("views and sources are lists of the same length; each source is 'kind:id'")
         with self.ctx.db.write() as conn:
+            for ref in [dataset, *([entities] if entities else [])]:
+                if not isinstance(ref, str) or not node_exists(conn, "dataset_version", ref) or "@" not in ref:
+                    raise NotFound(f"no dataset version {ref!r}")
+            for kind, ref in [*(("feature_view", v) for v in views), *([("feature_service", service)] if service else [])]:
+                name, _, version = str(ref).rpartition("@")
+                found = conn.execute(select(defs.c.id).where(defs.c.kind == kind, defs.c.name == name,
+                                                             defs.c.version == (whole_number(version) or 0))).first()
+                if found is None:
+                    raise NotFound(f"no {kind.replace('_', ' ')} version {ref!r}")
             for view, view_sources in zip(views, sources, strict=True):
                 add_edge(conn, "feature_view", view, "features_of", "dataset_version", dataset)
                 for item in view_sources:
