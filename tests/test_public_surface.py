@@ -21,7 +21,7 @@ EXPORTED = {
     "start_run",
 }
 SERVICES = {"tracking", "audit", "identity", "data", "registry", "lineage", "governance", "pipelines", "serving",
-            "monitoring"}
+            "monitoring", "features"}
 # Service attribute -> backend name, from the one table of domains (ws.serving is the deploy backend).
 BACKEND_OF = {d.service_attribute: d.name for d in DOMAINS}
 

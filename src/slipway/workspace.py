@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from slipway.governance.service import GovernanceService
     from slipway.identity.service import IdentityService
     from slipway.lineage.service import LineageService
+    from slipway.features.service import FeaturesService
     from slipway.monitoring.service import MonitoringService
     from slipway.pipelines.service import PipelineService
     from slipway.registry.service import RegistryService
@@ -98,6 +99,10 @@ class Workspace:
     @property
     def monitoring(self) -> MonitoringService:
         return self.service("monitoring")
+
+    @property
+    def features(self) -> FeaturesService:
+        return self.service("features")
 
     def close(self) -> None:
         tracking = self._services.get("tracking")

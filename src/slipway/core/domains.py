@@ -35,6 +35,7 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("pipelines", "slipway.pipelines.backend:PipelineBackend", "slipway.pipelines.service:PipelineService"),
     Domain("deploy", "slipway.deploy.backend:DeployBackend", "slipway.deploy.service:DeployService", "serving"),
     Domain("monitoring", "slipway.monitoring.backend:MonitoringBackend", "slipway.monitoring.service:MonitoringService"),
+    Domain("features", "slipway.features.backend:FeaturesBackend", "slipway.features.service:FeaturesService"),
 )
 
 BACKEND_PATHS: dict[str, str] = {d.name: d.backend for d in DOMAINS}

@@ -29,9 +29,13 @@ class Subject(StrEnum):
     DATASET = "dataset"
     DATASET_VERSION = "dataset_version"
     DEPLOYMENT = "deployment"
+    ENTITY = "entity"
     EXPERIMENT = "experiment"
+    FEATURE_SERVICE = "feature_service"
+    FEATURE_VIEW = "feature_view"
     MODEL_VERSION = "model_version"
     MONITOR = "monitor"
+    ON_DEMAND_VIEW = "on_demand_view"
     PIPELINE_CACHE = "pipeline_cache"
     PIPELINE_RUN = "pipeline_run"
     PIPELINE_SCHEDULE = "pipeline_schedule"
@@ -130,6 +134,12 @@ class Action(StrEnum):
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     ALERT_RESOLVE = "alert.resolve"
     MONITOR_ACTION = "monitor.action"
+    FEATURE_DEFINITION_ADD = "feature_definition.add"
+    FEATURE_DEFINITION_NEW_VERSION = "feature_definition.new_version"
+    FEATURE_DEFINITION_UPDATE = "feature_definition.update"
+    FEATURE_DEFINITION_REMOVE = "feature_definition.remove"
+    FEATURE_TRAINING_SET = "feature.training_set"
+    FEATURE_VIEW_MATERIALIZE = "feature_view.materialize"
     MONITOR_DIAGNOSE = "monitor.diagnose"
     # maintenance
     BLOBS_GC = "blobs.gc"
@@ -144,6 +154,11 @@ ALIAS_ACTIONS: tuple[str, ...] = (LEGACY_ALIAS_SET, Action.ALIAS_SET, Action.ALI
 # Governance decisions: after a transaction that records one commits, a checkpoint is published.
 CHECKPOINT_ACTIONS: frozenset[str] = frozenset({*PROVED_ACTIONS, *ALIAS_ACTIONS, Action.VERSION_TRANSITION,
                                                 Action.POLICY_SET})
+
+
+def feature_definition_action(change: str) -> Action:
+    """``feature_definition.add|new_version|update|remove`` for a planned change."""
+    return Action(f"feature_definition.{change}")
 
 
 def approval_action(decision: str) -> Action:

@@ -25,7 +25,7 @@ RECORD_MODULES = (
     "slipway.audit.records", "slipway.data.records", "slipway.deploy.records", "slipway.identity.users",
     "slipway.identity.backend_keys",
     "slipway.governance.records", "slipway.webhooks.records", "slipway.lineage.records", "slipway.models.records",
-    "slipway.monitoring.monitor_records",
+    "slipway.features.records", "slipway.monitoring.monitor_records",
     "slipway.pipelines.gates", "slipway.pipelines.records", "slipway.registry.records",
     "slipway.store.ledger", "slipway.tracking.records",
 )

@@ -61,6 +61,8 @@ class Settings:
     reproduces: str = ""
     # The start-up and hot-path shortcuts (slipway.core.fastpaths); false runs only the normal paths.
     fast_paths: bool = True
+    # The feature store's online store: empty (a SQLite file under home), sqlite:///PATH or redis://HOST:PORT/DB.
+    online_store: str = ""
     # Every other table of the config file, by name (e.g. "governance", "serving"), as written;
     # each is declared and typed by its domain (slipway.core.sections) and read through domain().
     sections: dict[str, Any] = dataclasses.field(default_factory=dict)
