@@ -35,6 +35,7 @@ GROUPS = {
     "deploy": "slipway.cli.deploy",
     "monitors": "slipway.cli.monitors",
     "alerts": "slipway.cli.alerts",
+    "import": "slipway.cli.imports",
 }
 # top-level command -> the module whose ``register(app)`` adds it.
 COMMANDS = {

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from slipway.blobs.manifest import check_stored_manifest
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -21,7 +20,6 @@ from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE
 from slipway.core.names import check_key, check_name, check_value
-from slipway.core.paths import normalise_relative_path
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.schema.tracking import (
@@ -35,15 +33,24 @@ from slipway.store.schema.tracking import metrics as metric_points
 from slipway.store.schema.tracking import params as run_params
 from slipway.store.upsert import insert_ignore, upsert
 from slipway.tracking.comparison import compare
+from slipway.tracking.importing import (
+    check_artifact,
+    checked_rows,
+    imported_origins,
+    imported_run_id,
+    insert_imported_run,
+)
 from slipway.tracking.metric_points import MetricPoint, insert_points, upsert_latest
 from slipway.tracking.metric_points import metric_rows as points_to_rows
 from slipway.tracking.records import (
     RUN_STATUSES,
     Experiment,
+    ImportedRun,
     Metric,
     Run,
     RunArtifact,
     RunComparison,
+    RunImport,
     RunInput,
     RunPage,
 )
@@ -280,16 +287,7 @@ class TrackingBackend:
         ``a/./b`` and ``a//b`` are recorded as ``a/b``; a folder's manifest is checked (every
         path inside it safe) before it is recorded.
         """
-        path = normalise_relative_path(check_key(path, "artifact path"), "artifact path")
-        check_digest(digest)
-        if kind not in ("file", "dir"):
-            raise InvalidInput(f"artifact kind must be 'file' or 'dir', not {kind!r}")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise InvalidInput(f"artifact size must be a non-negative integer, got {size!r}")
-        if not self.ctx.blobs.exists(digest):
-            raise InvalidInput(f"blob {digest} is not in the artifact store; upload it first")
-        if kind == "dir":
-            check_stored_manifest(self.ctx.blobs, digest)
+        path = check_artifact(self.ctx.blobs, path, digest, kind, size).path
         with self.ctx.db.write() as conn:
             self._writable_run(conn, run_id)
             upsert(conn, run_artifacts, [{"run_id": run_id, "path": path, "digest": digest, "kind": kind,
@@ -336,6 +334,37 @@ class TrackingBackend:
             self._run_row(conn, run_id)
             rows = conn.execute(select(run_inputs).where(run_inputs.c.run_id == run_id).order_by(run_inputs.c.created_ms))
             return [RunInput(r.dataset, r.version, r.digest, r.context) for r in rows]
+
+    # -- runs from other tracking systems (tracking.importing) ---------------------------------
+    @endpoint("tracking.write")
+    def import_run(self, run: ImportedRun) -> RunImport:
+        """Write a finished run from another system whole: its times, status, user, every metric
+        point, params, tags and artifacts, in one transaction with one ``run.import`` event. The
+        experiment is created when missing. A run carrying ``run.origin`` already is returned
+        with ``created=False`` and nothing is written.
+
+        Raises:
+            InvalidInput: any bad name, key, value, point, time or artifact (nothing is written).
+            NotFound: ``parent_id`` names no run.
+        """
+        run_id = new_id()
+        rows = checked_rows(self.ctx.blobs, run, run_id)
+        with self.ctx.db.write() as conn:
+            existing = imported_run_id(conn, run.origin)
+            if existing is not None:
+                return RunImport(existing, False)
+            try:
+                exp = self._experiment(conn, run.experiment)
+            except NotFound:
+                exp = self._create_experiment(conn, run.experiment, run.experiment_description, exist_ok=True)
+            insert_imported_run(self.ctx, conn, exp.id, run, rows)
+        return RunImport(run_id, True)
+
+    @endpoint("read")
+    def imported_runs(self, origin_key: str) -> dict[str, str]:
+        """The runs imported so far, as origin tag value (e.g. an MLflow run id) → Slipway run id."""
+        with self.ctx.db.read() as conn:
+            return imported_origins(conn, origin_key)
 
     # -- search, delete, restore, compare (the query language is in tracking.search) ----------
     @endpoint("read")
