@@ -117,12 +117,14 @@ class MlflowImport:
         tags.update({naming.EXPERIMENT_ID: experiment_id, naming.SOURCE: self.source.description[:TAG_VALUE],
                      naming.ARTIFACT_URI: run.artifact_uri[:TAG_VALUE]})
         parent = tags.get("mlflow.parentRunId")
+        if parent in self.run_ids:  # the tag names the parent's Slipway id, as for runs logged through slipway server
+            tags.update({"mlflow.parentRunId": self.run_ids[parent], naming.PARENT_ORIGIN: parent})
         item = ImportedRun(
             experiment=experiment, name=self.name("run", run.name or tags.get("mlflow.runName", ""), f"run-{run.id[:8]}"),
             status=run.status, start_ms=run.start_ms, end_ms=run.end_ms,
             user=naming.slipway_name(run.user, "mlflow"), origin={naming.RUN_ORIGIN: run.id}, params=params, tags=tags,
             metrics=[(k, _SPECIAL.get(v, "NaN" if v != v else v), s, t) for k, v, s, t in points],
-            artifacts=artifacts, parent_id=self.run_ids.get(parent) if parent else None,
+            artifacts=artifacts, parent_id=self.run_ids.get(parent or ""),
             source=tags.get("mlflow.source.name"), git_commit=tags.get("mlflow.source.git.commit"))
         done = self.tracking.import_run(item)
         self.run_ids[run.id] = done.run_id

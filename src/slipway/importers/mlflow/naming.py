@@ -9,6 +9,7 @@ from slipway.core.names import MAX_NAME, NAME_RE, check_key, check_value
 
 # The tags that keep where an object came from (the original ids and times).
 RUN_ORIGIN = "mlflow.import.run_id"
+PARENT_ORIGIN = "mlflow.import.parent_run_id"
 EXPERIMENT_ID = "mlflow.import.experiment_id"
 ARTIFACT_URI = "mlflow.import.artifact_uri"
 SOURCE = "mlflow.import.source"
