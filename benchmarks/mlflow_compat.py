@@ -1,6 +1,7 @@
 """Benchmark ``mlflow_compat``: the same MLflow client code against ``slipway server`` and ``mlflow server``.
 
-Both servers run on SQLite, each from its own subprocess; the client code runs in MLflow's venv
+Both servers run on SQLite, each from its own subprocess (one worker process each: several
+uvicorn workers of ``mlflow server`` get killed by their health check on a loaded 2-core machine); the client code runs in MLflow's venv
 (``MlflowClient``, pinned below) with only ``MLFLOW_TRACKING_URI`` (and a token for Slipway) changed.
 
 - ``mlflow_client_log_batch`` — one run logs 100 metrics x 1,000 steps with ``log_batch``, 1,000
@@ -231,12 +232,12 @@ def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scrat
     imported = worker(_peer.SLIPWAY_PYTHON, "slipway_import", {"home": str(home), "db": str(db)})
     _peer.log(f"set-up: slipway store imported from the MLflow database in {imported['seconds']:.1f} s")
     token = "slw_" + secrets.token_hex(16)
-    slipway_port, mlflow_port = _free_port(), _free_port()
+    slipway_port, mlflow_port = _peer.free_port(), _peer.free_port()
     slipway_server = _peer.Background(
         [_peer.SLIPWAY_PYTHON.parent / "slipway", "server", "--port", str(slipway_port)],
         env={"SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "", "SLIPWAY_BOOTSTRAP_TOKEN": token}, cwd=home)
     mlflow_server = _peer.Background(
-        [MLFLOW.venv / "bin" / "mlflow", "server", "--host", "127.0.0.1", "--port", str(mlflow_port),
+        [MLFLOW.venv / "bin" / "mlflow", "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{mlflow_db}", "--default-artifact-root", str(scratch / "artifacts")],
         cwd=scratch)
     try:
@@ -245,7 +246,8 @@ def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scrat
         ours_spec = {"url": f"http://127.0.0.1:{slipway_port}", "token": token}
         theirs_spec = {"url": f"http://127.0.0.1:{mlflow_port}"}
         for case in cases:
-            extra = {"metrics": sizes["metrics"], "steps": 1000} if case == "mlflow_client_log_batch" else {"repeat": 20}
+            extra = {"metrics": sizes["metrics"], "steps": 1000} if case == "mlflow_client_log_batch" else {
+                "repeat": 20 if case == "mlflow_client_search_20k" else 5}
             name = {"mlflow_client_log_batch": "client_log_batch", "mlflow_client_search_20k": "client_search",
                     "mlflow_client_metric_history": "client_history"}[case]
             _peer.log(f"case {case}, {rounds} rounds")
@@ -273,9 +275,9 @@ def run_import_case(sizes: dict[str, int], rounds: int, scratch: Path) -> None:
     make_db(db, {"import": import_runs(sizes["import"], 10, 1000)})
     points = sizes["import"] * 10 * 1000
     mlflow_db = scratch / "mlflow-copy-target.db"
-    port = _free_port()
+    port = _peer.free_port()
     target = _peer.Background(
-        [MLFLOW.venv / "bin" / "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+        [MLFLOW.venv / "bin" / "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{mlflow_db}", "--default-artifact-root", str(scratch / "copy-artifacts")],
         cwd=scratch)
     try:
@@ -300,14 +302,6 @@ def run_import_case(sizes: dict[str, int], rounds: int, scratch: Path) -> None:
     _report("import_mlflow_1k_runs", results["slipway"], results["mlflow"], "rate", "runs/s", same, False,
             runs=sizes["import"], points=points, peer_sample_runs=sizes["copy_sample"],
             peer="MlflowClient copy (read from the database, log_batch to mlflow server)")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:

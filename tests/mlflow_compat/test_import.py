@@ -111,11 +111,11 @@ def dying(conn, rows):
     calls += 1
     real(conn, rows)
     if calls == 3:
-        os._exit(9)  # killed inside the third run's transaction, its points written but not committed
+        os._exit(9)  # killed inside the second transaction (the third run), its points written, not committed
 importing.insert_points = dying
 from slipway.importers.mlflow import import_mlflow
 from slipway.workspace import default_workspace
-import_mlflow(default_workspace(), sys.argv[1])
+import_mlflow(default_workspace(), sys.argv[1], batch_runs=2)  # runs are written two per transaction
 """
 
 
@@ -178,7 +178,7 @@ def _wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
 
     import httpx
 
-    deadline = time.monotonic() + 180  # MLflow's server takes ~10 s to start on an idle machine
+    deadline = time.monotonic() + 600  # MLflow's server takes ~10 s to start on an idle machine, minutes on a loaded one
     while time.monotonic() < deadline:
         assert server.poll() is None, "mlflow server exited"
         try:

@@ -39,6 +39,7 @@ from slipway.tracking.importing import (
     imported_origins,
     imported_run_id,
     insert_imported_run,
+    run_id_for,
 )
 from slipway.tracking.metric_points import MetricPoint, insert_points, upsert_latest
 from slipway.tracking.metric_points import metric_rows as points_to_rows
@@ -337,28 +338,36 @@ class TrackingBackend:
 
     # -- runs from other tracking systems (tracking.importing) ---------------------------------
     @endpoint("tracking.write")
-    def import_run(self, run: ImportedRun) -> RunImport:
-        """Write a finished run from another system whole: its times, status, user, every metric
-        point, params, tags and artifacts, in one transaction with one ``run.import`` event. The
-        experiment is created when missing. A run carrying ``run.origin`` already is returned
-        with ``created=False`` and nothing is written.
+    def import_runs(self, runs: list[ImportedRun]) -> list[RunImport]:
+        """Write finished runs from another system whole: their times, status, user, every metric
+        point, params, tags and artifacts, all in one transaction, with one ``run.import`` event
+        per run. Experiments are created when missing. A run carrying its ``origin`` already is
+        returned with ``created=False`` and written again in no part.
 
         Raises:
-            InvalidInput: any bad name, key, value, point, time or artifact (nothing is written).
-            NotFound: ``parent_id`` names no run.
+            InvalidInput: any bad name, key, value, point, time, id or artifact (nothing is written).
+            NotFound: a ``parent_id`` names no run (nor an earlier run of the batch).
+            Conflict: a run's ``id`` is taken by a run from elsewhere.
         """
-        run_id = new_id()
-        rows = checked_rows(self.ctx.blobs, run, run_id)
+        if not isinstance(runs, list | tuple) or not 1 <= len(runs) <= 10_000:
+            raise InvalidInput("import_runs takes a list of 1 to 10,000 ImportedRun records")
+        checked = [(item, checked_rows(self.ctx.blobs, item, run_id_for(item))) for item in runs]
+        done, experiment_ids = [], {}
         with self.ctx.db.write() as conn:
-            existing = imported_run_id(conn, run.origin)
-            if existing is not None:
-                return RunImport(existing, False)
-            try:
-                exp = self._experiment(conn, run.experiment)
-            except NotFound:
-                exp = self._create_experiment(conn, run.experiment, run.experiment_description, exist_ok=True)
-            insert_imported_run(self.ctx, conn, exp.id, run, rows)
-        return RunImport(run_id, True)
+            for item, rows in checked:
+                existing = imported_run_id(conn, item.origin, item.id)
+                if existing is not None:
+                    done.append(RunImport(existing, False))
+                    continue
+                if item.experiment not in experiment_ids:
+                    try:
+                        exp = self._experiment(conn, item.experiment)
+                    except NotFound:
+                        exp = self._create_experiment(conn, item.experiment, item.experiment_description, exist_ok=True)
+                    experiment_ids[item.experiment] = exp.id
+                insert_imported_run(self.ctx, conn, experiment_ids[item.experiment], item, rows)
+                done.append(RunImport(rows["run"]["id"], True))
+        return done
 
     @endpoint("read")
     def imported_runs(self, origin_key: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ run's origin tag makes a second import of it a no-op.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -15,8 +16,9 @@ from sqlalchemy import Connection, select
 from slipway.blobs.base import BlobStore
 from slipway.blobs.manifest import check_stored_manifest
 from slipway.core.clock import now_ms
-from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.errors import Conflict, InvalidInput, NotFound
 from slipway.core.hashing import check_digest
+from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE
 from slipway.core.names import check_key, check_name, check_value
 from slipway.core.paths import normalise_relative_path
@@ -25,6 +27,8 @@ from slipway.store.schema.tracking import params as run_params
 from slipway.store.schema.tracking import run_artifacts, run_tags, runs
 from slipway.tracking.metric_points import insert_points, metric_rows, upsert_latest
 from slipway.tracking.records import RUN_STATUSES, ImportedRun, RunArtifact
+
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def check_artifact(blobs: BlobStore, path: str, digest: str, kind: str, size: int) -> RunArtifact:
@@ -80,11 +84,31 @@ def checked_rows(blobs: BlobStore, item: ImportedRun, run_id: str) -> dict[str, 
             "tags": tag_rows, "params": param_rows, "points": points, "latest": latest, "artifacts": artifacts}
 
 
-def imported_run_id(conn: Connection, origin: dict[str, str]) -> str | None:
-    """The run already imported from ``origin`` (one tag), if any."""
+def run_id_for(item: ImportedRun) -> str:
+    """The id the run gets: its own when it has one (checked), else a new one."""
+    if item.id is None:
+        return new_id()
+    if not isinstance(item.id, str) or not _RUN_ID.fullmatch(item.id):
+        raise InvalidInput(f"an imported run's id is 32 lowercase hex characters, got {item.id!r}"[:200])
+    return item.id
+
+
+def imported_run_id(conn: Connection, origin: dict[str, str], run_id: str | None) -> str | None:
+    """The run already imported from ``origin`` (one tag), if any.
+
+    Raises:
+        Conflict: ``run_id`` is taken by a run from elsewhere.
+    """
     [(key, value)] = origin.items()
-    return conn.execute(select(run_tags.c.run_id).where(  # type: ignore[no-any-return]
-        run_tags.c.key == key, run_tags.c.value == value)).scalar()
+    if run_id is None:
+        return conn.execute(select(run_tags.c.run_id).where(  # type: ignore[no-any-return]
+            run_tags.c.key == key, run_tags.c.value == value)).scalar()
+    if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+        return None
+    same = conn.execute(select(run_tags.c.value).where(run_tags.c.run_id == run_id, run_tags.c.key == key)).scalar()
+    if same != value:
+        raise Conflict(f"run id {run_id} is taken by a run that was not imported from {key}={value}")
+    return run_id
 
 
 def imported_origins(conn: Connection, origin_key: str) -> dict[str, str]:

@@ -92,8 +92,10 @@ class ImportedRun:
     :meth:`~slipway.tracking.backend.TrackingBackend.import_run` (one transaction).
 
     ``origin`` is the tag that names where it came from (``{"mlflow.import.run_id": "ab12…"}``):
-    a run carrying it already is not imported twice. ``metrics`` are ``(key, value, step,
-    timestamp_ms)`` points; ``artifacts`` are already in the artifact store.
+    a run carrying it already is not imported twice. ``id`` keeps the other system's run id (32
+    hex characters) as the Slipway run id, so references to it keep working; None makes a new
+    one. ``metrics`` are ``(key, value, step, timestamp_ms)`` points; ``artifacts`` are already
+    in the artifact store.
     """
 
     experiment: str
@@ -111,6 +113,7 @@ class ImportedRun:
     source: str | None = None
     git_commit: str | None = None
     experiment_description: str = ""
+    id: str | None = None
 
 
 @record

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,7 @@ from slipway.models.flavors.mlflow import store_mlflow_bundle
 from slipway.tracking.records import ImportedRun, RunArtifact
 
 _SPECIAL = {math.inf: "Infinity", -math.inf: "-Infinity"}
+_RUN_ID = re.compile(r"[0-9a-f]{32}")  # MLflow's run ids, kept as Slipway's when they have this form
 
 
 @dataclasses.dataclass
@@ -58,8 +60,10 @@ class MlflowImport:
     """One import from ``source`` into the workspace ``ws`` (see :func:`import_mlflow`)."""
 
     def __init__(self, ws: Any, source: MlflowSource, artifacts: ArtifactReader,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, batch_runs: int = 200) -> None:
         self.ws, self.source, self.artifacts = ws, source, artifacts
+        self.batch_runs = batch_runs
+        self.pending: list[ImportedRun] = []
         self.tracking = ws.backend("tracking")
         self.summary = ImportSummary(source.description)
         self.progress = progress or (lambda _message: None)
@@ -102,11 +106,36 @@ class MlflowImport:
                 self.summary.skip("run", run.id, f"{run.status} in MLflow: import again once it has ended")
             else:
                 try:
-                    self.run(run, name, exp.id, logged.get(run.id, []))
+                    self.pending.append(self.run(run, name, exp.id, logged.get(run.id, [])))
                 except SlipwayError as err:
                     self.summary.skip("run", run.id, str(err))
+                if len(self.pending) >= self.batch_runs or sum(len(i.metrics) for i in self.pending) >= 200_000:
+                    self.flush()
+        self.flush()
 
-    def run(self, run: MlflowRun, experiment: str, experiment_id: str, logged: list[MlflowLoggedModel]) -> None:
+    def flush(self) -> None:
+        """Write the pending runs in one transaction; if it is refused, each run alone, so one bad
+        run is skipped with its reason and the others are imported."""
+        pending, self.pending = self.pending, []
+        for batch in [pending] if len(pending) == 1 else [pending, *([item] for item in pending)]:
+            try:
+                results = self.tracking.import_runs(batch)
+            except SlipwayError as err:
+                if len(batch) == 1:
+                    self.summary.skip("run", batch[0].origin[naming.RUN_ORIGIN], str(err))
+                continue
+            for item, done in zip(batch, results, strict=True):
+                self.run_ids[item.origin[naming.RUN_ORIGIN]] = done.run_id
+                counts = self.summary.imported if done.created else self.summary.already
+                counts["runs"] += 1
+                if done.created:
+                    counts["metric_points"] += len(item.metrics)
+                    counts["artifacts"] += len(item.artifacts)
+                    counts["logged_models"] += sum(k.startswith(naming.LOGGED_MODEL_TAG) for k in item.tags)
+            if batch is pending:
+                return  # written whole; the one-run retries are only for a refused batch
+
+    def run(self, run: MlflowRun, experiment: str, experiment_id: str, logged: list[MlflowLoggedModel]) -> ImportedRun:
         params, tags, points = self.source.run_data(run)
         params, refused = naming.valid_pairs(params, "param", PARAM_VALUE)
         tags, refused_tags = naming.valid_pairs(tags, "tag", TAG_VALUE)
@@ -116,25 +145,18 @@ class MlflowImport:
         tags.update(models)
         tags.update({naming.EXPERIMENT_ID: experiment_id, naming.SOURCE: self.source.description[:TAG_VALUE],
                      naming.ARTIFACT_URI: run.artifact_uri[:TAG_VALUE]})
-        parent = tags.get("mlflow.parentRunId")
-        if parent in self.run_ids:  # the tag names the parent's Slipway id, as for runs logged through slipway server
-            tags.update({"mlflow.parentRunId": self.run_ids[parent], naming.PARENT_ORIGIN: parent})
-        item = ImportedRun(
+        parent = tags.get("mlflow.parentRunId") or ""
+        pending = {i.id for i in self.pending}
+        parent_id = self.run_ids.get(parent) or (parent if parent in pending else None)
+        if parent_id is not None:  # the tag names the parent's Slipway id, as for runs logged through slipway server
+            tags.update({"mlflow.parentRunId": parent_id, naming.PARENT_ORIGIN: parent})
+        return ImportedRun(
             experiment=experiment, name=self.name("run", run.name or tags.get("mlflow.runName", ""), f"run-{run.id[:8]}"),
             status=run.status, start_ms=run.start_ms, end_ms=run.end_ms,
             user=naming.slipway_name(run.user, "mlflow"), origin={naming.RUN_ORIGIN: run.id}, params=params, tags=tags,
             metrics=[(k, _SPECIAL.get(v, "NaN" if v != v else v), s, t) for k, v, s, t in points],
-            artifacts=artifacts, parent_id=self.run_ids.get(parent or ""),
-            source=tags.get("mlflow.source.name"), git_commit=tags.get("mlflow.source.git.commit"))
-        done = self.tracking.import_run(item)
-        self.run_ids[run.id] = done.run_id
-        if done.created:
-            self.summary.imported["runs"] += 1
-            self.summary.imported["metric_points"] += len(points)
-            self.summary.imported["artifacts"] += len(artifacts)
-            self.summary.imported["logged_models"] += len(models)
-        else:
-            self.summary.already["runs"] += 1
+            artifacts=artifacts, parent_id=parent_id, source=tags.get("mlflow.source.name"),
+            git_commit=tags.get("mlflow.source.git.commit"), id=run.id if _RUN_ID.fullmatch(run.id) else None)
 
     def run_artifacts(self, run: MlflowRun, logged: list[MlflowLoggedModel]) -> tuple[list[RunArtifact], dict[str, str]]:
         """The run's files (each MLflow model folder among them as one ``mlflow`` bundle) and its
@@ -174,7 +196,7 @@ def _under(files: StoredFiles, folder: str) -> StoredFiles:
 
 
 def import_mlflow(ws: Any, uri: str, artifacts: str | None = None, token: str | None = None,
-                  progress: Callable[[str], None] | None = None) -> ImportSummary:
+                  progress: Callable[[str], None] | None = None, batch_runs: int = 200) -> ImportSummary:
     """Import an MLflow tracking store into the workspace ``ws``.
 
     Args:
@@ -185,6 +207,7 @@ def import_mlflow(ws: Any, uri: str, artifacts: str | None = None, token: str | 
             folders and object-store URLs in the store are read where they are.
         token: a bearer token for the MLflow server.
         progress: called with a line of text as each experiment and model is done.
+        batch_runs: runs written per transaction (fewer when they hold over 200,000 points).
 
     Returns:
         The summary: counts imported now and found already imported, and everything skipped with why.
@@ -199,7 +222,7 @@ def import_mlflow(ws: Any, uri: str, artifacts: str | None = None, token: str | 
     http = source.http if isinstance(source, RestSource) and artifacts is None else None
     reader = ArtifactReader(ws.blobs, artifacts or (source.url if http is not None else None), http)
     try:
-        job = MlflowImport(ws, source, reader, progress)
+        job = MlflowImport(ws, source, reader, progress, batch_runs)
         experiments = job.experiments()
         logged: dict[str, list[MlflowLoggedModel]] = defaultdict(list)
         for model in source.logged_models([exp.id for exp, _ in experiments]):
