@@ -71,3 +71,15 @@ def test_an_id_taken_by_a_run_from_elsewhere_is_a_conflict(workspace: Workspace)
     backend.import_runs([_run(workspace)])
     with pytest.raises(Conflict):
         backend.import_runs([_run(workspace, origin={"other.run_id": "another"})])
+
+
+def test_metric_history_pages_read_only_their_points(workspace: Workspace) -> None:
+    """``get_metric_history`` with offset and limit (what MLflow's paged ``get-history`` reads)."""
+    points = [("loss", float(step), step, 1_700_000_000_000 + step) for step in range(10)]
+    workspace.backend("tracking").import_runs([_run(workspace, metrics=points)])
+    backend = workspace.backend("tracking")
+    assert [m.step for m in backend.get_metric_history(RUN_ID, "loss", 0, 4)] == [0, 1, 2, 3]
+    assert [m.step for m in backend.get_metric_history(RUN_ID, "loss", 8, 4)] == [8, 9]
+    assert len(backend.get_metric_history(RUN_ID, "loss")) == 10
+    with pytest.raises(InvalidInput):
+        backend.get_metric_history(RUN_ID, "loss", -1, 4)

@@ -263,14 +263,18 @@ class TrackingBackend:
                 )
 
     @endpoint("read")
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[Metric]:
+        """Every point of metric ``key`` by step and time; or ``limit`` of them from ``offset`` (a page)."""
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or (limit is not None and (
+                isinstance(limit, bool) or not isinstance(limit, int) or limit < 1)):
+            raise InvalidInput(f"offset is a whole number from 0 and limit one from 1, got {offset!r} and {limit!r}")
         with self.ctx.db.read() as conn:
             self._run_row(conn, run_id)
             rows = conn.execute(
                 select(metric_points.c.key, metric_points.c.value, metric_points.c.is_nan, metric_points.c.step,
                        metric_points.c.ts)
                 .where(metric_points.c.run_id == run_id, metric_points.c.key == key)
-                .order_by(metric_points.c.step, metric_points.c.ts, metric_points.c.id)
+                .order_by(metric_points.c.step, metric_points.c.ts, metric_points.c.id).offset(offset).limit(limit)
             ).all()
         return [Metric(r.key, math.nan if r.is_nan else r.value, r.step, r.ts) for r in rows]
 
