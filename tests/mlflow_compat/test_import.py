@@ -145,6 +145,7 @@ def test_an_import_killed_mid_run_leaves_whole_runs_and_a_rerun_completes_once(
         assert [v.version for v in ws.registry.list_versions("churn")] == [2, 1]
 
 
+@pytest.mark.timeout(2400)  # an MLflow server and its client on a loaded 2-core machine: many minutes
 def test_import_from_a_running_mlflow_server(mlflow_server: MlflowServer, tmp_path: Path) -> None:
     """Read through MLflow's REST API, artifacts through its proxied artifact API."""
     folder = tmp_path / "mlflow-server"
