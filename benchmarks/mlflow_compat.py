@@ -303,7 +303,7 @@ def run_import_case(sizes: dict[str, int], rounds: int, scratch: Path) -> None:
         r["points"] == r["runs"] * 10_000 for r in results["mlflow"])
     _report("import_mlflow_1k_runs", results["slipway"], results["mlflow"], "rate", "runs/s", same, False,
             runs=sizes["import"], points=points, peer_sample_runs=sizes["copy_sample"],
-            peer="MlflowClient copy (read from the database, log_batch to mlflow server)")
+            peer_method="MlflowClient copy (read from the database, log_batch to mlflow server)")
 
 
 def main() -> None:
