@@ -267,6 +267,15 @@ def _short(value: dict[str, Any]) -> str:
                      if not isinstance(v, list | dict))
 
 
+def free_port() -> int:
+    """A TCP port free on the loopback interface now, for a server a benchmark starts."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

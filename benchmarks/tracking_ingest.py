@@ -194,7 +194,7 @@ def run_servers(case: str, spec: dict[str, Any], rounds: int, scratch: Path) -> 
     slipway_home, mlflow_home = scratch / "slipway-server", scratch / "mlflow-server"
     slipway_home.mkdir()
     mlflow_home.mkdir()
-    slipway_port, mlflow_port = _free_port(), _free_port()
+    slipway_port, mlflow_port = _peer.free_port(), _peer.free_port()
     slipway_server = _peer.Background(
         [_peer.SLIPWAY_PYTHON.parent / "slipway", "server", "--port", str(slipway_port)],
         env={"SLIPWAY_HOME": str(slipway_home), "SLIPWAY_SERVER_URL": "", "SLIPWAY_BOOTSTRAP_TOKEN": token},
@@ -212,14 +212,6 @@ def run_servers(case: str, spec: dict[str, Any], rounds: int, scratch: Path) -> 
     finally:
         slipway_rss, mlflow_rss = slipway_server.stop(), mlflow_server.stop()
     report(case, ours, theirs, slipway_server_peak_rss_mb=round(slipway_rss, 1), peer_server_peak_rss_mb=round(mlflow_rss, 1))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:

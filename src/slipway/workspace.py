@@ -19,10 +19,10 @@ if TYPE_CHECKING:
     from slipway.audit.service import AuditService
     from slipway.data.service import DataService
     from slipway.deploy.service import DeployService
+    from slipway.features.service import FeaturesService
     from slipway.governance.service import GovernanceService
     from slipway.identity.service import IdentityService
     from slipway.lineage.service import LineageService
-    from slipway.features.service import FeaturesService
     from slipway.monitoring.service import MonitoringService
     from slipway.pipelines.service import PipelineService
     from slipway.registry.service import RegistryService

@@ -43,3 +43,28 @@ def test_bulk_interval_samples_steps_like_mlflow(mlflow_server: MlflowServer) ->
         assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE", bad
     unknown = httpx.get(url, params={"run_ids": ["0" * 32], "metric_key": "loss"}, headers=headers)
     assert unknown.status_code == 404 and unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_get_history_pages_through_the_whole_series(mlflow_server: MlflowServer) -> None:
+    """``metrics/get-history`` pages (as the client asks, 25,000 points a page) read one page each."""
+    ws = mlflow_server.workspace()
+    run = ws.tracking.start_run(experiment="pages")
+    ws.tracking.log_batch(run.id, [("loss", s / 10, s, 1_000 + s) for s in range(7)])
+    ws.tracking.end_run(run.id)
+    url = f"{mlflow_server.url}/api/2.0/mlflow/metrics/get-history"
+    headers = {"Authorization": f"Bearer {mlflow_server.token}"}
+    steps, tokens, token = [], [], None
+    while True:
+        params = {"run_id": run.id, "metric_key": "loss", "max_results": 3, **({"page_token": token} if token else {})}
+        answer = httpx.get(url, params=params, headers=headers)
+        assert answer.status_code == 200, answer.text
+        steps += [p["step"] for p in answer.json()["metrics"]]
+        token = answer.json().get("next_page_token")
+        if not token:
+            break
+        tokens.append(token)
+    assert steps == list(range(7)) and tokens == ["3", "6"]
+    whole = httpx.get(url, params={"run_id": run.id, "metric_key": "loss"}, headers=headers).json()
+    assert [p["step"] for p in whole["metrics"]] == list(range(7)) and "next_page_token" not in whole
+    bad = httpx.get(url, params={"run_id": run.id, "metric_key": "loss", "page_token": "-3"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -36,6 +36,7 @@ GROUPS = {
     "monitors": "slipway.cli.monitors",
     "alerts": "slipway.cli.alerts",
     "features": "slipway.cli.features",
+    "import": "slipway.cli.imports",
 }
 # top-level command -> the module whose ``register(app)`` adds it.
 COMMANDS = {

@@ -57,6 +57,7 @@ class Action(StrEnum):
     EXPERIMENT_RESTORE = "experiment.restore"
     EXPERIMENT_DESCRIBE = "experiment.describe"
     RUN_CREATE = "run.create"
+    RUN_IMPORT = "run.import"
     RUN_END = "run.end"
     RUN_REAP = "run.reap"
     RUN_LOG_BATCH = "run.log_batch"

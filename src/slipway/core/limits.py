@@ -31,6 +31,8 @@ BATCH_TAGS = 1_000
 # The background metric logger sends up to 20,000 points per call (slipway.tracking.logger).
 BATCH_METRICS = 20_000
 BATCH_FEEDBACK = 100_000
+# Runs imported in one call (slipway import mlflow): a run's whole metric history is one list.
+IMPORT_POINTS = 2_000_000
 MAX_DEPTH = 32
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
@@ -62,6 +64,7 @@ BY_NAME: dict[str, ArgumentLimits] = {
     "updates": _LONG,
     "items": ArgumentLimits(items=BATCH_FEEDBACK),  # late labels, in bulk
     "expires_in_days": ArgumentLimits(low=0, high=36_500),
+    "runs": ArgumentLimits(text=TAG_VALUE, items=IMPORT_POINTS, key=KEY),
 }
 
 

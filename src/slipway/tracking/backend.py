@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from slipway.blobs.manifest import check_stored_manifest
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
@@ -22,7 +21,6 @@ from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE
 from slipway.core.names import check_key, check_name, check_value
-from slipway.core.paths import normalise_relative_path
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.schema.tracking import (
@@ -36,15 +34,25 @@ from slipway.store.schema.tracking import metrics as metric_points
 from slipway.store.schema.tracking import params as run_params
 from slipway.store.upsert import insert_ignore, upsert
 from slipway.tracking.comparison import compare
+from slipway.tracking.importing import (
+    check_artifact,
+    checked_rows,
+    imported_origins,
+    imported_run_id,
+    insert_imported_run,
+    run_id_for,
+)
 from slipway.tracking.metric_points import MetricPoint, insert_points, upsert_latest
 from slipway.tracking.metric_points import metric_rows as points_to_rows
 from slipway.tracking.records import (
     RUN_STATUSES,
     Experiment,
+    ImportedRun,
     Metric,
     Run,
     RunArtifact,
     RunComparison,
+    RunImport,
     RunInput,
     RunPage,
 )
@@ -257,14 +265,18 @@ class TrackingBackend:
                 )
 
     @endpoint("read")
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+    def get_metric_history(self, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[Metric]:
+        """Every point of metric ``key`` by step and time; or ``limit`` of them from ``offset`` (a page)."""
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or (limit is not None and (
+                isinstance(limit, bool) or not isinstance(limit, int) or limit < 1)):
+            raise InvalidInput(f"offset is a whole number from 0 and limit one from 1, got {offset!r} and {limit!r}")
         with self.ctx.db.read() as conn:
             self._run_row(conn, run_id)
             rows = conn.execute(
                 select(metric_points.c.key, metric_points.c.value, metric_points.c.is_nan, metric_points.c.step,
                        metric_points.c.ts)
                 .where(metric_points.c.run_id == run_id, metric_points.c.key == key)
-                .order_by(metric_points.c.step, metric_points.c.ts, metric_points.c.id)
+                .order_by(metric_points.c.step, metric_points.c.ts, metric_points.c.id).offset(offset).limit(limit)
             ).all()
         return [Metric(r.key, math.nan if r.is_nan else r.value, r.step, r.ts) for r in rows]
 
@@ -291,16 +303,7 @@ class TrackingBackend:
         ``a/./b`` and ``a//b`` are recorded as ``a/b``; a folder's manifest is checked (every
         path inside it safe) before it is recorded.
         """
-        path = normalise_relative_path(check_key(path, "artifact path"), "artifact path")
-        check_digest(digest)
-        if kind not in ("file", "dir"):
-            raise InvalidInput(f"artifact kind must be 'file' or 'dir', not {kind!r}")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise InvalidInput(f"artifact size must be a non-negative integer, got {size!r}")
-        if not self.ctx.blobs.exists(digest):
-            raise InvalidInput(f"blob {digest} is not in the artifact store; upload it first")
-        if kind == "dir":
-            check_stored_manifest(self.ctx.blobs, digest)
+        path = check_artifact(self.ctx.blobs, path, digest, kind, size).path
         with self.ctx.db.write() as conn:
             self._writable_run(conn, run_id)
             upsert(conn, run_artifacts, [{"run_id": run_id, "path": path, "digest": digest, "kind": kind,
@@ -347,6 +350,45 @@ class TrackingBackend:
             self._run_row(conn, run_id)
             rows = conn.execute(select(run_inputs).where(run_inputs.c.run_id == run_id).order_by(run_inputs.c.created_ms))
             return [RunInput(r.dataset, r.version, r.digest, r.context) for r in rows]
+
+    # -- runs from other tracking systems (tracking.importing) ---------------------------------
+    @endpoint("tracking.write")
+    def import_runs(self, runs: list[ImportedRun]) -> list[RunImport]:
+        """Write finished runs from another system whole: their times, status, user, every metric
+        point, params, tags and artifacts, all in one transaction, with one ``run.import`` event
+        per run. Experiments are created when missing. A run carrying its ``origin`` already is
+        returned with ``created=False`` and written again in no part.
+
+        Raises:
+            InvalidInput: any bad name, key, value, point, time, id or artifact (nothing is written).
+            NotFound: a ``parent_id`` names no run (nor an earlier run of the batch).
+            Conflict: a run's ``id`` is taken by a run from elsewhere.
+        """
+        if not isinstance(runs, list | tuple) or not 1 <= len(runs) <= 10_000:
+            raise InvalidInput("import_runs takes a list of 1 to 10,000 ImportedRun records")
+        checked = [(item, checked_rows(self.ctx.blobs, item, run_id_for(item))) for item in runs]
+        done, experiment_ids = [], {}
+        with self.ctx.db.write() as conn:
+            for item, rows in checked:
+                existing = imported_run_id(conn, item.origin, item.id)
+                if existing is not None:
+                    done.append(RunImport(existing, False))
+                    continue
+                if item.experiment not in experiment_ids:
+                    try:
+                        exp = self._experiment(conn, item.experiment)
+                    except NotFound:
+                        exp = self._create_experiment(conn, item.experiment, item.experiment_description, exist_ok=True)
+                    experiment_ids[item.experiment] = exp.id
+                insert_imported_run(self.ctx, conn, experiment_ids[item.experiment], item, rows)
+                done.append(RunImport(rows["run"]["id"], True))
+        return done
+
+    @endpoint("read")
+    def imported_runs(self, origin_key: str) -> dict[str, str]:
+        """The runs imported so far, as origin tag value (e.g. an MLflow run id) → Slipway run id."""
+        with self.ctx.db.read() as conn:
+            return imported_origins(conn, origin_key)
 
     # -- search, delete, restore, compare (the query language is in tracking.search) ----------
     @endpoint("read")

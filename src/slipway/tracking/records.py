@@ -84,3 +84,42 @@ class RunComparison:
 
 def run_summary(run: Run) -> dict[str, Any]:
     return {"id": run.id, "name": run.name, "status": run.status, "experiment_id": run.experiment_id}
+
+
+@record
+class ImportedRun:
+    """A finished run brought in from another tracking system, written whole by
+    :meth:`~slipway.tracking.backend.TrackingBackend.import_run` (one transaction).
+
+    ``origin`` is the tag that names where it came from (``{"mlflow.import.run_id": "ab12…"}``):
+    a run carrying it already is not imported twice. ``id`` keeps the other system's run id (32
+    hex characters) as the Slipway run id, so references to it keep working; None makes a new
+    one. ``metrics`` are ``(key, value, step, timestamp_ms)`` points; ``artifacts`` are already
+    in the artifact store.
+    """
+
+    experiment: str
+    name: str
+    status: str
+    start_ms: int
+    end_ms: int | None
+    user: str
+    origin: dict[str, str]
+    params: dict[str, str]
+    tags: dict[str, str]
+    metrics: list[tuple[str, float | str, int, int]]
+    artifacts: list[RunArtifact]
+    parent_id: str | None = None
+    source: str | None = None
+    git_commit: str | None = None
+    experiment_description: str = ""
+    id: str | None = None
+
+
+@record
+class RunImport:
+    """What :meth:`~slipway.tracking.backend.TrackingBackend.import_run` did: the Slipway run id,
+    and whether it was written now (False: a run with the same origin was there already)."""
+
+    run_id: str
+    created: bool

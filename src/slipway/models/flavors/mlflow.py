@@ -11,7 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
+from slipway.blobs.base import BlobStore
+from slipway.blobs.manifest import Manifest, ManifestEntry
+from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput
+from slipway.models.bundle import METADATA_FILE, BundleMetadata
 from slipway.models.flavors.base import Files, Flavor, LoadedModel
 
 
@@ -39,3 +43,24 @@ class MlflowFlavor(Flavor):
             target.write_bytes(data)
         model = mlflow.pyfunc.load_model(str(folder))
         return LoadedModel(model, model.predict, None, "dataframe")
+
+
+def store_mlflow_bundle(blobs: BlobStore, files: dict[str, tuple[str, int]]) -> tuple[str, int]:
+    """Make an MLflow model folder (its stored files, ``relative path → (digest, size)``) a Slipway
+    bundle of flavor ``mlflow``: the files plus a ``slipway-model.json``, as one manifest blob.
+
+    Returns:
+        The manifest's digest and the bundle's total size, to record as a ``dir`` artifact.
+
+    Raises:
+        InvalidInput: the folder has no ``MLmodel`` file.
+    """
+    files = {path: entry for path, entry in files.items() if path != METADATA_FILE}
+    if "MLmodel" not in files:
+        raise InvalidInput(f"an MLflow model folder has an MLmodel file; this one holds {sorted(files)[:10]}")
+    meta = BundleMetadata("mlflow", {}, {}, None, [], "", now_ms(), "mlflow.pyfunc.PyFuncModel")
+    entries = [ManifestEntry(path, digest, size, 0o644) for path, (digest, size) in files.items()]
+    data = meta.to_json()
+    entries.append(ManifestEntry(METADATA_FILE, blobs.put_bytes(data), len(data), 0o644))
+    manifest = Manifest(tuple(sorted(entries, key=lambda e: e.path)))
+    return blobs.put_bytes(manifest.to_bytes()), manifest.total_size

@@ -15,10 +15,9 @@ from typing import Any
 
 import orjson
 
-from slipway.blobs.manifest import Manifest, ManifestEntry
 from slipway.core.clock import now_ms
 from slipway.core.errors import NotFound
-from slipway.models.bundle import METADATA_FILE, BundleMetadata
+from slipway.models.flavors.mlflow import store_mlflow_bundle
 from slipway.server.mlflow.artifacts import run_files
 from slipway.server.mlflow.convert import artifact_uri, experiment_id, resolve_experiment
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
@@ -94,18 +93,11 @@ def finalize(call: MlflowCall) -> dict[str, Any]:
 
 def _make_bundle(call: MlflowCall, run: Run, model_id: str) -> None:
     prefix = f"models/{model_id}/"
-    files = {p[len(prefix):]: f for p, f in run_files(call, run.id).items()
-             if p.startswith(prefix) and p[len(prefix):] != METADATA_FILE}
+    files = {p[len(prefix):]: f for p, f in run_files(call, run.id).items() if p.startswith(prefix)}
     if "MLmodel" not in files:
         raise MlflowError(f"logged model {model_id} has no MLmodel file; upload its files before finalising it")
-    meta = BundleMetadata("mlflow", {}, {}, None, [], "", now_ms(), "mlflow.pyfunc.PyFuncModel")
-    blobs = call.base.blobs
-    entries = [ManifestEntry(p, d, s, 0o644) for p, (d, s) in files.items()]
-    data = meta.to_json()
-    entries.append(ManifestEntry(METADATA_FILE, blobs.put_bytes(data), len(data), 0o644))
-    manifest = Manifest(tuple(sorted(entries, key=lambda e: e.path)))
-    digest = blobs.put_bytes(manifest.to_bytes())
-    call.tracking.record_artifact(run.id, prefix.rstrip("/"), digest, "dir", manifest.total_size)
+    digest, size = store_mlflow_bundle(call.base.blobs, files)
+    call.tracking.record_artifact(run.id, prefix.rstrip("/"), digest, "dir", size)
 
 
 def set_tags(call: MlflowCall) -> dict[str, Any]:

@@ -85,13 +85,18 @@ def log_inputs(call: MlflowCall) -> dict[str, Any]:
 
 
 def get_history(call: MlflowCall) -> dict[str, Any]:
-    points = call.tracking.get_metric_history(run_id(call), call.text("metric_key"))
+    # One page is read from the store (one point more, to know whether another page follows),
+    # not the whole history per page: 100,000 points in pages of 25,000 were read 4 times over.
     offset = call.integer("page_token", 0) if call.fields.get("page_token") else 0
-    size = call.integer("max_results", 25_000) if call.fields.get("max_results") else len(points) or 1
-    page = points[offset: offset + size]
+    size = call.integer("max_results", 25_000) if call.fields.get("max_results") else None
+    if offset < 0 or (size is not None and size < 1):
+        raise MlflowError(f"Invalid page_token {offset} or max_results {size}")
+    points = call.tracking.get_metric_history(run_id(call), call.text("metric_key"), offset,
+                                              None if size is None else size + 1)
+    page = points if size is None else points[:size]
     result: dict[str, Any] = {"metrics": [{"key": p.key, "value": number(p.value), "timestamp": p.ts, "step": p.step}
                                           for p in page]}
-    if offset + size < len(points):
+    if size is not None and len(points) > size:
         result["next_page_token"] = str(offset + size)
     return result
 

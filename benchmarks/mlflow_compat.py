@@ -1,0 +1,336 @@
+"""Benchmark ``mlflow_compat``: the same MLflow client code against ``slipway server`` and ``mlflow server``.
+
+Both servers run on SQLite, each from its own subprocess (one worker process each: several
+uvicorn workers of ``mlflow server`` get killed by their health check on a loaded 2-core machine); the client code runs in MLflow's venv
+(``MlflowClient``, pinned below) with only ``MLFLOW_TRACKING_URI`` (and a token for Slipway) changed.
+
+- ``mlflow_client_log_batch`` — one run logs 20 metrics x 1,000 steps with ``log_batch``, 1,000
+  points per call (points/s). Checked: every point of one key reads back through the same server.
+- ``mlflow_client_search_20k`` — 20,000 runs x 10 params x 10 metrics; ``search_runs`` filtering on
+  a metric and a param, ordered by a metric, top 100 (p50 latency). Checked: the same 100 run
+  names in the same order on both sides, every time.
+- ``mlflow_client_metric_history`` — ``get_metric_history`` of one metric with 100,000 points
+  (p50 latency). Checked: both return 100,000 points with the same sum of values.
+- ``import_mlflow_1k_runs`` — ``slipway import mlflow`` of an MLflow database of 1,000 runs x 10
+  metrics x 1,000 steps (runs/s). MLflow has no importer of its own; the peer is the copy its users
+  write (and mlflow-export-import does): read each run with ``MlflowClient`` from the database and
+  write it to an ``mlflow server`` with ``log_batch``, timed on a sample of runs. Checked: Slipway
+  imported every run and every point.
+
+Set-up (not measured): the MLflow databases are created by MLflow (its schema) and filled with
+plain SQL inserts into its documented tables (loading 20,000 runs through MLflow's client takes
+about 15 minutes); ``mlflow server`` serves a copy, and ``slipway server`` serves a store made by
+importing the same database. Run::
+
+    .venv/bin/python benchmarks/mlflow_compat.py [--quick] [--rounds N] [--case CASE]
+
+``--quick``: 10 metrics x 1,000 steps per log_batch run, 2,000 runs to search, 100 runs to import.
+The peer's copy is timed on 5 runs (3 with ``--quick``): about 2 runs/s on a loaded machine.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _peer  # noqa: E402 - after the path set-up above
+
+WORKLOAD = "mlflow_compat"
+CASES = ("mlflow_client_log_batch", "mlflow_client_search_20k", "mlflow_client_metric_history", "import_mlflow_1k_runs")
+MLFLOW = _peer.Peer("mlflow", ["mlflow==3.17.2"])
+FILTER = "metrics.m0 > 0.5 and params.p0 = 'rf'"
+MODELS = ["rf", "gbm", "svm", "lr", "knn", "mlp", "xgb", "lgbm", "ridge", "lasso"]
+T0 = 1_760_000_000_000
+
+
+# -- workers: MLflow client code (MLflow's venv) ---------------------------------------------------
+def _client(spec: dict[str, Any]) -> Any:
+    import os
+
+    from mlflow import MlflowClient
+
+    if spec.get("token"):
+        os.environ["MLFLOW_TRACKING_TOKEN"] = spec["token"]
+    return MlflowClient(spec["url"])
+
+
+def client_log_batch(spec: dict[str, Any]) -> dict[str, Any]:
+    from mlflow.entities import Metric
+
+    client = _client(spec)
+    name = f"ingest-{uuid.uuid4().hex[:8]}"
+    run = client.create_run(client.create_experiment(name), run_name="ingest")
+    rng = random.Random(1)
+    points = [Metric(f"m{k}", rng.random(), T0 + s, s) for s in range(spec["steps"]) for k in range(spec["metrics"])]
+    started = time.perf_counter()
+    for i in range(0, len(points), 1000):
+        client.log_batch(run.info.run_id, metrics=points[i:i + 1000])
+    seconds = time.perf_counter() - started
+    client.set_terminated(run.info.run_id)
+    stored = len(client.get_metric_history(run.info.run_id, "m0"))
+    return {"seconds": seconds, "points": len(points), "stored_m0": stored}
+
+
+def _timed(call: Any, repeat: int, warmup: int = 2) -> tuple[list[float], Any]:
+    result = None
+    for _ in range(warmup):
+        result = call()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, result
+
+
+def client_search(spec: dict[str, Any]) -> dict[str, Any]:
+    client = _client(spec)
+    exp = client.get_experiment_by_name("search")
+    times, runs = _timed(lambda: client.search_runs([exp.experiment_id], FILTER, max_results=100,
+                                                    order_by=["metrics.m1 DESC"]), spec["repeat"])
+    return {"p50_ms": statistics.median(times), "names": [r.info.run_name for r in runs]}
+
+
+def client_history(spec: dict[str, Any]) -> dict[str, Any]:
+    client = _client(spec)
+    exp = client.get_experiment_by_name("history")
+    [run] = client.search_runs([exp.experiment_id], max_results=1)
+    times, points = _timed(lambda: client.get_metric_history(run.info.run_id, "loss"), spec["repeat"], spec["warmup"])
+    return {"p50_ms": statistics.median(times), "points": len(points), "sum": round(sum(p.value for p in points), 6)}
+
+
+def mlflow_copy(spec: dict[str, Any]) -> dict[str, Any]:
+    """Copy a sample of runs from an MLflow database to an MLflow server with MLflow's client."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+
+    source, target = MlflowClient(spec["source"]), MlflowClient(spec["url"])
+    exp = source.get_experiment_by_name("import")
+    runs = source.search_runs([exp.experiment_id], max_results=spec["sample"], order_by=["attributes.start_time"])
+    target_exp = target.create_experiment(f"copy-{uuid.uuid4().hex[:8]}")
+    started = time.perf_counter()
+    points = 0
+    for run in runs:
+        new = target.create_run(target_exp, start_time=run.info.start_time, run_name=run.info.run_name)
+        history = [Metric(m.key, m.value, m.timestamp, m.step) for key in run.data.metrics
+                   for m in source.get_metric_history(run.info.run_id, key)]
+        params = [Param(k, v) for k, v in run.data.params.items()]
+        tags = [RunTag(k, v) for k, v in run.data.tags.items() if k != "mlflow.runName"]
+        target.log_batch(new.info.run_id, params=params, tags=tags)
+        for i in range(0, len(history), 1000):
+            target.log_batch(new.info.run_id, metrics=history[i:i + 1000])
+        target.set_terminated(new.info.run_id, run.info.status, run.info.end_time)
+        points += len(history)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "runs": len(runs), "points": points}
+
+
+def mlflow_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """Let MLflow create its database (its own migrations) and the experiments named in ``spec``."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{spec['db']}")
+    return {name: client.create_experiment(name) for name in spec["experiments"]}
+
+
+# -- worker: Slipway (the repository's venv) --------------------------------------------------------
+def slipway_import(spec: dict[str, Any]) -> dict[str, Any]:
+    import slipway
+    from slipway.importers.mlflow import import_mlflow
+
+    ws = slipway.connect(spec["home"])
+    started = time.perf_counter()
+    summary = import_mlflow(ws, f"sqlite:///{spec['db']}")
+    seconds = time.perf_counter() - started
+    ws.close()
+    return {"seconds": seconds, "runs": summary.imported.get("runs", 0), "points": summary.imported.get("metric_points", 0),
+            "skipped": len(summary.skipped)}
+
+
+WORKERS = {f.__name__: f for f in (client_log_batch, client_search, client_history, mlflow_copy, mlflow_schema,
+                                   slipway_import)}
+
+
+def worker(python: Path, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    result = _peer.run_json(python, [__file__, "--worker", name, "--spec", json.dumps(spec)],
+                            env={"GIT_PYTHON_REFRESH": "quiet", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+    return {**result.payload, "peak_rss_mb": result.peak_rss_mb}
+
+
+# -- data set-up: MLflow databases filled through its documented tables -----------------------------
+def fill_mlflow_db(db: Path, experiment_id: str, runs: list[tuple[str, dict[str, str], dict[str, list[float]]]]) -> None:
+    """Insert ``runs`` (name, params, metric series) as FINISHED runs of ``experiment_id``."""
+    con = sqlite3.connect(db)
+    with con:
+        for index, (name, params, series) in enumerate(runs):
+            run_id = uuid.UUID(int=random.Random(f"{db.name}-{experiment_id}-{index}").getrandbits(128)).hex
+            start = T0 + index * 1000
+            con.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
+                        "start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
+                        "VALUES (?, ?, 'LOCAL', 'bench.py', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, ?)",
+                        (run_id, name, start, start + 900, str(db.parent / "artifacts" / run_id), int(experiment_id)))
+            con.execute("INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', ?, ?)", (name, run_id))
+            con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
+                            [(k, v, run_id) for k, v in params.items()])
+            con.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)",
+                            [(k, v, start + s, run_id, s) for k, values in series.items() for s, v in enumerate(values)])
+            con.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+                            "VALUES (?, ?, ?, ?, 0, ?)",
+                            [(k, values[-1], start + len(values) - 1, len(values) - 1, run_id) for k, values in series.items()])
+    con.close()
+
+
+def make_db(db: Path, experiments: dict[str, list[Any]]) -> None:
+    ids = worker(MLFLOW.python, "mlflow_schema", {"db": str(db), "experiments": list(experiments)})
+    for name, runs in experiments.items():
+        fill_mlflow_db(db, ids[name], runs)
+
+
+def search_runs(count: int) -> list[tuple[str, dict[str, str], dict[str, list[float]]]]:
+    rng = random.Random(20_000)
+    found = []
+    for index in range(count):
+        params = {"p0": MODELS[rng.randrange(len(MODELS))], **{f"p{j}": f"value-{rng.randrange(50)}" for j in range(1, 10)}}
+        found.append((f"run-{index:05d}", params, {f"m{j}": [rng.random()] for j in range(10)}))
+    return found
+
+
+def import_runs(count: int, metrics: int, steps: int) -> list[tuple[str, dict[str, str], dict[str, list[float]]]]:
+    rng = random.Random(1000)
+    return [(f"run-{i:04d}", {"lr": str(rng.random()), "depth": str(rng.randrange(10))},
+             {f"m{k}": [rng.random() for _ in range(steps)] for k in range(metrics)}) for i in range(count)]
+
+
+# -- the cases --------------------------------------------------------------------------------------
+def _report(case: str, ours: list[dict[str, Any]], theirs: list[dict[str, Any]], key: str, unit: str, checks: bool,
+            lower_is_better: bool, **extra: Any) -> None:
+    mine, peer = _peer.median([r[key] for r in ours]), _peer.median([r[key] for r in theirs])
+    ratio = peer / mine if lower_is_better else mine / peer
+    _peer.emit(WORKLOAD, case, mine, peer, unit, ratio, MLFLOW.version, "ok" if checks else "mismatch",
+               slipway_range=[round(min(r[key] for r in ours), 3), round(max(r[key] for r in ours), 3)],
+               peer_range=[round(min(r[key] for r in theirs), 3), round(max(r[key] for r in theirs), 3)], **extra)
+
+
+def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scratch: Path) -> None:
+    db = scratch / "served.db"
+    history = [("history", {}, {"loss": [random.Random(5).random() + i * 1e-6 for i in range(sizes["history"])]})]
+    make_db(db, {"search": search_runs(sizes["search"]), "history": history})
+    mlflow_db = scratch / "mlflow-server.db"
+    shutil.copy(db, mlflow_db)
+    home = scratch / "slipway-server"
+    imported = worker(_peer.SLIPWAY_PYTHON, "slipway_import", {"home": str(home), "db": str(db)})
+    _peer.log(f"set-up: slipway store imported from the MLflow database in {imported['seconds']:.1f} s")
+    token = "slw_" + secrets.token_hex(16)
+    slipway_port, mlflow_port = _peer.free_port(), _peer.free_port()
+    slipway_server = _peer.Background(
+        [_peer.SLIPWAY_PYTHON.parent / "slipway", "server", "--port", str(slipway_port)],
+        env={"SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "", "SLIPWAY_BOOTSTRAP_TOKEN": token}, cwd=home)
+    mlflow_server = _peer.Background(
+        [MLFLOW.venv / "bin" / "mlflow", "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{mlflow_db}", "--default-artifact-root", str(scratch / "artifacts")],
+        cwd=scratch)
+    try:
+        slipway_server.wait_http(f"http://127.0.0.1:{slipway_port}/healthz")
+        mlflow_server.wait_http(f"http://127.0.0.1:{mlflow_port}/health", 180)
+        ours_spec = {"url": f"http://127.0.0.1:{slipway_port}", "token": token}
+        theirs_spec = {"url": f"http://127.0.0.1:{mlflow_port}"}
+        for case in cases:
+            extra = {"metrics": sizes["metrics"], "steps": 1000} if case == "mlflow_client_log_batch" else {
+                "repeat": 10, "warmup": 2} if case == "mlflow_client_search_20k" else sizes["history_calls"]
+            name = {"mlflow_client_log_batch": "client_log_batch", "mlflow_client_search_20k": "client_search",
+                    "mlflow_client_metric_history": "client_history"}[case]
+            _peer.log(f"case {case}, {rounds} rounds")
+            results = _peer.alternate(rounds, {
+                "slipway": lambda _n, n=name, e=extra: worker(MLFLOW.python, n, {**ours_spec, **e}),
+                "mlflow": lambda _n, n=name, e=extra: worker(MLFLOW.python, n, {**theirs_spec, **e})})
+            ours, theirs = results["slipway"], results["mlflow"]
+            if case == "mlflow_client_log_batch":
+                for r in ours + theirs:
+                    r["rate"] = r["points"] / r["seconds"]
+                same = all(r["stored_m0"] == 1000 for r in ours + theirs)
+                _report(case, ours, theirs, "rate", "points/s", same, False, points_per_run=ours[0]["points"])
+            elif case == "mlflow_client_search_20k":
+                same = all(r["names"] == theirs[0]["names"] and len(r["names"]) == 100 for r in ours + theirs)
+                _report(case, ours, theirs, "p50_ms", "ms", same, True, runs=sizes["search"])
+            else:
+                same = all((r["points"], r["sum"]) == (sizes["history"], theirs[0]["sum"]) for r in ours + theirs)
+                _report(case, ours, theirs, "p50_ms", "ms", same, True, points=sizes["history"])
+    finally:
+        _peer.log(f"peak RSS: slipway server {slipway_server.stop():.0f} MiB, mlflow server {mlflow_server.stop():.0f} MiB")
+
+
+def run_import_case(sizes: dict[str, int], rounds: int, scratch: Path) -> None:
+    db = scratch / "import.db"
+    make_db(db, {"import": import_runs(sizes["import"], 10, 1000)})
+    points = sizes["import"] * 10 * 1000
+    mlflow_db = scratch / "mlflow-copy-target.db"
+    port = _peer.free_port()
+    target = _peer.Background(
+        [MLFLOW.venv / "bin" / "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{mlflow_db}", "--default-artifact-root", str(scratch / "copy-artifacts")],
+        cwd=scratch)
+    try:
+        target.wait_http(f"http://127.0.0.1:{port}/health", 180)
+        homes = iter(range(1000))
+
+        def ours(_n: int) -> dict[str, Any]:
+            result = worker(_peer.SLIPWAY_PYTHON, "slipway_import", {"home": str(scratch / f"import-{next(homes)}"),
+                                                                      "db": str(db)})
+            return {**result, "rate": result["runs"] / result["seconds"]}
+
+        def theirs(_n: int) -> dict[str, Any]:
+            result = worker(MLFLOW.python, "mlflow_copy", {"source": f"sqlite:///{db}", "url": f"http://127.0.0.1:{port}",
+                                                           "sample": sizes["copy_sample"]})
+            return {**result, "rate": result["runs"] / result["seconds"]}
+
+        results = _peer.alternate(rounds, {"slipway": ours, "mlflow": theirs}, warmup=0)
+    finally:
+        target.stop()
+    same = all((r["runs"], r["points"]) == (sizes["import"], points) for r in results["slipway"]) and all(
+        r["points"] == r["runs"] * 10_000 for r in results["mlflow"])
+    _report("import_mlflow_1k_runs", results["slipway"], results["mlflow"], "rate", "runs/s", same, False,
+            runs=sizes["import"], points=points, peer_sample_runs=sizes["copy_sample"],
+            peer_method="MlflowClient copy (read from the database, log_batch to mlflow server)")
+
+
+def main() -> None:
+    parser = _peer.argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=CASES, action="append", help="run only these cases")
+    args = parser.parse_args()
+    if args.worker:
+        _peer.worker_main(WORKERS, args.worker, args.spec)
+        return
+    quick = args.quick
+    sizes = {"metrics": 10 if quick else 20, "search": 2000 if quick else 20_000, "history": 100_000,
+             "import": 100 if quick else 1000, "copy_sample": 3 if quick else 5,
+             # MLflow's server takes over a minute per 100,000-point history on a loaded machine
+             "history_calls": {"repeat": 1, "warmup": 0} if quick else {"repeat": 3, "warmup": 1}}
+    rounds = args.rounds or (2 if quick else 3)
+    MLFLOW.ensure()
+    scratch = Path(tempfile.mkdtemp(prefix="slipway-bench-mlflow-compat-"))
+    try:
+        cases = args.case or list(CASES)
+        server_cases = [c for c in cases if c != "import_mlflow_1k_runs"]
+        if server_cases:
+            run_server_cases(server_cases, sizes, rounds, scratch)
+        if "import_mlflow_1k_runs" in cases:
+            run_import_case(sizes, rounds, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
