@@ -24,10 +24,11 @@ SRC = Path(slipway.__file__).parent
 # Members written through a computed name, with the expression that builds them.
 COMPUTED_ACTIONS = {
     "approval.approve", "approval.reject",  # approval_action(decision)
+    *(f"feature_definition.{change}" for change in ("add", "new_version", "update", "remove")),  # feature_definition_action
     *(f"pipeline.{noun}.{verb}" for noun in ("schedule", "trigger") for verb in ("update", "enable", "disable", "delete")),
 }
 COMPUTED_WEBHOOK_EVENTS = {"approval.approved", "approval.rejected"}  # WebhookEvent(f"approval.{status}")
-RESERVED_WEBHOOK_EVENTS = {"alert"}  # accepted in subscriptions; monitoring's alert actions will send it
+RESERVED_WEBHOOK_EVENTS: set[str] = set()  # accepted in subscriptions but never sent
 
 
 def _calls() -> list[tuple[Path, ast.Call]]:
@@ -67,7 +68,7 @@ def _typed(expr: ast.expr) -> bool:
     if isinstance(expr, ast.Attribute):
         return isinstance(expr.value, ast.Name) and expr.value.id in ("Action", "WebhookEvent")
     if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
-        return expr.func.id in ("Action", "WebhookEvent", "approval_action")
+        return expr.func.id in ("Action", "WebhookEvent", "approval_action", "feature_definition_action")
     return isinstance(expr, ast.Name)  # a parameter typed Action/WebhookEvent (mypy checks its callers)
 
 

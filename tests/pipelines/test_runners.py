@@ -40,10 +40,11 @@ def local_ray() -> Iterator[None]:
     import ray
 
     # Ray gives its raylet a fixed 30 s to come up, which a busy two-core machine can miss: try
-    # again rather than make the test depend on the machine's load.
+    # again rather than make the test depend on the machine's load. address="local": a cluster of
+    # its own, never one that `ray start` left running on this machine.
     for attempt in range(3):
         try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
             break
         except Exception:
             ray.shutdown()

@@ -82,7 +82,7 @@ class DeployService:
 
     def feedback(self, name: str) -> dict[str, Any]:
         """Every label posted for the deployment's requests, by request id."""
-        return self._backend.feedback(name)  # type: ignore[no-any-return]
+        return self._backend.feedback(name)
 
     def payload_segments(self, name: str, since_ms: int = 0) -> list[PayloadSegment]:
         return self._backend.payload_segments(name, since_ms)

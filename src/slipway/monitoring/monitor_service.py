@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
@@ -18,6 +18,9 @@ from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
 from slipway.monitoring.monitor_run import read_window, run_checks
 from slipway.monitoring.monitor_spec import drift_spec, parse_monitor
 
+if TYPE_CHECKING:
+    from slipway.monitoring.backend import MonitoringBackend
+
 
 class MonitorsMixin:
     """Declarative monitors and alerts (see :mod:`slipway.monitoring.monitor_spec`)."""
@@ -25,8 +28,9 @@ class MonitorsMixin:
     _ws: Any
 
     @property
-    def _backend(self) -> Any:
-        return self._ws.backend("monitoring")
+    def _backend(self) -> MonitoringBackend:
+        backend: MonitoringBackend = self._ws.backend("monitoring")
+        return backend
 
     def apply(self, spec: dict[str, Any] | str | Path) -> Monitor:
         """Create or update a monitor from a spec (a mapping, YAML text or a YAML file).
@@ -51,13 +55,13 @@ class MonitorsMixin:
                                        f"check {check['name']!r}; the reference has {sorted(reference.kinds)}")
 
         fits(service.reference(resolved["reference"], parsed["kinds"] or None, check=fits))
-        return self._backend.apply(parsed)  # type: ignore[no-any-return]
+        return self._backend.apply(parsed)
 
     def get_monitor(self, name: str) -> Monitor:
-        return self._backend.get(name)  # type: ignore[no-any-return]
+        return self._backend.get(name)
 
     def monitors(self) -> list[Monitor]:
-        return self._backend.list_monitors()  # type: ignore[no-any-return]
+        return self._backend.list_monitors()
 
     def run(self, name: str, progress: Callable[[int, int], None] | None = None) -> MonitorRun:
         """Run a monitor over its current window and record the run (alerts open for failing
@@ -87,13 +91,13 @@ class MonitorsMixin:
         return run
 
     def history(self, name: str, limit: int = 50) -> list[MonitorRun]:
-        return self._backend.runs(name, limit)  # type: ignore[no-any-return]
+        return self._backend.runs(name, limit)
 
     def alerts(self, monitor: str | None = None, state: str | None = None) -> list[Alert]:
-        return self._backend.list_alerts(monitor, state)  # type: ignore[no-any-return]
+        return self._backend.list_alerts(monitor, state)
 
     def acknowledge(self, alert_id: str, note: str = "") -> Alert:
-        return self._backend.set_alert_state(alert_id, "acknowledged", note)  # type: ignore[no-any-return]
+        return self._backend.set_alert_state(alert_id, "acknowledged", note)
 
     def resolve(self, alert_id: str, note: str = "") -> Alert:
-        return self._backend.set_alert_state(alert_id, "resolved", note)  # type: ignore[no-any-return]
+        return self._backend.set_alert_state(alert_id, "resolved", note)
