@@ -181,7 +181,7 @@ class InferenceHandler:
         try:
             if protocol == "v2":
                 frame, _, _ = decode_infer_request(body, model.signature)
-                names = requested_outputs(body, model.proba_classes is not None)
+                names = requested_outputs(body, model.proba_classes is not None, tuple(model.named_outputs))
                 binary = binary_outputs(body, names)
             elif protocol == "v1":
                 frame, names = decode_v1(body, model.signature), ["predict"]
@@ -195,8 +195,12 @@ class InferenceHandler:
             proba = await asyncio.to_thread(model.predict_proba, frame) if any(
                 n in PROBA_NAMES for n in names) else None
             outputs = predictions if predictions is not None else proba
+            extra_names = [n for n in names if n in model.named_outputs]
+            named = await asyncio.to_thread(model.predict_outputs, frame, extra_names) if extra_names else {}
+            if outputs is None and extra_names:
+                outputs = named[extra_names[0]]
             if protocol == "v2":
-                tensors = [(n, predictions if n == "predict" else proba) for n in names]
+                tensors = [(n, named.get(n, predictions if n == "predict" else proba)) for n in names]
                 answer_id = given_id if given_id is not None else request_id
                 if binary:
                     payload, json_length = encode_binary_response(name or model.name, model.version, answer_id,
