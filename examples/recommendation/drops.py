@@ -10,6 +10,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pandas as pd
 
 from slipway import Conflict, NotFound, Workspace
@@ -63,9 +64,13 @@ def drop_end(stage: int) -> float:
 
 
 def future(project: Project, stage: int) -> pd.DataFrame:
-    """The ratings made in the week after drop ``stage``: what users go on to like."""
+    """The ratings made after drop ``stage``: what users go on to like."""
     frame = ratings(project)
-    return frame[(frame["timestamp"] >= drop_end(stage)) & (frame["timestamp"] < drop_end(stage + 1))]
+    return frame[frame["timestamp"] >= drop_end(stage)]
+
+
+def users(project: Project) -> list[int]:
+    return sorted(int(u) for u in ratings(project)["userId"].unique())
 
 
 def version_drop(ws: Workspace, project: Project, stage: int) -> tuple[Any, bool]:
@@ -79,6 +84,16 @@ def version_drop(ws: Workspace, project: Project, stage: int) -> tuple[Any, bool
     temporary = project.landing.with_suffix(".tmp")
     frame[frame["timestamp"] < drop_end(stage)].to_csv(temporary, index=False)
     temporary.replace(project.landing)
+    try:
+        existing = ws.data.get_version(f"{DATASET}@{stage + 1}")
+    except NotFound:
+        existing = None
+    if existing is not None:
+        digest = blake3.blake3(project.landing.read_bytes()).hexdigest()  # the digest Slipway gives a file
+        if [(f["path"], f["digest"]) for f in ws.data.files(existing.ref)] != [(project.landing.name, digest)]:
+            raise Conflict(f"{existing.ref} in {project.home} holds other data than drop {stage} of the example; "
+                           "run it with a fresh --home")
+        return existing, False
     what = "history before 2018" if stage == 0 else f"week {stage} of 2018"
     version = ws.data.add(DATASET, project.landing, key=["userId", "movieId"], message=f"drop {stage}: {what}")
     if version.version != stage + 1:

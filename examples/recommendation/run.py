@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from drops import DATASET, Project, future, locate, version_drop
+from drops import DATASET, Project, future, locate, users, version_drop
 from traffic import check_answers, click_through, drive_canary
 
 import slipway
@@ -130,8 +130,7 @@ def story(project: Project, team: dict[str, Workspace], canary_timeout: float, w
     run_pipeline(alice, project, first.ref)  # approved now: the deploy step runs, the rest is cached
     server = slipway.serve_in_background(admin, DEPLOYMENT)
     try:
-        users = sorted(future(project, 0)["userId"].unique().tolist())[:20] or [1]
-        checked = check_answers(admin, server.url, f"{MODEL}@champion", users)
+        checked = check_answers(admin, server.url, f"{MODEL}@champion", users(project)[:20])
         say(f"{checked['users']} users answered over v2 and /invocations as the model computes in-process; "
             f"unknown users get {checked['fallback'][:5]}...")
         trigger = next((t for t in alice.pipelines.list_triggers() if t.name == TRIGGER), None) or \
@@ -148,7 +147,8 @@ def story(project: Project, team: dict[str, Workspace], canary_timeout: float, w
         if candidate is not None:
             approve(team, candidate.ref)
             run_pipeline(alice, project, second.ref)
-            final, seen = drive_canary(admin, server.url, DEPLOYMENT, future(project, 1), canary_timeout, worse_canary)
+            final, seen = drive_canary(admin, server.url, DEPLOYMENT, users(project), future(project, 1),
+                                       canary_timeout, worse_canary)
             say(f"click-through per variant: {click_through(seen)}; answers [requests, clicks]: {seen}")
             verdict = final.status or "decided earlier"
         champion = admin.registry.resolve(f"{MODEL}@champion").ref

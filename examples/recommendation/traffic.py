@@ -52,29 +52,31 @@ def check_answers(ws: Workspace, url: str, model_ref: str, users: list[int]) -> 
     return {"users": len(users) + 1, "fallback": model.recommend(UNKNOWN_USER)[0].tolist()}
 
 
-def drive_canary(ws: Workspace, url: str, deployment: str, future: pd.DataFrame, timeout: float,
+def drive_canary(ws: Workspace, url: str, deployment: str, users: list[int], future: pd.DataFrame, timeout: float,
                  worse_canary: bool = False) -> tuple[Any, dict[str, list[int]]]:
-    """Users from ``future`` (the ratings of the coming week) ask for recommendations until the
-    controller decides; a user clicks each recommended item they go on to rate 3.5 or more, and
-    every answer gets feedback (1: a click, 0: none). ``worse_canary`` drops the canary's clicks.
+    """``users`` ask for recommendations until the controller decides; a user clicks when a
+    recommended item is one they go on to rate 3.5 or more in ``future``, and every answer gets
+    feedback (1: a click, 0: none), posted in batches. ``worse_canary`` drops the canary's clicks.
 
     Returns:
         The deployment as the controller left it, and per variant [answers, clicks].
     """
     liked = future[future["rating"] >= 3.5].groupby("userId")["movieId"].agg(set).to_dict()
-    users = sorted(future["userId"].unique().tolist()) or [1]
     seen: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     stop, lock = threading.Event(), threading.Lock()
 
     def send(offset: int) -> None:
         with httpx.Client(base_url=url, timeout=30) as client:
-            position = offset
+            position, labels = offset, []
             while not stop.is_set():
                 user = int(users[position % len(users)])
                 try:
                     variant, request_id, items = recommend(client, user)
                     clicked = bool(set(items) & liked.get(user, set())) and not (worse_canary and variant == "canary")
-                    client.post("/feedback", json={"request_id": request_id, "label": int(clicked)})
+                    labels.append({"request_id": request_id, "label": int(clicked)})
+                    if len(labels) >= 100:
+                        client.post("/feedback", json={"feedback": labels})
+                        labels = []
                 except httpx.HTTPError:
                     position += 2
                     continue
