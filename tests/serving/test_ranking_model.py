@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
-import pytest
 
-from slipway.workspace import Workspace, open_workspace, set_default
+from slipway.workspace import Workspace
 from tests.models.movielens import fitted
 from tests.serving.asgi import make_app, on_socket
-from tests.serving.helpers import approve, register
-from tests.support import make_settings
-
-EXAMPLE = pd.DataFrame({"user_id": [1, 2], "exclude": ["", "1"]})
-
-
-@pytest.fixture
-def recs_ws(home: Path) -> Iterator[Workspace]:
-    ws = open_workspace(make_settings(home))
-    set_default(ws)
-    version = register(ws, fitted(), "recs", EXAMPLE)
-    approve(home, ws, f"recs/{version}")
-    ws.registry.set_alias("recs", "champion", version)
-    yield ws
-    ws.close()
-    set_default(None)
+from tests.serving.recs import recs_fixture  # noqa: F401  (the recs_ws fixture)
 
 
 def _v2(users: list[int], exclude: list[str], outputs: list[dict[str, object]] | None = None) -> dict[str, object]:
