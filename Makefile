@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.dev-$(call HASH,requirements-dev.lock)
 # The CPU build of torch: this machine keeps its wheel in /opt/wheels; elsewhere PyTorch's CPU index has it.
 TORCH_SOURCE := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: install install-dev quickstart test test-fast lint services bench clean lock
+.PHONY: install install-dev quickstart example-recs test test-fast lint services bench clean lock
 
 $(UV):
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -44,6 +44,10 @@ RUN := env -u PYTHONDONTWRITEBYTECODE
 quickstart: install
 	$(RUN) $(VENV)/bin/slipway quickstart
 
+# The second example (needs the recs extra, which the dev install holds): see docs/examples/recommendation.md.
+example-recs: install-dev
+	$(RUN) $(PY) examples/recommendation/run.py --home .slipway-recs
+
 test: install-dev services
 	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup --durations=25
 
@@ -55,6 +59,7 @@ lint: install-dev
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy
 	cd examples/predictive_maintenance && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
+	cd examples/recommendation && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
 	$(VENV)/bin/lint-imports
 
 services:

@@ -146,7 +146,7 @@ def create_inference_app(runtime: ServerRuntime) -> Starlette:
         model = variant.model
         output = None if model.output is None else (model.output.dtype, model.output.row_shape)
         return json_response(model_metadata(request.path_params["name"], model.version, model.signature, model.flavor,
-                                            output, model.proba_classes))
+                                            output, model.proba_classes, model.named_outputs))
 
     async def model_ready(request: Request) -> Response:
         try:

@@ -12,6 +12,7 @@ is a list append.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import itertools
 import logging
@@ -110,6 +111,9 @@ def _error_answer(message: str, status: int, scope: Scope | None = None) -> Answ
     return Answer(status, orjson.dumps({"error": message}), headers)
 
 
+ANSWERED_KEPT = 100_000  # request ids remembered for feedback (~10 MB)
+
+
 class InferenceHandler:
     def __init__(self, runtime: ServerRuntime) -> None:
         self.runtime = runtime
@@ -118,6 +122,8 @@ class InferenceHandler:
         # so a request does not pay for os.urandom.
         self._id_prefix = uuid.uuid4().hex[:16]
         self._id_counter = itertools.count(1)
+        # Which variant answered each recent request, so feedback is counted per variant.
+        self._answered: collections.OrderedDict[str, tuple[str, str, str, str]] = collections.OrderedDict()
 
     def _router(self) -> Router:
         router = self.runtime.router
@@ -181,7 +187,7 @@ class InferenceHandler:
         try:
             if protocol == "v2":
                 frame, _, _ = decode_infer_request(body, model.signature)
-                names = requested_outputs(body, model.proba_classes is not None)
+                names = requested_outputs(body, model.proba_classes is not None, tuple(model.named_outputs))
                 binary = binary_outputs(body, names)
             elif protocol == "v1":
                 frame, names = decode_v1(body, model.signature), ["predict"]
@@ -195,8 +201,12 @@ class InferenceHandler:
             proba = await asyncio.to_thread(model.predict_proba, frame) if any(
                 n in PROBA_NAMES for n in names) else None
             outputs = predictions if predictions is not None else proba
+            extra_names = [n for n in names if n in model.named_outputs]
+            named = await asyncio.to_thread(model.predict_outputs, frame, extra_names) if extra_names else {}
+            if outputs is None and extra_names:
+                outputs = named[extra_names[0]]
             if protocol == "v2":
-                tensors = [(n, predictions if n == "predict" else proba) for n in names]
+                tensors = [(n, named.get(n, predictions if n == "predict" else proba)) for n in names]
                 answer_id = given_id if given_id is not None else request_id
                 if binary:
                     payload, json_length = encode_binary_response(name or model.name, model.version, answer_id,
@@ -250,6 +260,10 @@ class InferenceHandler:
         delivered, 499 if the client went away first)."""
         variant.batcher.record_batches()
         self._record(variant, protocol, status, latency, outputs)
+        if status == 200:
+            self._answered[request_id] = variant.metrics.labels
+            if len(self._answered) > ANSWERED_KEPT:
+                self._answered.popitem(last=False)
         if frame is not None and outputs is not None and status == 200 and router.shadows:
             for shadow in router.shadows:
                 task = asyncio.create_task(self._mirror(router, shadow, body, protocol, request_id, outputs))
@@ -328,5 +342,11 @@ class InferenceHandler:
             count = await asyncio.to_thread(self.runtime.workspace.serving.add_feedback, router.deployment, items)
         except InvalidInput as err:
             return _error(err.message, 400)
+        for item in items or []:
+            labels = self._answered.get(str(item.get("request_id"))) if isinstance(item, dict) else None
+            if labels is not None:
+                label = item.get("label")
+                self.runtime.metrics.feedback.labels(*labels, str(int(label)) if isinstance(label, bool) else
+                                                     str(label)).inc()
         return Response(orjson.dumps({"accepted": count}), 200, media_type=_JSON)
 

@@ -39,6 +39,12 @@ class ServingMetrics:
         # large, no token): they have no variant to label, so they are counted here.
         self.rejected = Counter("slipway_inference_rejected_requests_total",
                                 "Requests refused before reaching a model", ["protocol", "code"], registry=r)
+        # Business signals: feedback labels by the variant that answered the request (a click-through
+        # rate per variant is rate(label="1") / rate(all labels)), and each variant's traffic share.
+        self.feedback = Counter("slipway_inference_feedback_total", "Feedback labels, by the variant that answered",
+                                [*LABELS, "label"], registry=r)
+        self.weight = Gauge("slipway_deployment_variant_weight", "Percent of production traffic per variant",
+                            [*LABELS, "role"], registry=r)
         self.payload_dropped = Counter("slipway_payload_log_waits_total",
                                        "Requests that waited for room in the payload log queue", registry=r)
         # The payload log's losses and backlog (see serving.payload): alert on any dropped row.
@@ -52,6 +58,12 @@ class ServingMetrics:
         self.payload_unwritten_rows = Gauge("slipway_payload_log_unwritten_rows",
                                             "Payload log entries waiting for a retry of their segment write",
                                             registry=r)
+
+    def set_weights(self, deployment: str, variants: list[tuple[str, str, str, str, float]]) -> None:
+        """The traffic share of each (variant, model, version, role, weight), replacing the last set."""
+        self.weight.clear()
+        for name, model, version, role, weight in variants:
+            self.weight.labels(deployment, name, model, version, role).set(weight)
 
     def for_variant(self, deployment: str, variant: str, model: str, version: str) -> VariantMetrics:
         labels = (deployment, variant, model, version)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from slipway.core import fastpaths
-from slipway.core.errors import SlipwayError
+from slipway.core.errors import InvalidInput, SlipwayError
 from slipway.serving.fastpath import FastPredict, compile_model, verify
 from slipway.serving.frame import Frame, frame_from_columns
 from slipway.serving.input_limits import InputLimits, probe_limits
@@ -61,6 +61,44 @@ class ServedModel:
         classes = getattr(raw, "classes_", None)
         return len(classes) if classes is not None and np.ndim(classes) == 1 else -1
 
+    @functools.cached_property
+    def named_outputs(self) -> dict[str, str]:
+        """Extra outputs by name -> v2 datatype, for a model with ``named_outputs`` and
+        ``predict_outputs(batch) -> {name: array}`` (e.g. a ranking model's ``item_ids`` and
+        ``scores``); empty for other models."""
+        raw = _raw_model(self.predictor)
+        declared = getattr(raw, "named_outputs", None)
+        if not isinstance(declared, dict) or not callable(getattr(raw, "predict_outputs", None)):
+            return {}
+        return {str(k): str(v) for k, v in declared.items()}
+
+    def predict_outputs(self, frame: Frame, names: list[str]) -> dict[str, np.ndarray]:
+        """The named outputs ``names`` for every row of ``frame`` (the model's ``predict_outputs``).
+
+        Raises:
+            ModelError: the model raised, or left out an output it declares.
+        """
+        raw = _raw_model(self.predictor)
+        try:
+            result = raw.predict_outputs(self._native(frame))
+        except InvalidInput:  # the caller's input (e.g. a malformed item list): a 400
+            raise
+        except SlipwayError as err:
+            raise ModelError(f"model {self.name} version {self.version} rejected the batch: {err.message}") from err
+        except Exception as err:
+            raise ModelError(f"model {self.name} version {self.version} failed in predict_outputs: "
+                             f"{type(err).__name__}: {err}") from err
+        missing = [n for n in names if n not in result]
+        if missing:
+            raise ModelError(f"model {self.name} version {self.version} declared output {missing[0]!r} but "
+                             "predict_outputs did not return it")
+        return {n: _as_array(result[n], frame.n_rows, self) for n in names}
+
+    def _native(self, frame: Frame) -> Any:
+        if getattr(self.predictor, "input_kind", "dataframe") == "ndarray":
+            return np.column_stack(list(frame.columns.values()))
+        return frame.to_pandas()
+
     def check(self, frame: Frame) -> None:
         """Refuse (InvalidInput, a 400) a value the model is known to reject, before calling it."""
         if self.limits is not None:
@@ -73,10 +111,8 @@ class ServedModel:
             ModelError: the model raised.
         """
         raw = _raw_model(self.predictor)
-        batch: Any = np.column_stack(list(frame.columns.values())) if getattr(
-            self.predictor, "input_kind", "dataframe") == "ndarray" else frame.to_pandas()
         try:
-            result = raw.predict_proba(batch)
+            result = raw.predict_proba(self._native(frame))
         except Exception as err:
             raise ModelError(f"model {self.name} version {self.version} failed in predict_proba: "
                              f"{type(err).__name__}: {err}") from err
@@ -100,10 +136,7 @@ class ServedModel:
 
     def predict_model(self, frame: Frame) -> np.ndarray:
         """Predictions from the model's own ``predict`` (what the fast path must equal)."""
-        if getattr(self.predictor, "input_kind", "dataframe") == "ndarray":
-            batch: Any = np.column_stack(list(frame.columns.values()))
-        else:
-            batch = frame.to_pandas()
+        batch = self._native(frame)
         raw_predict = getattr(self.predictor, "predict_raw", None) or self.predictor.predict
         try:
             result = raw_predict(batch)

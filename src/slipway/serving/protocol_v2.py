@@ -168,9 +168,10 @@ def _unpack_bytes(chunk: bytes, name: str) -> list[str]:
 PROBA_NAMES = ("predict_proba", "probabilities")  # an output of class probabilities, by either name
 
 
-def requested_outputs(body: Any, has_proba: bool) -> list[str]:
+def requested_outputs(body: Any, has_proba: bool, named: tuple[str, ...] = ()) -> list[str]:
     """The output names a v2 request asks for, in its order (``predict`` when it names none);
-    ``predict_proba`` (or ``probabilities``) asks for class probabilities.
+    ``predict_proba`` (or ``probabilities``) asks for class probabilities; ``named`` are the
+    model's other outputs (see ``ServedModel.named_outputs``).
 
     Raises:
         InvalidInput: ``outputs`` is not a list of objects with a name, or names an unknown output.
@@ -180,7 +181,7 @@ def requested_outputs(body: Any, has_proba: bool) -> list[str]:
         return ["predict"]
     if not isinstance(outputs, list):
         raise InvalidInput(f"'outputs' must be a list of objects with a name, got {outputs!r}")
-    known = ("predict", *PROBA_NAMES) if has_proba else ("predict",)
+    known = ("predict", *PROBA_NAMES, *named) if has_proba else ("predict", *named)
     names: list[str] = []
     for index, spec in enumerate(outputs):
         name = spec.get("name") if isinstance(spec, dict) else spec  # a bare name is accepted too
@@ -295,13 +296,14 @@ def encode_infer_response(model: str, version: str, request_id: str,
 
 def model_metadata(name: str, version: str, signature: Signature, platform: str,
                    output: tuple[np.dtype[Any], tuple[int, ...]] | None = None,
-                   classes: int | None = None) -> dict[str, Any]:
+                   classes: int | None = None, named: dict[str, str] | None = None) -> dict[str, Any]:
     """The v2 model metadata; ``output`` is (dtype, per-row shape) of what ``/infer`` returns;
     ``classes`` (a model with ``predict_proba``: how many, or -1 when unknown) adds the
     ``predict_proba`` output an ``/infer`` request may ask for.
 
     Without ``output`` (a model that neither predicted its input example nor declared its
-    outputs) the output is declared FP64, the v2 default for a numeric prediction.
+    outputs) the output is declared FP64, the v2 default for a numeric prediction. ``named`` (name
+    -> v2 datatype) declares a model's other outputs, one row each per input row.
     """
     v2_type = {"float": "FP64", "int": "INT64", "bool": "BOOL", "string": "BYTES"}
     datatype, shape = ("FP64", [-1]) if output is None else (
@@ -310,5 +312,6 @@ def model_metadata(name: str, version: str, signature: Signature, platform: str,
         "name": name, "versions": [version], "platform": platform,
         "inputs": [{"name": c.name, "datatype": v2_type[c.kind], "shape": [-1]} for c in signature.columns],
         "outputs": [{"name": "predict", "datatype": datatype, "shape": shape}] + (
-            [] if classes is None else [{"name": "predict_proba", "datatype": "FP64", "shape": [-1, classes]}]),
+            [] if classes is None else [{"name": "predict_proba", "datatype": "FP64", "shape": [-1, classes]}]) + [
+            {"name": n, "datatype": t, "shape": [-1, *shape[1:]]} for n, t in (named or {}).items()],
     }

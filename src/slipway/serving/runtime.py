@@ -83,13 +83,17 @@ class ServerRuntime:
             version = self.workspace.registry.resolve(self.model_ref)
             check_servable(version, self.options)
             served = served_from_registry(self.workspace, f"{version.name}/{version.version}")
+            self.metrics.set_weights(served.name, [("default", served.name, served.version, "stable", 100.0)])
             return Router(served.name, 0, [self._runtime(served.name, "default", "stable", 100.0, served)])
         assert self.deployment_name is not None
         deployment = self.workspace.serving.get(self.deployment_name)
         variants = [self._runtime(deployment.name, v.name, v.role, v.weight, self._model(v.model, v.version))
                     for v in deployment.variants]
         sticky = str(deployment.spec.get("routing", {}).get("sticky_key", "") or "")
-        return Router(deployment.name, deployment.revision, variants, sticky)
+        router = Router(deployment.name, deployment.revision, variants, sticky)
+        self.metrics.set_weights(deployment.name, [(v.name, v.model.name, v.model.version, v.role, v.weight)
+                                                   for v in variants])
+        return router
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:

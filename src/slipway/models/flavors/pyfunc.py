@@ -6,21 +6,30 @@ loaded, e.g. installed or on ``PYTHONPATH``) and calls the constructor with thos
 constructor arguments come from ``init_kwargs=`` when given, else from ``get_params()`` when the
 class has it, else from attributes named like the constructor's parameters (the scikit-learn
 convention). A class defined in ``__main__`` cannot be imported later, so it is refused.
+
+A model whose state is learned numbers (factor matrices, item popularity) defines
+``state_arrays() -> dict[str, numpy.ndarray]`` and a classmethod
+``from_state_arrays(arrays, **init_kwargs)``: the arrays are stored in ``state.npz`` (numeric
+arrays only, ``allow_pickle=False`` both ways) and, when loading, read from the bundle's verified
+bytes and handed to ``from_state_arrays`` instead of the constructor.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import io
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import orjson
 
 from slipway.core.errors import InvalidInput
 from slipway.models.flavors.base import Files, Flavor, LoadedModel
 
 MODEL_FILE = "pyfunc.json"
+STATE_FILE = "state.npz"
 
 
 class PyFuncFlavor(Flavor):
@@ -46,8 +55,13 @@ class PyFuncFlavor(Flavor):
                                 option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
         except TypeError as err:
             raise InvalidInput(f"constructor arguments of {cls.__qualname__} must be JSON values: {err}") from err
+        config: dict[str, Any] = {"file": MODEL_FILE, "class": f"{cls.__module__}:{cls.__qualname__}"}
+        if callable(getattr(model, "state_arrays", None)):
+            _check_loadable(cls)
+            (folder / STATE_FILE).write_bytes(_npz_bytes(model.state_arrays(), cls.__qualname__))
+            config["state"] = STATE_FILE
         (folder / MODEL_FILE).write_bytes(body)
-        return {"file": MODEL_FILE, "class": f"{cls.__module__}:{cls.__qualname__}"}
+        return config
 
     def load(self, files: Files, config: dict[str, Any], signature: dict[str, Any], **options: Any) -> LoadedModel:
         spec = orjson.loads(files[config.get("file", MODEL_FILE)])
@@ -59,8 +73,14 @@ class PyFuncFlavor(Flavor):
         except (ImportError, AttributeError) as err:
             raise InvalidInput(f"cannot import the model class {spec['class']}: {err}; install or add its module "
                                "to the path where the model is loaded") from err
+        kwargs = spec.get("init_kwargs", {})
         try:
-            model = target(**spec.get("init_kwargs", {}))
+            if "state" in config:
+                model = target.from_state_arrays(_read_npz(files, str(config["state"])), **kwargs)
+            else:
+                model = target(**kwargs)
+        except InvalidInput:
+            raise
         except Exception as err:
             raise InvalidInput(f"constructing {spec['class']} failed: {type(err).__name__}: {err}") from err
         from slipway.models.signature import is_tensor
@@ -85,3 +105,34 @@ def _constructor_kwargs(model: Any) -> dict[str, Any]:
                 f"self.{name}, add get_params(), or pass init_kwargs= to log_model"
             )
     return kwargs
+
+
+def _check_loadable(cls: type) -> None:
+    if not callable(getattr(cls, "from_state_arrays", None)):
+        raise InvalidInput(f"{cls.__qualname__} has state_arrays() but no classmethod from_state_arrays(arrays, "
+                           "**init_kwargs) to rebuild it from them")
+
+
+def _npz_bytes(arrays: Any, owner: str) -> bytes:
+    if not isinstance(arrays, dict) or not all(isinstance(k, str) for k in arrays):
+        raise InvalidInput(f"{owner}.state_arrays() must return a dict of name -> numpy array")
+    checked = {}
+    for name, value in arrays.items():
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise InvalidInput(f"{owner}.state_arrays()[{name!r}] has dtype {array.dtype}; only numeric arrays "
+                               "are stored (never pickled objects)")
+        checked[name] = array
+    buffer = io.BytesIO()
+    np.savez(buffer, allow_pickle=False, **checked)
+    return buffer.getvalue()
+
+
+def _read_npz(files: Files, name: str) -> dict[str, np.ndarray]:
+    if name not in files:
+        raise InvalidInput(f"the bundle has no state file {name!r}")
+    try:
+        with np.load(io.BytesIO(files[name]), allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except ValueError as err:  # an object array would need pickle: refused
+        raise InvalidInput(f"the bundle's {name} cannot be read without pickle: {err}") from err
