@@ -144,3 +144,25 @@ def test_killing_a_server_mid_work_loses_nothing_acknowledged(team: Team, tmp_pa
     assert sorted(names) == sorted(acknowledged) and len(acknowledged) == 60  # all there, none twice
     assert survivor.audit.verify().ok
     survivor.close()
+
+
+def test_the_cli_works_unchanged_across_both_servers(team: Team, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {**team.env, "SLIPWAY_HOME": str(tmp_path / "cli"), "SLIPWAY_SERVER_URL": team.server_url,
+           "SLIPWAY_TOKEN": ADMIN_TOKEN}
+    for name in ("SLIPWAY_STORE_URI", "SLIPWAY_ARTIFACTS_URI", "SLIPWAY_BOOTSTRAP_TOKEN"):
+        env.pop(name)  # a client knows only the servers
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "slipway.cli.main", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+        assert "Traceback" not in done.stderr, done.stderr[-3000:]
+        return done
+
+    assert cli("data", "add", "ai4i", str(AI4I)).returncode == 0
+    listed = cli("data", "ls", "--json")
+    assert listed.returncode == 0 and "ai4i" in listed.stdout
+    verified = cli("audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
