@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 import slipway
@@ -102,6 +103,9 @@ def test_a_retried_write_is_applied_once_on_any_server(team: Team, tmp_path: Pat
     assert first.status_code == again.status_code == 200 and first.content == again.content
     reused = httpx.post(f"{team.urls[1]}/api/v1/tracking/create_experiment", json={"name": "other"}, headers=headers)
     assert reused.status_code == 422 and "already used" in reused.json()["error"]["message"]
+    with psycopg.connect(team.store_uri) as conn:  # a copy of the database shows neither key nor answer
+        rows = conn.execute("SELECT key, response FROM idempotency_keys").fetchall()
+    assert len(rows) == 1 and rows[0][0] != headers["Idempotency-Key"] and b"once" not in bytes(rows[0][1])
 
     # The Python client over a connection that drops after the server answered: the client sends
     # the call again (to the other server) with the same key, and gets the first answer back.

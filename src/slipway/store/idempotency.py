@@ -5,11 +5,20 @@ call with the same key (a retry sent to another server while the first is still 
 on the key's unique index until the first commits, then finds its response; on SQLite write
 transactions are serialised anyway. If the first call fails, its transaction (key included) rolls
 back and the retry runs the call afresh.
+
+Responses can hold what is shown once (a new token, a webhook secret), so neither the key nor the
+response is stored in the clear: the row is found by a hash of the key and the response is sealed
+(Fernet) with a key derived from the idempotency key, which only the caller holds. A copy of the
+database reveals no response.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
+
+import blake3
+from cryptography.fernet import Fernet
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
@@ -34,23 +43,33 @@ def claim(conn: Connection, key: str, principal: str, endpoint: str, request_dig
     """
     if not key or len(key) > MAX_KEY or not key.isprintable():
         raise InvalidInput(f"an Idempotency-Key is 1 to {MAX_KEY} printable characters")
+    row_id = _row_id(key)
     try:
         with conn.begin_nested():
-            conn.execute(keys.insert().values(key=key, principal=principal, endpoint=endpoint,
+            conn.execute(keys.insert().values(key=row_id, principal=principal, endpoint=endpoint,
                                               request_digest=request_digest, response=None, created_ms=now_ms()))
         return None
     except SqlIntegrityError:
         pass
-    row = conn.execute(select(keys).where(keys.c.key == key)).one()
+    row = conn.execute(select(keys).where(keys.c.key == row_id)).one()
     if (row.principal, row.endpoint, row.request_digest) != (principal, endpoint, request_digest):
         raise InvalidInput(f"Idempotency-Key {key!r} was already used for another call; use a new key per call")
     if row.response is None:
         raise Conflict(f"the call with Idempotency-Key {key!r} committed without a response")
-    return bytes(row.response)
+    return _box(key).decrypt(bytes(row.response))
 
 
 def record(conn: Connection, key: str, response: bytes) -> None:
-    conn.execute(update(keys).where(keys.c.key == key).values(response=response))
+    conn.execute(update(keys).where(keys.c.key == _row_id(key)).values(response=_box(key).encrypt(response)))
+
+
+def _row_id(key: str) -> str:
+    return blake3.blake3(key.encode(), derive_key_context="slipway 2026 idempotency key row").hexdigest()
+
+
+def _box(key: str) -> Fernet:
+    secret = blake3.blake3(key.encode(), derive_key_context="slipway 2026 idempotency response").digest()
+    return Fernet(base64.urlsafe_b64encode(secret))
 
 
 def exactly_once(db: Database, key: str, principal: str, endpoint: str, body: bytes,

@@ -14,10 +14,10 @@ from slipway.store.schema.base import metadata
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
-    Column("key", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),  # a keyed BLAKE3 hash of the key, never the key
     Column("principal", String(200), nullable=False),
     Column("endpoint", String(200), nullable=False),
     Column("request_digest", String(64), nullable=False),
-    Column("response", LargeBinary, nullable=True),
+    Column("response", LargeBinary, nullable=True),  # sealed with a key derived from the key
     Column("created_ms", BigInteger, nullable=False, index=True),
 )
