@@ -19,7 +19,6 @@ from collections.abc import Callable
 
 import blake3
 from cryptography.fernet import Fernet
-
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
