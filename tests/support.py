@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -103,6 +104,36 @@ def postgres_database() -> Iterator[str]:
         _open_database.cache_clear()
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def s3_server() -> Iterator[tuple[str, dict[str, str]]]:
+    """An S3 API (moto's server) on loopback with one new, empty bucket: yields ``s3://bucket/store``
+    and the ``AWS_*`` variables a user would export to reach it."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "slipway-test",
+           "AWS_SECRET_ACCESS_KEY": "slipway-test", "AWS_DEFAULT_REGION": "us-east-1"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+    bucket = f"slipway-team-{uuid.uuid4().hex[:12]}"  # moto keeps buckets per process, across servers
+    try:
+        s3fs.S3FileSystem().mkdir(bucket)
+        yield f"s3://{bucket}/store", env
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class ServerThread:

@@ -178,3 +178,19 @@ def test_a_disabled_user_can_do_nothing_embedded(home: Path) -> None:
     assert [u.disabled for u in admin.identity.list_users() if u.name == "dave"] == [True]
     admin.close()
     dave.close()
+
+
+def test_a_refused_transition_records_its_failed_check_over_every_transport(workspace: Workspace) -> None:
+    """The failed check is committed before the refusal is raised: embedded, and through a server,
+    where the call runs once per idempotency key (a failed call keeps what it committed, as
+    embedded, and a retry runs it again)."""
+    version, _ = register_credit(workspace, "credit", mitigated=True)
+    ref = f"credit/{version}"
+    workspace.governance.set_policy("metrics: {accuracy: {min: 0.99}}\napplies_to: [validated]", model="credit")
+    for _ in range(2):
+        with pytest.raises(Conflict, match=r"metrics.accuracy >= 0.99"):
+            workspace.governance.transition(ref, "validated", "first look")
+    checks = [e.details for e in workspace.audit.log(action="policy.check", limit=50)]
+    assert [c["passed"] for c in checks] == [False, False]
+    assert all(c["failed"] == ["metrics.accuracy >= 0.99"] for c in checks)
+    assert workspace.governance.status(ref).state == "registered"

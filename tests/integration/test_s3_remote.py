@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,30 +10,14 @@ import pytest
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import IntegrityError
 from slipway.workspace import Workspace, open_workspace
-from tests.support import MOVIELENS, free_port, make_settings
+from tests.support import MOVIELENS, make_settings, s3_server
 
 
 @pytest.fixture
-def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def s3_bucket() -> Iterator[str]:
     """An empty bucket on a fresh S3 server; the AWS settings a user would export point at it."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "slipway-test",
-                        "AWS_SECRET_ACCESS_KEY": "slipway-test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()
-    bucket = f"slipway-team-{uuid.uuid4().hex[:12]}"  # moto keeps buckets per process, across servers
-    s3fs.S3FileSystem().mkdir(bucket)
-    try:
-        yield f"s3://{bucket}/store"
-    finally:
-        s3fs.S3FileSystem.clear_instance_cache()
-        server.stop()
+    with s3_server() as (uri, _env):
+        yield uri
 
 
 def _folder(tmp_path: Path) -> Path:

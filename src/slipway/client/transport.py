@@ -7,12 +7,15 @@ server's error bodies are raised back as the same :class:`SlipwayError` subclass
 from __future__ import annotations
 
 import inspect
+import itertools
+import time
+import uuid
 from typing import Any
 
 import httpx
 
 from slipway.client.blobs import HttpBlobStore
-from slipway.core.auth import Principal
+from slipway.core.auth import READ_PERMISSIONS, Principal
 from slipway.core.errors import BackendUnavailable, SlipwayError, error_from_dict
 from slipway.core.limits import check_arguments
 from slipway.core.records import dumps_fast, loads_fast
@@ -21,26 +24,50 @@ from slipway.local.backends import BACKEND_PATHS, backend_class
 
 
 class HttpSession:
-    def __init__(self, base_url: str, token: str, timeout: float = 120.0) -> None:
+    """Calls to one server, or spread over several (``server_url`` lists them, comma-separated).
+
+    Each call goes to the next server in turn; a call whose connection drops (refused, reset,
+    timed out) is sent again to the next one. Write calls carry an ``Idempotency-Key`` that the
+    retry repeats, so a write the first server committed before the connection dropped is not
+    written twice: the server that gets the retry answers with the first response.
+    """
+
+    def __init__(self, base_url: str, token: str, timeout: float = 120.0, attempts: int = 4) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.base_url = base_url.rstrip("/")
-        self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
+        urls = [url.strip().rstrip("/") for url in base_url.split(",") if url.strip()]
+        self.base_url = urls[0] if urls else ""
+        self.clients = [httpx.Client(base_url=url, headers=headers, timeout=timeout) for url in urls or [""]]
+        self.client = self.clients[0]
+        self.attempts = max(attempts, len(self.clients))
+        self._next = itertools.count()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.HTTPError as err:
-            raise BackendUnavailable(f"cannot reach the Slipway server at {self.base_url}: {err}") from err
+        # A body being streamed from a file cannot be sent twice; everything else can.
+        retry = not hasattr(kwargs.get("content"), "read")
+        first = next(self._next)
+        for attempt in range(self.attempts if retry else 1):
+            client = self.clients[(first + attempt) % len(self.clients)]
+            try:
+                response = client.request(method, path, **kwargs)
+                break
+            except httpx.TransportError as err:
+                if not retry or attempt == self.attempts - 1:
+                    raise BackendUnavailable(f"cannot reach the Slipway server at {client.base_url}: {err}") from err
+                time.sleep(min(0.05 * 2**attempt, 1.0))
         if response.status_code >= 400:
             raise error_from_response(response)
         return response
 
-    def call(self, service: str, method: str, arguments: dict[str, Any]) -> Any:
-        response = self.request(
-            "POST", f"/api/v1/{service}/{method}", content=dumps_fast(arguments),
-            headers={"Content-Type": "application/json"},
-        )
+    def call(self, service: str, method: str, arguments: dict[str, Any], write: bool = False) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if write:
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        response = self.request("POST", f"/api/v1/{service}/{method}", content=dumps_fast(arguments), headers=headers)
         return loads_fast(response.content)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
 
 
 def error_from_response(response: httpx.Response) -> SlipwayError:
@@ -66,6 +93,7 @@ class HttpBackend:
         if target is None or not hasattr(target, "__slipway_permission__"):
             raise AttributeError(f"service {self._name!r} has no endpoint {method!r}")
         signature = inspect.signature(target)
+        write = target.__slipway_permission__ not in READ_PERMISSIONS
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -79,7 +107,7 @@ class HttpBackend:
             # The server checks again; checking here gives the embedded mode's errors and keeps
             # what cannot be sent (a lone surrogate, an integer past 64 bits) from the encoder.
             check_arguments(arguments)
-            return self._session.call(self._name, method, arguments)
+            return self._session.call(self._name, method, arguments, write=write)
 
         call.__name__ = method
         return call
@@ -112,4 +140,4 @@ class RemoteTransport:
         return self._backends[name]
 
     def close(self) -> None:
-        self.session.client.close()
+        self.session.close()

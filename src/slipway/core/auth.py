@@ -86,6 +86,10 @@ class DecisionSigner(Protocol):
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Endpoints needing these only read: the others change state, so the remote client tags each call
+# of them with an idempotency key and the server runs it exactly once per key.
+READ_PERMISSIONS = frozenset({"read", "audit.read"})
+
 
 def endpoint(permission: str, *alternatives: str) -> Callable[[F], F]:
     """Mark a backend method as part of the API, callable by principals holding ``permission`` or

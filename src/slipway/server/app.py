@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
-from slipway.core.auth import endpoints_of
+from slipway.core.auth import READ_PERMISSIONS, endpoints_of
 from slipway.core.errors import InvalidInput, SlipwayError
 from slipway.core.records import dumps_fast
 from slipway.core.scrape import scrape_allowed
@@ -35,6 +35,7 @@ from slipway.server.mlflow import add_mlflow_routes
 from slipway.server.model_routes import add_model_routes
 from slipway.server.openapi import install_openapi, statuses_of
 from slipway.server.requests import RequestModel
+from slipway.store.idempotency import exactly_once
 from slipway.webhooks.dispatcher import dispatcher_lifespan
 
 log = logging.getLogger("slipway.server")
@@ -116,6 +117,11 @@ def _add_endpoint(app: FastAPI, base: LocalTransport, auth: Authenticator, servi
         principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
         arguments = request_model.parse(await request.body())
         backend = cls(base.ctx.as_principal(principal))
+        key = request.headers.get("idempotency-key")
+        if key is not None and permission not in READ_PERMISSIONS:
+            body = await run_in_threadpool(exactly_once, base.db, key, principal.name, path, await request.body(),
+                                           lambda: dumps_fast(getattr(backend, method)(**arguments)))
+            return Response(body, media_type="application/json")
         result: Any = await run_in_threadpool(getattr(backend, method), **arguments)
         return Response(dumps_fast(result), media_type="application/json")
 

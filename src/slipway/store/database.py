@@ -9,6 +9,7 @@ connection pool. Both get the same schema from the same Alembic migrations.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import os
 import random
@@ -89,6 +90,9 @@ class Database:
                     "PostgreSQL needs the 'postgres' extra: pip install 'slipway[postgres]'"
                 ) from err
             self._reader = self._writer
+        # Set by :meth:`request`: every write and read of this thread joins that one transaction.
+        self._ambient: contextvars.ContextVar[Connection | None] = contextvars.ContextVar(f"ambient_{id(self)}",
+                                                                                        default=None)
 
     @property
     def engine(self) -> Engine:
@@ -100,7 +104,13 @@ class Database:
 
         Callables appended to ``conn.info["after_commit"]`` run once the transaction committed
         (e.g. publishing an audit checkpoint after a governance decision); on rollback they are dropped.
+        Inside :meth:`request` it is a savepoint of the request's transaction.
         """
+        ambient = self._ambient.get()
+        if ambient is not None:
+            with ambient.begin_nested():
+                yield ambient
+            return
         with self._connect(self._writer) as conn:
             try:
                 with conn.begin():
@@ -113,8 +123,24 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        ambient = self._ambient.get()
+        if ambient is not None:
+            yield ambient
+            return
         with self._connect(self._reader) as conn, conn.begin():
             yield conn
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[Connection]:
+        """One transaction for everything the calling thread writes and reads until it ends: a
+        server runs an idempotent request in it, so the request's changes and the record of its key
+        commit together or not at all."""
+        with self.write() as conn:
+            token = self._ambient.set(conn)
+            try:
+                yield conn
+            finally:
+                self._ambient.reset(token)
 
     @contextlib.contextmanager
     def _connect(self, engine: Engine) -> Iterator[Connection]:
