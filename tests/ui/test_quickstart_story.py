@@ -24,6 +24,7 @@ def test_the_quickstart_story_in_the_browser(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     ws = _workspace(home)
     champion = ws.registry.resolve("ai4i-failure@champion")
+    reached = ws.lineage.upstream(f"ai4i-failure/{champion.version}").ids("dataset_version")
     runs = ws.tracking.search_runs(order_by=["attributes.start_time"]).runs
     pipeline_run = ws._transport.backend("pipelines").list_runs(limit=1)[0]
     ws.close()
@@ -56,7 +57,13 @@ def test_the_quickstart_story_in_the_browser(tmp_path: Path) -> None:
 
         admin.open(f"/lineage/model_version/ai4i-failure/{champion.version}")
         nodes = admin.page.inner_text("#lineage-nodes")
-        assert "ai4i@1" in nodes and "ai4i@2" in nodes  # the champion reaches both weekly drops
+        # The champion at the end depends on the canaries' verdicts on a loaded machine (the
+        # monitoring loop may roll back to an earlier one): the page must show every dataset
+        # version its recorded lineage reaches, and a champion retrained on a later drop reaches
+        # the first drop too (its reference input).
+        assert reached and all(ref in nodes for ref in reached), (reached, nodes)
+        if champion.version > 1:
+            assert "ai4i@1" in nodes and len(reached) >= 2
         assert admin.page.locator(".graph svg a.node-link").count() >= 4
         admin.open(f"/models/ai4i-failure/{champion.version}")
         assert "champion" in admin.page.inner_text("#aliases") and "approve by bob" in admin.page.inner_text(".approvals")
