@@ -28,6 +28,7 @@ def main() -> None:
         time.sleep(0.005)
     try:
         version = ws.data.add(name, path)
+        assert version.name == name and version.digest, version  # what the parent process reads back
         print(orjson.dumps({"ref": version.ref, "digest": version.digest, "created": version.created}).decode(), flush=True)
     except SlipwayError as err:
         print(orjson.dumps({"error": type(err).__name__, "message": err.message}).decode(), flush=True)

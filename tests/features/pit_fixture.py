@@ -39,3 +39,8 @@ EXPECTED = [
 # With created_before_row, a row counts only once created: at 2 Jan 11:00 the row created at
 # 12:00 is not visible yet (the 10:00 one is), and on 3 Jan 10:00 the late row (created 5 Jan) is not.
 EXPECTED_NO_BACKFILL = [EXPECTED[0], (20.0, 2), (21.0, 3), *EXPECTED[3:]]
+
+# One expectation per entity row: an edit to the table that forgets a line fails here, not as a
+# confusing mismatch inside a join test.
+assert len(EXPECTED) == len(EXPECTED_NO_BACKFILL) == len(ENTITIES), "one expected line per entity row"
+assert set(FEATURES.columns) >= {"customer_id", "event_timestamp", "created"}
