@@ -8,14 +8,14 @@ runs against all three.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from slipway.core import fastpaths
 from slipway.workspace import Workspace, open_workspace, set_default
-from tests.support import make_settings, platform_server, postgres_database
+from tests.support import in_process_cli, make_settings, platform_server, postgres_database
 
 
 @pytest.fixture
@@ -23,6 +23,22 @@ def home(tmp_path: Path) -> Path:
     path = tmp_path / "home"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> Iterator[Callable[..., tuple[int, str, str]]]:
+    """The real ``slipway`` entry point in-process, in a fresh home under ``tmp_path`` (the working
+    folder), acting as the OS user with no server or settings from the environment: a call
+    returns (exit code, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "home"))
+    for name in ("SLIPWAY_USER", "SLIPWAY_SERVER_URL", "SLIPWAY_STORE_URI", "SLIPWAY_SIGNING_KEY",
+                 "SLIPWAY_CONFIG", "SLIPWAY_ARTIFACTS_URI"):
+        monkeypatch.delenv(name, raising=False)
+    set_default(None)
+    yield in_process_cli(monkeypatch, capsys)
+    set_default(None)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -14,8 +14,7 @@ import pyarrow.csv as pa_csv
 import pytest
 import yaml
 
-from slipway.workspace import set_default
-from tests.support import AI4I, in_process_cli
+from tests.support import AI4I
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -23,19 +22,6 @@ Cli = Callable[..., tuple[int, str, str]]
 def flat(text: str) -> str:
     """Rich wraps lines at the terminal width; fold whitespace so a message reads as one line."""
     return " ".join(text.split())
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    """Run the real ``slipway`` entry point in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SLIPWAY_USER", raising=False)  # acts as the OS user
-    monkeypatch.delenv("SLIPWAY_SERVER_URL", raising=False)
-    set_default(None)
-
-    yield in_process_cli(monkeypatch, capsys)
-    set_default(None)
 
 
 def _head(tmp_path: Path, rows: int) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,26 +15,12 @@ import pytest
 from slipway.core import fastpaths
 from slipway.data import early
 from slipway.data.quick import quick_status
-from slipway.workspace import connect, set_default
+from slipway.workspace import connect
 from tests.fastpaths.conftest import Switch
-from tests.support import AI4I, MOVIELENS, in_process_cli
+from tests.support import AI4I, MOVIELENS
 
 Cli = Callable[..., tuple[int, str, str]]
 pytestmark = pytest.mark.fast_path
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    """The real ``slipway`` entry point in-process, in a fresh home: (exit code, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "home"))
-    for name in ("SLIPWAY_USER", "SLIPWAY_SERVER_URL", "SLIPWAY_STORE_URI", "SLIPWAY_SIGNING_KEY",
-                 "SLIPWAY_CONFIG", "SLIPWAY_ARTIFACTS_URI"):
-        monkeypatch.delenv(name, raising=False)
-    set_default(None)
-
-    yield in_process_cli(monkeypatch, capsys)
-    set_default(None)
 
 
 def _ratings(folder: Path, files: int = 12) -> Path:

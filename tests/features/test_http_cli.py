@@ -4,17 +4,16 @@ and the impact of a view on the runs that used its training sets."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pandas as pd
-import pytest
 
 import slipway
-from slipway.workspace import Workspace, open_workspace, set_default
+from slipway.workspace import Workspace, open_workspace
 from tests.features.pit_fixture import ENTITIES, t
-from tests.support import in_process_cli, make_settings, platform_server
+from tests.support import make_settings, platform_server
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -42,16 +41,6 @@ def test_online_lookup_over_http_with_per_value_status(home: Path, repo: Path) -
         assert same.values == {"amount_sum": [30.0], "txn_count": [4], "amount_ratio": [0.5]}
         ws.close()
 
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SLIPWAY_USER", raising=False)
-    monkeypatch.delenv("SLIPWAY_SERVER_URL", raising=False)
-    set_default(None)
-    yield in_process_cli(monkeypatch, capsys)
-    set_default(None)
 
 
 def test_the_features_commands(cli: Cli, repo: Path, tmp_path: Path) -> None:

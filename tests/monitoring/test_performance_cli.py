@@ -4,29 +4,16 @@ bad input is one line and exit 2."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from slipway.workspace import set_default
-from tests.support import in_process_cli
-
 FIXTURE = Path(__file__).parent / "fixtures" / "nannyml_cbpe"
 Cli = Callable[..., tuple[int, str, str]]
 
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SLIPWAY_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SLIPWAY_USER", raising=False)
-    monkeypatch.delenv("SLIPWAY_SERVER_URL", raising=False)
-    set_default(None)
-    yield in_process_cli(monkeypatch, capsys)
-    set_default(None)
 
 
 @pytest.fixture
