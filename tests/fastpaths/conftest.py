@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pytest
 
 from slipway.core import fastpaths
-from slipway.workspace import Workspace, open_workspace, set_default
-from tests.serving.helpers import ai4i, champion
-from tests.support import make_settings
+from tests.serving.conftest import ai4i_data, champion_ws  # noqa: F401 - the same AI4I champion as tests/serving
 
 Switch = Callable[[bool], None]
 
@@ -29,19 +24,3 @@ def switch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Switch]:
     yield set_to
     monkeypatch.undo()
     fastpaths.reset()
-
-
-@pytest.fixture(scope="session")
-def ai4i_data() -> tuple[pd.DataFrame, pd.Series]:
-    return ai4i(3000)
-
-
-@pytest.fixture
-def champion_ws(home: Path, ai4i_data: tuple[pd.DataFrame, pd.Series]) -> Iterator[tuple[Workspace, Any]]:
-    """A workspace whose registry has the AI4I pipeline as ai4i@champion (as in tests/serving)."""
-    ws = open_workspace(make_settings(home))
-    set_default(ws)
-    pipeline = champion(home, ws, *ai4i_data)
-    yield ws, pipeline
-    ws.close()
-    set_default(None)
