@@ -132,7 +132,7 @@ class SlipwaySide:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"SLIPWAY_HOME": str(self.root / "home"), "SLIPWAY_USER": "bench"}
+        return {"SLIPWAY_HOME": str(self.root / "home")}
 
 
 class DvcSide:

@@ -204,7 +204,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
     # `mlflow models serve` execs `uvicorn` by name, so its venv's bin goes first on PATH.
     mlflow_env = {**env, "PATH": f"{MLFLOW.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"}
-    slipway_env = {**env, "SLIPWAY_HOME": str(prepared["home"]), "SLIPWAY_USER": "bench"}
+    slipway_env = {**env, "SLIPWAY_HOME": str(prepared["home"])}
     slipway_cmd = [str(_peer.SLIPWAY_PYTHON), "-m", "slipway.cli.main", "serve", "ai4i@champion", "--port",
                    str(ports["slipway"]), "--workers", str(WORKERS)]
     mlflow_cmd = [str(MLFLOW.venv / "bin" / "mlflow"), "models", "serve", "-m", str(scratch / "mlflow-model"),
