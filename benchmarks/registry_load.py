@@ -88,9 +88,13 @@ def slipway_setup(spec: dict[str, Any]) -> dict[str, Any]:
     with slipway.start_run("train", experiment="bench"):
         slipway.log_model(fitted_pipeline(spec["rows"]), input_example=X.head(5), registered_model_name="ai4i")
     db = Database(ws.settings.resolved_store_uri)
-    with db.write() as conn:  # governance is another module's job; approve directly for the alias
+    # Governance (approval, a signed decision to move a protected alias) is another benchmark's
+    # job: approve the version and point the alias at it directly.
+    with db.write() as conn:
         conn.exec_driver_sql("UPDATE model_versions SET state = 'approved'")
-    ws.registry.set_alias("ai4i", "champion", 1)
+        conn.exec_driver_sql(
+            "INSERT INTO model_aliases (model_id, alias, version, set_by, updated_ms) "
+            "SELECT id, 'champion', 1, 'bench', 0 FROM registered_models WHERE name = 'ai4i'")
     return {"ok": True}
 
 
