@@ -15,7 +15,7 @@ from slipway.core.ids import new_id
 from slipway.governance.backend_evidence import EvidenceEndpoints
 from slipway.governance.card_render import render
 from slipway.governance.cards import build_card, check_section
-from slipway.governance.fairness import HEADLINE
+from slipway.governance.fairness import SUMMARY_KEYS, summarise
 from slipway.governance.records import CardRevision, FairnessReportInfo
 from slipway.governance.refs import resolve_version, version_row
 from slipway.store.context import ServiceContext
@@ -42,10 +42,10 @@ class ReportEndpoints:
         if not isinstance(attributes, dict) or not attributes:
             raise InvalidInput("a fairness report needs an 'attributes' mapping (build it with fairness_report)")
         for name, body in attributes.items():
-            missing = [k for k in (*HEADLINE, "four_fifths_passed", "small_groups") if not isinstance(body, dict) or k not in body]
+            missing = [k for k in SUMMARY_KEYS if not isinstance(body, dict) or k not in body]
             if missing:
                 raise InvalidInput(f"fairness report attribute {name!r} lacks {missing}")
-        summary = {n: {k: b[k] for k in (*HEADLINE, "four_fifths_passed", "small_groups")} for n, b in attributes.items()}
+        summary = summarise(report)
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)
             bundle_digest = version_row(conn, model, number).bundle_digest

@@ -140,10 +140,6 @@ def _evaluate_policy(conn: Connection, version: Any, policy: Policy, target_stat
     return outcomes
 
 
-def _signed_body(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if k not in ("signature", "id")}
-
-
 def store_check(conn: Connection, settings: Settings, actor: str, model: str, number: int, target_state: str,
                 info: PolicyInfo | None, outcomes: list[RequirementOutcome]) -> CheckResult:
     """Sign and store the evaluation; returns the stored result."""

@@ -23,6 +23,8 @@ from slipway.core.errors import InvalidInput
 
 HEADLINE = ("demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
             "equalized_odds_ratio", "disparate_impact_ratio")
+# What a stored report keeps per attribute (the fairness summary policies and cards read).
+SUMMARY_KEYS = (*HEADLINE, "four_fifths_passed", "small_groups")
 
 
 def _finite(value: Any) -> float | None:
@@ -120,5 +122,4 @@ def fairness_report(y_true: Any, y_pred: Any, sensitive: pd.DataFrame, positive_
 
 def summarise(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Headline figures per attribute: what policies read."""
-    return {name: {key: body[key] for key in (*HEADLINE, "four_fifths_passed", "small_groups")}
-            for name, body in report["attributes"].items()}
+    return {name: {key: body[key] for key in SUMMARY_KEYS} for name, body in report["attributes"].items()}

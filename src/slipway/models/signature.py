@@ -100,11 +100,6 @@ def infer_schema(batch: Batch) -> list[dict[str, Any]]:
     return specs
 
 
-def infer_signature(example: Batch, output: Any = None) -> dict[str, Any]:
-    """A signature from an input example and (optionally) the model's output on it."""
-    return {"inputs": infer_schema(example), "outputs": infer_schema(output) if output is not None else []}
-
-
 def is_tensor(schema: list[dict[str, Any]]) -> bool:
     return len(schema) == 1 and schema[0].get("type") == "tensor"
 

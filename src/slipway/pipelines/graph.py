@@ -114,14 +114,6 @@ class Graph:
     params: dict[str, Any]
     nodes: dict[str, Node]
 
-    def downstream_of(self, key: str) -> set[str]:
-        """Every node that depends, directly or not, on ``key``."""
-        result: set[str] = set()
-        for node in self.nodes.values():
-            if key in node.upstream or result.intersection(node.upstream):
-                result.add(node.key)
-        return result
-
 
 class GraphBuilder:
     """Collects the nodes while a pipeline function runs."""

@@ -180,7 +180,3 @@ class Database:
         self._writer.dispose()
         if self._reader is not self._writer:
             self._reader.dispose()
-
-
-def sqlite_file_exists(uri: str) -> bool:
-    return uri.startswith("sqlite:///") and os.path.exists(uri.removeprefix("sqlite:///"))

@@ -9,7 +9,6 @@ one pass (``slipway.audit``), so the cost of an append does not grow with the le
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,19 +88,6 @@ def row_to_event(row: Any) -> AuditEvent:
     )
 
 
-def iter_events(conn: Connection, batch: int = 5000, after: int = 0) -> Iterator[Any]:
-    """Every event row in sequence order, read in keyset batches."""
-    last = after
-    while True:
-        rows = conn.execute(
-            select(audit_events).where(audit_events.c.seq > last).order_by(audit_events.c.seq).limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].seq
-
-
 def iter_leaves(conn: Connection, batch: int = 20_000) -> Iterator[LeafRow]:
     """Every event with its stored leaf hash and the leaf hash recomputed from its content."""
     columns = audit_events.c
@@ -154,7 +140,3 @@ def list_events(
         query = query.where(audit_events.c.ts <= until_ms)
     order = audit_events.c.seq.desc() if descending else audit_events.c.seq
     return [row_to_event(r) for r in conn.execute(query.order_by(order).limit(limit))]
-
-
-def event_as_dict(event: AuditEvent) -> dict[str, Any]:
-    return dataclasses.asdict(event)
