@@ -12,9 +12,8 @@ to step through ``canary.min_seconds`` without waiting for them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 from sqlalchemy import select

@@ -93,6 +93,7 @@ def _click_through(stable: VariantCounters, canary: VariantCounters, slo: dict[s
     if canary.feedback < minimum or stable.feedback < minimum:
         return CanaryDecision("wait", f"waiting for click feedback: canary {canary.feedback}/{minimum}, stable "
                               f"{stable.feedback}/{minimum} labels", numbers)
+    c_ctr, s_ctr = canary.positive / canary.feedback, stable.positive / stable.feedback
     p_value = ratio_p_value(canary.positive, canary.feedback, stable.positive, stable.feedback, float(ratio))
     judged.update(ratio=(c_ctr / s_ctr) if s_ctr else None, p_value=p_value)
     if p_value < 1 - confidence:
