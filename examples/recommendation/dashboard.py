@@ -33,6 +33,7 @@ def render(prometheus: Prometheus, start: float, end: float, path: Path) -> dict
     figure, axes = plt.subplots(rows, columns, figsize=(13, 3.1 * rows), squeeze=False)
     step = max(1.0, (end - start) / 200)
     drawn: dict[str, int] = {}
+    span = (dt.datetime.fromtimestamp(start, tz=dt.UTC), dt.datetime.fromtimestamp(end, tz=dt.UTC))
     for axis, (title, expr) in zip(axes.flat, panels, strict=False):
         series = prometheus.query_range(expr, start, end, step)
         for one in series:
@@ -44,6 +45,7 @@ def render(prometheus: Prometheus, start: float, end: float, path: Path) -> dict
         axis.set_title(title, fontsize=10, loc="left")
         axis.tick_params(labelsize=8)
         axis.grid(alpha=0.3)
+        axis.set_xlim(*span)
         axis.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))
         if drawn[title]:
             axis.legend(fontsize=7, loc="best")

@@ -138,8 +138,7 @@ def approve(team: dict[str, Workspace], ref: str) -> None:
     say(f"bob approved {ref}")
 
 
-def observe(prometheus: watch.Prometheus | None, options: argparse.Namespace, clicks: bool,
-            started: float) -> dict[str, Any]:
+def observe(prometheus: watch.Prometheus | None, options: argparse.Namespace, clicks: bool) -> dict[str, Any]:
     """The story's end in Prometheus: the series it holds, the CTR-drop alert (``--worse-canary``)
     and the dashboard's picture (``--screenshot``)."""
     if prometheus is None:
@@ -160,7 +159,7 @@ def observe(prometheus: watch.Prometheus | None, options: argparse.Namespace, cl
         say(f"alert {CTR_ALERT} firing: {alert['annotations'].get('summary', '')}")
         outcome["alert"] = f"{CTR_ALERT} firing"
     if options.screenshot is not None:
-        drawn = dashboard.render(prometheus, started, time.time(), options.screenshot)
+        drawn = dashboard.render(prometheus, prometheus.started, time.time(), options.screenshot)
         say(f"dashboard data drawn to {options.screenshot}")
         say(f"dashboard panels with data: {json.dumps(drawn)}")
     return outcome
@@ -168,7 +167,6 @@ def observe(prometheus: watch.Prometheus | None, options: argparse.Namespace, cl
 
 def story(project: Project, team: dict[str, Workspace], options: argparse.Namespace) -> dict[str, Any]:
     alice, admin = team["alice"], team["admin"]
-    started = time.time()
     prepare(team, project)
     first, created = version_drop(alice, project, 0)
     say(f"{first.ref}: {first.rows:,} ratings" + ("" if created else " (already versioned)"))
@@ -221,7 +219,7 @@ def story(project: Project, team: dict[str, Workspace], options: argparse.Namesp
             if last is not None:
                 say(f"the controller's {last.action}: {last.details.get('reason', '')}")
         champion = admin.registry.resolve(f"{MODEL}@champion").ref
-        monitored = observe(prometheus, options, clicks, started)
+        monitored = observe(prometheus, options, clicks)
     finally:
         if prometheus is not None:
             prometheus.stop()

@@ -52,6 +52,7 @@ class Prometheus:
         config["scrape_configs"] = [{"job_name": "slipway-inference", "static_configs": [{"targets": [target]}]}]
         (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.url = f"http://127.0.0.1:{_free_port()}"
+        self.started = time.time()
         self.log = folder / "prometheus.log"
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
