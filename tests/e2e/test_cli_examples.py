@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_package_reaches_the_repository_examples() -> None:
-    assert FOLDER == Path(slipway.__file__).resolve().parent / "examples"
+    assert Path(slipway.__file__).resolve().parent / "examples" == FOLDER
     assert FOLDER.resolve() == (ROOT / "examples").resolve()
     for sub, _ in EXAMPLES.values():
         assert (FOLDER / sub / "run.py").is_file()
