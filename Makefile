@@ -44,9 +44,10 @@ RUN := env -u PYTHONDONTWRITEBYTECODE
 quickstart: install
 	$(RUN) $(VENV)/bin/slipway quickstart
 
-# The second example (needs the recs extra, which the dev install holds): see docs/examples/recommendation.md.
+# The second example (needs the recs extra, which the dev install holds, and Debian's prometheus for its
+# monitoring stage, which scripts/services.sh installs): see docs/examples/recommendation.md.
 example-recs: install-dev
-	$(RUN) $(PY) examples/recommendation/run.py --home .slipway-recs
+	$(RUN) $(VENV)/bin/slipway example recommendation --home .slipway-recs
 
 test: install-dev services
 	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup --durations=25

@@ -63,12 +63,6 @@ def drop_end(stage: int) -> float:
     return HISTORY_END + stage * WEEK
 
 
-def future(project: Project, stage: int) -> pd.DataFrame:
-    """The ratings made after drop ``stage``: what users go on to like."""
-    frame = ratings(project)
-    return frame[frame["timestamp"] >= drop_end(stage)]
-
-
 def users(project: Project) -> list[int]:
     return sorted(int(u) for u in ratings(project)["userId"].unique())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from slipway.deploy.canary import decide, two_proportion_p_value, wilson_bounds
+from slipway.deploy.canary import decide, ratio_p_value, two_proportion_p_value, wilson_bounds
 from slipway.deploy.spec import DEFAULT_CANARY, DEFAULT_SLO
 from slipway.deploy.stats import VariantCounters
 
@@ -60,3 +60,36 @@ def test_latency_buckets_merge_exactly_and_give_quantiles() -> None:
     assert 2.0 <= merged.latency_quantile_ms(0.5) <= 2.4
     assert 200.0 <= merged.latency_quantile_ms(0.99) <= 240.0
     assert VariantCounters.from_dict(merged.to_dict()) == merged
+
+
+def clicked(requests: int, clicks: int) -> VariantCounters:
+    c = counters(requests)
+    for i in range(requests):
+        assert c.label(i < clicks)
+    return c
+
+
+def test_click_through_slo_waits_for_feedback_then_judges_the_canary_against_the_stable() -> None:
+    slo = {**DEFAULT_SLO, "ctr_min_ratio": 0.9, "ctr_min_feedback": 200}
+    # Enough requests and time, but not enough labels: the canary waits, it is not stepped up unjudged.
+    early = decide(clicked(1000, 100), clicked(150, 1), slo, POLICY, 0, 11)
+    assert early.action == "wait" and "waiting for click feedback: canary 150/200" in early.reason
+    worse = decide(clicked(1000, 100), clicked(400, 10), slo, POLICY, 0, 11)
+    assert worse.action == "rollback" and "click-through rate 2.50% is below 90% of the stable's 10.00%" in worse.reason
+    assert worse.numbers["ctr"]["p_value"] < 0.05 and worse.numbers["ctr"]["canary_feedback"] == 400
+    same = decide(clicked(1000, 100), clicked(400, 38), slo, POLICY, 0, 11)
+    assert same.action == "advance" and same.numbers["ctr"]["ratio"] == pytest.approx(0.95)
+    # Without the SLO, or at 100 % (no stable traffic to compare with), clicks do not gate anything.
+    assert decide(clicked(1000, 100), clicked(400, 10), DEFAULT_SLO, POLICY, 0, 11).action == "advance"
+    assert decide(counters(0), clicked(400, 10), slo, POLICY, 2, 11).action == "promote"
+
+
+def test_ratio_p_value_and_feedback_labels() -> None:
+    assert ratio_p_value(10, 400, 100, 1000, 0.9) < 0.001
+    assert ratio_p_value(100, 1000, 100, 1000, 0.9) > 0.5
+    assert ratio_p_value(0, 0, 5, 10, 0.9) == 1.0
+    c = VariantCounters()
+    assert c.label(1) and c.label(False) and c.label(0.5) and not c.label("cat") and not c.label([1, 0])
+    assert (c.feedback, c.positive, c.click_through) == (3, 2, pytest.approx(2 / 3))
+    merged = VariantCounters.from_dict(c.to_dict()).merge(c)
+    assert (merged.feedback, merged.positive) == (6, 4) and merged.summary()["click_through"] == pytest.approx(2 / 3)

@@ -49,11 +49,13 @@ def status(name: str, as_json: bool = JsonOption) -> None:
         s = result.variants.get(v.name, {})
         p_keys = [k for k in s if k.startswith("latency_p") and k != "latency_p50_ms"]
         shadow = (f"agree {s['agreement_rate']:.1%}, |diff| {s['mean_abs_diff']:.4g}" if "agreement_rate" in s else "")
+        clicks = f"{s['click_through']:.1%} of {s['feedback']}" if "click_through" in s else ""
         rows.append([v.name, v.role, f"{v.model}/{v.version}", f"{v.weight:g}%", s.get("requests", 0),
                      f"{s.get('error_rate', 0):.2%}", s.get("latency_p50_ms"), s.get(p_keys[0]) if p_keys else None,
-                     shadow])
+                     clicks, shadow])
     show(result, False, f"deployment {d.name}: {d.status}, revision {d.revision}, canary step {d.canary_step}",
-         ["variant", "role", "version", "weight", "requests", "errors", "p50 ms", "p-tail ms", "shadow vs primary"], rows)
+         ["variant", "role", "version", "weight", "requests", "errors", "p50 ms", "p-tail ms", "click-through",
+          "shadow vs primary"], rows)
     if result.last_decision:
         console.print(f"last decision: {result.last_decision['action']}: {result.last_decision.get('reason', '')}",
                       highlight=False)

@@ -45,6 +45,7 @@ COMMANDS = {
     "serve": "slipway.cli.serve",
     "build": "slipway.cli.serve",
     "quickstart": "slipway.cli.quickstart",
+    "example": "slipway.cli.examples",
     "scheduler": "slipway.cli.scheduler",
     "diagnose": "slipway.cli.diagnose",
 }

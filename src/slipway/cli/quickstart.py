@@ -1,40 +1,15 @@
 """``slipway quickstart``: runs the predictive-maintenance example (examples/predictive_maintenance/run.py),
-from raw data to a retrained canary, in one command."""
+from raw data to a retrained canary, in one command (``slipway example predictive-maintenance`` runs
+the same file; :mod:`slipway.cli.examples` finds it, from a clone or an installed package)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import typer
 
+from slipway.cli.examples import example_folder, load_example
 from slipway.cli.output import console
-from slipway.core.errors import NotFound
-
-# A clone has the example beside src/: <repo>/examples/predictive_maintenance.
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "predictive_maintenance"
-
-
-def load_example(folder: Path = EXAMPLE) -> ModuleType:
-    """The example's ``run.py`` as a module (its folder goes on ``sys.path`` for its own modules).
-
-    Raises:
-        NotFound: the example is not there (the quickstart runs from a clone of the repository).
-    """
-    script = folder / "run.py"
-    if not script.is_file():
-        raise NotFound(f"the example project is not at {folder} (run the quickstart from a full clone of the "
-                       "repository)")
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    spec = importlib.util.spec_from_file_location("slipway_example_predictive_maintenance", script)
-    if spec is None or spec.loader is None:
-        raise NotFound(f"cannot load {script}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def register(app: typer.Typer) -> None:
@@ -57,5 +32,5 @@ def register(app: typer.Typer) -> None:
 
         if not 0 <= port < 65536:
             fail(f"--port must be from 0 to 65535, got {port}")
-        example = load_example()
+        example = load_example(example_folder("predictive-maintenance"))
         example.present(example.quickstart(home, data, serve=serve, port=port, console=console), console)

@@ -4,10 +4,15 @@ Each public method is an API endpoint (embedded, or ``POST /api/v1/deploy/<metho
 Servers report per-variant counters with :meth:`DeployBackend.record_stats`; :meth:`canary_tick`
 reads them and applies the rule in :mod:`slipway.deploy.canary` in one write transaction, so two
 controllers never both act on the same step (the second sees the new revision and waits).
+
+The controller reads time from ``DeployBackend.clock`` (milliseconds since the epoch; the wall
+clock by default): a test replaces it on the workspace's backend (``ws.serving._backend.clock``)
+to step through ``canary.min_seconds`` without waiting for them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -48,6 +53,7 @@ from slipway.store.upsert import upsert
 class DeployBackend:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
+        self.clock: Callable[[], int] = now_ms
 
     @endpoint("deploy")
     def apply(self, spec: dict[str, Any]) -> Deployment:
@@ -67,7 +73,7 @@ class DeployBackend:
                 for v in variants:
                     v["weight"] = weights.get(v["name"], v["weight"])
             existing = conn.execute(select(deployments).where(deployments.c.name == name)).first()
-            now = now_ms()
+            now = self.clock()
             status = "canary" if has_canary else "stable"
             if existing is None:
                 deployment_id, revision = new_id(), 1
@@ -178,20 +184,21 @@ class DeployBackend:
                 for v in variants:
                     if v.role == "stable" and v.name in counters:
                         stable = stable.merge(counters[v.name])
-                elapsed = (now_ms() - int(row.step_started_ms)) / 1000.0
+                now = self.clock()
+                elapsed = (now - int(row.step_started_ms)) / 1000.0
                 decision = decide(stable, counters.get(canary.name, VariantCounters()), spec["slo"],
                                   spec["canary"], int(row.canary_step), elapsed)
                 details = {"reason": decision.reason, "numbers": decision.numbers, "automated": True}
                 if decision.action == "advance":
-                    transitions.advance(self.ctx, conn, row, details)
+                    transitions.advance(self.ctx, conn, row, details, now)
                 elif decision.action == "rollback":
-                    transitions.rollback(self.ctx, conn, row, details)
+                    transitions.rollback(self.ctx, conn, row, details, now)
                 elif decision.action == "promote":
                     if no_rights is not None:
                         raise PermissionDenied(no_rights)
                     registry = promote_version(self.ctx, conn, canary.model, canary.version, alias,
                                                f"promoted in deployment {name}")
-                    transitions.promote(self.ctx, conn, row, {**details, **registry})
+                    transitions.promote(self.ctx, conn, row, {**details, **registry}, now)
         except (PromotionBlocked, PermissionDenied) as err:
             why = record_blocked_check(self.ctx, err) if isinstance(err, PromotionBlocked) else err.message
             details = {**details, "blocked": why}

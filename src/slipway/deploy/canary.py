@@ -14,7 +14,14 @@ variants (all workers) and applies, in order:
    quantile times ``1 + slo.latency_tolerance`` (when the stable has ``min_requests`` too).
 4. **Prediction drift.** With ``min_requests`` on both: roll back when the mean predictions differ
    by more than ``slo.max_prediction_drift``.
-5. Otherwise **advance** when the step has lasted ``min_seconds`` and the canary has served
+5. **Click-through rate** (a business SLO, when ``slo.ctr_min_ratio`` is set). Feedback labels
+   posted to the inference server are counted per variant (a positive label is a click). Once
+   both variants have ``slo.ctr_min_feedback`` labels in the step: roll back when a one-sided
+   Wald test says the canary's CTR is below ``ctr_min_ratio`` times the stable's (p < 1 -
+   confidence), e.g. ``ctr_min_ratio: 0.9``: the canary must keep 90 % of the stable's clicks.
+   Until then the canary **waits** for feedback (it never steps up unjudged). At a step where the
+   stables get no traffic (100 %) there is nothing to compare with: the earlier steps judged it.
+6. Otherwise **advance** when the step has lasted ``min_seconds`` and the canary has served
    ``min_requests``; after the last step (usually 100%) **promote**. Else **wait**.
 """
 
@@ -60,6 +67,42 @@ def two_proportion_p_value(errors_a: int, n_a: int, errors_b: int, n_b: int) -> 
     return float(norm.sf(z))
 
 
+def ratio_p_value(hits_a: int, n_a: int, hits_b: int, n_b: int, ratio: float) -> float:
+    """One-sided p-value that proportion a is below ``ratio`` times proportion b (Wald z-test of
+    ``p_a - ratio * p_b``; 1.0 when there is no variance to test with, i.e. no evidence)."""
+    if n_a == 0 or n_b == 0:
+        return 1.0
+    p_a, p_b = hits_a / n_a, hits_b / n_b
+    se = math.sqrt(p_a * (1 - p_a) / n_a + ratio * ratio * p_b * (1 - p_b) / n_b)
+    if se == 0:
+        return 0.0 if p_a < ratio * p_b else 1.0
+    return float(norm.cdf((p_a - ratio * p_b) / se))
+
+
+def _click_through(stable: VariantCounters, canary: VariantCounters, slo: dict[str, Any], confidence: float,
+                   weight: float, numbers: dict[str, Any]) -> CanaryDecision | None:
+    """Rule 5: a rollback, a wait for feedback, or None (judged healthy, or not asked for)."""
+    ratio = slo.get("ctr_min_ratio")
+    if ratio is None or weight >= 100:
+        return None
+    minimum = int(slo.get("ctr_min_feedback", 200))
+    c_ctr, s_ctr = canary.click_through, stable.click_through
+    judged: dict[str, Any] = {"canary": c_ctr, "stable": s_ctr, "canary_feedback": canary.feedback,
+                              "stable_feedback": stable.feedback, "min_ratio": float(ratio), "min_feedback": minimum}
+    numbers["ctr"] = judged
+    if canary.feedback < minimum or stable.feedback < minimum:
+        return CanaryDecision("wait", f"waiting for click feedback: canary {canary.feedback}/{minimum}, stable "
+                              f"{stable.feedback}/{minimum} labels", numbers)
+    c_ctr, s_ctr = canary.positive / canary.feedback, stable.positive / stable.feedback
+    p_value = ratio_p_value(canary.positive, canary.feedback, stable.positive, stable.feedback, float(ratio))
+    judged.update(ratio=(c_ctr / s_ctr) if s_ctr else None, p_value=p_value)
+    if p_value < 1 - confidence:
+        return CanaryDecision("rollback", f"canary click-through rate {c_ctr:.2%} is below {float(ratio):.0%} of the "
+                              f"stable's {s_ctr:.2%} ({canary.feedback} and {stable.feedback} labels, "
+                              f"p={p_value:.3g})", numbers)
+    return None
+
+
 def decide(stable: VariantCounters, canary: VariantCounters, slo: dict[str, Any], policy: dict[str, Any],
            step_index: int, step_elapsed_s: float) -> CanaryDecision:
     """Apply the rule above to one step's counters."""
@@ -103,6 +146,9 @@ def decide(stable: VariantCounters, canary: VariantCounters, slo: dict[str, Any]
             if abs(c_mean - s_mean) > float(drift):
                 return CanaryDecision("rollback", f"mean prediction moved by {abs(c_mean - s_mean):.4g}, more "
                                       f"than the bound {float(drift):.4g}", numbers)
+        business = _click_through(stable, canary, slo, confidence, float(numbers["weight"]), numbers)
+        if business is not None:
+            return business
         if step_elapsed_s >= float(policy.get("min_seconds", 60)):
             if step_index + 1 >= len(steps):
                 return CanaryDecision("promote", f"healthy through every step ({steps})", numbers)

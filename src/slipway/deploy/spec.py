@@ -7,10 +7,17 @@ variants:
   - {name: canary, model: ai4i/2, weight: 5, role: canary}
   - {name: shadow, model: ai4i/3, role: shadow}
 routing: {sticky_key: x-customer-id}
-slo: {max_error_rate: 0.01, latency_quantile: 0.99, max_latency_ms: 250, max_prediction_drift: 0.2}
+slo: {max_error_rate: 0.01, latency_quantile: 0.99, max_latency_ms: 250, max_prediction_drift: 0.2,
+      ctr_min_ratio: 0.9, ctr_min_feedback: 200}
 canary: {steps: [5, 25, 50, 100], min_requests: 200, min_seconds: 60, auto: true, alias: champion}
 batching: {max_batch_rows: 256, max_wait_ms: 2}
 ```
+
+``slo.ctr_min_ratio`` is a business SLO: the canary's click-through rate (positive feedback labels
+per label posted to the inference server's ``/feedback``, per variant) must be at least that
+fraction of the stable's; the controller judges it only once both variants have
+``slo.ctr_min_feedback`` labels in the step, and does not step up before (see
+:mod:`slipway.deploy.canary`).
 """
 
 from __future__ import annotations
@@ -23,10 +30,10 @@ from slipway.core.names import check_name
 ROLES = ("stable", "canary", "shadow")
 _TOP_KEYS = {"name", "variants", "routing", "slo", "canary", "batching", "payload_log", "description"}
 _SLO_KEYS = {"max_error_rate", "max_error_rate_increase", "latency_quantile", "max_latency_ms", "latency_tolerance",
-             "max_prediction_drift", "confidence"}
+             "max_prediction_drift", "confidence", "ctr_min_ratio", "ctr_min_feedback"}
 _CANARY_KEYS = {"steps", "min_requests", "min_seconds", "min_decision_requests", "auto", "alias"}
 DEFAULT_SLO = {"max_error_rate": 0.01, "max_error_rate_increase": 0.01, "latency_quantile": 0.99,
-               "latency_tolerance": 0.5, "confidence": 0.95}
+               "latency_tolerance": 0.5, "confidence": 0.95, "ctr_min_feedback": 200}
 DEFAULT_CANARY = {"steps": [5, 25, 50, 100], "min_requests": 200, "min_seconds": 60.0, "min_decision_requests": 20,
                   "auto": True, "alias": "champion"}
 
@@ -90,6 +97,12 @@ def parse_spec(raw: Any) -> dict[str, Any]:
             _number(slo[key], f"slo.{key}", 0, 1e9)
     _number(slo["latency_quantile"], "slo.latency_quantile", 0.5, 0.9999)
     _number(slo["confidence"], "slo.confidence", 0.5, 0.9999)
+    if slo.get("ctr_min_ratio") is not None:
+        _number(slo["ctr_min_ratio"], "slo.ctr_min_ratio", 0.01, 100)
+    minimum = slo["ctr_min_feedback"]
+    if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= 10**9:
+        raise InvalidInput(f"slo.ctr_min_feedback must be a whole number of feedback labels from 1 to 1000000000, "
+                           f"got {minimum!r}")
     canary = {**DEFAULT_CANARY, **_mapping(spec.get("canary"), "canary", _CANARY_KEYS)}
     steps = canary["steps"]
     if not isinstance(steps, list) or not steps or any(

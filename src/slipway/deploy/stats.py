@@ -3,7 +3,9 @@
 Latency goes into fixed log-spaced buckets (each 20% wider than the last, from 0.05 ms), so
 counters from many workers add up exactly and a quantile is read with at most 20% error.
 Predictions keep a count, sum and sum of squares (for the drift bound); shadow variants also keep
-how many rows were compared with the primary and how many agreed.
+how many rows were compared with the primary and how many agreed. Feedback posted to the server
+(``/feedback``) is counted against the variant that answered: how many scalar labels arrived and
+how many were positive (a click), which gives the click-through rate the canary rule compares.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class VariantCounters:
     compared: int = 0
     agreed: int = 0
     abs_diff_sum: float = 0.0
+    feedback: int = 0
+    positive: int = 0
 
     def observe(self, latency_ms: float, error: bool, predictions: np.ndarray | None = None) -> None:
         self.requests += 1
@@ -64,12 +68,28 @@ class VariantCounters:
         if shadow.dtype.kind in "biuf" and primary.dtype.kind in "biuf":
             self.abs_diff_sum += float(np.abs(shadow.astype(np.float64) - primary.astype(np.float64)).sum())
 
+    def label(self, value: Any) -> bool:
+        """Count one feedback label: a number or a boolean (positive when above 0, e.g. a click);
+        anything else (a class name, a list) is not a click signal and is not counted. Returns
+        whether it was counted."""
+        if not isinstance(value, bool | int | float) or (isinstance(value, float) and math.isnan(value)):
+            return False
+        self.feedback += 1
+        self.positive += int(value > 0)
+        return True
+
+    @property
+    def click_through(self) -> float | None:
+        """Positive labels per label (clicks per recommendation with feedback); None without feedback."""
+        return self.positive / self.feedback if self.feedback else None
+
     def merge(self, other: VariantCounters) -> VariantCounters:
         return VariantCounters(
             self.requests + other.requests, self.errors + other.errors,
             [a + b for a, b in zip(self.latency_buckets, other.latency_buckets, strict=True)],
             self.pred_count + other.pred_count, self.pred_sum + other.pred_sum, self.pred_sumsq + other.pred_sumsq,
             self.compared + other.compared, self.agreed + other.agreed, self.abs_diff_sum + other.abs_diff_sum,
+            self.feedback + other.feedback, self.positive + other.positive,
         )
 
     def latency_quantile_ms(self, q: float) -> float | None:
@@ -110,6 +130,8 @@ class VariantCounters:
             "latency_p50_ms": self.latency_quantile_ms(0.5), f"latency_p{round(quantile * 100)}_ms":
             self.latency_quantile_ms(quantile), "prediction_mean": self.prediction_mean,
         }
+        if self.feedback:
+            out.update(feedback=self.feedback, positive=self.positive, click_through=self.positive / self.feedback)
         if self.compared:
             out.update(compared_rows=self.compared, agreement_rate=self.agreed / self.compared,
                        mean_abs_diff=self.abs_diff_sum / self.compared)

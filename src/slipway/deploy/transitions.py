@@ -1,5 +1,8 @@
 """The state changes of a deployment, each inside the caller's write transaction, each audited,
-recorded in the history and (for promotions and rollbacks) announced to webhooks."""
+recorded in the history and (for promotions and rollbacks) announced to webhooks.
+
+``now`` (milliseconds) is when the new step starts: the controller passes its clock's reading, so
+a test with an injected clock steps through ``min_seconds`` without waiting."""
 
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ def canary_variant(row: Any, conn: Connection) -> dict[str, Any]:
     return _canary(_variants_of(row, conn), row.name)
 
 
-def advance(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, Any]) -> int:
+def advance(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, Any], now: int | None = None) -> int:
     """Step the canary to its next weight; returns the new revision."""
     spec = orjson.loads(row.spec)
     step = int(row.canary_step) + 1
@@ -45,7 +48,7 @@ def advance(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, 
         if v["name"] in weights:
             v["weight"] = weights[v["name"]]
     write_variants(conn, row.id, variants)
-    revision = bump(conn, row, canary_step=step, step_started_ms=now_ms())
+    revision = bump(conn, row, canary_step=step, step_started_ms=now_ms() if now is None else now)
     details = {**details, "weights": weights}
     add_history(conn, row.id, revision, "canary.advance", ctx.principal.name, details)
     ctx.audit(conn, Action.DEPLOYMENT_CANARY_ADVANCE, Subject.DEPLOYMENT, row.name, details)
@@ -53,7 +56,8 @@ def advance(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, 
     return revision
 
 
-def promote(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, Any]) -> dict[str, Any]:
+def promote(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, Any],
+            now: int | None = None) -> dict[str, Any]:
     """Make the canary the only stable variant at 100%; returns the promoted variant."""
     spec = orjson.loads(row.spec)
     variants = _variants_of(row, conn)
@@ -62,7 +66,8 @@ def promote(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, 
     write_variants(conn, row.id, kept)
     spec["variants"] = [{"name": v["name"], "model": f"{v['model']}/{v['version']}", "role": v["role"],
                          "weight": v["weight"]} for v in kept]
-    revision = bump(conn, row, status="promoted", spec=orjson.dumps(spec).decode(), step_started_ms=now_ms())
+    revision = bump(conn, row, status="promoted", spec=orjson.dumps(spec).decode(),
+                    step_started_ms=now_ms() if now is None else now)
     details = {**details, "promoted": f"{canary['model']}/{canary['version']}",
                "replaced": [f"{v['model']}/{v['version']}" for v in variants if v["role"] == "stable"]}
     add_history(conn, row.id, revision, "promote", ctx.principal.name, details)
@@ -72,7 +77,8 @@ def promote(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, 
     return canary
 
 
-def rollback(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, Any]) -> dict[str, Any]:
+def rollback(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str, Any],
+             now: int | None = None) -> dict[str, Any]:
     """Send all production traffic back to the stable variants; returns the removed canary."""
     spec = orjson.loads(row.spec)
     variants = _variants_of(row, conn)
@@ -87,7 +93,8 @@ def rollback(ctx: ServiceContext, conn: Connection, row: Any, details: dict[str,
     kept = stables + [v for v in variants if v["role"] == "shadow"]
     write_variants(conn, row.id, kept)
     spec["variants"] = [v for v in spec["variants"] if v["name"] != canary["name"]]
-    revision = bump(conn, row, status="rolled_back", spec=orjson.dumps(spec).decode(), step_started_ms=now_ms())
+    revision = bump(conn, row, status="rolled_back", spec=orjson.dumps(spec).decode(),
+                    step_started_ms=now_ms() if now is None else now)
     details = {**details, "rolled_back": f"{canary['model']}/{canary['version']}"}
     add_history(conn, row.id, revision, "rollback", ctx.principal.name, details)
     ctx.audit(conn, Action.DEPLOYMENT_ROLLBACK, Subject.DEPLOYMENT, row.name, details)

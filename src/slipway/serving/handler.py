@@ -342,11 +342,19 @@ class InferenceHandler:
             count = await asyncio.to_thread(self.runtime.workspace.serving.add_feedback, router.deployment, items)
         except InvalidInput as err:
             return _error(err.message, 400)
+        live = self.runtime.router or router  # the revision now being served (it may have changed meanwhile)
+        current = {(v.name, str(v.model.version)): v for v in live.variants}
         for item in items or []:
             labels = self._answered.get(str(item.get("request_id"))) if isinstance(item, dict) else None
             if labels is not None:
                 label = item.get("label")
                 self.runtime.metrics.feedback.labels(*labels, str(int(label)) if isinstance(label, bool) else
                                                      str(label)).inc()
+                # The canary controller's click-through counts: against the variant that answered,
+                # in the current revision's counters (feedback arriving after a step change counts
+                # towards the new step of the same variant and version).
+                answered = current.get((labels[1], str(labels[3])))
+                if answered is not None:
+                    answered.counters.label(label)
         return Response(orjson.dumps({"accepted": count}), 200, media_type=_JSON)
 

@@ -166,7 +166,8 @@ class ServerRuntime:
         router = self.router
         if router is None or self.deployment_name is None:
             return
-        snapshot = {v.name: v.counters.to_dict() for v in router.variants if v.counters.requests}
+        snapshot = {v.name: v.counters.to_dict() for v in router.variants
+                    if v.counters.requests or v.counters.feedback}
         if snapshot:
             await asyncio.to_thread(self.workspace.serving._backend.record_stats, router.deployment,
                                     router.revision, self.options.worker_id, snapshot)
