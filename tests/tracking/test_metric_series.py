@@ -28,7 +28,7 @@ def _series(ws: Workspace, run_id: str, key: str, **kwargs: object) -> dict[str,
 
 def expected(points: list[Point], max_points: int, low: int | None = None, high: int | None = None) -> dict[str, Any]:
     """The documented answer, from every point: buckets of W steps aligned on multiples of W, where
-    W is the smallest multiple of the widest power of 16 (16 … 16**6) not above S / (B - 1)."""
+    W is the smallest multiple of the widest power of 16 (16 … 16**4) not above S / (B - 1)."""
     kept = [(s, v, t) for s, v, t in points if not math.isnan(v)
             and (low is None or s >= low) and (high is None or s <= high)]
     if len(kept) <= max_points:
@@ -156,4 +156,4 @@ def test_a_batch_is_summarised_per_width() -> None:
     assert summary[(16, -2)] == (4, -20, -17, 1.0, 4.0, 80, 83)  # floor(-20 / 16) = -2
     assert summary[(16, 0)][0] == 16  # the NaN point at step 5 is left out
     assert summary[(256, -1)] == (20, -20, -1, 0.0, 6.0, 80, 99) and summary[(256, 0)][:3] == (40, 0, 39)
-    assert summary[(16**6, 0)][0] == 40 and len([w for w, _ in summary if w == 16**6]) == 2
+    assert summary[(16**4, 0)][0] == 40 and len([w for w, _ in summary if w == 16**4]) == 2

@@ -1,6 +1,6 @@
 """The summary of every metric series that charts read: per step bucket, at several widths.
 
-For each width in :data:`WIDTHS` (16, 256, … 16⁶ steps) a series has one ``metric_buckets`` row
+For each width in :data:`WIDTHS` (16, 256, 4096 and 65,536 steps) a series has one ``metric_buckets`` row
 per non-empty bucket ``floor(step / width)``: its point count, first and last step, smallest and
 largest value, earliest and latest time. NaN points are left out (charts do not draw them).
 :func:`upsert_buckets` runs in the transaction that stores the points (``insert_points`` calls
@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-WIDTHS = (16, 256, 4096, 65536, 1048576, 16777216)  # 16**1 … 16**6; the migration 0023 repeats it
+WIDTHS = (16, 256, 4096, 65536)  # 16**1 … 16**4; the migration 0023 repeats it
 _SHIFT = 4  # log2 of the ratio between two widths
 
 BucketRow = tuple[str, str, int, int, int, int, int, float, float, int, int]

@@ -15,7 +15,7 @@ branch_labels = None
 depends_on = None
 
 # Keep in step with slipway.tracking.metric_buckets.WIDTHS (a migration never imports the package).
-WIDTHS = (16, 256, 4096, 65536, 1048576, 16777216)
+WIDTHS = (16, 256, 4096, 65536)
 COLUMNS = '(run_id, "key", width, bucket, points, first_step, last_step, min_value, max_value, first_ts, last_ts)'
 
 
