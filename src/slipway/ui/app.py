@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from slipway.core.errors import SlipwayError
 from slipway.core.settings import Settings
 from slipway.server.app import create_app as create_api
-from slipway.ui import pages_audit, pages_data, pages_models, pages_ops, pages_runs
+from slipway.ui import pages_audit, pages_data, pages_features, pages_models, pages_ops, pages_runs
 from slipway.ui.session import (
     SIGNIN_COOKIE,
     check_signin_nonce,
@@ -31,7 +31,7 @@ from slipway.ui.templating import render_page
 from slipway.ui.view import View, action
 
 STATIC = Path(__file__).parent / "static"
-PAGE_MODULES = (pages_runs, pages_models, pages_audit, pages_data, pages_ops)
+PAGE_MODULES = (pages_runs, pages_models, pages_audit, pages_data, pages_ops, pages_features)
 
 
 def create_app(settings: Settings) -> FastAPI:
