@@ -28,7 +28,8 @@ def _series(ws: Workspace, run_id: str, key: str, **kwargs: object) -> dict[str,
 
 def expected(points: list[Point], max_points: int, low: int | None = None, high: int | None = None) -> dict[str, Any]:
     """The documented answer, from every point: buckets of W steps aligned on multiples of W, where
-    W is the smallest multiple of the widest power of 16 (16 … 16**4) not above S / (B - 1)."""
+    W is the smallest multiple, at least S / (B - 1), of the widest power of 16 (16 … 16**4) not
+    above twice that."""
     kept = [(s, v, t) for s, v, t in points if not math.isnan(v)
             and (low is None or s >= low) and (high is None or s <= high)]
     if len(kept) <= max_points:
@@ -41,7 +42,7 @@ def expected(points: list[Point], max_points: int, low: int | None = None, high:
         width = 2**70
     else:
         least = -(-(last - first + 1) // (buckets - 1))
-        powers = [w for w in WIDTHS if w <= least]
+        powers = [w for w in WIDTHS if w <= 2 * least]
         width = powers[-1] * -(-least // powers[-1]) if powers else least
     groups: dict[int, list[Point]] = {}
     for p in kept:
@@ -76,6 +77,8 @@ def test_a_long_series_comes_back_as_bucket_extremes(workspace: Workspace) -> No
     assert series["steps"][0] == 0 and series["steps"][-1] == 9_999 and series["timestamps"][0] == 1_000
     # S = 10,000 steps in at most 250 buckets: W = 48 (3 × 16), each gives its extremes at its first and last step.
     assert series["values"][:2] == [min(values[:48]), max(values[:48])] and series["steps"][:2] == [0, 47]
+    # 40 buckets: W at least 257, a multiple of 256 (the widest not above 514): 512, so 20 buckets.
+    assert len(_series(workspace, run.id, "wave", max_points=80)["steps"]) == 40
     _same(series, expected(points, 500))
 
     workspace.tracking.log_batch(run.id, [("wave", 5.0, 10_001, 30_000)])  # a newer point is in the next answer

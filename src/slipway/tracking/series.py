@@ -7,8 +7,8 @@ average would hide them) and at most ``max_points`` points come back whatever th
 A range short enough is returned whole. NaN points are left out of the chart.
 
 ``W`` is a multiple of one of the summary's widths (:mod:`slipway.tracking.metric_buckets`,
-powers of 16), at most 16 times that width, so each chart bucket is a whole number of summary
-buckets: one ``GROUP BY`` over at most ``16 × max_points / 2`` summary rows answers it, and the
+powers of 16), at most 8 times that width, so each chart bucket is a whole number of summary
+buckets: one ``GROUP BY`` over at most about ``8 × max_points / 2`` summary rows answers it, and the
 answer is exactly the one a pass over every point would give. A range whose ends fall inside a
 summary bucket is covered by finer widths towards each end and by the raw points of the last few
 steps (a handful of rows each). Nothing reads the whole series, so the first view of a
@@ -86,11 +86,15 @@ def _grouped(conn: Connection, run_id: str, key: str, pieces: list[Piece], chart
 
 
 def _chart_width(low: int, high: int, buckets: int) -> tuple[int, int]:
-    """The chart bucket width ``W`` for ``buckets`` buckets over ``low..high``, and the index of the
-    widest summary width it is a multiple of (-1: narrower than any, read the points)."""
-    # Aligned buckets over a span of S steps number at most ceil((S - 1) / W) + 1; W >= S / (B - 1) keeps that <= B.
+    """The chart bucket width ``W`` for at most ``buckets`` buckets over ``low..high``, and the index
+    of the summary width it is a multiple of (-1: narrower than any, read the points).
+
+    Aligned buckets over a span of S steps number at most ceil((S - 1) / W) + 1, so W must be at
+    least S / (B - 1). It is rounded up to a multiple of the widest summary width not above twice
+    that: the chart keeps at least half its buckets and reads at most about 8 summary rows per bucket.
+    """
     least = -(-(high - low + 1) // (buckets - 1))
-    level = max((i for i, width in enumerate(WIDTHS) if width <= least), default=-1)
+    level = max((i for i, width in enumerate(WIDTHS) if width <= 2 * least), default=-1)
     if level < 0:
         return least, -1
     width = WIDTHS[level]

@@ -122,6 +122,7 @@ metric_buckets = Table(
     Column("max_value", Float, nullable=False),
     ms_column("first_ts"),
     ms_column("last_ts"),
+    sqlite_with_rowid=False,  # rows of a series lie together in key order: a range is one sequential read
 )
 
 run_artifacts = Table(

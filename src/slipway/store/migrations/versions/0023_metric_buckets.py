@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column('last_ts', sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(['run_id'], ['runs.id'], name=op.f('fk_metric_buckets_run_id_runs')),
         sa.PrimaryKeyConstraint('run_id', 'key', 'width', 'bucket', name=op.f('pk_metric_buckets')),
+        sqlite_with_rowid=False,
     )
     for statement in backfill_statements():
         op.execute(statement)
