@@ -6,6 +6,7 @@ schema with a validation verdict on a dataset version, and a fairness report on 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 from pathlib import Path
 
@@ -68,7 +69,9 @@ def build_ops(story: Story, folder: Path) -> Ops:
         ws.serving.apply({"name": DEPLOYMENT, "description": XSS_IMG, "variants": [
             {"name": "stable", "model": "torque/1", "weight": 100},
             {"name": "shadow", "model": "torque/2", "role": "shadow"}]})
-        labelled = asyncio.run(_traffic(ws, rows))
+        # In a thread of its own: Playwright's sync API may already run an event loop in this one.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            labelled = pool.submit(lambda: asyncio.run(_traffic(ws, rows))).result()
     finally:
         ws.close()
     return Ops(alert.id, labelled)
