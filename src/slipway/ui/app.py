@@ -24,6 +24,7 @@ from slipway.ui.session import (
     read_form,
     set_cookie,
     sign_in,
+    sign_in_with_password,
     sign_out,
     signin_nonce,
 )
@@ -76,13 +77,16 @@ async def signin_submit(request: Request) -> Response:
     try:
         check_signin_nonce(request, form)
         response = RedirectResponse(next_page, status_code=303)
-        await run_in_threadpool(sign_in, request, response, form.get("token", ""))
+        if "user" in form:
+            await run_in_threadpool(sign_in_with_password, request, response, form["user"], form.get("password", ""))
+        else:
+            await run_in_threadpool(sign_in, request, response, form.get("token", ""))
     except SlipwayError as err:
         return _signin(request, str(err), err.http_status, next_page)
     return response
 
 
-def signout(_view: View, _form: dict[str, str]) -> Response:
+def signout(view: View, _form: dict[str, str]) -> Response:
     response = RedirectResponse("/signin", status_code=303)
-    sign_out(response)
+    sign_out(view.request, response)
     return response

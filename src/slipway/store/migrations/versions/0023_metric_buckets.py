@@ -1,4 +1,5 @@
-"""metric_buckets: each metric series summarised per step bucket at several widths, for charts
+"""metric_buckets: each metric series summarised per step bucket at several widths, for charts;
+users.password_hash: a salted scrypt hash for signing in to the web UI with a password
 
 Revision ID: 0023
 Revises: 0027
@@ -44,6 +45,7 @@ def upgrade() -> None:
     )
     for statement in backfill_statements():
         op.execute(statement)
+    op.add_column('users', sa.Column('password_hash', sa.String(length=200), nullable=True))
 
 
 def backfill_statements() -> list[str]:
@@ -67,4 +69,6 @@ def backfill_statements() -> list[str]:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('password_hash')
     op.drop_table('metric_buckets')
