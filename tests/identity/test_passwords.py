@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.support import make_settings
 
 from slipway.core.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from slipway.identity.passwords import (
@@ -22,7 +23,6 @@ from slipway.identity.passwords import (
 from slipway.identity.users import authenticate
 from slipway.store.schema.core import users
 from slipway.workspace import Workspace, open_workspace
-from tests.support import make_settings
 
 PASSWORD = "correct horse battery staple"
 

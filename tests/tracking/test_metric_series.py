@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,7 +74,7 @@ def test_a_long_series_comes_back_as_bucket_extremes(workspace: Workspace) -> No
     assert 400 <= len(series["steps"]) <= 500 and series["steps"] == sorted(series["steps"])
     assert max(series["values"]) == 9.0 and min(series["values"]) == -9.0
     assert series["steps"][0] == 0 and series["steps"][-1] == 9_999 and series["timestamps"][0] == 1_000
-    # S = 10,000 steps in at most 250 buckets: W = 48 (3 × 16), each gives its extremes at its first and last step.
+    # S = 10,000 steps in at most 250 buckets: W = 48 (3 x 16), each gives its extremes at its first and last step.
     assert series["values"][:2] == [min(values[:48]), max(values[:48])] and series["steps"][:2] == [0, 47]
     # 40 buckets: W at least 257, a multiple of 256 (the widest not above 514): 512, so 20 buckets.
     assert len(_series(workspace, run.id, "wave", max_points=80)["steps"]) == 40

@@ -8,7 +8,7 @@ A range short enough is returned whole. NaN points are left out of the chart.
 
 ``W`` is a multiple of one of the summary's widths (:mod:`slipway.tracking.metric_buckets`,
 powers of 16), at most 8 times that width, so each chart bucket is a whole number of summary
-buckets: one ``GROUP BY`` over at most about ``8 × max_points / 2`` summary rows answers it, and the
+buckets: one ``GROUP BY`` over at most about ``8 * max_points / 2`` summary rows answers it, and the
 answer is exactly the one a pass over every point would give. A range whose ends fall inside a
 summary bucket is covered by finer widths towards each end and by the raw points of the last few
 steps (a handful of rows each). Nothing reads the whole series, so the first view of a
@@ -77,12 +77,12 @@ def _piece_select(run_id: str, key: str, piece: Piece, chart_width: int | None) 
 def _grouped(conn: Connection, run_id: str, key: str, pieces: list[Piece], chart_width: int | None) -> list[Any]:
     """The pieces' rows summed per chart bucket (one bucket for all when ``chart_width`` is None)."""
     parts = union_all(*[_piece_select(run_id, key, p, chart_width) for p in pieces]).subquery()
-    return conn.execute(
+    return list(conn.execute(
         select(parts.c.b, func.sum(parts.c.n).label("n"), func.min(parts.c.s0).label("first"),
                func.max(parts.c.s1).label("last"), func.min(parts.c.lo).label("lowest"),
                func.max(parts.c.hi).label("highest"), func.min(parts.c.t0).label("t0"),
                func.max(parts.c.t1).label("t1"))
-        .group_by(parts.c.b).order_by(parts.c.b)).all()
+        .group_by(parts.c.b).order_by(parts.c.b)).all())
 
 
 def _chart_width(low: int, high: int, buckets: int) -> tuple[int, int]:

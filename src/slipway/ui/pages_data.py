@@ -5,7 +5,6 @@ diff of two versions."""
 from __future__ import annotations
 
 from typing import Any
-
 from urllib.parse import quote
 
 from fastapi.responses import RedirectResponse, Response

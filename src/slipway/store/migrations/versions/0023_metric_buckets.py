@@ -7,6 +7,8 @@ Revises: 0027
 The table is filled from the points already stored, one width from the one below it, so a store
 upgraded with a long history draws its charts from the summary at once.
 """
+import itertools
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -57,7 +59,7 @@ def backfill_statements() -> list[str]:
         f"min(ts), max(ts) FROM (SELECT run_id, \"key\", {_floor_div('step', WIDTHS[0])} AS b, step, value, ts "
         "FROM metrics WHERE NOT is_nan) AS points GROUP BY run_id, \"key\", b"
     ]
-    for finer, width in zip(WIDTHS, WIDTHS[1:], strict=False):
+    for finer, width in itertools.pairwise(WIDTHS):
         statements.append(
             f"INSERT INTO metric_buckets {COLUMNS} "
             f"SELECT run_id, \"key\", {width}, b, sum(points), min(first_step), max(last_step), min(min_value), "
