@@ -54,6 +54,9 @@ def build_ops(story: Story, folder: Path) -> Ops:
         _, test = german()
         ws.governance.evaluate_fairness(f"{story.model}/{story.version}", test, label=LABEL, sensitive=["sex"],
                                         positive_label=1)
+        # A policy with a metric floor: the evaluation shows each requirement of the last check.
+        ws.governance.set_policy("metrics: {accuracy: {min: 0.5}}\n", model=story.model)
+        ws.governance.check(f"{story.model}/{story.version}", "approved")
 
         # Features: one view materialised up to a fixed time, its description carrying a payload.
         repo = write_repo(folder / "features", DEFINITIONS.replace('owner="risk")',

@@ -84,6 +84,8 @@ def test_the_pages_hold_their_reports_and_escape_untrusted_text(server: str, sto
     version = vera.get(f"/models/{story.model}/{story.version}").text
     assert 'class="fairness-groups"' in version and ">female<" in version and ">male<" in version
     assert 'id="evaluation"' in version and "accuracy" in version
+    requirements = version.split('id="check-outcomes"')[1].split("</table>")[0]
+    assert requirements.count("<tr>") >= 2 and ("passed" in requirements or "FAILED" in requirements)
 
     deployment = vera.get(f"/deployments/{DEPLOYMENT}").text
     shadows = deployment.split('id="shadows"')[1].split("</table>")[0]
