@@ -131,3 +131,33 @@ def test_htmx_gets_the_table_alone_and_a_history_restore_the_whole_page(server: 
     restored = client.get("/runs", params={"filter": "params.model = 'rf'"},
                           headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
     assert "<html" in restored.text and 'id="runs-table"' in restored.text
+
+
+def test_sign_in_with_a_password_and_sign_out_ends_the_session(server: str, story: Story) -> None:
+    from slipway.workspace import open_workspace
+    from tests.support import make_settings
+
+    ws = open_workspace(make_settings(story.home))
+    try:
+        ws.identity.set_password("bob", "a long enough passphrase")
+    finally:
+        ws.close()
+    client = httpx.Client(base_url=server)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', client.get("/signin").text).group(1)  # type: ignore[union-attr]
+    for user, password in (("bob", "the wrong passphrase"), ("nobody", "a long enough passphrase"),
+                           ("vera", "a long enough passphrase")):  # vera has no password
+        wrong = client.post("/signin", data={"nonce": nonce, "user": user, "password": password, "next": "/"})
+        assert wrong.status_code == 401 and "the user name or the password is wrong" in wrong.text
+        assert "slipway_session" not in wrong.headers.get("set-cookie", "")
+    forged = httpx.post(f"{server}/signin", data={"user": "bob", "password": "a long enough passphrase"})
+    assert forged.status_code == 403  # no double-submit nonce
+    done = client.post("/signin", data={"nonce": nonce, "user": "bob", "password": "a long enough passphrase",
+                                        "next": "/models"})
+    assert done.status_code == 303 and done.headers["location"] == "/models"
+    cookie = next(h for h in done.headers.get_list("set-cookie") if h.startswith("slipway_session="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    token = client.cookies["slipway_session"]
+    assert client.get("/").status_code == 200 and "bob" in client.get("/").text
+    assert client.post("/signout", data={"csrf_token": csrf_of(client)}).status_code == 303
+    stolen = httpx.get(f"{server}/", cookies={"slipway_session": token}, follow_redirects=False)
+    assert stolen.status_code == 303 and stolen.headers["location"].startswith("/signin")  # the token is revoked

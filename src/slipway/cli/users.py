@@ -1,7 +1,9 @@
-"""``slipway users create|ls|roles``, ``slipway users token create|revoke|ls`` and
+"""``slipway users create|ls|roles|set-password``, ``slipway users token create|revoke|ls`` and
 ``slipway users key generate|add|revoke|ls``."""
 
 from __future__ import annotations
+
+import sys
 
 import typer
 
@@ -47,6 +49,19 @@ def disable(name: str, enable: bool = typer.Option(False, "--enable", help="Re-e
     """Disable (offboard) a user: its tokens stop working at once."""
     user = workspace().identity.set_disabled(name, not enable)
     print_json(user) if as_json else console.print(f"{user.name} is {'disabled' if user.disabled else 'enabled'}")
+
+
+@app.command("set-password")
+def set_password(name: str, password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input (for scripts) instead of a prompt.")) -> None:
+    """Set the password NAME signs in to the web UI with (12 characters or more; stored as a
+    salted scrypt hash)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    workspace().identity.set_password(name, password)
+    console.print(f"Password set for {name}")
 
 
 @app.command("whoami")

@@ -98,6 +98,9 @@ class Action(StrEnum):
     USER_ENABLE = "user.enable"
     USER_KEY_ADD = "user.key_add"
     USER_KEY_REVOKE = "user.key_revoke"
+    USER_SET_PASSWORD = "user.set_password"
+    USER_SIGN_IN = "user.sign_in"
+    USER_SIGN_OUT = "user.sign_out"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     # webhooks

@@ -23,6 +23,7 @@ from slipway.data.records import DatasetVersion
 from slipway.data.schema import load_schema
 from slipway.data.tables import read_table
 from slipway.data.validate import validate_table
+from slipway.governance.evidence import data_validations
 from slipway.governance.records import DataValidation
 from slipway.store.context import ServiceContext
 
@@ -63,6 +64,17 @@ class EvidenceEndpoints:
             "source": "platform",
             "inputs": {"dataset_digest": version.digest, "table": entry.path, "table_digest": entry.digest,
                        "schema_revision": schema.revision, "schema_digest": hash_bytes(schema.body.encode())}})
+
+    @endpoint("read")
+    def data_validations(self, dataset_version: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The validation verdicts recorded on a stored dataset version (``NAME@N``), newest first,
+        each with its ``actor`` and time ``ts``; ``source`` says whether the platform computed it
+        from the stored data or a validator recorded it."""
+        version = self._dataset_version(dataset_version)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
+            raise InvalidInput(f"limit must be an integer from 1 to 200, got {limit!r}")
+        with self.ctx.db.read() as conn:
+            return data_validations(conn, f"{version.name}@{version.version}", limit)
 
     @endpoint("governance.validate")
     def record_data_validation(self, dataset_version: str, passed: bool, rows: int, anomalies: list[dict[str, Any]],

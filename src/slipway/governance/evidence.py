@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, func, select
 
+from slipway.core.events import Action, Subject
 from slipway.store.schema.core import audit_events
 from slipway.store.schema.governance import (
     approval_decisions,
@@ -87,3 +88,15 @@ def data_validation(conn: Connection, datasets: list[dict[str, Any]]) -> tuple[b
         if not details.get("passed"):
             return False, f"the latest data validation of {ref} failed"
     return True, "every training dataset version passed validation"
+
+
+def data_validations(conn: Connection, ref: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The validation verdicts recorded on dataset version ``ref`` (``NAME@N``), newest first: each
+    event's details with who recorded it (``actor``) and when (``ts``)."""
+    rows = conn.execute(
+        select(audit_events.c.details, audit_events.c.actor, audit_events.c.ts)
+        .where(audit_events.c.subject_kind == Subject.DATASET_VERSION.value, audit_events.c.subject_id == ref,
+               audit_events.c.action == Action.DATA_VALIDATION.value)
+        .order_by(audit_events.c.seq.desc()).limit(limit)
+    )
+    return [{**orjson.loads(r.details), "actor": r.actor, "ts": r.ts} for r in rows]

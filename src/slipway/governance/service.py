@@ -186,6 +186,10 @@ class GovernanceService:
         return self._backend.record_data_validation(
             f"{found.name}@{found.version}", report.ok, report.rows, anomalies, hash_bytes(schema_text.encode()))
 
+    def data_validations(self, dataset_version: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The validation verdicts recorded on a dataset version (``NAME@N``), newest first."""
+        return self._backend.data_validations(dataset_version, limit)
+
     # model cards -----------------------------------------------------------------------------
     def card(self, ref: str, format: str = "md") -> str:
         """The model card as Markdown (``md``), ``html`` or ``json`` text."""

@@ -34,6 +34,11 @@ class IdentityService:
     def list_users(self) -> list[User]:
         return self._backend.list_users()
 
+    def set_password(self, user: str, password: str) -> None:
+        """Set the password ``user`` signs in to the web UI with (admin only; stored as a salted
+        scrypt hash; 12 to 1,024 characters)."""
+        self._backend.set_password(user, password)
+
     def create_token(self, user: str, description: str = "", expires_in_days: float | None = None) -> IssuedToken:
         """A new API token for ``user``; the secret in ``.token`` is shown only this once."""
         return self._backend.create_token(user, description, expires_in_days)

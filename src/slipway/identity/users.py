@@ -21,6 +21,7 @@ from slipway.core.ids import new_id
 from slipway.core.names import check_name
 from slipway.core.records import record
 from slipway.identity.backend_keys import KeyEndpoints
+from slipway.identity.passwords import PasswordEndpoints
 from slipway.identity.revocations import access_changed
 from slipway.store.context import ServiceContext
 from slipway.store.database import Database
@@ -121,7 +122,7 @@ def authenticate(db: Database, token: str) -> Principal:
     return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind)
 
 
-class IdentityBackend(KeyEndpoints):
+class IdentityBackend(KeyEndpoints, PasswordEndpoints):
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 

@@ -58,7 +58,7 @@ from slipway.tracking.records import (
 )
 from slipway.tracking.rows import load_runs, row_to_experiment
 from slipway.tracking.search_runs import search
-from slipway.tracking.series import cached_metric_series
+from slipway.tracking.series import metric_series
 
 DEFAULT_EXPERIMENT = "Default"
 
@@ -287,7 +287,7 @@ class TrackingBackend:
         each step bucket when the series is longer (see :mod:`slipway.tracking.series`)."""
         with self.ctx.db.read() as conn:
             self._run_row(conn, run_id)
-            return cached_metric_series(conn, run_id, key, max_points, min_step, max_step)
+            return metric_series(conn, run_id, key, max_points, min_step, max_step)
 
     @endpoint("read")
     def count_metric_points(self, run_id: str) -> int:

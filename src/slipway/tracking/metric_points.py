@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from slipway.core.errors import InvalidInput
 from slipway.core.names import check_key
+from slipway.tracking.metric_buckets import upsert_buckets
 
 MetricPoint = Sequence[Any]  # (key, value, step, timestamp_ms); timestamp optional
 # A stored row, in the column order of the two statements below.
@@ -82,9 +83,11 @@ def _marks(conn: Connection, count: int) -> str:
 
 
 def insert_points(conn: Connection, rows: list[PointRow]) -> None:
-    """Append metric points (rows from :func:`metric_rows`) in ``conn``'s transaction."""
+    """Append metric points (rows from :func:`metric_rows`) in ``conn``'s transaction, and merge
+    them into the charts' summary (:mod:`slipway.tracking.metric_buckets`) in the same one."""
     if rows:
         conn.exec_driver_sql(f"INSERT INTO metrics {_COLUMNS} VALUES ({_marks(conn, 6)})", rows)
+        upsert_buckets(conn, rows)
 
 
 def upsert_latest(conn: Connection, rows: list[PointRow]) -> None:

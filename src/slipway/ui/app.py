@@ -17,13 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from slipway.core.errors import SlipwayError
 from slipway.core.settings import Settings
 from slipway.server.app import create_app as create_api
-from slipway.ui import pages_audit, pages_data, pages_models, pages_ops, pages_runs
+from slipway.ui import pages_audit, pages_data, pages_features, pages_models, pages_ops, pages_runs
 from slipway.ui.session import (
     SIGNIN_COOKIE,
     check_signin_nonce,
     read_form,
     set_cookie,
     sign_in,
+    sign_in_with_password,
     sign_out,
     signin_nonce,
 )
@@ -31,7 +32,7 @@ from slipway.ui.templating import render_page
 from slipway.ui.view import View, action
 
 STATIC = Path(__file__).parent / "static"
-PAGE_MODULES = (pages_runs, pages_models, pages_audit, pages_data, pages_ops)
+PAGE_MODULES = (pages_runs, pages_models, pages_audit, pages_data, pages_ops, pages_features)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -76,13 +77,16 @@ async def signin_submit(request: Request) -> Response:
     try:
         check_signin_nonce(request, form)
         response = RedirectResponse(next_page, status_code=303)
-        await run_in_threadpool(sign_in, request, response, form.get("token", ""))
+        if "user" in form:
+            await run_in_threadpool(sign_in_with_password, request, response, form["user"], form.get("password", ""))
+        else:
+            await run_in_threadpool(sign_in, request, response, form.get("token", ""))
     except SlipwayError as err:
         return _signin(request, str(err), err.http_status, next_page)
     return response
 
 
-def signout(_view: View, _form: dict[str, str]) -> Response:
+def signout(view: View, _form: dict[str, str]) -> Response:
     response = RedirectResponse("/signin", status_code=303)
-    sign_out(response)
+    sign_out(view.request, response)
     return response

@@ -1,16 +1,18 @@
-"""Datasets: versions, schema, the profile's per-column distributions, usage, and the diff of two
-versions."""
+"""Datasets: versions, schema, the profile's per-column distributions, usage, validation reports
+(with a button that validates the version against the stored schema, for users who may), and the
+diff of two versions."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from slipway.core.errors import NotFound
 from slipway.data.service import DataService
 from slipway.data.sketches import ColumnSketch
-from slipway.ui.view import View, page
+from slipway.ui.view import View, action, page
 
 BINS = 20
 
@@ -56,7 +58,22 @@ def version_page(view: View, name: str, version: int) -> Response:
         profiles[path] = {"rows": profile.rows, "columns": [
             (column, sketch.summary(), distribution(sketch)) for column, sketch in profile.columns.items()]}
     usage = view.backend("data").usage(name, version)
-    return view.render("dataset_version.html", v=record, profiles=profiles, usage=usage)
+    validations = view.backend("governance").data_validations(f"{name}@{version}") if view.has("governance") else []
+    try:
+        has_schema = view.backend("data").get_schema(name) is not None
+    except NotFound:
+        has_schema = False
+    may_validate = has_schema and view.has("governance") and (view.can("data.write") or view.can("governance.validate"))
+    return view.render("dataset_version.html", v=record, profiles=profiles, usage=usage, validations=validations,
+                       may_validate=may_validate)
+
+
+@action
+def validate(view: View, _form: dict[str, str], name: str, version: int) -> Response:
+    """Validate the version against its dataset's stored schema and record the verdict (the API's
+    ``governance.validate_dataset``: ``data.write`` or ``governance.validate``)."""
+    view.backend("governance").validate_dataset(f"{name}@{int(version)}")
+    return RedirectResponse(f"/datasets/{quote(name, safe='')}/{int(version)}#validation", status_code=303)
 
 
 @page
@@ -72,4 +89,5 @@ ROUTES = [
     ("/datasets/{name}", "GET", dataset_page),
     ("/datasets/{name}/diff", "GET", diff_page),
     ("/datasets/{name}/{version:int}", "GET", version_page),
+    ("/datasets/{name}/{version:int}/validate", "POST", validate),
 ]

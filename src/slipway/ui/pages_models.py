@@ -1,5 +1,6 @@
 """Models: the registry's models and versions, aliases and their history, governance state, the
-model card, fairness reports, and approvals with approve/reject for approvers.
+model card, fairness reports (the newest one per group), the evaluation (metrics, evaluation data,
+each requirement of the last policy check), and approvals with approve/reject for approvers.
 
 The approve and reject buttons are shown only to a user the API would let decide (the
 ``governance.approve`` permission, not the requester, not someone who already decided); the
@@ -60,8 +61,10 @@ def version_page(view: View, name: str, version: str) -> Response:
     model_version = registry.get_version(name, int(version))
     card: dict[str, Any] = orjson.loads(governance.card(ref, "json"))
     requests = [r for r in governance.list_requests(model=name, limit=100) if r.version == model_version.version]
+    fairness = governance.fairness_reports(ref)
+    newest = governance.fairness_report(ref, fairness[0].report_version) if fairness else None
     return view.render("version.html", mv=model_version, status=governance.status(ref), card=card,
-                       requests=requests, fairness=governance.fairness_reports(ref), markdown=markdown,
+                       requests=requests, fairness=fairness, fairness_detail=newest, markdown=markdown,
                        may_decide=may_decide)
 
 

@@ -1,6 +1,7 @@
-"""Operations: deployments (variants, the live split, every canary decision with its numbers),
-pipeline runs (the step graph with each step's status, cache hits, retries and logs) and
-monitoring (monitors, alerts with acknowledge/resolve for users who may change them)."""
+"""Operations: deployments (variants, the live split, shadow comparisons, A/B outcomes on labelled
+requests, every canary decision with its numbers), pipeline runs (the step graph with each step's
+status, cache hits, retries and logs) and monitoring (monitors with their runs and each check's
+report, alerts with acknowledge/resolve for users who may change them)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from urllib.parse import quote
 from fastapi.responses import RedirectResponse, Response
 
 from slipway.core.errors import NotFound
+from slipway.deploy.outcomes import outcome_metrics
+from slipway.deploy.service import DeployService
 from slipway.ui.graph_layout import GraphEdge, GraphNode, layout
 from slipway.ui.view import View, action, page
 
@@ -23,7 +26,12 @@ def deployments_page(view: View) -> Response:
 @page
 def deployment_page(view: View, name: str) -> Response:
     deploy = view.backend("deploy")
-    return view.render("deployment.html", status=deploy.status(name), history=deploy.history(name, 200))
+    status = deploy.status(name)
+    # Outcomes join the payload log with late labels; without a label there is nothing to read.
+    labels = deploy.feedback(name)
+    outcomes = outcome_metrics(DeployService(view).payload_log(name), labels) if labels else {}
+    return view.render("deployment.html", status=status, history=deploy.history(name, 200), outcomes=outcomes,
+                       labelled=len(labels))
 
 
 @page
@@ -60,13 +68,24 @@ def monitoring_page(view: View) -> Response:
     monitoring = view.backend("monitoring")
     state = view.request.query_params.get("state") or None
     return view.render("monitoring.html", monitors=monitoring.list_monitors(),
-                       alerts=monitoring.list_alerts(state=state), state=state or "")
+                       alerts=monitoring.list_alerts(state=state), state=state or "", back="/monitoring")
+
+
+@page
+def monitor_page(view: View, name: str) -> Response:
+    """One monitor: its spec, its runs (newest first) with each check's report, and its alerts."""
+    monitoring = view.backend("monitoring")
+    monitor = monitoring.get(name)
+    return view.render("monitor.html", monitor=monitor, runs=monitoring.runs(name, 50),
+                       alerts=monitoring.list_alerts(monitor=name), back=f"/monitoring/{quote(name, safe='')}")
 
 
 @action
 def alert_state(view: View, form: dict[str, str], alert_id: str) -> Response:
     view.backend("monitoring").set_alert_state(alert_id, form.get("state", ""), form.get("note", ""))
-    return RedirectResponse("/monitoring", status_code=303)
+    back = form.get("back", "")
+    local = back.startswith("/monitoring") and not back.startswith("//") and "\\" not in back
+    return RedirectResponse(back if local else "/monitoring", status_code=303)
 
 
 ROUTES = [
@@ -76,5 +95,6 @@ ROUTES = [
     ("/pipelines/runs/{run_id}", "GET", pipeline_run_page),
     ("/pipelines/runs/{run_id}/logs/{step_key}", "GET", step_logs),
     ("/monitoring", "GET", monitoring_page),
+    ("/monitoring/{name}", "GET", monitor_page),
     ("/alerts/{alert_id}/state", "POST", alert_state),
 ]

@@ -1,6 +1,8 @@
 """Sign-in, the session cookie and CSRF protection of the web UI.
 
-A user signs in with a Slipway token. The session cookie carries that token (HttpOnly, so page
+A user signs in with a Slipway token, or with a user name and password when an admin set one
+(:mod:`slipway.identity.passwords`: that sign-in mints a token which expires with the session and
+is revoked at sign-out). The session cookie carries that token (HttpOnly, so page
 scripts cannot read it; SameSite=Strict, so other sites' pages cannot send it; Secure when the
 request came over TLS) and every request is authenticated by the server's own
 :class:`~slipway.identity.authenticator.Authenticator`: a revoked token or a disabled user is
@@ -25,6 +27,7 @@ from fastapi.responses import Response
 from slipway.core.auth import Principal
 from slipway.core.errors import PermissionDenied, Unauthenticated
 from slipway.identity.authenticator import Authenticator
+from slipway.identity.passwords import end_session, open_password_session
 
 SESSION_COOKIE = "slipway_session"
 SIGNIN_COOKIE = "slipway_signin"
@@ -105,5 +108,22 @@ def sign_in(request: Request, response: Response, token: str) -> Principal:
     return principal
 
 
-def sign_out(response: Response) -> None:
+def sign_in_with_password(request: Request, response: Response, user: str, password: str) -> None:
+    """Check ``user``'s password and start a session with a token minted for it.
+
+    Raises:
+        Unauthenticated: unknown user, no password set, disabled, or a wrong password (one message).
+    """
+    if not user.strip() or not password:
+        raise Unauthenticated("give your user name and password")
+    token = open_password_session(request.app.state.transport.ctx, user.strip(), password)
+    set_cookie(request, response, SESSION_COOKIE, token, SESSION_SECONDS)
+    response.delete_cookie(SIGNIN_COOKIE, path="/")
+
+
+def sign_out(request: Request, response: Response) -> None:
+    """End the session: the cookie is cleared and a password session's token revoked."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        end_session(request.app.state.transport.ctx, token)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -53,11 +53,21 @@ def duration(ms: int | None) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def duration_s(seconds: int | None) -> str:
+    """A TTL in seconds, in the largest whole unit (``2 d``, ``36 h``, ``90 s``)."""
+    if seconds is None:
+        return ""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(when=when, number=number, duration=duration)
+    env.filters.update(when=when, number=number, duration=duration, duration_s=duration_s)
     return env
 
 

@@ -55,6 +55,7 @@ users = Table(
     Column("email", String(300), nullable=True),
     Column("disabled", Boolean, nullable=False, default=False),
     ms_column("created_ms"),
+    Column("password_hash", String(200), nullable=True),  # scrypt, for the web UI (identity/passwords.py)
 )
 
 api_tokens = Table(

@@ -104,6 +104,27 @@ latest_metrics = Table(
     Index("ix_latest_metrics_top", "key", "is_nan", "value", "run_id"),
 )
 
+# A summary of each metric series, kept by every write of points in the same transaction
+# (slipway.tracking.metric_buckets): for each power-of-16 width, each step bucket's point count,
+# first and last step, smallest and largest value and earliest and latest time (NaN points left
+# out). A chart reads a few thousand of these rows instead of a million points.
+metric_buckets = Table(
+    "metric_buckets",
+    metadata,
+    Column("run_id", ID, ForeignKey("runs.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("width", BigInteger, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),  # floor(step / width)
+    Column("points", BigInteger, nullable=False),
+    Column("first_step", BigInteger, nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("min_value", Float, nullable=False),
+    Column("max_value", Float, nullable=False),
+    ms_column("first_ts"),
+    ms_column("last_ts"),
+    sqlite_with_rowid=False,  # rows of a series lie together in key order: a range is one sequential read
+)
+
 run_artifacts = Table(
     "run_artifacts",
     metadata,
