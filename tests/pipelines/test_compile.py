@@ -231,7 +231,7 @@ def test_failed_step_is_retried_by_the_orchestrator_and_skips_downstream(cli: Cl
     assert cli("pipelines", "run-step", ref, "flaky", "--run-id", run_id)[0] == 1
     assert cli("pipelines", "run-step", ref, "after", "--run-id", run_id)[0] == 2  # upstream not finished: refused
     assert cli("pipelines", "run-step", ref, "flaky", "--run-id", run_id)[0] == 1
-    _, codes = _execute_argo(cli, doc, tmp_path, only=set(), run_id=run_id)
+    _execute_argo(cli, doc, tmp_path, only=set(), run_id=run_id)
     code, out, _ = cli("pipelines", "show", run_id, "--json")
     run = json.loads(out)
     steps = {s["key"]: s for s in run["steps"]}
@@ -265,3 +265,9 @@ def test_a_stopped_workflow_ends_its_run_failed(cli: Cli, tmp_path: Path) -> Non
     steps = {s["key"]: s["status"] for s in run["steps"]}
     assert run["status"] == "FAILED" and "never ran" in run["error"]
     assert steps == {"square[0]": "SUCCEEDED", "square[1]": "SKIPPED", "total": "SKIPPED"}
+    # Resumed here (in-process by default): the step that ran in its container is reused.
+    code, out, err = cli("pipelines", "resume", run_id, "--json")
+    assert code == 0, err
+    resumed = json.loads(out)
+    assert resumed["status"] == "SUCCEEDED" and resumed["runner"] == "inprocess"
+    assert {s["key"]: s["status"] for s in resumed["steps"]}["square[0]"] == "CACHED"

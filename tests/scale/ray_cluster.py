@@ -2,7 +2,7 @@
 ``ray start --block`` process of its own.
 
 Every node has its own temporary folder (``--temp-dir``: its sockets, logs and object spill) and
-ports chosen free on loopback, so it never meets another Ray on this machine. ``--block`` keeps
+ports chosen free, so it never meets another Ray on this machine. ``--block`` keeps
 the node's processes (GCS, raylet, its workers) as children of the ``ray start`` process, which
 runs in a session of its own: killing that process group is killing the node (what a lost
 machine looks like to Ray), and stopping the cluster stops exactly these processes. ``ray stop``
@@ -94,7 +94,7 @@ def _start(name: str, args: list[str], root: Path) -> Node:
     env = {**os.environ, **ENV}
     with log.open("wb") as out:
         process = subprocess.Popen([RAY, "start", "--block", "--disable-usage-stats", "--include-dashboard=false",
-                                    f"--temp-dir={temp_dir}", "--node-ip-address=127.0.0.1", *args, *_ports()],
+                                    f"--temp-dir={temp_dir}", *args, *_ports()],
                                    stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return Node(name, process, temp_dir, log)
 

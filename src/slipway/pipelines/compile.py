@@ -26,7 +26,7 @@ What maps to what:
   container without running), so KFP's own cache is switched off on every task (it keys on task
   inputs, i.e. the run id, and would never be right) and Argo memoization is not used;
 - retries: a step's ``retries`` and ``backoff`` become the task's retry policy
-  (``backoff × 2^(attempt-1)``); each container makes one attempt and records it, so a pod lost
+  (``backoff * 2^(attempt-1)``); each container makes one attempt and records it, so a pod lost
   with its node is retried too; ``timeout`` is enforced in the container and, with a margin, by
   Argo's ``activeDeadlineSeconds``;
 - conditions: a step whose ``when=`` does not hold, or whose upstream failed or was skipped,

@@ -69,7 +69,8 @@ class PipelineService(SchedulesMixin):
         graph = pipe.build(old.params)
         reuse: Reuse = {s.key: (s.cache_key, s.outputs, run_id) for s in old.steps
                         if s.status in ("SUCCEEDED", "CACHED") and s.cache_key and s.outputs}
-        runner_obj, runner_name = _runner(runner or old.runner)
+        # A run Kubeflow or Argo drove resumes here, in-process, unless told otherwise.
+        runner_obj, runner_name = _runner(runner or ("inprocess" if old.runner in ("kubeflow", "argo") else old.runner))
         run = self._backend.create_run(pipe.name, old.source, runner_name, graph.params, _plan(graph),
                                        {"kind": "resume", "run": run_id}, run_id)
         return self._execute(graph, run, runner_obj, reuse=reuse, close=not hasattr(runner, "submit"))
