@@ -3,7 +3,8 @@
 
 Every node has its own temporary folder (``--temp-dir``: its sockets, logs and object spill) and
 ports chosen free, so it never meets another Ray on this machine. ``--block`` keeps
-the node's processes (GCS, raylet, its workers) as children of the ``ray start`` process, which
+the node's processes (GCS, raylet, its workers) as children of the ``ray start`` process (Ray's
+own command, started through :mod:`tests.scale.ray_node` to wait longer for a slow node), which
 runs in a session of its own: killing that process group is killing the node (what a lost
 machine looks like to Ray), and stopping the cluster stops exactly these processes. ``ray stop``
 is not used: it stops every Ray of the user on the machine, other sessions' included.
@@ -17,7 +18,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,9 +28,12 @@ from typing import Any
 
 from tests.support import free_port
 
-RAY = str(Path(sys.executable).with_name("ray"))
-# Ray 2.60 asks for token authentication unless told otherwise; the cluster is loopback-only.
-ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_enable_open_telemetry": "0"}
+ROOT = Path(__file__).resolve().parents[2]
+# `ray start`, patient with a slow machine (tests/scale/ray_node.py).
+RAY_START = [sys.executable, "-m", "tests.scale.ray_node", "start"]
+# Ray 2.60 asks for token authentication unless told otherwise; the cluster is this machine's
+# only. The raylet waits for its agents' ports longer than its default (a busy machine).
+ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_agent_register_timeout_ms": "300000"}
 START_TIMEOUT_S = 180.0
 
 
@@ -82,20 +85,14 @@ def _ports() -> list[str]:
     return [*args, f"--min-worker-port={base}", f"--max-worker-port={base + 199}"]
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(2.0)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def _start(name: str, args: list[str], root: Path) -> Node:
     temp_dir = Path(tempfile.mkdtemp(prefix=f"r{name[:1]}", dir="/tmp"))  # short: Ray's socket paths are limited
     log = root / f"{name}.log"
     env = {**os.environ, **ENV}
     with log.open("wb") as out:
-        process = subprocess.Popen([RAY, "start", "--block", "--disable-usage-stats", "--include-dashboard=false",
+        process = subprocess.Popen([*RAY_START, "--block", "--disable-usage-stats", "--include-dashboard=false",
                                     f"--temp-dir={temp_dir}", *args, *_ports()],
-                                   stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                                   stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT)
     return Node(name, process, temp_dir, log)
 
 
@@ -119,6 +116,23 @@ def _wait_for_nodes(count: int, nodes: list[Node]) -> None:
     raise TimeoutError(f"the Ray cluster did not have {count} nodes after {START_TIMEOUT_S:.0f} s")
 
 
+def _start_node(name: str, args: Any, root: Path, attempts: int = 3) -> Node:
+    """A node started and registered (``ray start`` says "Ray runtime started."). Ray gives a
+    node's raylet a fixed 30 s to register, which a busy two-core machine can miss: a node that
+    gave up is started again (fresh ports and folder) rather than failing the test."""
+    for attempt in range(attempts):
+        node = _start(name, args(), root)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and node.process.poll() is None:
+            if b"Ray runtime started." in node.log.read_bytes():
+                return node
+            time.sleep(1.0)
+        node.stop()
+        shutil.rmtree(node.temp_dir, ignore_errors=True)
+        node.log.rename(node.log.with_suffix(f".{attempt}.log"))
+    raise RuntimeError(f"ray node {name} did not start in {attempts} attempts:\n{node.log.with_suffix(f'.{attempt}.log').read_text()[-3000:]}")
+
+
 @contextlib.contextmanager
 def ray_cluster(root: Path, workers: int = 2) -> Iterator[Cluster]:
     """A head (``--num-cpus=1``) and ``workers`` worker nodes of one CPU each, this process
@@ -130,24 +144,22 @@ def ray_cluster(root: Path, workers: int = 2) -> Iterator[Cluster]:
     if ray.is_initialized():
         ray.shutdown()
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     nodes: list[Node] = []
+    ports: list[int] = []
+
+    def head_args() -> list[str]:
+        ports[:] = [free_port()]
+        return ["--head", f"--port={ports[0]}", "--num-cpus=1", '--resources={"slipway_head": 1}']
+
     try:
-        head = _start("head", ["--head", f"--port={port}", "--num-cpus=1",
-                               '--resources={"slipway_head": 1}'], root)
+        head = _start_node("head", head_args, root)
         nodes.append(head)
-        address = f"127.0.0.1:{port}"
-        # The GCS must listen before the driver and the workers join.
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _listening(port):
-            if head.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the Ray head did not come up:\n{head.log.read_text()[-3000:]}")
-            time.sleep(1.0)
+        address = f"127.0.0.1:{ports[0]}"
         ray.init(address=address, log_to_driver=False, include_dashboard=False)
         for index in range(workers):
             name = f"worker{index + 1}"
-            nodes.append(_start(name, [f"--address={address}", "--num-cpus=1",
-                                       f'--resources={{"slipway_{name}": 1}}'], root))
+            nodes.append(_start_node(name, lambda name=name: [f"--address={address}", "--num-cpus=1",
+                                                              f'--resources={{"slipway_{name}": 1}}'], root))
         _wait_for_nodes(1 + workers, nodes)
         yield Cluster(address, head, nodes[1:], root)
     finally:
