@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RAY_START = [sys.executable, "-m", "tests.scale.ray_node", "start"]
 # Ray 2.60 asks for token authentication unless told otherwise; the cluster is this machine's
 # only. The raylet waits for its agents' ports longer than its default (a busy machine).
-ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_agent_register_timeout_ms": "300000"}
+ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_agent_register_timeout_ms": "300000",
+       "RAY_raylet_start_wait_time_s": "300", "PYTHONUNBUFFERED": "1"}
 START_TIMEOUT_S = 180.0
 
 
@@ -116,14 +117,22 @@ def _wait_for_nodes(count: int, nodes: list[Node]) -> None:
     raise TimeoutError(f"the Ray cluster did not have {count} nodes after {START_TIMEOUT_S:.0f} s")
 
 
-def _start_node(name: str, args: Any, root: Path, attempts: int = 3) -> Node:
-    """A node started and registered (``ray start`` says "Ray runtime started."). Ray gives a
-    node's raylet a fixed 30 s to register, which a busy two-core machine can miss: a node that
-    gave up is started again (fresh ports and folder) rather than failing the test."""
+def _raylet_aborted(node: Node) -> bool:
+    """Whether the node's raylet gave up: it waits a fixed 15 s for its agents to write their port
+    files, and a busy two-core machine's agents can take longer to import."""
+    return any(b"] (raylet) " in line and b" C " in line
+               for log in node.temp_dir.glob("session_*/logs/raylet.out") for line in log.read_bytes().splitlines())
+
+
+def _start_node(name: str, args: Any, root: Path, attempts: int = 8) -> Node:
+    """A node started and registered (``ray start`` says "Ray runtime started."). Ray's start-up
+    has fixed waits that a busy two-core machine can miss (the node's registration, the raylet's
+    wait for its agents): a node that gave up is started again (fresh ports and folder; the
+    imports are warm by then) rather than failing the test."""
     for attempt in range(attempts):
         node = _start(name, args(), root)
         deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline and node.process.poll() is None:
+        while time.monotonic() < deadline and node.process.poll() is None and not _raylet_aborted(node):
             if b"Ray runtime started." in node.log.read_bytes():
                 return node
             time.sleep(1.0)
