@@ -86,14 +86,22 @@ def _ports() -> list[str]:
     return [*args, f"--min-worker-port={base}", f"--max-worker-port={base + 199}"]
 
 
+def _boost() -> None:
+    # The node starts at a higher priority, so its agents import within the raylet's fixed wait
+    # on a busy machine; _start_node puts the whole node back to normal once it is up.
+    with contextlib.suppress(OSError):
+        os.nice(-10)
+
+
 def _start(name: str, args: list[str], root: Path) -> Node:
     temp_dir = Path(tempfile.mkdtemp(prefix=f"r{name[:1]}", dir="/tmp"))  # short: Ray's socket paths are limited
     log = root / f"{name}.log"
     env = {**os.environ, **ENV}
     with log.open("wb") as out:
-        process = subprocess.Popen([*RAY_START, "--block", "--disable-usage-stats", "--include-dashboard=false",
+        process = subprocess.Popen([*RAY_START, "--block", "--disable-usage-stats",
                                     f"--temp-dir={temp_dir}", *args, *_ports()],
-                                   stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT)
+                                   stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True, cwd=ROOT,
+                                   preexec_fn=_boost)
     return Node(name, process, temp_dir, log)
 
 
@@ -127,13 +135,15 @@ def _raylet_aborted(node: Node) -> bool:
 def _start_node(name: str, args: Any, root: Path, attempts: int = 8) -> Node:
     """A node started and registered (``ray start`` says "Ray runtime started."). Ray's start-up
     has fixed waits that a busy two-core machine can miss (the node's registration, the raylet's
-    wait for its agents): a node that gave up is started again (fresh ports and folder; the
-    imports are warm by then) rather than failing the test."""
+    15 s wait for its agents): the node starts at a higher CPU priority (back to normal once up),
+    and a node that gave up anyway is started again (fresh ports and folder)."""
     for attempt in range(attempts):
         node = _start(name, args(), root)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and node.process.poll() is None and not _raylet_aborted(node):
             if b"Ray runtime started." in node.log.read_bytes():
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PGRP, node.process.pid, 0)
                 return node
             time.sleep(1.0)
         node.stop()
@@ -158,7 +168,7 @@ def ray_cluster(root: Path, workers: int = 2) -> Iterator[Cluster]:
 
     def head_args() -> list[str]:
         ports[:] = [free_port()]
-        return ["--head", f"--port={ports[0]}", "--num-cpus=1", '--resources={"slipway_head": 1}']
+        return ["--head", "--include-dashboard=false", f"--port={ports[0]}", "--num-cpus=1", '--resources={"slipway_head": 1}']
 
     try:
         head = _start_node("head", head_args, root)
