@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from slipway.cli.context import workspace
-from slipway.cli.output import JsonOption, console, print_json, show
+from slipway.cli.output import JsonOption, console, fail, print_json, show
 from slipway.cli.pipelines_schedules import ParamOption, RunnerOption, parse_params
 from slipway.cli.pipelines_schedules import register as register_schedules
 from slipway.core.clock import iso
@@ -106,6 +107,77 @@ def logs(run_id: str, step: str = typer.Option(None, "--step", "-s", help="Only 
 def cancel(run_id: str, as_json: bool = JsonOption) -> None:
     """Cancel a queued or running pipeline run (a running one stops at its next step boundary)."""
     _show_run(workspace().pipelines.cancel(run_id), as_json)
+
+
+@app.command("compile")
+def compile_pipeline(
+    ref: str = typer.Argument(..., help="path/to/file.py:pipeline_name or package.module:pipeline_name"),
+    target: str = typer.Option(..., "--target", "-t", help="kubeflow (a KFP v2 pipeline spec) or argo (a Workflow)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the YAML here (default: standard output)."),
+    param: list[str] = ParamOption,
+    image: str = typer.Option(None, "--image", help="The image the steps run in (default: the platform image "
+                              "`slipway build` makes; give a model's image for steps that need its packages)."),
+) -> None:
+    """Compile a pipeline for Kubeflow Pipelines or Argo Workflows: each step runs in a container
+    with `slipway pipelines run-step`; the source is stored so the containers load it."""
+    from slipway.deploy.image import image_name, image_requirements
+
+    text = workspace().pipelines.compile(ref, target, parse_params(param),
+                                         image=image or image_name(image_requirements([])))
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(output)
+    console.print(f"wrote {output} ({target})", highlight=False)
+
+
+@app.command("run-step")
+def run_step(
+    ref: str = typer.Argument(..., help="The pipeline (a stored reference in compiled specs)."),
+    step: str = typer.Argument(None, help="The step key to execute (omit with --start or --finish)."),
+    run_id: str = typer.Option(None, "--run-id", help="The pipeline run (from --start)."),
+    start: bool = typer.Option(False, "--start", help="Record a new run for the orchestrator and print its id."),
+    finish: bool = typer.Option(False, "--finish", help="End the run: SUCCEEDED, or FAILED if a step failed."),
+    runner: str = typer.Option("kubeflow", "--runner", help="With --start: kubeflow or argo."),
+    run_id_file: Path = typer.Option(None, "--run-id-file", help="With --start: also write the run id here."),
+    param: list[str] = ParamOption,
+) -> None:
+    """Internal: what the containers of a compiled pipeline run (one step of a run per call).
+    Exits 1 when the step failed (the orchestrator retries it if the step has retries left)."""
+    ws = workspace()
+    if start:
+        if step is not None or run_id is not None:
+            fail("--start takes the pipeline and its parameters, not a step or --run-id")
+        run = ws.pipelines.start_external(ref, parse_params(param), runner=runner)
+        if run_id_file is not None:
+            run_id_file.parent.mkdir(parents=True, exist_ok=True)
+            run_id_file.write_text(run.id, encoding="utf-8")
+        sys.stdout.write(run.id + "\n")
+        return
+    if run_id is None:
+        fail("--run-id is required (the id --start printed)")
+    if param:
+        fail("-p goes with --start; a step reads the run's parameters")
+    if finish:
+        if not run_id:
+            console.print("no pipeline run to finish (its start failed)", highlight=False)
+            return
+        if step is not None:
+            fail("--finish takes no step")
+        ended = ws.pipelines.finish_external(run_id)
+        console.print(f"pipeline run {ended.id}: {ended.status}" + (f" ({ended.error})" if ended.error else ""),
+                      highlight=False)
+        return  # the run's status is recorded; the exit handler itself succeeded
+    if step is None:
+        fail("give the step to run, or --start / --finish")
+    recorded = ws.pipelines.run_step(run_id, step)
+    console.print(f"step {recorded.key} of pipeline run {run_id}: {recorded.status}"
+                  + (f" (attempt {recorded.attempts}: {recorded.error})" if recorded.error else ""), highlight=False)
+    if recorded.status not in ("SUCCEEDED", "CACHED", "SKIPPED"):
+        sys.exit(1)
 
 
 register_schedules(app)

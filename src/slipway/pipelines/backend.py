@@ -28,7 +28,10 @@ from slipway.store.edges import add_edge
 from slipway.store.schema.pipelines import pipeline_cache, pipeline_runs, pipeline_step_runs
 from slipway.store.upsert import upsert
 
-RUNNERS = ("inprocess", "process", "ray")
+RUNNERS = ("inprocess", "process", "ray", "kubeflow", "argo")
+# Runs orchestrated outside Slipway (a compiled Kubeflow or Argo pipeline): each step is its own
+# pod, so no process beats for the run between steps and liveness is the orchestrator's business.
+EXTERNAL_RUNNERS = ("kubeflow", "argo")
 
 
 def check_runner(runner: str) -> str:

@@ -76,8 +76,11 @@ class LivenessMixin(ABC):
         resume waits until ``now`` (the caller's clock) plus a backoff. Returns the runs queued."""
         _check_ms(stale_before_ms, "stale_before_ms")
         now = _check_ms(now, "now") if now is not None else now_ms()
+        # A run a compiled Kubeflow or Argo pipeline drives has no process beating between its
+        # step pods: the orchestrator, not the heartbeat, says whether it is alive.
         query = select(pipeline_runs.c.id).where(pipeline_runs.c.status == "RUNNING",
-                                                 pipeline_runs.c.heartbeat_ms < stale_before_ms)
+                                                 pipeline_runs.c.heartbeat_ms < stale_before_ms,
+                                                 pipeline_runs.c.runner.not_in(("kubeflow", "argo")))
         if run_id is not None:
             query = query.where(pipeline_runs.c.id == run_id)
         with self.ctx.db.read() as conn:

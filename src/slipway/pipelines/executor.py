@@ -16,7 +16,7 @@ from typing import Any
 
 from slipway.core.activity import ConsumedDataset, StepActivity, recording
 from slipway.core.clock import now_ms
-from slipway.core.errors import Conflict, SlipwayError
+from slipway.core.errors import Conflict, NotFound, SlipwayError
 from slipway.pipelines.artifacts import Artifacts
 from slipway.pipelines.cache import compute_key
 from slipway.pipelines.context import StepContext
@@ -28,6 +28,7 @@ from slipway.pipelines.runners.task import execute_task
 from slipway.pipelines.serializers import split_outputs
 
 WAITING = ("PENDING", "RUNNING", "RETRYING")
+FINAL = ("SUCCEEDED", "CACHED", "FAILED", "SKIPPED")
 # Step changes are committed in groups at most this often (and always at the end of a run).
 FLUSH_INTERVAL_S = 0.2
 HEARTBEAT_S = 5.0
@@ -78,6 +79,8 @@ class Executor:
         self._calls: dict[str, Call] = {}  # node key -> its arguments, dataset parameters pinned
         self._pinned: dict[str, list[ConsumedDataset]] = {}  # node key -> the versions it pinned itself
         self._read: dict[str, tuple[ConsumedDataset, ...]] = {}  # node key -> everything it read, upstream too
+        self.external = False  # one step of a run an outside orchestrator drives (execute_step)
+        self._attempt_offset = 0  # attempts earlier pods made at that step
 
     # -- the loop ------------------------------------------------------------------------------
     def execute(self) -> PipelineRun:
@@ -107,6 +110,62 @@ class Executor:
         if self.failures:
             return self._finish("FAILED", "; ".join(self.failures))
         return self._finish("SUCCEEDED", None)
+
+    def execute_step(self, key: str, recorded: PipelineRun) -> str:
+        """Execute the one step ``key`` of ``recorded``, a run whose other steps ran (or run) in
+        other processes: a compiled Kubeflow or Argo pipeline runs each step in its own pod with
+        ``slipway pipelines run-step``. Upstream steps must have finished; their recorded outputs
+        are its inputs. One attempt per call: a failed attempt within the step's ``retries`` is
+        recorded and left to the orchestrator to retry (its retry policy is the step's). Returns
+        the step's status afterwards (``RUNNING`` when a retry is due)."""
+        node = self.graph.nodes.get(key)
+        if node is None:
+            raise NotFound(f"pipeline {self.graph.pipeline!r} has no step {key!r}; it has {list(self.graph.nodes)}")
+        steps = {s.key: s for s in recorded.steps}
+        for other in recorded.steps:
+            self.state[other.key] = other.status
+            if other.outputs:
+                self.artifacts.outputs[other.key] = other.outputs
+        mine = steps.get(key)
+        if mine is not None and mine.status in ("SUCCEEDED", "CACHED", "SKIPPED"):
+            return mine.status  # done already (a retried pod whose step had finished): nothing to do again
+        waiting = [u for u in node.upstream if self.state.get(u) not in FINAL]
+        if waiting:
+            raise Conflict(f"step {key!r} of pipeline run {self.run_id} waits for {waiting}, which have not finished")
+        self._seed_reads(node, steps)
+        self.state[key] = "PENDING"
+        self.external = True
+        if mine is not None and mine.attempts and mine.status in ("RUNNING", "FAILED"):
+            self._attempt_offset = mine.attempts
+            self._attempt_errors[key] = list(mine.details.get("attempt_errors", []))
+        try:
+            blocked = [u for u in node.upstream if self.state[u] in ("FAILED", "SKIPPED")]
+            if blocked:
+                self._skip(node, f"upstream step {blocked[0]!r} {self.state[blocked[0]].lower()}")
+            elif node.when is not None and not condition_holds(self.artifacts.resolve(node.when)):
+                value = self.artifacts.resolve(node.when)
+                self._skip(node, _why_not(node, value), {"condition": _describe(value)})
+            else:
+                self._decide(node)
+            self._flush(force=True)
+        finally:
+            self.artifacts.close()
+        return self.state[key]
+
+    def _seed_reads(self, node: Node, steps: dict[str, Any]) -> None:
+        """What the upstream steps read, from their records (they ran in other processes)."""
+        data = self._data()
+        for upstream in node.upstream:
+            refs = (steps[upstream].details or {}).get("datasets", []) if upstream in steps else []
+            read = []
+            for ref in refs:
+                try:
+                    version = data.get_version(ref) if data is not None else None
+                except SlipwayError:
+                    version = None
+                if version is not None:
+                    read.append(ConsumedDataset(version.name, version.version, version.digest))
+            self._read[upstream] = tuple(read)
 
     def _heartbeat(self, stop: threading.Event) -> None:
         # Tells schedulers this run's process is alive, so only a killed run is recovered; a run
@@ -281,6 +340,8 @@ class Executor:
     def _launch(self, node: Node, attempt: int, cache_key: str) -> None:
         if self._check_cancelled():
             return  # it stays PENDING; the loop stops and the cancelled run is returned
+        if self.external:
+            attempt += self._attempt_offset
         self.state[node.key] = "RUNNING"
         self._add(StepUpdate(node.key, "RUNNING", cache_key=cache_key, attempts=attempt,
                              start_ms=now_ms() if attempt == 1 else None))
@@ -343,6 +404,14 @@ class Executor:
             outputs = self.artifacts.store_encoded(result.encoded, values)
         if not result.ok:
             self._attempt_errors.setdefault(node.key, []).append(result.error or "failed")
+            if attempt <= step.retries and self.external:
+                # The orchestrator retries the pod (its retry policy is this step's): record the
+                # attempt so the next pod counts on from it.
+                self.state[node.key] = "RUNNING"
+                self._add(StepUpdate(node.key, "RUNNING", attempts=attempt, error=result.error,
+                                     traceback=result.traceback,
+                                     details={"attempt_errors": self._attempt_errors[node.key]}))
+                return
             if attempt <= step.retries:
                 delay = step.backoff * (2 ** (attempt - 1))
                 self.state[node.key] = "RETRYING"

@@ -17,7 +17,7 @@ from slipway.pipelines.dsl import Pipeline
 from slipway.pipelines.executor import STALE_AFTER_S, Executor, Reuse
 from slipway.pipelines.graph import Graph
 from slipway.pipelines.loader import pipeline_ref
-from slipway.pipelines.records import PipelineRun, StepPlan
+from slipway.pipelines.records import PipelineRun, StepPlan, StepRun, StepUpdate
 from slipway.pipelines.runners import Runner, make_runner
 from slipway.pipelines.service_schedules import SchedulesMixin
 from slipway.pipelines.sources import parse_stored
@@ -69,7 +69,8 @@ class PipelineService(SchedulesMixin):
         graph = pipe.build(old.params)
         reuse: Reuse = {s.key: (s.cache_key, s.outputs, run_id) for s in old.steps
                         if s.status in ("SUCCEEDED", "CACHED") and s.cache_key and s.outputs}
-        runner_obj, runner_name = _runner(runner or old.runner)
+        # A run Kubeflow or Argo drove resumes here, in-process, unless told otherwise.
+        runner_obj, runner_name = _runner(runner or ("inprocess" if old.runner in ("kubeflow", "argo") else old.runner))
         run = self._backend.create_run(pipe.name, old.source, runner_name, graph.params, _plan(graph),
                                        {"kind": "resume", "run": run_id}, run_id)
         return self._execute(graph, run, runner_obj, reuse=reuse, close=not hasattr(runner, "submit"))
@@ -125,6 +126,91 @@ class PipelineService(SchedulesMixin):
         finally:
             if close:
                 runner.close()
+
+    # -- runs a compiled Kubeflow or Argo pipeline drives -----------------------------------------
+    def compile(self, pipeline: Pipeline | str, target: str, params: dict[str, Any] | None = None, *,
+                image: str) -> str:
+        """``pipeline`` as a Kubeflow Pipelines v2 spec (``target="kubeflow"``, the ``kubeflow``
+        extra) or an Argo Workflow (``"argo"``), as YAML, whose containers run its steps in
+        ``image`` with ``slipway pipelines run-step``. Its source is stored first (as a schedule's
+        is), so the containers load it from the store; ``params`` become the spec's defaults.
+
+        Raises:
+            InvalidInput: an unknown target, a parameter that does not parse, a bad image.
+        """
+        from slipway.pipelines.compile import TARGETS, compile_spec
+
+        if target not in TARGETS:
+            raise InvalidInput(f"unknown compile target {target!r}; use one of {list(TARGETS)}")
+        ref, _, parsed = self._prepare(pipeline, params)
+        pipe = self._load(ref)
+        return compile_spec(pipe, pipe.build(parsed), ref, target, image)
+
+    def start_external(self, pipeline: Pipeline | str, params: dict[str, Any] | None = None, *,
+                       runner: str = "kubeflow") -> PipelineRun:
+        """Record a RUNNING run whose steps an outside orchestrator executes one by one with
+        :meth:`run_step` (the ``start`` task of a compiled pipeline). Its liveness is the
+        orchestrator's: the scheduler never fails it for a missing heartbeat."""
+        from slipway.pipelines.backend import EXTERNAL_RUNNERS
+
+        if runner not in EXTERNAL_RUNNERS:
+            raise InvalidInput(f"runner must be one of {list(EXTERNAL_RUNNERS)}, not {runner!r}")
+        pipe = self._load(pipeline) if isinstance(pipeline, str) else _check_pipeline(pipeline)
+        graph = pipe.build(params)
+        source = pipeline if isinstance(pipeline, str) else pipeline_ref(pipe)
+        return self._backend.create_run(pipe.name, source, runner, graph.params, _plan(graph),
+                                        {"kind": "orchestrated", "by": runner})
+
+    def run_step(self, run_id: str, step: str, *, pipeline: Pipeline | None = None) -> StepRun:
+        """Execute one step of a run :meth:`start_external` started, in this process, after its
+        upstream steps finished (anywhere); one attempt. Returns the step as recorded: SUCCEEDED,
+        CACHED, SKIPPED, FAILED, or RUNNING when the attempt failed and a retry is due.
+
+        Raises:
+            Conflict: the run is not RUNNING, or an upstream step has not finished.
+            NotFound: no such run or step.
+        """
+        run = self.get_run(run_id)
+        if run.status != "RUNNING":
+            raise Conflict(f"pipeline run {run_id} is {run.status}; its steps cannot run")
+        pipe = _check_pipeline(pipeline) if pipeline is not None else self._load(run.source)
+        graph = pipe.build(run.params)
+        executor = Executor(self._backend, Artifacts(self._host.blobs), graph, run, make_runner("inprocess"), self._host)
+        executor.execute_step(step, run)
+        return self.get_run(run_id).step(step)
+
+    def finish_external(self, run_id: str) -> PipelineRun:
+        """End a run an orchestrator drove (the exit handler of a compiled pipeline): steps the
+        orchestrator never started (below a failed step) become SKIPPED, steps left RUNNING (out
+        of retries, or stopped) FAILED, and the run ends FAILED if any step failed or never ran
+        (the workflow was stopped), else SUCCEEDED. A run that already ended is returned as it is."""
+        run = self.get_run(run_id)
+        if run.status != "RUNNING":
+            return run
+        updates: list[StepUpdate] = []
+        never: list[str] = []
+        state = {s.key: s.status for s in run.steps}
+        for s in run.steps:  # in DAG order, so a step's upstream is decided before it
+            if s.status == "RUNNING":
+                error = s.error or "the orchestrator stopped this step before it finished"
+                updates.append(StepUpdate(s.key, "FAILED", end_ms=self.clock(), error=error))
+                state[s.key] = "FAILED"
+            elif s.status == "PENDING":
+                blocked = [u for u in s.upstream if state.get(u) in ("FAILED", "SKIPPED")]
+                why = (f"upstream step {blocked[0]!r} {state[blocked[0]].lower()}" if blocked
+                       else "the orchestrator never ran this step (the workflow was stopped)")
+                if not blocked:
+                    never.append(s.key)
+                updates.append(StepUpdate(s.key, "SKIPPED", details={"skipped": why}))
+                state[s.key] = "SKIPPED"
+        if updates:
+            self._backend.update_steps(run_id, updates)
+        failures = [f"step {s.key!r} failed after {max(s.attempts, 1)} attempt(s): "
+                    f"{s.error or 'the orchestrator stopped this step before it finished'}"
+                    for s in run.steps if state[s.key] == "FAILED"]
+        if never:
+            failures.append(f"steps {never} never ran: the orchestrator stopped the workflow")
+        return self._backend.finish_run(run_id, "FAILED" if failures else "SUCCEEDED", "; ".join(failures) or None)
 
     # -- inspecting ----------------------------------------------------------------------------
     def get_run(self, run_id: str) -> PipelineRun:

@@ -1,7 +1,13 @@
 """Steps as Ray tasks (``--runner ray``; the ``ray`` extra).
 
-Uses the Ray instance this process is connected to, or starts a local one. A step that overruns
-its timeout is cancelled with ``ray.cancel(force=True)``, which kills the worker running it.
+Uses the Ray instance this process is connected to (a multi-node cluster: ``ray.init(address=…)``
+before the run, or ``RAY_ADDRESS``), or starts a local one. A step that overruns its timeout is
+cancelled with ``ray.cancel(force=True)``, which kills the worker running it.
+
+A task whose worker or node dies (a node lost, the OOM killer) is retried by Ray up to
+``max_retries`` times on the nodes left: a worker task only computes its outputs from its inputs
+(the driver stores and records them), so running it again is safe. Exceptions the step raises
+are not retried by Ray: those are the step's own ``retries``, recorded attempt by attempt.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ class RayRunner:
     name = "ray"
     parallel = True
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, max_retries: int = 3) -> None:
         try:
             import ray
         except ImportError as err:
@@ -33,7 +39,7 @@ class RayRunner:
         self._ray = ray
         if not ray.is_initialized():
             ray.init(address=address, num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
-        self._remote = ray.remote(_run_on_ray).options(max_retries=0, num_cpus=1)
+        self._remote = ray.remote(_run_on_ray).options(max_retries=max_retries, retry_exceptions=False, num_cpus=1)
 
     def submit(self, task: Task) -> Future[TaskResult]:
         ray = self._ray
