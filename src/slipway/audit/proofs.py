@@ -41,11 +41,23 @@ def prove(conn: Connection, event: str, checkpoint: dict[str, Any]) -> Inclusion
     size = int(checkpoint["tree_size"])
     if row.seq > size:
         raise NotFound(f"event {row.seq} is newer than the checkpoint (size {size}); publish a new checkpoint first")
+    leaves = checked_leaves(conn, checkpoint)
+    return InclusionProof(row.seq, size, proof_document(row, leaves, checkpoint))
+
+
+def checked_leaves(conn: Connection, checkpoint: dict[str, Any]) -> list[bytes]:
+    """The leaves of the tree ``checkpoint`` signs; Conflict unless they reproduce its root."""
+    size = int(checkpoint["tree_size"])
     leaves = leaves_up_to(conn, size)
     if tree_root(leaves).hex() != checkpoint["root_hash"]:
         raise Conflict(f"the ledger does not reproduce the root of the checkpoint of size {size}: it was rewritten; "
                        "run 'slipway audit verify'")
-    document = {
+    return leaves
+
+
+def proof_document(row: Any, leaves: list[bytes], checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The inclusion proof of the event ``row`` (an ``audit_events`` row) among ``leaves``."""
+    return {
         "format": PROOF_FORMAT,
         "event": {"seq": row.seq, "event_id": row.event_id, "ts": row.ts, "actor": row.actor, "action": row.action,
                   "subject_kind": row.subject_kind, "subject_id": row.subject_id, "details_json": row.details},
@@ -56,4 +68,3 @@ def prove(conn: Connection, event: str, checkpoint: dict[str, Any]) -> Inclusion
         "inclusion_path": [h.hex() for h in inclusion_path(leaves, row.seq - 1)],
         "checkpoint": {k: v for k, v in checkpoint.items() if k != "frontier"},
     }
-    return InclusionProof(row.seq, size, document)

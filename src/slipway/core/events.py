@@ -85,6 +85,7 @@ class Action(StrEnum):
     APPROVAL_APPROVE = "approval.approve"
     APPROVAL_REJECT = "approval.reject"
     APPROVAL_EXTERNAL_REF = "approval.external_ref"
+    APPROVAL_TICKET_REFUSED = "approval.ticket_refused"
     POLICY_SET = "policy.set"
     POLICY_CHECK = "policy.check"
     FAIRNESS_REPORT = "fairness.report"
