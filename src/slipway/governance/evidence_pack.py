@@ -109,7 +109,8 @@ def _verifier_files() -> dict[str, str]:
     core = importlib.resources.files("slipway.core")
     check = core.joinpath("evidence_check.py").read_text()
     transparency = core.joinpath("transparency.py").read_text()
-    return {"verify_pack.py": check.replace("from slipway.core.transparency import", "from transparency import"),
+    local = "sys.path.insert(0, str(Path(__file__).resolve().parent))  # the pack's copies\nfrom transparency import"
+    return {"verify_pack.py": check.replace("from slipway.core.transparency import", local),
             "transparency.py": transparency.replace("from slipway.core.merkle import", "from merkle import"),
             "merkle.py": core.joinpath("merkle.py").read_text()}
 
