@@ -102,7 +102,7 @@ def test_pack_is_complete_and_verifies_offline(audited, tmp_path: Path) -> None:
     assert check_pack(read_pack(zipped), public.read_bytes())["ok"]
     with pytest.raises(InvalidInput, match="already exists"):
         admin.governance.export_evidence(ref, out)
-    with pytest.raises(PermissionDenied, match="audit.read"):
+    with pytest.raises(PermissionDenied, match=r"audit\.read"):
         open_as("alice").governance.export_evidence(ref, tmp_path / "alice-pack")
     assert not (tmp_path / "alice-pack").exists()
 
