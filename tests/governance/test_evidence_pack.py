@@ -153,3 +153,20 @@ def test_tampering_with_an_event_in_the_pack_is_detected(audited, tmp_path: Path
     # A checkpoint signed by another key is refused when the auditor's key is given.
     other = generate_key(tmp_path / "other.pem")
     assert any("signed by key" in p for p in check_pack(read_pack(out), other.read_bytes())["problems"])
+
+
+def test_cli_export_and_verify_pack(audited, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    open_as, public = audited
+    _approved_and_deployed(open_as)
+    key = public.with_suffix("")
+    (tmp_path / "slipway.toml").write_text(f'[audit]\nsigning_key = "{key}"\npublic_key = "{public}"\n')
+    code, out, err = cli("governance", "export", "credit/1", str(tmp_path / "cli-pack.zip"))
+    assert code == 0 and "cli-pack.zip" in out, err
+    code, out, err = cli("audit", "verify-pack", str(tmp_path / "cli-pack.zip"), "--public-key", str(public))
+    assert code == 0 and "valid" in out, err
+    code, out, _ = cli("audit", "verify-pack", str(tmp_path / "cli-pack.zip"), "--json")
+    assert code == 0 and json.loads(out)["key"].startswith("the pack's copy")
+    code, _, err = cli("governance", "export", "credit/9", str(tmp_path / "nine"))
+    assert code == 2 and "credit" in err and not (tmp_path / "nine").exists()
+    code, _, err = cli("audit", "verify-pack", str(tmp_path / "nowhere"))
+    assert code == 2 and "nowhere" in err
