@@ -47,6 +47,7 @@ COMMANDS = {
     "quickstart": "slipway.cli.quickstart",
     "scheduler": "slipway.cli.scheduler",
     "diagnose": "slipway.cli.diagnose",
+    "apply": "slipway.cli.apply",
 }
 
 

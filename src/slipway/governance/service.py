@@ -227,6 +227,11 @@ class GovernanceService:
         approver's decision (needs ``[governance.servicenow] instance_url``)."""
         return self._backend.sync_tickets(request_id)
 
+    def record_platform_apply(self, folder: str, commit: str | None, dirty: bool,
+                              changes: list[dict[str, str]]) -> dict[str, Any]:
+        """Record a ``slipway apply`` of ``folder`` at Git ``commit`` in the audit ledger."""
+        return self._backend.record_platform_apply(folder, commit, dirty, changes)
+
     # evidence ---------------------------------------------------------------------------------
     def export_evidence(self, ref: str, out: str | Path) -> Path:
         """Write the evidence pack of ``ref`` to ``out``: a folder, or a zip when ``out`` ends in
