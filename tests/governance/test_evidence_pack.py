@@ -60,6 +60,8 @@ def _approved_and_deployed(open_as: Callable[[str], Workspace]) -> tuple[Workspa
     open_as("carol").governance.approve(request.id, "second pair of eyes")
     alice.governance.promote(ref, "champion")
     alice.serving.apply({"name": "credit-prod", "variants": [{"name": "stable", "model": "credit@champion"}]})
+    alice.monitoring.apply({"name": "credit-prod-watch", "watch": "deployment:credit-prod",
+                            "checks": [{"name": "quality", "type": "quality"}]})
     return admin, ref
 
 
@@ -84,10 +86,13 @@ def test_pack_is_complete_and_verifies_offline(audited, tmp_path: Path) -> None:
     assert history["deployments"] == ["credit-prod"]
     assert any(e["action"] == "deployment.apply" for e in history["events"])
 
+    (monitor,) = json.loads((out / "monitoring.json").read_text())["monitors"]
+    assert monitor["monitor"] == "credit-prod-watch" and monitor["watch"] == "deployment:credit-prod"
+
     events = [json.loads(line) for line in (out / "audit/events.jsonl").read_text().splitlines()]
     actions = {e["event"]["action"] for e in events}
     assert {"registry.register_version", "approval.request", "approval.approve", "registry.set_alias",
-            "deployment.apply", "fairness.report"} <= actions
+            "deployment.apply", "fairness.report", "monitor.apply"} <= actions
     verdict = check_pack(read_pack(out), public.read_bytes())
     assert verdict["ok"] and verdict["events"] == len(events), verdict["problems"]
 

@@ -13,6 +13,7 @@ EU AI Act (Articles 11, 12, 19) and SR 11-7.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.resources
 from typing import Any
 
@@ -39,6 +40,8 @@ from slipway.store.schema.core import audit_events
 from slipway.store.schema.governance import fairness_reports, policy_checks
 
 FORMAT = "slipway-evidence-pack/1"
+# Monitoring sits above governance: its part of the pack is named by path and imported when asked.
+MONITORING_EVIDENCE = "slipway.monitoring.evidence:monitoring_evidence"
 CARD_SECTIONS_OF_USE = ("intended_use", "out_of_scope_use", "limitations", "ethical_considerations",
                         "caveats_and_recommendations")
 
@@ -73,19 +76,25 @@ def _public_key_pem(ctx: ServiceContext) -> str | None:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def _events(conn: Connection, model: str, request_ids: list[str], deployments: list[str]) -> list[Any]:
+def _monitoring(conn: Connection, deployments: list[str]) -> list[dict[str, Any]]:
+    module, _, name = MONITORING_EVIDENCE.partition(":")
+    found: list[dict[str, Any]] = getattr(importlib.import_module(module), name)(conn, deployments)
+    return found
+
+
+def _events(conn: Connection, model: str, request_ids: list[str], deployments: list[str],
+            monitor_names: list[str]) -> list[Any]:
     """The ledger's events about the model: the model, its versions (alias moves included), its
-    approval requests, the deployments serving it, and monitors and alerts naming those."""
+    approval requests, the deployments serving it, and the monitors watching those."""
     c = audit_events.c
     wanted = or_(c.subject_id == model, c.subject_id.like(model.replace("%", r"\%").replace("_", r"\_") + "/%",
                                                           escape="\\"),
                  c.subject_id.in_(request_ids or [""]),
                  (c.subject_kind == "deployment") & c.subject_id.in_(deployments or [""]))
     rows = list(conn.execute(select(audit_events).where(wanted).order_by(c.seq)))
-    if deployments:
-        names = [f'"{d}"' for d in deployments]
-        others = conn.execute(select(audit_events).where(c.subject_kind.in_(("monitor", "alert"))).order_by(c.seq))
-        rows += [r for r in others if any(n in r.details for n in names)]
+    if monitor_names:
+        rows += list(conn.execute(select(audit_events).where(c.subject_kind == "monitor",
+                                                             c.subject_id.in_(monitor_names))))
     return sorted({r.seq: r for r in rows}.values(), key=lambda r: r.seq)
 
 
@@ -134,7 +143,8 @@ def build_pack(ctx: ServiceContext, conn: Connection, row: Any, prove: bool = Tr
     checks = conn.execute(select(policy_checks).where(policy_checks.c.model == model, policy_checks.c.version == number)
                           .order_by(policy_checks.c.created_ms)).all()
     moves = alias_moves(conn, model, 100_000)
-    events = _events(conn, model, [r.id for r in requests], deployments)
+    monitoring = _monitoring(conn, deployments)
+    events = _events(conn, model, [r.id for r in requests], deployments, [m["monitor"] for m in monitoring])
     if not events:
         raise InvalidInput(f"the audit ledger has no event about {subject}")
     proof_files: dict[str, str] = {}
@@ -173,7 +183,8 @@ def build_pack(ctx: ServiceContext, conn: Connection, row: Any, prove: bool = Tr
         "deployments.json": _json({"alias_moves": [{**m, "at": iso(m["at_ms"])} for m in reversed(moves)],
                                    "production_timeline": _production_timeline(moves), "deployments": deployments,
                                    "events": [_event(e) for e in events if e.subject_kind == "deployment"]}),
-        "monitoring.json": _json({"events": [_event(e) for e in events if e.subject_kind in ("monitor", "alert")]}),
+        "monitoring.json": _json({"monitors": monitoring,
+                                  "events": [_event(e) for e in events if e.subject_kind == "monitor"]}),
         **proof_files,
     }
     for report in reports:
