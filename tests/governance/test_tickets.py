@@ -170,3 +170,21 @@ def test_errors_are_named_and_a_failed_opening_is_retried_by_sync(ticketed) -> N
         client.get_change("0" * 32)
     with ServiceNowClient(conf) as client, pytest.raises(PermissionDenied, match="Data Policy Exception"):
         client.update_change(server.change("CHG0030001")["sys_id"], {"state": "3"})  # Assess -> Closed skips steps
+
+
+def test_cli_tickets_sync(ticketed, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    server, open_as = ticketed(cab=("carol",))
+    _, alice, ref = _setup(open_as)
+    request = alice.governance.request_approval(ref, "release")
+    code, _, err = cli("governance", "tickets", "sync")
+    assert code == 2 and "instance_url" in err  # no [governance.servicenow] in this folder's slipway.toml
+    (tmp_path / "slipway.toml").write_text(
+        f'[governance]\ndispatch_in_server = false\n[governance.servicenow]\ninstance_url = "{server.url}"\n'
+        'username = "slipway-integration"\npassword = "s3cret-pw"\n')
+    code, out, err = cli("governance", "tickets", "sync", "--json", "--every", "1", "--count", "2")
+    assert code == 0, err
+    polls = [json.loads(chunk) for chunk in out.replace("]\n[", "]\n\n[").split("\n\n")]
+    assert len(polls) == 2 and all(p[0]["outcome"] == "waiting" and p[0]["request_id"] == request.id for p in polls)
+    assert sum(1 for method, path, _ in server.requests if method == "GET" and path.endswith(request.external_ref)) == 2

@@ -173,12 +173,33 @@ def card_edit(ref: str, section: str = typer.Option(..., "--section"), text: str
 
 @tickets_app.command("sync")
 def tickets_sync(request_id: str = typer.Option(None, "--request", help="Only this approval request."),
+                 every: float = typer.Option(None, "--every", min=1.0, help="Keep polling every this many seconds "
+                                             "(a schedule; stop with Ctrl-C or SIGTERM)."),
+                 count: int = typer.Option(None, "--count", min=1, help="With --every: stop after this many polls."),
                  as_json: bool = JsonOption) -> None:
     """Open the change requests ticketed approval requests lack, and record each ticket's verdict as
-    its approver's decision (run it from cron, or let the signed callback trigger it)."""
-    results = workspace().governance.sync_tickets(request_id)
-    show(results, as_json, "change requests", ["request", "model", "ticket", "approval", "outcome", "detail"],
-         [(r.request_id, r.ref, r.ticket_number or "", r.ticket_approval or "", r.outcome, r.detail) for r in results])
+    its approver's decision (run it from cron or with --every, or let the signed callback trigger it)."""
+    import signal
+    import threading
+
+    governance = workspace().governance
+    stop = threading.Event()
+    if every:
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    done = 0
+    while True:
+        results = governance.sync_tickets(request_id)
+        done += 1
+        show(results, as_json, "change requests", ["request", "model", "ticket", "approval", "outcome", "detail"],
+             [(r.request_id, r.ref, r.ticket_number or "", r.ticket_approval or "", r.outcome, r.detail)
+              for r in results])
+        if not every or (count and done >= count):
+            return
+        try:
+            if stop.wait(every):
+                return
+        except KeyboardInterrupt:
+            return
 
 
 @app.command("export")
