@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from slipway.core.errors import NotFound, PermissionDenied
+from slipway.core.errors import Conflict, NotFound, PermissionDenied
 from slipway.webhooks.servicenow import sign_callback
 from slipway.webhooks.servicenow_api import ServiceNowClient
 from slipway.webhooks.settings import ServiceNowSettings
@@ -121,9 +121,11 @@ def test_a_ticket_approved_only_by_the_requester_does_not_count(ticketed) -> Non
     (blocked,) = open_as("servicenow").governance.sync_tickets()
     assert blocked.outcome == "blocked" and "requester" in blocked.detail
     assert admin.governance.status(ref).state == "pending_approval"
-    # Approvals given in Slipway alone do not replace the ticket's either.
-    open_as("carol").governance.approve(request.id, "looked at it")
-    admin.governance.approve(request.id, "me too")
+    # Approvals given in Slipway do not replace the ticket's: the change is where it is signed off.
+    with pytest.raises(Conflict, match="signed off in change CHG0030001"):
+        open_as("carol").governance.approve(request.id, "looked at it")
+    with pytest.raises(Conflict, match="approve it there"):
+        admin.governance.approve(request.id, "me too")
     assert admin.governance.get_request(request.id).status == "open"
     assert admin.governance.status(ref).state == "pending_approval"
     with pytest.raises(PermissionDenied):  # nor can alice approve in Slipway

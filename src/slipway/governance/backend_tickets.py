@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from slipway.core.auth import endpoint
-from slipway.core.errors import InvalidInput, SlipwayError
+from slipway.core.errors import Conflict, InvalidInput, SlipwayError
 from slipway.core.events import Action, Subject
 from slipway.governance.approvals import load_request, record_external_ref, request_record
 from slipway.governance.backend_approvals import ApprovalEndpoints
@@ -50,6 +50,21 @@ class TicketEndpoints(ApprovalEndpoints):
         if not self._needs_ticket(req) or any(d.ticket for d in request_record(conn, req).decisions):
             return None
         return f"awaiting the approval of change {req.ticket_number or '(not opened yet)'}"
+
+    @endpoint("governance.approve")
+    def decide(self, request_id: str, decision: str, comment: str = "") -> ApprovalRequest:
+        """Approve or reject a request. The requester may not decide; each person decides once. The
+        version becomes approved when enough distinct approvals arrive and its policy passes; one
+        rejection rejects it. A ticketed request is approved in its change request, not here
+        (a rejection here still rejects it)."""
+        if decision == "approve":
+            with self.ctx.db.read() as conn:
+                req = load_request(conn, request_id)
+            if req.status == "open" and self._needs_ticket(req) and req.requested_by != self.ctx.principal.name:
+                raise Conflict(f"approval request {request_id} of {req.model}/{req.version} is signed off in change "
+                               f"{req.ticket_number or '(not opened yet)'}: approve it there; Slipway records the "
+                               "ticket's approvers ('slipway governance tickets sync')")
+        return super().decide(request_id, decision, comment)
 
     @endpoint("registry.write")
     def request_approval(self, ref: str, reason: str) -> ApprovalRequest:
@@ -179,9 +194,10 @@ class TicketEndpoints(ApprovalEndpoints):
                     request_record(conn, load_request(conn, req.id))
         current = request_record(conn, req)
         if not any(d.ticket for d in current.decisions):
-            who = ", ".join(refused) or "nobody"
-            return "blocked", (f"change {req.ticket_number} is {verdict} but only by {who}, the requester: it does not "
-                               "count (four eyes)"), current
+            detail = (f"change {req.ticket_number} is {verdict} but only by {', '.join(refused)}, the requester: "
+                      "it does not count (four eyes)") if refused else \
+                f"change {req.ticket_number} is {verdict} but names no approver who approved it"
+            return "blocked", detail, current
         if current.approvals < req.required:
             return "waiting", f"{current.approvals} of {req.required} approvals", current
         result = self._approve_if_policy_passes(conn, req, version_row(conn, req.model, req.version))
