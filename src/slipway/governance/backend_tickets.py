@@ -2,8 +2,8 @@
 
 With ``[governance.servicenow] instance_url`` set, an approval request of a model whose risk tier
 is in ``tiers`` (default ``high``) opens a ``change_request`` through the Table API, attaches the
-version's evidence pack (a zip: card, fairness and evaluation reports, lineage, audit proofs) with
-the Attachment API, and moves the change to Assess so its approvers are asked. The ticket's
+version's evidence (a zip: card, intended use, fairness and evaluation reports, lineage, approvals,
+history; the full pack with audit proofs is ``governance export``) with the Attachment API, and moves the change to Assess so its approvers are asked. The ticket's
 approval, read back by polling (``slipway governance tickets sync``, ``ws.governance.sync_tickets``)
 or when the signed callback arrives, is recorded as the decision of the ticket's approver (the
 approver of record), relayed and proved by the account that read it. Until a ticket approval is
@@ -92,10 +92,9 @@ class TicketEndpoints(ApprovalEndpoints):
         with self.ctx.db.read() as conn:
             req = load_request(conn, request_id)
             row = version_row(conn, req.model, req.version)
-            try:
-                files = build_pack(self.ctx, conn, row)
-            except InvalidInput:  # no checkpoint can be signed: attach the evidence without the audit proofs
-                files = build_pack(self.ctx, conn, row, prove=False)
+            # The reviewers' evidence, without the audit proofs: those need a pass over the whole ledger,
+            # which an approval request should not wait for ('governance export' writes the full pack).
+            files = build_pack(self.ctx, conn, row, prove=False)
         ref = f"{req.model}/{req.version}"
         archive = pack_zip(files, f"evidence-{req.model}-{req.version}")
         digest = self.ctx.blobs.put_bytes(archive)

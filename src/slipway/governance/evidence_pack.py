@@ -25,7 +25,7 @@ from slipway.audit import destinations
 from slipway.audit.checkpoints import make_checkpoint
 from slipway.audit.keys import destinations as configured_destinations
 from slipway.audit.keys import load_signing_key, load_verify_key
-from slipway.audit.proofs import checked_leaves, proof_document
+from slipway.audit.proofs import checked_leaves, inclusion_paths, proof_document
 from slipway.audit.settings import audit_settings
 from slipway.core.clock import iso, now_ms
 from slipway.core.errors import InvalidInput
@@ -154,9 +154,10 @@ def build_pack(ctx: ServiceContext, conn: Connection, row: Any, prove: bool = Tr
         checkpoint = _checkpoint(ctx, events[-1].seq)
         leaves = checked_leaves(conn, checkpoint)
         proven = [e for e in events if e.seq <= int(checkpoint["tree_size"])]
+        paths = inclusion_paths(leaves, [e.seq - 1 for e in proven])
         proof_files = {CHECKPOINT: _json(checkpoint), **_verifier_files(),
-                       EVENTS: "".join(orjson.dumps(proof_document(e, leaves, checkpoint)).decode() + "\n"
-                                       for e in proven)}
+                       EVENTS: "".join(orjson.dumps(proof_document(e, leaves, checkpoint, paths[e.seq - 1])).decode()
+                                       + "\n" for e in proven)}
 
     files: dict[str, str] = {
         "model-card.md": render(card, "md"), "model-card.json": render(card, "json"),
