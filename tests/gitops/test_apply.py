@@ -210,3 +210,32 @@ def test_cli_apply_check_and_dry_run(platform, cli) -> None:  # type: ignore[no-
     assert code == 0 and "0 to add, 0 to change, 0 to delete" in out
     code, _, err = cli("apply", str(folder / "missing"))
     assert code == 2 and "missing" in err
+
+
+def test_apply_through_a_server(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from tests.support import platform_server
+
+    monkeypatch.setenv("CAB_WEBHOOK_SECRET", "s" * 32)
+    folder = tmp_path / "platform"
+    (folder / "pipelines").mkdir(parents=True)
+    (folder / "pipelines" / "retrain.py").write_text(PIPELINE)
+    (folder / "platform.yaml").write_text(PLATFORM.split("---")[1])  # the monitor only
+    (folder / "pipelines.yaml").write_text(PIPELINES)
+    _git(folder, "init", "-q")
+    commit = _commit(folder, "platform")
+    settings = dataclasses.replace(make_settings(home / "server"), sections={"governance": {"dispatch_in_server": False}})
+    with platform_server(settings) as (url, token):
+        ws = open_workspace(make_settings(home / "client", server_url=url, token=token))
+        ws.data.add("txns", pd.DataFrame({"amount": np.linspace(1, 100, 60), "count": np.arange(60) % 7}))
+        assert len(apply(ws, str(folder)).pending) == 4
+        assert apply(ws, str(folder)).pending == []
+        ws.pipelines.disable("retrain-on-data")  # outside Git
+        (drift,) = plan(ws, str(folder)).pending
+        assert (drift.name, drift.diff) == ("retrain-on-data", ["- enabled: false", "+ enabled: true"])
+        apply(ws, str(folder))
+        assert not plan(ws, str(folder)).drifted
+        events = ws.audit.log(action="platform.apply")
+        assert len(events) == 2 and {e.details["commit"] for e in events} == {commit}
+        ws.close()
