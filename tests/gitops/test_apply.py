@@ -68,6 +68,17 @@ PIPELINES = textwrap.dedent('''
     secret_env: CAB_WEBHOOK_SECRET
     ''')
 
+GOVERNANCE = textwrap.dedent('''
+    kind: policy
+    tier: high
+    policy:
+      metrics:
+        accuracy: {min: 0.7}
+      fairness:
+        disparate_impact_ratio: {min: 0.8, attribute: sex}
+      approvals: 2
+    ''')
+
 FEATURES = textwrap.dedent('''
     kind: entity
     name: customer
@@ -113,6 +124,7 @@ def platform(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     (folder / "platform.yaml").write_text(PLATFORM)
     (folder / "pipelines.yaml").write_text(PIPELINES)
     (folder / "features" / "views.yaml").write_text(FEATURES)
+    (folder / "governance.yaml").write_text(GOVERNANCE)
     pd.DataFrame({"customer_id": [1, 2], "event_timestamp": pd.to_datetime(["2026-01-01", "2026-01-02"]),
                   "amount_sum": [10.0, 20.0], "txn_count": [1, 2]}).to_parquet(folder / "features/data/spending.parquet")
     _git(folder, "init", "-q")
@@ -129,12 +141,15 @@ def test_plan_apply_idempotent_drift_and_prune(platform) -> None:  # type: ignor
     assert {(i.kind, i.name, i.action) for i in first.pending} == {
         ("deployment", "credit-prod", "add"), ("monitor", "txns-quality", "add"),
         ("schedule", "nightly-retrain", "add"), ("trigger", "retrain-on-data", "add"), ("webhook", "cab", "add"),
-        ("feature.entity", "customer", "add"), ("feature.feature_view", "spending", "add")}
+        ("feature.entity", "customer", "add"), ("feature.feature_view", "spending", "add"),
+        ("policy", "tier:high", "add")}
     assert first.commit == commit and not first.dirty and first.drifted
     assert ws.serving.list_deployments() == [] and ws.pipelines.list_schedules() == []  # a plan writes nothing
 
     applied = apply(ws, str(folder))
-    assert len(applied.pending) == 7 and applied.applied
+    assert len(applied.pending) == 8 and applied.applied
+    (policy,) = ws.governance.list_policies()
+    assert (policy.scope, policy.target, policy.revision) == ("tier", "high", 1) and "0.8" in policy.source
     assert ws.serving.get("credit-prod").variants[0].version == 1
     (schedule,) = ws.pipelines.list_schedules()
     assert schedule.cron == "0 2 * * *" and schedule.params == {"n": 5}
@@ -156,6 +171,12 @@ def test_plan_apply_idempotent_drift_and_prune(platform) -> None:  # type: ignor
     assert changed.diff == ['- cron: "0 3 * * *"', '+ cron: "0 2 * * *"']
     apply(ws, str(folder))
     assert ws.pipelines.list_schedules()[0].cron == "0 2 * * *" and not plan(ws, str(folder)).drifted
+    ws.governance.set_policy("approvals: 1\n", tier="high")  # a looser policy, set by hand
+    (loosened,) = plan(ws, str(folder)).pending
+    assert (loosened.kind, loosened.name, loosened.action) == ("policy", "tier:high", "change")
+    assert "- approvals: 1" in loosened.diff and "+ approvals: 2" in loosened.diff
+    apply(ws, str(folder))
+    assert ws.governance.list_policies()[0].revision == 3 and not plan(ws, str(folder)).drifted
 
     # Removed from the folder: the plan says so first; only --prune deletes.
     (folder / "pipelines.yaml").write_text("---".join(PIPELINES.split("---")[:2]))
@@ -201,11 +222,11 @@ def test_cli_apply_check_and_dry_run(platform, cli) -> None:  # type: ignore[no-
     _commit(folder, "platform")
     ws.close()
     code, out, err = cli("apply", str(folder), "--dry-run")
-    assert code == 0 and "+ deployment credit-prod: add" in out and "7 to add" in out, err
+    assert code == 0 and "+ deployment credit-prod: add" in out and "8 to add" in out, err
     code, out, _ = cli("apply", str(folder), "--check")
     assert code == 1 and "deployment credit-prod: add" in out
     code, out, err = cli("apply", str(folder))
-    assert code == 0 and "applied 7 change(s)" in out, err
+    assert code == 0 and "applied 8 change(s)" in out, err
     code, out, _ = cli("apply", str(folder), "--check")
     assert code == 0 and "0 to add, 0 to change, 0 to delete" in out
     code, _, err = cli("apply", str(folder / "missing"))

@@ -9,9 +9,11 @@ documents, each an object with a ``kind``:
   ``module:name``), ``cron``, optional ``params``, ``runner``, ``catchup``, ``enabled``;
 - ``trigger``: ``name``, ``event`` (``dataset`` or ``alert``), ``target`` (the dataset or
   monitor), ``pipeline``, optional ``params``, ``param``, ``runner``, ``enabled``;
-- ``webhook``: ``name``, ``url``, ``events``, optional ``kind`` and ``secret_env`` — the NAME of
+- ``webhook``: ``name``, ``url``, ``events``, optional ``type`` and ``secret_env`` — the NAME of
   the environment variable holding its secret when applied. A literal ``secret`` is refused:
-  secrets are referenced, never stored in the folder.
+  secrets are referenced, never stored in the folder;
+- ``policy``: ``tier`` or ``model`` (what it governs; its name is ``tier:NAME`` or
+  ``model:NAME``) and ``policy``, the policy as a YAML mapping (docs/governance.md).
 
 ``features/`` is a feature repository, planned and applied by the feature store itself.
 """
@@ -27,11 +29,12 @@ import yaml
 
 from slipway.core.errors import InvalidInput, NotFound
 
-KINDS = ("feature", "deployment", "monitor", "schedule", "trigger", "webhook")
+KINDS = ("feature", "deployment", "monitor", "schedule", "trigger", "webhook", "policy")
 _FIELDS = {
     "schedule": {"kind", "name", "pipeline", "cron", "params", "runner", "catchup", "enabled"},
     "trigger": {"kind", "name", "event", "target", "pipeline", "params", "param", "runner", "enabled"},
     "webhook": {"kind", "name", "url", "events", "type", "secret_env"},
+    "policy": {"kind", "name", "tier", "model", "policy"},
 }
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -85,6 +88,15 @@ def _check(kind: str, spec: dict[str, Any], where: str, folder: Path) -> dict[st
     return spec
 
 
+def _policy_named(document: dict[str, Any], where: str) -> dict[str, Any]:
+    scopes = [s for s in ("tier", "model") if document.get(s)]
+    if len(scopes) != 1 or not isinstance(document[scopes[0]], str):
+        raise InvalidInput(f"{where}: a policy governs exactly one tier or one model (tier: NAME or model: NAME)")
+    if not isinstance(document.get("policy"), dict):
+        raise InvalidInput(f"{where}: a policy needs 'policy', the policy itself as a mapping")
+    return {**document, "name": f"{scopes[0]}:{document[scopes[0]]}"}
+
+
 def load_folder(folder: str | Path) -> PlatformFolder:
     """Read and check every object of a platform folder.
 
@@ -108,6 +120,8 @@ def load_folder(folder: str | Path) -> PlatformFolder:
                 kind = document.get("kind") if isinstance(document, dict) else None
                 raise InvalidInput(f"{where}: kind must be one of {', '.join(KINDS[1:])}, got {kind!r}")
             kind = document["kind"]
+            if kind == "policy":
+                document = _policy_named(document, where)
             name = document.get("name")
             if not isinstance(name, str) or not name:
                 raise InvalidInput(f"{where}: a {kind} needs a name")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import yaml
 
 from slipway.core.environment import environment
 from slipway.core.errors import InvalidInput
@@ -28,7 +29,7 @@ from slipway.webhooks.subscriptions import redact_url
 from slipway.workspace import Workspace
 
 PENDING = ("add", "change", "delete")
-NEVER_DELETED = ("deployment", "monitor")
+NEVER_DELETED = ("deployment", "monitor", "policy")
 
 
 @dataclass
@@ -105,7 +106,8 @@ def _compare(kind: str, desired: dict[str, dict[str, Any]], live: dict[str, dict
             items.append(PlanItem(kind, name, "unchanged"))
     for name in sorted(set(live) - set(desired)):
         if kind in NEVER_DELETED:
-            items.append(PlanItem(kind, name, "extra", note=f"{kind}s are never deleted by apply; put it back in the "
+            plural = "policies" if kind == "policy" else f"{kind}s"
+            items.append(PlanItem(kind, name, "extra", note=f"{plural} are never deleted by apply; put it back in the "
                                                            "folder or keep it"))
         else:
             items.append(PlanItem(kind, name, "delete" if prune else "extra",
@@ -158,6 +160,10 @@ class _Live:
                 for t in self.ws.pipelines.list_triggers()}
         return desired, live
 
+    def policies(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        desired = {name: spec["policy"] for name, spec in self.folder.of("policy").items()}
+        return desired, {f"{p.scope}:{p.target}": yaml.safe_load(p.source) for p in self.ws.governance.list_policies()}
+
     def webhooks(self) -> tuple[dict[str, Any], dict[str, Any]]:
         # A webhook's URL is stored sealed and listed redacted (its path is often a credential), so
         # a declared webhook is matched by its redacted URL and type.
@@ -204,8 +210,8 @@ def _plan(ws: Workspace, folder: str, prune: bool) -> tuple[PlatformPlan, Platfo
         items += [PlanItem(f"feature.{c.kind}", c.name, actions[c.action], [f"~ {f}" for f in c.fields],
                            note=f"version {c.previous} -> {c.version}" if c.action == "new_version" else "")
                   for c in features.changes]
-    for kind, read in (("deployment", live.deployments), ("monitor", live.monitors), ("schedule", live.schedules),
-                       ("trigger", live.triggers), ("webhook", live.webhooks)):
+    for kind, read in (("policy", live.policies), ("deployment", live.deployments), ("monitor", live.monitors),
+                       ("schedule", live.schedules), ("trigger", live.triggers), ("webhook", live.webhooks)):
         desired, current = read()
         items += _compare(kind, desired, current, prune)
     commit, dirty = git_commit(str(loaded.path))
@@ -235,7 +241,11 @@ def apply(ws: Workspace, folder: str, prune: bool = False) -> PlatformPlan:
 def _apply_one(ws: Workspace, loaded: PlatformFolder, live: _Live, item: PlanItem) -> None:
     spec = loaded.of(item.kind).get(item.name, {})
     pipes = ws.pipelines
-    if item.kind == "deployment":
+    if item.kind == "policy":
+        scope, _, target = item.name.partition(":")
+        source = yaml.safe_dump(spec["policy"], sort_keys=False)
+        ws.governance.set_policy(source, **{scope: target})
+    elif item.kind == "deployment":
         ws.serving.apply(spec)
     elif item.kind == "monitor":
         ws.monitoring.apply(spec)

@@ -119,6 +119,10 @@ class GovernanceService:
         text = Path(source).read_text() if isinstance(source, Path) else source
         return self._backend.set_policy(scope, target, text)
 
+    def list_policies(self) -> list[PolicyInfo]:
+        """The policy in force for each model and risk tier that has one."""
+        return self._backend.list_policies()
+
     def get_policy(self, ref: str) -> PolicyInfo | None:
         """The policy that applies to a version: its model's own, else its risk tier's."""
         return self._backend.get_policy(ref)
