@@ -134,15 +134,15 @@ def test_a_ticket_approved_only_by_the_requester_does_not_count(ticketed) -> Non
 
 def test_signed_callback_reads_the_ticket_and_does_not_trust_its_body(ticketed) -> None:  # type: ignore[no-untyped-def]
     server, open_as = ticketed(cab=("carol",))
-    admin, alice, ref = _setup(open_as)
-    secret = admin.governance.add_webhook(server.url, ["approval.requested"], kind="servicenow")["secret"]
+    secret = "callback-secret-0123456789"  # [governance.servicenow] callback_secret: no webhook needed
+    _, alice, ref = _setup(lambda user="tester", **snow: open_as(user, callback_secret=secret, **snow))
     request = alice.governance.request_approval(ref, "release")
     assert server.decide(request.ticket_number, "carol", "rejected", "no back-test on 2025 data").status_code == 200
 
     # The callback claims "approved"; the ticket says rejected, and the ticket wins.
     body = {"correlation_id": request.id, "sys_id": request.external_ref, "approval": "approved", "comments": "ok"}
     stamp, signature = sign_callback(secret, body)
-    relay = open_as("servicenow")
+    relay = open_as("servicenow", callback_secret=secret)
     with pytest.raises(PermissionDenied, match="signature"):
         relay.governance.servicenow_callback({**body, "comments": "forged"}, stamp, signature)
     result = relay.governance.servicenow_callback(body, stamp, signature)
@@ -150,7 +150,7 @@ def test_signed_callback_reads_the_ticket_and_does_not_trust_its_body(ticketed) 
     (decision,) = result.decisions
     assert (decision.approver, decision.decision, decision.ticket) == ("carol", "reject", request.ticket_number)
     assert decision.comment == "no back-test on 2025 data"
-    assert admin.governance.status(ref).state == "rejected"
+    assert relay.governance.status(ref).state == "rejected"
 
 
 def test_errors_are_named_and_a_failed_opening_is_retried_by_sync(ticketed) -> None:  # type: ignore[no-untyped-def]

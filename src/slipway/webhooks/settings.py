@@ -39,6 +39,8 @@ class ServiceNowSettings:
     attach_evidence: bool = True
     assignment_group: str = ""
     timeout_s: float = 10.0
+    # The secret signing ServiceNow's callbacks when no 'servicenow' webhook holds one (ticketed sign-off).
+    callback_secret: str = dataclasses.field(default="", repr=False)
 
 
 def webhook_settings(settings: Settings) -> WebhookSettings:
