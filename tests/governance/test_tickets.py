@@ -80,6 +80,7 @@ def test_ticket_opens_with_evidence_and_its_approvers_become_approvers_of_record
         names = pack.namelist()
         assert "evidence-credit-1/model-card.md" in names and "evidence-credit-1/lineage.json" in names
         assert b"german-train" in pack.read("evidence-credit-1/lineage.json")
+        assert b"carries no audit proofs" in pack.read("evidence-credit-1/README.md")
 
     relay = open_as("servicenow")
     (waiting,) = relay.governance.sync_tickets()

@@ -193,7 +193,7 @@ def build_pack(ctx: ServiceContext, conn: Connection, row: Any, prove: bool = Tr
     pem = _public_key_pem(ctx) if prove else None
     if pem:
         files[PACK_KEY] = pem
-    files["README.md"] = _readme(subject, checkpoint, len(proven), requests)
+    files["README.md"] = _readme(subject, checkpoint if prove else None, len(proven), requests)
     files[MANIFEST] = _json({
         "format": FORMAT, "model": model, "version": number, "exported_by": ctx.principal.name,
         "exported_at": iso(now_ms()), "bundle_digest": row.bundle_digest,
@@ -206,11 +206,21 @@ def _event(e: Any) -> dict[str, Any]:
             "details": orjson.loads(e.details)}
 
 
-def _readme(subject: str, checkpoint: dict[str, Any], events: int, requests: list[Any]) -> str:
+def _readme(subject: str, checkpoint: dict[str, Any] | None, events: int, requests: list[Any]) -> str:
     tickets = ", ".join(r.ticket_number for r in requests if r.ticket_number) or "none"
-    return f"""# Evidence pack: {subject}
+    text = _README.format(subject=subject, format=FORMAT, tickets=tickets, events=events,
+                          size=checkpoint["tree_size"] if checkpoint else 0,
+                          root=checkpoint["root_hash"][:16] if checkpoint else "")
+    if checkpoint is None:  # the reviewers' copy: no audit proofs
+        keep = [line for line in text.splitlines() if "audit/" not in line]
+        text = "\n".join(keep).split("## Verify offline")[0] + (
+            "This copy carries no audit proofs; `slipway governance export` writes the pack with them.\n")
+    return text
 
-Exported by Slipway ({FORMAT}). Change tickets: {tickets}.
+
+_README = """# Evidence pack: {subject}
+
+Exported by Slipway ({format}). Change tickets: {tickets}.
 
 | file | what it holds | EU AI Act | SR 11-7 |
 |---|---|---|---|
@@ -223,7 +233,7 @@ Exported by Slipway ({FORMAT}). Change tickets: {tickets}.
 | deployments.json | alias moves and what was in production when; deployments | Art. 12 (logging), Art. 19 | ongoing monitoring, inventory |
 | monitoring.json | monitor runs and alerts on the deployments | Art. 72 (post-market monitoring) | ongoing monitoring |
 | audit/events.jsonl | {events} audit events about the model, each with an inclusion proof | Art. 12, Art. 19 (logs kept) | governance, audit trail |
-| audit/checkpoint.json | the signed checkpoint (size {checkpoint['tree_size']}, root {checkpoint['root_hash'][:16]}…) | Art. 12 | |
+| audit/checkpoint.json | the signed checkpoint (size {size}, root {root}…) | Art. 12 | |
 
 ## Verify offline
 
