@@ -175,3 +175,26 @@ def test_cli_export_and_verify_pack(audited, cli, tmp_path: Path) -> None:  # ty
     assert code == 2 and "credit" in err and not (tmp_path / "nine").exists()
     code, _, err = cli("audit", "verify-pack", str(tmp_path / "nowhere"))
     assert code == 2 and "nowhere" in err
+
+
+def test_pack_on_postgresql(home: Path, tmp_path: Path) -> None:
+    from tests.support import postgres_database
+
+    key = tmp_path / "keys" / "audit.pem"
+    public = generate_key(key)
+    sections = {"audit": {"signing_key": str(key), "public_key": str(public)},
+                "governance": {"dispatch_in_server": False}}
+    with postgres_database() as uri:
+        opened: list[Workspace] = []
+
+        def open_as(user: str = "tester") -> Workspace:
+            ws = open_workspace(dataclasses.replace(make_settings(home, user=user, store_uri=uri), sections=sections))
+            opened.append(ws)
+            return ws
+
+        admin, ref = _approved_and_deployed(open_as)
+        out = admin.governance.export_evidence(ref, tmp_path / "pack.zip")
+        verdict = check_pack(read_pack(out), public.read_bytes())
+        assert verdict["ok"] and verdict["events"] >= 8, verdict["problems"]
+        for ws in opened:
+            ws.close()
