@@ -1,4 +1,4 @@
-"""``slipway audit log|verify|checkpoint|prove|check-proof|keygen``: the audit ledger and its proofs.
+"""``slipway audit log|verify|checkpoint|prove|check-proof|verify-pack|keygen``: the audit ledger and its proofs.
 
 (Governance adds ``slipway audit at TIME`` to this group.)
 """
@@ -169,6 +169,36 @@ def audit_check_proof(
                   f"{event['subject_id']} by {event['actor']}) is in the ledger '{cp['origin']}' of "
                   f"{cp['tree_size']} events signed at {iso(int(cp['timestamp_ms']))} by key {cp['key_id']}",
                   highlight=False)
+
+
+@app.command("verify-pack")
+def audit_verify_pack(
+    pack: Path = typer.Argument(..., help="An evidence pack folder or zip ('slipway governance export')."),
+    public_key: Path = typer.Option(None, "--public-key", help="The ledger's checkpoint public key (PEM); default: "
+                                    "the pack's copy, which only shows the pack is self-consistent."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Check an evidence pack offline: files against its manifest, every audit event against the
+    signed checkpoint. Exit 0 when it verifies, 1 when not (the same code as the pack's verify_pack.py)."""
+    from slipway.core.evidence_check import check_pack, read_pack
+
+    try:
+        files = read_pack(pack)
+    except OSError as err:
+        raise InvalidInput(f"cannot read the evidence pack {pack}: {err}") from err
+    verdict = check_pack(files, _read_text(public_key, "public key") if public_key else None)
+    if as_json:
+        print_json(verdict)
+    elif verdict["ok"]:
+        cp = verdict["checkpoint"]
+        console.print(f"[green]valid[/]: {verdict['events']} audit events are in the ledger '{cp['origin']}' of "
+                      f"{cp['tree_size']} events signed at {iso(int(cp['timestamp_ms']))} by key {cp['key_id']} "
+                      f"({verdict['key']}); every file matches the manifest", highlight=False)
+    else:
+        for problem in verdict["problems"]:
+            err_console.print(f"[bold red]FAIL[/]: {problem}", highlight=False, soft_wrap=True)
+    if not verdict["ok"]:
+        raise typer.Exit(1)
 
 
 @app.command("keygen")

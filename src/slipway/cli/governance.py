@@ -17,6 +17,8 @@ app = typer.Typer(help="Governance: lifecycle, approvals, policies, fairness, mo
                   no_args_is_help=True)
 policy_app = typer.Typer(help="Policies as code (YAML).", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+tickets_app = typer.Typer(help="Ticketed sign-off: change requests in ServiceNow.", no_args_is_help=True)
+app.add_typer(tickets_app, name="tickets")
 app.add_typer(webhooks_app, name="webhooks")
 
 
@@ -167,3 +169,44 @@ def card_edit(ref: str, section: str = typer.Option(..., "--section"), text: str
     body = file.read_text() if file else text
     edited = workspace().governance.edit_card(ref, section, body)
     print_json(edited) if as_json else console.print(f"{section} of {ref} is at revision {edited['revision']}")
+
+
+@tickets_app.command("sync")
+def tickets_sync(request_id: str = typer.Option(None, "--request", help="Only this approval request."),
+                 every: float = typer.Option(None, "--every", min=1.0, help="Keep polling every this many seconds "
+                                             "(a schedule; stop with Ctrl-C or SIGTERM)."),
+                 count: int = typer.Option(None, "--count", min=1, help="With --every: stop after this many polls."),
+                 as_json: bool = JsonOption) -> None:
+    """Open the change requests ticketed approval requests lack, and record each ticket's verdict as
+    its approver's decision (run it from cron or with --every, or let the signed callback trigger it)."""
+    import signal
+    import threading
+
+    governance = workspace().governance
+    stop = threading.Event()
+    if every:
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    done = 0
+    while True:
+        results = governance.sync_tickets(request_id)
+        done += 1
+        show(results, as_json, "change requests", ["request", "model", "ticket", "approval", "outcome", "detail"],
+             [(r.request_id, r.ref, r.ticket_number or "", r.ticket_approval or "", r.outcome, r.detail)
+              for r in results])
+        if not every or (count and done >= count):
+            return
+        try:
+            if stop.wait(every):
+                return
+        except KeyboardInterrupt:
+            return
+
+
+@app.command("export")
+def export(ref: str = typer.Argument(..., help="NAME/VERSION or NAME@ALIAS"),
+           out: Path = typer.Argument(..., help="A new folder, or a path ending in .zip")) -> None:
+    """Write the evidence pack of a version (card, lineage, evaluation, fairness, approvals with
+    tickets, alias and deployment history, monitoring, audit events with proofs). Check it with
+    'slipway audit verify-pack OUT' or 'python OUT/verify_pack.py'."""
+    written = workspace().governance.export_evidence(ref, out)
+    console.print(f"evidence pack of {ref} written to {written}", highlight=False)

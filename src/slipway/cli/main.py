@@ -48,6 +48,7 @@ COMMANDS = {
     "example": "slipway.cli.examples",
     "scheduler": "slipway.cli.scheduler",
     "diagnose": "slipway.cli.diagnose",
+    "apply": "slipway.cli.apply",
 }
 
 

@@ -40,6 +40,7 @@ class Subject(StrEnum):
     PIPELINE_RUN = "pipeline_run"
     PIPELINE_SCHEDULE = "pipeline_schedule"
     PIPELINE_TRIGGER = "pipeline_trigger"
+    PLATFORM = "platform"  # a platform folder applied by 'slipway apply' (subject id: its path)
     POLICY = "policy"
     REGISTERED_MODEL = "registered_model"
     RUN = "run"
@@ -85,6 +86,7 @@ class Action(StrEnum):
     APPROVAL_APPROVE = "approval.approve"
     APPROVAL_REJECT = "approval.reject"
     APPROVAL_EXTERNAL_REF = "approval.external_ref"
+    APPROVAL_TICKET_REFUSED = "approval.ticket_refused"
     POLICY_SET = "policy.set"
     POLICY_CHECK = "policy.check"
     FAIRNESS_REPORT = "fairness.report"
@@ -147,6 +149,8 @@ class Action(StrEnum):
     MONITOR_DIAGNOSE = "monitor.diagnose"
     # maintenance
     BLOBS_GC = "blobs.gc"
+    # GitOps: a platform folder applied (its Git commit and the changes)
+    PLATFORM_APPLY = "platform.apply"
 
 
 # Written by releases before the registry's one alias mover; still read when a ledger is replayed.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, select
 
 from slipway.core.errors import InvalidInput
@@ -48,13 +49,22 @@ def open_request_id(conn: Connection, model: str, version: int) -> str | None:
 
 def request_record(conn: Connection, row: Any, blocked_by: str | None = None) -> ApprovalRequest:
     decisions = [
-        Decision(d.approver, d.decision, d.comment, d.created_ms)
+        Decision(d.approver, d.decision, d.comment, d.created_ms, ticket_of(d.proof))
         for d in conn.execute(select(approval_decisions).where(approval_decisions.c.request_id == row.id)
                               .order_by(approval_decisions.c.created_ms, approval_decisions.c.approver))
     ]
     approvals = sum(d.decision == "approve" for d in decisions)
     return ApprovalRequest(row.id, row.model, row.version, row.requested_by, row.reason, row.status, row.required,
-                           approvals, decisions, row.external_ref, row.created_ms, row.decided_ms, blocked_by)
+                           approvals, decisions, row.external_ref, row.created_ms, row.decided_ms, blocked_by,
+                           row.ticket_number)
+
+
+def ticket_of(proof: str | None) -> str | None:
+    """The ticket number a decision was taken from (its proof's scheme is ``ticket``), else None."""
+    if not proof:
+        return None
+    parsed = orjson.loads(proof)
+    return str(parsed.get("number")) if isinstance(parsed, dict) and parsed.get("scheme") == "ticket" else None
 
 
 def list_requests(conn: Connection, model: str | None, status: str | None, limit: int) -> list[ApprovalRequest]:
@@ -68,8 +78,9 @@ def list_requests(conn: Connection, model: str | None, status: str | None, limit
 
 
 def record_external_ref(ctx: ServiceContext, conn: Connection, request_id: str, system: str, ref: str,
-                        number: str | None) -> None:
+                        number: str | None, extra: dict[str, Any] | None = None) -> None:
     """Record the ticket an ITSM system (e.g. ServiceNow) opened for an approval request (audited)."""
-    conn.execute(approval_requests.update().where(approval_requests.c.id == request_id).values(external_ref=ref))
+    conn.execute(approval_requests.update().where(approval_requests.c.id == request_id)
+                 .values(external_ref=ref, ticket_number=number))
     ctx.audit(conn, Action.APPROVAL_EXTERNAL_REF, Subject.APPROVAL_REQUEST, request_id,
-              {"system": system, "sys_id": ref, "number": number})
+              {"system": system, "sys_id": ref, "number": number, **(extra or {})})

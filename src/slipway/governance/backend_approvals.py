@@ -75,9 +75,10 @@ class ApprovalEndpoints:
 
         return gated_write(self.ctx, model, number, "approved", change, skip_approvals=True)
 
-    def _checked_request(self, conn: Connection, request_id: str) -> Any:
+    def _checked_request(self, conn: Connection, request_id: str, decider: str | None = None) -> Any:
+        """The open request ``decider`` (default: the caller; a ticket's approver) may decide on."""
         req = load_request(conn, request_id, for_update=True)
-        me = self.ctx.principal.name
+        me = decider or self.ctx.principal.name
         if req.status != "open":
             raise Conflict(f"approval request {request_id} is already {req.status}")
         if req.requested_by == me:
@@ -90,16 +91,25 @@ class ApprovalEndpoints:
                            "approvals must come from distinct people")
         return req
 
-    def _insert_decision(self, conn: Connection, req: Any, decision: str, comment: str) -> None:
+    def _insert_decision(self, conn: Connection, req: Any, decision: str, comment: str,
+                         ticket: dict[str, str] | None = None) -> None:
+        """Record a decision with its proof. ``ticket`` (``system``, ``number``, ``sys_id``,
+        ``approver``): the verdict of that ticket's approver, relayed by the caller."""
         subject = f"{req.model}/{req.version}"
+        fields: dict[str, Any] = {"request_id": req.id, "comment": comment}
         # Proof of who decided (token via the server, the approver's key embedded), checked by audit verify.
-        proof = prove_decision(self.ctx, conn, approval_action(decision), subject,
-                               {"request_id": req.id, "comment": comment})
+        if ticket is None:
+            approver, proof = self.ctx.principal.name, prove_decision(self.ctx, conn, approval_action(decision),
+                                                                      subject, fields)
+        else:
+            approver, extra = ticket["approver"], {"ticket": ticket["number"], "ticket_approver": ticket["approver"]}
+            relay = prove_decision(self.ctx, conn, approval_action(decision), subject, {**fields, **extra})
+            proof = {"scheme": "ticket", **ticket, "relayed_by": self.ctx.principal.name, "relay": relay}
+            fields |= extra
         conn.execute(approval_decisions.insert().values(
-            id=new_id(), request_id=req.id, approver=self.ctx.principal.name, decision=decision, comment=comment,
+            id=new_id(), request_id=req.id, approver=approver, decision=decision, comment=comment,
             proof=orjson.dumps(proof).decode(), created_ms=now_ms()))
-        self.ctx.audit(conn, approval_action(decision), Subject.MODEL_VERSION, subject,
-                       {"request_id": req.id, "comment": comment, "proof": proof})
+        self.ctx.audit(conn, approval_action(decision), Subject.MODEL_VERSION, subject, {**fields, "proof": proof})
 
     def _finish(self, conn: Connection, req: Any, row: Any, outcome: str) -> None:
         status, state = ("approved", "approved") if outcome == "approve" else ("rejected", "rejected")
@@ -155,12 +165,19 @@ class ApprovalEndpoints:
     def _approve_if_policy_passes(self, conn: Connection, req: Any, row: Any) -> ApprovalRequest:
         """With its approvals in, the version becomes approved if its policy passes now; otherwise
         the decisions stand and the version stays pending, with the failed requirements named."""
+        waiting = self._awaiting_ticket(conn, req)
+        if waiting:
+            return request_record(conn, req, blocked_by=waiting)
         check = record_check(self.ctx, conn, row, "approved")
         if not check.passed:
             reason = "; ".join(f"{o.requirement}: {o.detail}" for o in check.failures)
             return request_record(conn, req, blocked_by=reason)
         self._finish(conn, req, row, "approve")
         return request_record(conn, load_request(conn, req.id))
+
+    def _awaiting_ticket(self, conn: Connection, req: Any) -> str | None:
+        """What keeps a request from completing until its ticket is approved (ticketed sign-off)."""
+        return None
 
     @endpoint("read")
     def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:

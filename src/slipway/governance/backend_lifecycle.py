@@ -128,6 +128,18 @@ class LifecycleEndpoints:
             return info
 
     @endpoint("read")
+    def list_policies(self) -> list[PolicyInfo]:
+        """The policy in force for each model and risk tier that has one (its latest revision)."""
+        with self.ctx.db.read() as conn:
+            latest = (select(policies.c.scope, policies.c.target, func.max(policies.c.revision).label("revision"))
+                      .group_by(policies.c.scope, policies.c.target).subquery())
+            rows = conn.execute(select(policies).join(latest, (policies.c.scope == latest.c.scope)
+                                                      & (policies.c.target == latest.c.target)
+                                                      & (policies.c.revision == latest.c.revision))
+                                .order_by(policies.c.scope, policies.c.target)).all()
+        return [PolicyInfo(r.scope, r.target, r.revision, r.digest, r.source, r.created_by, r.created_ms) for r in rows]
+
+    @endpoint("read")
     def get_policy(self, ref: str) -> PolicyInfo | None:
         """The policy that applies to a version (its model's own, else its risk tier's)."""
         with self.ctx.db.read() as conn:

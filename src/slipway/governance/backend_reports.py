@@ -108,3 +108,15 @@ class ReportEndpoints:
                                                              text=text, edited_by=self.ctx.principal.name, created_ms=now_ms()))
             self.ctx.audit(conn, Action.CARD_EDIT, Subject.MODEL_VERSION, f"{model}/{number}", {"section": section, "revision": revision})
             return {"model": model, "version": number, "section": section, "revision": revision}
+
+    @endpoint("audit.read")
+    def export_evidence(self, ref: str) -> dict[str, str]:
+        """The evidence pack of a version: its files by relative path (model card, intended use,
+        lineage, evaluation and fairness reports, approvals with tickets, alias and deployment
+        history, monitoring, and the audit events about the model with inclusion proofs in a signed
+        checkpoint, plus ``verify_pack.py``). Needs ``audit.read``: the events name every actor."""
+        from slipway.governance.evidence_pack import build_pack
+
+        with self.ctx.db.read() as conn:
+            model, number = resolve_version(conn, ref)
+            return build_pack(self.ctx, conn, version_row(conn, model, number))

@@ -51,9 +51,11 @@ def render_markdown(card: dict[str, Any]) -> str:
                        f"{', '.join(m['small_groups']) or 'none'} |")
     out += ["", "## Approvals", ""]
     for request in card["approvals"]:
+        ticket = f", change {request['ticket_number']}" if request.get("ticket_number") else ""
         out.append(f"- Request {request['request_id']} by {request['requested_by']} ({request['status']}, "
-                   f"{request['required']} needed): {request['reason']}")
-        out += [f"  - {d['decision']} by **{d['approver']}** at {iso(d['at_ms'])}: {d['comment']}" for d in request["decisions"]]
+                   f"{request['required']} needed{ticket}): {request['reason']}")
+        out += [f"  - {d['decision']} by **{d['approver']}**{' in change ' + d['ticket'] if d.get('ticket') else ''} "
+                f"at {iso(d['at_ms'])}: {d['comment']}" for d in request["decisions"]]
     if not card["approvals"]:
         out.append("_No approval requested._")
     out += ["", "## Lineage", ""] + ([f"- {e['src']} --{e['relation']}--> {e['dst']}" for e in card["lineage"]] or ["_None recorded._"])

@@ -65,8 +65,9 @@ def build_card(conn: Connection, row: Any) -> dict[str, Any]:
         "metrics": orjson.loads(row.metrics or "{}"), "params": orjson.loads(row.params or "{}"),
         "fairness": _fairness(conn, model, number),
         "approvals": [{"request_id": r.id, "requested_by": r.requested_by, "reason": r.reason, "status": r.status,
-                       "required": r.required, "decisions": [{"approver": d.approver, "decision": d.decision,
-                                                              "comment": d.comment, "at_ms": d.created_ms} for d in r.decisions]}
+                       "required": r.required, "ticket_number": r.ticket_number,
+                       "decisions": [{"approver": d.approver, "decision": d.decision, "comment": d.comment,
+                                      "at_ms": d.created_ms, "ticket": d.ticket} for d in r.decisions]}
                       for r in requests],
         "lineage": _lineage(conn, f"{model}/{number}"),
         "sections": {name: sections.get(name, {"text": "", "revision": 0}) for name in SECTIONS},

@@ -28,6 +28,7 @@ class Decision:
     decision: str
     comment: str
     created_ms: int
+    ticket: str | None = None  # the change request (e.g. CHG0030001) this decision was taken from
 
 
 @record
@@ -45,6 +46,21 @@ class ApprovalRequest:
     created_ms: int
     decided_ms: int | None
     blocked_by: str | None = None
+    ticket_number: str | None = None  # the change request ticketed sign-off opened (e.g. CHG0030001)
+
+
+@record
+class TicketSync:
+    """What ``tickets sync`` did with one approval request's change request."""
+
+    request_id: str
+    ref: str
+    ticket_number: str | None
+    ticket_state: str | None
+    ticket_approval: str | None
+    outcome: str  # opened | waiting | approved | rejected | blocked | closed | failed
+    detail: str
+    status: str  # the approval request's status afterwards
 
 
 @record

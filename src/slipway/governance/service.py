@@ -14,6 +14,7 @@ evaluation, which runs the model where the data is (here) and sends the report t
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from slipway.governance.records import (
     DataValidation,
     FairnessReportInfo,
     PolicyInfo,
+    TicketSync,
     VersionStatus,
 )
 from slipway.store.context import Host
@@ -116,6 +118,10 @@ class GovernanceService:
             raise InvalidInput("give exactly one of model= or tier=")
         text = Path(source).read_text() if isinstance(source, Path) else source
         return self._backend.set_policy(scope, target, text)
+
+    def list_policies(self) -> list[PolicyInfo]:
+        """The policy in force for each model and risk tier that has one."""
+        return self._backend.list_policies()
 
     def get_policy(self, ref: str) -> PolicyInfo | None:
         """The policy that applies to a version: its model's own, else its risk tier's."""
@@ -223,6 +229,51 @@ class GovernanceService:
     def servicenow_callback(self, body: dict[str, Any], timestamp: int, signature: str) -> ApprovalRequest:
         """Record a ticketing system's signed verdict as the calling service account's decision."""
         return self._backend.servicenow_callback(body, timestamp, signature)
+
+    def sync_tickets(self, request_id: str | None = None) -> list[TicketSync]:
+        """Ticketed sign-off: open missing change requests and record each ticket's verdict as its
+        approver's decision (needs ``[governance.servicenow] instance_url``)."""
+        return self._backend.sync_tickets(request_id)
+
+    def record_platform_apply(self, folder: str, commit: str | None, dirty: bool,
+                              changes: list[dict[str, str]]) -> dict[str, Any]:
+        """Record a ``slipway apply`` of ``folder`` at Git ``commit`` in the audit ledger."""
+        return self._backend.record_platform_apply(folder, commit, dirty, changes)
+
+    # evidence ---------------------------------------------------------------------------------
+    def export_evidence(self, ref: str, out: str | Path) -> Path:
+        """Write the evidence pack of ``ref`` to ``out``: a folder, or a zip when ``out`` ends in
+        ``.zip``. An existing non-empty folder or file is refused. Check it offline with
+        ``python OUT/verify_pack.py`` or ``slipway audit verify-pack OUT``.
+
+        Raises:
+            InvalidInput: ``out`` exists, or no signed checkpoint of the ledger can be had.
+        """
+        from slipway.governance.evidence_pack import pack_zip
+
+        target = Path(out)
+        if target.exists() and (target.is_file() or any(target.iterdir())):
+            raise InvalidInput(f"{target} already exists; give a new folder or zip path")
+        files = self._backend.export_evidence(ref)
+        if target.suffix == ".zip":
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            partial.write_bytes(pack_zip(files))
+            partial.replace(target)
+            return target
+        partial = target.with_name(target.name + ".partial")
+        if partial.exists():
+            shutil.rmtree(partial)
+        for name, text in files.items():
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise InvalidInput(f"the evidence pack names a file outside itself: {name!r}")
+            path = partial / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        if target.exists():
+            target.rmdir()
+        partial.replace(target)
+        return target
 
     # history ---------------------------------------------------------------------------------
     def aliases_at(self, when: str | int, model: str | None = None) -> list[AliasHolder]:

@@ -6,7 +6,11 @@ event (``details["proof"]``) and, for approvals, on the decision row:
 - through the server: ``{"scheme": "token"}`` — the server authenticated the bearer token;
 - embedded: ``{"scheme": "ed25519", "key": FINGERPRINT, "signed": {...}, "signature": B64}`` — the
   acting user's private key (a file only they can read) signed the decision, and the key is
-  registered to that user. Another user, including the requester, cannot produce it.
+  registered to that user. Another user, including the requester, cannot produce it;
+- from a ticket (ticketed sign-off): ``{"scheme": "ticket", "system", "number", "sys_id",
+  "approver", "relayed_by", "relay": PROOF}`` — the ticket's approver is the approver of record;
+  ``relay`` is the token or signature proof of the service account (an approver) that read the
+  ticket and relayed the verdict, signed over the ticket number and approver too.
 
 :func:`check_decision_signatures` re-checks every stored proof; it is what ``audit verify`` calls.
 """
@@ -70,6 +74,12 @@ def _check_proof(conn: Connection, proof: Any, actor: str, action: str, subject:
         return "carries no proof of who made it"
     if proof.get("scheme") == "token":
         return None
+    if proof.get("scheme") == "ticket":
+        relayed_by, approver = str(proof.get("relayed_by")), proof.get("approver")
+        if actor not in (relayed_by, approver):
+            return f"is a ticket's verdict relayed by {relayed_by} for {approver}, not by or for {actor}"
+        return _check_proof(conn, proof.get("relay"), relayed_by, action, subject,
+                            {**fields, "ticket": proof.get("number"), "ticket_approver": approver})
     if proof.get("scheme") != "ed25519":
         return f"has an unknown proof scheme {proof.get('scheme')!r}"
     signed, fingerprint = proof.get("signed"), str(proof.get("key"))
@@ -90,6 +100,13 @@ def _check_proof(conn: Connection, proof: Any, actor: str, action: str, subject:
     if not verify_signature(key.public_key, canonical(signed), str(proof.get("signature"))):
         return f"has a signature that does not verify with key {fingerprint}"
     return None
+
+
+def signed_part(proof: Any) -> Any:
+    """The signed decision inside a proof (a ticket's proof: inside the relay's)."""
+    if isinstance(proof, dict) and proof.get("scheme") == "ticket":
+        proof = proof.get("relay")
+    return proof.get("signed") if isinstance(proof, dict) else None
 
 
 def _event_fields(action: str, details: dict[str, Any], signed: Any) -> dict[str, Any]:
@@ -119,7 +136,7 @@ def check_decision_signatures(conn: Connection, decision_rows: Iterable[Any] = (
         proofs_seen = proofs_seen or proof is not None
         if proof is None and not proofs_seen:
             continue
-        fields = _event_fields(event.action, details, proof.get("signed") if isinstance(proof, dict) else None)
+        fields = _event_fields(event.action, details, signed_part(proof))
         problem = _check_proof(conn, proof, event.actor, event.action, event.subject_id, fields)
         if problem:
             problems.append(f"audit event #{event.seq} ({event.action} by {event.actor} on {event.subject_id}) {problem}")
@@ -127,7 +144,7 @@ def check_decision_signatures(conn: Connection, decision_rows: Iterable[Any] = (
         if row.proof is None and not proofs_seen:
             continue
         proof = orjson.loads(row.proof) if row.proof else None
-        signed = proof.get("signed") if isinstance(proof, dict) else None
+        signed = signed_part(proof)
         action, subject = f"approval.{row.decision}", signed.get("subject") if isinstance(signed, dict) else ""
         fields = {"request_id": row.request_id, "comment": row.comment}
         problem = _check_proof(conn, proof, row.approver, action, str(subject), fields)

@@ -19,6 +19,7 @@ from slipway.core.errors import PermissionDenied
 from slipway.core.settings import Settings
 from slipway.store.schema.webhooks import webhooks
 from slipway.webhooks.secret_box import unseal
+from slipway.webhooks.settings import servicenow_settings
 from slipway.webhooks.signing import signature_for
 
 TABLE_PATH = "/api/now/table/change_request"
@@ -58,9 +59,13 @@ def verify_callback(conn: Connection, settings: Settings, body: dict[str, Any], 
         raise PermissionDenied("the callback's timestamp is missing or too old; sign it when sending")
     secrets_ = [unseal(settings, r.secret) for r in conn.execute(
         select(webhooks.c.secret).where(webhooks.c.kind == "servicenow", webhooks.c.active.is_(True)))]
+    configured = servicenow_settings(settings).callback_secret
+    if configured:
+        secrets_.append(configured)
     import hmac
 
     for secret in secrets_:
         if hmac.compare_digest(signature_for(secret, timestamp, canonical_body(body)), str(signature)):
             return
-    raise PermissionDenied("the callback's signature does not match any ServiceNow webhook secret")
+    raise PermissionDenied("the callback's signature does not match any ServiceNow webhook secret "
+                           "or [governance.servicenow] callback_secret")

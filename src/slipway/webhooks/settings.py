@@ -22,10 +22,25 @@ class WebhookSettings:
 
 @dataclasses.dataclass(frozen=True)
 class ServiceNowSettings:
-    """Basic-auth credentials for the Table API (kept in settings, never in the database)."""
+    """The Table API connection (credentials kept in settings, never in the database).
+
+    ``instance_url`` set turns on ticketed sign-off: an approval request of a model whose risk
+    tier is in ``tiers`` opens a ``change_request`` there (``slipway.governance.tickets``), and
+    the ticket's approval becomes the approver of record. Auth is basic (``username`` and
+    ``password``) or an OAuth bearer ``token``.
+    """
 
     username: str = ""
     password: str = dataclasses.field(default="", repr=False)
+    instance_url: str = ""
+    token: str = dataclasses.field(default="", repr=False)
+    tiers: tuple[str, ...] = ("high",)
+    # Upload the evidence pack (a zip) to the change with the Attachment API; else only link it.
+    attach_evidence: bool = True
+    assignment_group: str = ""
+    timeout_s: float = 10.0
+    # The secret signing ServiceNow's callbacks when no 'servicenow' webhook holds one (ticketed sign-off).
+    callback_secret: str = dataclasses.field(default="", repr=False)
 
 
 def webhook_settings(settings: Settings) -> WebhookSettings:

@@ -22,6 +22,7 @@ approval_requests = Table(
     Column("status", String(20), nullable=False),  # open | approved | rejected | cancelled
     Column("required", Integer, nullable=False),
     Column("external_ref", String(200), nullable=True),  # e.g. a ServiceNow change request sys_id
+    Column("ticket_number", String(40), nullable=True),  # e.g. CHG0030001 (ticketed sign-off)
     # Fixed when approval is requested: later changes to the model's tier or policy never lower them.
     Column("risk_tier", String(50), nullable=True),
     Column("policy_id", ID, nullable=True),

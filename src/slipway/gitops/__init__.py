@@ -1,0 +1,1 @@
+"""GitOps: a platform folder in Git, planned and applied by ``slipway apply``."""
