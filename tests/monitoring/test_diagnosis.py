@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from sklearn.metrics import f1_score, roc_auc_score
 
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.models.logging import log_model
@@ -22,7 +23,7 @@ from slipway.workspace import Workspace
 from tests.serving.helpers import FEATURES, ai4i, approve, train_pipeline
 from tests.support import in_process_cli
 
-TORQUE, WEAR = "Torque [Nm]", "Tool wear [min]"
+TORQUE, WEAR, LABEL = "Torque [Nm]", "Tool wear [min]", "Machine failure"
 
 
 def _log_week(ws: Workspace, deployment: str, model: object, week: pd.DataFrame, status: int = 200) -> None:
@@ -31,8 +32,8 @@ def _log_week(ws: Workspace, deployment: str, model: object, week: pd.DataFrame,
     for start in range(0, len(week), 100):
         rows = week.iloc[start:start + 100]
         frame = Frame({c: rows[c].to_numpy(dtype=object if c == "Type" else None) for c in FEATURES}, len(rows))
-        outputs = model.predict(rows) if status == 200 else None  # type: ignore[attr-defined]
-        entries.append(PayloadEntry(f"r{start}", deployment, "stable", "failures", "1", frame, outputs, 2.0, status))
+        outputs = model.predict(rows[FEATURES]) if status == 200 else None  # type: ignore[attr-defined]
+        entries.append(PayloadEntry(f"{deployment}-{start}", deployment, "stable", "failures", "1", frame, outputs, 2.0, status))
     buffer = io.BytesIO()
     table = entries_to_table(entries)
     pq.write_table(table, buffer)
@@ -48,19 +49,29 @@ def served(sqlite_ws: Workspace, home: Path, tmp_path: Path) -> tuple[Workspace,
     three deployments; returns the workspace, the model and 1,000 other rows."""
     ws = sqlite_ws
     features, label = ai4i(10000)
-    order = np.random.default_rng(5).permutation(len(features))[:6000]  # weeks without the temperatures' walk
+    order = np.random.default_rng(5).permutation(len(features))[:8000]  # weeks without the temperatures' walk
     features, label = features.iloc[order].reset_index(drop=True), label.iloc[order].reset_index(drop=True)
     train = features.iloc[:5000].assign(**{"Machine failure": label.iloc[:5000]})
     train.to_csv(tmp_path / "train.csv", index=False)
     version = ws.data.add("ai4i", tmp_path / "train.csv")
     model = train_pipeline(features.iloc[:5000], label.iloc[:5000])
+    holdout, truth = features.iloc[6000:8000], label.iloc[6000:8000]
     with ws.tracking.start_run("train"):
         ws.tracking.log_input(version, "training")
+        ws.tracking.log_metrics({"roc_auc": float(roc_auc_score(truth, model.predict_proba(holdout)[:, 1])),
+                                 "f1": float(f1_score(truth, model.predict(holdout)))})
         log_model(ws, model, input_example=features.head(5), registered_model_name="failures")
     approve(home, ws, "failures/1")
-    for name in ("drifted", "zeroed", "failing"):
+    for name in ("drifted", "zeroed", "failing", "relabelled", "healthy"):
         ws.serving.apply({"name": name, "variants": [{"name": "stable", "model": "failures/1", "role": "stable"}]})
-    return ws, model, features.iloc[5000:6000].reset_index(drop=True)
+    week = features.iloc[5000:6000].reset_index(drop=True)
+    return ws, model, week.assign(**{LABEL: label.iloc[5000:6000].to_numpy()})
+
+
+def _post_labels(ws: Workspace, deployment: str, labels: np.ndarray) -> None:
+    """The week's labels, one list per logged request of 100 rows (as ``_log_week`` names them)."""
+    ws.serving.add_feedback(deployment, [{"request_id": f"{deployment}-{start}", "label": labels[start:start + 100].tolist()}
+                                         for start in range(0, len(labels), 100)])
 
 
 def test_the_diagnosis_tells_drift_from_a_broken_pipeline_and_a_failing_server(served) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +85,9 @@ def test_the_diagnosis_tells_drift_from_a_broken_pipeline_and_a_failing_server(s
     assert drift.step("feature drift").evidence["drifted"] == [TORQUE]
     ranked = drift.step("feature drift").evidence["ranked"]
     assert ranked[0]["column"] == TORQUE and ranked[0]["weighted"] > 0 and abs(sum(r["importance"] for r in ranked) - 1) < 1e-3
-    assert drift.step("performance").status == "not evaluated"
+    performance = drift.step("performance")  # no label posted: CBPE's estimate
+    assert performance.evidence["source"] == "estimated" and performance.evidence["estimator"] == "cbpe"
+    assert performance.evidence["metric"] == "roc_auc" and performance.evidence["target"] == LABEL
     assert (drift.verdict, drift.action) == ("data drift", "retrain on recent data")
     assert "the feature pipeline is healthy" in " ".join(drift.evidence)
 
@@ -92,6 +105,34 @@ def test_the_diagnosis_tells_drift_from_a_broken_pipeline_and_a_failing_server(s
     assert [(e.subject_id, e.details["verdict"]) for e in audited] == [
         ("drifted", "data drift"), ("zeroed", "feature pipeline fault"), ("failing", "serving fault")]
     assert ws.blobs.read_bytes(audited[0].details["report"]).startswith(b'{"deployment":"drifted"')
+
+
+def test_relabelled_inputs_are_concept_drift_and_a_labelled_healthy_week_is_healthy(served) -> None:  # type: ignore[no-untyped-def]
+    """The same inputs, once with their true labels and once with the labels flipped (the world
+    changed what the inputs mean): realised performance tells the two apart."""
+    ws, model, week = served
+    truth = week[LABEL].to_numpy()
+    for name, labels in (("healthy", truth), ("relabelled", 1 - truth)):
+        _log_week(ws, name, model, week)
+        _post_labels(ws, name, labels)
+    healthy = ws.monitoring.diagnose("healthy")
+    numbers = healthy.step("performance").evidence
+    assert (numbers["source"], numbers["metric"], numbers["labelled"]) == ("realised", "roc_auc", 1000)
+    assert numbers["evaluation"] == ws.registry.get_version("failures", 1).metrics["roc_auc"]
+    assert healthy.step("performance").status == "ok", healthy.step("performance").summary
+    assert abs(numbers["value"] - numbers["evaluation"]) < 0.05
+    assert healthy.verdict == "healthy" and healthy.evidence == ["every step passed"]
+
+    relabelled = ws.monitoring.diagnose("relabelled")
+    step = relabelled.step("performance")
+    assert step.status == "problem" and step.evidence["source"] == "realised", step.summary
+    assert step.evidence["value"] < 0.2 and step.evidence["outside_band"]
+    assert [s.status for s in relabelled.steps[:5]] == ["ok"] * 5  # the inputs and predictions did not move
+    assert (relabelled.verdict, relabelled.action) == ("concept drift", "retrain on recent data")
+    assert relabelled.evidence == [f"performance: {step.summary}"] and step.summary.startswith("fell: roc_auc")
+    audited = sorted(ws.audit.log(action="monitor.diagnose", limit=10), key=lambda e: e.seq)
+    assert [(e.subject_id, e.details["verdict"]) for e in audited] == [("healthy", "healthy"),
+                                                                       ("relabelled", "concept drift")]
 
 
 def test_the_performance_step_is_pluggable(served, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -1,8 +1,10 @@
 """The steps of a diagnosis, each a function of what was served and what the model was trained on.
 
 Each returns a :class:`Step`: ``ok``, ``problem`` or ``not evaluated``, a one-line summary and
-its numbers. The performance step is pluggable (:data:`PERFORMANCE`): until realised and
-estimated performance are wired in, it reports ``not evaluated``.
+its numbers. The performance step (:func:`performance`, chosen through :data:`PERFORMANCE`) is
+the realised metric over the window when feedback labels arrived for enough of its rows, the
+CBPE (classification) or DLE (regression) estimate otherwise, against the model version's own
+evaluation metric (what its run recorded) and the training data's chunk band.
 """
 
 from __future__ import annotations
@@ -16,9 +18,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slipway.core.errors import SlipwayError
 from slipway.monitoring.drift import compare
+from slipway.monitoring.labelled import add_model_outputs, join_labels
 from slipway.monitoring.methods import method
 from slipway.monitoring.monitor_run import quality_tables
+from slipway.monitoring.performance_check import (
+    ESTIMABLE,
+    LOWER_IS_BETTER,
+    MIN_LABELS,
+    WindowPerformance,
+    window_performance,
+    worse_by,
+)
 from slipway.monitoring.quality import check_quality
 from slipway.monitoring.reference import Reference
 from slipway.monitoring.spec import DriftSpec
@@ -50,6 +62,11 @@ class Context:
     columns: list[str]  # the training schema's inputs
     predictor: Any  # the served model, or None when it cannot be loaded
     drift_check: dict[str, Any] | None = None  # the deployment monitor's drift check (methods, thresholds)
+    training: pa.Table | None = None  # the whole training table (inputs and the label)
+    feedback: dict[str, Any] = field(default_factory=dict)  # labels posted to the feedback endpoint, by request id
+    evaluation: dict[str, float] = field(default_factory=dict)  # the served version's recorded metrics
+    params: dict[str, str] = field(default_factory=dict)  # the served version's recorded parameters
+    target: str | None = None  # the label column, when the caller names it
 
 
 def serving_health(ctx: Context) -> Step:
@@ -158,12 +175,99 @@ def prediction_drift(ctx: Context) -> Step:
     return Step("prediction drift", "problem" if column.drifted else "ok", summary, numbers)
 
 
+def _target(ctx: Context, training: pa.Table, predicted: np.ndarray, classifier: bool) -> str | None:
+    """The label column of the training data: named by the caller or the run's parameters
+    (``target``, ``label``), else the non-input numeric column the model's predictions on the
+    training rows agree with best (it was trained to predict it)."""
+    for name in (ctx.target, *(ctx.params.get(k) for k in ("target", "label", "target_column", "label_column"))):
+        if name and name in training.column_names:
+            return name
+    best, agreement = None, 0.5 if classifier else 0.0
+    for name in training.column_names:
+        field_type = training.schema.field(name).type
+        if name in ctx.columns or not (pa.types.is_integer(field_type) or pa.types.is_floating(field_type)
+                                       or pa.types.is_boolean(field_type)):
+            continue
+        values = np.asarray(training.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        if not np.isfinite(values).all() or np.std(values) == 0:
+            continue
+        if classifier:
+            score = float(np.mean(values == predicted))
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                score = float(abs(np.corrcoef(values, predicted)[0, 1]))
+        if np.isfinite(score) and score > agreement:
+            best, agreement = name, score
+    return best
+
+
+def _metric(evaluation: dict[str, float], classifier: bool, labelled: bool) -> str:
+    """The metric the model's own evaluation recorded (first known one in order of preference),
+    limited to what CBPE/DLE estimate when the window has no labels."""
+    preferred = (("roc_auc", "f1", "accuracy", "recall", "precision", "log_loss") if classifier
+                 else ("rmse", "mae", "mape", "r2"))
+    usable = preferred if labelled else ESTIMABLE["classification" if classifier else "regression"]
+    return next((m for m in preferred if m in evaluation and m in usable),
+                "roc_auc" if classifier else "mae")
+
+
+def _confidently_worse(found: WindowPerformance, baseline: float) -> float:
+    """How much worse than ``baseline`` even the favourable end of the window's interval is."""
+    best = found.value if found.lower is None or found.upper is None else (
+        found.lower if found.metric in LOWER_IS_BETTER else found.upper)
+    return worse_by(found.metric, float(best if best is not None else found.value or 0.0), baseline)
+
+
+def performance(ctx: Context) -> Step:
+    """Realised performance over the window when feedback labels arrived for at least
+    ``MIN_LABELS`` of its rows, the CBPE/DLE estimate otherwise, against the model version's own
+    evaluation (its run's recorded metric) and the training data's chunk band. A problem when the
+    value leaves the band on the worse side and even the favourable end of its interval is more
+    than ``TOLERANCE`` (relative) worse than the recorded evaluation (than the training data's
+    value when the run recorded none)."""
+    if ctx.predictor is None or ctx.training is None:
+        return Step("performance", "not evaluated", "the served model cannot be loaded")
+    classifier = bool(ctx.predictor.has_predict_proba)
+    problem = "classification" if classifier else "regression"
+    try:
+        training = add_model_outputs(ctx.training, ctx.predictor, prediction="prediction", score="score",
+                                     problem=problem)
+        predicted = np.asarray(training.column("prediction").to_numpy(zero_copy_only=False), dtype=float)
+        target = _target(ctx, ctx.training, predicted, classifier)
+        if target is None:
+            return Step("performance", "not evaluated", "the training data has no label column the model predicts")
+        current = join_labels(ctx.window, ctx.feedback, target=target, prediction="prediction", score="score")
+        if "prediction" in current.column_names:  # failed requests have no output
+            current = current.filter(pc.is_valid(current.column("prediction")))
+        current = add_model_outputs(current, ctx.predictor, prediction="prediction", score="score", problem=problem)
+        labelled = int(pc.sum(pc.is_valid(current.column(target))).as_py() or 0)
+        metric = _metric(ctx.evaluation, classifier, labelled >= MIN_LABELS)
+        found = window_performance(training, current, metric=metric, target=target,
+                                   features=[c for c in ctx.columns if c in current.column_names])
+    except SlipwayError as err:
+        return Step("performance", "not evaluated", f"performance could not be computed: {err}")
+    evaluation = ctx.evaluation.get(metric)
+    baseline, against = ((float(evaluation), "its recorded evaluation") if evaluation is not None
+                         else (found.reference, "its training data (the run recorded no evaluation)"))
+    worse = _confidently_worse(found, baseline) if baseline is not None and found.value is not None else 0.0
+    tolerance = max(TOLERANCE * abs(baseline or 0.0), 0.01)
+    fell = found.outside_band and worse > tolerance
+    numbers = {**found.to_json(), "target": target, "evaluation": evaluation, "baseline": baseline,
+               "tolerance": tolerance}
+    if found.value is None:
+        return Step("performance", "not evaluated", f"{metric} is undefined on the window", numbers)
+    how = f"{found.source} on {found.labelled} labelled rows" if found.source == "realised" else (
+        f"estimated by {(found.estimator or '').upper()}, {found.labelled} labelled rows")
+    summary = (f"{metric} {found.value:.3f} ({how}) against {baseline if baseline is not None else float('nan'):.3f}, {against}; reference band "
+               f"[{found.band_lower or 0.0:.3f}, {found.band_upper if found.band_upper is not None else float('inf'):.3f}]")
+    return Step("performance", "problem" if fell else "ok", ("fell: " if fell else "") + summary, numbers)
+
+
 def not_evaluated(ctx: Context) -> Step:
-    return Step("performance", "not evaluated",
-                "realised and estimated performance are not wired into the diagnosis yet")
+    return Step("performance", "not evaluated", "performance is not evaluated")
 
 
-# The one place the performance step is chosen: the integrator sets it to a function of the
-# Context returning a Step (realised performance once labels arrive, CBPE/DLE estimates before,
-# against the model's own evaluation), with "problem" when it fell.
-PERFORMANCE: Callable[[Context], Step] = not_evaluated
+TOLERANCE = 0.05  # a fall in performance counts past 5 % of the baseline (at least 0.01)
+
+# The one place the performance step is chosen (a function of the Context returning a Step).
+PERFORMANCE: Callable[[Context], Step] = performance
