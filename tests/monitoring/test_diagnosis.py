@@ -163,3 +163,52 @@ def test_bad_windows_and_missing_lineage_are_refused(served, home: Path, monkeyp
     code, _out, err = in_process_cli(monkeypatch, capsys)("diagnose", "drifted", "--window", "lots")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "window must be" in err
     assert len(ws.audit.log(action="monitor.diagnose")) == before
+
+
+def test_a_performance_check_alerts_once_labels_show_the_model_fell(served) -> None:  # type: ignore[no-untyped-def]
+    """A monitor on the deployment: before labels the check runs on CBPE's estimate and passes;
+    once flipped labels arrive the realised ROC AUC falls past max_drop against the version's
+    recorded evaluation and an alert opens; re-running the same window changes nothing."""
+    ws, model, week = served
+    _log_week(ws, "relabelled", model, week)
+    check = {"name": "auc", "type": "performance", "metric": "roc_auc", "target": LABEL, "max_drop": 0.1,
+             "against": "evaluation"}
+    ws.monitoring.apply({"name": "perf", "watch": "deployment:relabelled", "checks": [check]})
+    before = ws.monitoring.run("perf")
+    [outcome] = before.result["checks"]
+    assert (before.status, outcome["source"], outcome["labelled"], outcome["passed"]) == ("ok", "estimated", 0, True)
+    assert outcome["baseline"] == ws.registry.get_version("failures", 1).metrics["roc_auc"]
+    assert outcome["performance"][0]["source"] == "estimated"
+
+    _post_labels(ws, "relabelled", 1 - week[LABEL].to_numpy())
+    after = ws.monitoring.run("perf")
+    [outcome] = after.result["checks"]
+    assert after.created and after.status == "alert" and not outcome["passed"]
+    assert (outcome["source"], outcome["labelled"]) == ("realised", 1000) and outcome["drop"] > 0.5
+    assert "worse by" in outcome["summary"] and "than the evaluation" in outcome["summary"]
+    [alert] = ws.monitoring.alerts("perf")
+    assert (alert.check_name, alert.state) == ("auc", "open")
+    again = ws.monitoring.run("perf")
+    assert not again.created and again.id == after.id and len(ws.monitoring.alerts("perf")) == 1
+
+
+@pytest.mark.parametrize(("check", "message"), [
+    ({"metric": "auroc"}, "unknown performance metric 'auroc'"),
+    ({"metric": "mae", "minimum": 0.3}, "give it a 'maximum', not a 'minimum'"),
+    ({"metric": "roc_auc", "maximum": 0.9}, "give it a 'minimum', not a 'maximum'"),
+    ({"metric": "roc_auc", "max_drop": "a lot"}, "max_drop of performance check 'p' must be a number"),
+    ({"metric": "roc_auc", "max_drop": -0.1}, "must be >= 0"),
+    ({"metric": "log_loss", "source": "estimated"}, "log_loss cannot be estimated"),
+    ({"metric": "roc_auc", "source": "guessed"}, "source of performance check 'p' must be one of"),
+    ({"metric": "roc_auc", "target": None}, "needs 'target'"),
+    ({"metric": "roc_auc", "target": "Failure type"}, "the reference has no label column 'Failure type'"),
+])
+def test_bad_performance_checks_are_refused_and_store_nothing(served, check, message) -> None:  # type: ignore[no-untyped-def]
+    ws = served[0]
+    spec = {"name": "perf", "watch": "deployment:healthy",
+            "checks": [{"name": "p", "type": "performance", "target": LABEL, **check}]}
+    if spec["checks"][0]["target"] is None:
+        del spec["checks"][0]["target"]
+    with pytest.raises(InvalidInput, match=message):
+        ws.monitoring.apply(spec)
+    assert ws.monitoring.monitors() == [] and ws.audit.log(action="monitor.apply") == []

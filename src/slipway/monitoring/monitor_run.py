@@ -8,15 +8,19 @@ the same window again finds the stored run instead of recording a second one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes, hash_file
 from slipway.monitoring.drift import compare
 from slipway.monitoring.monitor_spec import drift_spec
 from slipway.monitoring.payload import payload_window
+from slipway.monitoring.performance_check import MIN_LABELS, window_performance, worse_by
 from slipway.monitoring.quality import check_quality
 from slipway.monitoring.reference import Reference
 from slipway.monitoring.window import WindowPartial
@@ -49,11 +53,17 @@ def read_window(ws: Any, watch: str, rows: int | None,
 
 
 def run_checks(spec: dict[str, Any], reference: Reference, reference_table: pa.Table | None,
-               current: pa.Table | WindowPartial) -> dict[str, Any]:
-    """Every check's outcome: ``{"checks": [{name, type, passed, summary, ...}], "rows": N}``."""
+               current: pa.Table | WindowPartial,
+               performance: dict[str, PerformanceData] | None = None) -> dict[str, Any]:
+    """Every check's outcome: ``{"checks": [{name, type, passed, summary, ...}], "rows": N}``.
+
+    ``performance`` holds each performance check's data by check name (see :class:`PerformanceData`).
+    """
     outcomes = []
     for check in spec["checks"]:
-        if check["type"] == "drift":
+        if check["type"] == "performance":
+            outcomes.append(performance_outcome(check, (performance or {})[check["name"]]))
+        elif check["type"] == "drift":
             report = compare(reference, current, drift_spec(check))
             limit = check.get("max_share")
             passed = report.share_drifted <= limit if limit is not None else not report.dataset_drift
@@ -72,6 +82,65 @@ def run_checks(spec: dict[str, Any], reference: Reference, reference_table: pa.T
             outcomes.append({"name": check["name"], "type": "quality", "passed": quality.ok, "summary": summary,
                              "findings": quality.to_json()["findings"]})
     return {"rows": current.num_rows, "checks": outcomes}
+
+
+@dataclass(frozen=True)
+class PerformanceData:
+    """What a performance check judges: the labelled reference and the window, both with the
+    model's ``prediction`` (and ``score``) columns, and the served version's recorded metrics."""
+
+    reference: pa.Table
+    current: pa.Table
+    evaluation: dict[str, float]
+
+
+def labelled_rows(table: pa.Table, target: str) -> int:
+    return int(pc.sum(pc.is_valid(table.column(target))).as_py() or 0) if target in table.column_names else 0
+
+
+def performance_outcome(check: dict[str, Any], data: PerformanceData) -> dict[str, Any]:
+    """A performance check's outcome (see :mod:`slipway.monitoring.monitor_spec`).
+
+    Raises:
+        InvalidInput: missing columns, labels that do not fit the metric, ``against: evaluation``
+            when the model version recorded no such metric.
+    """
+    metric, target = check["metric"], check["target"]
+    source, min_labels = check.get("source", "auto"), check.get("min_labels", MIN_LABELS)
+    base = {"name": check["name"], "type": "performance", "metric": metric}
+    count = labelled_rows(data.current, target)
+    if source == "realised" and count < min_labels:
+        return {**base, "passed": True, "evaluated": False, "labelled": count,
+                "summary": f"not evaluated: {count} labelled rows, realised {metric} needs {min_labels}"}
+    found = window_performance(data.reference, data.current, metric=metric, target=target, source=source,
+                               min_labels=min_labels, features=check.get("columns"))
+    against = check.get("against", "reference")
+    if against == "evaluation":
+        if metric not in data.evaluation:
+            raise InvalidInput(f"performance check {check['name']!r}: the model version recorded no {metric} "
+                               f"(it recorded {sorted(data.evaluation) or 'no metric'}); use 'against: reference'")
+        baseline: float | None = float(data.evaluation[metric])
+    else:
+        baseline = found.reference
+    value = found.value
+    drop = worse_by(metric, value, baseline) if value is not None and baseline is not None else None
+    failures = []
+    if value is not None and "minimum" in check and value < check["minimum"]:
+        failures.append(f"below the minimum {check['minimum']:g}")
+    if value is not None and "maximum" in check and value > check["maximum"]:
+        failures.append(f"above the maximum {check['maximum']:g}")
+    if drop is not None and "max_drop" in check and drop > check["max_drop"]:
+        failures.append(f"worse by {drop:.3f} > {check['max_drop']:g} than the {against} ({baseline:.3f})")
+    if not {"minimum", "maximum", "max_drop"} & set(check) and found.outside_band:
+        failures.append(f"outside the reference band [{found.band_lower}, {found.band_upper}]")
+    how = (f"realised on {found.labelled} labelled rows" if found.source == "realised"
+           else f"estimated by {(found.estimator or '').upper()}")
+    shown = "undefined" if value is None else f"{value:.3f}"
+    summary = f"{metric} {shown} ({how})" + (": " + "; ".join(failures) if failures else "")
+    return {**base, "passed": not failures, "evaluated": value is not None, "summary": summary,
+            "source": found.source, "value": value, "baseline": baseline, "against": against, "drop": drop,
+            "band": [found.band_lower, found.band_upper], "labelled": found.labelled, "rows": found.rows,
+            "performance": [found.gauge()]}
 
 
 def quality_tables(reference: pa.Table, current: pa.Table, columns: list[str] | None) -> tuple[pa.Table, pa.Table]:

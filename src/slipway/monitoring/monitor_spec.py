@@ -8,26 +8,43 @@
     checks:
       - {name: drift, type: drift, max_share: 0.0, method: {numeric: wasserstein}, columns: [...]}
       - {name: quality, type: quality, columns: [...]}
+      - {name: auc, type: performance, metric: roc_auc, target: failure, max_drop: 0.05}
     actions: [alert, webhook, {type: pipeline, when: [drift], unless: [quality]}]   # see actions.py
 
 A drift check fails when the share of drifted columns exceeds ``max_share`` (default: the
 dataset-drift rule, ``share >= drift_share``); a quality check fails on any error finding.
+
+A performance check computes ``metric`` over the window (realised on the rows whose labels
+arrived when at least ``min_labels`` did, else estimated by CBPE or DLE: ``source: auto``; or
+``realised``/``estimated`` to insist) and fails when it is below ``minimum`` (metrics that fall
+when a model decays: ``roc_auc``, ``f1``, ``precision``, ``recall``, ``accuracy``, ``r2``), above
+``maximum`` (metrics that rise: ``mae``, ``rmse``, ``mape``, ``log_loss``), or worse by more than
+``max_drop`` than the reference's value (``against: reference``) or the served version's recorded
+evaluation (``against: evaluation``); with none of those, when it leaves the reference chunks'
+band on the worse side. ``target`` names the label column; ``model`` the model that computes the
+predictions a table lacks (a deployment's: the versions that served it).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from slipway.core.errors import InvalidInput
 from slipway.core.names import check_name
 from slipway.monitoring.actions import parse_actions
+from slipway.monitoring.performance_check import ESTIMABLE, LOWER_IS_BETTER, SOURCES, problem_of
+from slipway.monitoring.realised import CLASSIFICATION, REGRESSION
 from slipway.monitoring.spec import DriftSpec
 
-CHECK_TYPES = ("drift", "quality")
+CHECK_TYPES = ("drift", "quality", "performance")
 LINEAGE = "lineage"  # the reference a deployment monitor gets by default
 _TOP = {"name", "watch", "reference", "window", "checks", "actions", "kinds", "schedule"}
 _CHECK = {"drift": {"name", "type", "method", "threshold", "columns", "correction", "drift_share", "max_share"},
-          "quality": {"name", "type", "columns"}}
+          "quality": {"name", "type", "columns"},
+          "performance": {"name", "type", "metric", "target", "minimum", "maximum", "max_drop", "source",
+                          "min_labels", "model", "against", "columns"}}
+AGAINST = ("reference", "evaluation")
 
 
 def parse_monitor(spec: Any) -> dict[str, Any]:
@@ -66,6 +83,11 @@ def parse_monitor(spec: Any) -> dict[str, Any]:
         raise InvalidInput(f"monitor {name!r} needs a non-empty list of checks")
     parsed_checks = [_check(c) for c in checks]
     names = [c["name"] for c in parsed_checks]
+    for c in parsed_checks:
+        if (c["type"] == "performance" and c.get("against") == "evaluation" and "model" not in c
+                and not spec["watch"].startswith("deployment:")):
+            raise InvalidInput(f"performance check {c['name']!r}: 'against: evaluation' compares with a model "
+                               "version's recorded metric; watch a deployment or name the 'model'")
     if len(set(names)) != len(names):
         raise InvalidInput(f"check names must differ: {names}")
     actions = parse_actions(spec.get("actions", ["alert"]), names, spec["watch"])
@@ -92,6 +114,47 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _performance_check(check: dict[str, Any]) -> None:
+    name, metric = check["name"], check.get("metric")
+    if not isinstance(metric, str):
+        raise InvalidInput(f"performance check {name!r} needs 'metric' (one of "
+                           f"{', '.join(CLASSIFICATION + REGRESSION)})")
+    problem_of(metric)  # an unknown metric, named
+    if not isinstance(check.get("target"), str) or not check["target"]:
+        raise InvalidInput(f"performance check {name!r} needs 'target': the label column")
+    for key in ("minimum", "maximum", "max_drop"):
+        if key in check and not _number(check[key]):
+            raise InvalidInput(f"{key} of performance check {name!r} must be a number, not {check[key]!r}")
+    if "max_drop" in check and check["max_drop"] < 0:
+        raise InvalidInput(f"max_drop of performance check {name!r} must be >= 0, not {check['max_drop']!r}")
+    lower_better = metric in LOWER_IS_BETTER
+    if "minimum" in check and lower_better:
+        raise InvalidInput(f"performance check {name!r}: {metric} rises when a model gets worse; give it a "
+                           "'maximum', not a 'minimum'")
+    if "maximum" in check and not lower_better:
+        raise InvalidInput(f"performance check {name!r}: {metric} falls when a model gets worse; give it a "
+                           "'minimum', not a 'maximum'")
+    if check.get("source", "auto") not in SOURCES:
+        raise InvalidInput(f"source of performance check {name!r} must be one of {', '.join(SOURCES)}, "
+                           f"not {check['source']!r}")
+    if check.get("source") == "estimated" and metric not in ESTIMABLE[problem_of(metric)]:
+        raise InvalidInput(f"performance check {name!r}: {metric} cannot be estimated without labels "
+                           f"(estimable: {', '.join(ESTIMABLE[problem_of(metric)])})")
+    if not _positive_int(check.get("min_labels", 1)):
+        raise InvalidInput(f"min_labels of performance check {name!r} must be a positive integer, "
+                           f"not {check['min_labels']!r}")
+    if check.get("against", "reference") not in AGAINST:
+        raise InvalidInput(f"against of performance check {name!r} must be one of {', '.join(AGAINST)}, "
+                           f"not {check['against']!r}")
+    if "model" in check and (not isinstance(check["model"], str) or not check["model"]):
+        raise InvalidInput(f"model of performance check {name!r} must be a model reference (name/3, "
+                           f"name@alias), not {check['model']!r}")
+
+
 def _check(check: Any) -> dict[str, Any]:
     if not isinstance(check, dict) or check.get("type") not in CHECK_TYPES:
         raise InvalidInput(f"a check needs 'type' (one of {', '.join(CHECK_TYPES)}); got {check!r}")
@@ -105,6 +168,8 @@ def _check(check: Any) -> dict[str, Any]:
                                      or not 0 <= check["max_share"] < 1):
             raise InvalidInput(f"max_share must be a number in [0, 1), not {check['max_share']!r}")
         drift_spec(out)  # the method names, thresholds and correction are checked when the data is known
+    if check["type"] == "performance":
+        _performance_check(out)
     columns = check.get("columns")
     if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
         raise InvalidInput(f"columns must be a list of column names, not {columns!r}")
