@@ -15,10 +15,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes, hash_file
 from slipway.monitoring.drift import compare
-from slipway.monitoring.monitor_spec import drift_spec
+from slipway.monitoring.monitor_spec import drift_spec, time_range
 from slipway.monitoring.payload import payload_window
 from slipway.monitoring.performance_check import MIN_LABELS, window_performance, worse_by
 from slipway.monitoring.quality import check_quality
@@ -28,18 +29,26 @@ from slipway.monitoring.window import WindowPartial
 DEPLOYMENT = "deployment:"
 
 
-def read_window(ws: Any, watch: str, rows: int | None,
-                progress: Callable[[int, int], None] | None = None) -> tuple[pa.Table | WindowPartial, str]:
-    """The watched data's last ``rows`` rows (all without a limit) and the window's key.
+def read_window(ws: Any, watch: str, window: dict[str, Any], progress: Callable[[int, int], None] | None = None,
+                now: int | None = None) -> tuple[pa.Table | WindowPartial, str]:
+    """The watched data's window (see :func:`~slipway.monitoring.monitor_spec.parse_window`: the
+    last ``rows`` rows, of the time range when one is given; all without a limit) and its key.
 
     A deployment's payload log is streamed segment by segment into a mergeable summary
     (:func:`~slipway.monitoring.payload.payload_window`), so the log's length does not matter.
+    A time window's key names the times of the rows it holds, not the clock: re-running ``last:
+    7d`` while no row came or left finds the same window.
     """
+    rows = window.get("rows")
+    since, until = time_range(window, now if now is not None else now_ms())
+    timed = since is not None or until is not None
     if watch.startswith(DEPLOYMENT):
         name, _, variant = watch[len(DEPLOYMENT):].partition("/")
-        window, digests = payload_window(ws, name, variant or None, rows, progress)
+        partial, digests = payload_window(ws, name, variant or None, rows, progress, since, until)
         identity = ",".join(digests) + f"/{variant}"
-        return window, hash_bytes(f"{identity}|rows={rows}|n={window.num_rows}".encode())[:64]
+        if timed:
+            identity += f"|{partial.labels.get('first_ms')}-{partial.labels.get('last_ms')}"
+        return partial, hash_bytes(f"{identity}|rows={rows}|n={partial.num_rows}".encode())[:64]
     if watch.endswith((".parquet", ".csv")):
         identity = hash_file(Path(watch))
         table = ws.monitoring.table(watch)
@@ -47,9 +56,36 @@ def read_window(ws: Any, watch: str, rows: int | None,
         version = ws.data.get_version(watch)
         identity = version.digest
         table = ws.data.load(version.ref)
+    if timed:
+        table, bounds = rows_in_time(table, window["timestamp"], since, until)
+        identity += f"|{bounds}"
     if rows is not None and table.num_rows > rows:
         table = table.slice(table.num_rows - rows)
     return table, hash_bytes(f"{identity}|rows={rows}|n={table.num_rows}".encode())[:64]
+
+
+def rows_in_time(table: pa.Table, column: str, since: int | None, until: int | None) -> tuple[pa.Table, str]:
+    """The rows of ``table`` whose ``column`` (a timestamp, or epoch milliseconds) lies in
+    ``[since, until)``, in time order, and the first and last time kept.
+
+    Raises:
+        InvalidInput: no such column, or not a time.
+    """
+    if column not in table.column_names:
+        raise InvalidInput(f"the window's timestamp column {column!r} is not in the data; it has {table.column_names}")
+    values = table.column(column)
+    try:
+        ms = (values.cast(pa.timestamp("ms")) if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type)
+              else values).cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise InvalidInput(f"the window's timestamp column {column!r} must hold times or epoch milliseconds, "
+                           f"not {values.type}") from err
+    keep = pc.and_(pc.greater_equal(ms, since if since is not None else -2**62),
+                   pc.less(ms, until if until is not None else 2**62))
+    kept = table.append_column("__ms", ms).filter(keep)
+    kept = kept.take(pc.sort_indices(kept, [("__ms", "ascending")]))
+    bounds = "-".join(str(v) for v in pc.min_max(kept.column("__ms")).values()) if kept.num_rows else "empty"
+    return kept.drop_columns(["__ms"]), bounds
 
 
 def run_checks(spec: dict[str, Any], reference: Reference, reference_table: pa.Table | None,

@@ -3,7 +3,9 @@
     name: failures-inputs
     watch: deployment:failures        # or a dataset (name, name@3) or a Parquet/CSV file
     reference: ai4i@1                 # the training data (a deployment's default: see lineage_reference)
-    window: {rows: 5000}              # the last rows of the watched data (optional)
+    window: {rows: 5000}              # the last rows of the watched data (optional), or a time window:
+                                      # {last: 7d}, {since: 2026-01-01, until: 2026-01-08}, with rows too;
+                                      # a dataset or file names its time column: {last: 7d, timestamp: ts}
     schedule: "*/10 * * * *"          # run by `slipway scheduler` (optional)
     checks:
       - {name: drift, type: drift, max_share: 0.0, method: {numeric: wasserstein}, columns: [...]}
@@ -27,9 +29,12 @@ predictions a table lacks (a deployment's: the versions that served it).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from typing import Any
 
+from slipway.core.clock import parse_time
 from slipway.core.errors import InvalidInput
 from slipway.core.names import check_name
 from slipway.monitoring.actions import parse_actions
@@ -45,6 +50,8 @@ _CHECK = {"drift": {"name", "type", "method", "threshold", "columns", "correctio
           "performance": {"name", "type", "metric", "target", "minimum", "maximum", "max_drop", "source",
                           "min_labels", "model", "against", "columns"}}
 AGAINST = ("reference", "evaluation")
+WINDOW_KEYS = {"rows", "last", "since", "until", "timestamp"}
+_DURATION = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
 def parse_monitor(spec: Any) -> dict[str, Any]:
@@ -75,9 +82,7 @@ def parse_monitor(spec: Any) -> dict[str, Any]:
     if spec["reference"] == LINEAGE and not spec["watch"].startswith("deployment:"):
         raise InvalidInput(f"monitor {name!r}: only a deployment's monitor takes its reference from lineage; "
                            "name the reference data")
-    window = spec.get("window") or {}
-    if not isinstance(window, dict) or set(window) - {"rows"} or not _positive_int(window.get("rows", 1)):
-        raise InvalidInput(f"window must be {{rows: N}} with N a positive integer, not {window!r}")
+    window = parse_window(spec.get("window") or {}, spec["watch"])
     checks = spec.get("checks")
     if not isinstance(checks, list) or not checks:
         raise InvalidInput(f"monitor {name!r} needs a non-empty list of checks")
@@ -102,6 +107,77 @@ def parse_monitor(spec: Any) -> dict[str, Any]:
     return {"name": name, "watch": spec["watch"], "reference": spec["reference"], "window": window,
             "checks": parsed_checks, "actions": actions, "kinds": kinds,
             **({"schedule": schedule} if schedule is not None else {})}
+
+
+def parse_window(window: Any, watch: str) -> dict[str, Any]:
+    """``{rows: N}``, ``{last: DURATION}`` or ``{since: TIME, until: TIME}`` (either bound may be
+    left out; ISO 8601 or epoch milliseconds), time and rows together allowed; ``timestamp``
+    names the time column of a watched dataset or file (a deployment's log has ``ts_ms``). Times
+    are normalised to epoch milliseconds.
+
+    Raises:
+        InvalidInput: anything else, named.
+    """
+    shape = ("window must be {rows: N}, {last: 7d} or {since: TIME, until: TIME} (with rows too), "
+             f"not {window!r}")
+    if not isinstance(window, dict) or set(window) - WINDOW_KEYS:
+        raise InvalidInput(shape)
+    out: dict[str, Any] = {}
+    if "rows" in window:
+        if not _positive_int(window["rows"]):
+            raise InvalidInput(f"window rows must be a positive integer, not {window['rows']!r}")
+        out["rows"] = window["rows"]
+    if "last" in window:
+        if "since" in window or "until" in window:
+            raise InvalidInput("a window has 'last' or 'since'/'until', not both")
+        duration_ms(window["last"])
+        out["last"] = str(window["last"])
+    for key in ("since", "until"):
+        if key in window:
+            out[key] = _time(window[key], key)
+    if "since" in out and "until" in out and out["since"] >= out["until"]:
+        raise InvalidInput(f"window since ({window['since']}) must be before until ({window['until']})")
+    timed = {"last", "since", "until"} & set(out)
+    if "timestamp" in window:
+        if not isinstance(window["timestamp"], str) or not window["timestamp"]:
+            raise InvalidInput(f"window timestamp must name a time column, not {window['timestamp']!r}")
+        out["timestamp"] = window["timestamp"]
+    elif timed and not watch.startswith("deployment:"):
+        raise InvalidInput("a time window over a dataset or file needs 'timestamp': its time column")
+    return out
+
+
+def duration_ms(text: Any) -> int:
+    """``30s``, ``15m``, ``24h``, ``7d``, ``2w`` in milliseconds.
+
+    Raises:
+        InvalidInput: anything else.
+    """
+    match = re.fullmatch(r"(\d+)([smhdw])", str(text).strip()) if isinstance(text, str | int) else None
+    if match is None or int(match.group(1)) == 0:
+        raise InvalidInput(f"window last must be a duration like 30m, 24h, 7d or 2w, not {text!r}")
+    return int(match.group(1)) * _DURATION[match.group(2)]
+
+
+def time_range(window: dict[str, Any], now: int) -> tuple[int | None, int | None]:
+    """The window's ``[since, until)`` in epoch ms (None: unbounded) at time ``now`` (``last``
+    ends at ``now``, included)."""
+    if "last" in window:
+        return now - duration_ms(window["last"]), now + 1
+    return window.get("since"), window.get("until")
+
+
+def _time(value: Any, key: str) -> int:
+    if isinstance(value, dt.datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dt.date):  # YAML reads 2026-01-01 as a date
+        return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp() * 1000)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        return parse_time(value)
+    raise InvalidInput(f"window {key} must be a time (ISO 8601 or epoch milliseconds), not {value!r}")
 
 
 def drift_spec(check: dict[str, Any]) -> DriftSpec:
