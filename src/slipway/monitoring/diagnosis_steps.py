@@ -31,8 +31,9 @@ from slipway.monitoring.performance_check import (
     window_performance,
     worse_by,
 )
-from slipway.monitoring.quality import check_quality
+from slipway.monitoring.quality import check_quality, skew_findings
 from slipway.monitoring.reference import Reference
+from slipway.monitoring.skew import SkewReport, find_key, training_serving_skew
 from slipway.monitoring.spec import DriftSpec
 
 SCHEMA_KINDS = ("missing_column", "extra_column", "type_changed")
@@ -100,12 +101,29 @@ def input_schema(ctx: Context) -> Step:
     return Step("input schema", "problem" if changes else "ok", summary, {"changes": changes})
 
 
+def _skew(ctx: Context) -> SkewReport | None:
+    """Training–serving skew when the served rows carry the training data's key column."""
+    training = ctx.training if ctx.training is not None else ctx.reference_table
+    key = find_key(training, ctx.current)
+    if key is None:
+        return None
+    return training_serving_skew(training, ctx.current, key, [c for c in ctx.columns if c != key])
+
+
 def data_quality(ctx: Context) -> Step:
-    """A broken feature pipeline: null shares, zeroed or constant columns, new categories, out of range."""
+    """A broken feature pipeline: null shares, zeroed or constant columns, new categories, out of
+    range, and training–serving skew when the served rows carry the training data's key."""
     findings = [f for f in _quality(ctx) if f["kind"] not in SCHEMA_KINDS]
+    skew = _skew(ctx)
+    if skew is not None:
+        findings += [asdict(f) for f in skew_findings(skew)]
     summary = "; ".join(f"{f['kind']} {f['column']}" + (f" ({f['share']:.0%})" if f["share"] is not None else "")
-                        for f in findings) or "no nulls, zeroed, constant columns or new categories"
-    return Step("data quality", "problem" if findings else "ok", summary, {"findings": findings})
+                        for f in findings) or "no nulls, zeroed, constant columns or new categories" + (
+                            f"; no skew against the training rows (joined on {skew.key})" if skew else "")
+    evidence: dict[str, Any] = {"findings": findings}
+    if skew is not None:
+        evidence["skew"] = skew.to_json()
+    return Step("data quality", "problem" if findings else "ok", summary, evidence)
 
 
 def importance(ctx: Context) -> dict[str, float]:

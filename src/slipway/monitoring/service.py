@@ -128,10 +128,11 @@ class MonitoringService(MonitorsMixin, PerformanceMixin):
         column (found from the run or the model by default). See :mod:`slipway.monitoring.diagnosis`."""
         return diagnose(self._ws, deployment, window, target=target)
 
-    def quality(self, reference: Any, current: Any) -> QualityReport:
+    def quality(self, reference: Any, current: Any, key: str | None = None) -> QualityReport:
         """Schema changes, null shares, out-of-range values, new categories, constant and zeroed
-        columns of ``current`` against ``reference``."""
-        return check_quality(self.table(reference), self.table(current))
+        columns of ``current`` against ``reference``; with ``key`` (the reference rows' id column,
+        which ``current`` carries too), training–serving skew per column (``report.skew``)."""
+        return check_quality(self.table(reference), self.table(current), key)
 
 
 def _plain(source: Any) -> Any:
