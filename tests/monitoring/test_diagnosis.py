@@ -5,6 +5,7 @@ serving fault; the diagnosis is stored and audited; bad windows and unknown line
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,11 @@ from slipway.monitoring import diagnosis_steps
 from slipway.monitoring.diagnosis import select_window
 from slipway.serving.frame import Frame
 from slipway.serving.payload import PayloadEntry, entries_to_table
-from slipway.workspace import Workspace
+from slipway.serving.server import restart_recorder
+from slipway.serving.supervisor import Supervisor, bind_socket
+from slipway.workspace import Workspace, open_workspace
 from tests.serving.helpers import FEATURES, ai4i, approve, train_pipeline
-from tests.support import in_process_cli
+from tests.support import in_process_cli, make_settings
 
 TORQUE, WEAR, LABEL = "Torque [Nm]", "Tool wear [min]", "Machine failure"
 
@@ -212,3 +215,24 @@ def test_bad_performance_checks_are_refused_and_store_nothing(served, check, mes
     with pytest.raises(InvalidInput, match=message):
         ws.monitoring.apply(spec)
     assert ws.monitoring.monitors() == [] and ws.audit.log(action="monitor.apply") == []
+
+
+def test_worker_restarts_the_supervisor_records_make_a_serving_fault(served, home: Path) -> None:  # type: ignore[no-untyped-def]
+    """Real worker processes that die: the supervisor replaces each and records the restart in the
+    ledger; the diagnosis counts the restarts since the window's first request."""
+    ws, model, week = served
+    _log_week(ws, "healthy", model, week)
+    recorder = restart_recorder(make_settings(home), "healthy", open_workspace)
+    supervisor = Supervisor(sys.exit, {}, bind_socket("127.0.0.1", 0), workers=1, on_restart=recorder)
+    supervisor.processes = [supervisor._spawn()]  # a worker that exits at once (sys.exit refuses the socket)
+    for _ in range(3):
+        supervisor.processes[0].join(120)
+        assert supervisor.replace_dead() == 1
+    supervisor.shutdown()
+    events = ws.audit.log(action="deployment.worker_restart")
+    assert supervisor.restarts == 3 and len(events) == 3
+    assert {e.subject_id for e in events} == {"healthy"} and all(e.details["exitcode"] == 1 for e in events)
+    found = ws.monitoring.diagnose("healthy")
+    health = found.step("serving health")
+    assert (health.status, health.evidence["worker_restarts"]) == ("problem", 3)
+    assert "3 worker restarts > 2" in health.summary and found.verdict == "serving fault"

@@ -234,6 +234,18 @@ class DeployBackend:
                            {"digest": digest, "rows": record.rows})
         return record
 
+    @endpoint("deploy")
+    def record_worker_restart(self, deployment: str, pid: int | None = None, exitcode: int | None = None,
+                              restarts: int = 1) -> dict[str, Any]:
+        """Record that the inference server's supervisor replaced a dead worker (audited as
+        ``deployment.worker_restart``; the diagnosis counts them in its window)."""
+        if not isinstance(deployment, str) or not deployment:
+            raise InvalidInput(f"worker restart needs a deployment name, not {deployment!r}")
+        details = {"pid": pid, "exitcode": exitcode, "restarts": int(restarts)}
+        with self.ctx.db.write() as conn:
+            self.ctx.audit(conn, Action.DEPLOYMENT_WORKER_RESTART, Subject.DEPLOYMENT, deployment, details)
+        return details
+
     @endpoint("read")
     def payload_segments(self, name: str, since_ms: int = 0) -> list[PayloadSegment]:
         with self.ctx.db.read() as conn:

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, SlipwayError
+from slipway.core.events import Action
 from slipway.monitoring import diagnosis_steps
 from slipway.monitoring.diagnosis_steps import Context, Step
 from slipway.monitoring.lineage_reference import input_columns, served_version, training_data
@@ -80,6 +81,15 @@ def select_window(log: pa.Table, window: int | str | None, now: int) -> tuple[pa
     if log.num_rows and "ts_ms" in log.column_names:
         log = log.filter(pc.greater_equal(log.column("ts_ms"), since))
     return log, {"since_ms": since, "duration": text}
+
+
+def worker_restarts(ws: Any, deployment: str, log: pa.Table) -> int:
+    """Worker restarts the inference server recorded (``deployment.worker_restart``) since the
+    window's first request."""
+    since = pc.min(log.column("ts_ms")).as_py() if "ts_ms" in log.column_names and log.num_rows else None
+    events = ws.audit.log(subject=f"deployment:{deployment}", action=Action.DEPLOYMENT_WORKER_RESTART.value,
+                          since=str(since) if since is not None else None, limit=100_000)
+    return len(events)
 
 
 def judge(found: dict[str, Step], deployment: str, dataset: str) -> tuple[str, str, str, list[str]]:
@@ -132,7 +142,7 @@ def diagnose(ws: Any, deployment: str, window: int | str | None = None, now: int
                   reference_table.select([c for c in columns if c in reference_table.column_names]),
                   ws.monitoring.reference(dataset), columns, predictor, drift_check, training=reference_table,
                   feedback=ws.serving.feedback(deployment), evaluation=dict(version.metrics or {}),
-                  params=dict(version.params or {}), target=target)
+                  params=dict(version.params or {}), target=target, restarts=worker_restarts(ws, deployment, log))
     walk = [diagnosis_steps.serving_health, diagnosis_steps.input_schema, diagnosis_steps.data_quality,
             diagnosis_steps.feature_drift, diagnosis_steps.prediction_drift, diagnosis_steps.PERFORMANCE]
     if target is not None and target not in reference_table.column_names:

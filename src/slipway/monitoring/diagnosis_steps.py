@@ -37,6 +37,7 @@ from slipway.monitoring.skew import SkewReport, find_key, training_serving_skew
 from slipway.monitoring.spec import DriftSpec
 
 SCHEMA_KINDS = ("missing_column", "extra_column", "type_changed")
+MAX_WORKER_RESTARTS = 2  # restarts in a window the serving-health step tolerates (SLO max_worker_restarts)
 IMPORTANCE_ROWS = 500  # reference rows the permutation importance predicts on (seeded sample)
 
 
@@ -68,10 +69,13 @@ class Context:
     evaluation: dict[str, float] = field(default_factory=dict)  # the served version's recorded metrics
     params: dict[str, str] = field(default_factory=dict)  # the served version's recorded parameters
     target: str | None = None  # the label column, when the caller names it
+    restarts: int | None = None  # worker restarts the inference server recorded during the window
 
 
 def serving_health(ctx: Context) -> Step:
-    """Error rate and latency of the window's requests, against the deployment's SLO."""
+    """Error rate and latency of the window's requests, against the deployment's SLO, and the
+    worker restarts the inference server's supervisor recorded since the window's first request
+    (a problem past the SLO's ``max_worker_restarts``, default 2)."""
     slo = ctx.deployment.spec.get("slo", {})
     rows = ctx.window.num_rows
     if rows == 0:
@@ -80,12 +84,15 @@ def serving_health(ctx: Context) -> Step:
     latency = np.asarray(ctx.window.column("latency_ms").to_numpy(zero_copy_only=False), dtype=float)
     p99 = float(np.quantile(latency, float(slo.get("latency_quantile", 0.99))))
     max_errors, max_latency = float(slo.get("max_error_rate", 0.01)), float(slo.get("max_latency_ms", 1000.0))
+    max_restarts = int(slo.get("max_worker_restarts", MAX_WORKER_RESTARTS))
     numbers = {"rows": rows, "error_rate": errors / rows, "latency_quantile_ms": round(p99, 3),
                "max_error_rate": max_errors, "max_latency_ms": max_latency,
-               "worker_restarts": "not recorded (see the inference server's /metrics)"}
+               "worker_restarts": ctx.restarts, "max_worker_restarts": max_restarts}
     bad = [f"error rate {errors / rows:.2%} > {max_errors:.2%}"] if errors / rows > max_errors else []
     bad += [f"latency {p99:.1f} ms > {max_latency:g} ms"] if p99 > max_latency else []
-    summary = "; ".join(bad) or f"error rate {errors / rows:.2%}, latency {p99:.1f} ms within the SLO"
+    bad += [f"{ctx.restarts} worker restarts > {max_restarts}"] if (ctx.restarts or 0) > max_restarts else []
+    restarts = "" if ctx.restarts is None else f", {ctx.restarts} worker restarts"
+    summary = "; ".join(bad) or f"error rate {errors / rows:.2%}, latency {p99:.1f} ms{restarts} within the SLO"
     return Step("serving health", "problem" if bad else "ok", summary, numbers)
 
 
