@@ -1,4 +1,4 @@
-"""Training–serving skew on AI4I: served rows that carry the training rows' key (``UDI``) are
+"""Training-serving skew on AI4I: served rows that carry the training rows' key (``UDI``) are
 joined to them and compared column by column; an online pipeline that computes torque differently
 for some machines is skewed on torque only, in the quality report and in the diagnosis."""
 

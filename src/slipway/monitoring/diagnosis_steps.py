@@ -109,7 +109,7 @@ def input_schema(ctx: Context) -> Step:
 
 
 def _skew(ctx: Context) -> SkewReport | None:
-    """Training–serving skew when the served rows carry the training data's key column."""
+    """Training-serving skew when the served rows carry the training data's key column."""
     training = ctx.training if ctx.training is not None else ctx.reference_table
     key = find_key(training, ctx.current)
     if key is None:
@@ -119,7 +119,7 @@ def _skew(ctx: Context) -> SkewReport | None:
 
 def data_quality(ctx: Context) -> Step:
     """A broken feature pipeline: null shares, zeroed or constant columns, new categories, out of
-    range, and training–serving skew when the served rows carry the training data's key."""
+    range, and training-serving skew when the served rows carry the training data's key."""
     findings = [f for f in _quality(ctx) if f["kind"] not in SCHEMA_KINDS]
     skew = _skew(ctx)
     if skew is not None:

@@ -10,14 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
 from slipway.monitoring import actions, lineage_reference
 from slipway.monitoring.gauges import subject_of
-from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
-from slipway.core.clock import now_ms
 from slipway.monitoring.labelled import TIMESTAMP
-from slipway.monitoring.monitor_run import PerformanceData, labelled_rows, read_window, rows_in_time, run_checks
+from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
+from slipway.monitoring.monitor_run import (
+    PerformanceData,
+    labelled_rows,
+    read_window,
+    rows_in_time,
+    run_checks,
+)
 from slipway.monitoring.monitor_spec import drift_spec, parse_monitor, time_range
 from slipway.monitoring.performance_check import problem_of
 

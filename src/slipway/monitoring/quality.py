@@ -6,7 +6,7 @@ schema changes (missing, extra, retyped columns), null shares, out-of-range valu
 categories. On top of it, two checks validation has no rule for: a column that became constant,
 and a numeric column whose share of zeros jumped (a silently zeroed feature). Given the key column
 of the reference's rows, the current rows are joined to them and compared column by column
-(training–serving skew, :mod:`slipway.monitoring.skew`): a ``skew`` finding per skewed column.
+(training-serving skew, :mod:`slipway.monitoring.skew`): a ``skew`` finding per skewed column.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _distinct(column: pa.ChunkedArray) -> int:
 
 
 def skew_findings(report: SkewReport) -> list[Anomaly]:
-    """One ``skew`` error per skewed column of a training–serving skew report."""
+    """One ``skew`` error per skewed column of a training-serving skew report."""
     return [Anomaly("skew", c.column, "error", c.share,
                     f"{c.share:.1%} of {c.compared} rows joined on {report.key!r} differ from the training rows "
                     f"in {c.column!r}" + (f" (largest difference {c.max_abs_diff:.4g})" if c.max_abs_diff else ""))
@@ -75,7 +75,7 @@ def skew_findings(report: SkewReport) -> list[Anomaly]:
 def check_quality(reference: pa.Table, current: pa.Table, key: str | None = None,
                   tolerance: float = TOLERANCE) -> QualityReport:
     """The findings of ``current`` against the schema and shape of ``reference``; with ``key``
-    (a column whose values identify the reference's rows), also training–serving skew."""
+    (a column whose values identify the reference's rows), also training-serving skew."""
     findings = [a for a in validate_table(current, infer_schema(TableProfile.of(reference), min_rows_share=0.0))
                 if a.kind != "stale_data"]
     for name in reference.column_names:

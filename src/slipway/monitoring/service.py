@@ -131,7 +131,7 @@ class MonitoringService(MonitorsMixin, PerformanceMixin):
     def quality(self, reference: Any, current: Any, key: str | None = None) -> QualityReport:
         """Schema changes, null shares, out-of-range values, new categories, constant and zeroed
         columns of ``current`` against ``reference``; with ``key`` (the reference rows' id column,
-        which ``current`` carries too), training–serving skew per column (``report.skew``)."""
+        which ``current`` carries too), training-serving skew per column (``report.skew``)."""
         return check_quality(self.table(reference), self.table(current), key)
 
 

@@ -1,4 +1,4 @@
-"""Training–serving skew: the same entity's features as served against the training row's.
+"""Training-serving skew: the same entity's features as served against the training row's.
 
 When the served rows carry the training data's key column (an id the model's inputs include and
 ignore, e.g. AI4I's ``UDI``), each logged row is joined to the training row with the same key, in
