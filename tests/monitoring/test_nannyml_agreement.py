@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from slipway.core.errors import InvalidInput
 from slipway.monitoring.cbpe_multiclass import MulticlassCBPE
 from slipway.monitoring.chunks import Chunking
 from slipway.monitoring.performance import performance
@@ -90,3 +91,35 @@ def test_multiclass_cbpe_matches_nannyml() -> None:
                                        atol=TOLERANCE, err_msg=f"{metric} {field}")
         assert got.alerts.tolist() == want["alert"], metric
     assert any(any(m["alert"]) for m in expected["metrics"].values())  # the older rows do shift performance
+
+
+def test_multiclass_performance_reports_estimates_and_macro_realised_values() -> None:
+    """``performance(..., probabilities=...)``: the same NannyML estimates per chunk, and once the
+    labels are there the realised macro metrics equal scikit-learn's."""
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    expected = json.loads((MULTICLASS / "expected.json").read_text())
+    data = pq.read_table(MULTICLASS / "data.parquet")
+    reference = data.filter(pc.equal(data["period"], "reference"))
+    analysis = data.filter(pc.equal(data["period"], "analysis"))
+    probabilities = {c: f"p_{c}" for c in expected["classes"]}
+    report = performance(reference, analysis, target="y_true", prediction="y_pred", probabilities=probabilities,
+                         chunk_size=expected["chunk_size"], replicates=50)
+    assert report.problem == "multiclass" and report.estimator == "cbpe" and report.labelled_rows == analysis.num_rows
+    for metric, want in expected["metrics"].items():
+        np.testing.assert_allclose([c.estimated for c in report.metric(metric)], want["value"], rtol=0, atol=TOLERANCE)
+    y, pred = analysis["y_true"].to_pylist(), analysis["y_pred"].to_pylist()
+    proba = np.column_stack([analysis[f"p_{c}"].to_numpy() for c in expected["classes"]])
+    first = slice(0, expected["chunk_size"])
+    chunk = {c.metric: c for c in report.chunks if c.start == 0}
+    assert abs(chunk["f1"].realised - f1_score(y[first], pred[first], average="macro")) < 1e-12
+    assert abs(chunk["accuracy"].realised - accuracy_score(y[first], pred[first])) < 1e-12
+    assert abs(chunk["roc_auc"].realised - roc_auc_score(y[first], proba[first], multi_class="ovr",
+                                                         labels=expected["classes"])) < 1e-12
+    assert chunk["f1"].realised_lower <= chunk["f1"].realised <= chunk["f1"].realised_upper
+    with pytest.raises(InvalidInput, match="three classes or more"):
+        performance(reference, analysis, target="y_true", prediction="y_pred",
+                    probabilities={"a": "p_alone", "b": "p_other"}, chunk_size=1000)
+    with pytest.raises(InvalidInput, match="unknown multiclass metric"):
+        performance(reference, analysis, target="y_true", prediction="y_pred", probabilities=probabilities,
+                    chunk_size=1000, metrics=["log_loss"])

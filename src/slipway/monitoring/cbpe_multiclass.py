@@ -29,7 +29,7 @@ from slipway.core.errors import InvalidInput
 from slipway.monitoring.calibration import fit_calibration, needs_calibration
 from slipway.monitoring.cbpe import SIGMAS, Estimates, _expected_auc, _thresholds
 from slipway.monitoring.chunks import Chunks
-from slipway.monitoring.realised import _auc
+from slipway.monitoring.realised import Interval, _auc
 
 METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy")
 AUC_ADJUSTMENT = 1.2  # NannyML: the std of class variances underestimates the AUC's error by 20 %
@@ -186,3 +186,42 @@ class MulticlassCBPE:
                                np.maximum(0.0, value - SIGMAS * error), np.minimum(1.0, value + SIGMAS * error),
                                lower, upper)
         return out
+
+
+def realised_multiclass(metrics: list[str], y: np.ndarray, yhat: np.ndarray, proba: np.ndarray, *,
+                        replicates: int = 200, confidence: float = 0.95, seed: int = 0) -> dict[str, Interval]:
+    """Realised macro metrics of one chunk's labelled rows (binarized ``y``/``yhat`` and the
+    class probabilities, columns in the sorted classes' order) with a Poisson bootstrap
+    percentile interval, written for a matrix of row weights as :func:`slipway.monitoring.realised.realised`.
+    NaN (no value) where NannyML's is: a chunk missing a class (ROC AUC), or with one label or one
+    predicted class only (the others)."""
+    n, k = y.shape
+    rng = np.random.default_rng(seed)
+    w = rng.poisson(1.0, (replicates + 1, n)).astype(np.float64)
+    w[0] = 1.0
+    total = w.sum(axis=1)
+    tp, fp, fn = w @ (y * yhat), w @ ((1 - y) * yhat), w @ (y * (1 - yhat))  # replicates x classes
+    out: dict[str, Interval] = {}
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    for m in metrics:
+        if m == "roc_auc":
+            values = np.mean([_auc(w, y[:, j], proba[:, j]) for j in range(k)], axis=0)
+            undefined = not (y.sum(axis=0) > 0).all()
+        else:
+            undefined = (y.sum(axis=0) > 0).sum() <= 1 or (yhat.sum(axis=0) > 0).sum() <= 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if m == "accuracy":
+                    values = (w @ np.all(y == yhat, axis=1).astype(np.float64)) / total
+                elif m == "precision":
+                    values = _safe(tp, tp + fp).mean(axis=1)
+                elif m == "recall":
+                    values = _safe(tp, tp + fn).mean(axis=1)
+                else:
+                    values = _safe(2 * tp, 2 * tp + fp + fn).mean(axis=1)
+        if undefined:
+            out[m] = Interval(float("nan"), None, None)
+            continue
+        boot = values[1:][np.isfinite(values[1:])]
+        lower, upper = np.percentile(boot, [tail, 100.0 - tail]).tolist() if len(boot) else (None, None)
+        out[m] = Interval(float(values[0]), lower, upper)
+    return out
