@@ -7,13 +7,13 @@ Estimating on a chunk: each class's probability calibrated, then every row's cal
 probabilities divided by their sum (uniform where the sum is 0). The estimates are NannyML's:
 
 - ``precision``, ``recall``, ``f1``: the macro average over classes of the binary expected
-  confusion matrix (``TP = Σ pred·p``, ``FP = Σ pred·(1 − p)``, ``FN = Σ (1 − pred)·p``);
+  confusion matrix (``TP = Σ pred·p``, ``FP = Σ pred·(1 - p)``, ``FN = Σ (1 - pred)·p``);
 - ``accuracy``: the mean calibrated probability of the predicted class;
 - ``roc_auc``: the mean over classes of the expected ROC AUC (rows ordered by the uncalibrated
   probability, weighted by the calibrated one).
 
 Sampling errors: per class a variance and a fraction from the reference; a chunk of ``m`` rows
-gets ``sqrt(Σ var / (m · fraction)) / classes`` (× 1.2 for ROC AUC, as NannyML), accuracy
+gets ``sqrt(Σ var / (m · fraction)) / classes`` (times 1.2 for ROC AUC, as NannyML), accuracy
 ``std / sqrt(m)``. Bands are ± 3 sampling errors clipped to [0, 1]; thresholds are mean ± 3 std
 of the realised macro metric over the reference's chunks (sklearn's macro averages; NaN, and so
 left out, for a chunk missing a class).
