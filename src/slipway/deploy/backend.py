@@ -247,6 +247,20 @@ class DeployBackend:
         return details
 
     @endpoint("read")
+    def worker_restarts(self, deployment: str, since_ms: int = 0) -> int:
+        """How many worker restarts the inference server recorded for ``deployment`` since
+        ``since_ms`` (the ``deployment.worker_restart`` events; a count, so ``read`` suffices)."""
+        from sqlalchemy import func
+
+        from slipway.store.schema.core import audit_events
+
+        with self.ctx.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(audit_events).where(
+                audit_events.c.action == Action.DEPLOYMENT_WORKER_RESTART.value,
+                audit_events.c.subject_kind == Subject.DEPLOYMENT.value, audit_events.c.subject_id == deployment,
+                audit_events.c.ts >= int(since_ms))).scalar_one())
+
+    @endpoint("read")
     def payload_segments(self, name: str, since_ms: int = 0) -> list[PayloadSegment]:
         with self.ctx.db.read() as conn:
             rows = conn.execute(select(payload_segments).where(payload_segments.c.deployment == name,

@@ -31,7 +31,6 @@ import pyarrow.compute as pc
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput, SlipwayError
-from slipway.core.events import Action
 from slipway.monitoring import diagnosis_steps
 from slipway.monitoring.diagnosis_steps import Context, Step
 from slipway.monitoring.lineage_reference import input_columns, served_version, training_data
@@ -87,9 +86,7 @@ def worker_restarts(ws: Any, deployment: str, log: pa.Table) -> int:
     """Worker restarts the inference server recorded (``deployment.worker_restart``) since the
     window's first request."""
     since = pc.min(log.column("ts_ms")).as_py() if "ts_ms" in log.column_names and log.num_rows else None
-    events = ws.audit.log(subject=f"deployment:{deployment}", action=Action.DEPLOYMENT_WORKER_RESTART.value,
-                          since=str(since) if since is not None else None, limit=100_000)
-    return len(events)
+    return int(ws.backend("deploy").worker_restarts(deployment, int(since or 0)))
 
 
 def judge(found: dict[str, Step], deployment: str, dataset: str) -> tuple[str, str, str, list[str]]:
