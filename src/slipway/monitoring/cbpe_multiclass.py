@@ -21,7 +21,9 @@ left out, for a chunk missing a class).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -108,7 +110,7 @@ class MulticlassCBPE:
     thresholds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, y: np.ndarray, yhat: np.ndarray, proba: np.ndarray, classes: list[object] | np.ndarray,
+    def fit(cls, y: np.ndarray, yhat: np.ndarray, proba: np.ndarray, classes: Sequence[Any] | np.ndarray,
             chunks: Chunks, metrics: tuple[str, ...] = METRICS) -> MulticlassCBPE:
         """Fit on the reference: labels ``y``, predicted labels ``yhat``, class probabilities
         ``proba`` (rows x classes, columns in the order of ``classes``), its chunks.
@@ -118,7 +120,7 @@ class MulticlassCBPE:
                 unknown metric, or reference labels that are not exactly the classes.
         """
         given = list(classes)
-        order = np.array(sorted(range(len(given)), key=lambda i: given[i]), dtype=np.int64)  # type: ignore[arg-type,return-value]
+        order = np.array(sorted(range(len(given)), key=lambda i: given[i]), dtype=np.int64)
         labels = np.array([given[i] for i in order], dtype=object)
         if len(labels) < 3:
             raise InvalidInput(f"multiclass CBPE needs at least three classes, not {list(classes)}")
