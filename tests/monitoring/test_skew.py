@@ -5,6 +5,7 @@ for some machines is skewed on torque only, in the quality report and in the dia
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from slipway.serving.frame import Frame
 from slipway.serving.payload import PayloadEntry, entries_to_table
 from slipway.workspace import Workspace
 from tests.serving.helpers import FEATURES, LABEL, approve
-from tests.support import AI4I
+from tests.support import AI4I, in_process_cli
 
 TORQUE = "Torque [Nm]"
 INPUTS = ["UDI", *FEATURES]
@@ -99,3 +100,21 @@ def test_the_diagnosis_finds_skew_when_the_log_carries_the_key(sqlite_ws: Worksp
     assert [(f["kind"], f["column"]) for f in quality.evidence["findings"]] == [("skew", TORQUE)]
     assert found.step("input schema").status == "ok" and found.verdict == "feature pipeline fault"
     assert np.isclose(next(c for c in quality.evidence["skew"]["columns"] if c["column"] == TORQUE)["share"], 0.3)
+
+
+def test_the_quality_command_reports_skew_with_a_key(home: Path, tmp_path: Path, frames, monkeypatch,  # type: ignore[no-untyped-def]
+                                                     capsys) -> None:
+    train, served = frames
+    train.to_parquet(tmp_path / "train.parquet", index=False)
+    served.to_parquet(tmp_path / "served.parquet", index=False)
+    monkeypatch.setenv("SLIPWAY_HOME", str(home))
+    monkeypatch.chdir(home)
+    run = in_process_cli(monkeypatch, capsys)
+    code, out, _err = run("monitors", "quality", tmp_path / "train.parquet", tmp_path / "served.parquet",
+                          "--key", "UDI", "--json")
+    report = json.loads(out)
+    assert code == 0 and not report["ok"] and report["skew"]["skewed_columns"] == [TORQUE]
+    code, out, _err = run("monitors", "quality", tmp_path / "train.parquet", tmp_path / "served.parquet", "--key", "UDI")
+    assert code == 0 and "training-serving skew (1000 of 1000 rows joined on UDI)" in out
+    code, _out, err = run("monitors", "quality", tmp_path / "train.parquet", tmp_path / "served.parquet", "--key", "Type")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "key 'Type' is not unique" in err
