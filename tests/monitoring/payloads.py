@@ -15,17 +15,21 @@ TORQUE = "Torque [Nm]"
 
 
 def record_segment(ws: Workspace, rows: int, seed: int, version: str, torque_shift: float = 0.0,
-                   deployment: str = "failures") -> str:
-    """Log ``rows`` predictions of model ai4i/``version`` (torque ~ N(40 + shift, 10), a type)."""
+                   deployment: str = "failures", ts_ms: int | None = None) -> str:
+    """Log ``rows`` predictions of model ai4i/``version`` (torque ~ N(40 + shift, 10), a type),
+    logged at ``ts_ms`` (the clock by default)."""
     rng = np.random.default_rng(seed)
     frame = Frame({TORQUE: rng.normal(40 + torque_shift, 10, rows),
                    "Type": np.array(rng.choice(["L", "M", "H"], rows), dtype=object)}, rows)
     entry = PayloadEntry(f"r{seed}", deployment, "default", "ai4i", version, frame, rng.random(rows), 1.0, 200)
+    if ts_ms is not None:
+        entry.ts_ms = ts_ms
     buffer = io.BytesIO()
     table = entries_to_table([entry])
     pq.write_table(table, buffer)
     digest = ws.blobs.put_bytes(buffer.getvalue())
     ws.serving._backend.record_payload_segment({
-        "digest": digest, "deployment": deployment, "rows": rows, "requests": 1, "first_ms": seed * 1000,
-        "last_ms": seed * 1000 + 1, "columns": table.column_names})
+        "digest": digest, "deployment": deployment, "rows": rows, "requests": 1,
+        "first_ms": seed * 1000 if ts_ms is None else ts_ms, "last_ms": seed * 1000 + 1 if ts_ms is None else ts_ms,
+        "columns": table.column_names})
     return digest

@@ -3,17 +3,23 @@ deployment's window streams from its payload segments (only the segments the win
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import pickle
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from pyarrow import csv
 
+from slipway.core.errors import InvalidInput
 from slipway.monitoring.drift import compare
+from slipway.monitoring.monitor_run import read_window
+from slipway.monitoring.monitor_spec import parse_window
 from slipway.monitoring.payload import payload_features, payload_window
 from slipway.monitoring.quality import check_quality
 from slipway.monitoring.reference import Reference
@@ -103,3 +109,65 @@ def test_a_deployment_window_streams_only_the_segments_it_needs(sqlite_ws: Works
     for a, b in zip(compare(reference, window).columns, compare(reference, tail).columns, strict=True):
         _same(a, b)
     assert compare(reference, window).drifted_columns == [TORQUE]
+
+
+DAY = 86_400_000
+
+
+def test_time_windows_read_the_rows_of_their_time_range(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    """Eight daily segments; ``last: 2d`` at an injected time reads the last two days only, a
+    ``since``/``until`` window its range; the key names the rows' times, not the clock, so a
+    monitor re-run later over the same rows records nothing new."""
+    digests = [record_segment(sqlite_ws, 500, day, "1", 15.0 if day >= 7 else 0.0, ts_ms=day * DAY)
+               for day in range(1, 9)]
+    now = 8 * DAY + 60_000
+    window, key = read_window(sqlite_ws, "deployment:failures", {"last": "2d"}, now=now)
+    assert window.num_rows == 1000 and window.labels["first_ms"] == str(7 * DAY)
+    assert read_window(sqlite_ws, "deployment:failures", {"last": "2d"}, now=now + 1000)[1] == key
+    assert read_window(sqlite_ws, "deployment:failures", {"last": "2d", "rows": 300}, now=now)[0].num_rows == 300
+    ranged, _ = read_window(sqlite_ws, "deployment:failures", {"since": 2 * DAY, "until": 4 * DAY})
+    assert ranged.num_rows == 1000 and ranged.labels["last_ms"] == str(3 * DAY)
+    streamed, read = payload_window(sqlite_ws, "failures", None, None, since_ms=6 * DAY + 1)
+    assert read == digests[-2:] and streamed.num_rows == 1000  # the older segments are not read
+
+    reference = tmp_path / "reference.parquet"
+    pq.write_table(payload_features(sqlite_ws.serving.payload_log("failures")).slice(0, 2000)
+                   .select([TORQUE, "Type"]), reference)
+    sqlite_ws.monitoring.apply({"name": "days", "watch": "deployment:failures", "reference": str(reference),
+                                "window": {"last": "2d"}, "checks": [{"name": "drift", "type": "drift",
+                                                                      "max_share": 0.0}]})
+    first = sqlite_ws.monitoring.run("days", now=now)
+    assert first.status == "alert" and first.result["checks"][0]["drifted_columns"] == [TORQUE]
+    again = sqlite_ws.monitoring.run("days", now=now + 3_600_000)  # an hour on, the same two days of rows
+    assert not again.created and again.id == first.id
+    earlier = sqlite_ws.monitoring.run("days", now=5 * DAY + 60_000)  # days 4 and 5: no drift
+    assert earlier.created and earlier.result["rows"] == 1000, earlier.result
+    assert earlier.status == "ok", earlier.result["checks"]
+
+
+def test_time_windows_over_a_dataset_use_its_time_column(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "week.parquet"
+    pq.write_table(pa.table({"x": np.arange(10.0), "ts": pa.array(np.arange(10) * DAY, pa.int64())
+                             .cast(pa.timestamp("ms"))}), path)
+    table, key = read_window(sqlite_ws, str(path), {"since": 3 * DAY, "until": 6 * DAY, "timestamp": "ts"})
+    assert table.column("x").to_pylist() == [3.0, 4.0, 5.0]
+    assert read_window(sqlite_ws, str(path), {"since": 3 * DAY, "until": 7 * DAY, "timestamp": "ts"})[1] != key
+    with pytest.raises(InvalidInput, match="timestamp column 'when' is not in the data"):
+        read_window(sqlite_ws, str(path), {"last": "1d", "timestamp": "when"})
+
+
+@pytest.mark.parametrize(("window", "message"), [
+    ({"last": "7x"}, "window last must be a duration"),
+    ({"last": "0d"}, "window last must be a duration"),
+    ({"last": "2d", "since": "2026-01-01"}, "'last' or 'since'/'until', not both"),
+    ({"since": "2026-01-08", "until": "2026-01-01"}, "must be before until"),
+    ({"since": "next tuesday"}, "not a time"),
+    ({"rows": 0}, "window rows must be a positive integer"),
+    ({"hours": 3}, "window must be"),
+])
+def test_bad_windows_are_refused(window: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(InvalidInput, match=message):
+        parse_window(window, "deployment:failures")
+    with pytest.raises(InvalidInput, match="needs 'timestamp'"):
+        parse_window({"last": "7d"}, "week@1")
+    assert parse_window({"since": dt.date(2026, 1, 1)}, "deployment:x") == {"since": 1767225600000}

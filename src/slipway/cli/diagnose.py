@@ -16,6 +16,9 @@ def register(app: typer.Typer) -> None:
                                    "the payload log; all logged rows by default."),
         rollback: bool = typer.Option(False, "--rollback", help="Roll the deployment back to its previous champion "
                                       "(drop its canary, or re-deploy the version its last promotion replaced)."),
+        target: str = typer.Option(None, "--target", help="The training data's label column for the performance "
+                                   "step (default: the run's target/label parameter, else the column the model "
+                                   "predicts)."),
         as_json: bool = JsonOption,
     ) -> None:
         """Serving health, input schema, data quality, feature drift weighted by importance,
@@ -30,7 +33,7 @@ def register(app: typer.Typer) -> None:
             print_json(outcome) if as_json else say(f"{deployment}: {', '.join(outcome['from'])} -> "
                                                     f"{', '.join(outcome['to'])} ({outcome['mode']})")
             return
-        result = ws.monitoring.diagnose(deployment, window)
+        result = ws.monitoring.diagnose(deployment, window, target=target)
         if as_json:
             print_json(result.to_json())
             return

@@ -84,9 +84,12 @@ def drift(reference: str = typer.Argument(..., help="A dataset (name@version), a
 def quality(reference: str = typer.Argument(..., help="Same forms as for drift."),
             current: str = typer.Argument(..., help="Same forms as for drift."),
             html: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report to this file."),
+            key: str = typer.Option(None, "--key", help="The reference rows' id column, carried by the current "
+                                    "rows too: also report training-serving skew per column."),
             as_json: bool = JsonOption) -> None:
-    """Schema changes, nulls, out-of-range, new categories, constant and zeroed columns."""
-    report = workspace().monitoring.quality(reference, current)
+    """Schema changes, nulls, out-of-range, new categories, constant and zeroed columns (and
+    training-serving skew with --key)."""
+    report = workspace().monitoring.quality(reference, current, key)
     _save_html(html, lambda: report.to_html(f"Data quality: {current} against {reference}"))
     if as_json:
         print_json(report.to_json())
@@ -94,6 +97,11 @@ def quality(reference: str = typer.Argument(..., help="Same forms as for drift."
     print_table("quality", ["kind", "column", "severity", "share", "detail"],
                 [[f.kind, f.column or "", f.severity, "" if f.share is None else f"{f.share:.2%}", f.detail]
                  for f in report.findings])
+    if report.skew is not None:
+        print_table(f"training-serving skew ({report.skew.joined_rows} of {report.skew.served_rows} rows joined on "
+                    f"{report.skew.key})", ["column", "mismatched", "share", "largest difference"],
+                    [[c.column, str(c.mismatched), f"{c.share:.2%}",
+                      "" if c.max_abs_diff is None else f"{c.max_abs_diff:.4g}"] for c in report.skew.columns])
     say("quality: ok" if report.ok else "quality: errors found")
 
 

@@ -35,6 +35,8 @@ def performance(current: str = typer.Argument(..., help="deployment:NAME or depl
                 metric: list[str] = typer.Option([], "--metric", help="A metric to show (repeatable; default all)."),
                 only: str = typer.Option("both", "--show", help="both, realised or estimated."),
                 replicates: int = typer.Option(200, "--replicates", help="Bootstrap replicates of the intervals."),
+                probability: list[str] = typer.Option([], "--probability", help="A multiclass classifier's class "
+                                                      "probability column, CLASS=COLUMN (repeat per class)."),
                 as_json: bool = JsonOption) -> None:
     """Each metric per chunk: the realised value (with its bootstrap interval) where labels have
     arrived, beside the CBPE/DLE estimate (with its band) and the reference's thresholds."""
@@ -42,11 +44,15 @@ def performance(current: str = typer.Argument(..., help="deployment:NAME or depl
         raise InvalidInput(f"--show must be one of {', '.join(SHOW)}, not {only!r}")
     if only == "estimated" and reference is None:
         raise InvalidInput("estimates need a labelled --reference")
+    bad = [p for p in probability if "=" not in p or not p.partition("=")[0] or not p.partition("=")[2]]
+    if bad:
+        raise InvalidInput(f"--probability takes CLASS=COLUMN, not {bad[0]!r}")
+    probabilities = dict(p.split("=", 1) for p in probability) or None
     report = workspace().monitoring.performance(
         reference, current, model=model, target=target, prediction=prediction, score=score, problem=problem,
         timestamp=timestamp, chunk_size=chunk_size, chunk_number=chunk_number, chunk_period=chunk_period,
         metrics=metric or None, estimate=only != "realised",
-        replicates=0 if only == "estimated" else replicates)
+        replicates=0 if only == "estimated" else replicates, probabilities=probabilities)
     if as_json:
         print_json(report.to_json())
         return

@@ -116,6 +116,7 @@ class Action(StrEnum):
     DEPLOYMENT_ROLLBACK = "deployment.rollback"
     DEPLOYMENT_PAYLOAD_SEGMENT = "deployment.payload_segment"
     DEPLOYMENT_FEEDBACK = "deployment.feedback"
+    DEPLOYMENT_WORKER_RESTART = "deployment.worker_restart"
     # pipelines
     PIPELINE_RUN_CREATE = "pipeline.run.create"
     PIPELINE_RUN_START = "pipeline.run.start"

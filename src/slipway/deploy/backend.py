@@ -241,6 +241,32 @@ class DeployBackend:
                            {"digest": digest, "rows": record.rows})
         return record
 
+    @endpoint("deploy")
+    def record_worker_restart(self, deployment: str, pid: int | None = None, exitcode: int | None = None,
+                              restarts: int = 1) -> dict[str, Any]:
+        """Record that the inference server's supervisor replaced a dead worker (audited as
+        ``deployment.worker_restart``; the diagnosis counts them in its window)."""
+        if not isinstance(deployment, str) or not deployment:
+            raise InvalidInput(f"worker restart needs a deployment name, not {deployment!r}")
+        details = {"pid": pid, "exitcode": exitcode, "restarts": int(restarts)}
+        with self.ctx.db.write() as conn:
+            self.ctx.audit(conn, Action.DEPLOYMENT_WORKER_RESTART, Subject.DEPLOYMENT, deployment, details)
+        return details
+
+    @endpoint("read")
+    def worker_restarts(self, deployment: str, since_ms: int = 0) -> int:
+        """How many worker restarts the inference server recorded for ``deployment`` since
+        ``since_ms`` (the ``deployment.worker_restart`` events; a count, so ``read`` suffices)."""
+        from sqlalchemy import func
+
+        from slipway.store.schema.core import audit_events
+
+        with self.ctx.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(audit_events).where(
+                audit_events.c.action == Action.DEPLOYMENT_WORKER_RESTART.value,
+                audit_events.c.subject_kind == Subject.DEPLOYMENT.value, audit_events.c.subject_id == deployment,
+                audit_events.c.ts >= int(since_ms))).scalar_one())
+
     @endpoint("read")
     def payload_segments(self, name: str, since_ms: int = 0) -> list[PayloadSegment]:
         with self.ctx.db.read() as conn:

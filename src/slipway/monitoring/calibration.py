@@ -62,8 +62,10 @@ def needs_calibration(y: np.ndarray, score: np.ndarray, bins: int = 10, splits: 
     if len(np.unique(y)) == 1 or realised(["roc_auc"], y, y, score, replicates=0)["roc_auc"].value > 0.999:
         return False
     truth, before, after = [], [], []
+    knots, codes = np.unique(score, return_inverse=True)  # sorted once; each split only counts its rows
+    weights = y.astype(np.float64)
     for train, test in stratified_splits(y, splits):
-        x, fitted = fit_calibration(y[train], score[train])
+        x, fitted = _fit_coded(knots, codes[train], weights[train])
         truth.append(y[test])
         before.append(score[test])
         after.append(np.interp(score[test], x, fitted))
@@ -82,6 +84,18 @@ def _ece(y: np.ndarray, p: np.ndarray, bins: int) -> float:
     lefts, counts = edges[:-1], np.diff(edges)
     gaps = np.abs(np.add.reduceat(p, lefts) / counts - np.add.reduceat(y, lefts) / counts)
     return float(np.sum(counts / n * gaps))
+
+
+def _fit_coded(knots: np.ndarray, codes: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fit_calibration` of rows given as positions ``codes`` among the sorted distinct
+    scores ``knots`` (the same sums in the same order, without sorting the rows again)."""
+    from scipy.optimize import isotonic_regression
+
+    counts = np.bincount(codes, minlength=len(knots))
+    sums = np.bincount(codes, weights=y, minlength=len(knots))
+    present = counts > 0
+    means = sums[present] / counts[present]
+    return knots[present], np.asarray(isotonic_regression(means, weights=counts[present].astype(np.float64)).x)
 
 
 def fit_calibration(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

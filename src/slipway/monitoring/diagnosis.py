@@ -82,6 +82,13 @@ def select_window(log: pa.Table, window: int | str | None, now: int) -> tuple[pa
     return log, {"since_ms": since, "duration": text}
 
 
+def worker_restarts(ws: Any, deployment: str, log: pa.Table) -> int:
+    """Worker restarts the inference server recorded (``deployment.worker_restart``) since the
+    window's first request."""
+    since = pc.min(log.column("ts_ms")).as_py() if "ts_ms" in log.column_names and log.num_rows else None
+    return int(ws.backend("deploy").worker_restarts(deployment, int(since or 0)))
+
+
 def judge(found: dict[str, Step], deployment: str, dataset: str) -> tuple[str, str, str, list[str]]:
     """(verdict, action, command, evidence) from the steps' outcomes."""
     problems = {name for name, s in found.items() if s.status == "problem"}
@@ -106,9 +113,11 @@ def judge(found: dict[str, Step], deployment: str, dataset: str) -> tuple[str, s
     return "healthy", "none", "", ["every step passed"]
 
 
-def diagnose(ws: Any, deployment: str, window: int | str | None = None, now: int | None = None) -> Diagnosis:
+def diagnose(ws: Any, deployment: str, window: int | str | None = None, now: int | None = None,
+             target: str | None = None) -> Diagnosis:
     """Walk the loop for ``deployment`` over ``window`` (see :func:`select_window`); store and
-    audit the diagnosis.
+    audit the diagnosis. ``target`` names the training data's label column for the performance
+    step (by default the run's ``target``/``label`` parameter, else the column the model predicts).
 
     Raises:
         NotFound: no such deployment, or lineage names no training data for its served version.
@@ -127,10 +136,15 @@ def diagnose(ws: Any, deployment: str, window: int | str | None = None, now: int
     watching = [m.spec for m in ws.monitoring.monitors() if m.spec["watch"] == f"deployment:{deployment}"]
     drift_check = next((c for spec in watching for c in spec["checks"] if c["type"] == "drift"), None)
     ctx = Context(ws.serving.get(deployment), log, payload_features(log),
-                        reference_table.select([c for c in columns if c in reference_table.column_names]),
-                        ws.monitoring.reference(dataset), columns, predictor, drift_check)
+                  reference_table.select([c for c in columns if c in reference_table.column_names]),
+                  ws.monitoring.reference(dataset), columns, predictor, drift_check, training=reference_table,
+                  feedback=ws.serving.feedback(deployment), evaluation=dict(version.metrics or {}),
+                  params=dict(version.params or {}), target=target, restarts=worker_restarts(ws, deployment, log))
     walk = [diagnosis_steps.serving_health, diagnosis_steps.input_schema, diagnosis_steps.data_quality,
             diagnosis_steps.feature_drift, diagnosis_steps.prediction_drift, diagnosis_steps.PERFORMANCE]
+    if target is not None and target not in reference_table.column_names:
+        raise InvalidInput(f"target {target!r} is not a column of the training data {dataset}; it has "
+                           f"{reference_table.column_names}")
     found = {s.name: s for s in (step(ctx) for step in walk)}
     verdict, action, command, evidence = judge(found, deployment, dataset)
     result = Diagnosis(deployment, f"{version.name}/{version.version}", dataset, {**described, "rows": log.num_rows},

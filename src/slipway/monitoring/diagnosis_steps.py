@@ -1,8 +1,10 @@
 """The steps of a diagnosis, each a function of what was served and what the model was trained on.
 
 Each returns a :class:`Step`: ``ok``, ``problem`` or ``not evaluated``, a one-line summary and
-its numbers. The performance step is pluggable (:data:`PERFORMANCE`): until realised and
-estimated performance are wired in, it reports ``not evaluated``.
+its numbers. The performance step (:func:`performance`, chosen through :data:`PERFORMANCE`) is
+the realised metric over the window when feedback labels arrived for enough of its rows, the
+CBPE (classification) or DLE (regression) estimate otherwise, against the model version's own
+evaluation metric (what its run recorded) and the training data's chunk band.
 """
 
 from __future__ import annotations
@@ -16,14 +18,26 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slipway.core.errors import SlipwayError
 from slipway.monitoring.drift import compare
+from slipway.monitoring.labelled import add_model_outputs, join_labels
 from slipway.monitoring.methods import method
 from slipway.monitoring.monitor_run import quality_tables
-from slipway.monitoring.quality import check_quality
+from slipway.monitoring.performance_check import (
+    ESTIMABLE,
+    LOWER_IS_BETTER,
+    MIN_LABELS,
+    WindowPerformance,
+    window_performance,
+    worse_by,
+)
+from slipway.monitoring.quality import check_quality, skew_findings
 from slipway.monitoring.reference import Reference
+from slipway.monitoring.skew import SkewReport, find_key, training_serving_skew
 from slipway.monitoring.spec import DriftSpec
 
 SCHEMA_KINDS = ("missing_column", "extra_column", "type_changed")
+MAX_WORKER_RESTARTS = 2  # restarts in a window the serving-health step tolerates (SLO max_worker_restarts)
 IMPORTANCE_ROWS = 500  # reference rows the permutation importance predicts on (seeded sample)
 
 
@@ -50,10 +64,18 @@ class Context:
     columns: list[str]  # the training schema's inputs
     predictor: Any  # the served model, or None when it cannot be loaded
     drift_check: dict[str, Any] | None = None  # the deployment monitor's drift check (methods, thresholds)
+    training: pa.Table | None = None  # the whole training table (inputs and the label)
+    feedback: dict[str, Any] = field(default_factory=dict)  # labels posted to the feedback endpoint, by request id
+    evaluation: dict[str, float] = field(default_factory=dict)  # the served version's recorded metrics
+    params: dict[str, str] = field(default_factory=dict)  # the served version's recorded parameters
+    target: str | None = None  # the label column, when the caller names it
+    restarts: int | None = None  # worker restarts the inference server recorded during the window
 
 
 def serving_health(ctx: Context) -> Step:
-    """Error rate and latency of the window's requests, against the deployment's SLO."""
+    """Error rate and latency of the window's requests, against the deployment's SLO, and the
+    worker restarts the inference server's supervisor recorded since the window's first request
+    (a problem past the SLO's ``max_worker_restarts``, default 2)."""
     slo = ctx.deployment.spec.get("slo", {})
     rows = ctx.window.num_rows
     if rows == 0:
@@ -62,12 +84,15 @@ def serving_health(ctx: Context) -> Step:
     latency = np.asarray(ctx.window.column("latency_ms").to_numpy(zero_copy_only=False), dtype=float)
     p99 = float(np.quantile(latency, float(slo.get("latency_quantile", 0.99))))
     max_errors, max_latency = float(slo.get("max_error_rate", 0.01)), float(slo.get("max_latency_ms", 1000.0))
+    max_restarts = int(slo.get("max_worker_restarts", MAX_WORKER_RESTARTS))
     numbers = {"rows": rows, "error_rate": errors / rows, "latency_quantile_ms": round(p99, 3),
                "max_error_rate": max_errors, "max_latency_ms": max_latency,
-               "worker_restarts": "not recorded (see the inference server's /metrics)"}
+               "worker_restarts": ctx.restarts, "max_worker_restarts": max_restarts}
     bad = [f"error rate {errors / rows:.2%} > {max_errors:.2%}"] if errors / rows > max_errors else []
     bad += [f"latency {p99:.1f} ms > {max_latency:g} ms"] if p99 > max_latency else []
-    summary = "; ".join(bad) or f"error rate {errors / rows:.2%}, latency {p99:.1f} ms within the SLO"
+    bad += [f"{ctx.restarts} worker restarts > {max_restarts}"] if (ctx.restarts or 0) > max_restarts else []
+    restarts = "" if ctx.restarts is None else f", {ctx.restarts} worker restarts"
+    summary = "; ".join(bad) or f"error rate {errors / rows:.2%}, latency {p99:.1f} ms{restarts} within the SLO"
     return Step("serving health", "problem" if bad else "ok", summary, numbers)
 
 
@@ -83,12 +108,29 @@ def input_schema(ctx: Context) -> Step:
     return Step("input schema", "problem" if changes else "ok", summary, {"changes": changes})
 
 
+def _skew(ctx: Context) -> SkewReport | None:
+    """Training-serving skew when the served rows carry the training data's key column."""
+    training = ctx.training if ctx.training is not None else ctx.reference_table
+    key = find_key(training, ctx.current)
+    if key is None:
+        return None
+    return training_serving_skew(training, ctx.current, key, [c for c in ctx.columns if c != key])
+
+
 def data_quality(ctx: Context) -> Step:
-    """A broken feature pipeline: null shares, zeroed or constant columns, new categories, out of range."""
+    """A broken feature pipeline: null shares, zeroed or constant columns, new categories, out of
+    range, and training-serving skew when the served rows carry the training data's key."""
     findings = [f for f in _quality(ctx) if f["kind"] not in SCHEMA_KINDS]
+    skew = _skew(ctx)
+    if skew is not None:
+        findings += [asdict(f) for f in skew_findings(skew)]
     summary = "; ".join(f"{f['kind']} {f['column']}" + (f" ({f['share']:.0%})" if f["share"] is not None else "")
-                        for f in findings) or "no nulls, zeroed, constant columns or new categories"
-    return Step("data quality", "problem" if findings else "ok", summary, {"findings": findings})
+                        for f in findings) or "no nulls, zeroed, constant columns or new categories" + (
+                            f"; no skew against the training rows (joined on {skew.key})" if skew else "")
+    evidence: dict[str, Any] = {"findings": findings}
+    if skew is not None:
+        evidence["skew"] = skew.to_json()
+    return Step("data quality", "problem" if findings else "ok", summary, evidence)
 
 
 def importance(ctx: Context) -> dict[str, float]:
@@ -158,12 +200,99 @@ def prediction_drift(ctx: Context) -> Step:
     return Step("prediction drift", "problem" if column.drifted else "ok", summary, numbers)
 
 
+def _target(ctx: Context, training: pa.Table, predicted: np.ndarray, classifier: bool) -> str | None:
+    """The label column of the training data: named by the caller or the run's parameters
+    (``target``, ``label``), else the non-input numeric column the model's predictions on the
+    training rows agree with best (it was trained to predict it)."""
+    for name in (ctx.target, *(ctx.params.get(k) for k in ("target", "label", "target_column", "label_column"))):
+        if name and name in training.column_names:
+            return name
+    best, agreement = None, 0.5 if classifier else 0.0
+    for name in training.column_names:
+        field_type = training.schema.field(name).type
+        if name in ctx.columns or not (pa.types.is_integer(field_type) or pa.types.is_floating(field_type)
+                                       or pa.types.is_boolean(field_type)):
+            continue
+        values = np.asarray(training.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        if not np.isfinite(values).all() or np.std(values) == 0:
+            continue
+        if classifier:
+            score = float(np.mean(values == predicted))
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                score = float(abs(np.corrcoef(values, predicted)[0, 1]))
+        if np.isfinite(score) and score > agreement:
+            best, agreement = name, score
+    return best
+
+
+def _metric(evaluation: dict[str, float], classifier: bool, labelled: bool) -> str:
+    """The metric the model's own evaluation recorded (first known one in order of preference),
+    limited to what CBPE/DLE estimate when the window has no labels."""
+    preferred = (("roc_auc", "f1", "accuracy", "recall", "precision", "log_loss") if classifier
+                 else ("rmse", "mae", "mape", "r2"))
+    usable = preferred if labelled else ESTIMABLE["classification" if classifier else "regression"]
+    return next((m for m in preferred if m in evaluation and m in usable),
+                "roc_auc" if classifier else "mae")
+
+
+def _confidently_worse(found: WindowPerformance, baseline: float) -> float:
+    """How much worse than ``baseline`` even the favourable end of the window's interval is."""
+    best = found.value if found.lower is None or found.upper is None else (
+        found.lower if found.metric in LOWER_IS_BETTER else found.upper)
+    return worse_by(found.metric, float(best if best is not None else found.value or 0.0), baseline)
+
+
+def performance(ctx: Context) -> Step:
+    """Realised performance over the window when feedback labels arrived for at least
+    ``MIN_LABELS`` of its rows, the CBPE/DLE estimate otherwise, against the model version's own
+    evaluation (its run's recorded metric) and the training data's chunk band. A problem when the
+    value leaves the band on the worse side and even the favourable end of its interval is more
+    than ``TOLERANCE`` (relative) worse than the recorded evaluation (than the training data's
+    value when the run recorded none)."""
+    if ctx.predictor is None or ctx.training is None:
+        return Step("performance", "not evaluated", "the served model cannot be loaded")
+    classifier = bool(ctx.predictor.has_predict_proba)
+    problem = "classification" if classifier else "regression"
+    try:
+        training = add_model_outputs(ctx.training, ctx.predictor, prediction="prediction", score="score",
+                                     problem=problem)
+        predicted = np.asarray(training.column("prediction").to_numpy(zero_copy_only=False), dtype=float)
+        target = _target(ctx, ctx.training, predicted, classifier)
+        if target is None:
+            return Step("performance", "not evaluated", "the training data has no label column the model predicts")
+        current = join_labels(ctx.window, ctx.feedback, target=target, prediction="prediction", score="score")
+        if "prediction" in current.column_names:  # failed requests have no output
+            current = current.filter(pc.is_valid(current.column("prediction")))
+        current = add_model_outputs(current, ctx.predictor, prediction="prediction", score="score", problem=problem)
+        labelled = int(pc.sum(pc.is_valid(current.column(target))).as_py() or 0)
+        metric = _metric(ctx.evaluation, classifier, labelled >= MIN_LABELS)
+        found = window_performance(training, current, metric=metric, target=target,
+                                   features=[c for c in ctx.columns if c in current.column_names])
+    except SlipwayError as err:
+        return Step("performance", "not evaluated", f"performance could not be computed: {err}")
+    evaluation = ctx.evaluation.get(metric)
+    baseline, against = ((float(evaluation), "its recorded evaluation") if evaluation is not None
+                         else (found.reference, "its training data (the run recorded no evaluation)"))
+    worse = _confidently_worse(found, baseline) if baseline is not None and found.value is not None else 0.0
+    tolerance = max(TOLERANCE * abs(baseline or 0.0), 0.01)
+    fell = found.outside_band and worse > tolerance
+    numbers = {**found.to_json(), "target": target, "evaluation": evaluation, "baseline": baseline,
+               "tolerance": tolerance}
+    if found.value is None:
+        return Step("performance", "not evaluated", f"{metric} is undefined on the window", numbers)
+    how = f"{found.source} on {found.labelled} labelled rows" if found.source == "realised" else (
+        f"estimated by {(found.estimator or '').upper()}, {found.labelled} labelled rows")
+    summary = (f"{metric} {found.value:.3f} ({how}) against {baseline if baseline is not None else float('nan'):.3f}, {against}; reference band "
+               f"[{found.band_lower or 0.0:.3f}, {found.band_upper if found.band_upper is not None else float('inf'):.3f}]")
+    return Step("performance", "problem" if fell else "ok", ("fell: " if fell else "") + summary, numbers)
+
+
 def not_evaluated(ctx: Context) -> Step:
-    return Step("performance", "not evaluated",
-                "realised and estimated performance are not wired into the diagnosis yet")
+    return Step("performance", "not evaluated", "performance is not evaluated")
 
 
-# The one place the performance step is chosen: the integrator sets it to a function of the
-# Context returning a Step (realised performance once labels arrive, CBPE/DLE estimates before,
-# against the model's own evaluation), with "problem" when it fell.
-PERFORMANCE: Callable[[Context], Step] = not_evaluated
+TOLERANCE = 0.05  # a fall in performance counts past 5 % of the baseline (at least 0.01)
+
+# The one place the performance step is chosen (a function of the Context returning a Step).
+PERFORMANCE: Callable[[Context], Step] = performance

@@ -10,13 +10,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
 from slipway.monitoring import actions, lineage_reference
 from slipway.monitoring.gauges import subject_of
+from slipway.monitoring.labelled import TIMESTAMP
 from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
-from slipway.monitoring.monitor_run import read_window, run_checks
-from slipway.monitoring.monitor_spec import drift_spec, parse_monitor
+from slipway.monitoring.monitor_run import (
+    PerformanceData,
+    labelled_rows,
+    read_window,
+    rows_in_time,
+    run_checks,
+)
+from slipway.monitoring.monitor_spec import drift_spec, parse_monitor, time_range
+from slipway.monitoring.performance_check import problem_of
 
 if TYPE_CHECKING:
     from slipway.monitoring.backend import MonitoringBackend
@@ -50,6 +59,9 @@ class MonitorsMixin:
             for check in resolved["checks"]:
                 if check["type"] == "drift":
                     drift_spec(check).check(reference.kinds, list(reference.kinds))
+                elif check["type"] == "performance" and check["target"] not in reference.kinds:
+                    raise InvalidInput(f"performance check {check['name']!r}: the reference has no label column "
+                                       f"{check['target']!r}; it has {sorted(reference.kinds)}")
                 elif set(check.get("columns") or []) - set(reference.kinds):
                     raise InvalidInput(f"unknown column(s) {sorted(set(check['columns']) - set(reference.kinds))} in "
                                        f"check {check['name']!r}; the reference has {sorted(reference.kinds)}")
@@ -63,23 +75,31 @@ class MonitorsMixin:
     def monitors(self) -> list[Monitor]:
         return self._backend.list_monitors()
 
-    def run(self, name: str, progress: Callable[[int, int], None] | None = None) -> MonitorRun:
+    def run(self, name: str, progress: Callable[[int, int], None] | None = None, now: int | None = None) -> MonitorRun:
         """Run a monitor over its current window and record the run (alerts open for failing
         checks, once per check until resolved), then carry out the actions its new alerts fire
         (see :mod:`slipway.monitoring.actions`). The same window again returns the stored run and
         does nothing else.
 
-        ``progress(rows_read, rows)`` is called as a deployment's payload segments stream in.
+        ``progress(rows_read, rows)`` is called as a deployment's payload segments stream in;
+        ``now`` (epoch ms, the clock by default) is the time a ``last: 7d`` window ends at.
         """
         monitor = self.get_monitor(name)
         spec = lineage_reference.resolve(self._ws, monitor.spec)
         service: Any = self
-        current, window_key = read_window(self._ws, spec["watch"], spec["window"].get("rows"), progress)
+        current, window_key = read_window(self._ws, spec["watch"], spec["window"], progress, now)
         if "served" in spec:  # the same payload against another served version's training data is another run
             window_key = hash_bytes(f"{window_key}|{spec['served']}".encode())[:64]
+        performance = {c["name"]: self._performance_data(spec, c, current, now)
+                       for c in spec["checks"] if c["type"] == "performance"}
+        if performance:  # labels arriving later make the same rows another window
+            labels = ",".join(str(labelled_rows(d.current, c["target"])) for c in spec["checks"]
+                              if (d := performance.get(c["name"])) is not None)
+            window_key = hash_bytes(f"{window_key}|labels={labels}".encode())[:64]
         reference = service.reference(spec["reference"], spec["kinds"] or None)
         needs_table = any(c["type"] == "quality" for c in spec["checks"])
-        result = run_checks(spec, reference, service.table(spec["reference"]) if needs_table else None, current)
+        result = run_checks(spec, reference, service.table(spec["reference"]) if needs_table else None, current,
+                            performance)
         result["reference"] = spec["reference"]
         result["subject"] = subject_of(spec, current)
         failed = any(not c["passed"] for c in result["checks"])
@@ -89,6 +109,25 @@ class MonitorsMixin:
             opened = {a.check_name: a.id for a in self.alerts(name) if a.first_run_id == run.id}
             actions.take(self._ws, name, spec, run, opened)
         return run
+
+    def _performance_data(self, spec: dict[str, Any], check: dict[str, Any], window: Any,
+                          now: int | None) -> PerformanceData:
+        """A performance check's labelled reference and window (the rows of the monitor's window),
+        with the model's outputs, and the model version's recorded metrics."""
+        watch, model = spec["watch"], check.get("model")
+        version = (self._ws.registry.resolve(model) if model
+                   else lineage_reference.served_version(self._ws, watch) if watch.startswith("deployment:") else None)
+        problem = problem_of(check["metric"])
+        service: Any = self
+        options = {"target": check["target"], "prediction": "prediction", "score": "score", "problem": problem}
+        current = service._performance_table(watch, model, **options)
+        since, until = time_range(spec["window"], now if now is not None else now_ms())
+        if since is not None or until is not None:
+            current = rows_in_time(current, spec["window"].get("timestamp", TIMESTAMP), since, until)[0]
+        current = current.slice(max(0, current.num_rows - window.num_rows))
+        reference_model = model or (f"{version.name}/{version.version}" if version is not None else None)
+        reference = service._performance_table(spec["reference"], reference_model, **options)
+        return PerformanceData(reference, current, dict(version.metrics or {}) if version is not None else {})
 
     def history(self, name: str, limit: int = 50) -> list[MonitorRun]:
         return self._backend.runs(name, limit)

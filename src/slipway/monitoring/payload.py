@@ -46,33 +46,54 @@ def _served(log: pa.Table, column: str) -> str:
 
 
 def payload_window(ws: Any, name: str, variant: str | None, rows: int | None,
-                   progress: Callable[[int, int], None] | None = None) -> tuple[WindowPartial, list[str]]:
-    """The last ``rows`` rows (all without a limit) of a deployment's payload log, streamed.
+                   progress: Callable[[int, int], None] | None = None, since_ms: int | None = None,
+                   until_ms: int | None = None) -> tuple[WindowPartial, list[str]]:
+    """The last ``rows`` rows (all without a limit) of a deployment's payload log logged in
+    ``[since_ms, until_ms)`` (unbounded where None), streamed.
 
     Segments are read newest first, one at a time and only their input, output and model
     columns; each is summarised (:class:`~slipway.monitoring.window.WindowPartial`) and merged,
     so memory holds one segment and the window's summary, never the whole log. Returns the
     merged partial (``labels``: deployment, model and version(s) that served the rows) and the
     digests of the segments read (the window's identity). ``progress(rows_read, rows_wanted)``.
+    A time window skips the segments logged wholly outside it and keeps the rows whose ``ts_ms``
+    lies in it; the merged partial's ``labels`` then carry ``first_ms``/``last_ms`` of the rows kept.
     """
     import io
 
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    segments = ws.serving.payload_segments(name)
+    timed = since_ms is not None or until_ms is not None
+    segments = [s for s in ws.serving.payload_segments(name)
+                if not timed or ((since_ms is None or s.last_ms >= since_ms)
+                                 and (until_ms is None or s.first_ms < until_ms))]
     wanted = rows if rows is not None else sum(s.rows for s in segments)
+    first, last = None, None
     partials: list[WindowPartial] = []
     digests: list[str] = []
     have = 0
     for segment in reversed(segments):
         if rows is not None and have >= rows:
             break
-        columns = [c for c in segment.columns if c.startswith((INPUT, "output")) or c in ("variant", "model", "version")]
+        columns = [c for c in segment.columns if c.startswith((INPUT, "output")) or c in ("variant", "model", "version")
+                   or (timed and c == "ts_ms")]
         log = pq.read_table(io.BytesIO(ws.blobs.read_bytes(segment.digest)), columns=columns)
         if variant is not None and "variant" in log.column_names:
             log = rows_of_variant(log, variant)
+        if timed and "ts_ms" in log.column_names:
+            ts = log.column("ts_ms")
+            keep = pc.and_(pc.greater_equal(ts, since_ms if since_ms is not None else -2**62),
+                           pc.less(ts, until_ms if until_ms is not None else 2**62))
+            log = log.filter(keep)
         if rows is not None and have + log.num_rows > rows:
             log = log.slice(log.num_rows - (rows - have))
+        if timed and log.num_rows and "ts_ms" in log.column_names:
+            low, high = pc.min_max(log.column("ts_ms")).values()
+            first = low.as_py() if first is None else min(first, low.as_py())
+            last = high.as_py() if last is None else max(last, high.as_py())
+        if log.num_rows == 0:
+            continue
         partial = WindowPartial.of(payload_features(log))
         partial.labels = {"deployment": name, "model": _served(log, "model"), "version": _served(log, "version")}
         partials.append(partial)
@@ -84,4 +105,6 @@ def payload_window(ws: Any, name: str, variant: str | None, rows: int | None,
     if merged is None:
         merged = WindowPartial.of(pa.table({}))
         merged.labels = {"deployment": name, "model": "", "version": ""}
+    if timed:
+        merged.labels.update({"first_ms": str(first or ""), "last_ms": str(last or "")})
     return merged, digests[::-1]

@@ -36,7 +36,7 @@ def performance(reference: pa.Table | None, current: pa.Table, *, target: str = 
                 features: list[str] | None = None, timestamp: str | None = None, chunk_size: int | None = None,
                 chunk_number: int | None = None, chunk_period: str | None = None, metrics: list[str] | None = None,
                 estimate: bool = True, replicates: int = 200, confidence: float = 0.95,
-                seed: int = 0) -> PerformanceReport:
+                seed: int = 0, probabilities: dict[str, str] | None = None) -> PerformanceReport:
     """Realised and estimated performance of a model on ``current``, chunk by chunk.
 
     Args:
@@ -50,12 +50,20 @@ def performance(reference: pa.Table | None, current: pa.Table, *, target: str = 
         timestamp: orders the rows and is needed for ``chunk_period``.
         estimate: False to compute realised metrics only.
         replicates: bootstrap replicates of the realised intervals (0: none).
+        probabilities: a multiclass classifier's class probability columns, by class label
+            (``{"alone": "p_alone", ...}``, three classes or more): multiclass CBPE
+            (:mod:`slipway.monitoring.cbpe_multiclass`) and macro-averaged realised metrics;
+            ``target`` and ``prediction`` hold class labels, ``score`` is unused.
 
     Raises:
         InvalidInput: a missing column, an unknown metric, labels that are not binary for
             classification, or a reference without labels when estimating.
     """
     chunking = Chunking.build(chunk_size, chunk_number, chunk_period)
+    if probabilities:
+        return _multiclass(reference, current, target=target, prediction=prediction, probabilities=probabilities,
+                           timestamp=timestamp, chunking=chunking, metrics=metrics, estimate=estimate,
+                           replicates=replicates, confidence=confidence, seed=seed)
     problem = problem or ("classification" if score and score in current.column_names else "regression")
     if problem not in PROBLEMS:
         raise InvalidInput(f"problem must be one of {', '.join(PROBLEMS)}, not {problem!r}")
@@ -102,6 +110,84 @@ def performance(reference: pa.Table | None, current: pa.Table, *, target: str = 
                              ref_rows, {"size": chunking.size, "number": chunking.number if chunking.size is None
                                         and chunking.period is None else None, "period": chunking.period},
                              interval, calibrated)
+
+
+def _labels(table: pa.Table, column: str) -> np.ndarray:
+    """Class labels as strings (None where missing)."""
+    values = table.column(column)
+    if pa.types.is_floating(values.type):  # 1.0 and 1 are one class
+        integral = pc.all(pc.equal(pc.floor(pc.drop_null(values)), pc.drop_null(values))).as_py()
+        values = values.cast(pa.int64()) if integral in (True, None) else values
+    return np.array(values.cast(pa.string()).to_pylist(), dtype=object)
+
+
+def _multiclass(reference: pa.Table | None, current: pa.Table, *, target: str, prediction: str,
+                probabilities: dict[str, str], timestamp: str | None, chunking: Chunking,
+                metrics: list[str] | None, estimate: bool, replicates: int, confidence: float,
+                seed: int) -> PerformanceReport:
+    from slipway.monitoring import cbpe_multiclass as mc
+
+    by_label = {str(k): v for k, v in probabilities.items()}
+    classes = sorted(by_label)
+    columns = [by_label[c] for c in classes]
+    if len(classes) < 3:
+        raise InvalidInput(f"multiclass performance needs three classes or more, not {classes}; "
+                           "a binary classifier gives its positive class's probability as score")
+    metrics = list(metrics or mc.METRICS)
+    unknown = [m for m in metrics if m not in mc.METRICS]
+    if unknown:
+        raise InvalidInput(f"unknown multiclass metric(s) {unknown}; known: {', '.join(mc.METRICS)}")
+    current = _ordered(current, timestamp)
+    _require(current, "current", [prediction, *columns])
+    label_array = np.array(classes, dtype=object)
+
+    def outputs(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y = _labels(table, target) if target in table.column_names else np.full(table.num_rows, None, dtype=object)
+        proba = np.column_stack([_floats(table, c) for c in columns]) if table.num_rows else np.zeros((0, len(columns)))
+        return y, _labels(table, prediction), proba
+
+    y, yhat, proba = outputs(current)
+    if not np.isfinite(proba).all() or any(v is None for v in yhat):
+        raise InvalidInput("the current data has missing predictions or probabilities")
+    chunks = chunking.split(current.num_rows, _timestamps(current, timestamp, chunking))
+    estimates, thresholds, ref_rows, estimator = {}, {}, 0, None
+    if reference is not None:
+        reference = _ordered(reference, timestamp if timestamp in reference.column_names else None)
+        _require(reference, "reference", [target, prediction, *columns])
+        ry, ryhat, rproba = outputs(reference)
+        if any(v is None for v in ry):
+            raise InvalidInput(f"the reference data needs a label in {target!r} on every row")
+        ref_rows = reference.num_rows
+        ref_chunks = chunking.for_reference(ref_rows, chunks, _timestamps(reference, timestamp, chunking, False))
+        fitted = mc.MulticlassCBPE.fit(ry, ryhat, rproba, classes, ref_chunks, tuple(metrics))
+        thresholds = fitted.thresholds
+        if estimate:
+            estimator, estimates = "cbpe", fitted.estimate(yhat, proba, chunks)
+    ys = (y[:, None] == label_array[None, :]).astype(np.float64)
+    yhats = (yhat[:, None] == label_array[None, :]).astype(np.float64)
+    labelled = np.array([v is not None for v in y])
+    rows: list[MetricChunk] = []
+    for i, (start, end, key) in enumerate(zip(chunks.starts.tolist(), chunks.ends.tolist(), chunks.keys, strict=True)):
+        mask = labelled[start:end]
+        n = int(mask.sum())
+        found = mc.realised_multiclass(metrics, ys[start:end][mask], yhats[start:end][mask], proba[start:end][mask],
+                                       replicates=replicates, confidence=confidence, seed=seed + i) if n else {}
+        for m in metrics:
+            row = MetricChunk(m, key, start, end, end - start, n)
+            if m in found:
+                row.realised, row.realised_lower, row.realised_upper = (
+                    _number(found[m].value), found[m].lower, found[m].upper)
+            if m in estimates:
+                e = estimates[m]
+                row.estimated, row.sampling_error = _number(e.value[i]), _number(e.sampling_error[i])
+                row.lower_band, row.upper_band = _number(e.lower[i]), _number(e.upper[i])
+            row.lower_threshold, row.upper_threshold = thresholds.get(m, (None, None))
+            rows.append(row)
+    interval = (f"Poisson bootstrap percentile interval, {replicates} replicates, {confidence:.0%}" if replicates
+                else "none")
+    return PerformanceReport("multiclass", estimator, metrics, rows, current.num_rows, int(labelled.sum()), ref_rows,
+                             {"size": chunking.size, "number": chunking.number if chunking.size is None
+                              and chunking.period is None else None, "period": chunking.period}, interval, None)
 
 
 def _chunk_rows(metrics: list[str], chunks: Chunks, y: np.ndarray, yhat: np.ndarray, s: np.ndarray | None,

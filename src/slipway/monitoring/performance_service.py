@@ -64,7 +64,7 @@ class PerformanceMixin:
                     features: list[str] | None = None, timestamp: str | None = None,
                     chunk_size: int | None = None, chunk_number: int | None = None, chunk_period: str | None = None,
                     metrics: list[str] | None = None, estimate: bool = True, replicates: int = 200,
-                    confidence: float = 0.95) -> PerformanceReport:
+                    confidence: float = 0.95, probabilities: dict[str, str] | None = None) -> PerformanceReport:
         """Realised performance where labels have arrived, estimated (CBPE, DLE) everywhere, per chunk.
 
         Args:
@@ -72,6 +72,7 @@ class PerformanceMixin:
                 only); any source ``drift`` takes.
             current: the monitored data, e.g. ``"deployment:failures"``.
             model: computes missing predictions/scores (a payload log defaults to its served versions).
+            probabilities: a multiclass classifier's probability columns by class (multiclass CBPE).
             Other arguments: see :func:`slipway.monitoring.performance.performance`.
 
         Raises:
@@ -94,4 +95,5 @@ class PerformanceMixin:
         return performance(reference_table, current_table, target=target, prediction=prediction, score=score,
                            problem=problem, features=features, timestamp=timestamp or (TIMESTAMP if is_log else None),
                            chunk_size=chunk_size, chunk_number=chunk_number, chunk_period=chunk_period,
-                           metrics=metrics, estimate=estimate, replicates=replicates, confidence=confidence)
+                           metrics=metrics, estimate=estimate, replicates=replicates, confidence=confidence,
+                           probabilities=probabilities)

@@ -4,7 +4,9 @@ The schema inferred from the reference (types, null shares, ranges widened by a 
 category domains) is checked with the data validation (:func:`slipway.data.validate.validate_table`):
 schema changes (missing, extra, retyped columns), null shares, out-of-range values and new
 categories. On top of it, two checks validation has no rule for: a column that became constant,
-and a numeric column whose share of zeros jumped (a silently zeroed feature).
+and a numeric column whose share of zeros jumped (a silently zeroed feature). Given the key column
+of the reference's rows, the current rows are joined to them and compared column by column
+(training-serving skew, :mod:`slipway.monitoring.skew`): a ``skew`` finding per skewed column.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from slipway.data.records import Anomaly
 from slipway.data.schema import infer_schema
 from slipway.data.sketches import column_kind
 from slipway.data.validate import validate_table
+from slipway.monitoring.skew import TOLERANCE, SkewReport, training_serving_skew
 
 ZERO_JUMP = 0.2  # a rise in the share of zeros beyond this is a zeroed column
 
@@ -30,6 +33,7 @@ class QualityReport:
     """Every finding; ``ok`` when none is an error."""
 
     findings: list[Anomaly]
+    skew: SkewReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -39,7 +43,10 @@ class QualityReport:
         return [f.column for f in self.findings if f.column and (kind is None or f.kind == kind)]
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "findings": [asdict(f) for f in self.findings]}
+        out: dict[str, Any] = {"ok": self.ok, "findings": [asdict(f) for f in self.findings]}
+        if self.skew is not None:
+            out["skew"] = self.skew.to_json()
+        return out
 
     def to_html(self, title: str = "Data quality") -> str:
         """A self-contained HTML page of the findings (see :mod:`slipway.monitoring.report_html`)."""
@@ -57,8 +64,18 @@ def _distinct(column: pa.ChunkedArray) -> int:
     return len(pc.unique(pc.drop_null(column)))
 
 
-def check_quality(reference: pa.Table, current: pa.Table) -> QualityReport:
-    """The findings of ``current`` against the schema and shape of ``reference``."""
+def skew_findings(report: SkewReport) -> list[Anomaly]:
+    """One ``skew`` error per skewed column of a training-serving skew report."""
+    return [Anomaly("skew", c.column, "error", c.share,
+                    f"{c.share:.1%} of {c.compared} rows joined on {report.key!r} differ from the training rows "
+                    f"in {c.column!r}" + (f" (largest difference {c.max_abs_diff:.4g})" if c.max_abs_diff else ""))
+            for c in report.columns if c.skewed]
+
+
+def check_quality(reference: pa.Table, current: pa.Table, key: str | None = None,
+                  tolerance: float = TOLERANCE) -> QualityReport:
+    """The findings of ``current`` against the schema and shape of ``reference``; with ``key``
+    (a column whose values identify the reference's rows), also training-serving skew."""
     findings = [a for a in validate_table(current, infer_schema(TableProfile.of(reference), min_rows_share=0.0))
                 if a.kind != "stale_data"]
     for name in reference.column_names:
@@ -77,6 +94,9 @@ def check_quality(reference: pa.Table, current: pa.Table) -> QualityReport:
                 findings.append(Anomaly("zeroed", name, "error", after,
                                         f"{after:.1%} of {name!r} is zero in the current data, "
                                         f"{before:.1%} in the reference"))
+    skew = training_serving_skew(reference, current, key, tolerance=tolerance) if key is not None else None
+    if skew is not None:
+        findings += skew_findings(skew)
     order = {name: i for i, name in enumerate(np.unique(reference.column_names + current.column_names))}
     findings.sort(key=lambda f: (order.get(f.column or "", -1)))
-    return QualityReport(findings)
+    return QualityReport(findings, skew)

@@ -48,7 +48,7 @@ class MonitorSchedule:
         for monitor in self.due(now):
             self._tried[monitor.name] = now
             try:
-                run = self.workspace.monitoring.run(monitor.name)
+                run = self.workspace.monitoring.run(monitor.name, now=now)
             except SlipwayError as err:
                 self.report(f"monitor {monitor.name}: cannot run: {type(err).__name__}: {err.message}")
                 continue

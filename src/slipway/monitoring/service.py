@@ -122,15 +122,17 @@ class MonitoringService(MonitorsMixin, PerformanceMixin):
         spec.check(prepared.kinds, current_table.column_names)
         return compare(prepared, current_table, spec, progress)
 
-    def diagnose(self, deployment: str, window: int | str | None = None) -> Diagnosis:
+    def diagnose(self, deployment: str, window: int | str | None = None, target: str | None = None) -> Diagnosis:
         """Walk the diagnosis loop for ``deployment`` over ``window`` (last N rows, ``24h``, ``7d``;
-        all logged rows by default); stored and audited. See :mod:`slipway.monitoring.diagnosis`."""
-        return diagnose(self._ws, deployment, window)
+        all logged rows by default); stored and audited. ``target``: the training data's label
+        column (found from the run or the model by default). See :mod:`slipway.monitoring.diagnosis`."""
+        return diagnose(self._ws, deployment, window, target=target)
 
-    def quality(self, reference: Any, current: Any) -> QualityReport:
+    def quality(self, reference: Any, current: Any, key: str | None = None) -> QualityReport:
         """Schema changes, null shares, out-of-range values, new categories, constant and zeroed
-        columns of ``current`` against ``reference``."""
-        return check_quality(self.table(reference), self.table(current))
+        columns of ``current`` against ``reference``; with ``key`` (the reference rows' id column,
+        which ``current`` carries too), training-serving skew per column (``report.skew``)."""
+        return check_quality(self.table(reference), self.table(current), key)
 
 
 def _plain(source: Any) -> Any:

@@ -82,6 +82,20 @@ def controller_loop(settings: Settings, deployment: str, seconds: float, open_wo
     return loop
 
 
+def restart_recorder(settings: Settings, deployment: str,
+                     open_workspace: OpenWorkspace) -> Callable[[int | None, int | None, int], None]:
+    """A supervisor's ``on_restart``: record each worker restart of ``deployment`` in the ledger
+    (``deployment.worker_restart``), where the diagnosis's serving-health step counts them."""
+    opened: list[Any] = []
+
+    def record(pid: int | None, exitcode: int | None, restarts: int) -> None:
+        if not opened:
+            opened.append(open_workspace(settings))
+        opened[0].backend("deploy").record_worker_restart(deployment, pid, exitcode, restarts)
+
+    return record
+
+
 def serve(settings: Settings, target: ServeTarget, open_workspace: OpenWorkspace, host: str = "127.0.0.1",
           port: int = 8080, workers: int = 1, options: ServeOptions | None = None) -> None:
     """Serve ``target`` on ``host:port`` until interrupted.
@@ -105,7 +119,8 @@ def serve(settings: Settings, target: ServeTarget, open_workspace: OpenWorkspace
     background = controller_loop(settings, target.deployment, options.controller_seconds, open_workspace) \
         if target.deployment and options.controller else None
     try:
+        recorder = restart_recorder(settings, target.deployment, open_workspace) if target.deployment else None
         Supervisor(run_worker, {"settings": settings, "target": target, "options": worker_options,
-                                "open_workspace": open_workspace}, sock, workers).run(background)
+                                "open_workspace": open_workspace}, sock, workers, on_restart=recorder).run(background)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -35,7 +35,8 @@ class Supervisor:
     """Keeps ``workers`` processes running ``target(sock, **kwargs)``."""
 
     def __init__(self, target: Callable[..., None], kwargs: dict[str, Any], sock: socket.socket, workers: int,
-                 check_seconds: float = 0.5) -> None:
+                 check_seconds: float = 0.5,
+                 on_restart: Callable[[int | None, int | None, int], None] | None = None) -> None:
         self.target = target
         self.kwargs = kwargs
         self.sock = sock
@@ -44,6 +45,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self.processes: list[Any] = []
         self.restarts = 0
+        self.on_restart = on_restart  # (dead pid, its exit code, restarts so far): e.g. recorded in the ledger
         self._stop = threading.Event()
 
     def _spawn(self) -> Any:
@@ -62,16 +64,27 @@ class Supervisor:
             thread.start()
         try:
             while not self._stop.wait(self.check_seconds):
-                for index, process in enumerate(self.processes):
-                    if not process.is_alive():
-                        log.warning("worker pid %s exited with %s; starting a replacement", process.pid,
-                                    process.exitcode)
-                        self.processes[index] = self._spawn()
-                        self.restarts += 1
+                self.replace_dead()
         finally:
             self.shutdown()
             if thread is not None:
                 thread.join(timeout=5)
+
+    def replace_dead(self) -> int:
+        """Start a replacement for every worker that died; returns how many were replaced."""
+        replaced = 0
+        for index, process in enumerate(self.processes):
+            if not process.is_alive():
+                log.warning("worker pid %s exited with %s; starting a replacement", process.pid, process.exitcode)
+                self.processes[index] = self._spawn()
+                self.restarts += 1
+                replaced += 1
+                if self.on_restart is not None:
+                    try:
+                        self.on_restart(process.pid, process.exitcode, self.restarts)
+                    except Exception as err:  # recording must never stop the supervision
+                        log.warning("could not record the restart of worker pid %s: %s", process.pid, err)
+        return replaced
 
     def stop(self) -> None:
         self._stop.set()
