@@ -2,7 +2,7 @@
 
 Curves (one JSON line per point, then one per curve with the fitted exponent):
 
-- ``tracking_search``: ``ws.tracking.search_runs`` over N runs × 10 params × 10 metrics (the
+- ``tracking_search``: ``ws.tracking.search_runs`` over N runs x 10 params x 10 metrics (the
   filter and order of ``benchmarks/tracking_search.py``: ``metrics.m0 > 0.5 and params.p0 = 'rf'``,
   ``metrics.m1 DESC``, top 100), N = 20k and 200k (``--runs`` adds 1M); also a param-only filter
   ordered by start time, and the unfiltered newest 100.
@@ -114,7 +114,7 @@ def load_models(uri: str, count: int) -> None:
     now = 1_700_000_000_000
     for index in range(count):
         model_id, version_id = f"m{index:011d}", f"v{index:011d}"
-        models.append((model_id, f"model-{index:06d}", "", USER, "low", '{"team": "t%d"}' % (index % 20), now, now))
+        models.append((model_id, f"model-{index:06d}", "", USER, "low", f'{{"team": "t{index % 20}"}}', now, now))
         versions.append((version_id, model_id, 1, "model", "0" * 64, "sklearn", "{}", '{"auc": 0.9}', "{}", "[]", "",
                          "{}", "registered", USER, now, now))
     with psycopg.connect(uri) as conn:
@@ -154,6 +154,25 @@ def _workspace(uri: str, home: Path) -> Any:
                                         server_url="", token="", user=""))
 
 
+def _search_cases(ws: Any, experiment: str) -> dict[str, Callable[[], Any]]:
+    return {
+        "metric_and_param_top100": lambda: ws.tracking.search_runs(
+            "metrics.m0 > 0.5 and params.p0 = 'rf'", [experiment], ["metrics.m1 DESC"], 100),
+        "param_newest100": lambda: ws.tracking.search_runs("params.p3 = 'value-7'", [experiment], None, 100),
+        "newest100": lambda: ws.tracking.search_runs("", [experiment], None, 100),
+    }
+
+
+def _registry_cases(ws: Any, size: int) -> dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]:
+    middle = f"model-{size // 2:06d}"
+    return {
+        "list_all": (lambda: ws.registry.list_models(), lambda models: len(models) == size),
+        "search_prefix": (lambda: ws.registry.search_models("model-0001*"),
+                          lambda models: len(models) == min(100, max(0, size - 100))),
+        "get_model": (lambda: ws.registry.get_model(middle), lambda model: model.name == middle),
+    }
+
+
 def search_curve(admin_uri: str, sizes: list[int], queries: int) -> list[dict[str, Any]]:
     from slipway.store.database import Database
 
@@ -167,12 +186,7 @@ def search_curve(admin_uri: str, sizes: list[int], queries: int) -> list[dict[st
             _peer.log(f"tracking: {size:,} runs loaded in {time.perf_counter() - began:.0f} s")
             ws = _workspace(uri, Path(tmp))
             try:
-                cases = {
-                    "metric_and_param_top100": lambda: ws.tracking.search_runs(
-                        "metrics.m0 > 0.5 and params.p0 = 'rf'", [experiment], ["metrics.m1 DESC"], 100),
-                    "param_newest100": lambda: ws.tracking.search_runs("params.p3 = 'value-7'", [experiment], None, 100),
-                    "newest100": lambda: ws.tracking.search_runs("", [experiment], None, 100),
-                }
+                cases = _search_cases(ws, experiment)
                 for case, call in cases.items():
                     figures = measure(call, queries, lambda page: 0 < len(page.runs) <= 100)
                     point = {"curve": f"tracking_search.{case}", "size": size, **figures}
@@ -194,13 +208,7 @@ def registry_curve(admin_uri: str, sizes: list[int], queries: int) -> list[dict[
             _analyze(uri)
             ws = _workspace(uri, Path(tmp))
             try:
-                cases: dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]] = {
-                    "list_all": (lambda: ws.registry.list_models(), lambda models: len(models) == size),
-                    "search_prefix": (lambda: ws.registry.search_models("model-0001*"),
-                                      lambda models: len(models) == min(100, max(0, size - 100))),
-                    "get_model": (lambda: ws.registry.get_model(f"model-{size // 2:06d}"),
-                                  lambda model: model.name == f"model-{size // 2:06d}"),
-                }
+                cases = _registry_cases(ws, size)
                 for case, (call, check) in cases.items():
                     figures = measure(call, max(5, queries // (10 if case == "list_all" else 1)), check)
                     point = {"curve": f"registry.{case}", "size": size, **figures}

@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peer  # noqa: E402
+
 from serving import FEATURES, body_for, post, wrk  # noqa: E402
 
 WORKLOAD = "serving_soak"
