@@ -133,17 +133,17 @@ def _analyze(uri: str) -> None:
         conn.execute("ANALYZE")
 
 
-def measure(call: Callable[[], Any], queries: int, check: Callable[[Any], bool]) -> dict[str, float]:
+def check_answers(call: Callable[[], Any], check: Callable[[Any], bool]) -> None:
+    """Two warm-up calls whose answers must be right."""
     for _ in range(2):
         if not check(call()):
             raise AssertionError("the measured call returned a wrong answer")
-    times = []
-    for _ in range(queries):
-        began = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - began) * 1000)
-    times.sort()
-    return {"p50_ms": round(statistics.median(times), 3), "p90_ms": round(times[int(0.9 * (len(times) - 1))], 3)}
+
+
+def timed_ms(call: Callable[[], Any]) -> float:
+    began = time.perf_counter()
+    call()
+    return (time.perf_counter() - began) * 1000
 
 
 def _workspace(uri: str, home: Path) -> Any:
@@ -154,12 +154,15 @@ def _workspace(uri: str, home: Path) -> Any:
                                         server_url="", token="", user=""))
 
 
-def _search_cases(ws: Any, experiment: str) -> dict[str, Callable[[], Any]]:
+def _search_cases(ws: Any, experiment: str, size: int) -> dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]:
+    def some(page: Any) -> bool:
+        return 0 < len(page.runs) <= 100
+
     return {
-        "metric_and_param_top100": lambda: ws.tracking.search_runs(
-            "metrics.m0 > 0.5 and params.p0 = 'rf'", [experiment], ["metrics.m1 DESC"], 100),
-        "param_newest100": lambda: ws.tracking.search_runs("params.p3 = 'value-7'", [experiment], None, 100),
-        "newest100": lambda: ws.tracking.search_runs("", [experiment], None, 100),
+        "metric_and_param_top100": (lambda: ws.tracking.search_runs(
+            "metrics.m0 > 0.5 and params.p0 = 'rf'", [experiment], ["metrics.m1 DESC"], 100), some),
+        "param_newest100": (lambda: ws.tracking.search_runs("params.p3 = 'value-7'", [experiment], None, 100), some),
+        "newest100": (lambda: ws.tracking.search_runs("", [experiment], None, 100), some),
     }
 
 
@@ -173,50 +176,47 @@ def _registry_cases(ws: Any, size: int) -> dict[str, tuple[Callable[[], Any], Ca
     }
 
 
-def search_curve(admin_uri: str, sizes: list[int], queries: int) -> list[dict[str, Any]]:
+Cases = Callable[[Any, int], dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]]
+
+
+def curve(family: str, admin_uri: str, sizes: list[int], queries: int, load: Callable[[str, int], None],
+          cases_of: Cases) -> list[dict[str, Any]]:
+    """Load one database per size (kept side by side), then measure round-robin over the sizes,
+    one call of each case per turn, so the shared machine's drifting load hits every size alike."""
     from slipway.store.database import Database
 
-    points = []
-    for size in sizes:
-        with database(admin_uri) as uri, tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        tables: dict[int, dict[str, tuple[Callable[[], Any], Callable[[Any], bool]]]] = {}
+        for size in sizes:
+            uri = stack.enter_context(database(admin_uri))
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             Database(uri).upgrade()
             began = time.perf_counter()
-            experiment = load_runs(uri, size)
+            load(uri, size)
             _analyze(uri)
-            _peer.log(f"tracking: {size:,} runs loaded in {time.perf_counter() - began:.0f} s")
-            ws = _workspace(uri, Path(tmp))
-            try:
-                cases = _search_cases(ws, experiment)
-                for case, call in cases.items():
-                    figures = measure(call, queries, lambda page: 0 < len(page.runs) <= 100)
-                    point = {"curve": f"tracking_search.{case}", "size": size, **figures}
-                    points.append(point)
-                    print(json.dumps({"workload": WORKLOAD, **point}), flush=True)
-            finally:
-                ws.close()
-    return points
-
-
-def registry_curve(admin_uri: str, sizes: list[int], queries: int) -> list[dict[str, Any]]:
-    from slipway.store.database import Database
-
+            _peer.log(f"{family}: size {size:,} loaded in {time.perf_counter() - began:.0f} s")
+            ws = _workspace(uri, tmp)
+            stack.callback(ws.close)
+            tables[size] = cases_of(ws, size)
+            for call, check in tables[size].values():
+                check_answers(call, check)
+        samples: dict[tuple[str, int], list[float]] = {}
+        for _ in range(queries):
+            for size, cases in tables.items():
+                for case, (call, _check) in cases.items():
+                    samples.setdefault((case, size), []).append(timed_ms(call))
     points = []
-    for size in sizes:
-        with database(admin_uri) as uri, tempfile.TemporaryDirectory() as tmp:
-            Database(uri).upgrade()
-            load_models(uri, size)
-            _analyze(uri)
-            ws = _workspace(uri, Path(tmp))
-            try:
-                cases = _registry_cases(ws, size)
-                for case, (call, check) in cases.items():
-                    figures = measure(call, max(5, queries // (10 if case == "list_all" else 1)), check)
-                    point = {"curve": f"registry.{case}", "size": size, **figures}
-                    points.append(point)
-                    print(json.dumps({"workload": WORKLOAD, **point}), flush=True)
-            finally:
-                ws.close()
+    for (case, size), times in samples.items():
+        times.sort()
+        point = {"curve": f"{family}.{case}", "size": size, "p50_ms": round(statistics.median(times), 3),
+                 "p90_ms": round(times[int(0.9 * (len(times) - 1))], 3), "calls": len(times)}
+        points.append(point)
+        print(json.dumps({"workload": WORKLOAD, **point}), flush=True)
     return points
+
+
+def _load_runs(uri: str, size: int) -> None:
+    load_runs(uri, size)
 
 
 def exponent(points: list[dict[str, Any]]) -> float:
@@ -278,7 +278,9 @@ def main() -> None:
         return
     runs = [int(s) for s in (args.runs or ("2000,20000" if args.quick else "20000,200000")).split(",")]
     models = [int(s) for s in (args.models or ("1000,3000" if args.quick else "1000,10000")).split(",")]
-    points = search_curve(args.pg, runs, args.queries) + registry_curve(args.pg, models, args.queries)
+    points = curve("tracking_search", args.pg, runs, args.queries, _load_runs,
+                   lambda ws, size: _search_cases(ws, "scale", size))
+    points += curve("registry", args.pg, models, args.queries, load_models, _registry_cases)
     summary = {name: {"points": members, "exponent": exponent(members)} for name, members in curves(points).items()}
     for name, item in summary.items():
         print(json.dumps({"workload": WORKLOAD, "curve": name, "exponent": item["exponent"],
