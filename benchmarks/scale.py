@@ -249,15 +249,18 @@ def plot(results: Path) -> None:
         families.setdefault(name.split(".")[0], {})[name] = summary
     for family, members in families.items():
         fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+        throughput = family == "serving"
         for name, summary in sorted(members.items()):
             sizes = [p["size"] for p in summary["points"]]
-            ax.plot(sizes, [p["p50_ms"] for p in summary["points"]], marker="o",
+            ax.plot(sizes, [p["rps" if throughput else "p50_ms"] for p in summary["points"]], marker="o",
                     label=f"{name.split('.', 1)[1]} (k={summary['exponent']:+.2f})")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("runs in the store" if family == "tracking_search" else "registered models")
-        ax.set_ylabel("p50 latency (ms, log)")
-        ax.set_title(f"{family} on PostgreSQL (embedded client)")
+        ax.set_xlabel({"tracking_search": "runs in the store", "registry": "registered models",
+                       "serving": "inference server workers"}.get(family, "size"))
+        ax.set_ylabel("requests/s (log)" if throughput else "p50 latency (ms, log)")
+        ax.set_title("inference server at saturation (64 connections)" if throughput
+                     else f"{family} on PostgreSQL (embedded client)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()

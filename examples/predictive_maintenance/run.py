@@ -183,11 +183,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port for the inference server (0: any free port)")
     parser.add_argument("--server-url", default="", help="a team's platform servers, comma-separated (default: embedded)")
     parser.add_argument("--token", default="", help="the admin's API token on those servers")
+    parser.add_argument("--canary-timeout", type=float, default=120.0,
+                        help="seconds of traffic to wait for each canary decision")
     args = parser.parse_args(argv)
     console = Console()
     try:
         outcome = quickstart(args.home, args.data, serve=args.serve, port=args.port, console=console,
-                             server_url=args.server_url, token=args.token)
+                             server_url=args.server_url, token=args.token, canary_timeout=args.canary_timeout)
     except slipway.SlipwayError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2
