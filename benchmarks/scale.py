@@ -133,6 +133,14 @@ def _analyze(uri: str) -> None:
         conn.execute("ANALYZE")
 
 
+def _database_mb(uri: str) -> float:
+    import psycopg
+
+    with psycopg.connect(uri) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return float(row[0]) / 2**20 if row else 0.0
+
+
 def check_answers(call: Callable[[], Any], check: Callable[[Any], bool]) -> None:
     """Two warm-up calls whose answers must be right."""
     for _ in range(2):
@@ -194,7 +202,8 @@ def curve(family: str, admin_uri: str, sizes: list[int], queries: int, load: Cal
             began = time.perf_counter()
             load(uri, size)
             _analyze(uri)
-            _peer.log(f"{family}: size {size:,} loaded in {time.perf_counter() - began:.0f} s")
+            _peer.log(f"{family}: size {size:,} loaded in {time.perf_counter() - began:.0f} s; "
+                      f"database {_database_mb(uri):,.0f} MiB")
             ws = _workspace(uri, tmp)
             stack.callback(ws.close)
             tables[size] = cases_of(ws, size)
