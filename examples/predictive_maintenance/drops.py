@@ -30,6 +30,8 @@ class Project:
     folder: Path
     data: Path
     home: Path
+    server_url: str = ""  # a team's platform servers (comma-separated); empty: embedded in ``home``
+    token: str = ""  # the admin's API token on those servers
 
     @property
     def pipeline_ref(self) -> str:
@@ -45,7 +47,7 @@ class Project:
         return self.home / "landing" / "ai4i.csv"
 
 
-def locate(home: Path, data: Path | None = None) -> Project:
+def locate(home: Path, data: Path | None = None, server_url: str = "", token: str = "") -> Project:
     """The project, checked before anything is written.
 
     Raises:
@@ -59,7 +61,7 @@ def locate(home: Path, data: Path | None = None) -> Project:
     if not data.is_file():
         raise NotFound(f"the AI4I data set is not at {data}; put ai4i2020.csv there (a fresh clone has "
                        "../shared/data/ai4i2020/ beside the repository) or pass --data PATH")
-    return Project(HERE, data, home.resolve())
+    return Project(HERE, data, home.resolve(), server_url, token)
 
 
 def drop_rows(stage: int) -> int:

@@ -12,6 +12,10 @@ Alice and Bob act in embedded mode the way any user other than the operating-sys
 each holds an Ed25519 key registered to them, which signs their approvals and alias moves. The
 example generates those keys in its own home (``keys/``) for the demo; real users keep theirs in
 a file only they can read (``slipway users key generate``).
+
+Pointed at a team's servers (``run.py --server-url URLS --token ADMIN_TOKEN``), the admin is the
+token's user and alice and bob act with API tokens the admin issues them: the servers
+authenticate them and sign nothing on their behalf is needed.
 """
 
 from __future__ import annotations
@@ -28,9 +32,13 @@ from slipway import AlreadyExists, Conflict, NotFound, PermissionDenied, Workspa
 PEOPLE = {"alice": ["developer", "deployer", "approver"], "bob": ["approver"]}
 
 
-def connect(project: Project, user: str = "", signing_key: str = "") -> Workspace:
+def connect(project: Project, user: str = "", signing_key: str = "", token: str = "") -> Workspace:
     """An embedded workspace in the project's home, whatever ``SLIPWAY_*`` says: the example never
-    touches another store. Without ``user``, the operating-system user."""
+    touches another store. Without ``user``, the operating-system user. With the project's
+    ``server_url``, a remote workspace on those servers as ``token``'s user (the admin's by default)."""
+    if project.server_url:
+        return slipway.connect(str(project.home), server_url=project.server_url, token=token or project.token,
+                               user="", signing_key="", config_path=str(project.config), store_uri="", artifacts_uri="")
     return slipway.connect(str(project.home), user=user, signing_key=signing_key, config_path=str(project.config),
                            store_uri="", artifacts_uri="", server_url="", token="")
 
@@ -60,20 +68,34 @@ class Team:
 def open_team(project: Project) -> Team:
     """Workspaces for the admin, then (once their users exist) alice and bob."""
     project.home.mkdir(parents=True, exist_ok=True)
+    if project.server_url:
+        return _open_remote_team(project)
     admin = connect(project)
     # The admin signs too: the inference server it runs moves the protected alias after a canary.
     key = signing_key(admin, project, admin.principal.name)
     name = admin.principal.name
     admin.close()
     admin = connect(project, name, key)
+    _ensure_people(admin)
+    alice, bob = (connect(project, user, signing_key(admin, project, user)) for user in PEOPLE)
+    return Team(admin, alice, bob)
+
+
+def _open_remote_team(project: Project) -> Team:
+    """On a team's servers: the admin (the token's user) creates alice and bob and issues each a token."""
+    admin = connect(project)
+    _ensure_people(admin)
+    alice, bob = (connect(project, token=admin.identity.create_token(user, "quickstart").token) for user in PEOPLE)
+    return Team(admin, alice, bob)
+
+
+def _ensure_people(admin: Workspace) -> None:
     existing = {u.name: u for u in admin.identity.list_users()}
     for user, roles in PEOPLE.items():
         if user not in existing:
             admin.identity.create_user(user, roles)
         elif sorted(existing[user].roles) != sorted(roles):
             admin.identity.set_roles(user, roles)
-    alice, bob = (connect(project, user, signing_key(admin, project, user)) for user in PEOPLE)
-    return Team(admin, alice, bob)
 
 
 def prepare_governance(team: Team, project: Project) -> list[str]:

@@ -39,9 +39,12 @@ STAGES = 12
 
 
 def quickstart(home: Path, data: Path | None = None, *, serve: bool = False, port: int = 0,
-               console: Console | None = None, canary_timeout: float = 120.0) -> Outcome:
+               console: Console | None = None, canary_timeout: float = 120.0, server_url: str = "",
+               token: str = "") -> Outcome:
     """Run the example end to end in ``home``; returns the outcome (with the inference server
-    still running if ``serve``: the caller waits on or stops ``outcome.server``).
+    still running if ``serve``: the caller waits on or stops ``outcome.server``). With
+    ``server_url`` (a team's servers, comma-separated) and the admin's ``token``, everything is
+    recorded there instead, through the same calls (``home`` then holds only local files).
 
     Raises:
         NotFound: the example's files or the AI4I data are missing (nothing is written then).
@@ -49,7 +52,7 @@ def quickstart(home: Path, data: Path | None = None, *, serve: bool = False, por
     """
     console = console or Console()
     started = time.monotonic()
-    project = locate(home, data)
+    project = locate(home, data, server_url, token)
     outcome = Outcome(project.home, project.config)
     team = open_team(project)
     server = None
@@ -178,10 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="the AI4I CSV")
     parser.add_argument("--serve", action="store_true", help="keep the inference server running at the end")
     parser.add_argument("--port", type=int, default=0, help="port for the inference server (0: any free port)")
+    parser.add_argument("--server-url", default="", help="a team's platform servers, comma-separated (default: embedded)")
+    parser.add_argument("--token", default="", help="the admin's API token on those servers")
+    parser.add_argument("--canary-timeout", type=float, default=120.0,
+                        help="seconds of traffic to wait for each canary decision")
     args = parser.parse_args(argv)
     console = Console()
     try:
-        outcome = quickstart(args.home, args.data, serve=args.serve, port=args.port, console=console)
+        outcome = quickstart(args.home, args.data, serve=args.serve, port=args.port, console=console,
+                             server_url=args.server_url, token=args.token, canary_timeout=args.canary_timeout)
     except slipway.SlipwayError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 2

@@ -38,7 +38,8 @@ def _wait_for(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-unty
 def _start_scheduler(home: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "",
            "SLIPWAY_STORE_URI": "", "SLIPWAY_ARTIFACTS_URI": ""}
-    return subprocess.Popen([sys.executable, "-m", "slipway.cli.main", "scheduler", "--poll", "0.2"], env=env,
+    return subprocess.Popen([sys.executable, "-m", "slipway.cli.main", "scheduler", "--poll", "0.2",
+                             "--lease-seconds", "3"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(home))
 
 

@@ -58,11 +58,13 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextlib.contextmanager
-def team_deployment(root: Path, servers: int = 2) -> Iterator[Team]:
+def team_deployment(root: Path, servers: int = 2, extra_env: dict[str, str] | None = None) -> Iterator[Team]:
+    """``servers`` platform servers over one new PostgreSQL database and S3 bucket; ``extra_env``
+    goes to every server (e.g. ``SLIPWAY_CONFIG``, ``SLIPWAY_ONLINE_STORE``)."""
     with postgres_database() as store_uri, s3_server() as (artifacts_uri, aws):
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
         env.update(aws, SLIPWAY_STORE_URI=store_uri, SLIPWAY_ARTIFACTS_URI=artifacts_uri,
-                   SLIPWAY_BOOTSTRAP_TOKEN=ADMIN_TOKEN)
+                   SLIPWAY_BOOTSTRAP_TOKEN=ADMIN_TOKEN, **(extra_env or {}))
         team = Team(store_uri, artifacts_uri, env, [], [])
         try:
             for index in range(servers):  # one after the other: the first migrates and makes the admin

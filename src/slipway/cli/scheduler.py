@@ -18,11 +18,15 @@ def register(app: typer.Typer) -> None:
         once: bool = typer.Option(False, "--once", help="Check and run what is due once, then exit."),
         stale_after: float = typer.Option(30.0, min=10.0, help="Seconds without a heartbeat after which a "
                                           "running pipeline run is failed as killed (runs beat every 5 s)."),
+        lease_seconds: float = typer.Option(30.0, "--lease-seconds", min=1.0, max=3600.0,
+                                            help="With several schedulers, only the one holding the scheduler lease "
+                                            "acts; a killed one's lease expires after this and another takes over."),
     ) -> None:
         """Run cron schedules and dataset triggers (see `slipway pipelines schedule|trigger`).
 
-        Safe to restart at any time and to run twice: each firing is claimed exactly once. One bad
-        schedule, trigger or run is reported and never stops the others.
+        Safe to restart at any time and to run as several replicas: one holds the scheduler lease
+        and acts, the others stand by and take over when it dies, and each firing is claimed
+        exactly once anyway. One bad schedule, trigger or run is reported and never stops the others.
         """
         from slipway.cli.context import workspace
         from slipway.pipelines.scheduler import Scheduler
@@ -34,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        runner = Scheduler(workspace(), poll_seconds=poll, stale_after_s=stale_after,
+        runner = Scheduler(workspace(), poll_seconds=poll, stale_after_s=stale_after, lease_s=lease_seconds,
                            report=lambda line: console.print(line, highlight=False))
         if once:
             runner.tick(stop)

@@ -42,16 +42,24 @@ class HttpSession:
         self._next = itertools.count()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        # A body being streamed from a file cannot be sent twice; everything else can.
-        retry = not hasattr(kwargs.get("content"), "read")
+        # A body streamed from a file is sent again only from where it started (a seekable file,
+        # rewound before each attempt; blob uploads are content-addressed, so a resent one is a
+        # no-op), or when the connection was never made (nothing of it was read). Everything
+        # else can always be sent again.
+        body = kwargs.get("content")
+        streamed = hasattr(body, "read")
+        start = _position(body) if streamed else None
         first = next(self._next)
-        for attempt in range(self.attempts if retry else 1):
+        for attempt in range(self.attempts):
             client = self.clients[(first + attempt) % len(self.clients)]
+            if start is not None:
+                body.seek(start)  # type: ignore[union-attr]
             try:
                 response = client.request(method, path, **kwargs)
                 break
             except httpx.TransportError as err:
-                if not retry or attempt == self.attempts - 1:
+                resend = not streamed or start is not None or isinstance(err, httpx.ConnectError)
+                if not resend or attempt == self.attempts - 1:
                     raise BackendUnavailable(f"cannot reach the Slipway server at {client.base_url}: {err}") from err
                 time.sleep(min(0.05 * 2**attempt, 1.0))
         if response.status_code >= 400:
@@ -68,6 +76,14 @@ class HttpSession:
     def close(self) -> None:
         for client in self.clients:
             client.close()
+
+
+def _position(body: Any) -> int | None:
+    """Where a streamed body starts, if it can be rewound there; else ``None``."""
+    try:
+        return int(body.tell()) if body.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def error_from_response(response: httpx.Response) -> SlipwayError:

@@ -6,6 +6,7 @@ The tree::
     ├── NotFound (404)
     ├── AlreadyExists (409)
     ├── Conflict (409)
+    │   └── LeaseLost (409)           a replica's fencing token is stale: another one took over
     ├── InvalidInput (422)
     │   ├── IntegrityError (422)      a blob or bundle whose bytes do not match its digest
     │   └── PayloadTooLarge (413)     a request body or upload beyond the server's limit
@@ -52,6 +53,10 @@ class Conflict(SlipwayError):
     http_status = 409
 
 
+class LeaseLost(Conflict):
+    """A replica acted under a lease that has since passed to another replica (slipway.store.leases)."""
+
+
 class InvalidInput(SlipwayError):
     """The caller sent something malformed: a bad name, a non-numeric metric, a bad filter."""
 
@@ -95,6 +100,7 @@ ERRORS_BY_NAME: dict[str, type[SlipwayError]] = {
         NotFound,
         AlreadyExists,
         Conflict,
+        LeaseLost,
         InvalidInput,
         IntegrityError,
         PayloadTooLarge,

@@ -27,7 +27,7 @@ RECORD_MODULES = (
     "slipway.governance.records", "slipway.webhooks.records", "slipway.lineage.records", "slipway.models.records",
     "slipway.features.records", "slipway.monitoring.monitor_records",
     "slipway.pipelines.gates", "slipway.pipelines.records", "slipway.registry.records",
-    "slipway.store.ledger", "slipway.tracking.records",
+    "slipway.store.leases", "slipway.store.ledger", "slipway.tracking.records",
 )
 _imported_all = False
 

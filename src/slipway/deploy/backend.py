@@ -8,6 +8,12 @@ controllers never both act on the same step (the second sees the new revision an
 The controller reads time from ``DeployBackend.clock`` (milliseconds since the epoch; the wall
 clock by default): a test replaces it on the workspace's backend (``ws.serving._backend.clock``)
 to step through ``canary.min_seconds`` without waiting for them.
+
+Controllers run as replicas (one per inference server, several servers): each takes the
+deployment's ``canary:<name>`` lease with :meth:`DeployBackend.controller_lease` and ticks only
+while it holds it, passing its fencing token to :meth:`DeployBackend.canary_tick`, which refuses
+(``LeaseLost``, nothing changed) a tick whose token another replica's take-over made stale. The
+decision's history entry and audit event name the lease holder and token that made it.
 """
 
 from __future__ import annotations
@@ -44,10 +50,17 @@ from slipway.deploy.rows import (
 )
 from slipway.deploy.spec import canary_weight_plan, parse_spec
 from slipway.deploy.stats import VariantCounters
+from slipway.store import leases
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
+from slipway.store.leases import Lease
 from slipway.store.schema.deploy import deployment_stats, deployments, inference_feedback, payload_segments
 from slipway.store.upsert import upsert
+
+
+def controller_lease_name(deployment: str) -> str:
+    """The lease the canary controller replicas of ``deployment`` compete for."""
+    return f"canary:{deployment}"
 
 
 class DeployBackend:
@@ -159,11 +172,36 @@ class DeployBackend:
         return self.get(name)
 
     @endpoint("deploy")
-    def canary_tick(self, name: str) -> dict[str, Any]:
+    def controller_lease(self, name: str, holder: str, ttl_s: float = 30.0, now: int | None = None) -> Lease | None:
+        """Take or renew the lease on controlling deployment ``name``'s canary for ``holder`` (one
+        controller replica acts, the others stand by); ``None`` while another replica's lease runs.
+        ``now`` is the caller's clock (ms). Not audited: the decisions it leads to are, with its token.
+
+        Raises:
+            InvalidInput: an empty holder or a ttl outside 0.1 s … 1 h.
+        """
+        with self.ctx.db.write() as conn:
+            return leases.take(conn, controller_lease_name(name), holder, int(ttl_s * 1000), now)
+
+    @endpoint("deploy")
+    def release_controller_lease(self, name: str, holder: str, token: int) -> bool:
+        """Give up ``holder``'s lease on deployment ``name``'s canary so a standby takes over at once."""
+        with self.ctx.db.write() as conn:
+            return leases.release(conn, controller_lease_name(name), holder, token)
+
+    @endpoint("deploy")
+    def canary_tick(self, name: str, lease_token: int | None = None) -> dict[str, Any]:
         """Evaluate the canary once and act on the decision; returns ``{"action", "reason", ...numbers}``.
 
+        With ``lease_token`` (a controller replica's, from :meth:`controller_lease`) the tick acts
+        only if that token is still current, checked in the deciding transaction.
+
         A promotion that governance refuses (the policy blocks ``deployed``, or the caller may not
-        move a protected alias) changes nothing: the action is ``blocked``, recorded and audited."""
+        move a protected alias) changes nothing: the action is ``blocked``, recorded and audited.
+
+        Raises:
+            LeaseLost: ``lease_token`` is stale (another controller replica took over); nothing changed.
+        """
         with self.ctx.db.read() as conn:
             alias = orjson.loads(deployment_row(conn, name).spec).get("canary", {}).get("alias")
         try:
@@ -173,6 +211,8 @@ class DeployBackend:
             no_rights = err.message
         try:
             with self.ctx.db.write() as conn:
+                lease = None if lease_token is None else {
+                    "holder": leases.check_fence(conn, controller_lease_name(name), lease_token), "token": lease_token}
                 row = deployment_row(conn, name, lock=True)
                 spec = orjson.loads(row.spec)
                 variants = load_deployment(conn, row).variants
@@ -189,6 +229,8 @@ class DeployBackend:
                 decision = decide(stable, counters.get(canary.name, VariantCounters()), spec["slo"],
                                   spec["canary"], int(row.canary_step), elapsed)
                 details = {"reason": decision.reason, "numbers": decision.numbers, "automated": True}
+                if lease is not None:
+                    details["lease"] = lease
                 if decision.action == "advance":
                     transitions.advance(self.ctx, conn, row, details, now)
                 elif decision.action == "rollback":

@@ -23,6 +23,7 @@ from slipway.store.context import Host
 
 if TYPE_CHECKING:
     from slipway.deploy.backend import DeployBackend
+    from slipway.store.leases import Lease
 
 
 def read_spec(spec: str | Path | dict[str, Any]) -> dict[str, Any]:
@@ -73,9 +74,17 @@ class DeployService:
     def rollback(self, name: str, reason: str = "manual rollback") -> Deployment:
         return self._backend.rollback(name, reason)
 
-    def canary_tick(self, name: str) -> dict[str, Any]:
-        """Run one canary evaluation now (the server's controller does this on a timer)."""
-        return self._backend.canary_tick(name)
+    def canary_tick(self, name: str, lease_token: int | None = None) -> dict[str, Any]:
+        """Run one canary evaluation now (the server's controller does this on a timer, passing
+        the fencing token of its ``controller_lease``; a stale token is ``LeaseLost``)."""
+        return self._backend.canary_tick(name, lease_token)
+
+    def controller_lease(self, name: str, holder: str, ttl_s: float = 30.0, now: int | None = None) -> Lease | None:
+        """Take or renew the lease on controlling ``name``'s canary (see :mod:`slipway.store.leases`)."""
+        return self._backend.controller_lease(name, holder, ttl_s, now)
+
+    def release_controller_lease(self, name: str, holder: str, token: int) -> bool:
+        return self._backend.release_controller_lease(name, holder, token)
 
     def add_feedback(self, deployment: str, items: list[dict[str, Any]]) -> int:
         return self._backend.add_feedback(deployment, items)

@@ -21,12 +21,15 @@ from slipway.core.errors import Conflict, InvalidInput
 from slipway.core.events import Action, Subject
 from slipway.pipelines.records import PipelineRun
 from slipway.pipelines.rows import from_json, to_json
+from slipway.store import leases
 from slipway.store.context import ServiceContext
+from slipway.store.leases import Lease
 from slipway.store.schema.pipelines import pipeline_runs, pipeline_step_runs
 
 MAX_RUN_ATTEMPTS = 3  # a scheduled run and at most two recoveries of it
 RECOVERY_BACKOFF_MS = 30_000  # the second attempt waits this long, the third twice as long
 _SCHEDULED = ("schedule", "trigger", "recover")
+SCHEDULER_LEASE = "scheduler"  # the one lease scheduler replicas compete for
 
 
 def _check_ms(value: Any, what: str) -> int:
@@ -138,3 +141,22 @@ class LivenessMixin(ABC):
                              .values(status="SKIPPED", end_ms=ended, details=to_json(details)))
             self.ctx.audit(conn, Action.PIPELINE_RUN_CANCEL, Subject.PIPELINE_RUN, run_id, {"was": row.status})
             return self._load(conn, run_id)
+
+    @endpoint("pipelines.run")
+    def scheduler_lease(self, holder: str, ttl_s: float = 30.0, now: int | None = None) -> Lease | None:
+        """Take or renew the scheduler's leader lease for ``holder`` (one scheduler replica acts,
+        the others stand by); ``None`` while another replica's lease runs. ``now`` is the caller's
+        clock (ms). Not audited, like :meth:`heartbeat`: it records who is alive, no fact about a
+        run (every firing and run start is still claimed once by its own row).
+
+        Raises:
+            InvalidInput: an empty holder or a ttl outside 0.1 s … 1 h.
+        """
+        with self.ctx.db.write() as conn:
+            return leases.take(conn, SCHEDULER_LEASE, holder, int(ttl_s * 1000), now)
+
+    @endpoint("pipelines.run")
+    def release_scheduler_lease(self, holder: str, token: int) -> bool:
+        """Give up ``holder``'s scheduler lease (a clean shutdown) so a standby takes over at once."""
+        with self.ctx.db.write() as conn:
+            return leases.release(conn, SCHEDULER_LEASE, holder, token)

@@ -10,6 +10,13 @@ transaction), which reuses the steps it completed.
 
 Each tick also runs the monitors whose schedule is due (their alerts may queue runs).
 
+Several scheduler processes may run (replicas, so that one can die): :meth:`Scheduler.run_forever`
+ticks only while it holds the ``scheduler`` lease (:mod:`slipway.store.leases`), renewed every
+tick and from a thread during long runs; the others stand by and the first to see the lease
+expire (its holder was killed) takes over. A clean shutdown releases the lease at once. Exactly
+one replica acts; were two ever to overlap (a stalled leader waking after its lease passed on),
+the claims above still fire each firing and start each run once.
+
 One bad schedule, trigger or run never stops the others: each is handled on its own, a run whose
 pipeline cannot be loaded ends FAILED at once, a run that fails to start for another reason is
 tried again with backoff up to :data:`MAX_START_ATTEMPTS` times and then failed, and a run that
@@ -31,6 +38,7 @@ from slipway.pipelines.dataset_events import new_versions
 from slipway.pipelines.executor import STALE_AFTER_S
 from slipway.pipelines.records import PipelineRun
 from slipway.pipelines.service_schedules import pipeline_name
+from slipway.store.leases import Leadership, replica_name
 
 log = logging.getLogger("slipway.scheduler")
 MAX_START_ATTEMPTS = 3
@@ -47,7 +55,8 @@ class Scheduler:
     """Runs schedules and triggers of one workspace; ``tick`` once, or ``run_forever``."""
 
     def __init__(self, workspace: Any, poll_seconds: float = 5.0, clock: Callable[[], int] = now_ms,
-                 report: Callable[[str], None] | None = None, stale_after_s: float = STALE_AFTER_S) -> None:
+                 report: Callable[[str], None] | None = None, stale_after_s: float = STALE_AFTER_S,
+                 holder: str | None = None, lease_s: float = 30.0) -> None:
         self.workspace = workspace
         self.pipelines = workspace.pipelines
         self.backend = workspace.backend("pipelines")
@@ -57,6 +66,9 @@ class Scheduler:
         self.stale_after_ms = int(stale_after_s * 1000)  # runs heartbeat every 5 s
         self._start_failures: dict[str, tuple[int, int]] = {}  # run id -> (failed starts, retry at ms)
         self._monitors: Any = None
+        self.leadership = Leadership(self.backend.scheduler_lease, self.backend.release_scheduler_lease,
+                                     holder or replica_name(), lease_s, clock, self.report)
+        self._leading_only = False  # set by run_forever: stop starting runs once the lease is lost
 
     def recover(self) -> list[PipelineRun]:
         """Fail runs whose process was killed, and queue scheduled or triggered ones again."""
@@ -104,6 +116,9 @@ class Scheduler:
         now = self.clock()
         for queued in sorted(self.backend.list_runs(status="QUEUED", limit=1000), key=lambda r: r.created_ms):
             if stop is not None and stop.is_set():
+                break
+            if self._leading_only and self.leadership.token is None:
+                self.report("lost the scheduler lease; leaving the queued runs to the new leader")
                 break
             if queued.reason.get("not_before_ms", 0) > now or self._start_failures.get(queued.id, (0, 0))[1] > now:
                 continue
@@ -156,13 +171,27 @@ class Scheduler:
         self.run_monitors()
         return self.execute_queued(stop)
 
+    def lead_once(self, stop: threading.Event | None = None) -> list[PipelineRun] | None:
+        """Take or renew the scheduler lease and tick if this replica leads; ``None`` if it stands by."""
+        if self.leadership.refresh() is None:
+            return None
+        return self.tick(stop)
+
     def run_forever(self, stop: threading.Event | None = None) -> None:
-        """Tick every ``poll_seconds`` until ``stop`` is set; a failing tick is reported, not fatal."""
+        """Every ``poll_seconds`` until ``stop`` is set: tick if this replica holds the scheduler
+        lease, else stand by. A failing tick is reported, not fatal; the lease is released on exit."""
         stop = stop or threading.Event()
-        while not stop.is_set():
-            try:
-                self.tick(stop)
-            except Exception as err:  # noqa: BLE001 - the scheduler outlives any one bad tick
-                log.debug("scheduler tick failed", exc_info=True)
-                self.report(f"scheduler tick failed: {_describe(err)}")
-            stop.wait(self.poll_seconds)
+        self._leading_only = True
+        done = threading.Event()
+        self.leadership.keep_renewing(done)
+        try:
+            while not stop.is_set():
+                try:
+                    self.lead_once(stop)
+                except Exception as err:  # noqa: BLE001 - the scheduler outlives any one bad tick
+                    log.debug("scheduler tick failed", exc_info=True)
+                    self.report(f"scheduler tick failed: {_describe(err)}")
+                stop.wait(self.poll_seconds)
+        finally:
+            done.set()
+            self.leadership.release()

@@ -19,6 +19,7 @@ class ServeOptions:
     stats_seconds: float = 1.0  # how often counters go to the store for the canary controller
     controller: bool = True  # run the canary controller in this process
     controller_seconds: float = 1.0
+    controller_lease_seconds: float = 15.0  # a dead controller replica's lease expires after this; another takes over
     payload_log: bool = True
     segment_rows: int = 5000
     flush_seconds: float = 2.0

@@ -48,6 +48,7 @@ class ServerRuntime:
         self.router: Router | None = None
         self._batchers: dict[tuple[str, str], tuple[ServedModel, MicroBatcher]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._controller: Any = None  # the canary controller replica (slipway.deploy.controller), made on first tick
         self.payload: PayloadLogger | None = None
         self.last_error: str | None = None
 
@@ -128,6 +129,8 @@ class ServerRuntime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._controller is not None:
+            await asyncio.to_thread(self._controller.release)
         if self.deployment_name is not None:
             with contextlib.suppress(Exception):
                 await self.report_stats()
@@ -174,9 +177,14 @@ class ServerRuntime:
 
     async def tick(self) -> None:
         assert self.deployment_name is not None
+        if self._controller is None:
+            from slipway.deploy.controller import CanaryController
+
+            self._controller = CanaryController(self.workspace.serving, self.deployment_name,
+                                                lease_s=self.options.controller_lease_seconds)
         try:
-            decision = await asyncio.to_thread(self.workspace.serving.canary_tick, self.deployment_name)
+            decision = await asyncio.to_thread(self._controller.tick)
         except NotFound:
             return
-        if decision.get("action") in {"advance", "promote", "rollback"}:
+        if decision is not None and decision.get("action") in {"advance", "promote", "rollback"}:
             await self.reload()

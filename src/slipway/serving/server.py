@@ -68,16 +68,22 @@ def _pid() -> int:
     return os.getpid()
 
 
-def controller_loop(settings: Settings, deployment: str, seconds: float, open_workspace: OpenWorkspace) -> Any:
-    """A function for the supervisor's background thread: tick the canary every ``seconds``."""
+def controller_loop(settings: Settings, deployment: str, seconds: float, open_workspace: OpenWorkspace,
+                    lease_s: float = 15.0) -> Any:
+    """A function for the supervisor's background thread: every ``seconds``, tick the canary if
+    this server's controller holds the deployment's lease (:mod:`slipway.deploy.controller`)."""
 
     def loop(stop: threading.Event) -> None:
+        from slipway.deploy.controller import CanaryController
+
         workspace = open_workspace(settings)
+        controller = CanaryController(workspace.serving, deployment, lease_s=lease_s)
         while not stop.wait(seconds):
             try:
-                workspace.serving.canary_tick(deployment)
+                controller.tick()
             except Exception as err:  # keep controlling; the store may be briefly away
                 log.warning("canary tick for %s failed: %s", deployment, err)
+        controller.release()
 
     return loop
 
@@ -116,7 +122,8 @@ def serve(settings: Settings, target: ServeTarget, open_workspace: OpenWorkspace
 
     metrics_dir = tempfile.mkdtemp(prefix="slipway-metrics-")  # each worker's snapshot, summed by /metrics
     worker_options = dataclasses.replace(options, controller=False, metrics_dir=metrics_dir)
-    background = controller_loop(settings, target.deployment, options.controller_seconds, open_workspace) \
+    background = controller_loop(settings, target.deployment, options.controller_seconds, open_workspace,
+                                 options.controller_lease_seconds) \
         if target.deployment and options.controller else None
     try:
         recorder = restart_recorder(settings, target.deployment, open_workspace) if target.deployment else None
