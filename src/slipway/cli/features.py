@@ -57,9 +57,29 @@ def list_views(as_json: bool = JsonOption) -> None:
     """Feature views with their online freshness (stale: older than the TTL or never materialised)."""
     items = workspace().features.status()
     show(items, as_json, "feature views", ["name", "version", "entities", "features", "ttl", "owner", "materialised to",
-                                           "age", "stale"],
+                                           "age", "schedule", "stale"],
          [[v.name, v.version, ", ".join(v.entities), v.features, "" if v.ttl_seconds is None else f"{v.ttl_seconds}s",
-           v.owner, iso(v.watermark_ms), _age(v.watermark_ms), "STALE" if v.stale else ""] for v in items])
+           v.owner, iso(v.watermark_ms), _age(v.watermark_ms), v.schedule or "", "STALE" if v.stale else ""]
+          for v in items])
+
+
+@app.command("profile")
+def profile(view: str, as_json: bool = JsonOption) -> None:
+    """The data profile of what the latest materialisation of VIEW wrote."""
+    found = workspace().features.profile(view)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        say(f"{view}: not materialised yet (no profile)")
+        return
+    say(f"{view}@{found['view_version']}: {found['rows']} keys written up to {iso(found['watermark_ms'])}")
+    rows = []
+    for name, column in found["columns"].items():
+        spread = (f"{column['min']} .. {column['max']} (mean {column['mean']})" if column.get("mean") is not None else
+                  ", ".join(f"{v} ({n})" for v, n in column.get("top", [])[:3]))
+        rows.append([name, column["type"], column["count"], column["nulls"], column["distinct"], spread])
+    show(rows, False, "columns", ["column", "type", "count", "nulls", "distinct", "range / top"], rows)
 
 
 @app.command("definitions")

@@ -163,6 +163,10 @@ class FeaturesService:
         """Every feature view with its online freshness."""
         return self._backend.status(at_ms=None)  # type: ignore[no-any-return]
 
+    def profile(self, view: str) -> dict[str, Any]:
+        """The data profile of what the latest materialisation of ``view`` wrote (``{}``: none yet)."""
+        return self._backend.profile(view)  # type: ignore[no-any-return]
+
     def impact(self, view: str) -> dict[str, list[str]]:
         """What changing ``view`` affects: training sets, runs, model versions, deployments (every
         version of the view), grouped by kind."""

@@ -8,7 +8,8 @@ run queued before a crash is executed after the restart, exactly once. A run who
 killed mid-way stops sending heartbeats; the next tick fails it and queues a resume of it (in one
 transaction), which reuses the steps it completed.
 
-Each tick also runs the monitors whose schedule is due (their alerts may queue runs).
+Each tick also runs the monitors whose schedule is due (their alerts may queue runs) and
+materialises the feature views whose schedule is due (:mod:`slipway.features.scheduling`).
 
 One bad schedule, trigger or run never stops the others: each is handled on its own, a run whose
 pipeline cannot be loaded ends FAILED at once, a run that fails to start for another reason is
@@ -57,6 +58,7 @@ class Scheduler:
         self.stale_after_ms = int(stale_after_s * 1000)  # runs heartbeat every 5 s
         self._start_failures: dict[str, tuple[int, int]] = {}  # run id -> (failed starts, retry at ms)
         self._monitors: Any = None
+        self._features: Any = None
 
     def recover(self) -> list[PipelineRun]:
         """Fail runs whose process was killed, and queue scheduled or triggered ones again."""
@@ -150,10 +152,23 @@ class Scheduler:
             self.report(f"monitors: cannot run: {_describe(err)}")
             return []
 
+    def run_materializations(self) -> list[Any]:
+        """Materialise the feature views whose schedule is due (see :mod:`slipway.features.scheduling`)."""
+        if self._features is None:
+            from slipway.features.scheduling import MaterializeSchedule
+
+            self._features = MaterializeSchedule(self.workspace, self.report)
+        try:
+            return self._features.tick(self.clock())  # type: ignore[no-any-return]
+        except Exception as err:  # noqa: BLE001 - feature views must not stop the pipelines
+            self.report(f"feature views: cannot materialise: {_describe(err)}")
+            return []
+
     def tick(self, stop: threading.Event | None = None) -> list[PipelineRun]:
         self.recover()
         self.claim_due()
         self.run_monitors()
+        self.run_materializations()
         return self.execute_queued(stop)
 
     def run_forever(self, stop: threading.Event | None = None) -> None:
