@@ -118,11 +118,13 @@ class OnlineMixin:
         newest = run.max_event_ms
         if state is not None and state.max_event_ms is not None:
             newest = max(int(state.max_event_ms), newest or 0)
+        # A run that wrote nothing keeps the profile of the latest run that wrote rows.
+        profile = run.profile_digest or (state.profile_digest if state is not None else None)
         with self.ctx.db.write() as conn:
             upsert(conn, states, [{
                 "id": new_id(), "view": run.view, "view_version": run.view_version, "watermark_ms": run.end_ms,
                 "max_event_ms": newest, "rows": run.rows, "total_rows": total,
-                "profile_digest": run.profile_digest, "last_run_ms": now_ms(), "last_run_by": self.ctx.principal.name}],
+                "profile_digest": profile, "last_run_ms": now_ms(), "last_run_by": self.ctx.principal.name}],
                 ["view"], ["view_version", "watermark_ms", "max_event_ms", "rows", "total_rows", "profile_digest",
                            "last_run_ms", "last_run_by"])
             self.ctx.audit(conn, Action.FEATURE_VIEW_MATERIALIZE, Subject.FEATURE_VIEW, f"{run.view}@{run.view_version}",
@@ -178,9 +180,9 @@ class OnlineMixin:
 
     @endpoint("read")
     def profile(self, view: str) -> dict[str, Any]:
-        """The data profile of what the latest materialisation of ``view`` wrote (its features and
-        event time: count, nulls, distinct, min/max/mean/quantiles or top values), with the run's
-        window; ``{}`` when the view was never materialised or the run wrote nothing.
+        """The data profile of what the latest materialisation of ``view`` that wrote rows wrote
+        (its features and event time: count, nulls, distinct, min/max/mean/quantiles or top
+        values); ``{}`` when the current version was never materialised or wrote nothing yet.
 
         Raises:
             NotFound: no such view.
