@@ -185,6 +185,9 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
     import uvicorn
 
     from slipway.features.http import create_app
+    from slipway.serving.http import http_protocol
 
+    ws = workspace()
     say(f"feature server on http://{host}:{port}/online")
-    uvicorn.run(create_app(workspace()), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning", access_log=False,
+                http=http_protocol(ws.settings))
