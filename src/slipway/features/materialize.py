@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from slipway.features.offline import typed
 from slipway.features.sources import ident, quote
 
 
@@ -30,7 +31,7 @@ def window_query(relation: str, spec: dict[str, Any], keys: list[str], start_ms:
         where.append(f"{ts} > make_timestamptz({int(start_ms) * 1000})")
     latest = (f"SELECT * FROM {relation} WHERE {' AND '.join(where)} "
               f"QUALIFY row_number() OVER (PARTITION BY {', '.join(map(ident, keys))} ORDER BY {order}) = 1")
-    values = ", ".join(ident(f["name"]) for f in spec["features"])
+    values = ", ".join(typed(spec, f["name"]) for f in spec["features"])
     query = (f"SELECT json_array({', '.join(map(ident, keys))}) AS k, epoch_ms({ts}) AS ms, json_array({values}) AS v "
              f"FROM ({latest})")
     if after_key is not None:
