@@ -24,7 +24,7 @@ from slipway.data.profile import TableProfile, profiles_from_bytes, profiles_to_
 from slipway.features.gauges import is_stale
 from slipway.features.materialize import chunks, encode_keys, profile_table, window_query
 from slipway.features.offline import connect
-from slipway.features.online.base import online_store_uri, open_online_store
+from slipway.features.online.base import open_online_store, store_uris
 from slipway.features.records import FeatureDefinition, Materialization, OnlineFeatures, ViewStatus
 from slipway.features.selection import join_keys, select_features
 from slipway.features.sources import SourceReader
@@ -134,7 +134,7 @@ class OnlineMixin:
     def _plan(self, features: str | Sequence[str]) -> tuple[list[tuple[str, list[str], list[int], list[str], int | None]], list[str]]:
         """Per view: its ref, join keys, the positions of the wanted features in the stored array,
         their output names and TTL; and every output feature name in order."""
-        cache_key = (self.ctx.settings.resolved_store_uri, online_store_uri(self.ctx.settings), orjson.dumps(features).decode())
+        cache_key = (*store_uris(self.ctx.settings), orjson.dumps(features).decode())
         found = _plans.get(cache_key)
         if found is not None and found[0] > time.monotonic():
             return found[1], found[2]
