@@ -12,7 +12,7 @@ for row (``tests/features/test_training_sets.py`` runs both).
 
 It answers the common case and declines the rest (the caller then runs DuckDB's join): one
 integer join key per view, int/float/bool features, no ``created_before_row``, a created time
-that is never null, and keys × time span that fit in an int64.
+that is never null, and keys x time span that fit in an int64.
 """
 
 from __future__ import annotations
