@@ -20,6 +20,7 @@ EXAMPLE = ROOT / "examples" / "features" / "run.py"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_the_features_example_runs_end_to_end(tmp_path: Path) -> None:
     home = tmp_path / "features"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
