@@ -81,7 +81,6 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
     n = len(et)
     if not len(unique):
         return [(c, pa.nulls(n, _NUMERIC[_dtype(spec, f)])) for f, c in zip(view.features, view.columns, strict=True)]
-    eid = np.searchsorted(unique, ek)
     usable = ~ek_null
     hi = int(et[usable].max())
     ts = _us(ident(spec["timestamp"]))
@@ -91,23 +90,31 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
         found = con.execute(f"SELECT min({ts}) FROM {view.relation}").fetchall()[0][0]
         lo = int(found) if found is not None else hi
     span = hi - lo + 2
-    if len(unique) * span >= _LIMIT:
+    kmin, kmax = int(unique[0]), int(unique[-1])
+    if (kmax - kmin + 1) * span < _LIMIT:
+        mapping: np.ndarray | None = None  # the key itself, from kmin, is the id: no lookup per row
+        eid = ek - kmin
+    elif len(unique) * span < _LIMIT:
+        mapping, eid = unique, np.searchsorted(unique, ek)
+    else:
         raise Declined("keys x time span do not fit an int64")
     created = spec.get("created_timestamp")
     cols = [f"CAST({ident(key)} AS BIGINT) AS k", f"{ts} AS t",
             f"{_us(ident(created))} AS c" if created else "0::BIGINT AS c",
             *(f"{typed(spec, f)} AS v{i}" for i, f in enumerate(view.features))]
-    where = f"{ident(key)} IS NOT NULL AND {ts} IS NOT NULL AND {ts} <= {hi} AND {ts} >= {lo}"
+    where = (f"{ident(key)} BETWEEN {kmin} AND {kmax} AND {ts} IS NOT NULL AND {ts} <= {hi} AND {ts} >= {lo}")
     reader = con.sql(f"SELECT {', '.join(cols)} FROM {view.relation} WHERE {where}").to_arrow_reader(BATCH_ROWS)
     # Each entity row's composite (id, time); rows without key or time, or before lo, find nothing.
     target = np.where(usable & (et >= lo), eid * span + (et - lo) + 1, -1)
+    ranked = np.argsort(target)  # searched in increasing order, NumPy's binary search is much faster
+    targets = (target[ranked], ranked)
     best_t = np.full(n, np.iinfo(np.int64).min, np.int64)
     best_c = np.full(n, np.iinfo(np.int64).min, np.int64)
     values = [np.zeros(n, _numpy(spec, f)) for f in view.features]
     nulls = [np.ones(n, bool) for _ in view.features]
     try:
         for batch in reader:
-            _merge(batch, unique, span, lo, target, best_t, best_c, values, nulls, bool(created))
+            _merge(batch, (kmin, mapping), span, lo, targets, best_t, best_c, values, nulls, bool(created))
     finally:
         reader.close()
     found = best_t != np.iinfo(np.int64).min
@@ -119,34 +126,48 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
     return out
 
 
-def _merge(batch: pa.RecordBatch, unique: np.ndarray, span: int, lo: int, target: np.ndarray, best_t: np.ndarray,
-           best_c: np.ndarray, values: list[np.ndarray], nulls: list[np.ndarray], created: bool) -> None:
+def _merge(batch: pa.RecordBatch, keys: tuple[int, np.ndarray | None], span: int, lo: int,
+           targets: tuple[np.ndarray, np.ndarray], best_t: np.ndarray, best_c: np.ndarray, values: list[np.ndarray],
+           nulls: list[np.ndarray], created: bool) -> None:
     """Let each entity row take this batch's latest row at or before its time, if it is later
-    (event, then created time) than its best so far."""
+    (event, then created time) than its best so far. ``keys``: the smallest key and, when keys
+    are not their own ids, the sorted distinct keys; ``targets``: the entity rows' composites,
+    sorted, and the permutation that sorts them."""
     if not batch.num_rows:
         return
     if created and batch.column(2).null_count:
         raise Declined("a null created time")
+    kmin, mapping = keys
     k = batch.column(0).to_numpy()
-    fid = np.searchsorted(unique, k)
-    keep = fid < len(unique)
-    keep[keep] = unique[fid[keep]] == k[keep]
-    if not keep.any():
-        return
-    rows = np.flatnonzero(keep)
-    t = batch.column(1).to_numpy()[rows]
-    c = batch.column(2).to_numpy()[rows]
-    composite = fid[rows] * span + (t - lo) + 1
-    order = np.lexsort((c, composite))
+    if mapping is None:
+        fid = k - kmin
+        rows = None
+    else:
+        fid = np.searchsorted(mapping, k)
+        keep = fid < len(mapping)
+        keep[keep] = mapping[fid[keep]] == k[keep]
+        if not keep.any():
+            return
+        rows = np.flatnonzero(keep)
+    t = batch.column(1).to_numpy()
+    c = batch.column(2).to_numpy()
+    if rows is not None:
+        fid, t, c = fid[rows], t[rows], c[rows]
+    composite = fid * span + (t - lo) + 1
+    order = _order(composite, c)
     composite = composite[order]
-    pos = np.searchsorted(composite, target, side="right") - 1
+    sorted_targets, ranked = targets
+    pos = np.empty(len(ranked), np.int64)
+    pos[ranked] = np.searchsorted(composite, sorted_targets, side="right") - 1
+    target = np.empty_like(pos)
+    target[ranked] = sorted_targets
     hit = (pos >= 0) & (target >= 0)
     hit[hit] = composite[pos[hit]] // span == target[hit] // span  # the same entity id
     picked = order[pos[hit]]
     who = np.flatnonzero(hit)
     cand_t, cand_c = t[picked], c[picked]
     better = (cand_t > best_t[who]) | ((cand_t == best_t[who]) & (cand_c > best_c[who]))
-    who, picked = who[better], rows[picked[better]]
+    who, picked = who[better], picked[better] if rows is None else rows[picked[better]]
     best_t[who], best_c[who] = cand_t[better], cand_c[better]
     for i in range(len(values)):
         column = batch.column(3 + i)
@@ -154,6 +175,19 @@ def _merge(batch: pa.RecordBatch, unique: np.ndarray, span: int, lo: int, target
         nulls[i][who] = taken.is_null().to_numpy(zero_copy_only=False)
         values[i][who] = pc.fill_null(taken, False if pa.types.is_boolean(taken.type) else 0).to_numpy(
             zero_copy_only=False)
+
+
+def _order(composite: np.ndarray, created: np.ndarray) -> np.ndarray:
+    """The permutation sorting rows by (composite, created): one sort of the composite, then the
+    rows tied on it (rare: the same entity and event time) re-sorted by created time."""
+    order = np.argsort(composite)
+    ranked = composite[order]
+    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if len(tied):
+        at = np.unique(np.concatenate([tied, tied + 1]))  # every position inside a run of ties
+        rows = order[at]
+        order[at] = rows[np.lexsort((created[rows], composite[rows]))]
+    return order
 
 
 def _dtype(spec: dict[str, Any], feature: str) -> str:
