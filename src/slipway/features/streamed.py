@@ -65,9 +65,15 @@ def streamed_join(con: Any, entities: str, timestamp: str, joins: list[ViewJoin]
     table = table.drop_columns(["__t"])
     et_null = times.is_null().to_numpy(zero_copy_only=False)
     et = pc.fill_null(times, 0).to_numpy().astype(np.int64, copy=False)
-    for view in joins:
-        for name, column in _view(con, table, et, et_null, view):
-            table = table.append_column(name, column)
+    # The view rows stream in any order (each batch is sorted here): DuckDB need not buffer them
+    # to keep the file's order. Restored after, for the joins that number rows by that order.
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        for view in joins:
+            for name, column in _view(con, table, et, et_null, view):
+                table = table.append_column(name, column)
+    finally:
+        con.execute("SET preserve_insertion_order = true")
     return table
 
 
