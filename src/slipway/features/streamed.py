@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 from slipway.features.offline import ROW, ViewJoin, typed
 from slipway.features.sources import ident
 
-BATCH_ROWS = 1_000_000
+BATCH_ROWS = 250_000
+STREAM_MEMORY_BYTES = 256 * 2**20
 _NUMERIC = {"int32": pa.int32(), "int64": pa.int64(), "float32": pa.float32(), "float64": pa.float64(),
             "bool": pa.bool_()}
 _LIMIT = 2**62
@@ -67,14 +68,31 @@ def streamed_join(con: Any, entities: str, timestamp: str, joins: list[ViewJoin]
     et = pc.fill_null(times, 0).to_numpy().astype(np.int64, copy=False)
     # The view rows stream in any order (each batch is sorted here): DuckDB need not buffer them
     # to keep the file's order. Restored after, for the joins that number rows by that order.
+    # DuckDB's buffer pool needs little for a streamed scan: a small limit keeps the process's
+    # peak at the entity table plus a batch (a user's memory_limit below it is kept).
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")
+    if _bytes(limit) > STREAM_MEMORY_BYTES:
+        con.execute(f"SET memory_limit = '{STREAM_MEMORY_BYTES // 2**20}MB'")
     try:
         for view in joins:
             for name, column in _view(con, table, et, et_null, view):
                 table = table.append_column(name, column)
     finally:
         con.execute("SET preserve_insertion_order = true")
+        con.execute(f"SET memory_limit = '{limit}'")
     return table
+
+
+def _bytes(setting: str) -> float:
+    """DuckDB's spelling of a size (``'1.5 GiB'``, ``'256.0 MiB'``) in bytes; unknown: infinite."""
+    number, _, unit = str(setting).strip().partition(" ")
+    scale = {"B": 1, "BYTES": 1, "KB": 1e3, "KIB": 2**10, "MB": 1e6, "MIB": 2**20, "GB": 1e9, "GIB": 2**30,
+             "TB": 1e12, "TIB": 2**40}.get(unit.strip().upper())
+    try:
+        return float(number) * scale if scale else float("inf")
+    except ValueError:
+        return float("inf")
 
 
 def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: ViewJoin) -> list[tuple[str, pa.Array]]:
@@ -118,9 +136,13 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
     best_c = np.full(n, np.iinfo(np.int64).min, np.int64)
     values = [np.zeros(n, _numpy(spec, f)) for f in view.features]
     nulls = [np.ones(n, bool) for _ in view.features]
+    import duckdb
+
     try:
         for batch in reader:
             _merge(batch, (kmin, mapping), span, lo, targets, best_t, best_c, values, nulls, bool(created))
+    except duckdb.OutOfMemoryException as err:  # a very wide view under the stream's small limit
+        raise Declined(f"out of memory: {err}") from None
     finally:
         reader.close()
     found = best_t != np.iinfo(np.int64).min
