@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from slipway.features.offline import ROW, ViewJoin, typed
 from slipway.features.sources import ident
 
-BATCH_ROWS = 250_000
+BATCH_ROWS = 1_000_000
 STREAM_MEMORY_BYTES = 256 * 2**20
 _NUMERIC = {"int32": pa.int32(), "int64": pa.int64(), "float32": pa.float32(), "float64": pa.float64(),
             "bool": pa.bool_()}
@@ -130,7 +130,9 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
     reader = con.sql(f"SELECT {', '.join(cols)} FROM {view.relation} WHERE {where}").to_arrow_reader(BATCH_ROWS)
     # Each entity row's composite (id, time); rows without key or time, or before lo, find nothing.
     target = np.where(usable & (et >= lo), eid * span + (et - lo) + 1, -1)
-    ranked = np.argsort(target)  # searched in increasing order, NumPy's binary search is much faster
+    # Entity rows are worked on in composite order (NumPy's binary search is much faster on
+    # increasing needles) and put back in their own order at the end.
+    ranked = np.argsort(target)
     targets = (target[ranked], ranked)
     best_t = np.full(n, np.iinfo(np.int64).min, np.int64)
     best_c = np.full(n, np.iinfo(np.int64).min, np.int64)
@@ -145,12 +147,15 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
         raise Declined(f"out of memory: {err}") from None
     finally:
         reader.close()
+    back = np.empty_like(ranked)
+    back[ranked] = np.arange(n)
+    best_t = best_t[back]
     found = best_t != np.iinfo(np.int64).min
     if ttl_us is not None:
         found &= best_t >= et - ttl_us
     out = []
     for i, (feature, name) in enumerate(zip(view.features, view.columns, strict=True)):
-        out.append((name, pa.array(values[i], _NUMERIC[_dtype(spec, feature)], mask=~found | nulls[i])))
+        out.append((name, pa.array(values[i][back], _NUMERIC[_dtype(spec, feature)], mask=~found | nulls[i][back])))
     return out
 
 
@@ -184,11 +189,8 @@ def _merge(batch: pa.RecordBatch, keys: tuple[int, np.ndarray | None], span: int
     composite = fid * span + (t - lo) + 1
     order = _order(composite, c)
     composite = composite[order]
-    sorted_targets, ranked = targets
-    pos = np.empty(len(ranked), np.int64)
-    pos[ranked] = np.searchsorted(composite, sorted_targets, side="right") - 1
-    target = np.empty_like(pos)
-    target[ranked] = sorted_targets
+    target = targets[0]  # sorted: the best-so-far arrays are in this order too (see _view)
+    pos = np.searchsorted(composite, target, side="right") - 1
     hit = (pos >= 0) & (target >= 0)
     hit[hit] = composite[pos[hit]] // span == target[hit] // span  # the same entity id
     picked = order[pos[hit]]
