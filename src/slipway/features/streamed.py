@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from slipway.features.offline import ROW, ViewJoin, typed
 from slipway.features.sources import ident
 
-BATCH_ROWS = 1_000_000
+BATCH_ROWS = 500_000
 STREAM_MEMORY_BYTES = 256 * 2**20
 _NUMERIC = {"int32": pa.int32(), "int64": pa.int64(), "float32": pa.float32(), "float64": pa.float64(),
             "bool": pa.bool_()}
