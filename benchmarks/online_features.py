@@ -6,8 +6,9 @@ Cases (BENCHMARKS.md):
   Feast's ``get_online_features(...).to_dict()``, both on their embedded SQLite online store
   after materialising 10,000 customers. Median per-call time over many calls, per round.
 - ``online_100x50_inprocess`` — the same with 100 entities per call.
-- ``online_1x50_http`` — one entity over HTTP: ``POST /api/v1/features/online`` on ``slipway
-  server`` vs ``POST /get-online-features`` on ``feast serve``, the same httpx client for both.
+- ``online_1x50_http`` — one entity over HTTP: ``POST /online`` on ``slipway features serve`` (the
+  standalone feature server, as ``feast serve`` is Feast's) vs ``POST /get-online-features`` on
+  ``feast serve``, the same httpx client for both.
 
 ``checks`` is ``ok`` when both sides return the same 50 values for the same sampled entities and
 every value is present. Run::
@@ -18,7 +19,6 @@ every value is present. Run::
 from __future__ import annotations
 
 import json
-import secrets
 import statistics
 import sys
 import tempfile
@@ -218,10 +218,9 @@ def main() -> None:
             ours, theirs = (_peer.median([r[key] for r in results[s]]) for s in ("slipway", "feast"))
             _peer.emit(WORKLOAD, case, ours, theirs, "ms/call", theirs / ours, FEAST.version, checks,
                        entities=1 if key == "one_ms" else 100, features=len(FEATURES))
-        token = "slw_" + secrets.token_hex(16)
         ours_port, theirs_port = _free_port(), _free_port()
-        slipway_server = _peer.Background([_peer.SLIPWAY_PYTHON.parent / "slipway", "server", "--port", str(ours_port)],
-                                          env={"SLIPWAY_HOME": home, "SLIPWAY_SERVER_URL": "", "SLIPWAY_BOOTSTRAP_TOKEN": token})
+        slipway_server = _peer.Background([_peer.SLIPWAY_PYTHON.parent / "slipway", "features", "serve", "--port",
+                                           str(ours_port)], env={"SLIPWAY_HOME": home, "SLIPWAY_SERVER_URL": ""})
         feast_server = _peer.Background([Path(feast).parent / "feast", "serve", "-p", str(theirs_port), "--no-access-log"],
                                         cwd=feast_folder)
         try:
@@ -232,8 +231,7 @@ def main() -> None:
                                       "entities": {"customer_id": ["ENTITY"]}}).replace('"ENTITY"', "ENTITY")
             http = _peer.alternate(rounds, {
                 "slipway": lambda _: _run(_peer.SLIPWAY_PYTHON, "http", {
-                    "url": f"http://127.0.0.1:{ours_port}", "path": "/api/v1/features/online", "body": ours_body,
-                    "token": token, "calls": calls}),
+                    "url": f"http://127.0.0.1:{ours_port}", "path": "/online", "body": ours_body, "calls": calls}),
                 "feast": lambda _: _run(_peer.SLIPWAY_PYTHON, "http", {
                     "url": f"http://127.0.0.1:{theirs_port}", "path": "/get-online-features", "body": theirs_body,
                     "calls": calls})})

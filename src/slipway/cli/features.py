@@ -57,9 +57,29 @@ def list_views(as_json: bool = JsonOption) -> None:
     """Feature views with their online freshness (stale: older than the TTL or never materialised)."""
     items = workspace().features.status()
     show(items, as_json, "feature views", ["name", "version", "entities", "features", "ttl", "owner", "materialised to",
-                                           "age", "stale"],
+                                           "age", "schedule", "stale"],
          [[v.name, v.version, ", ".join(v.entities), v.features, "" if v.ttl_seconds is None else f"{v.ttl_seconds}s",
-           v.owner, iso(v.watermark_ms), _age(v.watermark_ms), "STALE" if v.stale else ""] for v in items])
+           v.owner, iso(v.watermark_ms), _age(v.watermark_ms), v.schedule or "", "STALE" if v.stale else ""]
+          for v in items])
+
+
+@app.command("profile")
+def profile(view: str, as_json: bool = JsonOption) -> None:
+    """The data profile of what the latest materialisation of VIEW wrote."""
+    found = workspace().features.profile(view)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        say(f"{view}: not materialised yet (no profile)")
+        return
+    say(f"{view}@{found['view_version']}: {found['rows']} keys written up to {iso(found['watermark_ms'])}")
+    rows = []
+    for name, column in found["columns"].items():
+        spread = (f"{column['min']} .. {column['max']} (mean {column['mean']})" if column.get("mean") is not None else
+                  ", ".join(f"{v} ({n})" for v, n in column.get("top", [])[:3]))
+        rows.append([name, column["type"], column["count"], column["nulls"], column["distinct"], spread])
+    show(rows, False, "columns", ["column", "type", "count", "nulls", "distinct", "range / top"], rows)
 
 
 @app.command("definitions")
@@ -165,6 +185,9 @@ def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Opt
     import uvicorn
 
     from slipway.features.http import create_app
+    from slipway.serving.http import http_protocol
 
+    ws = workspace()
     say(f"feature server on http://{host}:{port}/online")
-    uvicorn.run(create_app(workspace()), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning", access_log=False,
+                http=http_protocol(ws.settings))

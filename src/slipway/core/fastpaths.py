@@ -16,6 +16,7 @@ name                      where                                  what it skips
 ``serving.compiled``      :mod:`slipway.serving.fastpath`        scikit-learn's ``predict`` bookkeeping
 ``records.dumps_fast``    :func:`slipway.core.records.dumps_fast`  the Python walk of plain call arguments
 ``records.loads_fast``    :func:`slipway.core.records.loads_fast`  the Python walk of untagged answers
+``features.streamed_join``  :mod:`slipway.features.streamed`   DuckDB's ASOF join for a training set
 ========================  =====================================  ======================================
 
 The switch is the setting ``fast_paths`` (``SLIPWAY_FAST_PATHS=0``, or ``fast_paths = false`` in
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 NAMES = ("cli.quick", "data.watch_status", "data.quick_status", "data.early_copy", "serving.http",
-         "serving.dispatch", "serving.compiled", "records.dumps_fast", "records.loads_fast")
+         "serving.dispatch", "serving.compiled", "records.dumps_fast", "records.loads_fast",
+         "features.streamed_join")
 
 _state: list[bool] = []  # the environment's answer, read once (see reset)
 _taken: dict[str, int] = {}

@@ -11,6 +11,7 @@ slo: {max_error_rate: 0.01, latency_quantile: 0.99, max_latency_ms: 250, max_pre
       ctr_min_ratio: 0.9, ctr_min_feedback: 200}
 canary: {steps: [5, 25, 50, 100], min_requests: 200, min_seconds: 60, auto: true, alias: champion}
 batching: {max_batch_rows: 256, max_wait_ms: 2}
+features: {service: fraud, on_missing: reject}   # requests carry entity keys (slipway.serving.features)
 ```
 
 ``slo.ctr_min_ratio`` is a business SLO: the canary's click-through rate (positive feedback labels
@@ -28,7 +29,8 @@ from slipway.core.errors import InvalidInput
 from slipway.core.names import check_name
 
 ROLES = ("stable", "canary", "shadow")
-_TOP_KEYS = {"name", "variants", "routing", "slo", "canary", "batching", "payload_log", "description"}
+_TOP_KEYS = {"name", "variants", "routing", "slo", "canary", "batching", "payload_log", "description",
+             "features"}
 _SLO_KEYS = {"max_error_rate", "max_error_rate_increase", "latency_quantile", "max_latency_ms", "latency_tolerance",
              "max_prediction_drift", "confidence", "ctr_min_ratio", "ctr_min_feedback"}
 _CANARY_KEYS = {"steps", "min_requests", "min_seconds", "min_decision_requests", "auto", "alias"}
@@ -120,8 +122,23 @@ def parse_spec(raw: Any) -> dict[str, Any]:
     routing = _mapping(spec.get("routing"), "routing", {"sticky_key"})
     batching = _mapping(spec.get("batching"), "batching", {"max_batch_rows", "max_wait_ms"})
     payload = _mapping(spec.get("payload_log"), "payload_log", {"enabled", "segment_rows", "flush_seconds"})
-    return {"name": name, "description": str(spec.get("description", "")), "variants": variants, "slo": slo,
+    extra: dict[str, Any] = {}
+    if spec.get("features") is not None:
+        extra["features"] = _features(spec["features"])
+    return {**extra, "name": name, "description": str(spec.get("description", "")), "variants": variants, "slo": slo,
             "canary": canary, "routing": routing, "batching": batching, "payload_log": payload}
+
+
+def _features(raw: Any) -> dict[str, str]:
+    """``features: {service: NAME, on_missing: reject | null}`` (a bare name is the service)."""
+    table = {"service": raw} if isinstance(raw, str) else _mapping(raw, "features", {"service", "on_missing"})
+    service = check_name(table.get("service"), "features.service (a feature service name)")
+    on_missing = table.get("on_missing", "reject")
+    if on_missing is None:
+        on_missing = "null"
+    if on_missing not in ("reject", "null"):
+        raise InvalidInput(f"features.on_missing must be 'reject' or 'null', got {on_missing!r}")
+    return {"service": service, "on_missing": str(on_missing)}
 
 
 def canary_weight_plan(spec: dict[str, Any], step_index: int) -> dict[str, float]:

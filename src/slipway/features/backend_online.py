@@ -20,9 +20,11 @@ from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput
 from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
-from slipway.features.materialize import chunks, encode_keys, window_query
+from slipway.data.profile import TableProfile, profiles_from_bytes, profiles_to_bytes
+from slipway.features.gauges import is_stale
+from slipway.features.materialize import chunks, encode_keys, profile_table, window_query
 from slipway.features.offline import connect
-from slipway.features.online.base import online_store_uri, open_online_store
+from slipway.features.online.base import open_online_store, store_uris
 from slipway.features.records import FeatureDefinition, Materialization, OnlineFeatures, ViewStatus
 from slipway.features.selection import join_keys, select_features
 from slipway.features.sources import SourceReader
@@ -94,15 +96,19 @@ class OnlineMixin:
                 relation = self._reader(con).relation(definition.spec["source"], [])
                 query = window_query(relation, definition.spec, join_keys(self.get, definition), cursor["start_ms"],
                                      cursor["end_ms"], cursor["last_key"])
+                profile: TableProfile | None = None
                 for keys, event_ms, values in chunks(con, query, chunk_rows):
+                    part = TableProfile.of(profile_table(definition.spec, event_ms, values))
+                    profile = part if profile is None else profile.merge(part)
                     top = max(event_ms)
                     cursor = {**cursor, "last_key": keys[-1], "rows": cursor["rows"] + len(keys),
                               "max_event_ms": top if cursor["max_event_ms"] is None else max(top, cursor["max_event_ms"])}
                     store.write(definition.ref, keys, event_ms, values, cursor)
             finally:
                 con.close()
+        digest = self.ctx.blobs.put_bytes(profiles_to_bytes({view: profile})) if profile is not None else None
         result = Materialization(view, definition.version, cursor["start_ms"], cursor["end_ms"], cursor["rows"],
-                                 0, cursor["max_event_ms"], resumed, resumed_after)
+                                 0, cursor["max_event_ms"], resumed, resumed_after, digest)
         result = self._record_run(result, state if same else None)
         store.clear_cursor(definition.ref)
         return result
@@ -112,12 +118,15 @@ class OnlineMixin:
         newest = run.max_event_ms
         if state is not None and state.max_event_ms is not None:
             newest = max(int(state.max_event_ms), newest or 0)
+        # A run that wrote nothing keeps the profile of the latest run that wrote rows.
+        profile = run.profile_digest or (state.profile_digest if state is not None else None)
         with self.ctx.db.write() as conn:
             upsert(conn, states, [{
                 "id": new_id(), "view": run.view, "view_version": run.view_version, "watermark_ms": run.end_ms,
-                "max_event_ms": newest, "rows": run.rows, "total_rows": total, "profile_digest": None,
-                "last_run_ms": now_ms(), "last_run_by": self.ctx.principal.name}], ["view"],
-                ["view_version", "watermark_ms", "max_event_ms", "rows", "total_rows", "last_run_ms", "last_run_by"])
+                "max_event_ms": newest, "rows": run.rows, "total_rows": total,
+                "profile_digest": profile, "last_run_ms": now_ms(), "last_run_by": self.ctx.principal.name}],
+                ["view"], ["view_version", "watermark_ms", "max_event_ms", "rows", "total_rows", "profile_digest",
+                           "last_run_ms", "last_run_by"])
             self.ctx.audit(conn, Action.FEATURE_VIEW_MATERIALIZE, Subject.FEATURE_VIEW, f"{run.view}@{run.view_version}",
                            {"start_ms": run.start_ms, "end_ms": run.end_ms, "rows": run.rows, "resumed": run.resumed})
         return dataclasses.replace(run, total_rows=total, max_event_ms=newest)
@@ -125,7 +134,7 @@ class OnlineMixin:
     def _plan(self, features: str | Sequence[str]) -> tuple[list[tuple[str, list[str], list[int], list[str], int | None]], list[str]]:
         """Per view: its ref, join keys, the positions of the wanted features in the stored array,
         their output names and TTL; and every output feature name in order."""
-        cache_key = (self.ctx.settings.resolved_store_uri, online_store_uri(self.ctx.settings), orjson.dumps(features).decode())
+        cache_key = (*store_uris(self.ctx.settings), orjson.dumps(features).decode())
         found = _plans.get(cache_key)
         if found is not None and found[0] > time.monotonic():
             return found[1], found[2]
@@ -170,6 +179,24 @@ class OnlineMixin:
         return OnlineFeatures(entities, order, values, status)
 
     @endpoint("read")
+    def profile(self, view: str) -> dict[str, Any]:
+        """The data profile of what the latest materialisation of ``view`` that wrote rows wrote
+        (its features and event time: count, nulls, distinct, min/max/mean/quantiles or top
+        values); ``{}`` when the current version was never materialised or wrote nothing yet.
+
+        Raises:
+            NotFound: no such view.
+        """
+        self.get("feature_view", view)
+        with self.ctx.db.read() as conn:
+            state = conn.execute(select(states).where(states.c.view == view)).first()
+        if state is None or not state.profile_digest:
+            return {}
+        table = profiles_from_bytes(self.ctx.blobs.read_bytes(state.profile_digest))[view]
+        return {"view": view, "view_version": int(state.view_version), "watermark_ms": int(state.watermark_ms),
+                "rows": table.rows, "columns": table.summary(), "digest": state.profile_digest}
+
+    @endpoint("read")
     def status(self, at_ms: int | None = None) -> list[ViewStatus]:
         """Every current feature view and its freshness (stale: never materialised, or its
         watermark is older than its TTL)."""
@@ -188,9 +215,10 @@ class OnlineMixin:
                 state = None
             ttl = view.spec.get("ttl_seconds")
             watermark = None if state is None else int(state.watermark_ms)
-            stale = watermark is None or bool(ttl and now - watermark > ttl * 1000)
+            stale = is_stale(ttl, watermark, now)
             out.append(ViewStatus(view.name, view.version, view.spec["entities"], len(view.spec["features"]), ttl,
                                   view.spec.get("owner", ""), watermark,
                                   None if state is None or state.max_event_ms is None else int(state.max_event_ms),
-                                  None if state is None else int(state.last_run_ms), stale))
+                                  None if state is None else int(state.last_run_ms), stale,
+                                  view.spec.get("schedule")))
         return out

@@ -83,6 +83,7 @@ class FeatureView(_Definition):
     created_timestamp: str | None = None
     ttl: str | int | dt.timedelta | None = None
     online: bool = True
+    schedule: str | None = None  # cron: ``slipway scheduler`` materialises the view then
 
     kind = "feature_view"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from slipway.features.offline import typed
 from slipway.features.sources import ident, quote
 
 
@@ -30,7 +31,7 @@ def window_query(relation: str, spec: dict[str, Any], keys: list[str], start_ms:
         where.append(f"{ts} > make_timestamptz({int(start_ms) * 1000})")
     latest = (f"SELECT * FROM {relation} WHERE {' AND '.join(where)} "
               f"QUALIFY row_number() OVER (PARTITION BY {', '.join(map(ident, keys))} ORDER BY {order}) = 1")
-    values = ", ".join(ident(f["name"]) for f in spec["features"])
+    values = ", ".join(typed(spec, f["name"]) for f in spec["features"])
     query = (f"SELECT json_array({', '.join(map(ident, keys))}) AS k, epoch_ms({ts}) AS ms, json_array({values}) AS v "
              f"FROM ({latest})")
     if after_key is not None:
@@ -43,3 +44,23 @@ def chunks(con: Any, query: str, chunk_rows: int) -> Iterator[tuple[list[str], l
     for batch in reader:
         if batch.num_rows:
             yield batch.column(0).to_pylist(), batch.column(1).to_pylist(), batch.column(2).to_pylist()
+
+
+_ARROW = {"int32": "int32", "int64": "int64", "float32": "float32", "float64": "float64", "string": "string",
+          "bool": "bool_", "timestamp": "string"}
+
+
+def profile_table(spec: dict[str, Any], event_ms: list[int], values: list[str]) -> Any:
+    """A chunk as an Arrow table to profile: the event time and each feature, typed as declared
+    (so the profiles of every chunk merge)."""
+    import pyarrow as pa
+
+    rows = [orjson.loads(v) for v in values]
+    columns = {spec["timestamp"]: pa.array(event_ms, pa.int64()).cast(pa.timestamp("ms", tz="UTC"))}
+    for index, feature in enumerate(spec["features"]):
+        kind = getattr(pa, _ARROW[feature["dtype"]])()
+        column = [r[index] for r in rows]
+        if feature["dtype"] == "timestamp":
+            column = [None if v is None else str(v) for v in column]
+        columns[feature["name"]] = pa.array(column, kind)
+    return pa.table(columns)

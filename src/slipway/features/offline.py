@@ -52,6 +52,17 @@ def output_columns(selected: list[tuple[str, list[str]]], full_names: bool) -> l
     return [list(features) for _, features in selected]
 
 
+SQL_TYPES = {"int32": "INTEGER", "int64": "BIGINT", "float32": "FLOAT", "float64": "DOUBLE", "string": "VARCHAR",
+             "bool": "BOOLEAN", "timestamp": "TIMESTAMPTZ"}
+
+
+def typed(spec: dict[str, Any], feature: str) -> str:
+    """``feature`` of a view cast to its declared type (a SQL source may compute a DECIMAL or a
+    HUGEINT; offline and online both give the declared type)."""
+    dtype = next((f["dtype"] for f in spec["features"] if f["name"] == feature), None)
+    return f"CAST({ident(feature)} AS {SQL_TYPES[dtype]})" if dtype in SQL_TYPES else ident(feature)
+
+
 def _view_cte(index: int, view: ViewJoin) -> str:
     spec = view.spec
     created = spec.get("created_timestamp")
@@ -61,7 +72,7 @@ def _view_cte(index: int, view: ViewJoin) -> str:
     if created:
         cr = f"CAST({ident(created)} AS TIMESTAMPTZ)"
         cols += [f"{cr} AS __cr{index}", f"struct_pack(t := {ts}, c := {cr}) AS __k{index}"]
-    cols += [f"{ident(f)} AS __f{index}_{n}" for n, f in enumerate(view.features)]
+    cols += [f"{typed(spec, f)} AS __f{index}_{n}" for n, f in enumerate(view.features)]
     return f"f{index} AS (SELECT {', '.join(cols)} FROM {view.relation})"
 
 

@@ -66,6 +66,7 @@ class Materialization:
     max_event_ms: int | None
     resumed: bool
     resumed_after: int = 0
+    profile_digest: str | None = None  # the data profile of what this run wrote (a blob)
 
 
 @record
@@ -83,6 +84,7 @@ class ViewStatus:
     max_event_ms: int | None
     last_run_ms: int | None
     stale: bool
+    schedule: str | None = None  # cron: when ``slipway scheduler`` materialises it
 
 
 @record

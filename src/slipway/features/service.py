@@ -109,9 +109,9 @@ class FeaturesService:
             entity_sources: list[str] = []
             relation = training.entity_relation(con, reader, entities, entity_sources)
             training._check_entities(con, relation, timestamp, joins, selection)
-            query = training.pit_query(relation, timestamp, joins, created_before_row)
             out = scratch / "training.parquet" if name else None
-            table = training.run_join(con, query, selection, full_names, out)
+            table = training.join(con, relation, timestamp, joins, selection, full_names, out, created_before_row,
+                                  self._host.settings)
             if out is None:
                 return training.TrainingSet(table, None, None)
             return self._record(name, out, entities, entity_sources, selection, lineage, message)
@@ -136,8 +136,9 @@ class FeaturesService:
             reader = self._reader(con)
             joins = training.plan_joins(self._get, reader, selection, full_names, {})
             relation = training.snapshot_entities(joins, iso(at_ms), timestamp)
-            query = training.pit_query(relation, timestamp, joins)
-            return training.TrainingSet(training.run_join(con, query, selection, full_names, None), None, None)
+            table = training.join(con, relation, timestamp, joins, selection, full_names, None, False,
+                                  self._host.settings)
+            return training.TrainingSet(table, None, None)
 
     # -- online -----------------------------------------------------------------------------------
     def materialize(self, views: Sequence[str] | None = None, *, end: dt.datetime | str | int | None = None,
@@ -162,6 +163,10 @@ class FeaturesService:
     def status(self) -> list[ViewStatus]:
         """Every feature view with its online freshness."""
         return self._backend.status(at_ms=None)  # type: ignore[no-any-return]
+
+    def profile(self, view: str) -> dict[str, Any]:
+        """The data profile of what the latest materialisation of ``view`` wrote (``{}``: none yet)."""
+        return self._backend.profile(view)  # type: ignore[no-any-return]
 
     def impact(self, view: str) -> dict[str, list[str]]:
         """What changing ``view`` affects: training sets, runs, model versions, deployments (every

@@ -22,7 +22,7 @@ from slipway.core.names import check_name
 KINDS = ("entity", "feature_view", "on_demand_view", "feature_service")
 DTYPES = ("int32", "int64", "float32", "float64", "string", "bool", "timestamp")
 # What a compatible change may touch: anything else makes a new version.
-METADATA = ("owner", "tags", "description")
+METADATA = ("owner", "tags", "description", "schedule")
 _TTL_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|s|ms)?\s*")
 _UNITS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, None: 1.0}
 SOURCE_TYPES = ("path", "dataset", "sql")
@@ -44,6 +44,16 @@ def parse_ttl(value: Any, where: str = "ttl") -> int | None:
     if seconds < 0:
         raise InvalidInput(f"{where} {value!r} is negative")
     return int(seconds) or None
+
+
+def check_schedule(value: Any, where: str) -> str:
+    """A five-field cron expression (when ``slipway scheduler`` materialises the view)."""
+    from croniter import croniter
+
+    if not isinstance(value, str) or len(value) > 100 or not croniter.is_valid(value):
+        raise InvalidInput(f"{where}: schedule {str(value)[:100]!r} is not a cron expression "
+                           "(e.g. '0 * * * *' for every hour)")
+    return value
 
 
 def _names(value: Any, what: str) -> list[str]:
@@ -144,6 +154,8 @@ def normalise(spec: Mapping[str, Any]) -> dict[str, Any]:
         if not out["features"]:
             raise InvalidInput(f"{where}: list at least one feature with its type")
         out["online"] = bool(spec.get("online", True))
+        if spec.get("schedule"):  # only when given: a definition without one keeps its stored form
+            out["schedule"] = check_schedule(spec["schedule"], where)
     elif kind == "on_demand_view":
         out["sources"] = _names(spec.get("sources") or [], f"{where}: sources")
         out["request"] = _typed(spec.get("request") or [], f"{where} request data")

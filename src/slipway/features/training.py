@@ -134,6 +134,36 @@ def run_join(con: Any, query: str, selection: Selection, full_names: bool, out: 
     return None
 
 
+def join(con: Any, relation: str, timestamp: str, joins: list[ViewJoin], selection: Selection, full_names: bool,
+         out: Path | None, created_before_row: bool = False, settings: Any = None) -> pa.Table | None:
+    """The point-in-time join, written to ``out`` or returned: the streamed sort-merge
+    (:mod:`slipway.features.streamed`, fast path ``features.streamed_join``) when it answers the
+    case, else DuckDB's ASOF join (:func:`~slipway.features.offline.pit_query`)."""
+    from slipway.core import fastpaths
+
+    if not created_before_row and fastpaths.enabled(settings):
+        from slipway.features.streamed import Declined, streamed_join
+
+        try:
+            table = streamed_join(con, relation, timestamp, joins)
+        except Declined:
+            pass
+        else:
+            fastpaths.took("features.streamed_join")
+            return _finish(table, selection, full_names, out)
+    return run_join(con, pit_query(relation, timestamp, joins, created_before_row), selection, full_names, out)
+
+
+def _finish(table: pa.Table, selection: Selection, full_names: bool, out: Path | None) -> pa.Table | None:
+    if selection.on_demand:
+        batches = list(_with_on_demand(iter(table.to_batches(BATCH_ROWS)), selection, full_names))
+        table = pa.Table.from_batches(batches) if batches else table
+    if out is None:
+        return table
+    pq.write_table(table, out)
+    return None
+
+
 def snapshot_entities(joins: list[ViewJoin], at_iso: str, timestamp: str) -> str:
     """Every entity any view has a row for, at time ``at_iso`` (the views must share join keys)."""
     keys = joins[0].keys
@@ -145,4 +175,4 @@ def snapshot_entities(joins: list[ViewJoin], at_iso: str, timestamp: str) -> str
             f"row_number() OVER (ORDER BY {cols}) AS {ROW} FROM ({union}))")
 
 
-__all__ = ["TrainingSet", "entity_relation", "join_session", "pit_query", "plan_joins", "run_join", "snapshot_entities"]
+__all__ = ["TrainingSet", "entity_relation", "join", "join_session", "pit_query", "plan_joins", "run_join", "snapshot_entities"]

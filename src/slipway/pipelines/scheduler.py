@@ -8,7 +8,8 @@ run queued before a crash is executed after the restart, exactly once. A run who
 killed mid-way stops sending heartbeats; the next tick fails it and queues a resume of it (in one
 transaction), which reuses the steps it completed.
 
-Each tick also runs the monitors whose schedule is due (their alerts may queue runs).
+Each tick also runs the monitors whose schedule is due (their alerts may queue runs) and
+materialises the feature views whose schedule is due (:mod:`slipway.features.scheduling`).
 
 Several scheduler processes may run (replicas, so that one can die): :meth:`Scheduler.run_forever`
 ticks only while it holds the ``scheduler`` lease (:mod:`slipway.store.leases`), renewed every
@@ -69,6 +70,7 @@ class Scheduler:
         self.leadership = Leadership(self.backend.scheduler_lease, self.backend.release_scheduler_lease,
                                      holder or replica_name(), lease_s, clock, self.report)
         self._leading_only = False  # set by run_forever: stop starting runs once the lease is lost
+        self._features: Any = None
 
     def recover(self) -> list[PipelineRun]:
         """Fail runs whose process was killed, and queue scheduled or triggered ones again."""
@@ -165,10 +167,23 @@ class Scheduler:
             self.report(f"monitors: cannot run: {_describe(err)}")
             return []
 
+    def run_materializations(self) -> list[Any]:
+        """Materialise the feature views whose schedule is due (see :mod:`slipway.features.scheduling`)."""
+        if self._features is None:
+            from slipway.features.scheduling import MaterializeSchedule
+
+            self._features = MaterializeSchedule(self.workspace, self.report)
+        try:
+            return self._features.tick(self.clock())  # type: ignore[no-any-return]
+        except Exception as err:  # noqa: BLE001 - feature views must not stop the pipelines
+            self.report(f"feature views: cannot materialise: {_describe(err)}")
+            return []
+
     def tick(self, stop: threading.Event | None = None) -> list[PipelineRun]:
         self.recover()
         self.claim_due()
         self.run_monitors()
+        self.run_materializations()
         return self.execute_queued(stop)
 
     def lead_once(self, stop: threading.Event | None = None) -> list[PipelineRun] | None:

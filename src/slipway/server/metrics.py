@@ -19,12 +19,15 @@ LATENCY = Histogram("slipway_api_request_seconds", "Platform API latency", ["rou
 
 
 def exposition(db: Any) -> bytes:
-    """The API's own metrics and the monitoring gauges of the latest stored monitor runs
-    (:mod:`slipway.monitoring.gauges`, read from the store at each scrape)."""
+    """The API's own metrics, the monitoring gauges of the latest stored monitor runs
+    (:mod:`slipway.monitoring.gauges`) and the feature views' freshness
+    (:mod:`slipway.features.gauges`), the last two read from the store at each scrape."""
+    from slipway.features.gauges import FeatureCollector
     from slipway.monitoring.gauges import MonitorCollector
 
     monitoring = CollectorRegistry(auto_describe=False)
     monitoring.register(MonitorCollector(db))
+    monitoring.register(FeatureCollector(db))
     return generate_latest(REGISTRY) + generate_latest(monitoring)
 
 

@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from slipway.core.errors import InvalidInput, NotFound, SlipwayError
+from slipway.serving.features import Enriched, FeatureUnavailable
 from slipway.serving.frame import Frame
 from slipway.serving.model import ModelError
 from slipway.serving.payload import PayloadEntry
@@ -184,15 +185,21 @@ class InferenceHandler:
         content_type = _CONTENT_TYPE
         extra: list[tuple[bytes, bytes]] = []
         names: list[str] = []
+        enriched: Enriched | None = None
         try:
+            if router.features is not None:  # the body has entity keys: look the features up
+                enriched = await router.features.enrich(body, protocol)
+                frame = enriched.frame_for(model.signature)
             if protocol == "v2":
-                frame, _, _ = decode_infer_request(body, model.signature)
+                if frame is None:
+                    frame, _, _ = decode_infer_request(body, model.signature)
                 names = requested_outputs(body, model.proba_classes is not None, tuple(model.named_outputs))
                 binary = binary_outputs(body, names)
             elif protocol == "v1":
-                frame, names = decode_v1(body, model.signature), ["predict"]
+                frame, names = frame if frame is not None else decode_v1(body, model.signature), ["predict"]
             else:
-                frame = decode_invocations(body, model.signature)
+                if frame is None:
+                    frame = decode_invocations(body, model.signature)
                 names = [invocation_method(body)]
                 if names == ["predict_proba"] and model.proba_classes is None:
                     raise InvalidInput(f"model {model.name} version {model.version} has no predict_proba")
@@ -220,6 +227,8 @@ class InferenceHandler:
                 payload = _dumps({"predictions": outputs})
         except InvalidInput as err:
             status, payload, content_type, extra, outputs = 400, orjson.dumps({"error": err.message}), _CONTENT_TYPE, [], None
+        except FeatureUnavailable as err:
+            status, payload, content_type, extra, outputs = 422, orjson.dumps({"error": err.message}), _CONTENT_TYPE, [], None
         except ModelError as err:
             status, payload, outputs = 500, orjson.dumps({"error": err.message}), None
         except SlipwayError as err:
@@ -236,11 +245,13 @@ class InferenceHandler:
             # Written ahead (to the local spool) before the caller has its answer, so a kill after
             # this cannot lose it (see payload.PayloadLogger.log).
             self._log(payload_log, PayloadEntry(request_id, router.deployment, variant.name, model.name,
-                                                model.version, frame, outputs, latency * 1000.0, status))
+                                                model.version, enriched.logged() if enriched is not None else frame,
+                                                outputs, latency * 1000.0, status))
         headers = [(b"x-request-id", request_id.encode("latin-1")), (b"x-slipway-variant", variant.name_header),
                    (b"x-slipway-model-version", variant.version_header), *extra]
         predicted = outputs if "predict" in names else None  # what the counters and shadows compare
-        after = functools.partial(self._after, router, variant, protocol, latency, request_id, frame, predicted, body)
+        after = functools.partial(self._after, router, variant, protocol, latency, request_id, frame, predicted, body,
+                                  enriched=enriched)
         return Answer(status, payload, headers, after, content_type)
 
     def _rejected(self, protocol: str, answer: Answer) -> Answer:
@@ -255,7 +266,8 @@ class InferenceHandler:
             task.add_done_callback(self._shadow_tasks.discard)
 
     def _after(self, router: Router, variant: VariantRuntime, protocol: str, latency: float, request_id: str,
-               frame: Frame | None, outputs: np.ndarray | None, body: Any, status: int) -> None:
+               frame: Frame | None, outputs: np.ndarray | None, body: Any, status: int, *,
+               enriched: Enriched | None = None) -> None:
         """Recording and shadow mirroring, once the caller has its answer (``status``: what was
         delivered, 499 if the client went away first)."""
         variant.batcher.record_batches()
@@ -266,7 +278,7 @@ class InferenceHandler:
                 self._answered.popitem(last=False)
         if frame is not None and outputs is not None and status == 200 and router.shadows:
             for shadow in router.shadows:
-                task = asyncio.create_task(self._mirror(router, shadow, body, protocol, request_id, outputs))
+                task = asyncio.create_task(self._mirror(router, shadow, body, protocol, request_id, outputs, enriched))
                 self._shadow_tasks.add(task)
                 task.add_done_callback(self._shadow_tasks.discard)
 
@@ -290,13 +302,15 @@ class InferenceHandler:
             variant.counters.observe(latency * 1000.0, status >= 500, outputs if status == 200 else None)
 
     async def _mirror(self, router: Router, shadow: VariantRuntime, body: Any, protocol: str, request_id: str,
-                      primary: np.ndarray) -> None:
+                      primary: np.ndarray, enriched: Enriched | None = None) -> None:
         started = time.perf_counter()
         outputs: np.ndarray | None = None
         frame: Frame | None = None
         try:
             signature = shadow.model.signature
-            if protocol == "v2":
+            if enriched is not None:  # the features the primary saw, not a second lookup
+                frame = enriched.frame_for(signature)
+            elif protocol == "v2":
                 frame, _, _ = decode_infer_request(body, signature)
             elif protocol == "v1":
                 frame = decode_v1(body, signature)
@@ -320,7 +334,8 @@ class InferenceHandler:
         payload = self.runtime.payload
         if payload is not None and frame is not None:
             payload.log(PayloadEntry(request_id, router.deployment, shadow.name, shadow.model.name,
-                                     shadow.model.version, frame, outputs, latency * 1000.0, status))
+                                     shadow.model.version, enriched.logged() if enriched is not None else frame,
+                                     outputs, latency * 1000.0, status))
 
     async def feedback(self, request: Request) -> Response:
         """``{"request_id": ..., "label": ...}`` or ``{"feedback": [...]}`` (a list of those)."""

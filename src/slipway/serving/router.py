@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from slipway.core.errors import NotFound
 from slipway.deploy.stats import VariantCounters
 from slipway.serving.batching import MicroBatcher
+from slipway.serving.features import FeatureLookup
 from slipway.serving.metrics import VariantMetrics
 from slipway.serving.model import ServedModel
 
@@ -46,8 +47,10 @@ class VariantRuntime:
 class Router:
     """Picks the production variant for a request; lists the shadows to mirror it to."""
 
-    def __init__(self, deployment: str, revision: int, variants: list[VariantRuntime], sticky_key: str = "") -> None:
+    def __init__(self, deployment: str, revision: int, variants: list[VariantRuntime], sticky_key: str = "",
+                 features: FeatureLookup | None = None) -> None:
         self.deployment = deployment
+        self.features = features  # the deployment's feature service, looked up per request
         self.revision = revision
         self.variants = variants
         self.sticky_key = sticky_key

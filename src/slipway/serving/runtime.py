@@ -20,6 +20,7 @@ from typing import Any
 from slipway.core.errors import NotFound
 from slipway.serving.approval_gate import check_servable
 from slipway.serving.batching import MicroBatcher
+from slipway.serving.features import lookup_for
 from slipway.serving.metrics import ServingMetrics
 from slipway.serving.model import ServedModel, served_from_registry
 from slipway.serving.options import ServeOptions
@@ -91,7 +92,8 @@ class ServerRuntime:
         variants = [self._runtime(deployment.name, v.name, v.role, v.weight, self._model(v.model, v.version))
                     for v in deployment.variants]
         sticky = str(deployment.spec.get("routing", {}).get("sticky_key", "") or "")
-        router = Router(deployment.name, deployment.revision, variants, sticky)
+        router = Router(deployment.name, deployment.revision, variants, sticky,
+                        lookup_for(self.workspace, deployment.spec))
         self.metrics.set_weights(deployment.name, [(v.name, v.model.name, v.model.version, v.role, v.weight)
                                                    for v in variants])
         return router

@@ -66,8 +66,25 @@ def online_store_uri(settings: Any) -> str:
     return uri or f"sqlite:///{(Path(settings.home) / 'features' / 'online.db').resolve()}"
 
 
+# id(settings) -> (settings, metadata store URI, online store URI): resolving them walks the file
+# system (realpath), which would otherwise be most of a hot lookup's time.
+_uris: dict[int, tuple[Any, str, str]] = {}
+
+
+def store_uris(settings: Any) -> tuple[str, str]:
+    """The metadata store's resolved URI and the online store's URI, for these settings."""
+    found = _uris.get(id(settings))
+    if found is None or found[0] is not settings:
+        if len(_uris) > 64:
+            _uris.clear()
+        found = (settings, settings.resolved_store_uri, online_store_uri(settings))
+        _uris[id(settings)] = found
+    return found[1], found[2]
+
+
 def open_online_store(settings: Any) -> OnlineStore:
     """The online store the settings name (one per URI and process). A shared Redis keeps each
     metadata store's values apart under a prefix derived from the store's URI."""
-    namespace = hashlib.sha256(settings.resolved_store_uri.encode()).hexdigest()[:12]
-    return _open(online_store_uri(settings), namespace)
+    store_uri, online_uri = store_uris(settings)
+    namespace = hashlib.sha256(store_uri.encode()).hexdigest()[:12]
+    return _open(online_uri, namespace)
