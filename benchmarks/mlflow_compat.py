@@ -96,12 +96,37 @@ def _timed(call: Any, repeat: int, warmup: int = 2) -> tuple[list[float], Any]:
     return times, result
 
 
+def _wire(spec: dict[str, Any], method: str, path: str, body: dict[str, Any]) -> int:
+    """The same request as the client's, read as bytes without decoding: the server's part of a
+    call (every page, for a paged answer); returns the bytes received."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {spec['token']}"} if spec.get("token") else {}
+    received, token = 0, None
+    while True:
+        fields = {**body, **({"page_token": token} if token else {})}
+        if method == "GET":
+            response = requests.get(spec["url"] + path, params=fields, headers=headers, timeout=600)
+        else:
+            response = requests.post(spec["url"] + path, json=fields, headers=headers, timeout=600)
+        response.raise_for_status()
+        received += len(response.content)
+        # only a paged answer needs its token: find it without decoding the whole body
+        tail = response.content[-200:]
+        token = tail.split(b'"next_page_token"')[1].split(b'"')[1].decode() if b'"next_page_token"' in tail else None
+        if token is None or method == "POST":
+            return received
+
+
 def client_search(spec: dict[str, Any]) -> dict[str, Any]:
     client = _client(spec)
     exp = client.get_experiment_by_name("search")
     times, runs = _timed(lambda: client.search_runs([exp.experiment_id], FILTER, max_results=100,
                                                     order_by=["metrics.m1 DESC"]), spec["repeat"])
-    return {"p50_ms": statistics.median(times), "names": [r.info.run_name for r in runs]}
+    body = {"experiment_ids": [exp.experiment_id], "filter": FILTER, "max_results": 100, "order_by": ["metrics.m1 DESC"],
+            "run_view_type": "ACTIVE_ONLY"}
+    wire, _ = _timed(lambda: _wire(spec, "POST", "/api/2.0/mlflow/runs/search", body), spec["repeat"])
+    return {"p50_ms": statistics.median(times), "wire_ms": statistics.median(wire), "names": [r.info.run_name for r in runs]}
 
 
 def client_history(spec: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +134,10 @@ def client_history(spec: dict[str, Any]) -> dict[str, Any]:
     exp = client.get_experiment_by_name("history")
     [run] = client.search_runs([exp.experiment_id], max_results=1)
     times, points = _timed(lambda: client.get_metric_history(run.info.run_id, "loss"), spec["repeat"], spec["warmup"])
-    return {"p50_ms": statistics.median(times), "points": len(points), "sum": round(sum(p.value for p in points), 6)}
+    body = {"run_id": run.info.run_id, "run_uuid": run.info.run_id, "metric_key": "loss", "max_results": 25000}
+    wire, _ = _timed(lambda: _wire(spec, "GET", "/api/2.0/mlflow/metrics/get-history", body), spec["repeat"], 0)
+    return {"p50_ms": statistics.median(times), "wire_ms": statistics.median(wire), "points": len(points),
+            "sum": round(sum(p.value for p in points), 6)}
 
 
 def mlflow_copy(spec: dict[str, Any]) -> dict[str, Any]:
@@ -255,6 +283,10 @@ def import_runs(count: int, metrics: int, steps: int) -> list[tuple[str, dict[st
 # -- the cases --------------------------------------------------------------------------------------
 def _report(case: str, ours: list[dict[str, Any]], theirs: list[dict[str, Any]], key: str, unit: str, checks: bool,
             lower_is_better: bool, **extra: Any) -> None:
+    if all("wire_ms" in r for r in ours + theirs):  # the servers' part alone, without the client's decoding
+        mine_wire, peer_wire = _peer.median([r["wire_ms"] for r in ours]), _peer.median([r["wire_ms"] for r in theirs])
+        extra.update(slipway_wire_ms=round(mine_wire, 1), peer_wire_ms=round(peer_wire, 1),
+                     wire_ratio=round(peer_wire / mine_wire, 2))
     mine, peer = _peer.median([r[key] for r in ours]), _peer.median([r[key] for r in theirs])
     ratio = peer / mine if lower_is_better else mine / peer
     _peer.emit(WORKLOAD, case, mine, peer, unit, ratio, MLFLOW.version, "ok" if checks else "mismatch",
