@@ -241,6 +241,11 @@ def make_db(db: Path, experiments: dict[str, list[Any]]) -> None:
     building.rename(db)
 
 
+def mlflow_uri(uri: str) -> str:
+    """``uri`` as MLflow's own code should open it (psycopg2 for PostgreSQL)."""
+    return uri.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
 def make_pg_db(admin_uri: str, name: str, experiments: dict[str, list[Any]]) -> str:
     """An MLflow PostgreSQL database ``name`` holding ``experiments``, kept between runs (a table
     ``bench_complete`` marks a finished load); returns its URI."""
@@ -257,7 +262,8 @@ def make_pg_db(admin_uri: str, name: str, experiments: dict[str, list[Any]]) -> 
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     with psycopg.connect(admin_uri, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    ids = worker(MLFLOW.python, "mlflow_schema", {"uri": uri, "experiments": list(experiments)})
+    # MLflow's SQLAlchemy reads postgresql:// as psycopg 3, which its venv lacks; it has psycopg2.
+    ids = worker(MLFLOW.python, "mlflow_schema", {"uri": mlflow_uri(uri), "experiments": list(experiments)})
     with psycopg.connect(uri) as conn:
         for exp, runs in experiments.items():
             fill_mlflow_db(conn, "%s", name, ids[exp], runs)
@@ -353,7 +359,7 @@ def served_stores(sizes: dict[str, int], postgres: str | None, scratch: Path) ->
 
 
 def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scratch: Path, postgres: str | None) -> None:
-    mlflow_uri, slipway_env, home = served_stores(sizes, postgres, scratch)
+    source_uri, slipway_env, home = served_stores(sizes, postgres, scratch)
     store = "postgresql" if postgres else "sqlite"
     token = "slw_" + secrets.token_hex(16)
     slipway_port, mlflow_port = _peer.free_port(), _peer.free_port()
@@ -363,7 +369,7 @@ def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scrat
         cwd=home)
     mlflow_server = _peer.Background(
         [MLFLOW.venv / "bin" / "mlflow", "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
-         "--backend-store-uri", mlflow_uri, "--default-artifact-root", str(scratch / "artifacts")],
+         "--backend-store-uri", mlflow_uri(source_uri), "--default-artifact-root", str(scratch / "artifacts")],
         cwd=scratch)
     try:
         slipway_server.wait_http(f"http://127.0.0.1:{slipway_port}/healthz")
