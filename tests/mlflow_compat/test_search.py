@@ -41,7 +41,7 @@ QUERIES = [
     ("", ["metrics.auc DESC"], 7),
     ("", ["metrics.auc"], 10),
     ("metrics.auc > 0.4 and params.model = 'rf'", ["metrics.loss"], 3),
-    ("params.depth IN ('1', '2')", ["params.model DESC", "metrics.auc"], 4),
+    ("params.depth != '2'", ["params.model DESC", "metrics.auc"], 4),
     ("tags.team = 'a' and attributes.status = 'FINISHED'", ["attributes.start_time"], 6),
     ("attributes.run_name LIKE 'run-1%'", [], 3),
     ("metrics.loss < 0.5", ["tags.team", "metrics.loss DESC"], 50),
