@@ -341,6 +341,7 @@ def served_stores(sizes: dict[str, int], postgres: str | None, scratch: Path) ->
             imported = worker(_peer.SLIPWAY_PYTHON, "slipway_import", {"home": str(home), "uri": source}, env)
             _peer.log(f"set-up: slipway store imported from the MLflow database in {imported['seconds']:.1f} s")
             (CACHE / f"{store}.complete").write_text("")
+        home.mkdir(parents=True, exist_ok=True)  # the server's folder (its store is the database)
         if analyze:
             # Planner statistics for both sides, as autovacuum gathers them after a bulk load; the
             # PostgreSQL these benchmarks use runs with autovacuum off, and without statistics
