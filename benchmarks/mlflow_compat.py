@@ -30,6 +30,7 @@ The peer's copy is timed on 5 runs (3 with ``--quick``): about 2 runs/s on a loa
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import shutil
@@ -48,10 +49,11 @@ import _peer  # noqa: E402 - after the path set-up above
 
 WORKLOAD = "mlflow_compat"
 CASES = ("mlflow_client_log_batch", "mlflow_client_search_20k", "mlflow_client_metric_history", "import_mlflow_1k_runs")
-MLFLOW = _peer.Peer("mlflow", ["mlflow==3.17.2"])
+MLFLOW = _peer.Peer("mlflow", ["mlflow==3.17.2", "psycopg2-binary==2.9.10"])
 FILTER = "metrics.m0 > 0.5 and params.p0 = 'rf'"
 MODELS = ["rf", "gbm", "svm", "lr", "knn", "mlp", "xgb", "lgbm", "ridge", "lasso"]
 T0 = 1_760_000_000_000
+CACHE = _peer.BENCH_DIR / "mlflow_compat"
 
 
 # -- workers: MLflow client code (MLflow's venv) ---------------------------------------------------
@@ -94,12 +96,37 @@ def _timed(call: Any, repeat: int, warmup: int = 2) -> tuple[list[float], Any]:
     return times, result
 
 
+def _wire(spec: dict[str, Any], method: str, path: str, body: dict[str, Any]) -> int:
+    """The same request as the client's, read as bytes without decoding: the server's part of a
+    call (every page, for a paged answer); returns the bytes received."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {spec['token']}"} if spec.get("token") else {}
+    received, token = 0, None
+    while True:
+        fields = {**body, **({"page_token": token} if token else {})}
+        if method == "GET":
+            response = requests.get(spec["url"] + path, params=fields, headers=headers, timeout=600)
+        else:
+            response = requests.post(spec["url"] + path, json=fields, headers=headers, timeout=600)
+        response.raise_for_status()
+        received += len(response.content)
+        # only a paged answer needs its token: find it without decoding the whole body
+        tail = response.content[-200:]
+        token = tail.split(b'"next_page_token"')[1].split(b'"')[1].decode() if b'"next_page_token"' in tail else None
+        if token is None or method == "POST":
+            return received
+
+
 def client_search(spec: dict[str, Any]) -> dict[str, Any]:
     client = _client(spec)
     exp = client.get_experiment_by_name("search")
     times, runs = _timed(lambda: client.search_runs([exp.experiment_id], FILTER, max_results=100,
                                                     order_by=["metrics.m1 DESC"]), spec["repeat"])
-    return {"p50_ms": statistics.median(times), "names": [r.info.run_name for r in runs]}
+    body = {"experiment_ids": [exp.experiment_id], "filter": FILTER, "max_results": 100, "order_by": ["metrics.m1 DESC"],
+            "run_view_type": "ACTIVE_ONLY"}
+    wire, _ = _timed(lambda: _wire(spec, "POST", "/api/2.0/mlflow/runs/search", body), spec["repeat"])
+    return {"p50_ms": statistics.median(times), "wire_ms": statistics.median(wire), "names": [r.info.run_name for r in runs]}
 
 
 def client_history(spec: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +134,10 @@ def client_history(spec: dict[str, Any]) -> dict[str, Any]:
     exp = client.get_experiment_by_name("history")
     [run] = client.search_runs([exp.experiment_id], max_results=1)
     times, points = _timed(lambda: client.get_metric_history(run.info.run_id, "loss"), spec["repeat"], spec["warmup"])
-    return {"p50_ms": statistics.median(times), "points": len(points), "sum": round(sum(p.value for p in points), 6)}
+    body = {"run_id": run.info.run_id, "run_uuid": run.info.run_id, "metric_key": "loss", "max_results": 25000}
+    wire, _ = _timed(lambda: _wire(spec, "GET", "/api/2.0/mlflow/metrics/get-history", body), spec["repeat"], 0)
+    return {"p50_ms": statistics.median(times), "wire_ms": statistics.median(wire), "points": len(points),
+            "sum": round(sum(p.value for p in points), 6)}
 
 
 def mlflow_copy(spec: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +170,7 @@ def mlflow_schema(spec: dict[str, Any]) -> dict[str, Any]:
     """Let MLflow create its database (its own migrations) and the experiments named in ``spec``."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{spec['db']}")
+    client = MlflowClient(spec["uri"])
     return {name: client.create_experiment(name) for name in spec["experiments"]}
 
 
@@ -151,7 +181,7 @@ def slipway_import(spec: dict[str, Any]) -> dict[str, Any]:
 
     ws = slipway.connect(spec["home"])
     started = time.perf_counter()
-    summary = import_mlflow(ws, f"sqlite:///{spec['db']}")
+    summary = import_mlflow(ws, spec["uri"])
     seconds = time.perf_counter() - started
     ws.close()
     return {"seconds": seconds, "runs": summary.imported.get("runs", 0), "points": summary.imported.get("metric_points", 0),
@@ -162,41 +192,83 @@ WORKERS = {f.__name__: f for f in (client_log_batch, client_search, client_histo
                                    slipway_import)}
 
 
-def worker(python: Path, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+def worker(python: Path, name: str, spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
     import json
 
     result = _peer.run_json(python, [__file__, "--worker", name, "--spec", json.dumps(spec)],
-                            env={"GIT_PYTHON_REFRESH": "quiet", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"})
+                            env={"GIT_PYTHON_REFRESH": "quiet", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", **(env or {})})
     return {**result.payload, "peak_rss_mb": result.peak_rss_mb}
 
 
 # -- data set-up: MLflow databases filled through its documented tables -----------------------------
-def fill_mlflow_db(db: Path, experiment_id: str, runs: list[tuple[str, dict[str, str], dict[str, list[float]]]]) -> None:
-    """Insert ``runs`` (name, params, metric series) as FINISHED runs of ``experiment_id``."""
-    con = sqlite3.connect(db)
-    with con:
-        for index, (name, params, series) in enumerate(runs):
-            run_id = uuid.UUID(int=random.Random(f"{db.name}-{experiment_id}-{index}").getrandbits(128)).hex
-            start = T0 + index * 1000
-            con.execute("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
+def fill_mlflow_db(con: Any, mark: str, db_name: str, experiment_id: str,
+                   runs: list[tuple[str, dict[str, str], dict[str, list[float]]]]) -> None:
+    """Insert ``runs`` (name, params, metric series) as FINISHED runs of ``experiment_id`` through
+    ``con`` (sqlite3 with ``mark`` ``?``, psycopg with ``%s``); the caller commits."""
+    def sql(text: str) -> str:
+        return text.replace("?", mark)
+
+    cur = con.cursor()
+    for index, (name, params, series) in enumerate(runs):
+        run_id = uuid.UUID(int=random.Random(f"{db_name}-{experiment_id}-{index}").getrandbits(128)).hex
+        start = T0 + index * 1000
+        cur.execute(sql("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
                         "start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
-                        "VALUES (?, ?, 'LOCAL', 'bench.py', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, ?)",
-                        (run_id, name, start, start + 900, str(db.parent / "artifacts" / run_id), int(experiment_id)))
-            con.execute("INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', ?, ?)", (name, run_id))
-            con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)",
-                            [(k, v, run_id) for k, v in params.items()])
-            con.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, 0)",
-                            [(k, v, start + s, run_id, s) for k, values in series.items() for s, v in enumerate(values)])
-            con.executemany("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                            "VALUES (?, ?, ?, ?, 0, ?)",
-                            [(k, values[-1], start + len(values) - 1, len(values) - 1, run_id) for k, values in series.items()])
-    con.close()
+                        "VALUES (?, ?, 'LOCAL', 'bench.py', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, ?)"),
+                    (run_id, name, start, start + 900, f"/bench-artifacts/{run_id}", int(experiment_id)))
+        cur.execute(sql("INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', ?, ?)"), (name, run_id))
+        cur.executemany(sql("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)"),
+                        [(k, v, run_id) for k, v in params.items()])
+        cur.executemany(sql("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)"),
+                        [(k, v, start + s, run_id, s, False) for k, values in series.items() for s, v in enumerate(values)])
+        cur.executemany(sql("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+                            "VALUES (?, ?, ?, ?, ?, ?)"),
+                        [(k, values[-1], start + len(values) - 1, len(values) - 1, False, run_id)
+                         for k, values in series.items()])
+    cur.close()
 
 
 def make_db(db: Path, experiments: dict[str, list[Any]]) -> None:
-    ids = worker(MLFLOW.python, "mlflow_schema", {"db": str(db), "experiments": list(experiments)})
-    for name, runs in experiments.items():
-        fill_mlflow_db(db, ids[name], runs)
+    """An MLflow SQLite database holding ``experiments`` (built beside ``db``, then renamed)."""
+    building = db.with_name(db.name + ".building")
+    building.unlink(missing_ok=True)
+    ids = worker(MLFLOW.python, "mlflow_schema", {"uri": f"sqlite:///{building}", "experiments": list(experiments)})
+    con = sqlite3.connect(building)
+    with con:
+        for name, runs in experiments.items():
+            fill_mlflow_db(con, "?", db.name, ids[name], runs)
+    con.close()
+    building.rename(db)
+
+
+def mlflow_uri(uri: str) -> str:
+    """``uri`` as MLflow's own code should open it (psycopg2 for PostgreSQL)."""
+    return uri.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def make_pg_db(admin_uri: str, name: str, experiments: dict[str, list[Any]]) -> str:
+    """An MLflow PostgreSQL database ``name`` holding ``experiments``, kept between runs (a table
+    ``bench_complete`` marks a finished load); returns its URI."""
+    import psycopg
+
+    uri = admin_uri.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin_uri, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if exists:
+        with psycopg.connect(uri) as conn:
+            if conn.execute("SELECT to_regclass('bench_complete')").fetchone()[0] is not None:
+                return uri
+        with psycopg.connect(admin_uri, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with psycopg.connect(admin_uri, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    # MLflow's SQLAlchemy reads postgresql:// as psycopg 3, which its venv lacks; it has psycopg2.
+    ids = worker(MLFLOW.python, "mlflow_schema", {"uri": mlflow_uri(uri), "experiments": list(experiments)})
+    with psycopg.connect(uri) as conn:
+        for exp, runs in experiments.items():
+            fill_mlflow_db(conn, "%s", name, ids[exp], runs)
+        conn.execute("CREATE TABLE bench_complete (done INTEGER)")
+    return uri
 
 
 def search_runs(count: int) -> list[tuple[str, dict[str, str], dict[str, list[float]]]]:
@@ -217,30 +289,97 @@ def import_runs(count: int, metrics: int, steps: int) -> list[tuple[str, dict[st
 # -- the cases --------------------------------------------------------------------------------------
 def _report(case: str, ours: list[dict[str, Any]], theirs: list[dict[str, Any]], key: str, unit: str, checks: bool,
             lower_is_better: bool, **extra: Any) -> None:
+    if all("wire_ms" in r for r in ours + theirs):  # the servers' part alone, without the client's decoding
+        mine_wire, peer_wire = _peer.median([r["wire_ms"] for r in ours]), _peer.median([r["wire_ms"] for r in theirs])
+        extra.update(slipway_wire_ms=round(mine_wire, 1), peer_wire_ms=round(peer_wire, 1),
+                     wire_ratio=round(peer_wire / mine_wire, 2))
     mine, peer = _peer.median([r[key] for r in ours]), _peer.median([r[key] for r in theirs])
     ratio = peer / mine if lower_is_better else mine / peer
     _peer.emit(WORKLOAD, case, mine, peer, unit, ratio, MLFLOW.version, "ok" if checks else "mismatch",
                slipway_range=[round(min(r[key] for r in ours), 3), round(max(r[key] for r in ours), 3)],
-               peer_range=[round(min(r[key] for r in theirs), 3), round(max(r[key] for r in theirs), 3)], **extra)
+               peer_range=[round(min(r[key] for r in theirs), 3), round(max(r[key] for r in theirs), 3)],
+               rounds=len(ours), load_average=round(os.getloadavg()[0], 1), **extra)
 
 
-def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scratch: Path) -> None:
-    db = scratch / "served.db"
+def _schema_key() -> str:
+    """Names Slipway's schema (its migration files), so a cached Slipway store is rebuilt when it changes."""
+    import hashlib
+
+    names = sorted(p.name for p in (_peer.REPO / "src" / "slipway" / "store" / "migrations" / "versions").glob("*.py"))
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+
+
+def served_stores(sizes: dict[str, int], postgres: str | None, scratch: Path) -> tuple[str, dict[str, str], Path]:
+    """The MLflow store ``mlflow server`` serves and the Slipway store (imported from the same MLflow
+    data) ``slipway server`` serves: (MLflow backend URI, Slipway's environment, Slipway home).
+
+    Both are cached under ``.bench/mlflow_compat/`` (loading and importing 20,000 runs takes minutes
+    on a busy machine): SQLite files are copied into ``scratch`` for each run, so every run starts
+    from the same data; PostgreSQL databases (``slipway_bench_mlflow_*``) are kept and reused.
+    """
+    CACHE.mkdir(parents=True, exist_ok=True)
+    size = f"{sizes['search']}x{sizes['history']}"
     history = [("history", {}, {"loss": [random.Random(5).random() + i * 1e-6 for i in range(sizes["history"])]})]
-    make_db(db, {"search": search_runs(sizes["search"]), "history": history})
+    experiments = {"search": search_runs(sizes["search"]), "history": history}
+    if postgres:
+        import psycopg
+
+        source = make_pg_db(postgres, f"slipway_bench_mlflow_{size}", experiments)
+        analyze = True  # both databases, below: the test server runs without autovacuum
+        store = f"slipway_bench_mlflow_slipway_{size}_{_schema_key()}"
+        store_uri = postgres.rsplit("/", 1)[0] + "/" + store
+        home = scratch / "slipway-server"
+        env = {"SLIPWAY_STORE_URI": store_uri, "SLIPWAY_ARTIFACTS_URI": str(CACHE / f"{store}-artifacts")}
+        with psycopg.connect(postgres, autocommit=True) as admin:
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (store,)).fetchone()
+            if exists and not (CACHE / f"{store}.complete").exists():  # a finished import leaves this marker
+                admin.execute(f'DROP DATABASE "{store}" WITH (FORCE)')
+                exists = None
+            if not exists:
+                admin.execute(f'CREATE DATABASE "{store}"')
+        if not (CACHE / f"{store}.complete").exists():
+            imported = worker(_peer.SLIPWAY_PYTHON, "slipway_import", {"home": str(home), "uri": source}, env)
+            _peer.log(f"set-up: slipway store imported from the MLflow database in {imported['seconds']:.1f} s")
+            (CACHE / f"{store}.complete").write_text("")
+        home.mkdir(parents=True, exist_ok=True)  # the server's folder (its store is the database)
+        if analyze:
+            # Planner statistics for both sides, as autovacuum gathers them after a bulk load; the
+            # PostgreSQL these benchmarks use runs with autovacuum off, and without statistics
+            # both planners guess one row per table (Slipway's search then probed an index per run).
+            for uri in (source, store_uri):
+                with psycopg.connect(uri, autocommit=True) as conn:
+                    conn.execute("ANALYZE")
+        return source, env, home
+    db = CACHE / f"served-{size}.db"
+    if not db.exists():
+        _peer.log(f"set-up: loading {db} (first use only)")
+        make_db(db, experiments)
     mlflow_db = scratch / "mlflow-server.db"
     shutil.copy(db, mlflow_db)
+    cached_home = CACHE / f"slipway-{size}-{_schema_key()}"
+    if not cached_home.exists():
+        building = cached_home.with_name(cached_home.name + ".building")
+        shutil.rmtree(building, ignore_errors=True)
+        imported = worker(_peer.SLIPWAY_PYTHON, "slipway_import", {"home": str(building), "uri": f"sqlite:///{db}"})
+        _peer.log(f"set-up: slipway store imported from the MLflow database in {imported['seconds']:.1f} s")
+        building.rename(cached_home)
     home = scratch / "slipway-server"
-    imported = worker(_peer.SLIPWAY_PYTHON, "slipway_import", {"home": str(home), "db": str(db)})
-    _peer.log(f"set-up: slipway store imported from the MLflow database in {imported['seconds']:.1f} s")
+    shutil.copytree(cached_home, home)
+    return f"sqlite:///{mlflow_db}", {}, home
+
+
+def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scratch: Path, postgres: str | None) -> None:
+    source_uri, slipway_env, home = served_stores(sizes, postgres, scratch)
+    store = "postgresql" if postgres else "sqlite"
     token = "slw_" + secrets.token_hex(16)
     slipway_port, mlflow_port = _peer.free_port(), _peer.free_port()
     slipway_server = _peer.Background(
         [_peer.SLIPWAY_PYTHON.parent / "slipway", "server", "--port", str(slipway_port)],
-        env={"SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "", "SLIPWAY_BOOTSTRAP_TOKEN": token}, cwd=home)
+        env={"SLIPWAY_HOME": str(home), "SLIPWAY_SERVER_URL": "", "SLIPWAY_BOOTSTRAP_TOKEN": token, **slipway_env},
+        cwd=home)
     mlflow_server = _peer.Background(
         [MLFLOW.venv / "bin" / "mlflow", "server", "--host", "127.0.0.1", "--port", str(mlflow_port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{mlflow_db}", "--default-artifact-root", str(scratch / "artifacts")],
+         "--backend-store-uri", mlflow_uri(source_uri), "--default-artifact-root", str(scratch / "artifacts")],
         cwd=scratch)
     try:
         slipway_server.wait_http(f"http://127.0.0.1:{slipway_port}/healthz")
@@ -261,13 +400,13 @@ def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scrat
                 for r in ours + theirs:
                     r["rate"] = r["points"] / r["seconds"]
                 same = all(r["stored_m0"] == 1000 for r in ours + theirs)
-                _report(case, ours, theirs, "rate", "points/s", same, False, points_per_run=ours[0]["points"])
+                _report(case, ours, theirs, "rate", "points/s", same, False, points_per_run=ours[0]["points"], store=store)
             elif case == "mlflow_client_search_20k":
                 same = all(r["names"] == theirs[0]["names"] and len(r["names"]) == 100 for r in ours + theirs)
-                _report(case, ours, theirs, "p50_ms", "ms", same, True, runs=sizes["search"])
+                _report(case, ours, theirs, "p50_ms", "ms", same, True, runs=sizes["search"], store=store)
             else:
                 same = all((r["points"], r["sum"]) == (sizes["history"], theirs[0]["sum"]) for r in ours + theirs)
-                _report(case, ours, theirs, "p50_ms", "ms", same, True, points=sizes["history"])
+                _report(case, ours, theirs, "p50_ms", "ms", same, True, points=sizes["history"], store=store)
     finally:
         _peer.log(f"peak RSS: slipway server {slipway_server.stop():.0f} MiB, mlflow server {mlflow_server.stop():.0f} MiB")
 
@@ -288,7 +427,7 @@ def run_import_case(sizes: dict[str, int], rounds: int, scratch: Path) -> None:
 
         def ours(_n: int) -> dict[str, Any]:
             result = worker(_peer.SLIPWAY_PYTHON, "slipway_import", {"home": str(scratch / f"import-{next(homes)}"),
-                                                                      "db": str(db)})
+                                                                      "uri": f"sqlite:///{db}"})
             return {**result, "rate": result["runs"] / result["seconds"]}
 
         def theirs(_n: int) -> dict[str, Any]:
@@ -309,6 +448,9 @@ def run_import_case(sizes: dict[str, int], rounds: int, scratch: Path) -> None:
 def main() -> None:
     parser = _peer.argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--case", choices=CASES, action="append", help="run only these cases")
+    parser.add_argument("--postgres", nargs="?", const="postgresql://postgres@127.0.0.1:5432/test", default=None,
+                        metavar="ADMIN_URI", help="serve both sides from PostgreSQL (databases slipway_bench_mlflow_* "
+                        "created through ADMIN_URI, default %(const)s) instead of SQLite")
     args = parser.parse_args()
     if args.worker:
         _peer.worker_main(WORKERS, args.worker, args.spec)
@@ -325,7 +467,7 @@ def main() -> None:
         cases = args.case or list(CASES)
         server_cases = [c for c in cases if c != "import_mlflow_1k_runs"]
         if server_cases:
-            run_server_cases(server_cases, sizes, rounds, scratch)
+            run_server_cases(server_cases, sizes, rounds, scratch, args.postgres)
         if "import_mlflow_1k_runs" in cases:
             run_import_case(sizes, rounds, scratch)
     finally:

@@ -1,5 +1,5 @@
-"""``slipway import mlflow`` of stores the real MLflow package wrote: a SQLite database and a running
-``mlflow server``. What MLflow's own client reads from the original store is compared with what it
+"""``slipway import mlflow`` of stores the real MLflow package wrote: a SQLite database, a file store
+(``./mlruns``) and a running ``mlflow server``. What MLflow's own client reads from the original store is compared with what it
 reads from ``slipway server`` after the import; a second import adds nothing; an import killed inside
 a run's transaction leaves whole runs only and a re-run completes the set exactly once."""
 
@@ -101,6 +101,44 @@ def test_second_import_adds_nothing_and_every_object_is_audited(home: Path, mlfl
         assert ws.lineage is not None and ws.audit.verify().ok
 
 
+@pytest.fixture(scope="module")
+def mlflow_files(tmp_path_factory: pytest.TempPathFactory, mlflow_python: str) -> tuple[Path, str, dict[str, Any]]:
+    """An MLflow file store (``mlruns/``, tracking URI ``file:``) written by MLflow's own client."""
+    folder = tmp_path_factory.mktemp("mlflow-files")
+    uri = f"file://{folder / 'mlruns'}"
+    written = run_mlflow(mlflow_python, WRITE, folder, uri, MLFLOW_ALLOW_FILE_STORE="true")
+    (folder / "X.json").write_text(json.dumps(written["X"]))
+    return folder, uri, written
+
+
+def test_file_store_import_reproduces_what_mlflow_reads(mlflow_server: MlflowServer,
+                                                        mlflow_files: tuple[Path, str, dict]) -> None:
+    folder, uri, written = mlflow_files
+    ws = mlflow_server.workspace()
+    summary = import_mlflow(ws, uri).to_dict()
+    theirs = run_mlflow(mlflow_server.python, READ, folder, uri, MLFLOW_ALLOW_FILE_STORE="true")
+    ours = run_mlflow(mlflow_server.python, READ, folder, mlflow_server.url, mlflow_server.token)
+    expected = _expected(theirs, written)
+    assert set(ours["runs"]) == set(expected["runs"]) and len(ours["runs"]) == len(RUNS)
+    for run_id, run in expected["runs"].items():
+        assert ours["runs"][run_id] == run, run["name"]
+    assert ours["runs"][written["runs"]["tuned"]]["parent"] == written["runs"]["sweep"]
+    assert ours["models"] == expected["models"] and ours["prediction"] == expected["prediction"]
+    # Every point MLflow's client reads from the files was imported (the file store keeps the
+    # points log_model copies again, which the SQL store folds; both sides show them alike).
+    points = sum(len(h) for run in expected["runs"].values() for h in run["history"].values())
+    assert summary["imported"]["metric_points"] == points >= 2 * (2 * 300 + 2) + 1
+    assert summary["imported"]["runs"] == 4 and summary["imported"]["model_versions"] == 2
+    assert summary["imported"]["logged_models"] == 2 and summary["imported"]["aliases"] == 1
+    reasons = {(s["kind"], s["id"]): s["reason"] for s in summary["skipped"]}
+    assert reasons[("run", written["runs"]["gone"])] == "deleted in MLflow"
+    assert reasons[("run", written["runs"]["live"])].startswith("RUNNING in MLflow")
+    assert "protected" in reasons[("alias", "churn@champion")]
+    # The folder's plain path names the same store: a second import adds nothing.
+    again = import_mlflow(ws, str(folder / "mlruns")).to_dict()
+    assert again["imported"] == {} and again["already_imported"]["runs"] == 4
+
+
 KILLED_IMPORT = """
 import os, sys
 from slipway.tracking import importing
@@ -197,6 +235,7 @@ def _wait_for(url: str, server: subprocess.Popen[bytes]) -> None:
     ("sqlite:///{home}/slipway.db", "is not an MLflow tracking database"),
     ("ftp://example.com/x", "is not an MLflow tracking URI"),
     ("./mlruns", "is not an MLflow tracking URI"),
+    ("{tmp}", "is not an MLflow file store"),
     ("http://127.0.0.1:{port}", "cannot reach the MLflow server"),
     ("postgresql://nobody:secret@127.0.0.1:{port}/mlflow", "cannot read the MLflow database"),
 ])

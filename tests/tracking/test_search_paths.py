@@ -50,6 +50,7 @@ def test_fast_path_matches_full_query(seeded: Workspace, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(search_module, "_top_by_metric", counting)
     monkeypatch.setattr(search_module, "FAST_PATH_CEILING", 1000)
+    monkeypatch.setattr(search_module, "FAST_PATH_SHARE", 0)  # 40 runs: any budget is a large share of them
     for sample, safety in ((3, 0.5), (5, 1.3), (1000, 1.3)):  # small samples and margins force the
         monkeypatch.setattr(search_module, "FAST_PATH_SAMPLE", sample)  # boundary checks and fallbacks
         monkeypatch.setattr(search_module, "FAST_PATH_SAFETY", safety)
@@ -62,3 +63,21 @@ def test_fast_path_matches_full_query(seeded: Workspace, monkeypatch: pytest.Mon
             assert len(full) == len(set(full)) and len(full) == len(seeded.tracking.search_runs(
                 filter, ["paths"], max_results=1000).runs)
     assert used["fast"] > 0  # the fast path really answered some pages
+
+
+def test_fast_path_is_left_when_its_candidates_would_be_a_large_share_of_the_metric(
+        seeded: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    tried = {"fast": 0}
+    original = search_module._top_by_metric
+
+    def counting(*args: object, **kwargs: object) -> object:
+        tried["fast"] += 1
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search_module, "_top_by_metric", counting)
+    monkeypatch.setattr(search_module, "FAST_PATH_SAMPLE", 3)  # a budget above the sample: the share rule applies
+    full = _all_pages(seeded, "params.model = 'rf'", ["metrics.auc DESC"], 2)
+    assert tried["fast"] == 0  # 40 runs: every budget over 3 is more than a twentieth of them
+    monkeypatch.setattr(search_module, "FAST_PATH_SHARE", 0)
+    assert _all_pages(seeded, "params.model = 'rf'", ["metrics.auc DESC"], 2) == full
+    assert tried["fast"] > 0

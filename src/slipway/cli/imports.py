@@ -14,7 +14,8 @@ app = typer.Typer(help="Import history from other systems.", no_args_is_help=Tru
 
 @app.command("mlflow")
 def import_mlflow(
-    uri: str = typer.Argument(..., help="MLflow's tracking URI: sqlite:///mlflow.db, postgresql://..., or http://mlflow:5000."),
+    uri: str = typer.Argument(..., help="MLflow's tracking URI: sqlite:///mlflow.db, postgresql://..., "
+                             "http://mlflow:5000, or a file store (./mlruns or file:///path/to/mlruns)."),
     artifacts: str = typer.Option(None, "--artifacts", help="Where mlflow-artifacts: locations are: the MLflow "
                                   "server's URL or its --artifacts-destination folder (default: the server imported)."),
     token: str = typer.Option(None, "--token", envvar="MLFLOW_TRACKING_TOKEN", show_envvar=True,

@@ -25,5 +25,8 @@ def register(app: typer.Typer) -> None:
         if note:
             console.print(note)
         console.print(f"Slipway server on http://{host}:{port} (store {settings.resolved_store_uri})")
+        # An idle keep-alive connection stays open 75 s (uvicorn's default is 5 s): clients such as
+        # MLflow's keep theirs while they decode a large page (25,000 metric points take seconds on a
+        # busy machine) and send the next request on it; closed under them, that request fails.
         uvicorn.run("slipway.ui.main:app", host=host, port=port, workers=workers, log_level="warning",
-                    factory=False)
+                    factory=False, timeout_keep_alive=75)

@@ -7,7 +7,6 @@ are plain values or records, so the same calls work over HTTP.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,7 +41,7 @@ from slipway.tracking.importing import (
     insert_imported_run,
     run_id_for,
 )
-from slipway.tracking.metric_points import MetricPoint, insert_points, upsert_latest
+from slipway.tracking.metric_points import HistoryRow, MetricPoint, history_rows, insert_points, upsert_latest
 from slipway.tracking.metric_points import metric_rows as points_to_rows
 from slipway.tracking.records import (
     RUN_STATUSES,
@@ -267,18 +266,23 @@ class TrackingBackend:
     @endpoint("read")
     def get_metric_history(self, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[Metric]:
         """Every point of metric ``key`` by step and time; or ``limit`` of them from ``offset`` (a page)."""
+        return [Metric(key, value, step, ts) for value, step, ts in self._history(run_id, key, offset, limit)]
+
+    def metric_history_rows(self, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[HistoryRow]:
+        """:meth:`get_metric_history` as ``(value, step, timestamp_ms)`` tuples, for in-process callers
+        that encode the points themselves (MLflow's ``get-history``); not published as an endpoint."""
+        self.ctx.principal.require("read", "get metric history")
+        return self._history(run_id, key, offset, limit)
+
+    def _history(self, run_id: str, key: str, offset: int, limit: int | None) -> list[HistoryRow]:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or (limit is not None and (
                 isinstance(limit, bool) or not isinstance(limit, int) or limit < 1)):
             raise InvalidInput(f"offset is a whole number from 0 and limit one from 1, got {offset!r} and {limit!r}")
+        if not isinstance(key, str):
+            raise InvalidInput(f"metric key must be a string, got {key!r}")
         with self.ctx.db.read() as conn:
             self._run_row(conn, run_id)
-            rows = conn.execute(
-                select(metric_points.c.key, metric_points.c.value, metric_points.c.is_nan, metric_points.c.step,
-                       metric_points.c.ts)
-                .where(metric_points.c.run_id == run_id, metric_points.c.key == key)
-                .order_by(metric_points.c.step, metric_points.c.ts, metric_points.c.id).offset(offset).limit(limit)
-            ).all()
-        return [Metric(r.key, math.nan if r.is_nan else r.value, r.step, r.ts) for r in rows]
+            return history_rows(conn, run_id, key, offset, limit)
 
     @endpoint("read")
     def get_metric_series(self, run_id: str, key: str, max_points: int = 2000, min_step: int | None = None,

@@ -231,3 +231,9 @@ def top_by_metric_query(
     boundary_value = func.min(candidates.c.value) if first.descending else func.max(candidates.c.value)
     boundary = select(func.count(), boundary_value).select_from(candidates)
     return apply_order(page, order[1:]), boundary
+
+
+def metric_population_query(key: str) -> Select[Any]:
+    """How many runs have a (non-NaN) value of metric ``key``: a count over the covering index."""
+    return select(func.count()).select_from(latest_metrics).where(latest_metrics.c.key == key,
+                                                                 latest_metrics.c.is_nan == false())

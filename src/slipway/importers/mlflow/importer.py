@@ -201,7 +201,8 @@ def import_mlflow(ws: Any, uri: str, artifacts: str | None = None, token: str | 
 
     Args:
         uri: MLflow's tracking URI: a database (``sqlite:///mlflow.db``, ``postgresql://…``, read
-            read-only) or a running server (``http://host:5000``, read through its REST API).
+            read-only), a running server (``http://host:5000``, read through its REST API), or a
+            file store (``file:///path/to/mlruns`` or the folder's path).
         artifacts: where ``mlflow-artifacts:`` locations are (the MLflow server's URL or its
             ``--artifacts-destination`` folder); by default the server being imported. Local
             folders and object-store URLs in the store are read where they are.

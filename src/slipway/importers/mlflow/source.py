@@ -112,13 +112,15 @@ def redact(uri: str) -> str:
 
 
 def open_source(uri: str) -> MlflowSource:
-    """The reader for an MLflow tracking URI: a database URL or an ``http(s)://`` server.
+    """The reader for an MLflow tracking URI: a database URL, an ``http(s)://`` server, or a file
+    store (``file:///…/mlruns`` or the ``mlruns`` folder's path).
 
     Raises:
         InvalidInput: any other URI (with what is accepted), or a store that cannot be read.
     """
     if not isinstance(uri, str) or not uri.strip():
-        raise InvalidInput("an MLflow tracking URI is needed: sqlite:///mlflow.db, postgresql://…, or http(s)://host:port")
+        raise InvalidInput("an MLflow tracking URI is needed: sqlite:///mlflow.db, postgresql://…, http(s)://host:port, "
+                           "or an mlruns folder")
     if uri.startswith(("http://", "https://")):
         from slipway.importers.mlflow.rest import RestSource
 
@@ -127,6 +129,11 @@ def open_source(uri: str) -> MlflowSource:
         from slipway.importers.mlflow.sql import SqlSource
 
         return SqlSource(uri)
+    from slipway.importers.mlflow.files import FileSource, store_path
+
+    folder = store_path(uri)
+    if folder is not None:
+        return FileSource(folder)
     raise InvalidInput(f"{redact(uri)!r} is not an MLflow tracking URI: use a database URL (sqlite:///mlflow.db, "
-                       "postgresql://…) or the URL of an MLflow server (http://host:5000); a ./mlruns folder "
-                       "(MLflow's file store) is not supported")
+                       "postgresql://…), the URL of an MLflow server (http://host:5000), or MLflow's file store "
+                       "(file:///path/to/mlruns or the folder's path; it must exist)")

@@ -118,7 +118,9 @@ class MlflowCall:
         return value
 
 
-Handler = Callable[[MlflowCall], dict[str, Any]]
+# A handler answers a dict (encoded with orjson) or the JSON body already encoded (large answers
+# built without an intermediate dict per item).
+Handler = Callable[[MlflowCall], dict[str, Any] | bytes]
 Routes = list[tuple[str, str, Handler]]  # (HTTP method, path after the prefix, handler)
 
 
@@ -161,15 +163,29 @@ def mount_fallback(app: FastAPI) -> None:
                           include_in_schema=False)
 
 
+def _answer(handler: Handler, base: LocalTransport, auth: Authenticator, header: str | None,
+            fields: dict[str, Any] | MlflowError) -> bytes:
+    # Encoded in the worker thread too, so a large answer does not hold up the event loop.
+    principal = auth.principal_for(header)
+    if isinstance(fields, MlflowError):
+        raise fields
+    result = handler(MlflowCall(base, principal, fields))
+    return result if isinstance(result, bytes) else orjson.dumps(result)
+
+
 def _endpoint(base: LocalTransport, auth: Authenticator,
               handler: Handler) -> Callable[[Request], Any]:
     async def serve(request: Request) -> Response:
         try:
-            principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
-            call = MlflowCall(base, principal, {**await request_fields(request), **request.path_params})
-            result = await run_in_threadpool(handler, call)
+            try:
+                fields: dict[str, Any] | MlflowError = {**await request_fields(request), **request.path_params}
+            except MlflowError as error:  # reported after the caller's check, as before
+                fields = error
+            # One hop to a worker thread for the caller's check, the handler and the encoding: on a
+            # busy machine each hop waits for the scheduler.
+            body = await run_in_threadpool(_answer, handler, base, auth, request.headers.get("authorization"), fields)
         except Exception as error:  # every failure leaves as an MLflow error body
             return error_body(error)
-        return Response(orjson.dumps(result), media_type="application/json")
+        return Response(body, media_type="application/json")
 
     return serve

@@ -17,14 +17,15 @@ def search_runs(call: MlflowCall) -> dict[str, Any]:
     if view is None:
         raise MlflowError(f"Invalid value {call.fields.get('run_view_type')!r} for parameter 'run_view_type'")
     ids = [str(i) for i in call.items("experiment_ids")]
-    experiments = [resolve_experiment(tracking, i).id for i in ids]
+    experiments = [resolve_experiment(tracking, i) for i in ids]
     order_by = [str(o) for o in call.items("order_by")]
     max_results = call.integer("max_results", 1000)
     if not 1 <= max_results <= 50_000:
         raise MlflowError(f"Invalid value {max_results} for parameter 'max_results' supplied; it must be 1 to 50000")
-    page = tracking.search_runs(call.optional("filter") or "", experiments, order_by, max_results,
+    page = tracking.search_runs(call.optional("filter") or "", [e.id for e in experiments], order_by, max_results,
                                 call.optional("page_token"), include_deleted=view != "active")
-    names = {e.id: experiment_id(e) for e in tracking.list_experiments()}
+    # Every run found is in one of the experiments named, so their MLflow ids are known already.
+    names = {e.id: experiment_id(e) for e in experiments}
     runs = [r for r in page.runs if view != "deleted" or r.lifecycle == "deleted"]
     result: dict[str, Any] = {"runs": [run_json(r, names.get(r.experiment_id, r.experiment_id)) for r in runs]}
     if page.next_token:
