@@ -38,7 +38,7 @@ class FeaturesService:
         self._backend: Any = host.backend("features")
 
     def _get(self, kind: str, name: str) -> FeatureDefinition:
-        return self._backend.get(kind, name)  # type: ignore[no-any-return]
+        return self._backend.get(kind, name)
 
     def _reader(self, con: Any) -> SourceReader:
         data = self._host.service("data")
@@ -67,17 +67,17 @@ class FeaturesService:
             InvalidInput: a bad definition (unknown entity, a feature with no type, a TTL that is
                 not a duration, a source that does not exist or lacks a column).
         """
-        return self._backend.plan(self._load(folder), prune)  # type: ignore[no-any-return]
+        return self._backend.plan(self._load(folder), prune)
 
     def apply(self, folder: str | os.PathLike[str], prune: bool = False) -> FeaturePlan:
         """Store the folder's definitions (see :meth:`FeaturesBackend.apply`); all or nothing."""
-        return self._backend.apply(self._load(folder), prune)  # type: ignore[no-any-return]
+        return self._backend.apply(self._load(folder), prune)
 
     def definitions(self, kind: str | None = None, history: bool = False) -> list[FeatureDefinition]:
-        return self._backend.list_definitions(kind, history)  # type: ignore[no-any-return]
+        return self._backend.list_definitions(kind, history)
 
     def get(self, kind: str, name: str, version: int | None = None) -> FeatureDefinition:
-        return self._backend.get(kind, name, version)  # type: ignore[no-any-return]
+        return self._backend.get(kind, name, version)
 
     # -- offline ----------------------------------------------------------------------------------
     def training_set(self, features: str | Sequence[str], entities: Any, *, timestamp: str = "event_timestamp",
@@ -162,11 +162,11 @@ class FeaturesService:
 
     def status(self) -> list[ViewStatus]:
         """Every feature view with its online freshness."""
-        return self._backend.status(at_ms=None)  # type: ignore[no-any-return]
+        return self._backend.status(at_ms=None)
 
     def profile(self, view: str) -> dict[str, Any]:
         """The data profile of what the latest materialisation of ``view`` wrote (``{}``: none yet)."""
-        return self._backend.profile(view)  # type: ignore[no-any-return]
+        return self._backend.profile(view)
 
     def impact(self, view: str) -> dict[str, list[str]]:
         """What changing ``view`` affects: training sets, runs, model versions, deployments (every

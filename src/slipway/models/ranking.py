@@ -92,7 +92,7 @@ class TopKRecommender:
         if row is None:
             top = float(self.popularity.max()) if len(self.popularity) else 1.0
             return self.popularity / (top or 1.0)
-        return self.item_factors @ self.user_factors[row]  # type: ignore[no-any-return]
+        return self.item_factors @ self.user_factors[row]
 
     def recommend(self, user_id: int, exclude: Any = ()) -> tuple[np.ndarray, np.ndarray]:
         """(item ids, scores) of the top k for one user, best first, without the ``exclude`` items."""

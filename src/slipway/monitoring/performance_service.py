@@ -57,7 +57,7 @@ class PerformanceMixin:
         if model and (prediction not in table.column_names or (score and score not in table.column_names)):
             table = add_model_outputs(table, self._ws.registry.load(model), prediction=prediction, score=score,
                                       problem=problem)
-        return table  # type: ignore[no-any-return]
+        return table
 
     def performance(self, reference: Any, current: Any, *, model: str | None = None, target: str = "target",
                     prediction: str = "prediction", score: str | None = "score", problem: str | None = None,

@@ -55,7 +55,7 @@ class MonitoringService(MonitorsMixin, PerformanceMixin):
             name, _, variant = source[len(DEPLOYMENT):].partition("/")
             return payload_features(self._ws.serving.payload_log(name), variant or None)
         if isinstance(source, str):
-            return self._ws.data.load(source)  # type: ignore[no-any-return]
+            return self._ws.data.load(source)
         raise InvalidInput(f"cannot read {source!r} as data: give a table, a file, a dataset or 'deployment:NAME'")
 
     def _columns(self, source: Any) -> pa.Table | ParquetColumns | WindowPartial:

@@ -162,7 +162,7 @@ class Scheduler:
 
             self._monitors = MonitorSchedule(self.workspace, self.report)
         try:
-            return self._monitors.tick(self.clock())  # type: ignore[no-any-return]
+            return self._monitors.tick(self.clock())
         except Exception as err:  # noqa: BLE001 - monitors must not stop the pipelines
             self.report(f"monitors: cannot run: {_describe(err)}")
             return []
@@ -174,7 +174,7 @@ class Scheduler:
 
             self._features = MaterializeSchedule(self.workspace, self.report)
         try:
-            return self._features.tick(self.clock())  # type: ignore[no-any-return]
+            return self._features.tick(self.clock())
         except Exception as err:  # noqa: BLE001 - feature views must not stop the pipelines
             self.report(f"feature views: cannot materialise: {_describe(err)}")
             return []

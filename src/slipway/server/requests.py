@@ -129,7 +129,7 @@ def record_type(cls: type, limits: ArgumentLimits) -> Any:
         if field.default is not dataclasses.MISSING:
             default = field.default
         fields[field.name] = (wire_type(hints.get(field.name, Any), limits), default)
-    fields["wire_tag"] = (Literal[cls.__name__] | None, Field(None, alias="$r"))  # type: ignore[valid-type]
+    fields["wire_tag"] = (Literal[cls.__name__] | None, Field(None, alias="$r"))
     # "Argument": the record as a caller sends it; "<Name>" alone is the record as answered.
     model = create_model(cls.__name__ + "Argument" + _suffix(limits), __config__=ConfigDict(extra="forbid"), **fields)
     tuples = {f.name for f in dataclasses.fields(cls) if "tuple" in str(f.type)}

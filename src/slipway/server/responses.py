@@ -92,7 +92,7 @@ def record_model(cls: type) -> type[BaseModel]:
     # Fields are named by alias, so a record's field may be called "schema" or "json".
     fields: dict[str, Any] = {f"field_{f.name}": (wire_result(hints[f.name]), Field(alias=f.name))
                               for f in dataclasses.fields(cls)}
-    fields["wire_tag"] = (Literal[cls.__name__], Field(alias="$r"))  # type: ignore[valid-type]
+    fields["wire_tag"] = (Literal[cls.__name__], Field(alias="$r"))
     return create_model(cls.__name__, __config__=ConfigDict(extra="forbid"), __doc__=_description(cls), **fields)
 
 

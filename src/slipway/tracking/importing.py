@@ -102,7 +102,7 @@ def imported_run_id(conn: Connection, origin: dict[str, str], run_id: str | None
     """
     [(key, value)] = origin.items()
     if run_id is None:
-        return conn.execute(select(run_tags.c.run_id).where(  # type: ignore[no-any-return]
+        return conn.execute(select(run_tags.c.run_id).where(
             run_tags.c.key == key, run_tags.c.value == value)).scalar()
     if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
         return None

@@ -142,7 +142,7 @@ def _step(text: str | None) -> int | None:
 
 def _series(view: View, run_id: str, key: str, points: int) -> dict[str, Any]:
     query = view.request.query_params
-    return view.backend("tracking").get_metric_series(  # type: ignore[no-any-return]
+    return view.backend("tracking").get_metric_series(
         run_id, key, points, _step(query.get("min_step")), _step(query.get("max_step")))
 
 

@@ -62,7 +62,7 @@ class RedisOnlineStore(OnlineStore):
 
     def cursor(self, view: str) -> dict[str, Any] | None:
         raw = self._call(self.client.get, self.prefix + "cursor:" + view)
-        return None if raw is None else orjson.loads(raw)  # type: ignore[no-any-return]
+        return None if raw is None else orjson.loads(raw)
 
     def clear_cursor(self, view: str) -> None:
         self._call(self.client.delete, self.prefix + "cursor:" + view)

@@ -70,7 +70,7 @@ class SqliteOnlineStore(OnlineStore):
 
     def cursor(self, view: str) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT body FROM online_cursors WHERE view = ?", (view,)).fetchone()
-        return None if row is None else orjson.loads(row[0])  # type: ignore[no-any-return]
+        return None if row is None else orjson.loads(row[0])
 
     def clear_cursor(self, view: str) -> None:
         self._conn().execute("DELETE FROM online_cursors WHERE view = ?", (view,))

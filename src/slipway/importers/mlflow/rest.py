@@ -60,7 +60,7 @@ class RestSource:
             raise InvalidInput(f"the MLflow server {self.description} answered {response.status_code} to {path}: "
                                f"{str(reason).strip()[:300]}")
         try:
-            return response.json()  # type: ignore[no-any-return]
+            return response.json()
         except ValueError as err:
             raise InvalidInput(f"{self.description}{path} did not answer JSON; is it an MLflow server?") from err
 
