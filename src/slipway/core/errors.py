@@ -87,6 +87,17 @@ class Unauthenticated(SlipwayError):
     http_status = 401
 
 
+class TooManyAttempts(SlipwayError):
+    """Too many failed attempts (e.g. wrong passwords): refused, untried, for ``retry_after_s``
+    seconds (a server sends it as the ``Retry-After`` header)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
 class BackendUnavailable(SlipwayError):
     """A store, server or service Slipway needs cannot be reached."""
 
@@ -106,6 +117,7 @@ ERRORS_BY_NAME: dict[str, type[SlipwayError]] = {
         PayloadTooLarge,
         PermissionDenied,
         Unauthenticated,
+        TooManyAttempts,
         BackendUnavailable,
     )
 }
