@@ -118,7 +118,7 @@ def test_the_limits_are_typed_settings(tmp_path: Path, home: Path) -> None:
     limits = signin_settings(make_settings(home, config_path=str(config)))
     assert (limits.max_failures, limits.lockout_s, limits.window_s, limits.max_failures_per_address) == (3, 60.0, 900.0, 20)
     config.write_text('[signin]\nmax_failures = "five"\n')
-    with pytest.raises(InvalidInput, match="signin.max_failures"):
+    with pytest.raises(InvalidInput, match=r"signin\.max_failures"):
         signin_settings(make_settings(home, config_path=str(config)))
     config.write_text("[signin]\nmax_tries = 5\n")
     with pytest.raises(InvalidInput, match="max_tries"):

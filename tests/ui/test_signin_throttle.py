@@ -18,11 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support import ServerThread, free_port, make_settings, postgres_database
 
 from slipway.core.clock import now_ms
 from slipway.identity.throttle import LOCKED_MESSAGE
 from slipway.workspace import open_workspace
+from tests.support import ServerThread, free_port, make_settings, postgres_database
 
 pytestmark = pytest.mark.xdist_group("ui-signin-throttle")
 
