@@ -12,11 +12,12 @@ The tree::
     │   └── PayloadTooLarge (413)     a request body or upload beyond the server's limit
     ├── PermissionDenied (403)
     ├── Unauthenticated (401)
+    ├── TooManyAttempts (429)         e.g. wrong passwords: refused untried until ``retry_after_s``
     └── BackendUnavailable (503)
 
 The platform server turns each into a JSON body ``{"error": {"type": ..., "message": ...}}`` with
-the class's ``http_status``; the remote client raises the same class back, so callers catch the
-same types in embedded and remote mode.
+the class's ``http_status`` (and a ``Retry-After`` header for a 429); the remote client raises the
+same class back, so callers catch the same types in embedded and remote mode.
 """
 
 from __future__ import annotations
