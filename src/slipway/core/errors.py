@@ -12,11 +12,12 @@ The tree::
     │   └── PayloadTooLarge (413)     a request body or upload beyond the server's limit
     ├── PermissionDenied (403)
     ├── Unauthenticated (401)
+    ├── TooManyAttempts (429)         e.g. wrong passwords: refused untried until ``retry_after_s``
     └── BackendUnavailable (503)
 
 The platform server turns each into a JSON body ``{"error": {"type": ..., "message": ...}}`` with
-the class's ``http_status``; the remote client raises the same class back, so callers catch the
-same types in embedded and remote mode.
+the class's ``http_status`` (and a ``Retry-After`` header for a 429); the remote client raises the
+same class back, so callers catch the same types in embedded and remote mode.
 """
 
 from __future__ import annotations
@@ -87,6 +88,17 @@ class Unauthenticated(SlipwayError):
     http_status = 401
 
 
+class TooManyAttempts(SlipwayError):
+    """Too many failed attempts (e.g. wrong passwords): refused, untried, for ``retry_after_s``
+    seconds (a server sends it as the ``Retry-After`` header)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
 class BackendUnavailable(SlipwayError):
     """A store, server or service Slipway needs cannot be reached."""
 
@@ -106,6 +118,7 @@ ERRORS_BY_NAME: dict[str, type[SlipwayError]] = {
         PayloadTooLarge,
         PermissionDenied,
         Unauthenticated,
+        TooManyAttempts,
         BackendUnavailable,
     )
 }

@@ -103,6 +103,8 @@ class Action(StrEnum):
     USER_SET_PASSWORD = "user.set_password"
     USER_SIGN_IN = "user.sign_in"
     USER_SIGN_OUT = "user.sign_out"
+    USER_SIGN_IN_FAILED = "user.sign_in_failed"  # a wrong password (or unknown user); never the password
+    USER_SIGN_IN_LOCKED = "user.sign_in_locked"  # too many failures: a user name or address is locked out
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
     # webhooks

@@ -24,6 +24,7 @@ SECTION_TYPES: dict[str, str] = {
     "governance": "slipway.governance.settings:GovernanceSettings",
     "audit": "slipway.audit.settings:AuditSettings",
     "serving": "slipway.serving.options:ServeOptions",
+    "signin": "slipway.identity.settings:SigninSettings",
 }
 
 

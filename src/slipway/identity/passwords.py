@@ -10,6 +10,7 @@ expires with the session (12 hours), so every request after it is authenticated 
 token sign-in is, revoking or disabling takes effect the same way, and signing out revokes it
 (:func:`end_session`). An unknown user, a user without a password, a disabled user and a wrong
 password get the same answer after the same work, so the answer does not reveal which names exist.
+Failed attempts are throttled per user name and client address (:mod:`slipway.identity.throttle`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from slipway.core.errors import InvalidInput, NotFound, Unauthenticated
 from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.identity.revocations import access_changed
+from slipway.identity.throttle import SigninThrottle
 from slipway.store.context import ServiceContext
 from slipway.store.schema.core import api_tokens, users
 
@@ -74,18 +76,27 @@ def verify_password(stored: str | None, password: str) -> bool:
     return scheme == "scrypt" and stored is not None and hmac.compare_digest(found, _unb64(digest))
 
 
-def open_password_session(ctx: ServiceContext, name: str, password: str) -> str:
+def open_password_session(ctx: ServiceContext, name: str, password: str, client: str = "",
+                          throttle: SigninThrottle | None = None) -> str:
     """Check ``name``'s password and return a new API token that expires with the web session.
 
+    ``client`` is the address the attempt came from; failures are counted per name and address by
+    ``throttle`` (:mod:`slipway.identity.throttle`), which refuses attempts while either is locked out.
+
     Raises:
+        TooManyAttempts: ``name`` or ``client`` is locked out (the password is not checked).
         Unauthenticated: the same message whether the user is unknown, has no password, is disabled
             or gave a wrong password.
     """
+    throttle = throttle or SigninThrottle()
+    name = str(name)
+    throttle.check(ctx, name, client)
     with ctx.db.read() as conn:
         row = conn.execute(select(users.c.id, users.c.name, users.c.roles, users.c.kind, users.c.disabled,
                                   users.c.password_hash).where(users.c.name == str(name))).first()
     matched = verify_password(row.password_hash if row is not None else None, str(password))
     if row is None or not matched or row.disabled:
+        throttle.failed(ctx, name, client)
         raise Unauthenticated("the user name or the password is wrong")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     created = now_ms()
@@ -96,6 +107,7 @@ def open_password_session(ctx: ServiceContext, name: str, password: str) -> str:
         conn.execute(api_tokens.insert().values(
             id=token_id, user_id=row.id, token_hash=hashlib.sha256(token.encode()).hexdigest(), prefix=token[:10],
             description=SESSION_DESCRIPTION, created_ms=created, expires_ms=expires))
+        throttle.succeeded(ctx, conn, name)
         me.audit(conn, Action.USER_SIGN_IN, Subject.USER, row.name, {"token_id": token_id, "expires_ms": expires})
     return token
 

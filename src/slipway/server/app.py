@@ -22,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 
 from slipway.core.auth import READ_PERMISSIONS, endpoints_of
-from slipway.core.errors import InvalidInput, SlipwayError
+from slipway.core.errors import InvalidInput, SlipwayError, TooManyAttempts
 from slipway.core.records import dumps_fast
 from slipway.core.scrape import scrape_allowed
 from slipway.core.settings import Settings
@@ -42,7 +42,8 @@ log = logging.getLogger("slipway.server")
 
 
 def error_response(error: SlipwayError) -> JSONResponse:
-    return JSONResponse({"error": error.to_dict()}, status_code=error.http_status)
+    headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, TooManyAttempts) else None
+    return JSONResponse({"error": error.to_dict()}, status_code=error.http_status, headers=headers)
 
 
 def create_app(settings: Settings) -> FastAPI:

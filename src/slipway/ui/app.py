@@ -14,8 +14,9 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from slipway.core.errors import SlipwayError
+from slipway.core.errors import SlipwayError, TooManyAttempts
 from slipway.core.settings import Settings
+from slipway.identity.throttle import SigninThrottle
 from slipway.server.app import create_app as create_api
 from slipway.ui import pages_audit, pages_data, pages_features, pages_models, pages_ops, pages_runs
 from slipway.ui.session import (
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
 def mount_ui(app: FastAPI) -> None:
     """Add the UI's pages, actions and static files to the platform API's ``app``."""
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
+    app.state.signin_throttle = SigninThrottle()  # a test replaces its clock
     app.add_api_route("/signin", signin_page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/signin", signin_submit, methods=["POST"], include_in_schema=False)
     app.add_api_route("/signout", action(signout), methods=["POST"], include_in_schema=False)
@@ -82,7 +84,10 @@ async def signin_submit(request: Request) -> Response:
         else:
             await run_in_threadpool(sign_in, request, response, form.get("token", ""))
     except SlipwayError as err:
-        return _signin(request, str(err), err.http_status, next_page)
+        page = _signin(request, str(err), err.http_status, next_page)
+        if isinstance(err, TooManyAttempts):
+            page.headers["Retry-After"] = str(err.retry_after_s)
+        return page
     return response
 
 

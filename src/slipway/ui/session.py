@@ -2,7 +2,8 @@
 
 A user signs in with a Slipway token, or with a user name and password when an admin set one
 (:mod:`slipway.identity.passwords`: that sign-in mints a token which expires with the session and
-is revoked at sign-out). The session cookie carries that token (HttpOnly, so page
+is revoked at sign-out; failures are throttled per user name and client address by
+``app.state.signin_throttle``, :mod:`slipway.identity.throttle`, answering 429 with Retry-After). The session cookie carries that token (HttpOnly, so page
 scripts cannot read it; SameSite=Strict, so other sites' pages cannot send it; Secure when the
 request came over TLS) and every request is authenticated by the server's own
 :class:`~slipway.identity.authenticator.Authenticator`: a revoked token or a disabled user is
@@ -28,6 +29,7 @@ from slipway.core.auth import Principal
 from slipway.core.errors import PermissionDenied, Unauthenticated
 from slipway.identity.authenticator import Authenticator
 from slipway.identity.passwords import end_session, open_password_session
+from slipway.identity.throttle import SigninThrottle
 
 SESSION_COOKIE = "slipway_session"
 SIGNIN_COOKIE = "slipway_signin"
@@ -113,10 +115,13 @@ def sign_in_with_password(request: Request, response: Response, user: str, passw
 
     Raises:
         Unauthenticated: unknown user, no password set, disabled, or a wrong password (one message).
+        TooManyAttempts: too many failures for this user name or client address; not checked.
     """
     if not user.strip() or not password:
         raise Unauthenticated("give your user name and password")
-    token = open_password_session(request.app.state.transport.ctx, user.strip(), password)
+    throttle: SigninThrottle = request.app.state.signin_throttle
+    client = request.client.host if request.client else ""
+    token = open_password_session(request.app.state.transport.ctx, user.strip(), password, client, throttle)
     set_cookie(request, response, SESSION_COOKIE, token, SESSION_SECONDS)
     response.delete_cookie(SIGNIN_COOKIE, path="/")
 

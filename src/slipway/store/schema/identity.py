@@ -7,7 +7,7 @@ signature can still be checked against the key that made it.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text
 
 from slipway.store.schema.base import ID, id_column, metadata, ms_column
 
@@ -21,4 +21,16 @@ user_keys = Table(
     Column("added_by", String(200), nullable=False),
     ms_column("created_ms"),
     ms_column("revoked_ms", nullable=True),
+)
+
+# Failed password sign-ins, per user name ("user:<name>", whether or not the user exists) and per
+# client address ("address:<ip>"), so every server process over the database throttles alike.
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("failures", Integer, nullable=False),  # in the current window
+    ms_column("window_start_ms"),
+    Column("lockouts", Integer, nullable=False),  # in a row: each doubles the next lock-out
+    ms_column("locked_until_ms", nullable=True),
 )
