@@ -20,6 +20,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from slipway.core.errors import InvalidInput
 from slipway.models.logging import log_model
 from slipway.serving.frame import Frame
 from slipway.serving.payload import PayloadEntry, entries_to_table
@@ -92,6 +93,8 @@ def served(sqlite_ws: Workspace, home: Path, tmp_path: Path) -> tuple[Workspace,
 
 
 def test_a_multiclass_week_is_healthy_estimated_or_labelled_and_relabelled_classes_are_concept_drift(served) -> None:  # type: ignore[no-untyped-def]
+    """Without labels multiclass CBPE's estimate; with the true labels the realised macro ROC AUC
+    (sklearn's one-vs-rest macro AUC); with the classes rotated the same inputs are concept drift."""
     ws, model, week = served
     truth = week[LABEL].to_numpy()
     for name in ("healthy", "relabelled"):
@@ -125,6 +128,8 @@ def test_a_multiclass_week_is_healthy_estimated_or_labelled_and_relabelled_class
 
 
 def test_a_multiclass_performance_check_alerts_once_relabelled_labels_arrive(served) -> None:  # type: ignore[no-untyped-def]
+    """A macro-F1 check against the recorded evaluation passes on CBPE's estimate, then alerts on
+    the realised macro F1 once rotated labels arrive."""
     ws, model, week = served
     _log_week(ws, "relabelled", model, week)
     check = {"name": "f1", "type": "performance", "metric": "f1", "target": LABEL, "max_drop": 0.1,
@@ -148,12 +153,12 @@ def test_a_multiclass_performance_check_alerts_once_relabelled_labels_arrive(ser
 
 
 def test_a_metric_without_a_multiclass_form_is_refused(served) -> None:  # type: ignore[no-untyped-def]
+    """Log loss has no multiclass form here: the check's run is refused, naming the macro metrics."""
     ws, model, week = served
     _log_week(ws, "healthy", model, week)
     _post_labels(ws, "healthy", week[LABEL].to_numpy())
     ws.monitoring.apply({"name": "ll", "watch": "deployment:healthy",
                          "checks": [{"name": "ll", "type": "performance", "metric": "log_loss", "target": LABEL,
                                      "maximum": 2.0}]})
-    from slipway.core.errors import InvalidInput
     with pytest.raises(InvalidInput, match="log_loss is not computed for a multiclass classifier"):
         ws.monitoring.run("ll")

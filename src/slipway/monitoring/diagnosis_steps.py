@@ -20,11 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slipway.core.errors import SlipwayError
-from slipway.monitoring.drift import compare
 from slipway.monitoring.cbpe_multiclass import METRICS as MULTICLASS_METRICS
+from slipway.monitoring.drift import compare
 from slipway.monitoring.labelled import add_model_outputs, join_labels, probability_columns
 from slipway.monitoring.methods import method
 from slipway.monitoring.monitor_run import quality_tables
+from slipway.monitoring.performance import _labels
 from slipway.monitoring.performance_check import (
     ESTIMABLE,
     LOWER_IS_BETTER,
@@ -33,7 +34,6 @@ from slipway.monitoring.performance_check import (
     window_performance,
     worse_by,
 )
-from slipway.monitoring.performance import _labels
 from slipway.monitoring.quality import check_quality, skew_findings
 from slipway.monitoring.reference import Reference
 from slipway.monitoring.skew import SkewReport, find_key, training_serving_skew
