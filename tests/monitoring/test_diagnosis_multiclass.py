@@ -162,3 +162,17 @@ def test_a_metric_without_a_multiclass_form_is_refused(served) -> None:  # type:
                                      "maximum": 2.0}]})
     with pytest.raises(InvalidInput, match="log_loss is not computed for a multiclass classifier"):
         ws.monitoring.run("ll")
+
+
+def test_performance_over_a_multiclass_deployment_uses_the_models_class_probabilities(served) -> None:  # type: ignore[no-untyped-def]
+    """``ws.monitoring.performance`` with the model computing the outputs: multiclass CBPE on the
+    ``score.<class>`` columns it added, without naming the probability columns."""
+    ws, model, week = served
+    _log_week(ws, "healthy", model, week)
+    _post_labels(ws, "healthy", week[LABEL].to_numpy())
+    report = ws.monitoring.performance("adult-household@1", "deployment:healthy", model="household/1", target=LABEL,
+                                       chunk_size=500, metrics=["roc_auc"], replicates=0)
+    assert (report.problem, report.estimator, report.labelled_rows) == ("multiclass", "cbpe", 1000)
+    [first, second] = report.metric("roc_auc")
+    expected = roc_auc_score(week[LABEL][:500], model.predict_proba(week[FEATURES][:500]), multi_class="ovr")
+    assert first.realised == pytest.approx(expected, abs=1e-9) and abs(first.estimated - expected) < 0.05
