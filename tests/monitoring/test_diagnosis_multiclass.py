@@ -176,3 +176,4 @@ def test_performance_over_a_multiclass_deployment_uses_the_models_class_probabil
     [first, second] = report.metric("roc_auc")
     expected = roc_auc_score(week[LABEL][:500], model.predict_proba(week[FEATURES][:500]), multi_class="ovr")
     assert first.realised == pytest.approx(expected, abs=1e-9) and abs(first.estimated - expected) < 0.05
+    assert second.realised is not None and second.estimated is not None and second.upper_threshold is not None

@@ -15,7 +15,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slipway.monitoring.labelled import TIMESTAMP, add_model_outputs, join_labels, probability_columns, served_versions
+from slipway.monitoring.labelled import (
+    TIMESTAMP,
+    add_model_outputs,
+    join_labels,
+    probability_columns,
+    served_versions,
+)
 from slipway.monitoring.performance import performance
 from slipway.monitoring.performance_records import PerformanceReport
 
