@@ -3,7 +3,8 @@
 Each returns a :class:`Step`: ``ok``, ``problem`` or ``not evaluated``, a one-line summary and
 its numbers. The performance step (:func:`performance`, chosen through :data:`PERFORMANCE`) is
 the realised metric over the window when feedback labels arrived for enough of its rows, the
-CBPE (classification) or DLE (regression) estimate otherwise, against the model version's own
+CBPE (classification; multiclass CBPE and macro metrics for a classifier of three classes or
+more) or DLE (regression) estimate otherwise, against the model version's own
 evaluation metric (what its run recorded) and the training data's chunk band.
 """
 
@@ -19,10 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slipway.core.errors import SlipwayError
+from slipway.monitoring.cbpe_multiclass import METRICS as MULTICLASS_METRICS
 from slipway.monitoring.drift import compare
-from slipway.monitoring.labelled import add_model_outputs, join_labels
+from slipway.monitoring.labelled import add_model_outputs, join_labels, probability_columns
 from slipway.monitoring.methods import method
 from slipway.monitoring.monitor_run import quality_tables
+from slipway.monitoring.performance import _labels
 from slipway.monitoring.performance_check import (
     ESTIMABLE,
     LOWER_IS_BETTER,
@@ -200,38 +203,54 @@ def prediction_drift(ctx: Context) -> Step:
     return Step("prediction drift", "problem" if column.drifted else "ok", summary, numbers)
 
 
-def _target(ctx: Context, training: pa.Table, predicted: np.ndarray, classifier: bool) -> str | None:
+def _target(ctx: Context, training: pa.Table, prediction: Any, classifier: bool) -> str | None:
     """The label column of the training data: named by the caller or the run's parameters
-    (``target``, ``label``), else the non-input numeric column the model's predictions on the
-    training rows agree with best (it was trained to predict it)."""
+    (``target``, ``label``), else the non-input column the model's predictions on the training
+    rows agree with best (it was trained to predict it): numeric for a regressor, numeric or
+    string class labels for a classifier."""
     for name in (ctx.target, *(ctx.params.get(k) for k in ("target", "label", "target_column", "label_column"))):
         if name and name in training.column_names:
             return name
     best, agreement = None, 0.5 if classifier else 0.0
+    table = pa.table({"prediction": prediction})
+    predicted = (_labels(table, "prediction") if classifier
+                 else np.asarray(prediction.to_numpy(zero_copy_only=False), dtype=float))
     for name in training.column_names:
         field_type = training.schema.field(name).type
-        if name in ctx.columns or not (pa.types.is_integer(field_type) or pa.types.is_floating(field_type)
-                                       or pa.types.is_boolean(field_type)):
+        numeric = pa.types.is_integer(field_type) or pa.types.is_floating(field_type) or pa.types.is_boolean(field_type)
+        labels = classifier and (pa.types.is_string(field_type) or pa.types.is_large_string(field_type))
+        if name in ctx.columns or not (numeric or labels):
+            continue
+        if classifier:
+            if training.column(name).null_count:
+                continue
+            column = training.column(name)
+            column = column.cast(pa.int64()) if pa.types.is_boolean(field_type) else column
+            classes = _labels(pa.table({name: column}), name)
+            if len(set(classes.tolist())) < 2:
+                continue
+            score = float(np.mean(classes == predicted))
+            if score > agreement:
+                best, agreement = name, score
             continue
         values = np.asarray(training.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
         if not np.isfinite(values).all() or np.std(values) == 0:
             continue
-        if classifier:
-            score = float(np.mean(values == predicted))
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                score = float(abs(np.corrcoef(values, predicted)[0, 1]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = float(abs(np.corrcoef(values, predicted)[0, 1]))
         if np.isfinite(score) and score > agreement:
             best, agreement = name, score
     return best
 
 
-def _metric(evaluation: dict[str, float], classifier: bool, labelled: bool) -> str:
+def _metric(evaluation: dict[str, float], classifier: bool, labelled: bool, multiclass: bool = False) -> str:
     """The metric the model's own evaluation recorded (first known one in order of preference),
-    limited to what CBPE/DLE estimate when the window has no labels."""
+    limited to what CBPE/DLE estimate when the window has no labels (to the macro metrics for a
+    multiclass classifier)."""
     preferred = (("roc_auc", "f1", "accuracy", "recall", "precision", "log_loss") if classifier
                  else ("rmse", "mae", "mape", "r2"))
-    usable = preferred if labelled else ESTIMABLE["classification" if classifier else "regression"]
+    usable = (MULTICLASS_METRICS if multiclass else preferred if labelled
+              else ESTIMABLE["classification" if classifier else "regression"])
     return next((m for m in preferred if m in evaluation and m in usable),
                 "roc_auc" if classifier else "mae")
 
@@ -257,8 +276,8 @@ def performance(ctx: Context) -> Step:
     try:
         training = add_model_outputs(ctx.training, ctx.predictor, prediction="prediction", score="score",
                                      problem=problem)
-        predicted = np.asarray(training.column("prediction").to_numpy(zero_copy_only=False), dtype=float)
-        target = _target(ctx, ctx.training, predicted, classifier)
+        multiclass = bool(probability_columns(training, "score"))
+        target = _target(ctx, ctx.training, training.column("prediction"), classifier)
         if target is None:
             return Step("performance", "not evaluated", "the training data has no label column the model predicts")
         current = join_labels(ctx.window, ctx.feedback, target=target, prediction="prediction", score="score")
@@ -266,7 +285,7 @@ def performance(ctx: Context) -> Step:
             current = current.filter(pc.is_valid(current.column("prediction")))
         current = add_model_outputs(current, ctx.predictor, prediction="prediction", score="score", problem=problem)
         labelled = int(pc.sum(pc.is_valid(current.column(target))).as_py() or 0)
-        metric = _metric(ctx.evaluation, classifier, labelled >= MIN_LABELS)
+        metric = _metric(ctx.evaluation, classifier, labelled >= MIN_LABELS, multiclass)
         found = window_performance(training, current, metric=metric, target=target,
                                    features=[c for c in ctx.columns if c in current.column_names])
     except SlipwayError as err:

@@ -65,18 +65,45 @@ def join_labels(log: pa.Table, labels: dict[str, Any], *, target: str, predictio
 def add_model_outputs(table: pa.Table, predictor: Any, *, prediction: str, score: str | None,
                       problem: str | None) -> pa.Table:
     """``table`` with ``prediction`` (and ``score`` for a classifier) computed by ``predictor`` on
-    its input columns, where they are missing."""
+    its input columns, where they are missing. A multiclass classifier (``predict_proba`` with
+    three classes or more) gets one probability column per class instead of ``score``:
+    ``<score>.<class>`` (see :func:`probability_columns`)."""
     names = [c["name"] for c in (predictor.signature or {}).get("inputs", []) if "name" in c]
     inputs = table.select(names) if names else table
     if prediction not in table.column_names:
         predicted = np.asarray(predictor.predict(inputs)).reshape(table.num_rows, -1)[:, 0]
         table = table.append_column(prediction, pa.array(predicted))
-    if score and score not in table.column_names and problem != "regression" and predictor.has_predict_proba:
+    if (score and score not in table.column_names and not probability_columns(table, score)
+            and problem != "regression" and predictor.has_predict_proba):
         proba = np.asarray(predictor.predict_proba(inputs))
-        if proba.ndim != 2 or proba.shape[1] != 2:
-            raise InvalidInput(f"CBPE needs a binary classifier; the model gives {proba.shape[-1]} class probabilities")
-        table = table.append_column(score, pa.array(proba[:, 1].astype(np.float64)))
+        if proba.ndim != 2 or proba.shape[1] < 2:
+            raise InvalidInput(f"CBPE needs a classifier's class probabilities; the model gives {proba.shape}")
+        if proba.shape[1] == 2:
+            return table.append_column(score, pa.array(proba[:, 1].astype(np.float64)))
+        classes = getattr(getattr(predictor, "model", None), "classes_", None)
+        names = ([class_name(c) for c in np.asarray(classes).tolist()]
+                 if classes is not None and np.ndim(classes) == 1 and len(classes) == proba.shape[1]
+                 else [str(i) for i in range(proba.shape[1])])
+        for j, name in enumerate(names):
+            table = table.append_column(f"{score}.{name}", pa.array(proba[:, j].astype(np.float64)))
     return table
+
+
+def class_name(value: Any) -> str:
+    """A class label as the multiclass path names it (``1.0`` and ``1`` are one class)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def probability_columns(table: pa.Table, score: str | None) -> dict[str, str]:
+    """A multiclass classifier's class probability columns (``<score>.<class>``, by class), as
+    :func:`add_model_outputs` names them; empty for a binary classifier or a regressor."""
+    if not score:
+        return {}
+    prefix = f"{score}."
+    found = {n[len(prefix):]: n for n in table.column_names if n.startswith(prefix)}
+    return found if len(found) >= 3 else {}
 
 
 def served_versions(table: pa.Table) -> list[str]:

@@ -8,6 +8,13 @@ gives the expected value (the metric over all its rows) and NannyML's band: the 
 chunks of the window's size (at least five chunks), the metric on each, mean ± 3 std.
 
 "Worse" depends on the metric: ``roc_auc``, ``f1``, ``precision``, ``recall``, ``accuracy`` and
+A multiclass classifier's tables carry one probability column per class (``score.<class>``, see
+:func:`slipway.monitoring.labelled.probability_columns`) and class labels in ``target`` and
+``prediction``: the value is then the macro-averaged metric, realised
+(:func:`~slipway.monitoring.cbpe_multiclass.realised_multiclass`) or estimated by multiclass CBPE
+(:class:`~slipway.monitoring.cbpe_multiclass.MulticlassCBPE`), and the band is that of the
+macro metric over the reference's chunks.
+
 ``r2`` fall when a model decays, ``mae``, ``rmse``, ``mape`` and ``log_loss`` rise. ``drop`` is
 always positive when the window is worse than the reference.
 
@@ -25,9 +32,10 @@ import numpy as np
 import pyarrow as pa
 
 from slipway.core.errors import InvalidInput
-from slipway.monitoring import cbpe, dle
+from slipway.monitoring import cbpe, cbpe_multiclass, dle
 from slipway.monitoring.chunks import Chunking
-from slipway.monitoring.performance import _outputs, _thresholds
+from slipway.monitoring.labelled import probability_columns
+from slipway.monitoring.performance import _floats, _labels, _outputs, _require, _thresholds
 from slipway.monitoring.realised import CLASSIFICATION, REGRESSION, realised
 
 LOWER_IS_BETTER = frozenset({"mae", "rmse", "mape", "log_loss"})
@@ -122,6 +130,11 @@ def window_performance(reference: pa.Table, current: pa.Table, *, metric: str, t
     problem = problem_of(metric)
     if source not in SOURCES:
         raise InvalidInput(f"performance source must be one of {', '.join(SOURCES)}, not {source!r}")
+    probabilities = probability_columns(reference, score) if problem == "classification" else {}
+    if probabilities:
+        return _multiclass_window(reference, current, metric=metric, target=target, prediction=prediction,
+                                  probabilities=probabilities, source=source, min_labels=min_labels,
+                                  replicates=replicates, seed=seed)
     needs_score = problem == "classification"
     y, yhat, s = _outputs(current, "current", target, prediction, score if needs_score else None, problem,
                           labels_required=False)
@@ -159,3 +172,55 @@ def window_performance(reference: pa.Table, current: pa.Table, *, metric: str, t
         estimator = "dle"
     return WindowPerformance(metric, "estimated", _finite(estimate.value[0]), _finite(estimate.lower[0]),
                              _finite(estimate.upper[0]), _finite(whole), band_lower, band_upper, n, count, estimator)
+
+
+def _multiclass_window(reference: pa.Table, current: pa.Table, *, metric: str, target: str, prediction: str,
+                       probabilities: dict[str, str], source: str, min_labels: int, replicates: int,
+                       seed: int) -> WindowPerformance:
+    """:func:`window_performance` for a multiclass classifier (macro metrics, multiclass CBPE)."""
+    if metric not in cbpe_multiclass.METRICS:
+        raise InvalidInput(f"{metric} is not computed for a multiclass classifier (multiclass metrics: "
+                           f"{', '.join(cbpe_multiclass.METRICS)})")
+    classes = sorted(probabilities)
+    columns = [probabilities[c] for c in classes]
+    _require(reference, "reference", [target, prediction, *columns])
+    _require(current, "current", [prediction, *columns])
+    label_array = np.array(classes, dtype=object)
+
+    def outputs(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y = _labels(table, target) if target in table.column_names else np.full(table.num_rows, None, dtype=object)
+        proba = (np.column_stack([_floats(table, c) for c in columns]) if table.num_rows
+                 else np.zeros((0, len(columns))))
+        return y, _labels(table, prediction), proba
+
+    y, yhat, proba = outputs(current)
+    ry, ryhat, rproba = outputs(reference)
+    if any(v is None for v in ry):
+        raise InvalidInput(f"the reference data needs a label in {target!r} on every row")
+    if not np.isfinite(proba).all() or any(v is None for v in yhat):
+        raise InvalidInput("the current data has missing predictions or probabilities")
+    n, labelled = current.num_rows, np.array([v is not None for v in y], dtype=bool)
+    count = int(labelled.sum())
+    if n == 0 or reference.num_rows == 0:
+        raise InvalidInput("performance needs rows in both the window and the reference")
+    chunk = max(1, min(n, reference.num_rows // REFERENCE_CHUNKS))
+    ref_chunks = Chunking.build(chunk).split(reference.num_rows)
+    fitted = cbpe_multiclass.MulticlassCBPE.fit(ry, ryhat, rproba, classes, ref_chunks, (metric,))
+    band_lower, band_upper = fitted.thresholds[metric]
+
+    def binary(labels: np.ndarray) -> np.ndarray:
+        return (labels[:, None] == label_array[None, :]).astype(np.float64)
+
+    whole = cbpe_multiclass.realised_multiclass([metric], binary(ry), binary(ryhat), rproba, replicates=0)[metric]
+    use_realised = source == "realised" or (source == "auto" and count >= max(1, min_labels))
+    if use_realised:
+        if count < max(1, min_labels):
+            raise InvalidInput(f"realised {metric} needs at least {min_labels} labelled rows; the window has {count}")
+        found = cbpe_multiclass.realised_multiclass([metric], binary(y[labelled]), binary(yhat[labelled]),
+                                                    proba[labelled], replicates=replicates, seed=seed)[metric]
+        return WindowPerformance(metric, "realised", _finite(found.value), found.lower, found.upper,
+                                 _finite(whole.value), band_lower, band_upper, n, count, None)
+    estimate = fitted.estimate(yhat, proba, Chunking.build(n).split(n))[metric]
+    return WindowPerformance(metric, "estimated", _finite(estimate.value[0]), _finite(estimate.lower[0]),
+                             _finite(estimate.upper[0]), _finite(whole.value), band_lower, band_upper, n, count,
+                             "cbpe")

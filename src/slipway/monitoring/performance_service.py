@@ -15,7 +15,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slipway.monitoring.labelled import TIMESTAMP, add_model_outputs, join_labels, served_versions
+from slipway.monitoring.labelled import (
+    TIMESTAMP,
+    add_model_outputs,
+    join_labels,
+    probability_columns,
+    served_versions,
+)
 from slipway.monitoring.performance import performance
 from slipway.monitoring.performance_records import PerformanceReport
 
@@ -72,7 +78,8 @@ class PerformanceMixin:
                 only); any source ``drift`` takes.
             current: the monitored data, e.g. ``"deployment:failures"``.
             model: computes missing predictions/scores (a payload log defaults to its served versions).
-            probabilities: a multiclass classifier's probability columns by class (multiclass CBPE).
+            probabilities: a multiclass classifier's probability columns by class (multiclass CBPE);
+                by default the ``score.<class>`` columns ``model`` added (a multiclass model).
             Other arguments: see :func:`slipway.monitoring.performance.performance`.
 
         Raises:
@@ -87,6 +94,8 @@ class PerformanceMixin:
                                                 problem=problem)
         reference_table = None if reference is None else self._performance_table(
             reference, model, target=target, prediction=prediction, score=score, problem=problem)
+        if probabilities is None and problem != "regression":  # a multiclass model's outputs, added above
+            probabilities = probability_columns(current_table, score) or None
         if problem is None and score and score not in current_table.column_names:
             problem = "regression"
         if is_log and features is None and reference_table is not None:
