@@ -280,17 +280,38 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+_CASE_RENAMES: dict[str, str] = {}
+
+
+def rename_cases(renames: Mapping[str, str]) -> None:
+    """Print these cases under other names from now on: a script whose case names carry the full
+    size (``add_10k_files``) renames them when it runs smaller (``add_2k_files`` with ``--quick``)."""
+    _CASE_RENAMES.update({old: new for old, new in renames.items() if old != new})
+
+
 def emit(workload: str, case: str, slipway: float, peer: float, unit: str, ratio: float,
          peer_version: str, checks: str, **extra: Any) -> dict[str, Any]:
     """Print one result line (BENCHMARKS.md format) to stdout and return it.
 
     ``ratio`` is how many times better Slipway is; ``checks`` is ``"ok"`` only when both sides
     were verified to have done the same work. ``extra`` adds fields (memory, sample sizes).
+    A case renamed by :func:`rename_cases` (a scaled-down run) is printed under its new name.
     """
+    case = _CASE_RENAMES.get(case, case)
     line = {"workload": workload, "case": case, "slipway": round(slipway, 4), "peer": round(peer, 4),
             "unit": unit, "ratio": round(ratio, 2), "peer_version": peer_version, "checks": checks, **extra}
     print(json.dumps(line), flush=True)
     return line
+
+
+def size_label(count: int) -> str:
+    """A size as case names write it: 1,000,000 -> ``1m``, 100,000 -> ``100k``, 2,500 -> ``2500``.
+
+    Cases are named by what they measured, so a ``--quick`` or scaled-down run never reports under
+    the full-size name (``drift_100k_x_50``, not ``drift_1m_x_50``)."""
+    if count % 1_000_000 == 0:
+        return f"{count // 1_000_000}m"
+    return f"{count // 1000}k" if count % 1000 == 0 else str(count)
 
 
 def argument_parser(description: str) -> argparse.ArgumentParser:

@@ -150,7 +150,7 @@ def main() -> None:
     ours = _peer.median([r["seconds"] for r in results["slipway"]])
     theirs = _peer.median([r["seconds"] for r in results["nannyml"]])
     alerts = sum(sum(results["slipway"][0]["metrics"][m]["alert"]) for m in METRICS)
-    _peer.emit(WORKLOAD, "cbpe_100k", ours, theirs, "s", theirs / ours, NANNYML.version, checks, rows=rows,
+    _peer.emit(WORKLOAD, f"cbpe_{_peer.size_label(rows)}", ours, theirs, "s", theirs / ours, NANNYML.version, checks, rows=rows,
                chunk_size=CHUNK, max_abs_difference=max(w for _, w in checked), alerts=alerts,
                slipway_peak_rss_mb=round(max(r["peak_rss_mb"] for r in results["slipway"]), 1),
                nannyml_peak_rss_mb=round(max(r["peak_rss_mb"] for r in results["nannyml"]), 1))

@@ -285,6 +285,9 @@ def main() -> None:
     rounds = args.rounds or 3
     big_size = (256 << 20) if args.quick else (1 << 30)
     file_count = 2000 if args.quick else 10_000
+    size_label = f"{big_size >> 30}gib" if big_size % (1 << 30) == 0 else f"{big_size >> 20}mib"
+    _peer.rename_cases({case: case.replace("1gib", size_label).replace("10k", _peer.size_label(file_count))
+                        for case in CASES})
     dvc = DvcSide(_peer.BENCH_DIR / "data_add" / "repo", DVC.ensure().with_name("dvc"))
     slip = SlipwaySide(_peer.BENCH_DIR / "data_add" / "slipway")
     dvc.repo.mkdir(parents=True, exist_ok=True)

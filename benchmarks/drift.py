@@ -200,10 +200,11 @@ def main() -> None:
     both = "ok" if checks == default_checks == "ok" else "failed"
     scan = _duckdb_scan(current)
     size = {"rows": rows, "columns": NUMERIC + CATEGORICAL}
-    _peer.emit(WORKLOAD, "drift_1m_x_50", ours_s, theirs_s, "s", theirs_s / ours_s, EVIDENTLY.version, both, **size)
-    _peer.emit(WORKLOAD, "drift_1m_x_50_memory", ours_mb, theirs_mb, "MiB", theirs_mb / ours_mb, EVIDENTLY.version,
+    case = f"drift_{_peer.size_label(rows)}_x_{NUMERIC + CATEGORICAL}"  # drift_1m_x_50 at full size
+    _peer.emit(WORKLOAD, case, ours_s, theirs_s, "s", theirs_s / ours_s, EVIDENTLY.version, both, **size)
+    _peer.emit(WORKLOAD, f"{case}_memory", ours_mb, theirs_mb, "MiB", theirs_mb / ours_mb, EVIDENTLY.version,
                both, **size)
-    _peer.emit(WORKLOAD, "drift_1m_x_50_cached_reference", cached_s, theirs_s, "s", theirs_s / cached_s,
+    _peer.emit(WORKLOAD, f"{case}_cached_reference", cached_s, theirs_s, "s", theirs_s / cached_s,
                EVIDENTLY.version, both, duckdb_scan_current_s=None if scan is None else round(scan, 4),
                cached_peak_rss_mb=round(max(r["peak_rss_mb"] for r in results["slipway_cached"]), 1), **size)
 

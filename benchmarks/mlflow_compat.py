@@ -403,7 +403,8 @@ def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scrat
                 _report(case, ours, theirs, "rate", "points/s", same, False, points_per_run=ours[0]["points"], store=store)
             elif case == "mlflow_client_search_20k":
                 same = all(r["names"] == theirs[0]["names"] and len(r["names"]) == 100 for r in ours + theirs)
-                _report(case, ours, theirs, "p50_ms", "ms", same, True, runs=sizes["search"], store=store)
+                _report(f"mlflow_client_search_{_peer.size_label(sizes['search'])}", ours, theirs, "p50_ms", "ms", same,
+                        True, runs=sizes["search"], store=store)
             else:
                 same = all((r["points"], r["sum"]) == (sizes["history"], theirs[0]["sum"]) for r in ours + theirs)
                 _report(case, ours, theirs, "p50_ms", "ms", same, True, points=sizes["history"], store=store)
@@ -440,7 +441,7 @@ def run_import_case(sizes: dict[str, int], rounds: int, scratch: Path) -> None:
         target.stop()
     same = all((r["runs"], r["points"]) == (sizes["import"], points) for r in results["slipway"]) and all(
         r["points"] == r["runs"] * 10_000 for r in results["mlflow"])
-    _report("import_mlflow_1k_runs", results["slipway"], results["mlflow"], "rate", "runs/s", same, False,
+    _report(f"import_mlflow_{_peer.size_label(sizes['import'])}_runs", results["slipway"], results["mlflow"], "rate", "runs/s", same, False,
             runs=sizes["import"], points=points, peer_sample_runs=sizes["copy_sample"],
             peer_method="MlflowClient copy (read from the database, log_batch to mlflow server)")
 

@@ -193,15 +193,16 @@ def main() -> None:
         limit = _run(_peer.SLIPWAY_PYTHON, "duckdb", base)
         ours_s = _peer.median([r["seconds"] for r in results["slipway"]])
         theirs_s = _peer.median([r["seconds"] for r in results["feast_duckdb"]])
+        case = f"pit_{_peer.size_label(feature_rows)}_x_{_peer.size_label(entity_rows)}"  # pit_10m_x_1m at full size
         checks = "ok" if all(r["rows"] == entity_rows for r in results["slipway"] + results["feast_duckdb"]) and all(
             _agree(a, b) for a, b in zip(results["slipway"], results["feast_duckdb"], strict=True)) else "failed"
         ours_mb = max(r["peak_rss_mb"] for r in results["slipway"])
         theirs_mb = max(r["peak_rss_mb"] for r in results["feast_duckdb"])
-        _peer.emit(WORKLOAD, "pit_10m_x_1m_vs_feast_duckdb", ours_s, theirs_s, "s", theirs_s / ours_s, FEAST.version,
+        _peer.emit(WORKLOAD, f"{case}_vs_feast_duckdb", ours_s, theirs_s, "s", theirs_s / ours_s, FEAST.version,
                    checks, slipway_peak_rss_mb=round(ours_mb, 1), peer_peak_rss_mb=round(theirs_mb, 1),
                    duckdb_asof_limit_s=round(limit["seconds"], 4), share_of_limit=round(limit["seconds"] / ours_s, 3),
                    **size)
-        _peer.emit(WORKLOAD, "pit_10m_x_1m_memory", ours_mb, theirs_mb, "MiB", theirs_mb / ours_mb, FEAST.version,
+        _peer.emit(WORKLOAD, f"{case}_memory", ours_mb, theirs_mb, "MiB", theirs_mb / ours_mb, FEAST.version,
                    checks, **size)
         small = max(1, entity_rows // 10)
         _, small_entities = make_data(feature_rows, small, folder)
@@ -210,7 +211,7 @@ def main() -> None:
         theirs_file = _run(feast, "feast", {**file_base, "store": "file"})
         dropped = small - theirs_file["rows"]
         file_checks = "ok" if ours_file["rows"] == small and _agree(ours_file, theirs_file, same_rows=False) else "failed"
-        _peer.emit(WORKLOAD, "pit_10m_x_1m_vs_feast_file", ours_file["seconds"], theirs_file["seconds"], "s",
+        _peer.emit(WORKLOAD, f"{case}_vs_feast_file", ours_file["seconds"], theirs_file["seconds"], "s",
                    theirs_file["seconds"] / ours_file["seconds"], FEAST.version, file_checks,
                    peer_dropped_entity_rows=dropped, slipway_peak_rss_mb=round(ours_file["peak_rss_mb"], 1),
                    peer_peak_rss_mb=round(theirs_file["peak_rss_mb"], 1), feature_rows=feature_rows, entity_rows=small,

@@ -44,7 +44,7 @@ WORKLOAD = "tracking_search"
 
 def case_name(count: int) -> str:
     """The case as measured: ``search_20k_runs`` for 20,000 runs, ``search_2500_runs`` for 2,500."""
-    return f"search_{count // 1000}k_runs" if count % 1000 == 0 else f"search_{count}_runs"
+    return f"search_{_peer.size_label(count)}_runs"
 MLFLOW = _peer.Peer("mlflow", ["mlflow==3.17.2"])
 DATA_VERSION = 1  # bump when the generated runs change, so old caches are not reused
 EXPERIMENT = "search"
