@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.dev-$(call HASH,requirements-dev.lock)
 # The CPU build of torch: this machine keeps its wheel in /opt/wheels; elsewhere PyTorch's CPU index has it.
 TORCH_SOURCE := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: install install-dev quickstart example-recs example-features test test-fast lint services bench clean lock
+.PHONY: test-cluster install install-dev quickstart example-recs example-features test test-fast lint services bench clean lock
 
 $(UV):
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -54,7 +54,12 @@ example-features: install-dev
 	$(RUN) $(PY) examples/features/run.py --home .slipway-features
 
 test: install-dev services
-	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup --durations=25
+	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup --durations=25 -m "not cluster"
+
+# The multi-node Ray cluster tests (tests/scale/test_ray_cluster.py): a head and two worker nodes
+# started as processes, one killed mid-run. Minutes on two cores, so not part of `make test`.
+test-cluster: install-dev
+	$(RUN) $(PY) -m pytest -n 0 -m cluster
 
 # The quick loop while editing: no PostgreSQL, nothing marked slow.
 test-fast: install-dev

@@ -22,7 +22,7 @@ from tests.scale import ray_flows
 from tests.scale.ray_cluster import Cluster, node_of_markers, ray_cluster, wait_for
 from tests.support import AI4I, make_settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.timeout(1200)]
 PARTS = 3
 
 

@@ -64,6 +64,7 @@ BY_NAME: dict[str, ArgumentLimits] = {
     "updates": _LONG,
     "items": ArgumentLimits(items=BATCH_FEEDBACK),  # late labels, in bulk
     "expires_in_days": ArgumentLimits(low=0, high=36_500),
+    "ttl_s": ArgumentLimits(low=0, high=86_400),  # a leader lease: at most a day
     "runs": ArgumentLimits(text=TAG_VALUE, items=IMPORT_POINTS, key=KEY),
 }
 

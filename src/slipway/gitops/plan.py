@@ -73,8 +73,10 @@ def git_commit(folder: str) -> tuple[str | None, bool]:
         head = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
         if head.returncode != 0:
             return None, False
-        status = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--", "."], capture_output=True,
-                                text=True, timeout=30)
+        # Python writes bytecode beside a feature repository it imports: not a change to the folder.
+        status = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--", ".",
+                                 ":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.pyc"],
+                                capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None, False
     return head.stdout.strip(), bool(status.stdout.strip())
