@@ -138,6 +138,11 @@ def test_a_worse_canary_is_rolled_back_on_click_through_and_prometheus_fires_the
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     drawn = json.loads(out.split("dashboard panels with data: ", 1)[1].splitlines()[0])
     assert drawn["Click-through rate per variant"] == 2 and drawn["Canary weight (% of traffic)"] >= 1
+    # Every panel of the shipped dashboard drew data, "Rows per model batch" included (the
+    # example asks for named outputs, which the server computes outside its micro-batcher).
+    dashboard = json.loads((EXAMPLE / "monitoring" / "grafana-dashboard.json").read_text())
+    assert set(drawn) == {panel["title"] for panel in dashboard["panels"]}
+    assert [title for title, series in drawn.items() if not series] == []
     ws = _open(home)
     try:
         rollback = ws.serving.history("recs")[0]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,11 @@ def test_class_probabilities_through_v2_outputs_and_invocations_params(champion_
                 "dataframe_split": {"columns": FEATURES, "data": rows.to_numpy().tolist()},
                 "params": {"predict_method": "explain"}})
             assert answer.status_code == 400 and "'explain'" in answer.json()["error"]
+            # predict_proba runs outside the micro-batcher: still one observation per model call
+            # (proba alone, predict + proba, proba by /invocations: 4 calls of 5 rows).
+            metrics = (await client.get("/metrics")).text
+            assert re.search(r'slipway_inference_batch_rows_count\{[^}]*variant="default"[^}]*\} 4\.0', metrics)
+            assert re.search(r'slipway_inference_batch_rows_sum\{[^}]*variant="default"[^}]*\} 20\.0', metrics)
 
     asyncio.run(scenario())
 

@@ -27,8 +27,11 @@ needs_prometheus = pytest.mark.skipif(PROMTOOL is None or PROMETHEUS is None,
 
 
 def _queries() -> list[str]:
+    """Every PromQL query of every panel of the shipped dashboard (none left out)."""
     dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
-    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert all(panel["targets"] for panel in dashboard["panels"])  # no panel without a query
+    return queries
 
 
 @needs_prometheus
@@ -68,8 +71,11 @@ def test_every_dashboard_query_returns_data_from_a_real_prometheus(recs_ws: Work
 
 
 def _traffic_until_every_query_answers(url: str, prometheus: str, timeout: float = 240.0) -> list[str]:
+    # What the example's traffic asks for (traffic.v2_body): the named outputs, which the server
+    # computes outside its micro-batcher; "Rows per model batch" must still have data.
     body = {"inputs": [{"name": "user_id", "datatype": "INT64", "shape": [1], "data": [1]},
-                       {"name": "exclude", "datatype": "BYTES", "shape": [1], "data": [""]}]}
+                       {"name": "exclude", "datatype": "BYTES", "shape": [1], "data": [""]}],
+            "outputs": [{"name": "item_ids"}, {"name": "scores"}]}
     deadline = time.monotonic() + timeout
     missing = _queries()
     with httpx.Client(timeout=30) as client:
@@ -77,6 +83,7 @@ def _traffic_until_every_query_answers(url: str, prometheus: str, timeout: float
             for user in range(1, 21):
                 body["inputs"][0]["data"] = [user]  # type: ignore[index]
                 answer = client.post(url + "/v2/models/recs/infer", json=body)
+                assert answer.status_code == 200 and answer.json()["outputs"][0]["name"] == "item_ids", answer.text
                 client.post(url + "/feedback", json={"request_id": answer.headers["x-request-id"],
                                                      "label": user % 3 == 0})
             try:

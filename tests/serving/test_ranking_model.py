@@ -55,6 +55,24 @@ def test_served_top_k_equals_the_model_in_process(recs_ws: Workspace) -> None:
     assert list(struct.unpack(f"<{len(raw) // 8}q", raw)) == expected["item_ids"].reshape(-1).tolist()
 
 
+def test_named_outputs_are_counted_in_the_batch_metrics(recs_ws: Workspace) -> None:
+    """item_ids and scores are computed outside the micro-batcher: each call is still one
+    observation of slipway_inference_batch_rows (the dashboard's "Rows per model batch")."""
+    named = [{"name": "item_ids"}, {"name": "scores"}]
+    with on_socket(make_app(recs_ws, model_ref="recs@champion")) as url, httpx.Client(base_url=url) as client:
+        for users in ([1], [2, 3], [4, 5, 6]):
+            answer = client.post("/v2/models/recs/infer", json=_v2(users, [""] * len(users), named))
+            assert answer.status_code == 200, answer.text
+        metrics = client.get("/metrics").text
+    labels = ('deployment="recs"', 'model="recs"', 'variant="default"')
+    observed = {line.split("{", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                if line.startswith(("slipway_inference_batch_rows_count{", "slipway_inference_batch_rows_sum{",
+                                    "slipway_inference_batch_seconds_count{"))
+                and all(label in line for label in labels)}
+    assert observed == {"slipway_inference_batch_rows_count": 3.0, "slipway_inference_batch_rows_sum": 6.0,
+                        "slipway_inference_batch_seconds_count": 3.0}
+
+
 def test_unknown_output_and_bad_exclude_are_400(recs_ws: Workspace) -> None:
     with on_socket(make_app(recs_ws, model_ref="recs@champion")) as url:
         unknown = httpx.post(url + "/v2/models/recs/infer", json=_v2([1], [""], [{"name": "embeddings"}]))

@@ -9,6 +9,9 @@ faster than one per ``max_wait_ms`` the batcher holds a non-full batch for at mo
 A failed batch is retried request by request, so one bad request cannot fail its neighbours.
 Each batch's time, rows and queueing go to the metrics in :meth:`MicroBatcher.record_batches`,
 which the server calls once the answer is sent, so a request does not wait for the bookkeeping.
+The model calls that do not go through the batches (``predict_proba``, a ranking model's named
+outputs) run through :meth:`MicroBatcher.call`, which records them the same way (one request's
+rows, no queueing), so the batch metrics count every call of the model.
 
 A model whose batches take under ``inline_ms`` (measured, smoothed) runs on the event loop itself:
 handing a 0.1 ms call to a thread and back would cost more than the call. The first request of a
@@ -24,6 +27,7 @@ import concurrent.futures
 import math
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -31,6 +35,7 @@ from slipway.serving.frame import Frame, concat_frames
 from slipway.serving.metrics import VariantMetrics
 
 Predict = Callable[[Frame], np.ndarray]
+T = TypeVar("T")
 
 
 class _Pending:
@@ -98,6 +103,18 @@ class MicroBatcher:
         self._queue.append(_Pending(frame, queued))
         self._start_worker()
         return await queued
+
+    async def call(self, compute: Callable[[Frame], T], frame: Frame) -> T:
+        """``compute(frame)`` alone on a worker thread, outside the batches (``predict_proba``, named
+        outputs), its time and rows recorded like a batch's, with no queueing."""
+        return await asyncio.to_thread(self._timed, compute, frame)
+
+    def _timed(self, compute: Callable[[Frame], T], frame: Frame) -> T:
+        start = time.perf_counter()
+        result = compute(frame)
+        if self.metrics is not None:
+            self._finished.append((time.perf_counter() - start, frame.n_rows, 0.0))
+        return result
 
     def _run_inline(self) -> None:
         """Everything queued, in batches, on the event loop (a fast model's path)."""

@@ -205,11 +205,12 @@ class InferenceHandler:
                     raise InvalidInput(f"model {model.name} version {model.version} has no predict_proba")
             model.check(frame)
             predictions = await variant.batcher.predict(frame) if "predict" in names else None
-            proba = await asyncio.to_thread(model.predict_proba, frame) if any(
+            proba = await variant.batcher.call(model.predict_proba, frame) if any(
                 n in PROBA_NAMES for n in names) else None
             outputs = predictions if predictions is not None else proba
             extra_names = [n for n in names if n in model.named_outputs]
-            named = await asyncio.to_thread(model.predict_outputs, frame, extra_names) if extra_names else {}
+            named = await variant.batcher.call(functools.partial(model.predict_outputs, names=extra_names),
+                                               frame) if extra_names else {}
             if outputs is None and extra_names:
                 outputs = named[extra_names[0]]
             if protocol == "v2":
