@@ -172,22 +172,32 @@ def _multiclass(reference: pa.Table | None, current: pa.Table, *, target: str, p
         n = int(mask.sum())
         found = mc.realised_multiclass(metrics, ys[start:end][mask], yhats[start:end][mask], proba[start:end][mask],
                                        replicates=replicates, confidence=confidence, seed=seed + i) if n else {}
-        for m in metrics:
-            row = MetricChunk(m, key, start, end, end - start, n)
-            if m in found:
-                row.realised, row.realised_lower, row.realised_upper = (
-                    _number(found[m].value), found[m].lower, found[m].upper)
-            if m in estimates:
-                e = estimates[m]
-                row.estimated, row.sampling_error = _number(e.value[i]), _number(e.sampling_error[i])
-                row.lower_band, row.upper_band = _number(e.lower[i]), _number(e.upper[i])
-            row.lower_threshold, row.upper_threshold = thresholds.get(m, (None, None))
-            rows.append(row)
+        rows.extend(_metric_rows(metrics, key, start, end, n, i, found, estimates, thresholds))
     interval = (f"Poisson bootstrap percentile interval, {replicates} replicates, {confidence:.0%}" if replicates
                 else "none")
     return PerformanceReport("multiclass", estimator, metrics, rows, current.num_rows, int(labelled.sum()), ref_rows,
                              {"size": chunking.size, "number": chunking.number if chunking.size is None
                               and chunking.period is None else None, "period": chunking.period}, interval, None)
+
+
+def _metric_rows(metrics: list[str], key: Any, start: int, end: int, labelled: int, i: int, found: dict[str, Any],
+                 estimates: dict[str, Estimates], thresholds: dict[str, tuple[float | None, float | None]]
+                 ) -> list[MetricChunk]:
+    """One chunk's row per metric: its realised value (when labels were found), the estimate of
+    chunk ``i`` with its band, and the metric's thresholds."""
+    rows = []
+    for m in metrics:
+        row = MetricChunk(m, key, start, end, end - start, labelled)
+        if m in found:
+            row.realised, row.realised_lower, row.realised_upper = (
+                _number(found[m].value), found[m].lower, found[m].upper)
+        if m in estimates:
+            e = estimates[m]
+            row.estimated, row.sampling_error = _number(e.value[i]), _number(e.sampling_error[i])
+            row.lower_band, row.upper_band = _number(e.lower[i]), _number(e.upper[i])
+        row.lower_threshold, row.upper_threshold = thresholds.get(m, (None, None))
+        rows.append(row)
+    return rows
 
 
 def _chunk_rows(metrics: list[str], chunks: Chunks, y: np.ndarray, yhat: np.ndarray, s: np.ndarray | None,
@@ -200,17 +210,7 @@ def _chunk_rows(metrics: list[str], chunks: Chunks, y: np.ndarray, yhat: np.ndar
         found = realised(metrics, y[start:end][labelled], yhat[start:end][labelled],
                          None if s is None else s[start:end][labelled], replicates=replicates,
                          confidence=confidence, seed=seed + i) if n else {}
-        for m in metrics:
-            row = MetricChunk(m, key, start, end, end - start, n)
-            if m in found:
-                row.realised, row.realised_lower, row.realised_upper = (
-                    _number(found[m].value), found[m].lower, found[m].upper)
-            if m in estimates:
-                e = estimates[m]
-                row.estimated, row.sampling_error = _number(e.value[i]), _number(e.sampling_error[i])
-                row.lower_band, row.upper_band = _number(e.lower[i]), _number(e.upper[i])
-            row.lower_threshold, row.upper_threshold = thresholds.get(m, (None, None))
-            out.append(row)
+        out.extend(_metric_rows(metrics, key, start, end, n, i, found, estimates, thresholds))
     return out
 
 
