@@ -66,6 +66,7 @@ def library() -> Path:
         uv = Path(sys.executable).with_name("uv")
         subprocess.run([str(uv), "pip", "install", "--quiet", "--target", str(TARGET), "--python-version", "3.12",
                         "--no-deps", HELM_SDKPY], check=True, timeout=900)
+    assert LIBRARY.is_file(), f"{HELM_SDKPY} did not install {LIBRARY}"
     return LIBRARY
 
 

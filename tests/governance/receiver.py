@@ -21,6 +21,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                assert len(body) == int(self.headers.get("Content-Length", 0)), "a webhook body arrived cut short"
                 owner.received.append((self.path, dict(self.headers), body))
                 reply: dict[str, Any] = {}
                 if self.path.endswith("/api/now/table/change_request"):

@@ -191,6 +191,7 @@ class ServiceNowServer:
                             f"{record['state']} to {state}")
                     return
                 record["state"] = state
+                assert state in ORDER or state == "4", f"the loopback server let a change into state {state}"
                 if state == "-4":
                     record["approval"] = "requested"
                     for person in server.cab:

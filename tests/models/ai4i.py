@@ -22,6 +22,7 @@ TARGET = "Machine failure"
 def ai4i(rows: int = 3000) -> tuple[pd.DataFrame, pd.Series]:
     """The first ``rows`` rows of AI4I as (X, y); a slice, because the point is behaviour, not scale."""
     frame = pd.read_csv(AI4I, nrows=rows)
+    assert len(frame) == rows and frame[TARGET].nunique() == 2, "the AI4I slice needs both classes"
     return frame[FEATURES], frame[TARGET]
 
 
@@ -37,4 +38,6 @@ def pipeline(kind: str = "forest", seed: int = 0) -> Pipeline:
 @functools.cache
 def fitted_pipeline(kind: str = "forest", seed: int = 0) -> Pipeline:
     X, y = ai4i()
-    return pipeline(kind, seed).fit(X, y)
+    fitted = pipeline(kind, seed).fit(X, y)
+    assert list(fitted.classes_) == [0, 1]
+    return fitted

@@ -26,5 +26,6 @@ def fitted(k: int = 10, factors: int = 16, users: int = 200) -> TopKRecommender:
     matrix[user_rows, item_cols] = 1.0
     u, s, vt = np.linalg.svd(matrix, full_matrices=False)
     popularity = np.bincount(item_cols, minlength=len(item_ids)).astype(np.float32)
+    assert len(user_ids) == users and factors <= len(s), "the slice must hold every user and enough factors"
     return TopKRecommender.from_factors(user_ids, item_ids, u[:, :factors] * s[:factors], vt[:factors].T,
                                         popularity, k=k)
