@@ -7,7 +7,6 @@ Independent branches keep going after a failure, so a resume has as little left 
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 import traceback
@@ -26,6 +25,7 @@ from slipway.pipelines.records import PipelineRun, StepUpdate
 from slipway.pipelines.runners.base import Runner, StepLocator, Task, TaskResult
 from slipway.pipelines.runners.task import execute_task
 from slipway.pipelines.serializers import split_outputs
+from slipway.pipelines.step_records import condition_holds, describe, first_start_ms, merge_updates, why_not
 
 WAITING = ("PENDING", "RUNNING", "RETRYING")
 FINAL = ("SUCCEEDED", "CACHED", "FAILED", "SKIPPED")
@@ -35,15 +35,6 @@ HEARTBEAT_S = 5.0
 # A RUNNING run not seen alive for this long was killed: the scheduler and ``resume`` fail it.
 STALE_AFTER_S = 30.0
 Reuse = dict[str, tuple[str, dict[str, Any], str]]  # node key -> (cache key, outputs, from run id)
-
-
-def condition_holds(value: Any) -> bool:
-    """A ``when=`` value: a gate's blessing counts by its ``blessed`` flag, anything else by truth."""
-    if hasattr(value, "blessed"):
-        return bool(value.blessed)
-    if isinstance(value, dict) and "blessed" in value:
-        return bool(value["blessed"])
-    return bool(value)
 
 
 def locator_of(fn: Any) -> StepLocator:
@@ -144,7 +135,7 @@ class Executor:
                 self._skip(node, f"upstream step {blocked[0]!r} {self.state[blocked[0]].lower()}")
             elif node.when is not None and not condition_holds(self.artifacts.resolve(node.when)):
                 value = self.artifacts.resolve(node.when)
-                self._skip(node, _why_not(node, value), {"condition": _describe(value)})
+                self._skip(node, why_not(node, value), {"condition": describe(value)})
             else:
                 self._decide(node)
             self._flush(force=True)
@@ -228,7 +219,7 @@ class Executor:
                 if node.when is not None:
                     value = self.artifacts.resolve(node.when)
                     if not condition_holds(value):
-                        self._skip(node, _why_not(node, value), {"condition": _describe(value)})
+                        self._skip(node, why_not(node, value), {"condition": describe(value)})
                         continue
                 self._decide(node)
 
@@ -432,7 +423,7 @@ class Executor:
             if step.cache and self._known is not None and not step.cache_ttl:
                 self._known[cache_key] = outputs
             self._add(StepUpdate(
-                node.key, "SUCCEEDED", attempts=attempt, start_ms=_started(attempt, result),
+                node.key, "SUCCEEDED", attempts=attempt, start_ms=first_start_ms(attempt, result),
                 end_ms=result.end_ms or now_ms(), outputs=outputs,
                 logs_digest=logs_digest, details=details or None, cache_key=cache_key, cache_ttl_s=ttl,
                 lineage=lineage))
@@ -440,7 +431,7 @@ class Executor:
             self.state[node.key] = "FAILED"
             self.failures.append(f"step {node.key!r} failed after {attempt} attempt(s): {result.error}")
             self._add(StepUpdate(
-                node.key, "FAILED", attempts=attempt, start_ms=_started(attempt, result),
+                node.key, "FAILED", attempts=attempt, start_ms=first_start_ms(attempt, result),
                 end_ms=result.end_ms or now_ms(), logs_digest=logs_digest,
                 error=result.error, traceback=result.traceback, details=details or None,
                 lineage=lineage))
@@ -465,7 +456,7 @@ class Executor:
         with self._lock:
             if not self._updates or (not force and time.monotonic() - self._last_flush < FLUSH_INTERVAL_S):
                 return
-            updates, self._updates = _merge(self._updates), []
+            updates, self._updates = merge_updates(self._updates), []
             try:
                 digests = [o["digest"] for u in updates for o in (u.outputs or {}).values()]
                 digests += [u.logs_digest for u in updates if u.logs_digest]
@@ -481,45 +472,6 @@ class Executor:
             self._flush()
         except Exception:  # the timer's flush is an early write; the main loop's flush reports errors
             return
-
-
-def _merge(updates: list[StepUpdate]) -> list[StepUpdate]:
-    """One update per step: a step that started and finished between two commits is written once."""
-    merged: dict[str, StepUpdate] = {}
-    for update in updates:
-        earlier = merged.get(update.key)
-        if earlier is None:
-            merged[update.key] = update
-            continue
-        changes = {f.name: getattr(update, f.name) for f in dataclasses.fields(update)
-                   if getattr(update, f.name) is not None}
-        if earlier.details and update.details:
-            changes["details"] = {**earlier.details, **update.details}
-        if earlier.lineage and update.lineage:
-            changes["lineage"] = earlier.lineage + update.lineage
-        merged[update.key] = dataclasses.replace(earlier, **changes)
-    return list(merged.values())
-
-
-def _started(attempt: int, result: TaskResult) -> int | None:
-    """When the first attempt began executing (in its worker), not when it was queued for one."""
-    return result.start_ms or None if attempt == 1 else None
-
-
-def _describe(value: Any) -> Any:
-    if hasattr(value, "blessed"):
-        return {"blessed": bool(value.blessed)}
-    return value if isinstance(value, bool | int | float | str | type(None)) else str(value)[:200]
-
-
-def _why_not(node: Node, value: Any) -> str:
-    source = getattr(node.when, "node", None)
-    summary = getattr(value, "summary", None)
-    if source and summary:
-        return f"condition from {source!r} not met: {summary}"
-    if source:
-        return f"condition from {source!r} not met"
-    return "condition not met"
 
 
 def _auto_env(name: str) -> Any:
