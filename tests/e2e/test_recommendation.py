@@ -52,10 +52,14 @@ def _open(home: Path) -> Any:
                                         store_uri="", artifacts_uri="", token=""))
 
 
-def _run(home: Path, *extra: str) -> str:
+def _run(home: Path, *extra: str, limit: float = 280) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
-    result = subprocess.run([sys.executable, str(EXAMPLE / "run.py"), "--home", str(home), *extra], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=900)
+    try:
+        # Under pytest's own timeout, so a stuck story fails with what it printed so far.
+        result = subprocess.run([sys.executable, str(EXAMPLE / "run.py"), "--home", str(home), *extra], cwd=ROOT,
+                                env=env, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired as stuck:
+        pytest.fail(f"the example did not finish: {stuck.stdout!r:.3000} {stuck.stderr!r:.3000}")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     return result.stdout
@@ -130,9 +134,13 @@ def _query(client: httpx.Client, url: str, expr: str, timeout: float = 180.0) ->
 
 @pytest.mark.slow
 @needs_prometheus
+# The example's own waits (canary, series, alert) end before this, so a failure is its message.
+@pytest.mark.timeout(600)
 def test_a_worse_canary_is_rolled_back_on_click_through_and_prometheus_fires_the_ctr_alert(tmp_path: Path) -> None:
     home, picture = tmp_path / "recs", tmp_path / "dashboard.png"
-    out = _run(home, "--worse-canary", "--screenshot", str(picture))
+    # The shipped alert waits 1 minute in pending; 5 s here (the expression stays the shipped one).
+    out = _run(home, "--worse-canary", "--screenshot", str(picture), "--alert-for", "5s", "--canary-timeout", "150",
+               "--prometheus-timeout", "90", "--alert-timeout", "150", limit=540)
     assert "the controller's rollback: canary click-through rate 0.00% is below 80% of the stable's" in out
     assert "alert SlipwayCanaryCtrDrop firing" in out
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
