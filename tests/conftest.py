@@ -81,13 +81,18 @@ def workspace(request: pytest.FixtureRequest, home: Path) -> Iterator[Workspace]
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the PostgreSQL server, so ``make test-fast`` (``-m "not postgres
-    and not slow"``) gives a quick loop without it; the full suite still runs them all."""
+    and not slow"``) gives a quick loop without it; the full suite still runs them all.
+
+    Then put the tests marked ``slow`` first (each keeps its place among them): pytest-xdist hands
+    tests out in this order, so the long ones start while both workers are free and the short ones
+    fill the end, instead of one worker finishing a long story alone."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
         if ("pg_uri" in getattr(item, "fixturenames", ()) or params.get("workspace") == "postgres"
                 or "postgres" in item.name.lower()):
             item.add_marker(pytest.mark.postgres)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

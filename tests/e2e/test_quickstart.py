@@ -51,6 +51,7 @@ def _state(ws: Workspace) -> dict[str, object]:
             "requests": [(r.model, r.version, r.status) for r in ws.governance.list_requests("ai4i-failure")]}
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(2400)  # two full runs of the quickstart on a shared, busy machine
 def test_quickstart_end_to_end_then_again_from_the_cache(tmp_path: Path) -> None:
     home = tmp_path / "qs-home"
