@@ -73,6 +73,29 @@ def database(admin_uri: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def kept_database(admin_uri: str, name: str) -> Iterator[tuple[str, bool]]:
+    """``--keep``: the database ``name``, left in place afterwards, and whether an earlier run
+    finished loading it (its comment says ``loaded``); a half-loaded one is made again."""
+    import psycopg
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+                           (name,)).fetchone()
+        loaded = row is not None and row[0] == "loaded"
+        if not loaded:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin_uri.rsplit("/", 1)[0] + "/" + name, loaded
+
+
+def _mark_loaded(uri: str) -> None:
+    import psycopg
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(f"COMMENT ON DATABASE \"{uri.rsplit('/', 1)[1]}\" IS 'loaded'")
+
+
 def _copy(conn: Any, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
     count = 0
     names = ", ".join(f'"{c}"' for c in columns)
@@ -163,10 +186,12 @@ def load_models(uri: str, count: int) -> None:
 
 
 def _analyze(uri: str) -> None:
+    """``VACUUM ANALYZE``, as autovacuum does after a bulk insert: statistics for the planner and
+    the visibility map that lets counts and ordered walks read an index without the table."""
     import psycopg
 
     with psycopg.connect(uri, autocommit=True) as conn:
-        conn.execute("ANALYZE")
+        conn.execute("VACUUM ANALYZE")
 
 
 def _database_mb(uri: str) -> float:
@@ -224,22 +249,30 @@ Cases = Callable[[Any, int], dict[str, tuple[Callable[[], Any], Callable[[Any], 
 
 
 def curve(family: str, admin_uri: str, sizes: list[int], queries: int, load: Callable[[str, int], None],
-          cases_of: Cases) -> list[dict[str, Any]]:
+          cases_of: Cases, keep: bool = False) -> list[dict[str, Any]]:
     """Load one database per size (kept side by side), then measure round-robin over the sizes,
-    one call of each case per turn, so the shared machine's drifting load hits every size alike."""
+    one call of each case per turn, so the shared machine's drifting load hits every size alike.
+    With ``keep`` the databases are named by family and size and reused by the next run."""
     from slipway.store.database import Database
 
     with contextlib.ExitStack() as stack:
         tables: CaseTable = {}
         for size in sizes:
-            uri = stack.enter_context(database(admin_uri))
+            loaded = False
+            if keep:
+                uri, loaded = stack.enter_context(kept_database(admin_uri, f"slipway_scale_{family}_{size}"))
+            else:
+                uri = stack.enter_context(database(admin_uri))
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            Database(uri).upgrade()
+            Database(uri).upgrade()  # also brings a kept database to the current schema
             began = time.perf_counter()
-            load(uri, size)
+            if not loaded:
+                load(uri, size)
             _analyze(uri)
-            _peer.log(f"{family}: size {size:,} loaded in {time.perf_counter() - began:.0f} s; "
-                      f"database {_database_mb(uri):,.0f} MiB")
+            if keep:
+                _mark_loaded(uri)
+            _peer.log(f"{family}: size {size:,} {'reused' if loaded else 'loaded'} in "
+                      f"{time.perf_counter() - began:.0f} s; database {_database_mb(uri):,.0f} MiB")
             ws = _workspace(uri, tmp)
             stack.callback(ws.close)
             tables[size] = cases_of(ws, size)
@@ -326,6 +359,8 @@ def main() -> None:
     parser.add_argument("--runs", default="")
     parser.add_argument("--models", default="")
     parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the loaded databases (slipway_scale_<curve>_<size>) and reuse them next time")
     parser.add_argument("--plot", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plot is not None:
@@ -334,8 +369,8 @@ def main() -> None:
     runs = [int(s) for s in (args.runs or ("2000,20000" if args.quick else "20000,200000")).split(",")]
     models = [int(s) for s in (args.models or ("1000,3000" if args.quick else "1000,10000")).split(",")]
     points = curve("tracking_search", args.pg, runs, args.queries, _load_runs,
-                   lambda ws, size: _search_cases(ws, "scale", size))
-    points += curve("registry", args.pg, models, args.queries, load_models, _registry_cases)
+                   lambda ws, size: _search_cases(ws, "scale", size), args.keep)
+    points += curve("registry", args.pg, models, args.queries, load_models, _registry_cases, args.keep)
     finish(points, "scale-results.json")
 
 
