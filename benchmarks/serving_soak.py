@@ -103,7 +103,7 @@ def sweep(counts: list[int], window: float, scratch: Path, home: Path, features:
     for workers in counts:
         port = _peer.free_port()
         with _peer.Background(_server(home, port, workers), env=env, cwd=scratch) as server:
-            server.wait_http(f"http://127.0.0.1:{port}/readyz", 300)
+            server.wait_http(f"http://127.0.0.1:{port}/readyz", 600)
             url = f"http://127.0.0.1:{port}/invocations"
             wrk(url, body, CONNECTIONS, 5.0, scratch)
             runs = [wrk(url, body, CONNECTIONS, window, scratch) for _ in range(2)]
@@ -147,7 +147,7 @@ def main() -> None:
     body = body_for(features, 1, 200)
     windows: list[dict[str, Any]] = []
     with _peer.Background(_server(home, port, WORKERS), env=env, cwd=scratch) as server:
-        server.wait_http(f"http://127.0.0.1:{port}/readyz", 300)
+        server.wait_http(f"http://127.0.0.1:{port}/readyz", 600)
         same = post(url, body)["predictions"] == pipeline.predict(features.iloc[200:201]).tolist()
         wrk(url, body, CONNECTIONS, 5.0, scratch)  # warm-up
         for index in range(max(1, round(seconds / window))):
