@@ -10,8 +10,10 @@ Two ``slipway server`` processes run over one new PostgreSQL database and one ar
 - governance reads: ``audit.log(limit=20)``.
 
 Reported (one JSON line per case): calls/s, p50/p99 per operation, errors (must be 0), and each
-server's resident memory at the first and last quarter of the run (flat = no growth). ``checks``
-is ``ok`` when there were no errors and every acknowledged run is in the store exactly once.
+server's resident memory per minute with its trend over the last two thirds (``_soak.py``: flat =
+the fitted growth projects to under 10 % an hour; the first third is warm-up), and one line per
+minute (calls, p99 of every call, each server's median RSS). ``checks`` is ``ok`` when there were
+no errors, every acknowledged run is in the store exactly once, and both servers' memory is flat.
 
 Run::
 
@@ -39,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _soak  # noqa: E402
 
 WORKLOAD = "load"
 TOKEN = "slw_load-admin-token"
@@ -134,10 +139,11 @@ class Client:
 
 def run_load(server_url: str, root: Path, clients: int, seconds: float, pids: list[int]) -> dict[str, Any]:
     latencies: dict[str, list[float]] = defaultdict(list)
+    timeline: list[tuple[float, float]] = []  # (seconds since start, latency ms) of every call
     errors: list[str] = []
     lock = threading.Lock()
     workers = [Client(server_url, root / f"client-{i}", i) for i in range(clients)]
-    memory: list[list[float]] = []
+    memory: list[tuple[float, list[float]]] = []
     start = time.monotonic()
     stop = start + seconds
 
@@ -152,26 +158,31 @@ def run_load(server_url: str, root: Path, clients: int, seconds: float, pids: li
                 with lock:
                     errors.append(f"{name}: {type(err).__name__}: {err}"[:300])
             else:
+                took = (time.perf_counter() - began) * 1000
                 with lock:
-                    latencies[name].append((time.perf_counter() - began) * 1000)
+                    latencies[name].append(took)
+                    timeline.append((time.monotonic() - start, took))
             client.count += 1
 
     threads = [threading.Thread(target=loop, args=(c,)) for c in workers]
     for thread in threads:
         thread.start()
     while any(t.is_alive() for t in threads):
-        memory.append([_rss_mb(pid) for pid in pids])
+        memory.append((time.monotonic() - start, [_rss_mb(pid) for pid in pids]))
         time.sleep(1.0)
     elapsed = time.monotonic() - start
     acknowledged = [run_id for c in workers for run_id in c.runs]
     found = workers[0].ws.tracking.search_runs("", experiments=["load"], max_results=50_000).runs
     for c in workers:
         c.ws.close()
-    quarter = max(1, len(memory) // 4)
+    rss = [[round(statistics.median(m), 1) for m in _soak.per_minute((at, m[i]) for at, m in memory) if m]
+           for i in range(len(pids))]
+    minutes = [{"minute": index + 1, "calls": len(values), "p99_ms": round(_soak.p99(values), 1),
+                "rss_mb": [server[index] if index < len(server) else None for server in rss]}
+               for index, values in enumerate(_soak.per_minute(timeline))]
     return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "acknowledged": acknowledged,
-            "found": [r.id for r in found],
-            "rss_first_quarter_mb": [round(statistics.median(m[i] for m in memory[:quarter]), 1) for i in range(len(pids))],
-            "rss_last_quarter_mb": [round(statistics.median(m[i] for m in memory[-quarter:]), 1) for i in range(len(pids))]}
+            "found": [r.id for r in found], "minutes": minutes, "rss_per_minute_mb": rss,
+            "memory_trend": [_soak.memory_trend(server) for server in rss]}
 
 
 def main() -> None:
@@ -188,7 +199,10 @@ def main() -> None:
         result = run_load(url, Path(tmp), args.clients, seconds, [p.pid for _, p in started])
     calls = sum(len(v) for v in result["latencies"].values())
     exactly_once = sorted(result["acknowledged"]) == sorted(result["found"])
-    checks = "ok" if not result["errors"] and exactly_once else "failed"
+    flat = all(trend["flat"] for trend in result["memory_trend"])
+    checks = "ok" if not result["errors"] and exactly_once and flat else "failed"
+    for minute in result["minutes"]:
+        print(json.dumps({"workload": WORKLOAD, "case": "minute", **minute}))
     for name, values in sorted(result["latencies"].items()):
         values.sort()
         print(json.dumps({"workload": WORKLOAD, "case": f"{name}_latency", "unit": "ms", "calls": len(values),
@@ -199,8 +213,8 @@ def main() -> None:
                       "seconds": round(result["elapsed"], 1), "slipway": round(calls / result["elapsed"], 1),
                       "unit": "calls/s", "errors": len(result["errors"]), "first_errors": result["errors"][:3],
                       "runs_acknowledged": len(result["acknowledged"]), "runs_found": len(result["found"]),
-                      "rss_first_quarter_mb": result["rss_first_quarter_mb"],
-                      "rss_last_quarter_mb": result["rss_last_quarter_mb"], "checks": checks}))
+                      "rss_per_minute_mb": result["rss_per_minute_mb"], "memory_trend": result["memory_trend"],
+                      "load_average": os.getloadavg(), "checks": checks}))
 
 
 if __name__ == "__main__":

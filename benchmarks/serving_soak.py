@@ -6,12 +6,13 @@ keeps 64 connections busy with 1-row ``/invocations`` requests for ``--seconds``
 ``--window`` seconds. Per window: requests/s, p50 and p99 latency, non-2xx answers and socket
 errors, and the server's resident memory (summed over the supervisor and its workers).
 
-Reported: one JSON line per window and a summary whose ``checks`` is ``ok`` only if every window
+Reported: one JSON line per window (a minute by default: requests/s, p50, p99, errors, the RSS of
+the supervisor and of each worker) and a summary whose ``checks`` is ``ok`` only if every window
 had zero non-2xx answers and zero socket errors, the last quarter's p99 is within 2x of the first
-quarter's (stable), and the memory of the last quarter is within 10 % (and 50 MiB) of the first
-quarter's (flat: no growth). Run::
+quarter's (stable), and memory is flat: the summed RSS fitted over the last two thirds of the
+windows (the first third is warm-up) projects to under 10 % growth an hour (``_soak.py``). Run::
 
-    .venv/bin/python benchmarks/serving_soak.py [--quick] [--seconds 600] [--window 30]
+    .venv/bin/python benchmarks/serving_soak.py [--quick] [--seconds 600] [--window 60]
 
 ``--quick`` soaks 60 s in 10 s windows. ``--sweep 1,2,4`` instead measures throughput at
 saturation against the worker count (two windows per count, after a warm-up), prints the curve
@@ -30,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peer  # noqa: E402
+import _soak  # noqa: E402
 
 from serving import FEATURES, body_for, post, wrk  # noqa: E402
 
@@ -71,6 +73,20 @@ def prepare(scratch: Path) -> tuple[Path, Any, Any]:
     return home, pipeline, features
 
 
+def process_rss_mb(group: int) -> dict[str, float]:
+    """The RSS (MiB) of each process of the server's group: the supervisor first, then its workers."""
+    found = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                fields = Path(f"/proc/{entry.name}/stat").read_bytes().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group:
+                found[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return {("supervisor" if pid == group else str(pid)): round(mb, 1) for pid, mb in sorted(found.items())}
+
+
 def _server(home: Path, port: int, workers: int) -> list[str]:
     return [str(_peer.SLIPWAY_PYTHON), "-m", "slipway.cli.main", "serve", "ai4i/1", "--port", str(port),
             "--workers", str(workers)]
@@ -87,7 +103,7 @@ def sweep(counts: list[int], window: float, scratch: Path, home: Path, features:
     for workers in counts:
         port = _peer.free_port()
         with _peer.Background(_server(home, port, workers), env=env, cwd=scratch) as server:
-            server.wait_http(f"http://127.0.0.1:{port}/readyz", 300)
+            server.wait_http(f"http://127.0.0.1:{port}/readyz", 600)
             url = f"http://127.0.0.1:{port}/invocations"
             wrk(url, body, CONNECTIONS, 5.0, scratch)
             runs = [wrk(url, body, CONNECTIONS, window, scratch) for _ in range(2)]
@@ -117,7 +133,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("this benchmark needs wrk (apt-get install wrk)")
     seconds = args.seconds or (60.0 if args.quick else 600.0)
-    window = args.window or (10.0 if args.quick else 30.0)
+    window = args.window or (10.0 if args.quick else 60.0)
     scratch = _peer.BENCH_DIR / "serving_soak"
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -131,30 +147,32 @@ def main() -> None:
     body = body_for(features, 1, 200)
     windows: list[dict[str, Any]] = []
     with _peer.Background(_server(home, port, WORKERS), env=env, cwd=scratch) as server:
-        server.wait_http(f"http://127.0.0.1:{port}/readyz", 300)
+        server.wait_http(f"http://127.0.0.1:{port}/readyz", 600)
         same = post(url, body)["predictions"] == pipeline.predict(features.iloc[200:201]).tolist()
         wrk(url, body, CONNECTIONS, 5.0, scratch)  # warm-up
         for index in range(max(1, round(seconds / window))):
             result = wrk(url, body, CONNECTIONS, window, scratch)
             result["rss_mb"] = round(_peer.group_rss_mb(server.process.pid), 1)
+            result["rss_each_mb"] = process_rss_mb(server.process.pid)
+            result["load_average"] = round(os.getloadavg()[0], 1)
             result["window"] = index
             windows.append(result)
             print(json.dumps({"workload": WORKLOAD, "case": "window", **result}), flush=True)
     quarter = max(1, len(windows) // 4)
     first, last = windows[:quarter], windows[-quarter:]
-    rss_first = statistics.median(w["rss_mb"] for w in first)
-    rss_last = statistics.median(w["rss_mb"] for w in last)
     p99_first = statistics.median(w["p99_ms"] for w in first)
     p99_last = statistics.median(w["p99_ms"] for w in last)
     clean = all(w["non_2xx"] == 0 and w["socket_errors"] == 0 for w in windows)
-    flat = rss_last <= rss_first * 1.10 or rss_last - rss_first <= 50
+    trend = _soak.memory_trend([w["rss_mb"] for w in windows])
+    flat = bool(trend["flat"])
     stable = p99_last <= 2 * p99_first
     print(json.dumps({"workload": WORKLOAD, "case": f"workers{WORKERS}_conc{CONNECTIONS}_rows1",
                       "seconds": round(seconds), "slipway": round(statistics.median(w["rps"] for w in windows), 1),
                       "unit": "requests/s", "non_2xx": sum(w["non_2xx"] for w in windows),
                       "socket_errors": sum(w["socket_errors"] for w in windows),
                       "p99_first_quarter_ms": round(p99_first, 2), "p99_last_quarter_ms": round(p99_last, 2),
-                      "rss_first_quarter_mb": rss_first, "rss_last_quarter_mb": rss_last,
+                      "rss_mb": [w["rss_mb"] for w in windows], "memory_trend": trend,
+                      "load_average": os.getloadavg(),
                       "same_predictions": same,
                       "checks": "ok" if clean and flat and stable and same else "failed"}), flush=True)
 

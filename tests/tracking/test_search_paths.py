@@ -81,3 +81,13 @@ def test_fast_path_is_left_when_its_candidates_would_be_a_large_share_of_the_met
     monkeypatch.setattr(search_module, "FAST_PATH_SHARE", 0)
     assert _all_pages(seeded, "params.model = 'rf'", ["metrics.auc DESC"], 2) == full
     assert tried["fast"] > 0
+
+
+def test_population_check_counts_at_most_what_it_compares(seeded: Workspace) -> None:
+    from slipway.tracking.search_sql import metric_population_query
+
+    with seeded.backend("tracking").ctx.db.read() as conn:
+        everything = conn.execute(metric_population_query("auc", 1000)).scalar_one()
+        assert everything == 40 - 6 - 3  # NaN (i % 7 == 0: 6 runs) and missing (i % 11 == 0, not % 7: 3 runs) left out
+        assert conn.execute(metric_population_query("auc", 5)).scalar_one() == 5
+        assert conn.execute(metric_population_query("nothing", 5)).scalar_one() == 0

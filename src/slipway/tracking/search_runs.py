@@ -105,8 +105,9 @@ def _fast_path_budget(conn: Connection, sample_query: Select[Any], wanted: int, 
     budget = math.ceil(FAST_PATH_SAMPLE * wanted / matched * FAST_PATH_SAFETY)
     if budget > FAST_PATH_CEILING:
         return None
-    if budget > FAST_PATH_SAMPLE and budget * FAST_PATH_SHARE > conn.execute(metric_population_query(key)).scalar_one():
-        return None
+    share = budget * FAST_PATH_SHARE
+    if budget > FAST_PATH_SAMPLE and conn.execute(metric_population_query(key, share)).scalar_one() < share:
+        return None  # fewer than ``share`` values: the candidates would be a large part of them
     return max(budget, FAST_PATH_SAMPLE)
 
 

@@ -233,7 +233,10 @@ def top_by_metric_query(
     return apply_order(page, order[1:]), boundary
 
 
-def metric_population_query(key: str) -> Select[Any]:
-    """How many runs have a (non-NaN) value of metric ``key``: a count over the covering index."""
-    return select(func.count()).select_from(latest_metrics).where(latest_metrics.c.key == key,
-                                                                 latest_metrics.c.is_nan == false())
+def metric_population_query(key: str, at_most: int) -> Select[Any]:
+    """How many runs have a (non-NaN) value of metric ``key``, counted up to ``at_most``: a walk of
+    at most that many entries of the covering index, so its cost does not grow with the store
+    (an unbounded count read every run's entry: 0.2 s of each search at 200k runs)."""
+    found = select(literal(1)).select_from(latest_metrics).where(
+        latest_metrics.c.key == key, latest_metrics.c.is_nan == false()).limit(at_most)
+    return select(func.count()).select_from(found.subquery())
