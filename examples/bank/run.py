@@ -32,7 +32,7 @@ from evidence import export_and_verify  # noqa: E402
 from platform_repo import FIRST, SECOND, apply_platform, commit  # noqa: E402
 from production import go_live  # noqa: E402
 from raw_data import version_raw_data  # noqa: E402
-from signoff import promote, record_fairness, sign_off  # noqa: E402
+from signoff import edit_card, promote, record_fairness, sign_off  # noqa: E402
 from teams import SERVICENOW_PASSWORDS, Bank, ensure_models, open_bank  # noqa: E402
 from ticketing import ServiceNowServer  # noqa: E402
 
@@ -50,9 +50,22 @@ def stage(title: str) -> None:
 
 
 def write_config(home: Path, snow: ServiceNowServer) -> Path:
-    """The home's configuration: ticketed sign-off through this run's loopback ServiceNow."""
+    """The home's configuration: ticketed sign-off through this run's loopback ServiceNow, and the
+    audit ledger's checkpoint key (an evidence pack's proofs lead to a signed checkpoint). The demo
+    keeps the key in the home; a bank keeps it on the signing host only (docs/audit.md)."""
+    key = home / "keys" / "audit-signing.pem"
+    if not key.exists():
+        from slipway.audit.keys import generate_key
+
+        generate_key(key)
     config = home / "slipway.toml"
     config.write_text(f"""# written by examples/bank/run.py for this run's loopback ServiceNow
+[audit]
+signing_key = "{key}"
+public_key = "{key}.pub"
+checkpoints = ["{home / 'checkpoints'}"]
+origin = "bank-example"
+
 [governance.servicenow]
 instance_url = "{snow.url}"
 username = "slipway-integration"
@@ -108,10 +121,11 @@ def credit_story(bank: Bank, snow: ServiceNowServer, repo: Path, summary: dict[s
         shown = {a: round(report["attributes"][a]["disparate_impact_ratio"] or 0, 3) for a in ("sex", "age_band")}
         say(f"vera (validator) measured {version.ref} ({mitigation}) on {len(test)} held-out applicants: "
             f"disparate impact ratio {shown}")
+    edit_card(bank["carl"], baseline.ref)
     verdict = bank["carl"].governance.check(baseline.ref)
     failed = [o for o in verdict.outcomes if not o.passed]
     say(f"governance check {baseline.ref}: {'passes' if verdict.passed else 'FAILS'}"
-        + (": " + "; ".join(o.message for o in failed) if failed else ""))
+        + (": " + "; ".join(f"{o.requirement}: {o.detail}" for o in failed) if failed else ""))
     try:
         bank["carl"].governance.request_approval(baseline.ref, "baseline with personal status and age")
         raise SystemExit(f"{baseline.ref} was put up for sign-off although it fails the fairness gate")
@@ -160,7 +174,7 @@ def story(home: Path, data: Path, size: str, canary_timeout: float) -> dict[str,
             stage("Evidence for the regulator")
             champions = {m: str(bank.admin.registry.resolve(f"{m}@champion").ref) for m in ("fraud", "credit")}
             summary["champions"] = champions
-            summary["evidence"] = {m: export_and_verify(bank["aude"], ref, home / "evidence", say)
+            summary["evidence"] = {m: export_and_verify(bank["aude"], ref, home / "evidence", home / "keys", say)
                                    for m, ref in champions.items()}
             del credit
             verdict = bank.admin.audit.verify()

@@ -52,11 +52,14 @@ def split(table: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
 @step
 def train(table: pa.Table, max_iter: int = 100, learning_rate: float = 0.1) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
 
     fit, _ = split(table)
     model = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate, early_stopping=False,
                                            random_state=0)
-    return model.fit(fit[FEATURES], fit[LABEL])
+    # One OpenMP thread: on a small shared machine more threads spin against each other.
+    with threadpool_limits(1):
+        return model.fit(fit[FEATURES], fit[LABEL])
 
 
 @step
