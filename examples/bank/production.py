@@ -16,6 +16,7 @@ import pandas as pd
 from signoff import sign_off
 from teams import Bank
 from ticketing import ServiceNowServer
+from training import train
 
 import slipway
 from slipway import Conflict, Workspace
@@ -80,8 +81,6 @@ def serve_and_watch(bank: Bank, user: str, model: str, rows: int, say: Say) -> t
 def fraud_canary(bank: Bank, snow: ServiceNowServer, repo: Path, server: Any, say: Say, timeout: float) -> dict[str, Any]:
     """The fraud team's retrained model: signed off through its own change, deployed as a 5 % canary
     of fraud-prod, judged by the controller under traffic."""
-    from run import train
-
     fiona = bank["fiona"]
     candidate = train(bank, "fiona", f"{repo}/pipelines/fraud.py:train_fraud",
                       {"dataset": "transactions", "max_iter": 200, "learning_rate": 0.05})

@@ -30,10 +30,12 @@ sys.path.insert(0, str(HERE))  # run as a script or loaded by 'slipway example b
 
 from evidence import export_and_verify  # noqa: E402
 from platform_repo import FIRST, SECOND, apply_platform, commit  # noqa: E402
+from slipway.gitops.plan import plan  # noqa: E402
 from production import go_live  # noqa: E402
 from raw_data import version_raw_data  # noqa: E402
 from signoff import edit_card, promote, record_fairness, sign_off  # noqa: E402
 from teams import SERVICENOW_PASSWORDS, Bank, ensure_models, open_bank  # noqa: E402
+from training import train  # noqa: E402
 from ticketing import ServiceNowServer  # noqa: E402
 
 import slipway  # noqa: E402
@@ -89,23 +91,19 @@ def apply_stage(bank: Bank, repo: Path, files: list[str], message: str, summary:
                              "drifted": again.drifted}
 
 
-def train(bank: Bank, user: str, pipeline: str, params: dict[str, Any]) -> Any:
-    """Run a team's pipeline as ``user``; the version it registered (or registered in an earlier run)."""
-    ws = bank[user]
-    run = ws.pipelines.run(pipeline, params)
-    if run.status != "SUCCEEDED":
-        raise SystemExit(f"pipeline {pipeline} failed: {run.error}")
-    steps = ", ".join(f"{s.key} {s.status.lower()}" for s in run.steps)
-    say(f"{user} ran {pipeline.rsplit('/', 1)[-1]} {params}: {steps}")
-    info = ws.pipelines.output(run.id, "track")
-    model = pipeline.rsplit(":", 1)[-1].removeprefix("train_")
-    for version in ws.registry.list_versions(model):
-        if version.run_id == info.run_id:
-            metrics = ", ".join(f"{k} {v:.3f}" for k, v in sorted(version.metrics.items()) if k in
-                                ("auc", "average_precision", "card_precision_at_100", "accuracy"))
-            say(f"  {version.ref} registered: {metrics}")
-            return version
-    raise SystemExit(f"the gate refused the candidate of {pipeline} (run {run.id}); see slipway pipelines show {run.id}")
+def reconcile(bank: Bank, repo: Path, summary: dict[str, Any]) -> None:
+    """After a release made outside Git (the canary the controller promoted pinned fraud-prod to a
+    version), ``apply --check`` reports the drift and applying the folder brings the deployment back
+    to what Git says (``fraud@champion``, which is now the promoted version)."""
+    check = plan(bank["platform-ci"], str(repo))
+    drift = [f"{i.action} {i.kind} {i.name}" for i in check.pending]
+    say(f"slipway apply --check: {'DRIFTED: ' + ', '.join(drift) if check.drifted else 'the platform matches Git'}")
+    applied, again = apply_platform(bank["platform-ci"], repo)
+    changes = [f"{i.action} {i.kind} {i.name}" for i in applied.pending]
+    if changes:
+        say(f"slipway apply (as platform-ci): {', '.join(changes)}; again: {len(again.pending)} change(s)")
+    summary["apply"]["reconcile"] = {"drift": drift, "changes": changes, "second_apply_changes": len(again.pending),
+                                     "drifted": again.drifted}
 
 
 def credit_story(bank: Bank, snow: ServiceNowServer, repo: Path, summary: dict[str, Any]) -> str:
@@ -116,12 +114,15 @@ def credit_story(bank: Bank, snow: ServiceNowServer, repo: Path, summary: dict[s
     baseline = train(bank, "carl", pipeline, {"applicants": "applicants", "mitigation": "none"})
     fair = train(bank, "carl", pipeline, {"applicants": "applicants", "mitigation": "reweigh"})
     for version, mitigation in ((baseline, "none"), (fair, "reweigh")):
+        if bank["vera"].governance.fairness_reports(version.ref):
+            say(f"{version.ref} ({mitigation}) has its fairness report from an earlier run")
+            continue
+        edit_card(bank["carl"], version.ref)
         test, columns, dataset = credit_eval.held_out(bank["carl"], version, mitigation)
         report = record_fairness(bank["vera"], version.ref, test, columns, dataset)
         shown = {a: round(report["attributes"][a]["disparate_impact_ratio"] or 0, 3) for a in ("sex", "age_band")}
         say(f"vera (validator) measured {version.ref} ({mitigation}) on {len(test)} held-out applicants: "
             f"disparate impact ratio {shown}")
-    edit_card(bank["carl"], baseline.ref)
     verdict = bank["carl"].governance.check(baseline.ref)
     failed = [o for o in verdict.outcomes if not o.passed]
     say(f"governance check {baseline.ref}: {'passes' if verdict.passed else 'FAILS'}"
@@ -170,6 +171,7 @@ def story(home: Path, data: Path, size: str, canary_timeout: float) -> dict[str,
 
             stage("Production: traffic, monitors and a fraud canary")
             summary["production"] = go_live(bank, snow, repo, say, canary_timeout, summary)
+            reconcile(bank, repo, summary)
 
             stage("Evidence for the regulator")
             champions = {m: str(bank.admin.registry.resolve(f"{m}@champion").ref) for m in ("fraud", "credit")}
@@ -194,11 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--canary-timeout", type=float, default=120.0,
                         help="seconds of traffic to wait for the canary controller's decision")
     args = parser.parse_args(argv)
+    if not (args.data / "german.data").is_file():
+        print(f"error: the German credit data is not at {args.data / 'german.data'}; pass --data FOLDER", file=sys.stderr)
+        return 2
     home = args.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if not (args.data / "german.data").is_file():
-        print(f"error: no german.data in {args.data}; pass --data FOLDER", file=sys.stderr)
-        return 2
     started = time.monotonic()
     try:
         summary = story(home, args.data, "small" if args.small else "default", args.canary_timeout)

@@ -60,7 +60,7 @@ def sign_off(bank: Bank, snow: ServiceNowServer, requester: str, ref: str, reaso
     the ``servicenow`` account records it. Returns ``{"ticket", "request", "state"}``."""
     ws = bank[requester]
     state = ws.governance.status(ref).state
-    if state in ("approved", "deployed"):
+    if state not in ("registered", "validated", "pending_approval"):  # signed off (or retired) before
         request = next((r for r in ws.governance.list_requests(ref.split("/")[0])
                         if f"{r.model}/{r.version}" == ref and r.status == "approved"), None)
         say(f"{ref} is already {state} (change {request.ticket_number if request else '?'})")
@@ -90,14 +90,15 @@ def sign_off(bank: Bank, snow: ServiceNowServer, requester: str, ref: str, reaso
 
 
 def promote(ws: Workspace, ref: str, say: Callable[[str], None]) -> None:
-    """Point ``champion`` at ``ref`` unless it already is (a protected alias: the policy runs again)."""
+    """Point ``champion`` at ``ref`` unless the model has a champion already (an earlier run's, or
+    the canary the controller promoted since). A protected alias: the policy runs again."""
     model = ref.split("/")[0]
     try:
         current = ws.registry.resolve(f"{model}@champion")
     except NotFound:
         current = None
-    if current is not None and current.ref == ref:
-        say(f"{model}@champion is {ref}")
+    if current is not None:
+        say(f"{model}@champion is {current.ref}")
         return
     ws.governance.promote(ref, "champion")
     say(f"{model}@champion -> {ref} (protected alias: policy re-checked)")

@@ -24,7 +24,7 @@ def test_example_list_names_every_example_with_its_folder(cli) -> None:
     code, out, _ = cli("example", "list", "--json")
     assert code == 0
     listed = json.loads(out)
-    assert [row["name"] for row in listed] == ["predictive-maintenance", "recommendation"]
+    assert [row["name"] for row in listed] == ["predictive-maintenance", "recommendation", "bank"]
     assert all(Path(row["folder"], "run.py").is_file() for row in listed)
     code, out, _ = cli("example", "list")
     assert code == 0 and "recommendation" in out and "predictive-maintenance" in out
@@ -34,7 +34,7 @@ def test_an_unknown_example_is_one_line_and_exit_code_2(cli, tmp_path: Path) -> 
     code, out, err = cli("example", "fraud-detection")
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0
-    assert "unknown example 'fraud-detection'" in err and "predictive-maintenance, recommendation" in err
+    assert "unknown example 'fraud-detection'" in err and "predictive-maintenance, recommendation, bank" in err
     code, _, err = cli("example", "list", "--verbose")
     assert code == 2 and "only --json" in err
     assert not (tmp_path / "home").exists()
