@@ -76,7 +76,7 @@ lint: install-dev
 	cd examples/predictive_maintenance && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
 	cd examples/recommendation && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
 	cd examples/features && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
-	cd examples/bank && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
+	cd examples/bank && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py platform-repo/pipelines/*.py platform-repo/features/*.py
 	$(VENV)/bin/lint-imports
 
 services:

@@ -41,7 +41,7 @@ def requests_of(ws: Workspace, model: str, rows: int) -> pd.DataFrame:
     if model == "credit":
         test, columns, _ = held_out(ws, champion, "reweigh")
         return test[columns].head(rows)
-    training_set = str(ws.tracking.get_run(champion.run_id).params["training_set"])
+    training_set = str(ws.tracking.get_run(str(champion.run_id)).params["training_set"])
     frame = ws.data.load(training_set).to_pandas()
     return frame[FRAUD_FEATURES].astype("float64").tail(rows).reset_index(drop=True)
 

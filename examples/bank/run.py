@@ -30,15 +30,15 @@ sys.path.insert(0, str(HERE))  # run as a script or loaded by 'slipway example b
 
 from evidence import export_and_verify  # noqa: E402
 from platform_repo import FIRST, SECOND, apply_platform, commit  # noqa: E402
-from slipway.gitops.plan import plan  # noqa: E402
 from production import go_live  # noqa: E402
 from raw_data import version_raw_data  # noqa: E402
 from signoff import edit_card, promote, record_fairness, sign_off  # noqa: E402
 from teams import SERVICENOW_PASSWORDS, Bank, ensure_models, open_bank  # noqa: E402
-from training import train  # noqa: E402
 from ticketing import ServiceNowServer  # noqa: E402
+from training import train  # noqa: E402
 
 import slipway  # noqa: E402
+from slipway.gitops.plan import plan  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "german-credit"
 
@@ -148,7 +148,7 @@ def story(home: Path, data: Path, size: str, canary_timeout: float) -> dict[str,
             stage("Teams, models and raw data")
             created = ensure_models(bank)
             say("models " + ", ".join(created) + " created (risk tier high)" if created else "models fraud, credit exist")
-            for name, (version, new) in version_raw_data(bank["platform-ci"], home, data, size).items():
+            for version, new in version_raw_data(bank["platform-ci"], home, data, size).values():
                 rows = f"{version.rows:,} rows" if version.rows is not None else "a file"
                 say(f"{version.ref}: {rows}" + ("" if new else " (already versioned)"))
             repo = home / "platform-repo"

@@ -146,7 +146,7 @@ class ServiceNowServer:
             if path[:4] != ["", "api", "now", "table"] or len(path) not in (5, 6):
                 h._fail(400, "Invalid table", "/".join(path))
                 return
-            table, sys_id = path[4], (path[5] if len(path) == 6 else None)
+            table, sys_id = path[4], (path[5] if len(path) == 6 else "")
             if table == "change_request":
                 change_request(h, method, sys_id, query, body, user)
             elif table == "sysapproval_approver":
@@ -164,11 +164,12 @@ class ServiceNowServer:
                     h._fail(400, "Mandatory field missing", "short_description is mandatory")
                     return
                 new = uuid.uuid4().hex
-                record = {**{k: str(v) for k, v in values.items()}, "sys_id": new,
-                          "number": f"CHG{30001 + len(server.changes):07d}", "state": "-5", "approval": "not requested",
-                          "sys_created_by": user, "sys_updated_by": user, "work_notes_history": []}
-                server.changes[new] = record
-                h._send(201, {"result": fields(record, query)})
+                created: dict[str, Any] = {
+                    **{k: str(v) for k, v in values.items()}, "sys_id": new,
+                    "number": f"CHG{30001 + len(server.changes):07d}", "state": "-5", "approval": "not requested",
+                    "sys_created_by": user, "sys_updated_by": user, "work_notes_history": []}
+                server.changes[new] = created
+                h._send(201, {"result": fields(created, query)})
                 return
             record = server.changes.get(sys_id or "")
             if record is None:
