@@ -75,12 +75,16 @@ def serve_and_watch(bank: Bank, user: str, model: str, rows: int, say: Say) -> t
     for check in run.result.get("checks") or []:
         say(f"monitor {deployment}-watch ({user}) on {run.result.get('rows')} served rows: {check['name']} "
             f"{'passed' if check.get('passed') else 'ALERT'}: {check.get('summary', '')}")
+    if model == "fraud" and run.status == "alert":
+        say("  (the reference is the whole training set, whose first month has the 30-day windows still filling "
+            "up, while today's requests have them full: the windowed features drift by construction; a bank "
+            "would take the reference from the latest month only)")
     return server, {"answered": answered, "monitor": run.status}
 
 
 def fraud_canary(bank: Bank, snow: ServiceNowServer, repo: Path, server: Any, say: Say, timeout: float) -> dict[str, Any]:
-    """The fraud team's retrained model: signed off through its own change, deployed as a 5 % canary
-    of fraud-prod, judged by the controller under traffic."""
+    """The fraud team's retrained model: signed off through its own change, deployed as a canary of
+    fraud-prod (at the spec's first step), judged by the controller under traffic."""
     fiona = bank["fiona"]
     candidate = train(bank, "fiona", f"{repo}/pipelines/fraud.py:train_fraud",
                       {"dataset": "transactions", "max_iter": 200, "learning_rate": 0.05})
@@ -91,10 +95,11 @@ def fraud_canary(bank: Bank, snow: ServiceNowServer, repo: Path, server: Any, sa
         say(f"{candidate.ref} went through fraud-prod before: " + _verdict(fiona))
         return {"candidate": candidate.ref, "ticket": signed["ticket"], "verdict": _verdict(fiona)}
     spec = dict(fiona.serving.get("fraud-prod").spec)
-    variants = [dict(v, weight=95) for v in spec["variants"] if v.get("role") == "stable"]
-    spec["variants"] = [*variants, {"name": "canary", "model": candidate.ref, "weight": 5, "role": "canary"}]
+    steps = list(spec["canary"]["steps"])
+    variants = [dict(v, weight=100 - steps[0]) for v in spec["variants"] if v.get("role") == "stable"]
+    spec["variants"] = [*variants, {"name": "canary", "model": candidate.ref, "weight": steps[0], "role": "canary"}]
     fiona.serving.apply(spec)
-    say(f"fiona deployed {candidate.ref} to fraud-prod as a 5 % canary (steps 5 -> 25 -> 50 -> 100)")
+    say(f"fiona deployed {candidate.ref} to fraud-prod as a canary (steps {' -> '.join(map(str, steps))} %)")
     rows = requests_of(fiona, "fraud", 400)
     final, seen = _drive(fiona, server.url, rows, timeout)
     say(f"canary traffic: {dict(seen)}; fraud-prod is {final.status}: {_verdict(fiona)}")
