@@ -106,7 +106,7 @@ def reconcile(bank: Bank, repo: Path, summary: dict[str, Any]) -> None:
                                      "drifted": again.drifted}
 
 
-def credit_story(bank: Bank, snow: ServiceNowServer, repo: Path, summary: dict[str, Any]) -> str:
+def credit_story(bank: Bank, snow: ServiceNowServer, repo: Path, summary: dict[str, Any]) -> None:
     """The credit team: a baseline that fails the fairness gate, a reweighed model that passes it."""
     import credit_eval
 
@@ -136,7 +136,6 @@ def credit_story(bank: Bank, snow: ServiceNowServer, repo: Path, summary: dict[s
     summary["signoff"]["credit"] = sign_off(bank, snow, "carl", fair.ref, "reweighed credit model: fairness gate passed",
                                             say)
     promote(bank["carl"], fair.ref, say)
-    return str(fair.ref)
 
 
 def story(home: Path, data: Path, size: str, canary_timeout: float) -> dict[str, Any]:
@@ -163,7 +162,7 @@ def story(home: Path, data: Path, size: str, canary_timeout: float) -> dict[str,
             promote(bank["fiona"], fraud.ref, say)
 
             stage("Credit team: the fairness gate, then sign-off through ServiceNow")
-            credit = credit_story(bank, snow, repo, summary)
+            credit_story(bank, snow, repo, summary)
 
             stage("The platform folder, from Git: deployments and monitors")
             apply_stage(bank, repo, FIRST + SECOND, "Production deployments and monitors for fraud and credit",
@@ -178,7 +177,6 @@ def story(home: Path, data: Path, size: str, canary_timeout: float) -> dict[str,
             summary["champions"] = champions
             summary["evidence"] = {m: export_and_verify(bank["aude"], ref, home / "evidence", home / "keys", say)
                                    for m, ref in champions.items()}
-            del credit
             verdict = bank.admin.audit.verify()
             if not verdict.ok:
                 raise SystemExit(f"the audit ledger failed verification: {verdict.reason}")
