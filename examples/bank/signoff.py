@@ -69,6 +69,8 @@ def sign_off(bank: Bank, snow: ServiceNowServer, requester: str, ref: str, reaso
     edit_card(ws, ref)
     request = open_request(ws, ref, reason)
     number = request.ticket_number
+    if not number:
+        raise SystemExit(f"no ServiceNow change was opened for {ref}: {request.blocked_by}")
     say(f"{requester} asked for approval of {ref} (request {request.id}): ServiceNow change {number} opened, "
         f"evidence attached, {request.required} approvals needed")
     try:

@@ -156,7 +156,7 @@ class ServiceNowServer:
 
         def change_request(h: Any, method: str, sys_id: str | None, query: dict[str, str], body: bytes,
                            user: str) -> None:
-            if method == "POST" and sys_id is None:
+            if method == "POST" and not sys_id:
                 values = parse(h, body)
                 if values is None:
                     return
@@ -208,7 +208,7 @@ class ServiceNowServer:
             h._send(200, {"result": fields(record, query)})
 
         def approver(h: Any, method: str, sys_id: str | None, query: dict[str, str], body: bytes, user: str) -> None:
-            if method == "GET" and sys_id is None:
+            if method == "GET" and not sys_id:
                 wanted = query.get("sysparm_query", "")
                 target = wanted.partition("sysapproval=")[2].split("^")[0]
                 rows = [fields(a, query) for a in server.approvals.values() if a["sysapproval"] == target]
