@@ -51,3 +51,10 @@ def test_options_after_the_name_reach_the_examples_run_py(cli, tmp_path: Path) -
     code, _, err = cli("example", "predictive-maintenance", "--home", str(tmp_path / "pm"), "--data",
                        str(tmp_path / "nowhere.csv"))
     assert code == 2 and "nowhere.csv" in err
+
+
+def test_the_bank_example_checks_its_data_before_writing_anything(cli, tmp_path: Path) -> None:
+    code, _, err = cli("example", "bank", "--home", str(tmp_path / "bank"), "--data", str(tmp_path / "nowhere"))
+    assert code == 2 and err.strip().count("\n") == 0
+    assert f"the German credit data is not at {tmp_path / 'nowhere' / 'german.data'}" in err
+    assert not (tmp_path / "bank").exists()
