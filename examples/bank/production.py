@@ -68,7 +68,7 @@ def serve_and_watch(bank: Bank, user: str, model: str, rows: int, say: Say) -> t
     """Serve ``MODEL-prod``, send it traffic, run its monitor; returns (the running server, a summary)."""
     deployment = f"{model}-prod"
     ws = bank[user]
-    server = slipway.serve_in_background(bank.admin, deployment)
+    server = slipway.serve_in_background(bank.admin, deployment, timeout=600.0)  # a safety net on a busy machine
     answered = send(ws, server.url, deployment, requests_of(ws, model, rows))
     say(f"{deployment} on {server.url} answered {sum(answered.values())} requests: {answered}")
     run = ws.monitoring.run(f"{deployment}-watch")
