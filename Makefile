@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.dev-$(call HASH,requirements-dev.lock)
 # The CPU build of torch: this machine keeps its wheel in /opt/wheels; elsewhere PyTorch's CPU index has it.
 TORCH_SOURCE := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: test-cluster install install-dev quickstart example-recs example-features test test-fast lint services bench clean lock
+.PHONY: test-cluster install install-dev quickstart example-recs example-features example-bank test test-fast lint services bench clean lock
 
 $(UV):
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -49,6 +49,11 @@ quickstart: install
 example-recs: install-dev
 	$(RUN) $(VENV)/bin/slipway example recommendation --home .slipway-recs
 
+# A bank's platform (embedded default; a few minutes on two cores, --small for a quick run):
+# see docs/examples/bank.md.
+example-bank: install-dev
+	$(RUN) $(VENV)/bin/slipway example bank --home .slipway-bank
+
 # The feature store on MovieLens (embedded default): see docs/features.md.
 example-features: install-dev
 	$(RUN) $(PY) examples/features/run.py --home .slipway-features
@@ -71,6 +76,7 @@ lint: install-dev
 	cd examples/predictive_maintenance && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
 	cd examples/recommendation && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
 	cd examples/features && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py
+	cd examples/bank && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml *.py platform-repo/pipelines/*.py platform-repo/features/*.py
 	$(VENV)/bin/lint-imports
 
 services:

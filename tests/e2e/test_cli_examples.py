@@ -24,7 +24,7 @@ def test_example_list_names_every_example_with_its_folder(cli) -> None:
     code, out, _ = cli("example", "list", "--json")
     assert code == 0
     listed = json.loads(out)
-    assert [row["name"] for row in listed] == ["predictive-maintenance", "recommendation"]
+    assert [row["name"] for row in listed] == ["predictive-maintenance", "recommendation", "bank"]
     assert all(Path(row["folder"], "run.py").is_file() for row in listed)
     code, out, _ = cli("example", "list")
     assert code == 0 and "recommendation" in out and "predictive-maintenance" in out
@@ -34,7 +34,7 @@ def test_an_unknown_example_is_one_line_and_exit_code_2(cli, tmp_path: Path) -> 
     code, out, err = cli("example", "fraud-detection")
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0
-    assert "unknown example 'fraud-detection'" in err and "predictive-maintenance, recommendation" in err
+    assert "unknown example 'fraud-detection'" in err and "predictive-maintenance, recommendation, bank" in err
     code, _, err = cli("example", "list", "--verbose")
     assert code == 2 and "only --json" in err
     assert not (tmp_path / "home").exists()
@@ -51,3 +51,10 @@ def test_options_after_the_name_reach_the_examples_run_py(cli, tmp_path: Path) -
     code, _, err = cli("example", "predictive-maintenance", "--home", str(tmp_path / "pm"), "--data",
                        str(tmp_path / "nowhere.csv"))
     assert code == 2 and "nowhere.csv" in err
+
+
+def test_the_bank_example_checks_its_data_before_writing_anything(cli, tmp_path: Path) -> None:
+    code, _, err = cli("example", "bank", "--home", str(tmp_path / "bank"), "--data", str(tmp_path / "nowhere"))
+    assert code == 2 and err.strip().count("\n") == 0
+    assert f"the German credit data is not at {tmp_path / 'nowhere' / 'german.data'}" in err
+    assert not (tmp_path / "bank").exists()

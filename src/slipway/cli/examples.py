@@ -29,6 +29,9 @@ EXAMPLES = {
                                "quickstart)"),
     "recommendation": ("recommendation", "MovieLens ratings: weekly retraining of an ALS recommender, a 5 % canary "
                        "by user judged on click-through rate, Prometheus and its CTR-drop alert"),
+    "bank": ("bank", "A bank's platform: simulated card transactions and German credit, shared feature views applied "
+             "from Git, fraud and credit teams, a fairness gate, sign-off through ServiceNow changes, canaries, "
+             "monitors and evidence packs"),
 }
 
 
@@ -89,7 +92,8 @@ def register(app: typer.Typer) -> None:
         """Run an example project end to end (options after NAME go to its run.py), or list them.
 
         slipway example recommendation [--home DIR] [--worse-canary] [--screenshot PNG];
-        slipway example predictive-maintenance [--home DIR] (the quickstart); slipway example list [--json].
+        slipway example predictive-maintenance [--home DIR] (the quickstart); slipway example bank [--home DIR]
+        [--small]; slipway example list [--json].
         """
         from slipway.cli.output import fail
 
