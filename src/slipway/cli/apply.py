@@ -19,6 +19,10 @@ MARKS = {"add": "[green]+[/]", "change": "[yellow]~[/]", "delete": "[red]-[/]", 
 def _print_plan(result, verbose: bool) -> None:
     where = f"{result.folder} at {result.commit[:12] if result.commit else '(not in Git)'}"
     console.print(f"platform folder {where}{' (uncommitted changes)' if result.dirty else ''}", highlight=False)
+    if result.dirty:
+        console.print("[yellow]warning:[/] the folder has uncommitted changes: what is applied is not commit "
+                      f"{result.commit[:12] if result.commit else '?'} (the audit ledger records it as dirty); commit "
+                      "first", highlight=False)
     shown = [i for i in result.items if i.action != "unchanged" or verbose]
     for item in shown:
         note = f"  ({item.note})" if item.note else ""
