@@ -1,4 +1,5 @@
-"""``slipway apply FOLDER [--prune] [--check] [--dry-run]``: GitOps for a platform folder.
+"""``slipway apply FOLDER [--prune] [--check] [--dry-run]``: GitOps for a platform folder; and
+``slipway argocd FOLDER OUT --env NAME --repo-url URL``: its Argo CD Application and manifests.
 
 Shows the plan (add, change, delete per object, with a diff), then applies it unless
 ``--dry-run`` or ``--check``. ``--check`` exits 1 when the live platform has drifted from the
@@ -64,3 +65,28 @@ def register(app: typer.Typer) -> None:
                               highlight=False)
         if check and result.drifted:
             raise typer.Exit(1)
+
+    @app.command("argocd")
+    def argocd(
+        folder: Path = typer.Argument(..., help="The platform folder (as `slipway apply` takes it)."),
+        out: Path = typer.Argument(..., help="Where <env>.yaml and <env>/ are written (e.g. deploy/argocd)."),
+        env: str = typer.Option(..., "--env", help="The environment: staging, production, …"),
+        repo_url: str = typer.Option(..., "--repo-url", help="The Git repository holding the folder and OUT."),
+        revision: str = typer.Option("main", help="The branch or tag the environment follows."),
+        manifests_path: str = typer.Option("", "--manifests-path", help="OUT relative to the repository's root "
+                                           "(default: OUT as given)."),
+        platform_path: str = typer.Option("", "--platform-path", help="FOLDER relative to the repository's root "
+                                          "(default: FOLDER as given)."),
+        namespace: str = typer.Option("", help="The namespace it runs in (default slipway-ENV)."),
+        target: str = typer.Option("kubernetes", help="kubernetes (Deployment + Service) or kserve."),
+        image: str = typer.Option("slipway-serve:0.1.0", help="The image the apply Job and the servers run."),
+        manual: bool = typer.Option(False, "--manual", help="No automated sync: a person syncs in Argo CD."),
+    ) -> None:
+        """Render an Argo CD Application for one environment and what it syncs: a PreSync Job running
+        `slipway apply --prune` on the folder, and the manifests of every deployment it declares."""
+        from slipway.gitops.argocd import ArgoEnvironment, write_environment
+
+        environment = ArgoEnvironment(env, repo_url, revision, manifests_path or str(out), platform_path or str(folder),
+                                      namespace, target, image, not manual)
+        for path in write_environment(folder, environment, out):
+            console.print(f"wrote {path}", highlight=False)
