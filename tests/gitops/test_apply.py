@@ -18,6 +18,7 @@ from tests.gitops.conftest import commit as _commit
 from tests.gitops.conftest import git as _git
 from tests.support import make_settings
 
+
 def test_plan_apply_idempotent_drift_and_prune(platform) -> None:  # type: ignore[no-untyped-def]
     ws, folder = platform
     commit = _commit(folder, "platform: first cut")

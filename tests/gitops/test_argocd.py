@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from slipway.core.errors import InvalidInput
-from slipway.deploy.render import render_manifests
 from slipway.deploy.records import Deployment
+from slipway.deploy.render import render_manifests
 from slipway.gitops.argocd import ArgoEnvironment, render_environment, write_environment
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,8 @@ an overlap during a lease hand-over does no harm.
 The scheduler's identity must hold ``governance.approve`` (a service account with the approver
 role, e.g. ``servicenow``): it relays the ticket's verdict, the ticket's approvers are the
 approvers of record. Against a server (``SLIPWAY_SERVER_URL``) the server's settings decide
-whether ticketing is on; a server without it is reported once and not asked again.
+whether ticketing is on; a server without it, or a scheduler identity without
+``governance.approve``, is reported once and not asked again until the scheduler restarts.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slipway.core.errors import InvalidInput, SlipwayError
+from slipway.core.errors import InvalidInput, PermissionDenied, SlipwayError
 from slipway.governance.records import TicketSync
 from slipway.webhooks.settings import servicenow_settings
 
@@ -48,9 +49,9 @@ class TicketSchedule:
         self._last = now
         try:
             results: list[TicketSync] = self.workspace.governance.sync_tickets()
-        except InvalidInput as err:  # ticketing is off (on the server): stop asking
+        except (InvalidInput, PermissionDenied) as err:  # ticketing off (on the server), or not ours to relay
             self.enabled = False
-            self.report(f"tickets: not polling: {err.message}")
+            self.report(f"tickets: not polling (until the scheduler restarts): {err.message}")
             return []
         except SlipwayError as err:
             self.report(f"tickets: cannot sync: {type(err).__name__}: {err.message}")
