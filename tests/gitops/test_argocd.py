@@ -5,6 +5,7 @@ from Argo CD's CRD, tests/gitops/schemas/), and deploy/argocd/ kept as the sampl
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,14 @@ def test_a_deployment_removed_from_the_folder_is_removed_from_the_manifests(tmp_
     folder.mkdir()
     (folder / "serving.yaml").write_text((SAMPLE / "platform" / "serving.yaml").read_text())
     out = tmp_path / "argocd"
+    code, _, err = cli("argocd", str(folder), str(out), "--env", "staging", "--repo-url", REPO)
+    assert code == 2 and "not in a Git repository" in err  # where is it in the repository?
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=60)
     code, printed, err = cli("argocd", str(folder), str(out), "--env", "staging", "--repo-url", REPO)
     assert code == 0 and "wrote" in printed, err
+    (app,) = [o for o in yaml.safe_load_all((out / "staging.yaml").read_text()) if o]
+    assert app["spec"]["source"]["path"] == "argocd/staging"  # relative to the repository's root
+    assert "/repo/platform" in (out / "staging" / "slipway-apply.yaml").read_text()
     assert sorted(p.name for p in (out / "staging").iterdir()) == ["credit-prod.yaml", "fraud-prod.yaml",
                                                                     "slipway-apply.yaml"]
     (folder / "serving.yaml").write_text("kind: deployment\nname: credit-prod\nvariants:\n"
@@ -101,5 +108,5 @@ def test_bad_environments_and_a_misspelt_application_are_refused(tmp_path: Path,
     with pytest.raises(jsonschema.ValidationError, match="selfheal"):
         _validate(app)
     code, _, err = cli("argocd", str(tmp_path / "missing"), str(tmp_path / "out"), "--env", "staging",
-                       "--repo-url", REPO)
+                       "--repo-url", REPO, "--manifests-path", "out", "--platform-path", "missing")
     assert code == 2 and "missing" in err

@@ -74,9 +74,9 @@ def register(app: typer.Typer) -> None:
         repo_url: str = typer.Option(..., "--repo-url", help="The Git repository holding the folder and OUT."),
         revision: str = typer.Option("main", help="The branch or tag the environment follows."),
         manifests_path: str = typer.Option("", "--manifests-path", help="OUT relative to the repository's root "
-                                           "(default: OUT as given)."),
+                                           "(default: found with git)."),
         platform_path: str = typer.Option("", "--platform-path", help="FOLDER relative to the repository's root "
-                                          "(default: FOLDER as given)."),
+                                          "(default: found with git)."),
         namespace: str = typer.Option("", help="The namespace it runs in (default slipway-ENV)."),
         target: str = typer.Option("kubernetes", help="kubernetes (Deployment + Service) or kserve."),
         image: str = typer.Option("slipway-serve:0.1.0", help="The image the apply Job and the servers run."),
@@ -84,9 +84,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Render an Argo CD Application for one environment and what it syncs: a PreSync Job running
         `slipway apply --prune` on the folder, and the manifests of every deployment it declares."""
-        from slipway.gitops.argocd import ArgoEnvironment, write_environment
+        from slipway.gitops.argocd import ArgoEnvironment, repository_path, write_environment
 
-        environment = ArgoEnvironment(env, repo_url, revision, manifests_path or str(out), platform_path or str(folder),
-                                      namespace, target, image, not manual)
+        environment = ArgoEnvironment(env, repo_url, revision, manifests_path or repository_path(out),
+                                      platform_path or repository_path(folder), namespace, target, image, not manual)
         for path in write_environment(folder, environment, out):
             console.print(f"wrote {path}", highlight=False)

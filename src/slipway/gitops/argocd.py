@@ -26,6 +26,7 @@ deployment's revisions itself, so they change only when the folder does.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,29 @@ class ArgoEnvironment:
     @property
     def target_namespace(self) -> str:
         return self.namespace or f"slipway-{k8s_name(self.name)}"
+
+
+def repository_path(path: str | Path) -> str:
+    """``path`` relative to the root of the Git repository holding it (what Argo CD and the apply
+    Job see); a relative path outside Git is taken as it is.
+
+    Raises:
+        InvalidInput: an absolute path outside a Git repository.
+    """
+    where = Path(path).resolve()
+    probe = where if where.is_dir() else where.parent
+    while not probe.exists():
+        probe = probe.parent
+    try:
+        top = subprocess.run(["git", "-C", str(probe), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        top = None
+    if top is not None and top.returncode == 0 and top.stdout.strip():
+        return where.relative_to(Path(top.stdout.strip()).resolve()).as_posix()
+    if Path(path).is_absolute():
+        raise InvalidInput(f"{path} is not in a Git repository: give its path relative to the repository's root")
+    return Path(path).as_posix()
 
 
 def application(env: ArgoEnvironment) -> dict[str, Any]:
