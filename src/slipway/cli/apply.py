@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
     def apply(
         folder: Path = typer.Argument(..., help="A platform folder (deployments, monitors, schedules, triggers, "
                                       "webhooks as YAML; features/ as a feature repository)."),
-        prune: bool = typer.Option(False, "--prune", help="Delete what the folder no longer declares."),
+        prune: bool = typer.Option(False, "--prune", help="Delete what the folder no longer declares (any kind; the plan lists deletes first)."),
         check: bool = typer.Option(False, "--check", help="Only compare: exit 1 when the live state drifted."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="List unchanged objects too."),
