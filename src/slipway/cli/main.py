@@ -49,6 +49,7 @@ COMMANDS = {
     "scheduler": "slipway.cli.scheduler",
     "diagnose": "slipway.cli.diagnose",
     "apply": "slipway.cli.apply",
+    "argocd": "slipway.cli.apply",
 }
 
 

@@ -1,4 +1,5 @@
-"""``slipway scheduler``: the long-running process that fires schedules and dataset triggers."""
+"""``slipway scheduler``: the long-running process that fires schedules and dataset triggers, runs
+scheduled monitors and materialisations, and polls ServiceNow tickets."""
 
 from __future__ import annotations
 
@@ -21,8 +22,12 @@ def register(app: typer.Typer) -> None:
         lease_seconds: float = typer.Option(30.0, "--lease-seconds", min=1.0, max=3600.0,
                                             help="With several schedulers, only the one holding the scheduler lease "
                                             "acts; a killed one's lease expires after this and another takes over."),
+        ticket_sync: float | None = typer.Option(None, "--ticket-sync", min=0.0,
+                                          help="Seconds between polls of open ServiceNow change requests (ticketed "
+                                          "sign-off); default [governance.servicenow] sync_interval_s, 0 turns it off."),
     ) -> None:
-        """Run cron schedules and dataset triggers (see `slipway pipelines schedule|trigger`).
+        """Run cron schedules and dataset triggers (see `slipway pipelines schedule|trigger`), scheduled
+        monitors and materialisations, and poll ServiceNow tickets when ticketed sign-off is on.
 
         Safe to restart at any time and to run as several replicas: one holds the scheduler lease
         and acts, the others stand by and take over when it dies, and each firing is claimed
@@ -39,7 +44,7 @@ def register(app: typer.Typer) -> None:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         runner = Scheduler(workspace(), poll_seconds=poll, stale_after_s=stale_after, lease_s=lease_seconds,
-                           report=lambda line: console.print(line, highlight=False))
+                           ticket_sync_s=ticket_sync, report=lambda line: console.print(line, highlight=False))
         if once:
             runner.tick(stop)
             return

@@ -88,6 +88,7 @@ class Action(StrEnum):
     APPROVAL_EXTERNAL_REF = "approval.external_ref"
     APPROVAL_TICKET_REFUSED = "approval.ticket_refused"
     POLICY_SET = "policy.set"
+    POLICY_RETIRE = "policy.retire"
     POLICY_CHECK = "policy.check"
     FAIRNESS_REPORT = "fairness.report"
     CARD_EDIT = "card.edit"
@@ -119,6 +120,7 @@ class Action(StrEnum):
     DEPLOYMENT_PAYLOAD_SEGMENT = "deployment.payload_segment"
     DEPLOYMENT_FEEDBACK = "deployment.feedback"
     DEPLOYMENT_WORKER_RESTART = "deployment.worker_restart"
+    DEPLOYMENT_DELETE = "deployment.delete"
     # pipelines
     PIPELINE_RUN_CREATE = "pipeline.run.create"
     PIPELINE_RUN_START = "pipeline.run.start"
@@ -138,6 +140,7 @@ class Action(StrEnum):
     PIPELINE_TRIGGER_DELETE = "pipeline.trigger.delete"
     # monitoring
     MONITOR_APPLY = "monitor.apply"
+    MONITOR_DELETE = "monitor.delete"
     MONITOR_RUN = "monitor.run"
     ALERT_OPEN = "alert.open"
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
@@ -164,7 +167,7 @@ PROVED_ACTIONS: tuple[str, ...] = (Action.APPROVAL_APPROVE, Action.APPROVAL_REJE
 ALIAS_ACTIONS: tuple[str, ...] = (LEGACY_ALIAS_SET, Action.ALIAS_SET, Action.ALIAS_DELETE)
 # Governance decisions: after a transaction that records one commits, a checkpoint is published.
 CHECKPOINT_ACTIONS: frozenset[str] = frozenset({*PROVED_ACTIONS, *ALIAS_ACTIONS, Action.VERSION_TRANSITION,
-                                                Action.POLICY_SET})
+                                                Action.POLICY_SET, Action.POLICY_RETIRE})
 
 
 def feature_definition_action(change: str) -> Action:

@@ -42,6 +42,7 @@ from slipway.deploy.links import (
 from slipway.deploy.records import Deployment, DeploymentStatus, HistoryEntry, PayloadSegment
 from slipway.deploy.rows import (
     add_history,
+    bump,
     deployment_row,
     history_entries,
     load_deployment,
@@ -115,8 +116,31 @@ class DeployBackend:
 
     @endpoint("read")
     def list_deployments(self) -> list[Deployment]:
+        """The live deployments (a deleted one is left out; :meth:`get` still reads it)."""
         with self.ctx.db.read() as conn:
-            return [load_deployment(conn, r) for r in conn.execute(select(deployments).order_by(deployments.c.name))]
+            return [load_deployment(conn, r) for r in conn.execute(
+                select(deployments).where(deployments.c.status != "deleted").order_by(deployments.c.name))]
+
+    @endpoint("deploy")
+    def delete(self, name: str, reason: str = "deleted") -> Deployment:
+        """Take a deployment out of service: no variants, status ``deleted``, a new revision.
+
+        Its history, payload log and feedback stay (they are evidence), so :meth:`get` and
+        :meth:`history` still read it; applying a spec of the same name brings it back as a new
+        revision. Deleting a deleted deployment changes nothing.
+
+        Raises:
+            NotFound: no deployment of that name.
+        """
+        with self.ctx.db.write() as conn:
+            row = deployment_row(conn, name, lock=True)
+            if row.status != "deleted":
+                revision = bump(conn, row, status="deleted", canary_step=0)
+                write_variants(conn, row.id, [])
+                details = {"revision": revision, "reason": str(reason)}
+                add_history(conn, row.id, revision, "delete", self.ctx.principal.name, details)
+                self.ctx.audit(conn, Action.DEPLOYMENT_DELETE, Subject.DEPLOYMENT, name, details)
+            return load_deployment(conn, deployment_row(conn, name))
 
     @endpoint("read")
     def status(self, name: str) -> DeploymentStatus:

@@ -62,6 +62,10 @@ class DeployService:
     def list_deployments(self) -> list[Deployment]:
         return self._backend.list_deployments()
 
+    def delete(self, name: str, reason: str = "deleted") -> Deployment:
+        """Take a deployment out of service, keeping its history (see ``DeployBackend.delete``)."""
+        return self._backend.delete(name, reason)
+
     def status(self, name: str) -> DeploymentStatus:
         return self._backend.status(name)
 

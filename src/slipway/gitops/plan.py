@@ -3,12 +3,15 @@
 :func:`plan` reads the live state through the workspace (embedded or remote alike) and compares
 it with the folder, object by object: ``add``, ``change`` (with the differing fields),
 ``delete`` (only with ``prune``), ``extra`` (live, not in the folder, kept without ``prune``)
-and ``unchanged``. :func:`apply` carries out the pending changes, then records the folder's Git
-commit and the changes in the audit ledger (``platform.apply``). Applying twice changes nothing
-the second time; :attr:`PlatformPlan.drifted` is what ``--check`` fails on.
+and ``unchanged``; deletes come first in the plan, as they are carried out first. :func:`apply`
+carries out the pending changes, then records the folder's Git commit and the changes in the
+audit ledger (``platform.apply``). Applying twice changes nothing the second time;
+:attr:`PlatformPlan.drifted` is what ``--check`` fails on.
 
-Deployments and monitors are never deleted (their history is evidence); one removed from the
-folder shows as ``extra`` and stays drift until it is put back.
+Every kind can be deleted with ``prune``. Deleting keeps the object's history, which is
+evidence: a deployment stops serving (status ``deleted``, no variants), a monitor stops running
+(its runs and alerts stay), a policy gets an empty revision (retired), a webhook is deactivated
+(its delivery log stays), a schedule or trigger is removed (its runs stay).
 """
 
 from __future__ import annotations
@@ -29,7 +32,17 @@ from slipway.webhooks.subscriptions import redact_url
 from slipway.workspace import Workspace
 
 PENDING = ("add", "change", "delete")
-NEVER_DELETED = ("deployment", "monitor", "policy")
+# Adds and changes go in this order (a monitor may watch a deployment, a trigger fire on a
+# monitor's alerts); deletes in the reverse one, and before anything else.
+ORDER = ("policy", "deployment", "monitor", "schedule", "trigger", "webhook")
+DELETE_NOTES = {
+    "deployment": "stops serving; its history, payload log and feedback are kept",
+    "monitor": "stops running; its runs and alerts are kept (open alerts resolved)",
+    "policy": "retired: an empty revision; earlier revisions and policies fixed on requests are kept",
+    "webhook": "deactivated; its delivery log is kept",
+    "schedule": "removed; its pipeline runs are kept",
+    "trigger": "removed; its pipeline runs are kept",
+}
 
 
 @dataclass
@@ -107,14 +120,17 @@ def _compare(kind: str, desired: dict[str, dict[str, Any]], live: dict[str, dict
         else:
             items.append(PlanItem(kind, name, "unchanged"))
     for name in sorted(set(live) - set(desired)):
-        if kind in NEVER_DELETED:
-            plural = "policies" if kind == "policy" else f"{kind}s"
-            items.append(PlanItem(kind, name, "extra", note=f"{plural} are never deleted by apply; put it back in the "
-                                                           "folder or keep it"))
-        else:
-            items.append(PlanItem(kind, name, "delete" if prune else "extra",
-                                  note="" if prune else "not in the folder; --prune deletes it"))
+        items.append(PlanItem(kind, name, "delete" if prune else "extra",
+                              note=DELETE_NOTES.get(kind, "") if prune else "not in the folder; --prune deletes it"))
     return items
+
+
+def _deletes_first(items: list[PlanItem]) -> list[PlanItem]:
+    """Deletes first (in reverse dependency order), then everything else in its order."""
+    rank = {kind: index for index, kind in enumerate(reversed(ORDER))}
+    deletes = sorted((i for i in items if i.action == "delete"),
+                     key=lambda i: (rank.get(i.kind, len(ORDER)), i.kind, i.name))
+    return deletes + [i for i in items if i.action != "delete"]
 
 
 class _Live:
@@ -212,12 +228,13 @@ def _plan(ws: Workspace, folder: str, prune: bool) -> tuple[PlatformPlan, Platfo
         items += [PlanItem(f"feature.{c.kind}", c.name, actions[c.action], [f"~ {f}" for f in c.fields],
                            note=f"version {c.previous} -> {c.version}" if c.action == "new_version" else "")
                   for c in features.changes]
-    for kind, read in (("policy", live.policies), ("deployment", live.deployments), ("monitor", live.monitors),
-                       ("schedule", live.schedules), ("trigger", live.triggers), ("webhook", live.webhooks)):
-        desired, current = read()
+    readers = {"policy": live.policies, "deployment": live.deployments, "monitor": live.monitors,
+               "schedule": live.schedules, "trigger": live.triggers, "webhook": live.webhooks}
+    for kind in ORDER:
+        desired, current = readers[kind]()
         items += _compare(kind, desired, current, prune)
     commit, dirty = git_commit(str(loaded.path))
-    return PlatformPlan(str(loaded.path), commit, dirty, prune, items), loaded, live
+    return PlatformPlan(str(loaded.path), commit, dirty, prune, _deletes_first(items)), loaded, live
 
 
 def apply(ws: Workspace, folder: str, prune: bool = False) -> PlatformPlan:
@@ -227,12 +244,15 @@ def apply(ws: Workspace, folder: str, prune: bool = False) -> PlatformPlan:
     """
     result, loaded, live = _plan(ws, folder, prune)
     pending = result.pending
+    platform = [i for i in pending if not i.kind.startswith("feature.")]
+    for item in platform:  # deletes first: what used a removed feature view goes before it
+        if item.action == "delete":
+            _apply_one(ws, loaded, live, item)
     if any(i.kind.startswith("feature.") for i in pending) and loaded.features is not None:
         ws.features.apply(loaded.features, prune=prune)
-    for item in pending:
-        if item.kind.startswith("feature."):
-            continue
-        _apply_one(ws, loaded, live, item)
+    for item in platform:
+        if item.action != "delete":
+            _apply_one(ws, loaded, live, item)
     if pending:
         ws.governance.record_platform_apply(result.folder, result.commit, result.dirty,
                                             [{"kind": i.kind, "name": i.name, "action": i.action} for i in pending])
@@ -245,10 +265,16 @@ def _apply_one(ws: Workspace, loaded: PlatformFolder, live: _Live, item: PlanIte
     pipes = ws.pipelines
     if item.kind == "policy":
         scope, _, target = item.name.partition(":")
-        source = yaml.safe_dump(spec["policy"], sort_keys=False)
-        ws.governance.set_policy(source, **{scope: target})
+        if item.action == "delete":
+            ws.governance.retire_policy(**{scope: target})
+        else:
+            ws.governance.set_policy(yaml.safe_dump(spec["policy"], sort_keys=False), **{scope: target})
+    elif item.kind == "deployment" and item.action == "delete":
+        ws.serving.delete(item.name, "removed from the platform folder")
     elif item.kind == "deployment":
         ws.serving.apply(spec)
+    elif item.kind == "monitor" and item.action == "delete":
+        ws.monitoring.delete_monitor(item.name)
     elif item.kind == "monitor":
         ws.monitoring.apply(spec)
     elif item.kind in ("schedule", "trigger") and item.action == "delete":

@@ -127,6 +127,30 @@ class LifecycleEndpoints:
             self.ctx.audit(conn, Action.POLICY_SET, Subject.POLICY, f"{scope}:{target}", {"revision": info.revision, "digest": info.digest})
             return info
 
+    @endpoint("governance.configure")
+    def retire_policy(self, scope: str, target: str) -> PolicyInfo:
+        """Retire the policy of a model or risk tier: a new revision with an empty source, so a model
+        falls back to its tier's policy (or none). Earlier revisions stay, as does the policy fixed
+        on a version already up for approval. Audited as ``policy.retire``.
+
+        Raises:
+            NotFound: no policy in force for that model or tier.
+        """
+        with self.ctx.db.write() as conn:
+            last = conn.execute(select(policies.c.revision, policies.c.source).where(
+                policies.c.scope == scope, policies.c.target == target)
+                .order_by(policies.c.revision.desc()).limit(1)).first()
+            if last is None or last.source == "":
+                raise NotFound(f"no policy in force for {scope} {target!r}")
+            info = PolicyInfo(scope, target, int(last.revision) + 1, policy_digest(""), "", self.ctx.principal.name,
+                              now_ms())
+            conn.execute(policies.insert().values(id=new_id(), scope=scope, target=target, revision=info.revision,
+                                                  source="", digest=info.digest, created_by=info.created_by,
+                                                  created_ms=info.created_ms))
+            self.ctx.audit(conn, Action.POLICY_RETIRE, Subject.POLICY, f"{scope}:{target}",
+                           {"revision": info.revision, "digest": info.digest})
+            return info
+
     @endpoint("read")
     def list_policies(self) -> list[PolicyInfo]:
         """The policy in force for each model and risk tier that has one (its latest revision)."""
@@ -137,7 +161,8 @@ class LifecycleEndpoints:
                                                       & (policies.c.target == latest.c.target)
                                                       & (policies.c.revision == latest.c.revision))
                                 .order_by(policies.c.scope, policies.c.target)).all()
-        return [PolicyInfo(r.scope, r.target, r.revision, r.digest, r.source, r.created_by, r.created_ms) for r in rows]
+        return [PolicyInfo(r.scope, r.target, r.revision, r.digest, r.source, r.created_by, r.created_ms) for r in rows
+                if r.source]  # an empty source is a retired policy
 
     @endpoint("read")
     def get_policy(self, ref: str) -> PolicyInfo | None:

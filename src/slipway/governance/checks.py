@@ -20,13 +20,14 @@ from slipway.store.schema.governance import approval_requests, policies, policy_
 
 
 def current_policy(conn: Connection, model: str, risk_tier: str) -> PolicyInfo | None:
-    """The model's own policy if it has one, else its risk tier's; the newest revision wins."""
+    """The model's own policy if it has one, else its risk tier's; the newest revision wins (one
+    with an empty source is a retired policy: none for that scope)."""
     for scope, target in (("model", model), ("tier", risk_tier)):
         row = conn.execute(
             select(policies).where(policies.c.scope == scope, policies.c.target == target)
             .order_by(policies.c.revision.desc()).limit(1)
         ).first()
-        if row is not None:
+        if row is not None and row.source:
             return PolicyInfo(row.scope, row.target, row.revision, row.digest, row.source, row.created_by, row.created_ms)
     return None
 

@@ -18,13 +18,13 @@ from slipway.store.schema.governance import approval_decisions, policies
 def check_policies(context: CheckContext) -> list[Problem]:
     """Every policy revision was set by an event, with the digest of its source as stored."""
     events = {(target, int(details.get("revision", 0))): (seq, details.get("digest"))
-              for seq, _, target, details in ledger_events(context, actions=("policy.set",))}
+              for seq, _, target, details in ledger_events(context, actions=("policy.set", "policy.retire"))}
     problems = []
     for row in context.conn.execute(select(policies)):
         key = (f"{row.scope}:{row.target}", int(row.revision))
         where = f"policy:{key[0]}#{row.revision}"
         if key not in events:
-            problems.append(Problem("policies", f"policy {key[0]} revision {row.revision} has no policy.set event",
+            problems.append(Problem("policies", f"policy {key[0]} revision {row.revision} has no policy.set or policy.retire event",
                                     subject=where))
         elif events[key][1] != row.digest or hash_bytes(row.source.encode()) != row.digest:
             problems.append(Problem("policies", f"policy {key[0]} revision {row.revision} was changed after event "

@@ -119,6 +119,13 @@ class GovernanceService:
         text = Path(source).read_text() if isinstance(source, Path) else source
         return self._backend.set_policy(scope, target, text)
 
+    def retire_policy(self, *, model: str | None = None, tier: str | None = None) -> PolicyInfo:
+        """Retire the policy of one model or one risk tier (a new, empty revision; history kept)."""
+        if (model is None) == (tier is None):
+            raise InvalidInput("give exactly one of model= or tier=")
+        scope, target = ("model", model) if model is not None else ("tier", tier)
+        return self._backend.retire_policy(scope, str(target))
+
     def list_policies(self) -> list[PolicyInfo]:
         """The policy in force for each model and risk tier that has one."""
         return self._backend.list_policies()

@@ -29,10 +29,15 @@ from slipway.webhooks.outbox import emit
 
 STATES = ("open", "acknowledged", "resolved")
 _NEXT = {"open": {"acknowledged", "resolved"}, "acknowledged": {"resolved"}, "resolved": set()}
+# A deleted monitor keeps its row (its runs and alerts point at it); the stored spec carries the
+# time it was deleted under this key, which no spec can have (parse_monitor refuses unknown keys).
+DELETED = "$deleted_ms"
 
 
 def _monitor(row: Row[Any]) -> Monitor:
-    return Monitor(row.name, int(row.revision), orjson.loads(row.spec), int(row.created_ms), int(row.updated_ms))
+    spec = orjson.loads(row.spec)
+    deleted = spec.pop(DELETED, None)
+    return Monitor(row.name, int(row.revision), spec, int(row.created_ms), int(row.updated_ms), deleted)
 
 
 def _run(row: Row[Any], name: str, created: bool = True) -> MonitorRun:
@@ -82,8 +87,34 @@ class MonitoringBackend:
 
     @endpoint("read")
     def list_monitors(self) -> list[Monitor]:
+        """The live monitors (a deleted one is left out; :meth:`get` still reads it)."""
         with self.ctx.db.read() as conn:
-            return [_monitor(r) for r in conn.execute(select(monitors).order_by(monitors.c.name))]
+            found = [_monitor(r) for r in conn.execute(select(monitors).order_by(monitors.c.name))]
+        return [m for m in found if m.deleted_ms is None]
+
+    @endpoint("monitoring.write")
+    def delete(self, name: str) -> Monitor:
+        """Stop a monitor: a new revision marked deleted, so the scheduler no longer runs it and a
+        run is refused; its open alerts are resolved. Its runs and alerts stay (evidence); applying
+        a spec of the same name brings it back. Deleting a deleted monitor changes nothing.
+
+        Raises:
+            NotFound: no monitor of that name.
+        """
+        with self.ctx.db.write() as conn:
+            row = self._row(conn, name)
+            if _monitor(row).deleted_ms is not None:
+                return _monitor(row)
+            now = now_ms()
+            spec = {**orjson.loads(row.spec), DELETED: now}
+            conn.execute(monitors.update().where(monitors.c.id == row.id).values(
+                spec=orjson.dumps(spec).decode(), revision=int(row.revision) + 1, updated_ms=now))
+            closed = conn.execute(alerts.update().where(alerts.c.monitor_id == row.id, alerts.c.state != "resolved")
+                                  .values(state="resolved", updated_ms=now, updated_by=self.ctx.principal.name,
+                                          note="monitor deleted")).rowcount
+            self.ctx.audit(conn, Action.MONITOR_DELETE, Subject.MONITOR, name,
+                           {"revision": int(row.revision) + 1, "alerts_resolved": int(closed or 0)})
+            return _monitor(self._row(conn, name))
 
     @endpoint("monitoring.write")
     def record_run(self, name: str, revision: int, window_key: str, status: str, result: dict[str, Any]) -> MonitorRun:
@@ -99,6 +130,8 @@ class MonitoringBackend:
         try:
             with self.ctx.db.write() as conn:
                 monitor = self._row(conn, name)
+                if DELETED in orjson.loads(monitor.spec):
+                    raise Conflict(f"monitor {name!r} was deleted; apply its spec again to run it")
                 if int(monitor.revision) != revision:
                     raise Conflict(f"monitor {name!r} is at revision {monitor.revision}, not {revision}; run it again")
                 found = conn.execute(select(monitor_runs).where(and_(

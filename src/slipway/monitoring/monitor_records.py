@@ -9,11 +9,14 @@ from slipway.core.records import record
 
 @record
 class Monitor:
+    """A monitor; ``deleted_ms`` is set once it was deleted (its runs and alerts are kept)."""
+
     name: str
     revision: int
     spec: dict[str, Any]
     created_ms: int
     updated_ms: int
+    deleted_ms: int | None = None
 
 
 @record

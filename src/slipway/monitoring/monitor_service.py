@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slipway.core.clock import now_ms
-from slipway.core.errors import InvalidInput
+from slipway.core.errors import Conflict, InvalidInput
 from slipway.core.hashing import hash_bytes
 from slipway.monitoring import actions, lineage_reference
 from slipway.monitoring.gauges import subject_of
@@ -75,6 +75,10 @@ class MonitorsMixin:
     def monitors(self) -> list[Monitor]:
         return self._backend.list_monitors()
 
+    def delete_monitor(self, name: str) -> Monitor:
+        """Stop a monitor, keeping its runs and alerts (see ``MonitoringBackend.delete``)."""
+        return self._backend.delete(name)
+
     def run(self, name: str, progress: Callable[[int, int], None] | None = None, now: int | None = None) -> MonitorRun:
         """Run a monitor over its current window and record the run (alerts open for failing
         checks, once per check until resolved), then carry out the actions its new alerts fire
@@ -85,6 +89,8 @@ class MonitorsMixin:
         ``now`` (epoch ms, the clock by default) is the time a ``last: 7d`` window ends at.
         """
         monitor = self.get_monitor(name)
+        if monitor.deleted_ms is not None:
+            raise Conflict(f"monitor {name!r} was deleted; apply its spec again to run it")
         spec = lineage_reference.resolve(self._ws, monitor.spec)
         service: Any = self
         current, window_key = read_window(self._ws, spec["watch"], spec["window"], progress, now)

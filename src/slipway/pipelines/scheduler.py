@@ -8,8 +8,10 @@ run queued before a crash is executed after the restart, exactly once. A run who
 killed mid-way stops sending heartbeats; the next tick fails it and queues a resume of it (in one
 transaction), which reuses the steps it completed.
 
-Each tick also runs the monitors whose schedule is due (their alerts may queue runs) and
-materialises the feature views whose schedule is due (:mod:`slipway.features.scheduling`).
+Each tick also runs the monitors whose schedule is due (their alerts may queue runs),
+materialises the feature views whose schedule is due (:mod:`slipway.features.scheduling`) and,
+with ticketed sign-off on, polls the open ServiceNow change requests every
+``[governance.servicenow] sync_interval_s`` (:mod:`slipway.governance.ticket_schedule`).
 
 Several scheduler processes may run (replicas, so that one can die): :meth:`Scheduler.run_forever`
 ticks only while it holds the ``scheduler`` lease (:mod:`slipway.store.leases`), renewed every
@@ -57,7 +59,7 @@ class Scheduler:
 
     def __init__(self, workspace: Any, poll_seconds: float = 5.0, clock: Callable[[], int] = now_ms,
                  report: Callable[[str], None] | None = None, stale_after_s: float = STALE_AFTER_S,
-                 holder: str | None = None, lease_s: float = 30.0) -> None:
+                 holder: str | None = None, lease_s: float = 30.0, ticket_sync_s: float | None = None) -> None:
         self.workspace = workspace
         self.pipelines = workspace.pipelines
         self.backend = workspace.backend("pipelines")
@@ -71,6 +73,8 @@ class Scheduler:
                                      holder or replica_name(), lease_s, clock, self.report)
         self._leading_only = False  # set by run_forever: stop starting runs once the lease is lost
         self._features: Any = None
+        self._tickets: Any = None
+        self._ticket_sync_s = ticket_sync_s  # None: [governance.servicenow] sync_interval_s
 
     def recover(self) -> list[PipelineRun]:
         """Fail runs whose process was killed, and queue scheduled or triggered ones again."""
@@ -179,11 +183,25 @@ class Scheduler:
             self.report(f"feature views: cannot materialise: {_describe(err)}")
             return []
 
+    def sync_tickets(self) -> list[Any]:
+        """Poll the open change requests when their interval has passed (see
+        :mod:`slipway.governance.ticket_schedule`); nothing when ticketed sign-off is off."""
+        try:
+            if self._tickets is None:
+                from slipway.governance.ticket_schedule import TicketSchedule
+
+                self._tickets = TicketSchedule(self.workspace, self.report, self._ticket_sync_s)
+            return self._tickets.tick(self.clock())
+        except Exception as err:  # noqa: BLE001 - a ticketing outage must not stop the pipelines
+            self.report(f"tickets: cannot sync: {_describe(err)}")
+            return []
+
     def tick(self, stop: threading.Event | None = None) -> list[PipelineRun]:
         self.recover()
         self.claim_due()
         self.run_monitors()
         self.run_materializations()
+        self.sync_tickets()
         return self.execute_queued(stop)
 
     def lead_once(self, stop: threading.Event | None = None) -> list[PipelineRun] | None:

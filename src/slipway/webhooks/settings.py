@@ -41,6 +41,8 @@ class ServiceNowSettings:
     timeout_s: float = 10.0
     # The secret signing ServiceNow's callbacks when no 'servicenow' webhook holds one (ticketed sign-off).
     callback_secret: str = dataclasses.field(default="", repr=False)
+    # How often 'slipway scheduler' polls the open change requests (seconds; 0 turns polling off).
+    sync_interval_s: float = 60.0
 
 
 def webhook_settings(settings: Settings) -> WebhookSettings:
