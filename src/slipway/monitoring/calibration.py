@@ -19,7 +19,6 @@ from collections.abc import Iterator
 import numpy as np
 
 
-
 def stratified_splits(y: np.ndarray, splits: int, test_size: float = 0.1,
                       seed: int = 42) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(train, test) indices, equal to scikit-learn's ``StratifiedShuffleSplit(splits, test_size=
