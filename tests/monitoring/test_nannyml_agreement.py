@@ -18,6 +18,15 @@ from slipway.monitoring.performance import performance
 
 FIXTURE = Path(__file__).parent / "fixtures" / "nannyml_cbpe"
 TOLERANCE = 1e-9  # absolute, on every estimate, sampling error, band and threshold
+# except ROC AUC's sampling error and band: NannyML ranks the reference with NumPy's unstable
+# argsort, so on tied scores (the fixtures have many) the order of tied rows, and the figure, follow
+# the CPU's sort kernel: NannyML itself gives 0.0127790 on one machine, 0.0127783 on another.
+TIED_RANKS = 1e-5
+BANDS = ("sampling_error", "upper_confidence_boundary", "lower_confidence_boundary")
+
+
+def _tolerance(metric: str, field: str) -> float:
+    return TIED_RANKS if metric == "roc_auc" and field in BANDS else TOLERANCE
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +50,8 @@ def test_cbpe_estimates_match_nannyml(both: tuple[dict, object]) -> None:
                             ("upper_confidence_boundary", "upper_band"), ("lower_confidence_boundary", "lower_band"),
                             ("upper_threshold", "upper_threshold"), ("lower_threshold", "lower_threshold")):
             got = np.array([getattr(c, ours) for c in chunks], dtype=float)
-            np.testing.assert_allclose(got, np.array(columns[field], dtype=float), rtol=0, atol=TOLERANCE,
-                                       err_msg=f"{metric} {field}")
+            np.testing.assert_allclose(got, np.array(columns[field], dtype=float), rtol=0,
+                                       atol=_tolerance(metric, field), err_msg=f"{metric} {field}")
         assert [c.alert_estimated for c in chunks] == columns["alert"], metric
 
 
@@ -88,7 +97,7 @@ def test_multiclass_cbpe_matches_nannyml() -> None:
                             ("upper_threshold", np.full(len(chunks), got.upper_threshold, dtype=float)),
                             ("lower_threshold", np.full(len(chunks), got.lower_threshold, dtype=float))):
             np.testing.assert_allclose(np.asarray(ours, dtype=float), np.array(want[field], dtype=float), rtol=0,
-                                       atol=TOLERANCE, err_msg=f"{metric} {field}")
+                                       atol=_tolerance(metric, field), err_msg=f"{metric} {field}")
         assert got.alerts.tolist() == want["alert"], metric
     assert any(any(m["alert"]) for m in expected["metrics"].values())  # the older rows do shift performance
 

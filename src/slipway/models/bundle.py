@@ -25,7 +25,7 @@ from slipway.core.clock import iso, now_ms
 from slipway.core.errors import InvalidInput
 from slipway.models.flavors import detect_flavor, get_flavor
 from slipway.models.flavors.base import Files
-from slipway.models.signature import check_batch, infer_schema, to_frame_or_array
+from slipway.models.signature import check_batch, infer_output_schema, infer_schema, to_frame_or_array
 
 METADATA_FILE = "slipway-model.json"
 FORMAT_VERSION = 1
@@ -122,7 +122,7 @@ def save_bundle(model: Any, folder: str | Path, *, flavor: str | None = None, in
             output = chosen.example_output(model, native)
         except Exception as err:
             raise InvalidInput(f"the model could not predict its input example: {type(err).__name__}: {err}") from err
-        signature["outputs"] = infer_schema(output)
+        signature["outputs"] = infer_output_schema(output)
     elif hasattr(chosen, "default_signature"):
         signature = chosen.default_signature(model)
     meta = BundleMetadata(

@@ -100,6 +100,16 @@ def infer_schema(batch: Batch) -> list[dict[str, Any]]:
     return specs
 
 
+def infer_output_schema(output: Batch) -> list[dict[str, Any]]:
+    """The output part of a signature: :func:`infer_schema`, and a classifier's string class
+    labels (an object array of ``str``) as a tensor of dtype ``str``."""
+    data = to_frame_or_array(output)
+    if isinstance(data, np.ndarray) and data.dtype.kind in "OU" and data.size and all(
+            isinstance(v, str) for v in data.ravel().tolist()):
+        return [{"type": "tensor", "dtype": "str", "shape": [-1, *data.shape[1:]]}]
+    return infer_schema(output)
+
+
 def is_tensor(schema: list[dict[str, Any]]) -> bool:
     return len(schema) == 1 and schema[0].get("type") == "tensor"
 

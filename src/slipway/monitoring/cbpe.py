@@ -18,7 +18,7 @@ NannyML's method and semantics (``nannyml.CBPE``, binary classification), reimpl
   (population std), clipped to [0, 1]. An estimate outside them is an alert.
 
 Every per-chunk sum is one ``np.add.reduceat`` over the chunk boundaries (no loop over rows);
-ROC AUC sorts each chunk once.
+ROC AUC sorts each chunk once; the reference's scores are sorted once for the calibration.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slipway.monitoring.calibration import fit_calibration, needs_calibration
+from slipway.monitoring.calibration import calibration
 from slipway.monitoring.chunks import Chunks
-from slipway.monitoring.realised import realised
+from slipway.monitoring.realised import _auc, _ratio
 
 METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy")
 SIGMAS = 3.0
@@ -66,14 +66,9 @@ class CBPE:
     def fit(cls, y: np.ndarray, yhat: np.ndarray, score: np.ndarray, chunks: Chunks,
             metrics: tuple[str, ...] = METRICS) -> CBPE:
         """Fit on the reference: labels ``y``, predictions ``yhat`` (0/1), scores, its chunks."""
-        calibration = fit_calibration(y, score) if needs_calibration(y, score) else None
         components = {m: _components(m, y, yhat, score) for m in metrics}
-        thresholds = {}
-        for m in metrics:
-            values = np.array([realised([m], y[s:e], yhat[s:e], score[s:e], replicates=0)[m].value
-                               for s, e in zip(chunks.starts, chunks.ends, strict=True)])
-            thresholds[m] = _thresholds(values)
-        return cls(tuple(metrics), calibration, components, thresholds)
+        thresholds = {m: _thresholds(chunk_values(m, y, yhat, score, chunks)) for m in metrics}
+        return cls(tuple(metrics), calibration(y, score), components, thresholds)
 
     def calibrate(self, score: np.ndarray) -> np.ndarray:
         if self.calibration is None:
@@ -81,9 +76,20 @@ class CBPE:
         x, fitted = self.calibration
         return np.interp(score, x, fitted)  # isotonic regression's predict, clipped out of bounds
 
+    def _calibrate_chunks(self, score: np.ndarray, chunks: Chunks) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The calibrated scores, and each chunk's in descending score order: every chunk is
+        sorted once, which both ROC AUC needs and makes the interpolation a forward walk."""
+        p, descending = np.empty_like(score), []
+        for s, e in zip(chunks.starts.tolist(), chunks.ends.tolist(), strict=True):
+            order = np.argsort(score[s:e])
+            ascending = self.calibrate(score[s:e][order])
+            p[s:e][order] = ascending
+            descending.append(ascending[::-1])
+        return p, descending
+
     def estimate(self, yhat: np.ndarray, score: np.ndarray, chunks: Chunks) -> dict[str, Estimates]:
         """Every metric's estimate on each chunk of the (unlabelled) data."""
-        p = self.calibrate(score)
+        p, descending = self._calibrate_chunks(score, chunks)
         starts, sizes = chunks.starts, chunks.sizes.astype(np.float64)
         tp, fp, fn, tn = (np.add.reduceat(v, starts) if len(starts) else np.zeros(0) for v in (
             p * yhat, (1 - p) * yhat, p * (1 - yhat), (1 - p) * (1 - yhat)))
@@ -96,8 +102,7 @@ class CBPE:
             }
         out = {}
         for m in self.metrics:
-            value = values[m] if m != "roc_auc" else np.array(
-                [_expected_auc(p[s:e], score[s:e]) for s, e in zip(starts, chunks.ends, strict=True)])
+            value = values[m] if m != "roc_auc" else np.array([_expected_auc_sorted(d) for d in descending])
             std, fraction = self.components[m]
             with np.errstate(divide="ignore", invalid="ignore"):
                 error = std / np.sqrt(sizes * fraction)
@@ -108,12 +113,36 @@ class CBPE:
 
 
 def _expected_auc(p: np.ndarray, score: np.ndarray) -> float:
-    order = np.argsort(score)[::-1]
-    p = p[order]
+    return _expected_auc_sorted(p[np.argsort(score)[::-1]])
+
+
+def _expected_auc_sorted(p: np.ndarray) -> float:
+    """The area under the expected ROC curve of rows in descending score order (their calibrated
+    probabilities ``p``)."""
     tps = np.asarray(np.round(np.r_[0.0, np.cumsum(p)], 5), np.float64)
     fps = np.asarray(np.round(np.r_[0.0, 1.0 + np.arange(len(p)) - np.cumsum(p)], 5), np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
+
+
+def chunk_values(metric: str, y: np.ndarray, yhat: np.ndarray, score: np.ndarray, chunks: Chunks) -> np.ndarray:
+    """The realised ``metric`` on each chunk of labelled rows: the value
+    :func:`slipway.monitoring.realised.realised` gives (NaN where undefined), the confusion
+    counts of every chunk summed in one pass."""
+    if metric == "roc_auc":
+        return np.array([_auc(np.ones((1, e - s)), y[s:e], score[s:e])[0]
+                         for s, e in zip(chunks.starts.tolist(), chunks.ends.tolist(), strict=True)])
+    if not len(chunks):
+        return np.zeros(0)
+    tp, fp, fn = (np.add.reduceat(v, chunks.starts) for v in (y * yhat, (1 - y) * yhat, y * (1 - yhat)))
+    if metric == "accuracy":
+        total = chunks.sizes.astype(np.float64)
+        return _ratio(total - fp - fn, total)
+    if metric == "precision":
+        return _ratio(tp, tp + fp)
+    if metric == "recall":
+        return _ratio(tp, tp + fn)
+    return _ratio(tp, tp + 0.5 * (fp + fn))
 
 
 def _thresholds(values: np.ndarray) -> tuple[float | None, float | None]:

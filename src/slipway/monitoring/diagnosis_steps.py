@@ -187,20 +187,42 @@ def feature_drift(ctx: Context) -> Step:
 
 
 def prediction_drift(ctx: Context) -> Step:
-    """The served predictions against the served model's predictions on its training data."""
-    outputs = [n for n in ctx.current.column_names if n == "output"]
-    answered = ctx.current.select(outputs).filter(pc.is_finite(ctx.current.column("output"))) if outputs else None
-    if answered is None or answered.num_rows == 0 or ctx.predictor is None:
+    """The served predictions against the served model's predictions on its training data: their
+    means for numbers, their class shares for class labels that are strings."""
+    if "output" not in ctx.current.column_names or ctx.predictor is None:
         return Step("prediction drift", "not evaluated", "no answered request logged, or no loadable model")
-    expected = np.asarray(ctx.predictor.predict(ctx.reference_table.select(ctx.columns).to_pandas()), dtype=float)
-    reference = Reference.of(pa.table({"output": expected.reshape(len(expected), -1)[:, 0]}))
-    column = compare(reference, answered).columns[0]
-    mean_now = float(pc.mean(answered.column("output")).as_py() or 0.0)
-    numbers = {"method": column.method, "score": column.to_json()["score"], "threshold": column.threshold,
-               "mean_reference": float(np.mean(expected)), "mean_current": mean_now}
-    summary = (f"predictions {'drifted' if column.drifted else 'steady'}: mean {mean_now:.3f} against "
-               f"{numbers['mean_reference']:.3f} on the training data ({column.method} {numbers['score']:.3g})")
+    served = ctx.current.column("output")
+    labels = pa.types.is_string(served.type) or pa.types.is_large_string(served.type)
+    answered = ctx.current.select(["output"]).filter(pc.is_valid(served) if labels else pc.is_finite(served))
+    if answered.num_rows == 0:
+        return Step("prediction drift", "not evaluated", "no answered request logged, or no loadable model")
+    predicted = np.asarray(ctx.predictor.predict(ctx.reference_table.select(ctx.columns).to_pandas()))
+    expected = predicted.reshape(len(predicted), -1)[:, 0]
+    if labels:
+        expected = expected.astype(str)
+        answered = answered.cast(pa.schema([("output", pa.string())]))
+    else:
+        expected = expected.astype(float)
+    column = compare(Reference.of(pa.table({"output": expected})), answered).columns[0]
+    numbers: dict[str, Any] = {"method": column.method, "score": column.to_json()["score"],
+                               "threshold": column.threshold}
+    if labels:
+        numbers["shares_reference"], numbers["shares_current"] = _shares(expected), _shares(
+            np.asarray(answered.column("output").to_pylist(), dtype=str))
+        now, then = max(numbers["shares_current"].items(), key=lambda kv: kv[1]), numbers["shares_reference"]
+        shown = f"{now[0]} {now[1]:.1%} of predictions against {then.get(now[0], 0.0):.1%}"
+    else:
+        numbers["mean_reference"] = float(np.mean(expected))
+        numbers["mean_current"] = float(pc.mean(answered.column("output")).as_py() or 0.0)
+        shown = f"mean {numbers['mean_current']:.3f} against {numbers['mean_reference']:.3f}"
+    summary = (f"predictions {'drifted' if column.drifted else 'steady'}: {shown} on the training data "
+               f"({column.method} {numbers['score']:.3g})")
     return Step("prediction drift", "problem" if column.drifted else "ok", summary, numbers)
+
+
+def _shares(values: np.ndarray) -> dict[str, float]:
+    classes, counts = np.unique(values, return_counts=True)
+    return {str(c): round(float(n) / len(values), 4) for c, n in zip(classes.tolist(), counts.tolist(), strict=True)}
 
 
 def _target(ctx: Context, training: pa.Table, prediction: Any, classifier: bool) -> str | None:
