@@ -47,20 +47,20 @@ class Slots:
 
     def slot_of(self, group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The slot of each feature row (its group, its time) that has one, and those rows' indices."""
-        lo, end = self.offsets[group], self.offsets[group + 1]
-        picked = np.flatnonzero(lo < end)
+        base, end = self.offsets[group], self.offsets[group + 1]
+        picked = np.flatnonzero(base < end)
         if len(picked) < len(group):
-            lo, end, t = lo[picked], end[picked], t[picked]
-        hi = end.copy()
-        last = len(self.times) - 1
-        for _ in range(self._steps):  # lower bound of t in times[lo:hi], all rows at once
-            live = lo < hi
-            mid = (lo + hi) >> 1
-            before = self.times[np.minimum(mid, last)] < t
-            lo = np.where(live & before, mid + 1, lo)
-            hi = np.where(live & ~before, mid, hi)
-        inside = lo < end
-        return lo[inside], picked[inside]
+            base, end, t = base[picked], end[picked], t[picked]
+        size = end - base
+        times = self.times
+        for _ in range(self._steps):  # branchless lower bound of t in times[base:end], all rows at once
+            half = size >> 1
+            probe = base + half
+            np.copyto(base, probe, where=times[probe] < t)
+            size -= half
+        base += times[base] < t
+        inside = base < end
+        return base[inside], picked[inside]
 
     def merge(self, batch: pa.RecordBatch, group: np.ndarray, rows: np.ndarray | None, created: bool) -> None:
         """Let each slot take this batch's latest row that belongs to it, if later than its best.

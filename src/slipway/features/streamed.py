@@ -31,7 +31,7 @@ from slipway.features.offline import ROW, ViewJoin, typed
 from slipway.features.slots import NullCreatedTime, Slots
 from slipway.features.sources import ident
 
-BATCH_ROWS = 500_000
+BATCH_ROWS = 250_000
 STREAM_MEMORY_BYTES = 256 * 2**20
 _NUMERIC = {"int32": pa.int32(), "int64": pa.int64(), "float32": pa.float32(), "float64": pa.float64(),
             "bool": pa.bool_()}
@@ -106,17 +106,17 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
     usable = ~(keys.is_null().to_numpy(zero_copy_only=False) | et_null)
     ek = pc.fill_null(keys, 0).to_numpy().astype(np.int64, copy=False)
     n = len(et)
-    unique = np.unique(ek[usable])
-    if not len(unique):
+    if not usable.any():
         return [(c, pa.nulls(n, _NUMERIC[_dtype(spec, f)])) for f, c in zip(view.features, view.columns, strict=True)]
     hi = int(et[usable].max())
     ts = _us(ident(spec["timestamp"]))
-    kmin, kmax = int(unique[0]), int(unique[-1])
+    kmin, kmax = int(ek[usable].min()), int(ek[usable].max())
     dense = kmax - kmin < max(4 * n, 1 << 20)
-    mapping = None if dense else unique  # dense: the key less kmin is the group; else its rank
-    groups = kmax - kmin + 1 if dense else len(unique)
+    # Dense keys: the key less kmin is the group (groups without rows are empty); else its rank.
+    mapping = unique = None if dense else np.unique(ek[usable])
+    groups = kmax - kmin + 1 if unique is None else len(unique)
     rows = np.flatnonzero(usable)
-    gid = ek[rows] - kmin if dense else np.searchsorted(unique, ek[rows])
+    gid = ek[rows] - kmin if unique is None else np.searchsorted(unique, ek[rows])
     order = np.lexsort((et[rows], gid))
     slots = Slots(rows[order], et[rows][order], np.concatenate(([0], np.cumsum(np.bincount(gid, minlength=groups)))),
                   [_numpy(spec, f) for f in view.features])
@@ -158,7 +158,7 @@ def _groups(k: np.ndarray, kmin: int, mapping: np.ndarray | None) -> tuple[np.nd
 def _prefetched(reader: Any) -> Iterator[pa.RecordBatch]:
     """The reader's batches, the next one read by a thread while the caller works on this one
     (DuckDB decodes without the GIL, so the scan and the NumPy work share both cores)."""
-    batches: queue.Queue[Any] = queue.Queue(maxsize=2)
+    batches: queue.Queue[Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
     def pump() -> None:
