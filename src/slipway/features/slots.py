@@ -45,8 +45,10 @@ class Slots:
         widest = int(np.diff(offsets).max()) if len(offsets) > 1 else 0
         self._steps = widest.bit_length()  # binary-search steps for the largest group
 
-    def slot_of(self, group: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The slot of each feature row (its group, its time) that has one, and those rows' indices."""
+    def slot_of(self, group: np.ndarray, t: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The slot of each feature row (its group, its time) that has one, and those rows' indices
+        (in ``rows``, the batch rows the groups and times are of, when given). Thread-safe: it
+        only reads."""
         base, end = self.offsets[group], self.offsets[group + 1]
         picked = np.flatnonzero(base < end)
         if len(picked) < len(group):
@@ -60,27 +62,22 @@ class Slots:
             size -= half
         base += times[base] < t
         inside = base < end
-        return base[inside], picked[inside]
+        picked = picked[inside]
+        return base[inside], picked if rows is None else rows[picked]
 
-    def merge(self, batch: pa.RecordBatch, group: np.ndarray, rows: np.ndarray | None, created: bool) -> None:
+    def merge(self, batch: pa.RecordBatch, slot: np.ndarray, taken: np.ndarray, created: bool) -> None:
         """Let each slot take this batch's latest row that belongs to it, if later than its best.
 
-        ``batch``: key, event time, created time (µs), then the features; ``group``: the group of
-        each of its rows (or of ``rows``, the rows of it with a group).
+        ``batch``: key, event time, created time (µs), then the features; ``slot``, ``taken``:
+        what :meth:`slot_of` found for it.
 
         Raises:
             NullCreatedTime: ``created`` and a row has no created time.
         """
         if created and batch.column(2).null_count:
             raise NullCreatedTime()
-        t = batch.column(1).to_numpy()
-        if rows is not None:
-            t = t[rows]
-        slot, taken = self.slot_of(group, t)
         if not len(slot):
             return
-        if rows is not None:
-            taken = rows[taken]
         t = batch.column(1).to_numpy()[taken]
         before = self.best_t[slot]
         np.maximum.at(self.best_t, slot, t)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +31,7 @@ from slipway.features.offline import ROW, ViewJoin, typed
 from slipway.features.slots import NullCreatedTime, Slots
 from slipway.features.sources import ident
 
+T = TypeVar("T")
 BATCH_ROWS = 250_000
 STREAM_MEMORY_BYTES = 256 * 2**20
 _NUMERIC = {"int32": pa.int32(), "int64": pa.int64(), "float32": pa.float32(), "float64": pa.float64(),
@@ -117,7 +118,7 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
     groups = kmax - kmin + 1 if unique is None else len(unique)
     rows = np.flatnonzero(usable)
     gid = ek[rows] - kmin if unique is None else np.searchsorted(unique, ek[rows])
-    order = np.lexsort((et[rows], gid))
+    order = _group_order(gid, et[rows], groups)
     slots = Slots(rows[order], et[rows][order], np.concatenate(([0], np.cumsum(np.bincount(gid, minlength=groups)))),
                   [_numpy(spec, f) for f in view.features])
     created = spec.get("created_timestamp")
@@ -131,10 +132,14 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
     import duckdb
 
     try:
-        with contextlib.closing(_prefetched(reader)) as batches:
-            for batch in batches:
-                group, picked = _groups(batch.column(0).to_numpy(), kmin, mapping)
-                slots.merge(batch, group, picked, bool(created))
+        def find(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray, np.ndarray]:
+            group, picked = _groups(batch.column(0).to_numpy(), kmin, mapping)
+            t = batch.column(1).to_numpy()
+            return (batch, *slots.slot_of(group, t if picked is None else t[picked], picked))
+
+        with contextlib.closing(_prefetched(reader, find)) as found:
+            for batch, slot, taken in found:
+                slots.merge(batch, slot, taken, bool(created))
     except NullCreatedTime:
         raise Declined("a null created time") from None
     except duckdb.OutOfMemoryException as err:  # a very wide view under the stream's small limit
@@ -155,16 +160,25 @@ def _groups(k: np.ndarray, kmin: int, mapping: np.ndarray | None) -> tuple[np.nd
     return group[rows], rows
 
 
-def _prefetched(reader: Any) -> Iterator[pa.RecordBatch]:
-    """The reader's batches, the next one read by a thread while the caller works on this one
-    (DuckDB decodes without the GIL, so the scan and the NumPy work share both cores)."""
+def _group_order(gid: np.ndarray, times: np.ndarray, groups: int) -> np.ndarray:
+    """The permutation sorting entity rows by (group, time): one sort of both packed in an int64
+    when they fit, else a two-key sort."""
+    low, span = int(times.min()), int(times.max()) - int(times.min()) + 1
+    if groups * span < 2**62:
+        return np.argsort(gid * span + (times - low))
+    return np.lexsort((times, gid))
+
+
+def _prefetched(reader: Any, prepare: Callable[[pa.RecordBatch], T]) -> Generator[T, None, None]:
+    """``prepare`` of each of the reader's batches, run by a second thread while the caller works
+    on the previous one (DuckDB decodes and NumPy searches without the GIL: both cores work)."""
     batches: queue.Queue[Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
     def pump() -> None:
         try:
             for batch in reader:
-                batches.put(batch)
+                batches.put(prepare(batch))
                 if stop.is_set():
                     return
             batches.put(None)
