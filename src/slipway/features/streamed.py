@@ -74,11 +74,14 @@ def streamed_join(con: Any, entities: str, timestamp: str, joins: list[ViewJoin]
     # The view rows stream in any order (each batch is sorted here): DuckDB need not buffer them
     # to keep the file's order. Restored after, for the joins that number rows by that order.
     # DuckDB's buffer pool needs little for a streamed scan: a small limit keeps the process's
-    # peak at the entity table plus a batch (a user's memory_limit below it is kept).
+    # peak at the entity table plus a few batches (a user's memory_limit below it is kept). One
+    # DuckDB thread scans (less buffered ahead, less memory) while this one merges: two cores.
     limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")
     if _bytes(limit) > STREAM_MEMORY_BYTES:
         con.execute(f"SET memory_limit = '{STREAM_MEMORY_BYTES // 2**20}MB'")
+    threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
+    con.execute("SET threads = 1")
     try:
         for view in joins:
             for name, column in _view(con, table, et, et_null, view):
@@ -86,6 +89,7 @@ def streamed_join(con: Any, entities: str, timestamp: str, joins: list[ViewJoin]
     finally:
         con.execute("SET preserve_insertion_order = true")
         con.execute(f"SET memory_limit = '{limit}'")
+        con.execute(f"SET threads = {threads}")
     return table
 
 
@@ -128,10 +132,10 @@ def _view(con: Any, table: pa.Table, et: np.ndarray, et_null: np.ndarray, view: 
     where = f"{ident(key)} BETWEEN {kmin} AND {kmax} AND {ts} IS NOT NULL AND {ts} <= {hi}"
     if ttl_us is not None:  # older rows are past every entity row's TTL
         where += f" AND {ts} >= {int(et[usable].min()) - ttl_us}"
-    reader = con.sql(f"SELECT {', '.join(cols)} FROM {view.relation} WHERE {where}").to_arrow_reader(BATCH_ROWS)
     import duckdb
 
     try:
+        reader = con.sql(f"SELECT {', '.join(cols)} FROM {view.relation} WHERE {where}").to_arrow_reader(BATCH_ROWS)
         def find(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, np.ndarray, np.ndarray]:
             group, picked = _groups(batch.column(0).to_numpy(), kmin, mapping)
             t = batch.column(1).to_numpy()
