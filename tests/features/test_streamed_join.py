@@ -97,3 +97,32 @@ scores = FeatureView("scores", entities=[user], source=Source.path("data/scores.
     entities = pd.DataFrame({"user": ["a", "b", "c"], "event_timestamp": [START + pd.Timedelta("2h")] * 3})
     fast, taken = _both(sqlite_ws, monkeypatch, ["scores"], entities)
     assert taken == {} and fast["score"].tolist()[:2] == [3.0, 2.0] and pd.isna(fast["score"].iloc[2])
+
+
+def test_sparse_keys_and_a_crowded_key_give_the_duckdb_rows(sqlite_ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+    # Keys far apart (ranked, not offset) and one key with hundreds of entity rows (a deep search
+    # inside its group), with ties on event time.
+    rng = np.random.default_rng(5)
+    n, m = 8_000, 3_000
+    keys = rng.integers(0, 400, n) * 10_000_019
+    keys[: n // 4] = 7 * 10_000_019
+    seconds = rng.integers(0, 10 * 86400, n) // 300 * 300
+    scores = pd.DataFrame({"account": keys, "event_timestamp": START + pd.to_timedelta(seconds, unit="s"),
+                           "created": START + pd.to_timedelta(seconds + rng.integers(0, 900, n), unit="s"),
+                           "score": rng.normal(size=n)})
+    accounts = rng.integers(0, 420, m) * 10_000_019
+    accounts[: m // 3] = 7 * 10_000_019
+    entities = pd.DataFrame({"account": accounts,
+                             "event_timestamp": START + pd.to_timedelta(rng.integers(0, 11 * 86400, m), unit="s")})
+    repo = _repo(tmp_path / "repo", {"scores": scores}, '''
+from slipway.features import Entity, FeatureView, Source
+
+account = Entity("account", join_keys=["account"])
+scores = FeatureView("scores", entities=[account], source=Source.path("data/scores.parquet"), created_timestamp="created",
+                     ttl="2d", features={"score": "float64"})
+''')
+    sqlite_ws.features.apply(repo)
+    fast, taken = _both(sqlite_ws, monkeypatch, ["scores"], entities)
+    assert taken == {"features.streamed_join": 1} and len(fast) == m
+    crowded = fast["account"] == 7 * 10_000_019
+    assert fast.loc[crowded, "score"].notna().sum() > m // 4 and fast["score"].isna().sum() > 0
