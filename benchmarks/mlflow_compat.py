@@ -343,12 +343,13 @@ def served_stores(sizes: dict[str, int], postgres: str | None, scratch: Path) ->
             (CACHE / f"{store}.complete").write_text("")
         home.mkdir(parents=True, exist_ok=True)  # the server's folder (its store is the database)
         if analyze:
-            # Planner statistics for both sides, as autovacuum gathers them after a bulk load; the
-            # PostgreSQL these benchmarks use runs with autovacuum off, and without statistics
-            # both planners guess one row per table (Slipway's search then probed an index per run).
+            # Planner statistics and visibility maps for both sides, as autovacuum leaves them after
+            # a bulk load; the PostgreSQL these benchmarks use runs with autovacuum off. Without
+            # statistics both planners guess one row per table (Slipway's search then probed an
+            # index per run); without VACUUM every index-only scan also reads the table's rows.
             for uri in (source, store_uri):
                 with psycopg.connect(uri, autocommit=True) as conn:
-                    conn.execute("ANALYZE")
+                    conn.execute("VACUUM ANALYZE")
         return source, env, home
     db = CACHE / f"served-{size}.db"
     if not db.exists():

@@ -21,14 +21,24 @@ def _in_marks(conn: Connection, count: int) -> str:
     return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * count)
 
 
-def _keyed_rows(conn: Connection, table: str, columns: str, chunk: list[str]) -> list[Any]:
+# The three keyed tables in one statement (one round trip instead of three): each row is
+# (table, run_id, key, text value, number value, NaN flag); the NULL casts give PostgreSQL the
+# union's column types.
+_KEYED_UNION = (
+    'SELECT 0, run_id, "key", value, CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BOOLEAN) FROM params WHERE run_id IN ({marks}) '
+    'UNION ALL SELECT 1, run_id, "key", value, NULL, NULL FROM run_tags WHERE run_id IN ({marks}) '
+    'UNION ALL SELECT 2, run_id, "key", NULL, value, is_nan FROM latest_metrics WHERE run_id IN ({marks})'
+)
+
+
+def _keyed_rows(conn: Connection, chunk: list[str]) -> list[Any]:
     # Plain SQL through the driver: a search returns up to thousands of (run_id, key, value) rows,
     # and SQLAlchemy's per-statement IN expansion and per-row processing cost more than SQLite.
     # The cursor is on this connection, so it reads inside the caller's transaction.
-    sql = f'SELECT run_id, "key", {columns} FROM {table} WHERE run_id IN ({_in_marks(conn, len(chunk))})'
+    sql = _KEYED_UNION.format(marks=_in_marks(conn, len(chunk)))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql, tuple(chunk))
+        cursor.execute(sql, tuple(chunk) * 3)
         return list(cursor.fetchall())
     finally:
         cursor.close()
@@ -47,12 +57,13 @@ def load_runs(conn: Connection, run_ids: Sequence[str]) -> list[Run]:
         chunk = ids[start : start + 500]
         for run_row in conn.execute(select(runs).where(runs.c.id.in_(chunk))).all():
             found[run_row.id] = run_row
-        for run_id, key, value in _keyed_rows(conn, "params", "value", chunk):
-            params_of[run_id][key] = value
-        for run_id, key, value in _keyed_rows(conn, "run_tags", "value", chunk):
-            tags_of[run_id][key] = value
-        for run_id, key, value, is_nan in _keyed_rows(conn, "latest_metrics", "value, is_nan", chunk):
-            metrics_of[run_id][key] = math.nan if is_nan else value
+        for table, run_id, key, text, number, is_nan in _keyed_rows(conn, chunk):
+            if table == 0:
+                params_of[run_id][key] = text
+            elif table == 1:
+                tags_of[run_id][key] = text
+            else:
+                metrics_of[run_id][key] = math.nan if is_nan else number
     result = []
     for run_id in ids:
         row = found.get(run_id)
