@@ -17,20 +17,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Select, select
 
 from slipway.core.auth import Principal
+from slipway.core.errors import NotFound
 from slipway.store.database import Database
 from slipway.store.schema.data import datasets
 from slipway.store.schema.deploy import deployments
 from slipway.store.schema.features import feature_definitions
+from slipway.store.schema.governance import approval_requests, policy_checks
+from slipway.store.schema.identity import projects
 from slipway.store.schema.monitoring import monitors
 from slipway.store.schema.registry import registered_models
 from slipway.store.schema.tracking import experiments, runs
 
 DEFAULT_PROJECT = "default"
+T = TypeVar("T")
 
 # (connection, argument value) -> the projects the value names (empty: no such object).
 Resolver = Callable[[Connection, Any], set[str]]
@@ -87,6 +91,23 @@ def run_project(conn: Connection, value: Any) -> set[str]:
     return {row[0] for row in conn.execute(query)}
 
 
+def _model_column_project(column: Column) -> Resolver:
+    """A resolver for ids of a governance table whose ``model`` column names the model."""
+
+    def resolve(conn: Connection, value: Any) -> set[str]:
+        wanted = _values(value)
+        if not wanted:
+            return set()
+        models = [row[0] for row in conn.execute(select(column.table.c.model).where(column.in_(wanted)))]
+        return model_project(conn, models)
+
+    return resolve
+
+
+request_project = _model_column_project(approval_requests.c.id)
+check_project = _model_column_project(policy_checks.c.id)
+
+
 def dataset_version_project(conn: Connection, value: Any) -> set[str]:
     """``name@3`` / ``name:3`` / ``name`` → the dataset's project."""
     names = [v.replace(":", "@").partition("@")[0] for v in _values(value)]
@@ -101,32 +122,40 @@ class ProjectScope:
         keys: argument name → resolver of the project(s) of the object it names.
         listings: methods that return only what the principal may read (they filter themselves).
         open: methods any principal holding the permission somewhere may call (e.g. ``whoami``).
-        default: an extra resolver over all the arguments, for shapes ``keys`` cannot express.
+        extra: a resolver over all the arguments, for shapes ``keys`` cannot express.
+        methods: per-method keys, used instead of ``keys`` for that method.
     """
 
     keys: Mapping[str, Resolver]
     listings: frozenset[str] = frozenset()
     open: frozenset[str] = frozenset()
     extra: Callable[[Connection, dict[str, Any]], set[str]] | None = None
+    methods: Mapping[str, Mapping[str, Resolver]] = dataclasses.field(default_factory=dict)
 
     def projects_of(self, db: Database, method: str, arguments: dict[str, Any]) -> frozenset[str] | None:
         if method in self.listings or method in self.open:
             return None
         found: set[str] = set()
         named = False
+        missing = False  # an argument names an object that does not exist (yet)
         with db.read() as conn:
-            for key, resolve in self.keys.items():
+            for key, resolve in self.methods.get(method, self.keys).items():
                 if key in arguments and arguments[key] is not None:
                     named = True
-                    found |= resolve(conn, arguments[key])
+                    projects_named = resolve(conn, arguments[key])
+                    missing = missing or not projects_named
+                    found |= projects_named
             if self.extra is not None:
-                extra = self.extra(conn, arguments)
-                named = named or bool(extra)
-                found |= extra
-        if isinstance(arguments.get("project"), str):
-            found.add(arguments["project"])
-        elif named and not found:
-            found.add(DEFAULT_PROJECT)  # names nothing that exists: treat as the default project
+                found |= self.extra(conn, arguments)
+        project = arguments.get("project")
+        project = project if isinstance(project, str) and project else None
+        if not named and not found:
+            # Names no object: only a global role may make it, unless it names its project.
+            return frozenset({project}) if project else frozenset()
+        if missing or not found:
+            # Creation, or a name that does not exist: the call acts in the project it names, or
+            # in the default one.
+            found.add(project or DEFAULT_PROJECT)
         return frozenset(found)
 
 
@@ -154,3 +183,19 @@ def readable_names(principal: Principal, conn: Connection, column: Column, names
     table = column.table
     query = select(column).where(column.in_(wanted), table.c.project.in_(sorted(projects)))
     return {row[0] for row in conn.execute(query)}
+
+
+def owning_project(conn: Connection, project: str | None, fallback: str = DEFAULT_PROJECT) -> str:
+    """The project a new object goes to (``project`` or ``fallback``); NotFound if it does not exist."""
+    name = project or fallback or DEFAULT_PROJECT
+    if name != DEFAULT_PROJECT and conn.execute(select(projects.c.name).where(projects.c.name == name)).first() is None:
+        raise NotFound(f"project {name!r} does not exist; create it with `slipway projects create {name}`")
+    return name
+
+
+def keep_readable_models(principal: Principal, conn: Connection, items: list[T], model_of: Callable[[T], str]) -> list[T]:
+    """``items`` without those about models the principal may not read."""
+    if principal.projects_where("read") is None:
+        return items
+    allowed = readable_names(principal, conn, registered_models.c.name, [model_of(i) for i in items])
+    return [i for i in items if model_of(i) in allowed]
