@@ -14,14 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.serving.helpers import ai4i, approve, register
+from tests.serving.model_classes import TorqueThreshold
+from tests.support import make_settings, platform_server
 
 from slipway.core.auth import endpoints_of
 from slipway.core.domains import BACKEND_PATHS
 from slipway.core.errors import NotFound, PermissionDenied
-from slipway.workspace import Workspace, open_workspace, set_default
-from tests.serving.helpers import ai4i, approve, register
-from tests.serving.model_classes import TorqueThreshold
-from tests.support import make_settings, platform_server
+from slipway.workspace import open_workspace, set_default
 
 SERVICES = ("registry", "tracking", "deploy", "governance")
 FRAUD_ROLES = ("developer", "deployer", "approver", "validator")

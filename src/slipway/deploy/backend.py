@@ -86,7 +86,7 @@ def _spec_projects(conn: Connection, arguments: dict[str, Any]) -> set[str]:
     if not isinstance(spec, dict):
         return set()
     found = deployment_project(conn, spec.get("name") or spec.get("deployment"))
-    variants = spec.get("variants") if isinstance(spec.get("variants"), list) else []
+    variants: list[Any] = spec["variants"] if isinstance(spec.get("variants"), list) else []
     found |= ref_project(conn, [v.get("model") for v in variants if isinstance(v, dict)])
     if isinstance(spec.get("project"), str):
         found.add(spec["project"])
