@@ -138,6 +138,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Endpoints needing these only read: the others change state, so the remote client tags each call
 # of them with an idempotency key and the server runs it exactly once per key.
 READ_PERMISSIONS = frozenset({"read", "audit.read"})
+# What a project scope returns for an argument naming an object that does not exist (yet).
+MISSING_OBJECT = "\x00missing"
 
 
 def endpoint(permission: str, *alternatives: str) -> Callable[[F], F]:
@@ -186,6 +188,12 @@ def _scoped(backend: Any, method: str, permissions: tuple[str, ...], arguments: 
         principal.require_any(permissions, what)
     resolve = getattr(backend, "_projects_of", None)
     projects = resolve(method, arguments) if resolve is not None else frozenset()
+    if projects and MISSING_OBJECT in projects:
+        # Names an object that does not exist: a read raises NotFound (nothing to hide), a
+        # change acts in the project it names or the workspace's.
+        if set(permissions) <= READ_PERMISSIONS:
+            return backend
+        projects = (projects - {MISSING_OBJECT}) | {arguments.get("project") or backend.ctx.settings.project or "default"}
     if projects is None:  # a listing: it shows only what the principal may read
         return backend
     if not projects:

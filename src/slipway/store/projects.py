@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Select, select
 
-from slipway.core.auth import Principal
+from slipway.core.auth import MISSING_OBJECT, Principal
 from slipway.core.errors import NotFound
 from slipway.store.database import Database
 from slipway.store.schema.data import datasets
@@ -154,8 +154,8 @@ class ProjectScope:
             return frozenset({project}) if project else frozenset()
         if missing or not found:
             # Creation, or a name that does not exist: the call acts in the project it names, or
-            # in the default one.
-            found.add(project or DEFAULT_PROJECT)
+            # (decided by the endpoint: a read may go on to NotFound) in the workspace's.
+            found.add(project or MISSING_OBJECT)
         return frozenset(found)
 
 
