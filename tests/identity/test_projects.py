@@ -185,8 +185,9 @@ def test_rest_refuses_fraud_user_with_403_naming_permission_and_project(bank: di
             ws.close()
 
 
-def test_cli_projects_and_bindings(bank: dict[str, Any], cli: Any) -> None:
+def test_cli_projects_and_bindings(bank: dict[str, Any], cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     del bank  # the CLI acts in the same home as the store's bootstrap admin
+    monkeypatch.setenv("SLIPWAY_PROJECT", "default")  # `--project` sets it for the process; undone after
     assert cli("projects", "create", "risk", "--description", "model risk")[0] == 0
     code, out, _ = cli("projects", "ls", "--json")
     assert code == 0 and {"credit", "default", "fraud", "risk"} <= {p["name"] for p in json.loads(out)}
