@@ -27,6 +27,7 @@ GROUPS = {
     "runs": "slipway.cli.runs",
     "audit": "slipway.cli.audit",
     "users": "slipway.cli.users",
+    "projects": "slipway.cli.projects",
     "data": "slipway.cli.data",
     "models": "slipway.cli.models",
     "governance": "slipway.cli.governance",
@@ -94,9 +95,23 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(name)
 
 
+def _take_project(argv: list[str]) -> list[str]:
+    """``slipway --project P NOUN …``: the project new objects go to, for this command (it sets
+    ``SLIPWAY_PROJECT``, which the settings read). Only before the noun: after it, ``--project``
+    belongs to the command (``slipway users bind … --project P``)."""
+    import os
+
+    if argv[:1] == ["--project"] and len(argv) > 1:
+        os.environ["SLIPWAY_PROJECT"], argv = argv[1], argv[2:]
+    elif argv[:1] and argv[0].startswith("--project="):
+        os.environ["SLIPWAY_PROJECT"], argv = argv[0].partition("=")[2], argv[1:]
+    return argv
+
+
 def main() -> None:
     from slipway.cli.quick import run
 
+    sys.argv[1:] = _take_project(sys.argv[1:])
     if sys.argv[1:] in (["--version"], ["-V"]):
         from importlib.metadata import version
 

@@ -1,4 +1,4 @@
-"""``slipway users create|ls|roles|set-password``, ``slipway users token create|revoke|ls`` and
+"""``slipway users create|ls|roles|bind|unbind|bindings|set-password``, ``slipway users token create|revoke|ls`` and
 ``slipway users key generate|add|revoke|ls``."""
 
 from __future__ import annotations
@@ -41,6 +41,29 @@ def roles(name: str, role: list[str] = typer.Option(..., "--role", "-r"), as_jso
     """Replace a user's roles."""
     user = workspace().identity.set_roles(name, role)
     print_json(user) if as_json else console.print(f"{user.name}: {', '.join(user.roles)}")
+
+
+@app.command("bind")
+def bind(name: str, role: str, project: str = typer.Option(..., "--project", "-p", help="The project the role holds in."),
+         as_json: bool = JsonOption) -> None:
+    """Grant NAME the ROLE in one project only (e.g. developer in fraud)."""
+    binding = workspace().identity.bind(name, role, project)
+    print_json(binding) if as_json else console.print(f"{name} is {role} in project {project}")
+
+
+@app.command("unbind")
+def unbind(name: str, role: str, project: str = typer.Option(..., "--project", "-p")) -> None:
+    """Take ROLE in a project away from NAME."""
+    workspace().identity.unbind(name, role, project)
+    console.print(f"{name} is no longer {role} in project {project}")
+
+
+@app.command("bindings")
+def bindings(name: str = typer.Argument(None, help="Default: yourself."), as_json: bool = JsonOption) -> None:
+    """A user's per-project roles."""
+    found = workspace().identity.bindings(name)
+    show(found, as_json, "Bindings", ["user", "role", "project", "bound by", "since"],
+         [(b.user, b.role, b.project, b.bound_by, iso(b.created_ms)) for b in found])
 
 
 @app.command("disable")

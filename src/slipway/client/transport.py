@@ -143,7 +143,8 @@ class RemoteTransport:
     def principal(self) -> Principal:
         if self._principal is None:
             me = self.backend("identity").whoami()
-            self._principal = Principal(me["name"], frozenset(me["roles"]), me["kind"])
+            bindings = tuple((str(p), str(r)) for p, r in me.get("bindings", []))
+            self._principal = Principal(me["name"], frozenset(me["roles"]), me["kind"], bindings)
         return self._principal
 
     def backend(self, name: str) -> Any:

@@ -3,10 +3,18 @@
 Every service endpoint names one permission (see :func:`endpoint`); the check is the same in
 embedded mode (the configured local user) and remote mode (the token's user), because both run
 the same backend code.
+
+Roles are held globally (``Principal.roles``: in every project, today's single-team behaviour) or
+per project (``Principal.bindings``: ``(project, role)`` pairs). A principal holding an endpoint's
+permission globally passes as before; one holding it only through bindings is *scoped*: the
+endpoint asks its backend which projects the call touches (``backend._projects_of``, see
+:mod:`slipway.store.projects`) and requires the permission in each. A backend that cannot say
+refuses scoped principals, so a new endpoint is closed to them until it is scoped.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import inspect
@@ -42,13 +50,42 @@ class Principal:
     name: str
     roles: frozenset[str]
     kind: str = "user"
+    # Roles held in one project only: (project, role) pairs (``ws.identity.bind``).
+    bindings: tuple[tuple[str, str], ...] = ()
+    # The projects a scoped call acts in (set by :func:`endpoint` on the principal it hands the
+    # method), so a refusal inside the method names them.
+    acting_in: tuple[str, ...] = ()
 
     @property
     def permissions(self) -> frozenset[str]:
-        granted: set[str] = set()
-        for role in self.roles:
-            granted |= ROLES.get(role, frozenset())
-        return frozenset(granted)
+        return _granted(self.roles)
+
+    def roles_in(self, project: str) -> frozenset[str]:
+        """The roles held in ``project``: the global ones and those bound there."""
+        return self.roles | {role for bound, role in self.bindings if bound == project}
+
+    def can_in(self, permission: str, project: str) -> bool:
+        granted = _granted(self.roles_in(project))
+        return "*" in granted or permission in granted
+
+    def can_somewhere(self, permission: str) -> bool:
+        """Holds ``permission`` globally or in at least one project."""
+        return self.can(permission) or any(self.can_in(permission, p) for p, _ in self.bindings)
+
+    def projects_where(self, permission: str) -> frozenset[str] | None:
+        """The projects where ``permission`` is held; None when it is held globally (everywhere)."""
+        if self.can(permission):
+            return None
+        return frozenset(p for p, _ in self.bindings if self.can_in(permission, p))
+
+    def require_in(self, permissions: tuple[str, ...], projects: frozenset[str], what: str = "") -> Principal:
+        """PermissionDenied unless one of ``permissions`` is held in every project of ``projects``;
+        otherwise the principal acting in them (holding there the roles common to all of them)."""
+        for project in sorted(projects):
+            if not any(self.can_in(p, project) for p in permissions):
+                raise PermissionDenied(self._refusal(permissions, what, project))
+        common = frozenset.intersection(*(self.roles_in(p) for p in projects)) if projects else self.roles
+        return dataclasses.replace(self, roles=common, acting_in=tuple(sorted(projects)))
 
     def can(self, permission: str) -> bool:
         granted = self.permissions
@@ -60,13 +97,25 @@ class Principal:
     def require_any(self, permissions: tuple[str, ...], what: str = "") -> None:
         """PermissionDenied unless the principal holds at least one of ``permissions``."""
         if not any(self.can(p) for p in permissions):
-            roles = ", ".join(sorted(self.roles)) or "none"
-            holders = " or ".join(dict.fromkeys(r for p in permissions for r in roles_holding(p)))
-            needed = " or ".join(f"'{p}'" for p in permissions)
-            raise PermissionDenied(
-                f"{self.name} (roles: {roles}) may not {what or permissions[0]}; it needs the "
-                f"{needed} permission, which the {holders} role grants"
-            )
+            raise PermissionDenied(self._refusal(permissions, what, ",".join(self.acting_in) or None))
+
+    def _refusal(self, permissions: tuple[str, ...], what: str, project: str | None) -> str:
+        roles = ", ".join(sorted(self.roles)) or "none"
+        if self.bindings:
+            roles += "; " + ", ".join(f"{r} in {p}" for p, r in sorted(self.bindings))
+        holders = " or ".join(dict.fromkeys(r for p in permissions for r in roles_holding(p)))
+        needed = " or ".join(f"'{p}'" for p in permissions)
+        where = f" in project {project!r}" if project else ""
+        scope = f" there (bind one with `slipway users bind {self.name} ROLE --project {project}`)" if project else ""
+        return (f"{self.name} (roles: {roles}) may not {what or permissions[0]}{where}; it needs the "
+                f"{needed} permission{scope}, which the {holders} role grants")
+
+
+def _granted(roles: frozenset[str]) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        granted |= ROLES.get(role, frozenset())
+    return frozenset(granted)
 
 
 def roles_holding(permission: str) -> list[str]:
@@ -89,6 +138,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Endpoints needing these only read: the others change state, so the remote client tags each call
 # of them with an idempotency key and the server runs it exactly once per key.
 READ_PERMISSIONS = frozenset({"read", "audit.read"})
+# What a project scope returns for an argument naming an object that does not exist (yet).
+MISSING_OBJECT = "\x00missing"
 
 
 def endpoint(permission: str, *alternatives: str) -> Callable[[F], F]:
@@ -108,7 +159,12 @@ def endpoint(permission: str, *alternatives: str) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            self.ctx.principal.require_any(permissions, fn.__name__.replace("_", " "))
+            principal = self.ctx.principal
+            if not any(principal.can(p) for p in permissions) and principal.bindings:
+                arguments = {**dict(zip(names, args, strict=False)), **kwargs}
+                self = _scoped(self, fn.__name__, permissions, arguments)
+            else:
+                principal.require_any(permissions, fn.__name__.replace("_", " "))
             if args or kwargs:
                 check_arguments({**dict(zip(names, args, strict=False)), **kwargs})
             return fn(self, *args, **kwargs)
@@ -117,6 +173,36 @@ def endpoint(permission: str, *alternatives: str) -> Callable[[F], F]:
         return checked  # type: ignore[return-value]
 
     return mark
+
+
+def _scoped(backend: Any, method: str, permissions: tuple[str, ...], arguments: dict[str, Any]) -> Any:
+    """``backend`` acting for its principal inside the projects the call touches, or
+    PermissionDenied naming the permission and the project it is missing in.
+
+    ``backend._projects_of(method, arguments)`` returns those projects, or None for a method that
+    filters what it returns by itself (listings); a backend without it refuses scoped principals.
+    """
+    principal: Principal = backend.ctx.principal
+    what = method.replace("_", " ")
+    if not any(principal.can_somewhere(p) for p in permissions):
+        principal.require_any(permissions, what)
+    resolve = getattr(backend, "_projects_of", None)
+    projects = resolve(method, arguments) if resolve is not None else frozenset()
+    if projects and MISSING_OBJECT in projects:
+        # Names an object that does not exist: a read raises NotFound (nothing to hide), a
+        # change acts in the project it names or the workspace's.
+        if set(permissions) <= READ_PERMISSIONS:
+            return backend
+        projects = (projects - {MISSING_OBJECT}) | {arguments.get("project") or backend.ctx.settings.project or "default"}
+    if projects is None:  # a listing: it shows only what the principal may read
+        return backend
+    if not projects:
+        raise PermissionDenied(principal._refusal(permissions, f"{what} (it is not scoped to a project)", None)
+                               + " globally")
+    acting = principal.require_in(permissions, frozenset(projects), what)
+    scoped = copy.copy(backend)
+    scoped.ctx = backend.ctx.as_principal(acting)
+    return scoped
 
 
 def endpoints_of(backend_cls: type) -> dict[str, str]:

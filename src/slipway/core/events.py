@@ -42,6 +42,7 @@ class Subject(StrEnum):
     PIPELINE_TRIGGER = "pipeline_trigger"
     PLATFORM = "platform"  # a platform folder applied by 'slipway apply' (subject id: its path)
     POLICY = "policy"
+    PROJECT = "project"
     REGISTERED_MODEL = "registered_model"
     RUN = "run"
     USER = "user"
@@ -99,6 +100,9 @@ class Action(StrEnum):
     USER_SET_ROLES = "user.set_roles"
     USER_DISABLE = "user.disable"
     USER_ENABLE = "user.enable"
+    USER_BIND = "user.bind"  # a role in one project
+    USER_UNBIND = "user.unbind"
+    PROJECT_CREATE = "project.create"
     USER_KEY_ADD = "user.key_add"
     USER_KEY_REVOKE = "user.key_revoke"
     USER_SET_PASSWORD = "user.set_password"

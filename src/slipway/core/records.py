@@ -23,7 +23,7 @@ _REGISTRY: dict[str, type] = {}
 # complete). Imported lazily, the first time a tag is met whose class is not registered yet.
 RECORD_MODULES = (
     "slipway.audit.records", "slipway.data.records", "slipway.deploy.records", "slipway.identity.users",
-    "slipway.identity.backend_keys",
+    "slipway.identity.backend_keys", "slipway.identity.projects",
     "slipway.governance.records", "slipway.webhooks.records", "slipway.lineage.records", "slipway.models.records",
     "slipway.features.records", "slipway.monitoring.monitor_records",
     "slipway.pipelines.gates", "slipway.pipelines.records", "slipway.registry.records",

@@ -33,6 +33,9 @@ class Settings:
     # A private Ed25519 key (OpenSSH or PEM file, e.g. ~/.ssh/id_ed25519) that signs approvals,
     # rejections and protected-alias moves made in embedded mode; kept outside SLIPWAY_HOME.
     signing_key: str = ""
+    # The project new experiments, datasets, models, deployments and monitors go to when a call
+    # names none (SLIPWAY_PROJECT, `--project`, `slipway.connect(project=…)`).
+    project: str = "default"
     # How long a server trusts a token it checked; revocation on the same server is immediate.
     auth_cache_seconds: float = 5.0
     # Remote server: let requests without a token in, with these roles.

@@ -36,6 +36,7 @@ from slipway.data.rows import (
 from slipway.data.schema import load_schema
 from slipway.data.usage import dataset_usage
 from slipway.store.context import ServiceContext
+from slipway.store.projects import ProjectScope, dataset_project, owning_project, readable_names, scoped_by
 from slipway.store.schema.data import dataset_schemas, dataset_versions, datasets
 
 KINDS = ("file", "folder", "table")
@@ -43,7 +44,14 @@ COMMIT_ATTEMPTS = 8
 MAX_SCHEMA_BYTES = 4 << 20
 
 
+# A project-scoped principal's call is authorised in the dataset's project; the listing shows
+# readable datasets only.
+DATA_SCOPE = ProjectScope({"name": dataset_project}, listings=frozenset({"list_datasets"}))
+
+
 class DataBackend:
+    _projects_of = scoped_by(DATA_SCOPE)
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
@@ -52,9 +60,10 @@ class DataBackend:
     def commit_version(
         self, name: str, digest: str, kind: str, rows: int | None = None,
         schema: dict[str, dict[str, str]] | None = None, profile_digest: str | None = None,
-        message: str = "", key_columns: list[str] | None = None,
+        message: str = "", key_columns: list[str] | None = None, project: str | None = None,
     ) -> DatasetVersion:
-        """Record the manifest ``digest`` as the next version of ``name`` (creating the dataset).
+        """Record the manifest ``digest`` as the next version of ``name`` (creating the dataset, in
+        ``project`` or the workspace's).
 
         If the latest version already has this digest, nothing is written and that version is
         returned with ``created=False``.
@@ -88,7 +97,7 @@ class DataBackend:
                                "nothing was recorded")
         values = {"digest": digest, "kind": kind, "rows": rows, "size": manifest.total_size,
                   "file_count": len(manifest.entries), "schema": schema_json,
-                  "profile_digest": profile_digest, "message": message}
+                  "profile_digest": profile_digest, "message": message, "project": project}
         for attempt in range(COMMIT_ATTEMPTS):
             try:
                 with self.ctx.db.write() as conn:
@@ -102,9 +111,11 @@ class DataBackend:
 
     def _commit(self, conn: Connection, name: str, keys: list[str] | None, values: dict[str, Any]) -> DatasetVersion:
         dataset = conn.execute(select(datasets).where(datasets.c.name == name)).first()
+        project = values.pop("project", None)
         if dataset is None:
             conn.execute(datasets.insert().values(id=new_id(), name=name, description="",
-                                                  key_columns=orjson.dumps(keys or []).decode(), created_ms=now_ms()))
+                                                  key_columns=orjson.dumps(keys or []).decode(), created_ms=now_ms(),
+                                                  project=owning_project(conn, project, self.ctx.settings.project)))
             self.ctx.audit(conn, Action.DATASET_CREATE, Subject.DATASET, name, {"key_columns": keys or []})
         elif keys is not None and orjson.loads(dataset.key_columns) != keys:
             conn.execute(datasets.update().where(datasets.c.id == dataset.id).values(key_columns=orjson.dumps(keys).decode()))
@@ -144,7 +155,9 @@ class DataBackend:
     @endpoint("read")
     def list_datasets(self) -> list[Dataset]:
         with self.ctx.db.read() as conn:
-            return list_dataset_records(conn)
+            found = list_dataset_records(conn)
+            allowed = readable_names(self.ctx.principal, conn, datasets.c.name, [d.name for d in found])
+            return [d for d in found if d.name in allowed]
 
     @endpoint("read")
     def usage(self, name: str, version: int) -> DatasetUsage:

@@ -67,14 +67,15 @@ class DataService:
 
     # -- adding ---------------------------------------------------------------------------------
     def add(self, name: str, source: Any, *, key: str | list[str] | None = None, message: str = "",
-            workers: int = 8, progress: Progress | None = None, pointer: bool = False) -> DatasetVersion:
+            workers: int = 8, progress: Progress | None = None, pointer: bool = False,
+            project: str | None = None) -> DatasetVersion:
         """Add a file, a folder, a pandas DataFrame or an Arrow table as the next version of ``name``.
 
         Unchanged content creates nothing: the latest version comes back with ``created=False``.
         Only files the store lacks are uploaded. ``key`` names the column(s) that identify a row,
         used by :meth:`diff` to count added and removed rows. With ``pointer``, a pointer file
         ``PATH.slipway`` naming the version is written next to the path, to commit with Git
-        (see :meth:`checkout`).
+        (see :meth:`checkout`). A new dataset goes to ``project`` (default: the workspace's).
 
         Raises:
             NotFound: the path does not exist.
@@ -86,7 +87,8 @@ class DataService:
                 raise InvalidInput("a pointer file is written next to a path; pass a file or folder, not a table")
             from slipway.data.pointers import write_pointer
 
-            version = self.add(name, source, key=key, message=message, workers=workers, progress=progress)
+            version = self.add(name, source, key=key, message=message, workers=workers, progress=progress,
+                               project=project)
             write_pointer(version, given_path(source))
             return version
         from slipway.data import adding
@@ -112,8 +114,10 @@ class DataService:
 
             profile_digest = self._blobs.put_bytes(profiles_to_bytes(profiles))
         digest = self._blobs.put_bytes(scanned.manifest_bytes)  # last: the version's root
+        chosen = project or self._host.settings.project  # a new dataset's project (default: the workspace's)
         return self._backend.commit_version(name, digest, scanned.kind, rows=rows, schema=schema,
-                                            profile_digest=profile_digest, message=message, key_columns=keys)
+                                            profile_digest=profile_digest, message=message, key_columns=keys,
+                                            **({"project": chosen} if chosen != "default" else {}))
 
     def _store_identity(self) -> str:
         from slipway.data.watch_client import settings_identity

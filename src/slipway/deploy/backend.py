@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
@@ -55,6 +55,16 @@ from slipway.store import leases
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.leases import Lease
+from slipway.store.projects import (
+    DEFAULT_PROJECT,
+    ProjectScope,
+    deployment_project,
+    model_project,
+    owning_project,
+    readable,
+    ref_project,
+    scoped_by,
+)
 from slipway.store.schema.deploy import deployment_stats, deployments, inference_feedback, payload_segments
 from slipway.store.upsert import upsert
 
@@ -64,7 +74,35 @@ def controller_lease_name(deployment: str) -> str:
     return f"canary:{deployment}"
 
 
+def _stable_project(conn: Connection, variants: list[dict[str, Any]]) -> str:
+    """A new deployment without ``project`` belongs to its (first) stable model's project."""
+    stable = next((v for v in variants if v["role"] == "stable"), variants[0])
+    return next(iter(model_project(conn, stable["model"])), DEFAULT_PROJECT)
+
+
+def _spec_projects(conn: Connection, arguments: dict[str, Any]) -> set[str]:
+    """The projects an ``apply`` spec touches (the deployment's, its models', the one it names) or
+    a payload segment's deployment's."""
+    spec = arguments.get("spec") or arguments.get("segment")
+    if not isinstance(spec, dict):
+        return set()
+    found = deployment_project(conn, spec.get("name") or spec.get("deployment"))
+    variants: list[Any] = spec["variants"] if isinstance(spec.get("variants"), list) else []
+    found |= ref_project(conn, [v.get("model") for v in variants if isinstance(v, dict)])
+    if isinstance(spec.get("project"), str):
+        found.add(spec["project"])
+    return found
+
+
+# A project-scoped principal's call is authorised in the deployment's project (and, for apply,
+# in the projects of the models it serves); the listing shows readable deployments only.
+DEPLOY_SCOPE = ProjectScope({"name": deployment_project, "deployment": deployment_project},
+                            listings=frozenset({"list_deployments"}), extra=_spec_projects)
+
+
 class DeployBackend:
+    _projects_of = scoped_by(DEPLOY_SCOPE)
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.clock: Callable[[], int] = now_ms
@@ -91,9 +129,10 @@ class DeployBackend:
             status = "canary" if has_canary else "stable"
             if existing is None:
                 deployment_id, revision = new_id(), 1
+                project = owning_project(conn, parsed.get("project") or _stable_project(conn, variants))
                 conn.execute(deployments.insert().values(
                     id=deployment_id, name=name, spec=orjson.dumps(parsed).decode(), revision=1, status=status,
-                    canary_step=0, step_started_ms=now, created_ms=now, updated_ms=now))
+                    canary_step=0, step_started_ms=now, created_ms=now, updated_ms=now, project=project))
             else:
                 deployment_id, revision = existing.id, int(existing.revision) + 1
                 conn.execute(deployments.update().where(deployments.c.id == deployment_id).values(
@@ -118,8 +157,9 @@ class DeployBackend:
     def list_deployments(self) -> list[Deployment]:
         """The live deployments (a deleted one is left out; :meth:`get` still reads it)."""
         with self.ctx.db.read() as conn:
+            query = readable(self.ctx.principal, select(deployments), deployments.c.project)
             return [load_deployment(conn, r) for r in conn.execute(
-                select(deployments).where(deployments.c.status != "deleted").order_by(deployments.c.name))]
+                query.where(deployments.c.status != "deleted").order_by(deployments.c.name))]
 
     @endpoint("deploy")
     def delete(self, name: str, reason: str = "deleted") -> Deployment:

@@ -30,6 +30,7 @@ class Deployment:
     step_started_ms: int
     created_ms: int
     updated_ms: int
+    project: str = "default"
 
 
 @record

@@ -30,7 +30,7 @@ def load_deployment(conn: Connection, row: Any) -> Deployment:
                               .order_by(deployment_variants.c.role, deployment_variants.c.name))
     ]
     return Deployment(row.name, int(row.revision), row.status, variants, orjson.loads(row.spec), int(row.canary_step),
-                      int(row.step_started_ms), int(row.created_ms), int(row.updated_ms))
+                      int(row.step_started_ms), int(row.created_ms), int(row.updated_ms), row.project)
 
 
 def write_variants(conn: Connection, deployment_id: str, variants: list[dict[str, Any]]) -> None:

@@ -30,7 +30,7 @@ from slipway.core.names import check_name
 
 ROLES = ("stable", "canary", "shadow")
 _TOP_KEYS = {"name", "variants", "routing", "slo", "canary", "batching", "payload_log", "description",
-             "features"}
+             "features", "project"}
 _SLO_KEYS = {"max_error_rate", "max_error_rate_increase", "latency_quantile", "max_latency_ms", "latency_tolerance",
              "max_prediction_drift", "confidence", "ctr_min_ratio", "ctr_min_feedback"}
 _CANARY_KEYS = {"steps", "min_requests", "min_seconds", "min_decision_requests", "auto", "alias"}
@@ -125,6 +125,8 @@ def parse_spec(raw: Any) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if spec.get("features") is not None:
         extra["features"] = _features(spec["features"])
+    if spec.get("project") is not None:  # the owning project (default: the stable model's)
+        extra["project"] = check_name(spec["project"], "project")
     return {**extra, "name": name, "description": str(spec.get("description", "")), "variants": variants, "slo": slo,
             "canary": canary, "routing": routing, "batching": batching, "payload_log": payload}
 

@@ -25,6 +25,14 @@ from slipway.features.spec import KINDS, normalise, schema_digest
 from slipway.lineage.nodes import node_exists
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
+from slipway.store.projects import (
+    DEFAULT_PROJECT,
+    ProjectScope,
+    dataset_version_project,
+    feature_project,
+    owning_project,
+    scoped_by,
+)
 from slipway.store.schema.features import feature_definitions as defs
 
 MAX_DEFINITIONS = 10_000
@@ -41,7 +49,31 @@ def _check_kind(kind: str | None) -> None:
         raise InvalidInput(f"unknown definition kind {kind!r}; one of {', '.join(KINDS)}")
 
 
+def _touched(conn: Connection, arguments: dict[str, Any]) -> set[str]:
+    """The projects an ``apply`` changes: those owning the definitions it names, and with
+    ``prune`` every project holding a definition (pruning removes what the folder lacks)."""
+    definitions = arguments.get("definitions")
+    if not isinstance(definitions, list):
+        return set()
+    if arguments.get("prune"):
+        return {r[0] for r in conn.execute(select(defs.c.project).where(defs.c.current.is_(True)).distinct())}
+    names = [d.get("name") for d in definitions if isinstance(d, dict) and isinstance(d.get("name"), str)]
+    return {r[0] for r in conn.execute(select(defs.c.project).where(defs.c.name.in_(names)).distinct())}
+
+
+# Feature definitions are shared: any principal reading somewhere reads them all (the platform
+# team's views serve every team). Changing one needs ``features.write`` in its owner's project; a
+# training set is recorded in its dataset's project.
+FEATURES_SCOPE = ProjectScope(
+    {"view": feature_project, "dataset": dataset_version_project},
+    open=frozenset({"get", "list_definitions", "plan", "online", "profile", "status"}),
+    extra=_touched,
+)
+
+
 class FeaturesBackend(OnlineMixin):
+    _projects_of = scoped_by(FEATURES_SCOPE)
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
@@ -70,12 +102,15 @@ class FeaturesBackend(OnlineMixin):
             return FeaturePlan(self._diff(conn, definitions, prune)[1], applied=False)
 
     @endpoint("features.write")
-    def apply(self, definitions: list[dict[str, Any]], prune: bool = False) -> FeaturePlan:
-        """Store ``definitions``: new ones as version 1, incompatible changes as a new version (the
-        old stays readable), owner/tags/description changes in place; with ``prune``, definitions
-        missing from ``definitions`` are removed. One transaction, one audit event per change."""
+    def apply(self, definitions: list[dict[str, Any]], prune: bool = False, project: str | None = None) -> FeaturePlan:
+        """Store ``definitions``: new ones as version 1 (owned by ``project``, default the
+        workspace's; a new version keeps its definition's project), incompatible changes as a new
+        version (the old stays readable), owner/tags/description changes in place; with ``prune``,
+        definitions missing from ``definitions`` are removed. One transaction, one audit event per change."""
         with self.ctx.db.write() as conn:
             incoming, changes = self._diff(conn, definitions, prune)
+            owners = {(r.kind, r.name): r.project for r in conn.execute(select(defs.c.kind, defs.c.name, defs.c.project))}
+            new_owner = owning_project(conn, project, self.ctx.settings.project)
             specs = {(d["kind"], d["name"]): d for d in incoming}
             now, who = now_ms(), self.ctx.principal.name
             for change in changes:
@@ -88,7 +123,8 @@ class FeaturesBackend(OnlineMixin):
                     conn.execute(defs.insert().values(
                         id=new_id(), kind=change.kind, name=change.name, version=change.version,
                         spec=orjson.dumps(spec).decode(), schema_digest=schema_digest(spec), current=True,
-                        created_by=who, created_ms=now, updated_ms=now))
+                        created_by=who, created_ms=now, updated_ms=now,
+                        project=owners.get((change.kind, change.name), new_owner)))
                 elif change.action == "update":
                     conn.execute(defs.update().where(and_(where, defs.c.version == change.version)).values(
                         spec=orjson.dumps(specs[change.kind, change.name]).decode(), updated_ms=now))
@@ -148,8 +184,15 @@ class FeaturesBackend(OnlineMixin):
                                                              defs.c.version == (whole_number(version) or 0))).first()
                 if found is None:
                     raise NotFound(f"no {kind.replace('_', ' ')} version {ref!r}")
+            reader = next(iter(dataset_version_project(conn, dataset)), DEFAULT_PROJECT)
+            owners = {r.name: r.project for r in conn.execute(select(defs.c.name, defs.c.project).where(
+                defs.c.kind == "feature_view", defs.c.name.in_([v.rpartition("@")[0] for v in views])))}
+            crossing = {v: owners[v.rpartition("@")[0]] for v in views if owners.get(v.rpartition("@")[0], reader) != reader}
             for view, view_sources in zip(views, sources, strict=True):
-                add_edge(conn, "feature_view", view, "features_of", "dataset_version", dataset)
+                # A view another project owns (the platform team's shared features) is a
+                # cross-project read: the edge says whose features crossed into which project.
+                add_edge(conn, "feature_view", view, "features_of", "dataset_version", dataset,
+                         {"cross_project": {"from": crossing[view], "to": reader}} if view in crossing else None)
                 for item in view_sources:
                     kind, _, ident = item.partition(":")
                     add_edge(conn, kind, ident, "source_of", "feature_view", view)
@@ -158,4 +201,5 @@ class FeaturesBackend(OnlineMixin):
             if service:
                 add_edge(conn, "feature_service", service, "features_of", "dataset_version", dataset)
             self.ctx.audit(conn, Action.FEATURE_TRAINING_SET, Subject.DATASET_VERSION, dataset,
-                           {"views": views, "entities": entities, "service": service})
+                           {"views": views, "entities": entities, "service": service,
+                            **({"cross_project_reads": crossing} if crossing else {})})

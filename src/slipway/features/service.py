@@ -69,9 +69,12 @@ class FeaturesService:
         """
         return self._backend.plan(self._load(folder), prune)
 
-    def apply(self, folder: str | os.PathLike[str], prune: bool = False) -> FeaturePlan:
-        """Store the folder's definitions (see :meth:`FeaturesBackend.apply`); all or nothing."""
-        return self._backend.apply(self._load(folder), prune)
+    def apply(self, folder: str | os.PathLike[str], prune: bool = False, *, project: str | None = None) -> FeaturePlan:
+        """Store the folder's definitions (see :meth:`FeaturesBackend.apply`); all or nothing. New
+        definitions belong to ``project`` (default: the workspace's; e.g. ``platform`` for the
+        platform team's shared views, which every project reads)."""
+        chosen = project or self._host.settings.project
+        return self._backend.apply(self._load(folder), prune, **({"project": chosen} if chosen != "default" else {}))
 
     def definitions(self, kind: str | None = None, history: bool = False) -> list[FeatureDefinition]:
         return self._backend.list_definitions(kind, history)

@@ -10,6 +10,7 @@ from slipway.core.errors import InvalidInput
 from slipway.governance.records import AliasHolder, AliasMove
 from slipway.registry.alias_history import alias_moves, aliases_at
 from slipway.store.context import ServiceContext
+from slipway.store.projects import keep_readable_models
 
 
 class AliasHistoryEndpoints:
@@ -21,7 +22,8 @@ class AliasHistoryEndpoints:
         if isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms < 0:
             raise InvalidInput(f"at_ms must be a non-negative whole number of milliseconds, got {at_ms!r}")
         with self.ctx.db.read() as conn:
-            return cast(list[AliasHolder], aliases_at(conn, at_ms, model))
+            held = cast(list[AliasHolder], aliases_at(conn, at_ms, model))
+            return keep_readable_models(self.ctx.principal, conn, held, lambda h: h["model"])
 
     @endpoint("read")
     def alias_history(self, model: str, limit: int = 200) -> list[AliasMove]:

@@ -29,6 +29,7 @@ from slipway.governance.records import ApprovalRequest, CheckResult
 from slipway.governance.refs import resolve_version, version_row
 from slipway.identity.proof import prove_decision
 from slipway.store.context import ServiceContext
+from slipway.store.projects import keep_readable_models
 from slipway.store.schema.governance import approval_decisions, approval_requests
 from slipway.webhooks.outbox import emit
 from slipway.webhooks.servicenow import verify_callback
@@ -183,7 +184,8 @@ class ApprovalEndpoints:
     def list_requests(self, model: str | None = None, status: str | None = None, limit: int = 100) -> list[ApprovalRequest]:
         """Approval requests, newest first."""
         with self.ctx.db.read() as conn:
-            return list_requests(conn, model, status, limit)
+            found = list_requests(conn, model, status, limit)
+            return keep_readable_models(self.ctx.principal, conn, found, lambda r: r.model)
 
     @endpoint("read")
     def get_request(self, request_id: str) -> ApprovalRequest:

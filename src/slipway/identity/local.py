@@ -20,6 +20,7 @@ from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
 from slipway.core.settings import Settings
 from slipway.identity.keys import FileSigner
+from slipway.identity.projects import project_bindings
 from slipway.identity.registry import key_owner, user_count, user_row
 from slipway.store.database import Database
 from slipway.store.ledger import append_event
@@ -61,6 +62,7 @@ def local_identity(db: Database, settings: Settings) -> tuple[Principal, FileSig
     with db.read() as conn:
         owner = key_owner(conn, signer.fingerprint) if signer else None
         row = user_row(conn, wanted)
+        bindings = project_bindings(conn, row.id) if row is not None and not row.disabled else ()
     if wanted != me and owner != wanted:
         have = f"the key {signer.fingerprint} is " + (f"{owner}'s" if owner else "not registered") if signer else \
             "no signing key is set"
@@ -69,4 +71,4 @@ def local_identity(db: Database, settings: Settings) -> tuple[Principal, FileSig
             f"to {wanted!r} in SLIPWAY_SIGNING_KEY, and {have}. Unset SLIPWAY_USER to act as yourself")
     if row is None or row.disabled:  # unknown users and disabled (offboarded) ones get no role
         return Principal(wanted, frozenset(), row.kind if row is not None else "user"), signer
-    return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind), signer
+    return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind, bindings), signer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from slipway.identity.projects import Project, RoleBinding
 from slipway.identity.users import Caller, IssuedToken, TokenInfo, User
 from slipway.store.context import Host
 
@@ -61,3 +62,23 @@ class IdentityService:
 
     def list_keys(self, user: str | None = None) -> list[Any]:
         return self._backend.list_keys(user)
+
+    # -- projects ---------------------------------------------------------------------------
+    def create_project(self, name: str, description: str = "") -> Project:
+        """Create a project a team owns (global admin): its experiments, datasets, models,
+        deployments and monitors are then created with ``project=name``."""
+        return self._backend.create_project(name, description)
+
+    def list_projects(self) -> list[Project]:
+        return self._backend.list_projects()
+
+    def bind(self, user: str, role: str, project: str) -> RoleBinding:
+        """Grant ``user`` the ``role`` in ``project`` only (e.g. developer in ``fraud``)."""
+        return self._backend.bind(user, role, project)
+
+    def unbind(self, user: str, role: str, project: str) -> None:
+        self._backend.unbind(user, role, project)
+
+    def bindings(self, user: str | None = None) -> list[RoleBinding]:
+        """The per-project roles of ``user`` (default: yourself)."""
+        return self._backend.bindings(user)

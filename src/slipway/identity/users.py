@@ -22,20 +22,24 @@ from slipway.core.names import check_name
 from slipway.core.records import record
 from slipway.identity.backend_keys import KeyEndpoints
 from slipway.identity.passwords import PasswordEndpoints
+from slipway.identity.projects import ProjectEndpoints, project_bindings
 from slipway.identity.revocations import access_changed
 from slipway.store.context import ServiceContext
 from slipway.store.database import Database
+from slipway.store.projects import ProjectScope, scoped_by
 from slipway.store.schema.core import api_tokens, users
 
 TOKEN_PREFIX = "slw_"
 
 
 class Caller(TypedDict):
-    """Who is calling (``whoami``): the user or service account, its roles and its kind."""
+    """Who is calling (``whoami``): the user or service account, its global roles, its kind and
+    its per-project roles (``[project, role]`` pairs)."""
 
     name: str
     roles: list[str]
     kind: str
+    bindings: list[list[str]]
 
 
 @record
@@ -72,9 +76,10 @@ def hash_token(token: str) -> str:
 
 
 def _check_roles(roles: list[str]) -> list[str]:
+    """Known roles, sorted; an empty list is a user with roles only in projects (``bind``)."""
     unknown = [r for r in roles if r not in ROLES]
-    if unknown or not roles:
-        raise InvalidInput(f"unknown roles {unknown or roles}; choose from {', '.join(ROLES)}")
+    if unknown:
+        raise InvalidInput(f"unknown roles {unknown}; choose from {', '.join(ROLES)}")
     return sorted(set(roles))
 
 
@@ -107,10 +112,12 @@ def authenticate(db: Database, token: str) -> Principal:
         raise Unauthenticated("the token is malformed; Slipway tokens start with 'slw_'")
     with db.read() as conn:
         row = conn.execute(
-            select(api_tokens.c.expires_ms, api_tokens.c.revoked_ms, users.c.name, users.c.roles, users.c.kind, users.c.disabled)
+            select(api_tokens.c.expires_ms, api_tokens.c.revoked_ms, users.c.id, users.c.name, users.c.roles, users.c.kind,
+                   users.c.disabled)
             .join(users, users.c.id == api_tokens.c.user_id)
             .where(api_tokens.c.token_hash == hash_token(token))
         ).first()
+        bindings = project_bindings(conn, row.id) if row is not None else ()
     if row is None:
         raise Unauthenticated("the token is not valid")
     if row.revoked_ms is not None:
@@ -119,10 +126,14 @@ def authenticate(db: Database, token: str) -> Principal:
         raise Unauthenticated("the token has expired")
     if row.disabled:
         raise Unauthenticated(f"user {row.name} is disabled")
-    return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind)
+    return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind, bindings)
 
 
-class IdentityBackend(KeyEndpoints, PasswordEndpoints):
+class IdentityBackend(KeyEndpoints, PasswordEndpoints, ProjectEndpoints):
+    # Scoped principals (roles in some projects only) may ask who they are, list users and
+    # projects, and manage the bindings of a project they administer; the rest needs a global role.
+    _projects_of = scoped_by(ProjectScope({}, open=frozenset({"whoami", "list_users", "list_projects", "bindings"})))
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
@@ -187,7 +198,7 @@ class IdentityBackend(KeyEndpoints, PasswordEndpoints):
     @endpoint("read")
     def whoami(self) -> Caller:
         p = self.ctx.principal
-        return {"name": p.name, "roles": sorted(p.roles), "kind": p.kind}
+        return {"name": p.name, "roles": sorted(p.roles), "kind": p.kind, "bindings": [list(b) for b in p.bindings]}
 
     @endpoint("admin")
     def create_token(self, user: str, description: str = "", expires_in_days: float | None = None) -> IssuedToken:

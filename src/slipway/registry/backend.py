@@ -43,6 +43,16 @@ from slipway.registry.rows import (
 )
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
+from slipway.store.projects import (
+    DEFAULT_PROJECT,
+    ProjectScope,
+    model_project,
+    owning_project,
+    readable,
+    ref_project,
+    run_project,
+    scoped_by,
+)
 from slipway.store.schema.registry import model_versions, registered_models
 from slipway.tracking.facts import run_snapshot
 
@@ -57,7 +67,17 @@ def _tags(tags: dict[str, Any] | None) -> dict[str, str]:
     return {check_key(k, "tag key"): check_value(v, f"tag {k}", TAG_VALUE) for k, v in tags.items()}
 
 
+# A project-scoped principal's call is authorised in the project of the model it names (and of
+# the run it registers from); the listings show only the models of readable projects.
+REGISTRY_SCOPE = ProjectScope(
+    {"name": model_project, "ref": ref_project, "run_id": run_project},
+    listings=frozenset({"list_models", "search_models"}),
+)
+
+
 class RegistryBackend:
+    _projects_of = scoped_by(REGISTRY_SCOPE)
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
@@ -77,20 +97,23 @@ class RegistryBackend:
 
     # -- models -----------------------------------------------------------------------------
     def _insert_model(self, conn: Connection, name: str, description: str, owner: str | None, risk_tier: str,
-                      tags: dict[str, str]) -> Any:
+                      tags: dict[str, str], project: str | None = None) -> Any:
         now = now_ms()
         row = {"id": new_id(), "name": name, "description": description, "owner": owner or self.ctx.principal.name,
-               "risk_tier": risk_tier, "tags": to_json(tags), "created_ms": now, "updated_ms": now}
+               "risk_tier": risk_tier, "tags": to_json(tags), "created_ms": now, "updated_ms": now,
+               "project": owning_project(conn, project, self.ctx.settings.project)}
         conn.execute(registered_models.insert().values(**row))
         self.ctx.audit(conn, Action.MODEL_CREATE, Subject.REGISTERED_MODEL, name,
-                       {"owner": row["owner"], "risk_tier": risk_tier, "tags": tags})
+                       {"owner": row["owner"], "risk_tier": risk_tier, "tags": tags,
+                        **({"project": row["project"]} if row["project"] != DEFAULT_PROJECT else {})})
         return model_row(conn, name)
 
     @endpoint("registry.write")
     def create_model(self, name: str, description: str = "", owner: str | None = None, risk_tier: str = "low",
-                     tags: dict[str, str] | None = None) -> RegisteredModel:
-        """Create a registered model; AlreadyExists if the name is taken. The risk tier is a
-        governance input: a tier other than ``low`` needs ``governance.configure`` (approver, admin)."""
+                     tags: dict[str, str] | None = None, project: str | None = None) -> RegisteredModel:
+        """Create a registered model in ``project`` (default: the workspace's); AlreadyExists if the
+        name is taken. The risk tier is a governance input: a tier other than ``low`` needs
+        ``governance.configure`` (approver, admin)."""
         check_name(name, "model name")
         checked_tags, tier = _tags(tags), self._risk_tier(risk_tier)
         if tier != "low":
@@ -100,7 +123,8 @@ class RegistryBackend:
         with self.ctx.db.write() as conn:
             if conn.execute(select(registered_models.c.id).where(registered_models.c.name == name)).first():
                 raise AlreadyExists(f"registered model {name!r} already exists")
-            row = self._insert_model(conn, name, check_value(description, "description"), owner, tier, checked_tags)
+            row = self._insert_model(conn, name, check_value(description, "description"), owner, tier, checked_tags,
+                                     project)
             return load_models(conn, [row])[0]
 
     @endpoint("registry.write", "governance.configure")
@@ -141,8 +165,8 @@ class RegistryBackend:
     def list_models(self, max_results: int = 100_000) -> list[RegisteredModel]:
         """Every registered model (by name) with its latest version and aliases."""
         with self.ctx.db.read() as conn:
-            rows = conn.execute(select(registered_models).order_by(registered_models.c.name)
-                                .limit(max(1, int(max_results)))).all()
+            query = readable(self.ctx.principal, select(registered_models), registered_models.c.project)
+            rows = conn.execute(query.order_by(registered_models.c.name).limit(max(1, int(max_results)))).all()
             return load_models(conn, list(rows), all_models=True)
 
     @endpoint("read")
@@ -150,7 +174,8 @@ class RegistryBackend:
                       max_results: int = 1000) -> list[RegisteredModel]:
         """Models whose name matches ``name_like`` (SQL LIKE, ``*`` also works; case-insensitive)
         and that carry every tag in ``tags``."""
-        query = select(registered_models).order_by(registered_models.c.name)
+        query = readable(self.ctx.principal, select(registered_models), registered_models.c.project)
+        query = query.order_by(registered_models.c.name)
         if name_like:
             query = query.where(registered_models.c.name.ilike(str(name_like).replace("*", "%")))
         wanted = _tags(tags)
@@ -161,10 +186,10 @@ class RegistryBackend:
     # -- versions ---------------------------------------------------------------------------
     @endpoint("registry.write")
     def register_version(self, name: str, run_id: str, artifact_path: str = "model", description: str = "",
-                         tags: dict[str, str] | None = None) -> ModelVersion:
+                         tags: dict[str, str] | None = None, project: str | None = None) -> ModelVersion:
         """Register the bundle artifact ``artifact_path`` of run ``run_id`` as the next version of ``name``.
 
-        The model is created when missing. Registering the same bundle from the same run again
+        The model is created when missing (in ``project``, default: the workspace's). Registering the same bundle from the same run again
         returns the existing version.
 
         Raises:
@@ -179,7 +204,7 @@ class RegistryBackend:
         for attempt in range(3):
             try:
                 with self.ctx.db.write() as conn:
-                    return self._register(conn, name, facts, description, checked_tags)
+                    return self._register(conn, name, facts, description, checked_tags, project)
             except SqlIntegrityError as err:
                 # Two writers created the same model or version at once (PostgreSQL); retry.
                 if attempt == 2:
@@ -187,11 +212,11 @@ class RegistryBackend:
         raise AssertionError("unreachable")
 
     def _register(self, conn: Connection, name: str, facts: BundleFacts, description: str,
-                  tags: dict[str, str]) -> ModelVersion:
+                  tags: dict[str, str], project: str | None = None) -> ModelVersion:
         try:
             model = model_row(conn, name, lock=True)
         except NotFound:
-            model = self._insert_model(conn, name, "", None, DEFAULT_RISK_TIERS[0], {})
+            model = self._insert_model(conn, name, "", None, DEFAULT_RISK_TIERS[0], {}, project)
         existing = conn.execute(select(model_versions.c.version).where(
             model_versions.c.model_id == model.id, model_versions.c.run_id == facts.run_id,
             model_versions.c.bundle_digest == facts.bundle_digest)).first()

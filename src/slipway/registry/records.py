@@ -18,6 +18,7 @@ class RegisteredModel:
     updated_ms: int
     latest_version: int | None
     aliases: dict[str, int]
+    project: str = "default"
 
 
 @record

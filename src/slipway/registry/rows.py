@@ -58,7 +58,7 @@ def load_models(conn: Connection, rows: list[Any], all_models: bool = False) -> 
     aliases = aliases_by_model(conn, None if all_models else ids)
     return [
         RegisteredModel(r.name, r.description, r.owner, r.risk_tier, from_json(r.tags, {}), r.created_ms, r.updated_ms,
-                        latest.get(r.id), dict(aliases.get(r.id, {})))
+                        latest.get(r.id), dict(aliases.get(r.id, {})), r.project)
         for r in rows
     ]
 

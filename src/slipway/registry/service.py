@@ -25,11 +25,18 @@ class RegistryService:
         self._host = host
         self._backend: RegistryBackend = host.backend("registry")
 
+    def _project(self, project: str | None) -> dict[str, str]:
+        """``project=`` for a call that may create a model: the one given, or the workspace's when
+        it is not the default (calls in the default project stay as they were)."""
+        chosen = project or self._host.settings.project
+        return {"project": chosen} if chosen and chosen != "default" else {}
+
     # -- models -----------------------------------------------------------------------------
     def create_model(self, name: str, description: str = "", owner: str | None = None, risk_tier: str = "low",
-                     tags: dict[str, str] | None = None) -> RegisteredModel:
-        """Create a registered model (name, description, owner, risk tier, tags)."""
-        return self._backend.create_model(name, description, owner, risk_tier, tags)
+                     tags: dict[str, str] | None = None, *, project: str | None = None) -> RegisteredModel:
+        """Create a registered model (name, description, owner, risk tier, tags) in ``project``
+        (default: the workspace's, ``SLIPWAY_PROJECT``)."""
+        return self._backend.create_model(name, description, owner, risk_tier, tags, **self._project(project))
 
     def update_model(self, name: str, description: str | None = None, owner: str | None = None,
                      risk_tier: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
@@ -48,10 +55,12 @@ class RegistryService:
 
     # -- versions ---------------------------------------------------------------------------
     def register_version(self, name: str, run_id: str, artifact_path: str = "model", description: str = "",
-                         tags: dict[str, str] | None = None) -> ModelVersion:
-        """Register a run's model bundle as the next version of ``name`` (creating the model if missing)."""
+                         tags: dict[str, str] | None = None, *, project: str | None = None) -> ModelVersion:
+        """Register a run's model bundle as the next version of ``name`` (creating the model if
+        missing, in ``project`` or the workspace's)."""
         self._host.service("tracking").flush()  # the metrics snapshot must include buffered points
-        version: ModelVersion = self._backend.register_version(name, run_id, artifact_path, description, tags)
+        version: ModelVersion = self._backend.register_version(name, run_id, artifact_path, description, tags,
+                                                               **self._project(project))
         report_created("model_version", version.ref)
         return version
 

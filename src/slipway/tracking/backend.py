@@ -22,6 +22,16 @@ from slipway.core.limits import TAG_VALUE
 from slipway.core.names import check_key, check_name, check_value
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
+from slipway.store.projects import (
+    DEFAULT_PROJECT,
+    ProjectScope,
+    dataset_project,
+    experiment_project,
+    owning_project,
+    readable,
+    run_project,
+    scoped_by,
+)
 from slipway.store.schema.tracking import (
     experiments,
     run_artifacts,
@@ -62,7 +72,29 @@ from slipway.tracking.series import metric_series
 DEFAULT_EXPERIMENT = "Default"
 
 
+def _input_datasets(conn: Connection, arguments: dict[str, Any]) -> set[str]:
+    """The projects of the datasets a run logs as inputs (reading one needs ``read`` there)."""
+    inputs = arguments.get("inputs")
+    names = [getattr(i, "dataset", None) or (i.get("dataset") if isinstance(i, dict) else None)
+             for i in (inputs if isinstance(inputs, list | tuple) else [])]
+    return dataset_project(conn, [n for n in names if isinstance(n, str)])
+
+
+# A project-scoped principal's call is authorised in the project of the experiment or run it
+# names (a run belongs to its experiment's project); listings show readable experiments only.
+TRACKING_SCOPE = ProjectScope(
+    {"run_id": run_project, "run_ids": run_project, "parent_id": run_project, "experiment_id": experiment_project,
+     "name_or_id": experiment_project, "experiment": experiment_project},
+    listings=frozenset({"list_experiments", "search_runs"}),
+    methods={"create_experiment": {"name": experiment_project},
+             "get_or_create_experiment": {"name": experiment_project}},
+    extra=_input_datasets,
+)
+
+
 class TrackingBackend:
+    _projects_of = scoped_by(TRACKING_SCOPE)
+
     def __init__(self, ctx: ServiceContext, clock: Callable[[], int] = now_ms) -> None:
         self.ctx = ctx
         self.clock = clock  # start times and heartbeats; tests inject their own
@@ -76,33 +108,38 @@ class TrackingBackend:
             raise NotFound(f"experiment {name_or_id!r} does not exist")
         return row_to_experiment(row)
 
-    def _create_experiment(self, conn: Connection, name: str, description: str, exist_ok: bool = False) -> Experiment:
+    def _create_experiment(self, conn: Connection, name: str, description: str, exist_ok: bool = False,
+                           project: str | None = None) -> Experiment:
         check_name(name, "experiment name")
-        exp = Experiment(new_id(), name, check_value(description, "description"), "active", now_ms())
+        owner = owning_project(conn, project, self.ctx.settings.project)
+        exp = Experiment(new_id(), name, check_value(description, "description"), "active", now_ms(), owner)
         # ON CONFLICT DO NOTHING, not check-then-insert: on PostgreSQL two processes creating the
         # same experiment at once would both pass the check and one would fail on the unique name.
         insert_ignore(conn, experiments, [{"id": exp.id, "name": name, "description": exp.description,
-                                           "lifecycle": "active", "created_ms": exp.created_ms}], ["name"])
+                                           "lifecycle": "active", "created_ms": exp.created_ms,
+                                           "project": owner}], ["name"])
         existing = self._experiment(conn, name)
         if existing.id != exp.id:
             if exist_ok:
                 return existing
             raise AlreadyExists(f"experiment {name!r} already exists")
-        self.ctx.audit(conn, Action.EXPERIMENT_CREATE, Subject.EXPERIMENT, exp.id, {"name": name})
+        self.ctx.audit(conn, Action.EXPERIMENT_CREATE, Subject.EXPERIMENT, exp.id,
+                       {"name": name, **({"project": owner} if owner != DEFAULT_PROJECT else {})})
         return exp
 
     @endpoint("tracking.write")
-    def create_experiment(self, name: str, description: str = "") -> Experiment:
+    def create_experiment(self, name: str, description: str = "", project: str | None = None) -> Experiment:
+        """Create an experiment in ``project`` (default: the workspace's); AlreadyExists if taken."""
         with self.ctx.db.write() as conn:
-            return self._create_experiment(conn, name, description)
+            return self._create_experiment(conn, name, description, project=project)
 
     @endpoint("tracking.write")
-    def get_or_create_experiment(self, name: str) -> Experiment:
+    def get_or_create_experiment(self, name: str, project: str | None = None) -> Experiment:
         with self.ctx.db.write() as conn:
             try:
                 return self._experiment(conn, name)
             except NotFound:
-                return self._create_experiment(conn, name, "", exist_ok=True)
+                return self._create_experiment(conn, name, "", exist_ok=True, project=project)
 
     @endpoint("read")
     def get_experiment(self, name_or_id: str) -> Experiment:
@@ -112,15 +149,17 @@ class TrackingBackend:
     @endpoint("read")
     def list_experiments(self) -> list[Experiment]:
         with self.ctx.db.read() as conn:
-            return [row_to_experiment(r) for r in conn.execute(select(experiments).order_by(experiments.c.created_ms))]
+            query = readable(self.ctx.principal, select(experiments), experiments.c.project)
+            return [row_to_experiment(r) for r in conn.execute(query.order_by(experiments.c.created_ms))]
 
     # -- runs -------------------------------------------------------------------------------
     @endpoint("tracking.write")
     def create_run(
         self, experiment: str | None = None, name: str | None = None, parent_id: str | None = None,
         git_commit: str | None = None, git_dirty: bool | None = None, source: str | None = None,
-        packages_digest: str | None = None, tags: dict[str, str] | None = None,
+        packages_digest: str | None = None, tags: dict[str, str] | None = None, project: str | None = None,
     ) -> Run:
+        """Start a run in ``experiment`` (created when missing, in ``project`` or the workspace's)."""
         run_id = new_id()
         name = name or f"run-{run_id[-8:]}"
         check_name(name, "run name")
@@ -134,7 +173,8 @@ class TrackingBackend:
             except NotFound:
                 if experiment and experiment != DEFAULT_EXPERIMENT and len(experiment) == 32 and experiment.isalnum():
                     raise
-                exp = self._create_experiment(conn, experiment or DEFAULT_EXPERIMENT, "", exist_ok=True)
+                exp = self._create_experiment(conn, experiment or DEFAULT_EXPERIMENT, "", exist_ok=True,
+                                              project=project)
             if parent_id is not None:
                 self._run_row(conn, parent_id)
             conn.execute(runs.insert().values(
@@ -421,9 +461,19 @@ class TrackingBackend:
                         isinstance(e, str) for e in experiments):
                     raise InvalidInput(f"experiments is a list of names or ids, got {experiments!r}")
                 experiment_ids = [self._experiment(conn, e).id for e in experiments]
+            experiment_ids = self._readable_experiments(conn, experiment_ids)
             orders = [order_by] if isinstance(order_by, str) else list(order_by or [])
             return search(conn, filter or "", experiment_ids, orders, max_results,
                                page_token, bool(include_deleted))
+
+    def _readable_experiments(self, conn: Connection, experiment_ids: list[str] | None) -> list[str] | None:
+        """``experiment_ids`` (None: all) narrowed to the experiments the caller may read."""
+        if self.ctx.principal.projects_where("read") is None:
+            return experiment_ids
+        query = readable(self.ctx.principal, select(experiments.c.id), experiments.c.project)
+        if experiment_ids is not None:
+            query = query.where(experiments.c.id.in_(experiment_ids))
+        return [row.id for row in conn.execute(query)]
 
     def _set_lifecycle(self, run_id: str, deleted: bool) -> Run:
         with self.ctx.db.write() as conn:

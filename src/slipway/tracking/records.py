@@ -16,6 +16,7 @@ class Experiment:
     description: str
     lifecycle: str
     created_ms: int
+    project: str = "default"
 
 
 @record

@@ -14,7 +14,7 @@ from slipway.tracking.records import Experiment, Run
 
 
 def row_to_experiment(row: Any) -> Experiment:
-    return Experiment(row.id, row.name, row.description, row.lifecycle, row.created_ms)
+    return Experiment(row.id, row.name, row.description, row.lifecycle, row.created_ms, row.project)
 
 
 def _in_marks(conn: Connection, count: int) -> str:

@@ -111,8 +111,15 @@ class TrackingService:
             return self._logger
 
     # -- experiments and runs -----------------------------------------------------------------
-    def create_experiment(self, name: str, description: str = "") -> Experiment:
-        return self._backend.create_experiment(name, description)
+    def create_experiment(self, name: str, description: str = "", *, project: str | None = None) -> Experiment:
+        """Create an experiment in ``project`` (default: the workspace's, ``SLIPWAY_PROJECT``)."""
+        return self._backend.create_experiment(name, description, **self._project(project))
+
+    def _project(self, project: str | None) -> dict[str, str]:
+        """``project=`` for a backend call that may create something: the one given, or the
+        workspace's when it is not the default (calls in the default project stay as they were)."""
+        chosen = project or self._host.settings.project
+        return {"project": chosen} if chosen and chosen != "default" else {}
 
     def get_experiment(self, name_or_id: str) -> Experiment:
         return self._backend.get_experiment(name_or_id)
@@ -123,6 +130,7 @@ class TrackingService:
     def start_run(
         self, name: str | None = None, *, experiment: str | None = None, nested: bool = False,
         tags: dict[str, str] | None = None, run_id: str | None = None, durable: bool | None = None,
+        project: str | None = None,
     ) -> ActiveRun:
         """Start a run (or resume ``run_id``) and make it the active run.
 
@@ -133,6 +141,7 @@ class TrackingService:
         Args:
             durable: spool each metric point to a local file before ``log_metric`` returns, so a
                 killed process loses none (default: the ``metric_durable`` setting).
+            project: the project a new experiment goes to (default: the workspace's).
         """
         if run_id is not None:
             active = ActiveRun(self, self._backend.get_run(run_id))
@@ -153,7 +162,7 @@ class TrackingService:
             tags = {**(tags or {}), "slipway.reproduces": reproduces}
         run = self._backend.create_run(
             experiment=experiment, name=name, parent_id=parent.id if parent else None, git_commit=commit,
-            git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags,
+            git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags, **self._project(project),
         )
         self._inherit_step_inputs(run.id)
         active = ActiveRun(self, run)

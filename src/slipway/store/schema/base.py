@@ -27,3 +27,9 @@ def id_column(name: str = "id") -> Column:
 def ms_column(name: str, nullable: bool = False) -> Column:
     """A timestamp in integer milliseconds since the epoch."""
     return Column(name, BigInteger, nullable=nullable)
+
+
+def project_column() -> Column:
+    """The project that owns a row (``slipway.store.projects``); rows made before projects, or
+    without naming one, belong to ``default``."""
+    return Column("project", NAME, nullable=False, server_default="default", default="default", index=True)

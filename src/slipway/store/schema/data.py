@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text, UniqueConstraint
 
-from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column
+from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column, project_column
 
 datasets = Table(
     "datasets",
@@ -15,6 +15,7 @@ datasets = Table(
     # JSON list of the columns that identify a row (used by diff to count added/removed rows).
     Column("key_columns", Text, nullable=False, default="[]"),
     ms_column("created_ms"),
+    project_column(),
 )
 
 # (dataset_id, version) is unique: two concurrent adds cannot both take the same number; the loser's

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
-from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column
+from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column, project_column
 
 deployments = Table(
     "deployments",
@@ -19,6 +19,7 @@ deployments = Table(
     ms_column("step_started_ms"),
     ms_column("created_ms"),
     ms_column("updated_ms"),
+    project_column(),
 )
 
 deployment_variants = Table(

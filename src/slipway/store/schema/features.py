@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Integer, String, Table, Text, UniqueConstraint
 
-from slipway.store.schema.base import DIGEST, NAME, id_column, metadata, ms_column
+from slipway.store.schema.base import DIGEST, NAME, id_column, metadata, ms_column, project_column
 
 # One row per version of a definition; ``current`` marks the version in force (at most one per
 # kind and name), a removed definition has none current and keeps its rows readable.
@@ -22,6 +22,7 @@ feature_definitions = Table(
     ms_column("created_ms"),
     ms_column("updated_ms"),
     ms_column("removed_ms", nullable=True),
+    project_column(),
     UniqueConstraint("kind", "name", "version", name="uq_feature_definitions_version"),
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text
 
-from slipway.store.schema.base import ID, id_column, metadata, ms_column
+from slipway.store.schema.base import ID, NAME, id_column, metadata, ms_column
 
 user_keys = Table(
     "user_keys",
@@ -33,4 +33,25 @@ signin_failures = Table(
     ms_column("window_start_ms"),
     Column("lockouts", Integer, nullable=False),  # in a row: each doubles the next lock-out
     ms_column("locked_until_ms", nullable=True),
+)
+
+# Projects: the unit a product team owns (slipway.store.projects). ``default`` always exists.
+projects = Table(
+    "projects",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", NAME, nullable=False),
+    ms_column("created_ms"),
+)
+
+# Roles held in one project only (a user's global roles stay in ``users.roles``).
+role_bindings = Table(
+    "role_bindings",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("role", String(50), primary_key=True),
+    Column("project", NAME, ForeignKey("projects.name"), primary_key=True),
+    Column("bound_by", NAME, nullable=False),
+    ms_column("created_ms"),
 )

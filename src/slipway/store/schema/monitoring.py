@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
-from slipway.store.schema.base import ID, NAME, id_column, metadata, ms_column
+from slipway.store.schema.base import ID, NAME, id_column, metadata, ms_column, project_column
 
 monitors = Table(
     "monitors",
@@ -15,6 +15,7 @@ monitors = Table(
     Column("revision", Integer, nullable=False),
     ms_column("created_ms"),
     ms_column("updated_ms"),
+    project_column(),
 )
 
 # One run per (monitor, revision, window): re-running the same window returns the stored run.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
-from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column
+from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column, project_column
 
 pipeline_runs = Table(
     "pipeline_runs",
@@ -84,6 +84,7 @@ pipeline_schedules = Table(
     Column("origin", String(500), nullable=True),  # the reference the user gave, for display only
     Column("source_digest", DIGEST, nullable=True),  # the pipeline's source file, a blob
     ms_column("updated_ms", nullable=True),  # last update or re-enable: nothing fires for earlier times
+    project_column(),
 )
 
 pipeline_triggers = Table(

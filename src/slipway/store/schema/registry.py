@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
-from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column
+from slipway.store.schema.base import DIGEST, ID, NAME, id_column, metadata, ms_column, project_column
 
 registered_models = Table(
     "registered_models",
@@ -22,6 +22,7 @@ registered_models = Table(
     Column("tags", Text, nullable=False, default="{}"),  # JSON object
     ms_column("created_ms"),
     ms_column("updated_ms"),
+    project_column(),
 )
 
 model_versions = Table(

@@ -17,7 +17,7 @@ from sqlalchemy import (
     text,
 )
 
-from slipway.store.schema.base import DIGEST, ID, KEY, NAME, id_column, metadata, ms_column
+from slipway.store.schema.base import DIGEST, ID, KEY, NAME, id_column, metadata, ms_column, project_column
 
 experiments = Table(
     "experiments",
@@ -27,6 +27,7 @@ experiments = Table(
     Column("description", Text, nullable=False, default=""),
     Column("lifecycle", String(20), nullable=False, default="active"),
     ms_column("created_ms"),
+    project_column(),
 )
 
 runs = Table(
