@@ -127,9 +127,23 @@ def _prefix_folders(blobs: LocalBlobStore) -> None:
         os.makedirs(os.path.join(blobs.root, f"{prefix:02x}"), exist_ok=True)
 
 
+def _claim(blobs: LocalBlobStore, digest: str) -> bool:
+    """``blobs.claim`` without a look at the packs folder per file: the packs were refreshed when
+    the ingest began, and a pack another process publishes meanwhile only means a second copy."""
+    if digest in blobs.packs:
+        return blobs.packs.touch(digest, fresh=False)
+    try:
+        os.utime(blobs.path_of(digest))
+        return True
+    except FileNotFoundError:
+        return False
+    except PermissionError:  # a store owned by another user: existence is all we can tell
+        return True
+
+
 def _store_small(blobs: LocalBlobStore, packer: PackWriter, digest: str, data: bytes) -> None:
     """Store a file read into memory unless the store holds it: packed when small, else loose."""
-    if blobs.claim(digest):
+    if _claim(blobs, digest):
         return
     if len(data) <= PACK_MAX_BLOB:
         packer.add(digest, data)
@@ -178,7 +192,7 @@ def _digests(blobs: LocalBlobStore | None, folder: Path, found: list[Found], cac
         _, full, info = item
         digest = known.get(full)
         if digest is not None:
-            if blobs is not None and not blobs.claim(digest):  # known, but its blob was collected
+            if blobs is not None and not _claim(blobs, digest):  # known, but its blob was collected
                 if info.st_size < SMALL_FILE and packer is not None:
                     data = _read_small(full, info.st_size)
                     digest = hash_bytes(data)

@@ -19,6 +19,7 @@ import numpy as np
 _BASE_MS = 0.05
 _GROWTH = 1.2
 N_BUCKETS = 90
+_SMALL = 8  # predictions up to which observe sums in Python
 
 
 def bucket_of(latency_ms: float) -> int:
@@ -52,6 +53,13 @@ class VariantCounters:
         self.errors += int(error)
         self.latency_buckets[bucket_of(latency_ms)] += 1
         if predictions is not None and predictions.size and predictions.dtype.kind in "biuf":
+            if predictions.ndim == 1 and predictions.size <= _SMALL:
+                # A few rows (most requests): Python floats cost less than five NumPy calls.
+                small = [float(v) for v in predictions.tolist()]
+                self.pred_count += len(small)
+                self.pred_sum += sum(small)
+                self.pred_sumsq += sum(v * v for v in small)
+                return
             values = predictions.reshape(predictions.shape[0], -1)[:, -1].astype(np.float64)
             self.pred_count += int(values.size)
             self.pred_sum += float(values.sum())

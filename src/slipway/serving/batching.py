@@ -13,7 +13,9 @@ The model calls that do not go through the batches (``predict_proba``, a ranking
 outputs) run through :meth:`MicroBatcher.call`, which records them the same way (one request's
 rows, no queueing), so the batch metrics count every call of the model.
 
-A model whose batches take under ``inline_ms`` (measured, smoothed) runs on the event loop itself:
+A model whose batches take under ``inline_ms`` (measured: the estimate follows a faster call at
+once and a slower one by a tenth of the difference, so a call stretched by preemption on a busy
+machine does not move a fast model off the loop) runs on the event loop itself:
 handing a 0.1 ms call to a thread and back would cost more than the call. The first request of a
 loop turn runs at once; requests parsed later in the same turn queue and run as one batch on the
 next turn (``call_soon``), so a lone caller pays nothing and a burst still forms batches.
@@ -148,7 +150,14 @@ class MicroBatcher:
         result = self._predict(frame)
         elapsed = time.perf_counter() - start
         previous = self.batch_seconds
-        self.batch_seconds = elapsed if previous == math.inf else 0.8 * previous + 0.2 * elapsed
+        # Down at once, up slowly: on a busy machine a call preempted by another process looks
+        # many times slower than it is, and a plain average would then send a fast model to the
+        # thread (two extra wake-ups per request, each a wait for a CPU) exactly when CPUs are
+        # scarce. A model that really got slower still crosses the threshold after a few calls.
+        if elapsed <= previous:
+            self.batch_seconds = elapsed
+        else:
+            self.batch_seconds = previous + 0.1 * (elapsed - previous)
         if self.metrics is not None:
             self._finished.append((elapsed, frame.n_rows, queued_s))
         return result
