@@ -48,7 +48,7 @@ def pending(home: Path) -> tuple[Workspace, str, str]:
 
 def test_the_first_os_user_bootstraps_a_new_store_and_nobody_else_gets_a_role(home: Path) -> None:
     admin = _as(home)
-    assert admin.identity.whoami() == {"name": os_user(), "roles": ["admin"], "kind": "user"}
+    assert admin.identity.whoami() == {"name": os_user(), "roles": ["admin"], "kind": "user", "bindings": []}
     assert [e.action for e in admin.audit.log()] == ["user.bootstrap"]
     # A store whose first user is someone else: the OS user is unknown there and gets no role.
     other = home / "other"
