@@ -1,18 +1,20 @@
-"""A loopback ServiceNow for the example: the documented subset of the Table and Attachment APIs,
-served over real HTTP on 127.0.0.1 by a thread, standing in for the bank's ServiceNow instance.
+"""A loopback ServiceNow: the documented subset of the Table and Attachment APIs, served over
+real HTTP on 127.0.0.1 by a thread (``ThreadingHTTPServer``), standing in for the bank's
+ServiceNow instance. The governance tests speak to this same server
+(``slipway.examples.bank.ticketing``), so what the example shows is what the tests check:
 
-The same server as the governance tests' (tests/governance/servicenow_server.py; the example cannot
-import the tests, which are not shipped), so what the example shows is what the tests check:
-
-- auth: basic (``users``: name -> password); anything else is 401 with ServiceNow's error body;
+- auth: basic (``users``: name -> password) or OAuth bearer (``tokens``: token -> name); anything
+  else is 401 ``{"error": {"message": "User Not Authenticated", ...}, "status": "failure"}``;
 - ``POST/GET/PATCH /api/now/table/change_request[/{sys_id}]``: ``{"result": {...}}``, numbers
-  ``CHG0030001``…, ``state`` -5 New -> -4 Assess -> -3 Authorize -> -2 Scheduled -> -1 Implement ->
-  0 Review -> 3 Closed, and 4 Canceled from any open state; other moves are 403. Moving to Assess
-  asks the ``cab`` for approval (``approval`` = requested, one ``sysapproval_approver`` row each);
+  ``CHG0030001``…, ``state`` -5 New → -4 Assess → -3 Authorize → -2 Scheduled → -1 Implement →
+  0 Review → 3 Closed, and 4 Canceled from any open state; other moves are 403 (a data policy
+  exception, as ServiceNow answers). Moving to Assess asks the ``cab`` for approval
+  (``approval`` = requested, one ``sysapproval_approver`` row each);
 - ``GET /api/now/table/sysapproval_approver?sysparm_query=sysapproval=ID`` and ``PATCH
   /api/now/table/sysapproval_approver/{sys_id}`` (only by that approver): when every approver
   approved, the change is ``approved`` and moves to Scheduled; one rejection rejects it;
-- ``POST /api/now/attachment/file?table_name=&table_sys_id=&file_name=`` stores the bytes.
+- ``POST /api/now/attachment/file?table_name=&table_sys_id=&file_name=`` stores the bytes;
+- ``sysparm_fields`` (with ``approver.user_name`` dot-walked) trims answers.
 
 Its records live in memory: each run of the example starts an empty instance (the change numbers
 start again at CHG0030001; Slipway keeps the ones it recorded).

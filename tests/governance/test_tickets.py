@@ -1,4 +1,4 @@
-"""Ticketed sign-off against a loopback ServiceNow (tests/governance/servicenow_server.py): a
+"""Ticketed sign-off against a loopback ServiceNow (the bank example's, examples/bank/ticketing.py): a
 high-risk model's approval request opens a change request with the evidence attached, and the
 ticket's approvers become the approvers of record, never the requester."""
 
@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from slipway.core.errors import Conflict, NotFound, PermissionDenied
+from slipway.examples.bank.ticketing import ServiceNowServer
 from slipway.webhooks.servicenow import sign_callback
 from slipway.webhooks.servicenow_api import ServiceNowClient
 from slipway.webhooks.settings import ServiceNowSettings
 from slipway.workspace import Workspace, open_workspace
 from tests.governance.credit import register_credit
-from tests.governance.servicenow_server import ServiceNowServer
 from tests.support import make_settings
 
 USERS = {"slipway-integration": "s3cret-pw", "alice": "a-pw", "carol": "c-pw", "dave": "d-pw"}

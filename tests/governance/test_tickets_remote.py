@@ -12,9 +12,9 @@ import pytest
 from slipway.audit.keys import generate_key
 from slipway.core.errors import Conflict, PermissionDenied
 from slipway.core.evidence_check import check_pack, read_pack
+from slipway.examples.bank.ticketing import ServiceNowServer
 from slipway.workspace import open_workspace
 from tests.governance.credit import register_credit
-from tests.governance.servicenow_server import ServiceNowServer
 from tests.support import make_settings, platform_server
 
 
