@@ -24,6 +24,15 @@ from slipway.monitoring.actions import wants
 from slipway.monitoring.monitor_records import Alert, Monitor, MonitorRun
 from slipway.monitoring.monitor_spec import parse_monitor
 from slipway.store.context import ServiceContext
+from slipway.store.projects import (
+    ProjectScope,
+    alert_project,
+    deployment_project,
+    monitor_project,
+    owning_project,
+    readable,
+    scoped_by,
+)
 from slipway.store.schema.monitoring import alerts, monitor_runs, monitors
 from slipway.webhooks.outbox import emit
 
@@ -50,7 +59,22 @@ def _alert(row: Row[Any], name: str) -> Alert:
                  row.last_run_id, int(row.opened_ms), int(row.updated_ms), row.updated_by, row.note)
 
 
+def _spec_monitor(conn: Connection, spec: Any) -> set[str]:
+    """The project of the monitor an ``apply`` spec names (none yet: it is created)."""
+    return monitor_project(conn, spec.get("name")) if isinstance(spec, dict) else set()
+
+
+# A project-scoped principal's call is authorised in the project of the monitor it names (an alert
+# belongs to its monitor's; a diagnosis to its deployment's); listings show readable monitors only.
+MONITORING_SCOPE = ProjectScope(
+    {"name": monitor_project, "spec": _spec_monitor, "alert_id": alert_project, "deployment": deployment_project},
+    listings=frozenset({"list_monitors", "list_alerts"}),
+)
+
+
 class MonitoringBackend:
+    _projects_of = scoped_by(MONITORING_SCOPE)
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
@@ -61,16 +85,18 @@ class MonitoringBackend:
         return row
 
     @endpoint("monitoring.write")
-    def apply(self, spec: dict[str, Any]) -> Monitor:
-        """Create a monitor or replace its spec (a new revision); audited."""
+    def apply(self, spec: dict[str, Any], project: str | None = None) -> Monitor:
+        """Create a monitor (in ``project``, default: the workspace's) or replace its spec (a new
+        revision; it stays in its project); audited."""
         parsed = parse_monitor(spec)
         body = orjson.dumps(parsed).decode()
         with self.ctx.db.write() as conn:
             existing = conn.execute(select(monitors).where(monitors.c.name == parsed["name"])).first()
             now = now_ms()
             if existing is None:
+                owner = owning_project(conn, project, self.ctx.settings.project)
                 conn.execute(monitors.insert().values(id=new_id(), name=parsed["name"], spec=body, revision=1,
-                                                      created_ms=now, updated_ms=now))
+                                                      created_ms=now, updated_ms=now, project=owner))
             elif existing.spec != body:
                 conn.execute(monitors.update().where(monitors.c.id == existing.id).values(
                     spec=body, revision=int(existing.revision) + 1, updated_ms=now))
@@ -89,7 +115,8 @@ class MonitoringBackend:
     def list_monitors(self) -> list[Monitor]:
         """The live monitors (a deleted one is left out; :meth:`get` still reads it)."""
         with self.ctx.db.read() as conn:
-            found = [_monitor(r) for r in conn.execute(select(monitors).order_by(monitors.c.name))]
+            query = readable(self.ctx.principal, select(monitors), monitors.c.project)
+            found = [_monitor(r) for r in conn.execute(query.order_by(monitors.c.name))]
         return [m for m in found if m.deleted_ms is None]
 
     @endpoint("monitoring.write")
@@ -209,6 +236,7 @@ class MonitoringBackend:
             raise InvalidInput(f"unknown alert state {state!r}; one of {', '.join(STATES)}")
         with self.ctx.db.read() as conn:
             query = select(alerts, monitors.c.name.label("monitor_name")).join(monitors, alerts.c.monitor_id == monitors.c.id)
+            query = readable(self.ctx.principal, query, monitors.c.project)
             if monitor is not None:
                 query = query.where(alerts.c.monitor_id == self._row(conn, monitor).id)
             if state is not None:

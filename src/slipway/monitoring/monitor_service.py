@@ -67,7 +67,8 @@ class MonitorsMixin:
                                        f"check {check['name']!r}; the reference has {sorted(reference.kinds)}")
 
         fits(service.reference(resolved["reference"], parsed["kinds"] or None, check=fits))
-        return self._backend.apply(parsed)
+        chosen = self._ws.settings.project  # a new monitor goes to the workspace's project
+        return self._backend.apply(parsed, **({"project": chosen} if chosen and chosen != "default" else {}))
 
     def get_monitor(self, name: str) -> Monitor:
         return self._backend.get(name)

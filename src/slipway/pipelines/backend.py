@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, Select, or_, select
 
 from slipway.core.auth import endpoint
 from slipway.core.clock import now_ms
@@ -25,6 +25,16 @@ from slipway.pipelines.rows import from_json, load_run, row_to_run, row_to_step,
 from slipway.pipelines.sources import parse_stored
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
+from slipway.store.projects import (
+    ProjectScope,
+    dataset_project,
+    monitor_project,
+    owning_project,
+    pipeline_run_project,
+    readable,
+    schedule_or_trigger_project,
+    scoped_by,
+)
 from slipway.store.schema.pipelines import pipeline_cache, pipeline_runs, pipeline_step_runs
 from slipway.store.upsert import upsert
 
@@ -52,13 +62,41 @@ def check_json(value: Any, what: str) -> str:
         raise InvalidInput(f"{what} must be JSON-able: {err}") from err
 
 
+def _new_object(conn: Connection, value: Any) -> set[str]:
+    """Names no stored object: the call makes one, in its ``project`` (or the workspace's)."""
+    return set()
+
+
+def _trigger_target(conn: Connection, arguments: dict[str, Any]) -> set[str]:
+    """A new trigger acts in the project of the dataset or monitor it watches too."""
+    kind, target = arguments.get("kind"), arguments.get("target")
+    resolve = {"dataset": dataset_project, "alert": monitor_project}.get(kind) if isinstance(kind, str) else None
+    return resolve(conn, target) if resolve is not None else set()
+
+
+# A project-scoped principal's call is authorised in the project of the run, schedule or trigger
+# it names (a new run in its ``project``, the workspace's or, resumed, its first run's; a trigger
+# also in its dataset's or monitor's); listings, the cache look-ups included, show what it may
+# read. The scheduler's lease, recovering every stale run and clearing the cache need a global role.
+PIPELINES_SCOPE = ProjectScope(
+    {"run_id": pipeline_run_project, "name": schedule_or_trigger_project, "source_id": schedule_or_trigger_project},
+    listings=frozenset({"list_runs", "list_schedules", "list_triggers", "list_firings", "lookup_cache",
+                        "cache_entries"}),
+    extra=_trigger_target,
+    methods={"create_run": {"pipeline": _new_object, "resumed_from": pipeline_run_project}},
+)
+
+
 class PipelineBackend(EventsMixin, LivenessMixin):
+    _projects_of = scoped_by(PIPELINES_SCOPE)
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
     # -- runs ----------------------------------------------------------------------------------
     def _insert_run(self, conn: Connection, pipeline: str, source: str, runner: str, params: dict[str, Any],
-                    steps: list[StepPlan], reason: dict[str, Any], resumed_from: str | None, status: str) -> str:
+                    steps: list[StepPlan], reason: dict[str, Any], resumed_from: str | None, status: str,
+                    project: str) -> str:
         run_id = new_id()
         created = now_ms()
         conn.execute(pipeline_runs.insert().values(
@@ -66,6 +104,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
             params=check_json(params, "params"), reason=check_json(reason, "reason"), resumed_from=resumed_from,
             user=self.ctx.principal.name, created_ms=created, start_ms=created if status == "RUNNING" else None,
             heartbeat_ms=created if status == "RUNNING" else None, source_digest=_source_digest(source),
+            project=project,
         ))
         if steps:
             conn.execute(pipeline_step_runs.insert(), [
@@ -80,18 +119,20 @@ class PipelineBackend(EventsMixin, LivenessMixin):
 
     @endpoint("pipelines.run")
     def create_run(self, pipeline: str, source: str, runner: str, params: dict[str, Any], steps: list[StepPlan],
-                   reason: dict[str, Any] | None = None, resumed_from: str | None = None) -> PipelineRun:
-        """Record a new run (status RUNNING) with its steps PENDING, in DAG order."""
+                   reason: dict[str, Any] | None = None, resumed_from: str | None = None,
+                   project: str | None = None) -> PipelineRun:
+        """Record a new run (status RUNNING) with its steps PENDING, in DAG order, in ``project``
+        (default: the resumed run's, or the workspace's)."""
         check_name(pipeline, "pipeline name")
         check_runner(runner)
         keys = [s.key for s in steps]
         if len(set(keys)) != len(keys):
             raise InvalidInput(f"pipeline {pipeline!r} has duplicate step keys")
         with self.ctx.db.write() as conn:
-            if resumed_from is not None:
-                self._run_row(conn, resumed_from)
+            first = self._run_row(conn, resumed_from).project if resumed_from is not None else None
+            owner = owning_project(conn, project or first, self.ctx.settings.project)
             run_id = self._insert_run(conn, pipeline, source, runner, params, steps,
-                                      reason or {"kind": "manual"}, resumed_from, "RUNNING")
+                                      reason or {"kind": "manual"}, resumed_from, "RUNNING", owner)
             return self._load(conn, run_id)
 
     @endpoint("pipelines.run")
@@ -189,7 +230,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
         """Runs newest first, with their steps."""
         if status is not None and status not in RUN_STATUSES:
             raise InvalidInput(f"status must be one of {', '.join(RUN_STATUSES)}, not {status!r}")
-        query = select(pipeline_runs)
+        query = readable(self.ctx.principal, select(pipeline_runs), pipeline_runs.c.project)
         if pipeline:
             query = query.where(pipeline_runs.c.pipeline == pipeline)
         if status:
@@ -212,7 +253,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
             return {}
         now = now_ms()
         with self.ctx.db.read() as conn:
-            rows = conn.execute(select(pipeline_cache.c.cache_key, pipeline_cache.c.outputs).where(
+            rows = conn.execute(self._readable_cache().where(
                 pipeline_cache.c.cache_key.in_(list(cache_keys)),
                 or_(pipeline_cache.c.expires_ms.is_(None), pipeline_cache.c.expires_ms > now))).all()
         return {r.cache_key: from_json(r.outputs, {}) for r in rows}
@@ -225,7 +266,7 @@ class PipelineBackend(EventsMixin, LivenessMixin):
             return {}
         now = now_ms()
         with self.ctx.db.read() as conn:
-            rows = conn.execute(select(pipeline_cache.c.cache_key, pipeline_cache.c.outputs).where(
+            rows = conn.execute(self._readable_cache().where(
                 pipeline_cache.c.step.in_(list(steps)),
                 or_(pipeline_cache.c.expires_ms.is_(None), pipeline_cache.c.expires_ms > now)).limit(limit + 1)).all()
         if len(rows) > limit:
@@ -244,6 +285,15 @@ class PipelineBackend(EventsMixin, LivenessMixin):
         return int(count)
 
     # -- helpers -------------------------------------------------------------------------------
+    def _readable_cache(self) -> Select[Any]:
+        """Cache entries of step runs of projects the principal may read (every one for a global role)."""
+        query = select(pipeline_cache.c.cache_key, pipeline_cache.c.outputs)
+        if self.ctx.principal.projects_where("read") is None:
+            return query
+        query = (query.join(pipeline_step_runs, pipeline_step_runs.c.id == pipeline_cache.c.step_run_id)
+                 .join(pipeline_runs, pipeline_runs.c.id == pipeline_step_runs.c.run_id))
+        return readable(self.ctx.principal, query, pipeline_runs.c.project)
+
     def _run_row(self, conn: Connection, run_id: str) -> Any:
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInput(f"pipeline run id must be a non-empty string, got {run_id!r}")

@@ -23,6 +23,7 @@ from slipway.pipelines.cron import check_cron, next_fire_time
 from slipway.pipelines.records import Schedule, Trigger
 from slipway.pipelines.rows import row_to_schedule, row_to_trigger, to_json
 from slipway.pipelines.sources import check_stored_ref
+from slipway.store.projects import owning_project, readable
 from slipway.store.schema.pipelines import pipeline_firings, pipeline_schedules, pipeline_triggers
 
 TRIGGER_KINDS = ("dataset", "alert")
@@ -51,9 +52,11 @@ class EventsMixin(FiringsMixin):
     # -- schedules -----------------------------------------------------------------------------
     @endpoint("pipelines.run")
     def create_schedule(self, name: str, pipeline: str, cron: str, params: dict[str, Any] | None = None,
-                        runner: str = "inprocess", catchup: bool = False, origin: str | None = None) -> Schedule:
+                        runner: str = "inprocess", catchup: bool = False, origin: str | None = None,
+                        project: str | None = None) -> Schedule:
         """Run the stored ``pipeline`` at every time ``cron`` matches (UTC). With ``catchup`` every
-        firing missed while no scheduler ran is run; without it only the latest missed one."""
+        firing missed while no scheduler ran is run; without it only the latest missed one. Its
+        runs belong to ``project`` (default: the workspace's)."""
         from slipway.pipelines.backend import check_json, check_runner
 
         check_name(name, "schedule name")
@@ -65,6 +68,7 @@ class EventsMixin(FiringsMixin):
             "origin": _check_origin(origin), "source_digest": digest, "updated_ms": None}
         with self.ctx.db.write() as conn:
             self._check_free(conn, name)
+            row["project"] = owning_project(conn, project, self.ctx.settings.project)
             conn.execute(pipeline_schedules.insert().values(**row))
             self.ctx.audit(conn, Action.PIPELINE_SCHEDULE_CREATE, Subject.PIPELINE_SCHEDULE, row["id"],
                            {"name": name, "pipeline": pipeline, "origin": origin, "cron": cron})
@@ -105,7 +109,8 @@ class EventsMixin(FiringsMixin):
     def list_schedules(self) -> list[Schedule]:
         """Schedules by name, each with its next fire time."""
         with self.ctx.db.read() as conn:
-            rows = conn.execute(select(pipeline_schedules).order_by(pipeline_schedules.c.name)).all()
+            query = readable(self.ctx.principal, select(pipeline_schedules), pipeline_schedules.c.project)
+            rows = conn.execute(query.order_by(pipeline_schedules.c.name)).all()
             return [self._with_next_fire(conn, row) for row in rows]
 
     @endpoint("pipelines.run")
@@ -116,11 +121,11 @@ class EventsMixin(FiringsMixin):
     @endpoint("pipelines.run")
     def create_trigger(self, name: str, kind: str, target: str, pipeline: str, params: dict[str, Any] | None = None,
                        param: str = "dataset", runner: str = "inprocess", baseline: int | None = None,
-                       origin: str | None = None) -> Trigger:
+                       origin: str | None = None, project: str | None = None) -> Trigger:
         """Run the stored ``pipeline`` on each new version of dataset ``target`` (kind ``dataset``),
         or on each alert of monitor ``target`` (kind ``alert``). The event ("name@version" or the
         alert id) is passed as pipeline parameter ``param``; dataset versions up to ``baseline``
-        never fire."""
+        never fire. Its runs belong to ``project`` (default: the workspace's)."""
         from slipway.pipelines.backend import check_json, check_runner
 
         check_name(name, "trigger name")
@@ -135,6 +140,7 @@ class EventsMixin(FiringsMixin):
             "origin": _check_origin(origin), "updated_ms": None}
         with self.ctx.db.write() as conn:
             self._check_free(conn, name)
+            row["project"] = owning_project(conn, project, self.ctx.settings.project)
             conn.execute(pipeline_triggers.insert().values(**row))
             self.ctx.audit(conn, Action.PIPELINE_TRIGGER_CREATE, Subject.PIPELINE_TRIGGER, row["id"],
                            {"name": name, "kind": kind, "target": target, "pipeline": pipeline, "origin": origin})
@@ -169,7 +175,7 @@ class EventsMixin(FiringsMixin):
 
     @endpoint("read")
     def list_triggers(self, kind: str | None = None, target: str | None = None) -> list[Trigger]:
-        query = select(pipeline_triggers)
+        query = readable(self.ctx.principal, select(pipeline_triggers), pipeline_triggers.c.project)
         if kind:
             query = query.where(pipeline_triggers.c.kind == kind)
         if target:

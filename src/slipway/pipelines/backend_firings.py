@@ -20,7 +20,13 @@ from slipway.core.names import check_name
 from slipway.pipelines.records import Firing, PipelineRun, Schedule, Trigger
 from slipway.pipelines.rows import row_to_firing, row_to_schedule, row_to_trigger
 from slipway.store.context import ServiceContext
-from slipway.store.schema.pipelines import pipeline_firings, pipeline_schedules, pipeline_triggers
+from slipway.store.projects import readable
+from slipway.store.schema.pipelines import (
+    pipeline_firings,
+    pipeline_runs,
+    pipeline_schedules,
+    pipeline_triggers,
+)
 
 
 class FiringsMixin(ABC):
@@ -29,7 +35,8 @@ class FiringsMixin(ABC):
     # provided by PipelineBackend
     @abstractmethod
     def _insert_run(self, conn: Connection, pipeline: str, source: str, runner: str, params: dict[str, Any],
-                    steps: list[Any], reason: dict[str, Any], resumed_from: str | None, status: str) -> str:
+                    steps: list[Any], reason: dict[str, Any], resumed_from: str | None, status: str,
+                    project: str) -> str:
         ...
 
     @abstractmethod
@@ -61,7 +68,7 @@ class FiringsMixin(ABC):
                     reason["trigger_kind"] = source.kind
                     reason["target"] = source.target
                 run_id = self._insert_run(conn, pipeline_name, source.pipeline, source.runner, params, [], reason,
-                                          None, "QUEUED")
+                                          None, "QUEUED", source.project)
                 conn.execute(pipeline_firings.insert().values(
                     source_id=source_id, event=event, source_kind=source_kind, run_id=run_id, created_ms=now_ms()))
                 return self._load(conn, run_id)
@@ -80,7 +87,8 @@ class FiringsMixin(ABC):
     @endpoint("read")
     def list_firings(self, source_id: str | None = None, limit: int = 100) -> list[Firing]:
         """Firings newest event first (events of one source sort by time: ISO times, versions)."""
-        query = select(pipeline_firings)
+        query = select(pipeline_firings).join(pipeline_runs, pipeline_runs.c.id == pipeline_firings.c.run_id)
+        query = readable(self.ctx.principal, query, pipeline_runs.c.project)
         if source_id:
             query = query.where(pipeline_firings.c.source_id == source_id)
         query = query.order_by(pipeline_firings.c.created_ms.desc(), pipeline_firings.c.event.desc())

@@ -44,7 +44,8 @@ class LivenessMixin(ABC):
     # provided by PipelineBackend
     @abstractmethod
     def _insert_run(self, conn: Connection, pipeline: str, source: str, runner: str, params: dict[str, Any],
-                    steps: list[Any], reason: dict[str, Any], resumed_from: str | None, status: str) -> str:
+                    steps: list[Any], reason: dict[str, Any], resumed_from: str | None, status: str,
+                    project: str) -> str:
         ...
 
     @abstractmethod
@@ -110,7 +111,7 @@ class LivenessMixin(ABC):
                     retry = {"kind": "recover", "run": stale_id, "original": original, "attempt": attempt + 1,
                              "not_before_ms": now + RECOVERY_BACKOFF_MS * 2 ** (attempt - 1)}
                     new_id_ = self._insert_run(conn, row.pipeline, row.source, row.runner, from_json(row.params, {}),
-                                               [], retry, stale_id, "QUEUED")
+                                               [], retry, stale_id, "QUEUED", row.project)
                     queued.append(self._load(conn, new_id_))
         return queued
 

@@ -68,6 +68,7 @@ class PipelineRun:
     error: str | None
     steps: list[StepRun]
     heartbeat_ms: int | None = None  # last sign of life of the process executing a RUNNING run
+    project: str = "default"  # the workspace's when run by hand, its schedule's or trigger's when fired
 
     def step(self, key: str) -> StepRun:
         """The step run named ``key`` (KeyError if the pipeline has no such step)."""
@@ -140,6 +141,7 @@ class Schedule:
     source_digest: str | None = None
     updated_ms: int | None = None
     next_fire_ms: int | None = None
+    project: str = "default"
 
 
 @record
@@ -159,6 +161,7 @@ class Trigger:
     origin: str | None = None
     source_digest: str | None = None
     updated_ms: int | None = None
+    project: str = "default"
 
 
 @record

@@ -41,20 +41,20 @@ def row_to_run(row: Any, steps: list[StepRun]) -> PipelineRun:
     return PipelineRun(
         row.id, row.pipeline, row.source, row.status, row.runner, from_json(row.params, {}),
         from_json(row.reason, {}), row.resumed_from, row.user, row.created_ms, row.start_ms, row.end_ms,
-        row.error, steps, row.heartbeat_ms,
+        row.error, steps, row.heartbeat_ms, row.project,
     )
 
 
 def row_to_schedule(row: Any, next_fire_ms: int | None = None) -> Schedule:
     return Schedule(row.id, row.name, row.pipeline, from_json(row.params, {}), row.cron, row.runner,
                     bool(row.catchup), bool(row.enabled), row.created_by, row.created_ms, row.origin,
-                    row.source_digest, row.updated_ms, next_fire_ms)
+                    row.source_digest, row.updated_ms, next_fire_ms, row.project)
 
 
 def row_to_trigger(row: Any) -> Trigger:
     return Trigger(row.id, row.name, row.kind, row.target, row.pipeline, from_json(row.params, {}), row.param,
                    row.runner, row.baseline, bool(row.enabled), row.created_by, row.created_ms, row.origin,
-                   row.source_digest, row.updated_ms)
+                   row.source_digest, row.updated_ms, row.project)
 
 
 def row_to_firing(row: Any) -> Firing:

@@ -48,7 +48,7 @@ class PipelineService(SchedulesMixin):
         graph = pipe.build(params)
         runner_obj, runner_name = _runner(runner)
         run = self._backend.create_run(pipe.name, pipeline_ref(pipe), runner_name, graph.params, _plan(graph),
-                                       reason or {"kind": "manual"})
+                                       reason or {"kind": "manual"}, **self._in_project())
         return self._execute(graph, run, runner_obj, close=isinstance(runner, str))
 
     def resume(self, run_id: str, *, pipeline: Pipeline | None = None, runner: str | Runner | None = None) -> PipelineRun:
@@ -159,7 +159,7 @@ class PipelineService(SchedulesMixin):
         graph = pipe.build(params)
         source = pipeline if isinstance(pipeline, str) else pipeline_ref(pipe)
         return self._backend.create_run(pipe.name, source, runner, graph.params, _plan(graph),
-                                        {"kind": "orchestrated", "by": runner})
+                                        {"kind": "orchestrated", "by": runner}, **self._in_project())
 
     def run_step(self, run_id: str, step: str, *, pipeline: Pipeline | None = None) -> StepRun:
         """Execute one step of a run :meth:`start_external` started, in this process, after its

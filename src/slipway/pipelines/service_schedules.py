@@ -29,6 +29,12 @@ class SchedulesMixin:
     _backend: PipelineBackend
 
     # -- validation ----------------------------------------------------------------------------
+    def _in_project(self) -> dict[str, str]:
+        """``project=`` for a call that makes a run, schedule or trigger: the workspace's project
+        when it is not the default (calls in the default project stay as they were)."""
+        chosen = self._host.settings.project
+        return {"project": chosen} if chosen and chosen != "default" else {}
+
     def _load(self, ref: str) -> Pipeline:
         """The pipeline ``ref`` names: a stored source, or a file or module reference."""
         if parse_stored(ref):
@@ -94,7 +100,7 @@ class SchedulesMixin:
         """
         check_cron(cron)
         ref, origin, parsed = self._prepare(pipeline, params)
-        return self._backend.create_schedule(name, ref, cron, parsed, runner, catchup, origin)
+        return self._backend.create_schedule(name, ref, cron, parsed, runner, catchup, origin, **self._in_project())
 
     def update_schedule(self, name: str, pipeline: Pipeline | str | None = None, cron: str | None = None,
                         params: dict[str, Any] | None = None, runner: str | None = None,
@@ -124,14 +130,14 @@ class SchedulesMixin:
         ref, origin, parsed = self._prepare(pipeline, params, {param: f"{dataset}@1"})
         baseline = self._latest_version(dataset)
         return self._backend.create_trigger(name, "dataset", dataset, ref, parsed, param, runner, baseline,
-                                            origin)
+                                            origin, **self._in_project())
 
     def on_alert(self, name: str, monitor: str, pipeline: Pipeline | str, params: dict[str, Any] | None = None,
                  param: str = "alert", runner: str = "inprocess") -> Trigger:
         """Run ``pipeline`` once per alert raised by ``monitor`` (see :meth:`notify_alert`)."""
         ref, origin, parsed = self._prepare(pipeline, params, {param: "alert-id"})
         return self._backend.create_trigger(name, "alert", monitor, ref, parsed, param, runner, None,
-                                            origin)
+                                            origin, **self._in_project())
 
     def update_trigger(self, name: str, pipeline: Pipeline | str | None = None, params: dict[str, Any] | None = None,
                        param: str | None = None, runner: str | None = None) -> Trigger:

@@ -1,9 +1,10 @@
 """Which project owns an object, for authorising project-scoped principals.
 
 A project is the unit a product team owns: experiments (and their runs), datasets, registered
-models (and their versions, approvals, cards), deployments, monitors, feature views and pipeline
-schedules carry a ``project`` column; children inherit their parent's. Objects made before
-projects existed, and those made without naming one, belong to ``default``.
+models (and their versions, approvals, cards), deployments, monitors (and their runs and alerts),
+feature views, pipeline runs, schedules and triggers carry a ``project`` column; children inherit
+their parent's. Objects made before projects existed, and those made without naming one, belong
+to ``default``.
 
 Each backend declares a :class:`ProjectScope`: which of its arguments name an object (and how to
 find that object's project) and which of its methods are listings that filter themselves. The
@@ -29,7 +30,8 @@ from slipway.store.schema.deploy import deployments
 from slipway.store.schema.features import feature_definitions
 from slipway.store.schema.governance import approval_requests, policy_checks
 from slipway.store.schema.identity import projects
-from slipway.store.schema.monitoring import monitors
+from slipway.store.schema.monitoring import alerts, monitors
+from slipway.store.schema.pipelines import pipeline_runs, pipeline_schedules, pipeline_triggers
 from slipway.store.schema.registry import registered_models
 from slipway.store.schema.tracking import experiments, runs
 
@@ -76,6 +78,28 @@ dataset_project = by_column(datasets.c.name)
 deployment_project = by_column(deployments.c.name)
 monitor_project = by_column(monitors.c.name)
 feature_project = by_column(feature_definitions.c.name)
+pipeline_run_project = by_column(pipeline_runs.c.id)
+
+
+def schedule_or_trigger_project(conn: Connection, value: Any) -> set[str]:
+    """Names or ids of schedules and triggers (they share one name space) → their projects."""
+    wanted = _values(value)
+    if not wanted:
+        return set()
+    found: set[str] = set()
+    for table in (pipeline_schedules, pipeline_triggers):
+        where = table.c.name.in_(wanted) | table.c.id.in_(wanted)
+        found |= {row[0] for row in conn.execute(select(table.c.project).where(where))}
+    return found
+
+
+def alert_project(conn: Connection, value: Any) -> set[str]:
+    """Alert ids → the projects of their monitors."""
+    wanted = _values(value)
+    if not wanted:
+        return set()
+    query = select(monitors.c.project).join(alerts, alerts.c.monitor_id == monitors.c.id).where(alerts.c.id.in_(wanted))
+    return {row[0] for row in conn.execute(query)}
 
 
 def ref_project(conn: Connection, value: Any) -> set[str]:

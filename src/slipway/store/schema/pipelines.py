@@ -29,6 +29,7 @@ pipeline_runs = Table(
     ms_column("heartbeat_ms", nullable=True),  # last sign of life of the process executing it
     Column("source_digest", DIGEST, nullable=True),  # the stored pipeline source a scheduled run executes
     Column("error", Text, nullable=True),
+    project_column(),  # the workspace's when run by hand, its schedule's or trigger's when fired
     Index("ix_pipeline_runs_pipeline_created", "pipeline", "created_ms"),
     Index("ix_pipeline_runs_status", "status"),
 )
@@ -105,6 +106,7 @@ pipeline_triggers = Table(
     Column("origin", String(500), nullable=True),  # the reference the user gave, for display only
     Column("source_digest", DIGEST, nullable=True),  # the pipeline's source file, a blob
     ms_column("updated_ms", nullable=True),  # last update or re-enable: nothing fires for earlier times
+    project_column(),
 )
 
 pipeline_firings = Table(
