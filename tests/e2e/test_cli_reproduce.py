@@ -104,7 +104,6 @@ def test_reproduce_reruns_against_the_same_store_with_the_same_arguments_and_dat
     assert report["matches"] is True and report["reproduction"]["original_run"] == original["run_id"]
 
 
-@pytest.mark.slow
 def test_reproduce_errors_are_one_line(project: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     root, env = project
     stop = tmp_path / "stop"

@@ -122,7 +122,6 @@ def _serving_workers(pid: int) -> list[int]:
     return [c for c in _children(pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
 
 
-@pytest.mark.slow
 def test_killed_worker_loses_only_its_requests_and_is_replaced(cli_home: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

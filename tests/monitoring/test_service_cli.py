@@ -82,7 +82,6 @@ def test_the_cli_prints_per_column_verdicts_and_refuses_bad_input(home: Path, fi
     assert quality.returncode == 0 and json.loads(quality.stdout)["ok"] is False  # torque x1.3 leaves its range
 
 
-@pytest.mark.slow
 def test_monitors_and_alerts_from_the_command_line(home: Path, files: tuple[Path, Path], tmp_path: Path) -> None:
     reference, current = files
     assert subprocess.run([sys.executable, "-m", "slipway.cli.main", "data", "add", "train", str(reference)],
