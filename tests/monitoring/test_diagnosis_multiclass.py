@@ -67,29 +67,35 @@ def _post_labels(ws: Workspace, deployment: str, labels: np.ndarray) -> None:
                                          for start in range(0, len(labels), 100)])
 
 
-@pytest.fixture
-def served(sqlite_ws: Workspace, home: Path, tmp_path: Path) -> tuple[Workspace, object, pd.DataFrame]:
-    """Model ``household``/1 trained on 5,000 Adult rows (logged as its training input, with the
-    macro ROC AUC and F1 of 3,000 held-out rows as its evaluation), served by two deployments;
-    returns the workspace, the model and 1,000 other rows."""
-    ws, rows = sqlite_ws, _adult()
+def serve_household(ws: Workspace, home: Path, tmp_path: Path, rows: pd.DataFrame,
+                    label: str) -> tuple[Workspace, object, pd.DataFrame]:
+    """Model ``household``/1 trained on the first 5,000 ``rows`` (logged as its training input,
+    with the macro ROC AUC and F1 of 3,000 held-out rows as its evaluation), served by two
+    deployments; returns the workspace, the model and 1,000 other rows."""
     train = rows.iloc[:5000]
     train.to_csv(tmp_path / "train.csv", index=False)
     version = ws.data.add("adult-household", tmp_path / "train.csv")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(train[FEATURES], train[LABEL])
-    assert list(model.classes_) == CLASSES
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(train[FEATURES], train[label])
     holdout = rows.iloc[6000:9000]
     with ws.tracking.start_run("train"):
         ws.tracking.log_input(version, "training")
         ws.tracking.log_metrics({
-            "roc_auc": float(roc_auc_score(holdout[LABEL], model.predict_proba(holdout[FEATURES]),
+            "roc_auc": float(roc_auc_score(holdout[label], model.predict_proba(holdout[FEATURES]),
                                            multi_class="ovr", average="macro")),
-            "f1": float(f1_score(holdout[LABEL], model.predict(holdout[FEATURES]), average="macro"))})
+            "f1": float(f1_score(holdout[label], model.predict(holdout[FEATURES]), average="macro"))})
         log_model(ws, model, input_example=train[FEATURES].head(5), registered_model_name="household")
     approve(home, ws, "household/1")
     for name in ("healthy", "relabelled"):
         ws.serving.apply({"name": name, "variants": [{"name": "stable", "model": "household/1", "role": "stable"}]})
     return ws, model, rows.iloc[5000:6000].reset_index(drop=True)
+
+
+@pytest.fixture
+def served(sqlite_ws: Workspace, home: Path, tmp_path: Path) -> tuple[Workspace, object, pd.DataFrame]:
+    """``serve_household`` on Adult's classes coded 0, 1, 2."""
+    served = serve_household(sqlite_ws, home, tmp_path, _adult(), LABEL)
+    assert list(served[1].classes_) == CLASSES  # type: ignore[attr-defined]
+    return served
 
 
 def test_a_multiclass_week_is_healthy_estimated_or_labelled_and_relabelled_classes_are_concept_drift(served) -> None:  # type: ignore[no-untyped-def]

@@ -11,15 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, roc_auc_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from slipway.models.logging import log_model
 from slipway.workspace import Workspace
-from tests.monitoring.test_diagnosis_multiclass import FEATURES, _adult, _log_week, _post_labels
-from tests.serving.helpers import approve
+from tests.monitoring.test_diagnosis_multiclass import (
+    FEATURES,
+    _adult,
+    _log_week,
+    _post_labels,
+    serve_household,
+)
 
 LABEL = "household"
 NAMES = {0: "alone", 1: "husband", 2: "other"}
@@ -28,29 +29,12 @@ ROTATED = {"alone": "husband", "husband": "other", "other": "alone"}  # what eac
 
 @pytest.fixture
 def served(sqlite_ws: Workspace, home: Path, tmp_path: Path) -> tuple[Workspace, object, pd.DataFrame]:
-    """Model ``household``/1 trained on 5,000 Adult rows with string labels (its training input
-    logged, the macro ROC AUC and F1 of 3,000 held-out rows as its evaluation), served by two
-    deployments; returns the workspace, the model and 1,000 other rows."""
-    ws = sqlite_ws
+    """``serve_household`` on Adult with string labels: the model predicts the strings."""
     rows = _adult()
     rows = rows.drop(columns="relationship").assign(**{LABEL: rows["relationship"].map(NAMES)})
-    train = rows.iloc[:5000]
-    train.to_csv(tmp_path / "train.csv", index=False)
-    version = ws.data.add("adult-household", tmp_path / "train.csv")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(train[FEATURES], train[LABEL])
-    assert list(model.classes_) == ["alone", "husband", "other"]
-    holdout = rows.iloc[6000:9000]
-    with ws.tracking.start_run("train"):
-        ws.tracking.log_input(version, "training")
-        ws.tracking.log_metrics({
-            "roc_auc": float(roc_auc_score(holdout[LABEL], model.predict_proba(holdout[FEATURES]),
-                                           multi_class="ovr", average="macro")),
-            "f1": float(f1_score(holdout[LABEL], model.predict(holdout[FEATURES]), average="macro"))})
-        log_model(ws, model, input_example=train[FEATURES].head(5), registered_model_name="household")
-    approve(home, ws, "household/1")
-    for name in ("healthy", "relabelled"):
-        ws.serving.apply({"name": name, "variants": [{"name": "stable", "model": "household/1", "role": "stable"}]})
-    return ws, model, rows.iloc[5000:6000].reset_index(drop=True)
+    served = serve_household(sqlite_ws, home, tmp_path, rows, LABEL)
+    assert list(served[1].classes_) == ["alone", "husband", "other"]  # type: ignore[attr-defined]
+    return served
 
 
 def test_string_classes_estimated_realised_and_relabelled_as_concept_drift(served) -> None:  # type: ignore[no-untyped-def]
