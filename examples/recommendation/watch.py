@@ -62,16 +62,26 @@ class Prometheus:
                 stdout=log, stderr=subprocess.STDOUT)
         self._client = httpx.Client(base_url=self.url, timeout=30)
         deadline = time.monotonic() + ready_timeout
-        while not self._ready():
+        # Ready, then scraping: Prometheus hands its targets to the scraper a few seconds after it
+        # starts, and series born before the first scrape (feedback counters during a short canary)
+        # would show no increase, so no rate.
+        while not self._ready() or not self._scraped():
             if self._process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise BackendUnavailable(f"Prometheus did not become ready at {self.url}; see {self.log}")
+                raise BackendUnavailable(f"Prometheus did not become ready and scrape {target} at {self.url}; "
+                                         f"see {self.log}")
             time.sleep(0.5)
 
     def _ready(self) -> bool:
         try:
             return self._client.get("/-/ready").status_code == 200
         except httpx.HTTPError:
+            return False
+
+    def _scraped(self) -> bool:
+        try:
+            return any(r["value"][1] == "1" for r in self.query('up{job="slipway-inference"}'))
+        except (httpx.HTTPError, KeyError, ValueError):
             return False
 
     def query(self, expr: str) -> list[dict[str, Any]]:

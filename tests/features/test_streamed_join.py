@@ -108,7 +108,9 @@ def test_sparse_keys_and_a_crowded_key_give_the_duckdb_rows(sqlite_ws: Workspace
     keys[: n // 4] = 7 * 10_000_019
     seconds = rng.integers(0, 10 * 86400, n) // 300 * 300
     scores = pd.DataFrame({"account": keys, "event_timestamp": START + pd.to_timedelta(seconds, unit="s"),
-                           "created": START + pd.to_timedelta(seconds + rng.integers(0, 900, n), unit="s"),
+                           # distinct created times: two rows of one key and one event time never tie
+                           # completely (which of them wins is then undefined, and threads may differ)
+                           "created": START + pd.to_timedelta(seconds + rng.permutation(n), unit="s"),
                            "score": rng.normal(size=n)})
     accounts = rng.integers(0, 420, m) * 10_000_019
     accounts[: m // 3] = 7 * 10_000_019

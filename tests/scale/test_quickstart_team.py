@@ -62,7 +62,10 @@ def test_the_quickstart_runs_across_two_servers_with_one_killed_mid_story(tmp_pa
         models = sorted(v.version for v in ws.registry.list_versions("ai4i-failure"))
         assert models == list(range(1, len(models) + 1)) and len(models) >= 2
         champion = ws.registry.resolve("ai4i-failure@champion")
-        assert champion.ref == "ai4i-failure/2" and champion.state == "deployed", story.stdout[-3000:]
+        # Which version ends up champion depends on the canaries' decisions (a latency spike on a
+        # busy machine can roll one back): the story says which, and that one is deployed.
+        assert f"ai4i-failure@champion is {champion.ref}" in story.stdout and champion.state == "deployed", \
+            story.stdout[-3000:]
         triggered = Counter((r.reason.get("name"), r.reason.get("event")) for r in ws.pipelines.list_runs(limit=1000)
                             if r.reason.get("kind") == "trigger")
         assert triggered and max(triggered.values()) == 1, triggered
