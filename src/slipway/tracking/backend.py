@@ -22,16 +22,7 @@ from slipway.core.limits import TAG_VALUE
 from slipway.core.names import check_key, check_name, check_value
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
-from slipway.store.projects import (
-    DEFAULT_PROJECT,
-    ProjectScope,
-    dataset_project,
-    experiment_project,
-    owning_project,
-    readable,
-    run_project,
-    scoped_by,
-)
+from slipway.store.projects import DEFAULT_PROJECT, owning_project, readable, scoped_by
 from slipway.store.schema.tracking import (
     experiments,
     run_artifacts,
@@ -66,30 +57,11 @@ from slipway.tracking.records import (
     RunPage,
 )
 from slipway.tracking.rows import load_runs, row_to_experiment
+from slipway.tracking.scope import TRACKING_SCOPE
 from slipway.tracking.search_runs import search
 from slipway.tracking.series import metric_series
 
 DEFAULT_EXPERIMENT = "Default"
-
-
-def _input_datasets(conn: Connection, arguments: dict[str, Any]) -> set[str]:
-    """The projects of the datasets a run logs as inputs (reading one needs ``read`` there)."""
-    inputs = arguments.get("inputs")
-    names = [getattr(i, "dataset", None) or (i.get("dataset") if isinstance(i, dict) else None)
-             for i in (inputs if isinstance(inputs, list | tuple) else [])]
-    return dataset_project(conn, [n for n in names if isinstance(n, str)])
-
-
-# A project-scoped principal's call is authorised in the project of the experiment or run it
-# names (a run belongs to its experiment's project); listings show readable experiments only.
-TRACKING_SCOPE = ProjectScope(
-    {"run_id": run_project, "run_ids": run_project, "parent_id": run_project, "experiment_id": experiment_project,
-     "name_or_id": experiment_project, "experiment": experiment_project},
-    listings=frozenset({"list_experiments", "search_runs"}),
-    methods={"create_experiment": {"name": experiment_project},
-             "get_or_create_experiment": {"name": experiment_project}},
-    extra=_input_datasets,
-)
 
 
 class TrackingBackend:
