@@ -10,6 +10,7 @@ class TorqueThreshold:
     """Predicts failure when torque times rotational speed passes a power limit (in watts)."""
 
     def __init__(self, limit_watts: float, column_weights: dict[str, float] | None = None) -> None:
+        assert limit_watts > 0, "a power limit is positive watts"
         self.limit_watts = limit_watts
         self.column_weights = column_weights or {}
 

@@ -26,6 +26,7 @@ def record_segment(ws: Workspace, rows: int, seed: int, version: str, torque_shi
         entry.ts_ms = ts_ms
     buffer = io.BytesIO()
     table = entries_to_table([entry])
+    assert table.num_rows == rows, "every logged prediction is a row of the segment"
     pq.write_table(table, buffer)
     digest = ws.blobs.put_bytes(buffer.getvalue())
     ws.serving._backend.record_payload_segment({

@@ -30,6 +30,7 @@ def features(table: pa.Table) -> pa.Table:
 def split(table: pa.Table, test_fraction: float = 0.3, seed: int = 7) -> tuple[pa.Table, pa.Table]:
     order = np.random.RandomState(seed).permutation(table.num_rows)
     cut = int(table.num_rows * (1 - test_fraction))
+    assert 0 < cut < table.num_rows, "both sides of the split hold rows"
     return table.take(pa.array(np.sort(order[:cut]))), table.take(pa.array(np.sort(order[cut:])))
 
 
