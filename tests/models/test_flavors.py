@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,3 +121,28 @@ def test_unknown_and_unsupported_models_are_refused(sqlite_ws: Workspace) -> Non
         with pytest.raises(InvalidInput, match="no flavor knows"):
             slipway.log_model(object())
     assert sqlite_ws.tracking.list_artifacts(run.id) == []
+
+
+def test_saving_and_loading_a_scikit_learn_model_does_not_import_torch(tmp_path: Path) -> None:
+    """skops' estimator discovery would import torch through sklearn.externals; ours skips that walk
+    and still trusts the same estimator types as a plain ``import skops.io``."""
+    code = """
+import sys
+from pathlib import Path
+from sklearn.tree import DecisionTreeClassifier
+from slipway.models.flavors.sklearn import SklearnFlavor
+folder = Path(sys.argv[1])
+config = SklearnFlavor().save(DecisionTreeClassifier().fit([[0], [1]], [0, 1]), folder)
+model = SklearnFlavor().load({config["file"]: (folder / config["file"]).read_bytes()}, config, {})
+assert list(model.predict([[0], [1]])) == [0, 1]
+from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES
+print("torch" in sys.modules, len(SKLEARN_ESTIMATOR_TYPE_NAMES))
+"""
+    plain = "import sys, skops.io._trusted_types as t; print('torch' in sys.modules, len(t.SKLEARN_ESTIMATOR_TYPE_NAMES))"
+    ours = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    theirs = subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True)
+    torch_after_ours, found_by_ours = ours.stdout.split()
+    torch_after_plain, found_plain = theirs.stdout.split()
+    assert torch_after_ours == "False"
+    assert found_by_ours == found_plain and int(found_plain) > 100
+    assert torch_after_plain == "True"  # the walk it avoids does import torch here (the dev install has it)

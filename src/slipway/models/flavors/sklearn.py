@@ -8,7 +8,12 @@ safe set are recorded in the bundle when it is saved; at load time that list is 
 
 from __future__ import annotations
 
+import pkgutil
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 from slipway.core.errors import IntegrityError, InvalidInput
@@ -30,6 +35,39 @@ def check_trusted(types: list[str], extra_trusted: tuple[str, ...] = ()) -> list
     return list(types)
 
 
+_IMPORTING = threading.Lock()
+# Packages that scikit-learn's estimator discovery never reads, but that pkgutil imports on its walk.
+_UNWALKED = ("sklearn.externals.",)
+
+
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported without importing PyTorch.
+
+    skops lists scikit-learn's estimators on first import (``sklearn.utils.all_estimators``).
+    ``pkgutil.walk_packages`` imports every package it passes, including
+    ``sklearn.externals.array_api_compat.torch``, which imports torch wherever torch is installed:
+    seconds per process, for modules the discovery then skips ("externals" is on its ignore list).
+    While skops is imported, the walk does not enter ``sklearn.externals``; the estimators found
+    are the same.
+    """
+    module = sys.modules.get("skops.io")
+    if module is not None:
+        return module
+    with _IMPORTING:
+        walk = pkgutil.walk_packages
+
+        def walk_packages(path: Any = None, prefix: str = "", onerror: Any = None) -> Iterator[Any]:
+            # pkgutil's own recursion calls the module's walk_packages, so this sees every level.
+            return iter(()) if prefix.startswith(_UNWALKED) else walk(path, prefix, onerror)
+
+        pkgutil.walk_packages = walk_packages
+        try:
+            import skops.io
+        finally:
+            pkgutil.walk_packages = walk
+    return skops.io
+
+
 class SklearnFlavor(Flavor):
     name = "sklearn"
     packages: ClassVar[tuple[str, ...]] = ("scikit-learn", "skops", "numpy", "scipy")
@@ -39,7 +77,7 @@ class SklearnFlavor(Flavor):
         return "sklearn" in module_root(model)
 
     def save(self, model: Any, folder: Path, **options: Any) -> dict[str, Any]:
-        import skops.io as sio
+        sio = _skops_io()
 
         data = sio.dumps(model)
         (folder / MODEL_FILE).write_bytes(data)
@@ -50,7 +88,7 @@ class SklearnFlavor(Flavor):
         }
 
     def load(self, files: Files, config: dict[str, Any], signature: dict[str, Any], **options: Any) -> LoadedModel:
-        import skops.io as sio
+        sio = _skops_io()
         from skops.io.exceptions import UntrustedTypesFoundException
 
         trusted = check_trusted(config.get("trusted_types", []), tuple(options.get("extra_trusted", ())))
