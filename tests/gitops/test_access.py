@@ -92,9 +92,8 @@ def test_projects_bindings_and_owned_objects_applied_once(teams, home) -> None: 
     assert not plan(ws, str(folder)).drifted
 
     # bob, bound to fraud only, is refused on credit's deployment, naming the permission
-    with open_workspace(make_settings(home, user="bob")) as bob:
-        with pytest.raises(PermissionDenied, match="deploy"):
-            bob.serving.delete("credit-prod")
+    with open_workspace(make_settings(home, user="bob")) as bob, pytest.raises(PermissionDenied, match="deploy"):
+        bob.serving.delete("credit-prod")
 
 
 def test_bind_outside_git_is_drift_removed_only_with_prune(teams, cli) -> None:  # type: ignore[no-untyped-def]

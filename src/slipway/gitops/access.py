@@ -52,8 +52,8 @@ def check_projects(ws: Workspace, folder: PlatformFolder) -> None:
 
 def projects(ws: Workspace, folder: PlatformFolder) -> tuple[dict[str, Any], dict[str, Any]]:
     """(declared, live) projects; compared by name only (a description is set on creation)."""
-    desired = {name: {} for name in folder.of("project")}
-    live = {name: {} for name in live_projects(ws) if name != DEFAULT_PROJECT}
+    desired: dict[str, Any] = {name: {} for name in folder.of("project")}
+    live: dict[str, Any] = {name: {} for name in live_projects(ws) if name != DEFAULT_PROJECT}
     return desired, live
 
 
