@@ -9,7 +9,6 @@ import json
 import pytest
 
 import slipway
-
 from slipway.gitops.plan import apply, plan
 from slipway.workspace import open_workspace
 from tests.gitops.conftest import commit
