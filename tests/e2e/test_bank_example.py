@@ -89,7 +89,7 @@ def _isolation(home: Path, ws: Any, summary: dict[str, Any]) -> None:
             token = ws.identity.create_token(user, "isolation check", expires_in_days=1).token
             headers = {"authorization": f"Bearer {token}"}
             calls = {"registry/get_model": {"name": other}, "tracking/get_run": {"run_id": runs[other]},
-                     "serving/get": {"name": f"{other}-prod"}}
+                     "deploy/get": {"name": f"{other}-prod"}}
             for route, arguments in calls.items():
                 answer = httpx.post(f"{url}/api/v1/{route}", json=arguments, headers=headers, timeout=60)
                 assert answer.status_code == 403, (user, route, answer.text)
