@@ -171,3 +171,34 @@ def test_bad_access_declarations_are_refused(teams) -> None:  # type: ignore[no-
         with pytest.raises(error, match=message):
             apply(ws, str(folder))
     assert {p.name for p in ws.identity.list_projects()} <= {"default"} and ws.serving.list_deployments() == []
+
+
+def test_access_and_projects_through_a_server(home, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from tests.gitops.conftest import PIPELINE
+    from tests.gitops.conftest import git as _git
+    from tests.support import platform_server
+
+    folder = tmp_path / "platform"
+    (folder / "pipelines").mkdir(parents=True)
+    (folder / "pipelines" / "retrain.py").write_text(PIPELINE)
+    (folder / "access.yaml").write_text(ACCESS)
+    (folder / "pipelines.yaml").write_text(_owned(PIPELINES.split("---")[0], "fraud"))
+    _git(folder, "init", "-q")
+    commit(folder, "access")
+    settings = dataclasses.replace(make_settings(home / "server"), sections={"governance": {"dispatch_in_server": False}})
+    with platform_server(settings) as (url, token):
+        ws = open_workspace(make_settings(home / "client", server_url=url, token=token))
+        try:
+            for user, roles in (("alice", ["developer"]), ("bob", []), ("vera", [])):
+                ws.identity.create_user(user, roles)
+            assert len(apply(ws, str(folder)).pending) == 7  # 2 projects, 4 bindings, 1 schedule
+            assert [s.project for s in ws.pipelines.list_schedules()] == ["fraud"]
+            assert _shown(plan(ws, str(folder))) == [("binding", "alice:developer", "extra")]
+            ws.identity.bind("vera", "viewer", "credit")  # outside Git
+            assert ("binding", "vera:viewer@credit", "extra") in _shown(plan(ws, str(folder)))
+            apply(ws, str(folder), prune=True)
+            assert not plan(ws, str(folder)).drifted and ws.identity.bindings("vera") == []
+        finally:
+            ws.close()
