@@ -111,6 +111,7 @@ def _state(ws: Any) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # two runs of the example and a dozen CLI processes, on a shared, busy machine
 def test_bank_example_signs_off_both_teams_models_and_reruns_to_the_same_state(tmp_path: Path) -> None:
     home = tmp_path / "bank"
     first = _run(home)
