@@ -1,6 +1,6 @@
-"""The platform team's Git repository: the example's ``platform/`` folder, committed in two steps
-(first the shared features, pipelines, policies and webhooks; then, once the product teams have
-champions, the deployments and monitors) and applied with ``slipway apply`` (``slipway.gitops``),
+"""The platform team's Git repository: the example's ``platform-repo/`` folder, committed in three
+steps (the teams' projects and role bindings; then the shared features, pipelines, policies and
+webhooks; then, once the product teams have champions, the deployments and monitors) and applied with ``slipway apply`` (``slipway.gitops``),
 which records the commit it applied."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from slipway import Workspace
 from slipway.gitops.plan import PlatformPlan, apply, plan
 
 TEMPLATE = Path(__file__).resolve().parent / "platform-repo"
-FIRST = ["README.md", "features/bank.py", "pipelines/fraud.py", "pipelines/credit.py", "policies.yaml",
+ACCESS = ["README.md", "access.yaml"]
+FIRST = [*ACCESS, "features/bank.py", "pipelines/fraud.py", "pipelines/credit.py", "policies.yaml",
          "pipelines.yaml", "webhooks.yaml"]
 SECOND = ["serving.yaml"]
 WEBHOOK_SECRET = "BANK_ALERTS_WEBHOOK_SECRET"

@@ -1,6 +1,8 @@
-"""The raw data of the example, each file recorded as a dataset version: the simulator's customers,
-terminals and transactions, the German credit data as published, and the applicants (the German
-data with each applicant linked to a simulated card holder)."""
+"""The raw data of the example, each file recorded as a dataset version in the project of the team
+that owns it: the card network's feed (the simulator's customers, terminals and transactions as
+``card-transactions``) in ``platform``, the source of the shared features; the labelled
+transactions the fraud team trains on in ``fraud``; the German credit data as published and the
+applicants (each linked to a simulated card holder) in ``credit``."""
 
 from __future__ import annotations
 
@@ -51,9 +53,15 @@ def applicants(german: Path, customers: pd.DataFrame, transactions: pd.DataFrame
     return frame.drop(columns=["CLASSIFICATION"])
 
 
-def version_raw_data(ws: Workspace, home: Path, german_folder: Path, size_name: str) -> dict[str, Any]:
-    """Simulate (the same bytes each time for one size), write and version everything; returns
-    ``{dataset: (version, created)}``."""
+# dataset -> the team (project) that versions it
+OWNERS = {"customers": "platform", "terminals": "platform", "card-transactions": "platform",
+          "transactions": "fraud", "german-credit": "credit", "applicants": "credit"}
+
+
+def version_raw_data(teams: dict[str, Workspace], home: Path, german_folder: Path, size_name: str) -> dict[str, Any]:
+    """Simulate (the same bytes each time for one size), write and version everything, each dataset
+    by a member of the team that owns it (``teams``: team -> their workspace, acting in its project);
+    returns ``{dataset: (version, created)}``."""
     size = SIZES[size_name]
     raw = home / "raw" / size_name
     paths = write(size, raw)
@@ -63,10 +71,11 @@ def version_raw_data(ws: Workspace, home: Path, german_folder: Path, size_name: 
     paths["applicants"] = raw / "applicants.csv"
     apps.to_csv(paths["applicants"], index=False)
     what = f"simulated ({size.customers} customers, {size.terminals} terminals, {size.days} days, seed {size.seed})"
+    paths["card-transactions"] = paths["transactions"]
     messages = {"customers": f"customer profiles, {what}", "terminals": f"terminal locations, {what}",
-                "transactions": f"card transactions with injected fraud, {what}",
+                "card-transactions": f"the card network's transactions with injected fraud, {what}",
+                "transactions": f"card transactions with fraud labels, for the fraud model; {what}",
                 "german-credit": "Statlog German credit data (UCI), as published",
                 "applicants": "German credit applicants linked to simulated customers (seeded)"}
     paths["german-credit"] = german_folder / "german.data"
-    return {name: add_once(ws, name, paths[name], messages[name]) for name in
-            ("customers", "terminals", "transactions", "german-credit", "applicants")}
+    return {name: add_once(teams[OWNERS[name]], name, paths[name], messages[name]) for name in OWNERS}

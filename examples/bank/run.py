@@ -1,16 +1,19 @@
 """A bank's multi-model platform on the embedded default (``slipway example bank`` or ``make
 example-bank``; ``--small`` for a quick run).
 
-A seeded card-transaction simulator (Le Borgne et al.'s handbook design) and the German credit data
-(applicants linked to simulated card holders) become raw dataset versions -> the platform team
-commits its folder (shared feature views, the product teams' pipelines, policies, a webhook) to a
-Git repository and applies it with ``slipway apply`` -> the fraud team and the credit team each
+The platform team commits the teams' projects (``platform``, ``fraud``, ``credit``) and role bindings
+to a Git repository and applies them with ``slipway apply``: each product team's people hold roles
+in their own project only -> a seeded card-transaction simulator (Le Borgne et al.'s handbook
+design) and the German credit data (applicants linked to simulated card holders) become raw dataset
+versions, each in its team's project -> the platform team commits and applies its shared feature
+views, the product teams' pipelines, policies and a webhook -> the fraud team and the credit team each
 train through their pipeline on point-in-time training sets of the shared features -> the credit
 model that fails the fairness gate (by sex and age band) cannot be signed off; the reweighed one
 and the fraud model are signed off through ServiceNow changes (a loopback Table API server)
 approved by the CAB -> champions -> the deployments and monitors are committed and applied ->
-traffic, monitor runs and a fraud canary the controller promotes -> an evidence pack per champion,
-exported and verified offline.
+traffic, monitor runs and a fraud canary the controller promotes -> each team's user is refused on
+the other team's model, runs and deployment (Python and CLI), both read the shared features, the
+platform admin sees everything -> an evidence pack per champion, exported and verified offline.
 
 A second run reuses what the home holds: the same simulated bytes (no new dataset versions),
 nothing to apply, cached pipeline steps, champions already signed off.
@@ -29,9 +32,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # run as a script or loaded by 'slipway example bank'
 
 from evidence import export_and_verify  # noqa: E402
-from platform_repo import FIRST, SECOND, apply_platform, commit  # noqa: E402
+from isolation import show_isolation  # noqa: E402
+from platform_repo import ACCESS, FIRST, SECOND, apply_platform, commit  # noqa: E402
 from production import go_live  # noqa: E402
-from raw_data import version_raw_data  # noqa: E402
+from raw_data import OWNERS, version_raw_data  # noqa: E402
 from signoff import edit_card, promote, record_fairness, sign_off  # noqa: E402
 from teams import SERVICENOW_PASSWORDS, Bank, ensure_models, open_bank  # noqa: E402
 from ticketing import ServiceNowServer  # noqa: E402
@@ -144,13 +148,19 @@ def story(home: Path, data: Path, size: str, canary_timeout: float) -> dict[str,
         config = write_config(home, snow)
         bank = open_bank(home, config)
         try:
-            stage("Teams, models and raw data")
-            created = ensure_models(bank)
-            say("models " + ", ".join(created) + " created (risk tier high)" if created else "models fraud, credit exist")
-            for version, new in version_raw_data(bank["platform-ci"], home, data, size).values():
-                rows = f"{version.rows:,} rows" if version.rows is not None else "a file"
-                say(f"{version.ref}: {rows}" + ("" if new else " (already versioned)"))
             repo = home / "platform-repo"
+            stage("The platform folder, from Git: the teams' projects and role bindings")
+            apply_stage(bank, repo, ACCESS, "The teams' projects and who holds which role where", summary, "access")
+            bank.reconnect()  # everyone acts with the roles the folder gave them
+
+            stage("Models and raw data, in each team's project")
+            created = ensure_models(bank)
+            say("models " + ", ".join(f"{m} (project {m})" for m in created) + " created (risk tier high)" if created
+                else "models fraud, credit exist")
+            teams = {"platform": bank["platform-ci"], "fraud": bank["fiona"], "credit": bank["carl"]}
+            for name, (version, new) in version_raw_data(teams, home, data, size).items():
+                rows = f"{version.rows:,} rows" if version.rows is not None else "a file"
+                say(f"{version.ref} (project {OWNERS[name]}): {rows}" + ("" if new else " (already versioned)"))
 
             stage("The platform folder, from Git: features, pipelines, policies, webhooks")
             apply_stage(bank, repo, FIRST, "Shared features, team pipelines, policies and the ops webhook", summary,
@@ -171,6 +181,9 @@ def story(home: Path, data: Path, size: str, canary_timeout: float) -> dict[str,
             stage("Production: traffic, monitors and a fraud canary")
             summary["production"] = go_live(bank, snow, repo, say, canary_timeout, summary)
             reconcile(bank, repo, summary)
+
+            stage("Isolation between the teams")
+            summary["isolation"] = show_isolation(bank, home, say)
 
             stage("Evidence for the regulator")
             champions = {m: str(bank.admin.registry.resolve(f"{m}@champion").ref) for m in ("fraud", "credit")}

@@ -38,8 +38,9 @@ def _print_plan(result, verbose: bool) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("apply")
     def apply(
-        folder: Path = typer.Argument(..., help="A platform folder (deployments, monitors, schedules, triggers, "
-                                      "webhooks as YAML; features/ as a feature repository)."),
+        folder: Path = typer.Argument(..., help="A platform folder (projects, role bindings, deployments, monitors, "
+                                      "schedules, triggers, webhooks, policies as YAML; features/ as a feature "
+                                      "repository)."),
         prune: bool = typer.Option(False, "--prune", help="Delete what the folder no longer declares (any kind; the plan lists deletes first)."),
         check: bool = typer.Option(False, "--check", help="Only compare: exit 1 when the live state drifted."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; change nothing."),

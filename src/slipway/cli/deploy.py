@@ -1,4 +1,4 @@
-"""``slipway deploy``: apply, status, promote, rollback, history, render, list."""
+"""``slipway deploy``: apply, status, promote, rollback, history, render, list, delete."""
 
 from __future__ import annotations
 
@@ -75,6 +75,20 @@ def rollback(name: str, reason: str = typer.Option("manual rollback", help="Why 
     """Send all traffic back to the stable variants and drop the canary."""
     d = workspace().serving.rollback(name, reason)
     show(d, as_json, f"deployment {d.name} rolled back", ["variant", "role", "version", "ref", "weight"], _variant_rows(d))
+
+
+@app.command("delete")
+def delete(name: str, reason: str = typer.Option("deleted with slipway deploy delete", help="Why (audited)."),
+           as_json: bool = JsonOption) -> None:
+    """Take a deployment out of service (no variants, status deleted). Its history, payload log and
+    feedback stay; `slipway deploy apply` of a spec of the same name brings it back. Deleting a
+    deleted deployment changes nothing."""
+    d = workspace().serving.delete(name, reason)
+    if as_json:
+        print_json(d)
+    else:
+        console.print(f"deployment {d.name} deleted (revision {d.revision}, {d.status}): it no longer serves; its "
+                      f"history stays (`slipway deploy history {d.name}`)", highlight=False)
 
 
 @app.command("history")

@@ -116,6 +116,19 @@ def apply_monitor(spec: Path = typer.Argument(..., help="A monitor YAML file."),
         f"against {monitor.spec['reference']}")
 
 
+@app.command("delete")
+def delete_monitor(name: str, as_json: bool = JsonOption) -> None:
+    """Stop a monitor: it no longer runs and its open alerts are resolved. Its runs and alerts stay;
+    `slipway monitors apply` of a spec of the same name brings it back. Deleting a deleted monitor
+    changes nothing."""
+    monitor = workspace().monitoring.delete_monitor(name)
+    if as_json:
+        print_json(as_plain(monitor))
+    else:
+        say(f"monitor {monitor.name} deleted (revision {monitor.revision}): it no longer runs; its runs and "
+                      f"alerts stay (`slipway monitors history {monitor.name}`)")
+
+
 @app.command("ls")
 def list_monitors(as_json: bool = JsonOption) -> None:
     """Every monitor."""

@@ -3,12 +3,19 @@
 Every ``*.yaml``/``*.yml`` file under the folder (except ``features/``) holds one or more YAML
 documents, each an object with a ``kind``:
 
+- ``project``: ``name``, optional ``description`` (a team's unit of ownership);
+- ``binding``: ``user``, ``role`` or ``roles``, optional ``project`` — the user holds each role in
+  that project only, or, without ``project``, everywhere (global roles). One object per role,
+  named ``USER:ROLE@PROJECT`` (or ``USER:ROLE``);
 - ``deployment``: a deployment spec (as ``slipway deploy apply`` takes), ``name`` and ``variants``;
 - ``monitor``: a monitor spec (as ``slipway monitors apply`` takes);
 - ``schedule``: ``name``, ``pipeline`` (``file.py:name``, relative to the folder, or
   ``module:name``), ``cron``, optional ``params``, ``runner``, ``catchup``, ``enabled``;
 - ``trigger``: ``name``, ``event`` (``dataset`` or ``alert``), ``target`` (the dataset or
   monitor), ``pipeline``, optional ``params``, ``param``, ``runner``, ``enabled``;
+
+Deployments, monitors, schedules and triggers take an optional ``project``: the project that owns
+them (default: the deployment's stable model's project, or the applying workspace's).
 - ``webhook``: ``name``, ``url``, ``events``, optional ``type`` and ``secret_env`` — the NAME of
   the environment variable holding its secret when applied. A literal ``secret`` is refused:
   secrets are referenced, never stored in the folder;
@@ -27,12 +34,17 @@ from typing import Any
 
 import yaml
 
+from slipway.core.auth import ROLES
 from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.names import check_name
 
-KINDS = ("feature", "deployment", "monitor", "schedule", "trigger", "webhook", "policy")
+KINDS = ("feature", "project", "binding", "deployment", "monitor", "schedule", "trigger", "webhook", "policy")
+OWNED = ("deployment", "monitor", "schedule", "trigger")  # kinds a project owns (their ``project`` key)
 _FIELDS = {
-    "schedule": {"kind", "name", "pipeline", "cron", "params", "runner", "catchup", "enabled"},
-    "trigger": {"kind", "name", "event", "target", "pipeline", "params", "param", "runner", "enabled"},
+    "project": {"kind", "name", "description"},
+    "binding": {"kind", "user", "role", "roles", "project"},
+    "schedule": {"kind", "name", "pipeline", "cron", "params", "runner", "catchup", "enabled", "project"},
+    "trigger": {"kind", "name", "event", "target", "pipeline", "params", "param", "runner", "enabled", "project"},
     "webhook": {"kind", "name", "url", "events", "type", "secret_env"},
     "policy": {"kind", "name", "tier", "model", "policy"},
 }
@@ -67,6 +79,8 @@ def _check(kind: str, spec: dict[str, Any], where: str, folder: Path) -> dict[st
         if unknown:
             raise InvalidInput(f"{where}: unknown key(s) {', '.join(unknown)} for a {kind} "
                                f"(known: {', '.join(sorted(_FIELDS[kind] - {'kind'}))})")
+    if kind in OWNED and spec.get("project") is not None:
+        check_name(spec["project"], f"{where}: project")
     if kind in ("schedule", "trigger"):
         pipeline = spec.get("pipeline")
         if not isinstance(pipeline, str) or ":" not in pipeline:
@@ -97,6 +111,31 @@ def _policy_named(document: dict[str, Any], where: str) -> dict[str, Any]:
     return {**document, "name": f"{scopes[0]}:{document[scopes[0]]}"}
 
 
+def binding_name(user: str, role: str, project: str | None) -> str:
+    """How a binding object is named in the plan: ``USER:ROLE@PROJECT``, or ``USER:ROLE`` for a global role."""
+    return f"{user}:{role}@{project}" if project else f"{user}:{role}"
+
+
+def _bindings(document: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """A ``binding`` document as one object per role."""
+    _check("binding", document, where, Path())
+    user, project = document.get("user"), document.get("project")
+    roles = document.get("roles", [document["role"]] if "role" in document else None)
+    if ("role" in document) == ("roles" in document):
+        raise InvalidInput(f"{where}: a binding names its role (role: NAME) or its roles (roles: [NAME, ...])")
+    if not isinstance(user, str) or not user:
+        raise InvalidInput(f"{where}: a binding needs the user it binds (user: NAME)")
+    if not isinstance(roles, list) or not roles or not all(isinstance(r, str) and r for r in roles):
+        raise InvalidInput(f"{where}: roles must be a non-empty list of role names, got {roles!r}")
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise InvalidInput(f"{where}: unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+    if project is not None:
+        check_name(project, f"{where}: project")
+    return [{"name": binding_name(user, role, project), "user": user, "role": role, "project": project or None}
+            for role in roles]
+
+
 def load_folder(folder: str | Path) -> PlatformFolder:
     """Read and check every object of a platform folder.
 
@@ -120,6 +159,12 @@ def load_folder(folder: str | Path) -> PlatformFolder:
                 kind = document.get("kind") if isinstance(document, dict) else None
                 raise InvalidInput(f"{where}: kind must be one of {', '.join(KINDS[1:])}, got {kind!r}")
             kind = document["kind"]
+            if kind == "binding":
+                for binding in _bindings(document, where):
+                    if binding["name"] in found.objects.setdefault(kind, {}):
+                        raise InvalidInput(f"{where}: binding {binding['name']!r} is declared twice")
+                    found.objects[kind][binding["name"]] = binding
+                continue
             if kind == "policy":
                 document = _policy_named(document, where)
             name = document.get("name")

@@ -8,7 +8,12 @@ carries out the pending changes, then records the folder's Git commit and the ch
 audit ledger (``platform.apply``). Applying twice changes nothing the second time;
 :attr:`PlatformPlan.drifted` is what ``--check`` fails on.
 
-Every kind can be deleted with ``prune``. Deleting keeps the object's history, which is
+Projects and role bindings are planned when the folder declares any (:mod:`slipway.gitops.access`);
+they come first, so that a project exists before what it owns. Deployments, monitors, schedules and
+triggers are created in the project their ``project`` key names; an object does not move between
+projects in place (a schedule or trigger is recreated; a deployment or monitor is refused).
+
+Every kind but ``project`` can be deleted with ``prune``. Deleting keeps the object's history, which is
 evidence: a deployment stops serving (status ``deleted``, no variants), a monitor stops running
 (its runs and alerts stay), a policy gets an empty revision (retired), a webhook is deactivated
 (its delivery log stays), a schedule or trigger is removed (its runs stay).
@@ -16,6 +21,7 @@ evidence: a deployment stops serving (status ``deleted``, no variants), a monito
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +30,9 @@ import orjson
 import yaml
 
 from slipway.core.environment import environment
-from slipway.core.errors import InvalidInput
+from slipway.core.errors import Conflict, InvalidInput
 from slipway.deploy.spec import parse_spec
+from slipway.gitops import access
 from slipway.gitops.folder import PlatformFolder, load_folder
 from slipway.monitoring.monitor_spec import parse_monitor
 from slipway.webhooks.subscriptions import redact_url
@@ -34,8 +41,9 @@ from slipway.workspace import Workspace
 PENDING = ("add", "change", "delete")
 # Adds and changes go in this order (a monitor may watch a deployment, a trigger fire on a
 # monitor's alerts); deletes in the reverse one, and before anything else.
-ORDER = ("policy", "deployment", "monitor", "schedule", "trigger", "webhook")
+ORDER = ("project", "binding", "policy", "deployment", "monitor", "schedule", "trigger", "webhook")
 DELETE_NOTES = {
+    "binding": "the role is taken away (unbound in the project, or removed from the user's global roles)",
     "deployment": "stops serving; its history, payload log and feedback are kept",
     "monitor": "stops running; its runs and alerts are kept (open alerts resolved)",
     "policy": "retired: an empty revision; earlier revisions and policies fixed on requests are kept",
@@ -120,8 +128,15 @@ def _compare(kind: str, desired: dict[str, dict[str, Any]], live: dict[str, dict
         else:
             items.append(PlanItem(kind, name, "unchanged"))
     for name in sorted(set(live) - set(desired)):
+        if kind == "project":
+            items.append(PlanItem(kind, name, "extra", note=access.PROJECT_KEPT))
+            continue
         items.append(PlanItem(kind, name, "delete" if prune else "extra",
                               note=DELETE_NOTES.get(kind, "") if prune else "not in the folder; --prune deletes it"))
+    for item in items:
+        if item.action == "change" and kind in ("deployment", "monitor") and "project" in desired[item.name] \
+                and desired[item.name]["project"] != live[item.name].get("project"):
+            item.note = f"a {kind} does not move between projects; apply refuses this change"
     return items
 
 
@@ -133,20 +148,53 @@ def _deletes_first(items: list[PlanItem]) -> list[PlanItem]:
     return deletes + [i for i in items if i.action != "delete"]
 
 
+def _project(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"project": spec["project"]} if spec.get("project") else {}
+
+
+def in_project(ws: Workspace, project: str | None) -> Workspace:
+    """``ws`` acting in ``project`` (over the same connection), for creating what the project owns."""
+    if not project or project == ws.settings.project:
+        return ws
+    return Workspace(dataclasses.replace(ws.settings, project=project), ws._transport)
+
+
 class _Live:
     """The live objects of each kind, normalised as the folder's are."""
 
     def __init__(self, ws: Workspace, folder: PlatformFolder) -> None:
         self.ws, self.folder = ws, folder
         self.webhook_ids: dict[str, str] = {}
+        self.bindings: dict[str, Any] = {}
+
+    def projects(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return access.projects(self.ws, self.folder) if access.manages_access(self.folder) else ({}, {})
+
+    def role_bindings(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        if not access.manages_access(self.folder):
+            return {}, {}
+        desired, self.bindings = access.bindings(self.ws, self.folder)
+        return desired, self.bindings
+
+    def _owned(self, kind: str, live: dict[str, dict[str, Any]], projects: dict[str, str]) -> dict[str, Any]:
+        """``live`` with each object's project where the folder names one (compared only then)."""
+        declared = self.folder.of(kind)
+        return {name: {**spec, "project": projects[name]} if declared.get(name, {}).get("project") else spec
+                for name, spec in live.items()}
 
     def deployments(self) -> tuple[dict[str, Any], dict[str, Any]]:
         desired = {n: parse_spec(s) for n, s in self.folder.of("deployment").items()}
-        return desired, {d.name: d.spec for d in self.ws.serving.list_deployments()}
+        found = self.ws.serving.list_deployments()
+        live = {d.name: {k: v for k, v in d.spec.items() if k != "project"} for d in found}
+        return desired, self._owned("deployment", live, {d.name: d.project for d in found})
 
     def monitors(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        desired = {n: parse_monitor(s) for n, s in self.folder.of("monitor").items()}
-        return desired, {m.name: m.spec for m in self.ws.monitoring.monitors()}
+        desired = {}
+        for name, spec in self.folder.of("monitor").items():
+            parsed = parse_monitor({k: v for k, v in spec.items() if k != "project"})
+            desired[name] = {**parsed, "project": spec["project"]} if spec.get("project") else parsed
+        found = self.ws.monitoring.monitors()
+        return desired, self._owned("monitor", {m.name: m.spec for m in found}, {m.name: m.project for m in found})
 
     def _stored(self, spec: dict[str, Any], sample: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         # The pipeline resolved, validated and its source stored as the scheduler will run it.
@@ -159,10 +207,11 @@ class _Live:
             ref, params = self._stored(spec, None)
             desired[name] = {"pipeline": ref, "cron": spec.get("cron"), "params": params,
                              "runner": spec.get("runner", "inprocess"), "catchup": bool(spec.get("catchup", False)),
-                             "enabled": bool(spec.get("enabled", True))}
+                             "enabled": bool(spec.get("enabled", True)), **_project(spec)}
+        found = self.ws.pipelines.list_schedules()
         live = {s.name: {"pipeline": s.pipeline, "cron": s.cron, "params": s.params, "runner": s.runner,
-                         "catchup": s.catchup, "enabled": s.enabled} for s in self.ws.pipelines.list_schedules()}
-        return desired, live
+                         "catchup": s.catchup, "enabled": s.enabled} for s in found}
+        return desired, self._owned("schedule", live, {s.name: s.project for s in found})
 
     def triggers(self) -> tuple[dict[str, Any], dict[str, Any]]:
         desired = {}
@@ -172,11 +221,11 @@ class _Live:
             ref, params = self._stored(spec, sample)
             desired[name] = {"event": spec["event"], "target": spec.get("target"), "pipeline": ref, "params": params,
                              "param": param, "runner": spec.get("runner", "inprocess"),
-                             "enabled": bool(spec.get("enabled", True))}
+                             "enabled": bool(spec.get("enabled", True)), **_project(spec)}
+        found = self.ws.pipelines.list_triggers()
         live = {t.name: {"event": t.kind, "target": t.target, "pipeline": t.pipeline, "params": t.params,
-                         "param": t.param, "runner": t.runner, "enabled": t.enabled}
-                for t in self.ws.pipelines.list_triggers()}
-        return desired, live
+                         "param": t.param, "runner": t.runner, "enabled": t.enabled} for t in found}
+        return desired, self._owned("trigger", live, {t.name: t.project for t in found})
 
     def policies(self) -> tuple[dict[str, Any], dict[str, Any]]:
         desired = {name: spec["policy"] for name, spec in self.folder.of("policy").items()}
@@ -219,6 +268,9 @@ def _plan(ws: Workspace, folder: str, prune: bool) -> tuple[PlatformPlan, Platfo
         variable = spec.get("secret_env")
         if variable and variable not in environment():
             raise InvalidInput(f"webhook {name!r} takes its secret from ${variable}, which is not set")
+    if access.manages_access(loaded) or any(s.get("project") for k in ("deployment", "monitor", "schedule", "trigger")
+                                            for s in loaded.of(k).values()):
+        access.check_projects(ws, loaded)
     live = _Live(ws, loaded)
     items: list[PlanItem] = []
     if loaded.features is not None:
@@ -228,7 +280,7 @@ def _plan(ws: Workspace, folder: str, prune: bool) -> tuple[PlatformPlan, Platfo
         items += [PlanItem(f"feature.{c.kind}", c.name, actions[c.action], [f"~ {f}" for f in c.fields],
                            note=f"version {c.previous} -> {c.version}" if c.action == "new_version" else "")
                   for c in features.changes]
-    readers = {"policy": live.policies, "deployment": live.deployments, "monitor": live.monitors,
+    readers = {"project": live.projects, "binding": live.role_bindings, "policy": live.policies, "deployment": live.deployments, "monitor": live.monitors,
                "schedule": live.schedules, "trigger": live.triggers, "webhook": live.webhooks}
     for kind in ORDER:
         desired, current = readers[kind]()
@@ -244,6 +296,10 @@ def apply(ws: Workspace, folder: str, prune: bool = False) -> PlatformPlan:
     """
     result, loaded, live = _plan(ws, folder, prune)
     pending = result.pending
+    moved = [i for i in pending if i.action == "change" and i.kind in ("deployment", "monitor") and i.note]
+    if moved:  # refused before anything is written
+        raise Conflict(f"{moved[0].kind} {moved[0].name!r}: {moved[0].note} ({'; '.join(moved[0].diff)}); delete it "
+                       "(remove it from the folder, apply --prune) and declare it under a new name")
     platform = [i for i in pending if not i.kind.startswith("feature.")]
     for item in platform:  # deletes first: what used a removed feature view goes before it
         if item.action == "delete":
@@ -262,8 +318,13 @@ def apply(ws: Workspace, folder: str, prune: bool = False) -> PlatformPlan:
 
 def _apply_one(ws: Workspace, loaded: PlatformFolder, live: _Live, item: PlanItem) -> None:
     spec = loaded.of(item.kind).get(item.name, {})
-    pipes = ws.pipelines
-    if item.kind == "policy":
+    owner = in_project(ws, spec.get("project")) if item.kind in ("monitor", "schedule", "trigger") else ws
+    pipes = owner.pipelines
+    if item.kind == "project":
+        access.apply_project(ws, loaded, item.name, item.action)
+    elif item.kind == "binding":
+        access.apply_binding(ws, spec or live.bindings[item.name], item.action)
+    elif item.kind == "policy":
         scope, _, target = item.name.partition(":")
         if item.action == "delete":
             ws.governance.retire_policy(**{scope: target})
@@ -276,12 +337,15 @@ def _apply_one(ws: Workspace, loaded: PlatformFolder, live: _Live, item: PlanIte
     elif item.kind == "monitor" and item.action == "delete":
         ws.monitoring.delete_monitor(item.name)
     elif item.kind == "monitor":
-        ws.monitoring.apply(spec)
+        owner.monitoring.apply({k: v for k, v in spec.items() if k != "project"})
     elif item.kind in ("schedule", "trigger") and item.action == "delete":
         pipes.delete(item.name)
     elif item.kind == "schedule":
         args = {"cron": spec["cron"], "params": spec.get("params") or {}, "runner": spec.get("runner", "inprocess"),
                 "catchup": bool(spec.get("catchup", False))}
+        if item.action == "change" and any(line.startswith("+ project:") for line in item.diff):
+            pipes.delete(item.name)  # moves to another project: recreate it there
+            item = dataclasses.replace(item, action="add")
         if item.action == "add":
             pipes.schedule(item.name, spec["pipeline"], **args)
         else:

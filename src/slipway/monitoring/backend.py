@@ -46,7 +46,7 @@ DELETED = "$deleted_ms"
 def _monitor(row: Row[Any]) -> Monitor:
     spec = orjson.loads(row.spec)
     deleted = spec.pop(DELETED, None)
-    return Monitor(row.name, int(row.revision), spec, int(row.created_ms), int(row.updated_ms), deleted)
+    return Monitor(row.name, int(row.revision), spec, int(row.created_ms), int(row.updated_ms), deleted, row.project)
 
 
 def _run(row: Row[Any], name: str, created: bool = True) -> MonitorRun:

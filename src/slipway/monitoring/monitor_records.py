@@ -9,7 +9,8 @@ from slipway.core.records import record
 
 @record
 class Monitor:
-    """A monitor; ``deleted_ms`` is set once it was deleted (its runs and alerts are kept)."""
+    """A monitor; ``deleted_ms`` is set once it was deleted (its runs and alerts are kept);
+    ``project`` is the project that owns it."""
 
     name: str
     revision: int
@@ -17,6 +18,7 @@ class Monitor:
     created_ms: int
     updated_ms: int
     deleted_ms: int | None = None
+    project: str = "default"
 
 
 @record

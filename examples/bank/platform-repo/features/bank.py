@@ -1,7 +1,7 @@
 """The bank's shared features, owned by the platform team and read by the fraud and credit teams.
 
-Both come from one raw dataset, ``transactions`` (the simulator's output; ``tx_time`` in epoch
-seconds), computed by DuckDB, and follow the handbook's feature transformations:
+Both come from one raw dataset in the platform project, ``card-transactions`` (the card network's
+feed: the simulator's output; ``tx_time`` in epoch seconds), computed by DuckDB, and follow the handbook's feature transformations:
 
 - ``customer_spending``: per customer, at each of their transactions, how many transactions and
   what mean amount over the last 1, 7 and 30 days (the current one included, as in the handbook);
@@ -15,7 +15,7 @@ from slipway.features import Entity, FeatureService, FeatureView, Source
 customer = Entity("customer", join_keys=["customer_id"], description="A card holder (simulated)")
 terminal = Entity("terminal", join_keys=["terminal_id"], description="A payment terminal (simulated)")
 
-TRANSACTIONS = Source.dataset("transactions")
+TRANSACTIONS = Source.dataset("card-transactions")
 
 CUSTOMER_SQL = """
 SELECT customer_id, to_timestamp(tx_time) AS event_timestamp,
