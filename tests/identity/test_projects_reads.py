@@ -67,7 +67,7 @@ def teams(home: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
     for role in ("developer", "auditor"):
         admin.identity.bind("alice", role, "fraud")
     yield {"admin": admin, "alice": alice, "server": settings(), "credit_run": credit_run, "fraud_run": fraud_run,
-           "crossing_run": crossing_run, "example": example, "home": home}
+           "crossing_run": crossing_run, "example": example, "home": home, "public_key": public}
     admin.close()
     set_default(None)
 
@@ -140,13 +140,14 @@ def test_audit_log_keeps_the_events_of_readable_projects(teams: dict[str, Any]) 
         assert [e.subject_id for e in alice.audit.log(subject="registered_model:fraud-detector")] == ["fraud-detector"]
         with pytest.raises(PermissionDenied, match=r"in project 'credit'; it needs the 'audit.read' permission there"):
             alice.audit.log(subject="registered_model:credit-scorer")
-        with pytest.raises(PermissionDenied, match="'audit.read' permission.* globally"):
+        with pytest.raises(PermissionDenied, match=r"'audit.read' permission.* globally"):
             alice.audit.verify()
-        with pytest.raises(PermissionDenied, match="'audit.read' permission.* globally"):
+        with pytest.raises(PermissionDenied, match=r"'audit.read' permission.* globally"):
             alice.audit.checkpoint()
         own = next(e for e in events if e.subject_id == "fraud-detector/1")
         proof = alice.audit.prove(str(own.seq), checkpoint=checkpoint)
         assert proof.document["event"]["subject_id"] == "fraud-detector/1"
+        assert check_inclusion_proof(proof.document, teams["public_key"].read_bytes())["seq"] == own.seq
         credit = next(e for e in admin.audit.log(subject="registered_model:credit-scorer"))
         with pytest.raises(PermissionDenied, match="in project 'credit'"):
             alice.audit.prove(str(credit.seq), checkpoint=checkpoint)

@@ -32,8 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from slipway.blobs.gc import remove_stale_temporaries
 from slipway.blobs.manifest import check_stored_manifest
 from slipway.blobs.store import BlobStore
-from slipway.core.errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
 from slipway.core.auth import Principal
+from slipway.core.errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
 from slipway.core.hashing import check_digest
 from slipway.core.settings import Settings
 from slipway.identity.authenticator import Authenticator

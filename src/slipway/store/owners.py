@@ -21,7 +21,12 @@ from slipway.store.schema.features import feature_definitions
 from slipway.store.schema.governance import approval_requests, fairness_reports
 from slipway.store.schema.identity import projects
 from slipway.store.schema.monitoring import alerts, monitors
-from slipway.store.schema.pipelines import pipeline_runs, pipeline_schedules, pipeline_step_runs, pipeline_triggers
+from slipway.store.schema.pipelines import (
+    pipeline_runs,
+    pipeline_schedules,
+    pipeline_step_runs,
+    pipeline_triggers,
+)
 from slipway.store.schema.registry import model_versions, registered_models
 from slipway.store.schema.tracking import experiments, run_artifacts, runs
 
