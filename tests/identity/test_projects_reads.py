@@ -6,6 +6,7 @@ sees everything."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,8 @@ def test_audit_log_keeps_the_events_of_readable_projects(teams: dict[str, Any]) 
     assert ("registered_model", "credit-scorer") in seen and ("run", teams["credit_run"]) in seen
 
 
-def test_rest_lineage_audit_and_downloads_are_scoped(teams: dict[str, Any], tmp_path: Path) -> None:
+def test_rest_lineage_audit_and_downloads_are_scoped(teams: dict[str, Any], tmp_path: Path, cli: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     admin_ws: Workspace = teams["admin"]
     credit_bundle = admin_ws.registry.resolve("credit-scorer/1").bundle_digest
     fraud_bundle = admin_ws.registry.resolve("fraud-detector/1").bundle_digest
@@ -216,3 +218,17 @@ def test_rest_lineage_audit_and_downloads_are_scoped(teams: dict[str, Any], tmp_
                 ws.lineage.upstream("model:credit-scorer/1")
         finally:
             ws.close()
+
+        monkeypatch.setenv("SLIPWAY_SERVER_URL", url)  # the CLI, remote, as alice
+        monkeypatch.setenv("SLIPWAY_TOKEN", token)
+        code, out, _ = cli("lineage", "model:fraud-detector/2")
+        assert code == 0 and "project(s) credit, which you may not read" in out and "credit-data" not in out
+        code, _, err = cli("lineage", "model:credit-scorer/1")
+        assert code != 0 and "'read' permission" in err and "in project 'credit'" in err
+        code, out, _ = cli("audit", "log", "--limit", "10000", "--json")
+        # (a readable event's details may name another project's object, as its record does: the
+        # registration of fraud-detector/2 lists its training data, credit-data@1)
+        subjects = {e["subject_id"] for e in json.loads(out)}
+        assert code == 0 and "fraud-detector/1" in subjects and not any("credit" in s for s in subjects)
+        code, _, err = cli("audit", "log", "--subject", "registered_model:credit-scorer")
+        assert code != 0 and "'audit.read' permission" in err and "in project 'credit'" in err
