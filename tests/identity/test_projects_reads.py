@@ -5,6 +5,7 @@ sees everything."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -39,6 +40,12 @@ def _train(ws: Workspace, run: str, experiment: str, dataset: Any, model: str, t
 
 @pytest.fixture
 def teams(home: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    with _teams(home, tmp_path) as made:
+        yield made
+
+
+@contextlib.contextmanager
+def _teams(home: Path, tmp_path: Path, **store: Any) -> Iterator[dict[str, Any]]:
     """credit owns credit-data@1 → a run → credit-scorer/1; fraud owns fraud-data@1 → a run (with a
     folder artifact) → fraud-detector/1, and fraud-detector/2 was trained by a credit run on
     credit-data (an admin crossing the projects). alice is developer and auditor in fraud only."""
@@ -47,7 +54,7 @@ def teams(home: Path, tmp_path: Path) -> Iterator[dict[str, Any]]:
     sections = {"audit": {"signing_key": str(key), "public_key": str(public), "checkpoints": str(tmp_path / "pub")}}
 
     def settings(**overrides: Any) -> Settings:
-        return dataclasses.replace(make_settings(home, **overrides), sections=sections)
+        return dataclasses.replace(make_settings(home, **store, **overrides), sections=sections)
 
     admin = open_workspace(settings())
     set_default(admin)
@@ -99,6 +106,22 @@ def test_lineage_shows_readable_projects_and_hides_the_others(teams: dict[str, A
     everything = admin.lineage.upstream("model:fraud-detector/2")  # a global admin sees all of it
     assert everything.ids("run") == [teams["crossing_run"]] and everything.ids("dataset_version") == ["credit-data@1"]
     assert everything.hidden is None
+
+
+def test_lineage_and_audit_scoping_on_postgres(home: Path, tmp_path: Path, pg_uri: str) -> None:
+    """The owner lookups (``name/V`` and ``name@V`` built in SQL) and the audit filter on PostgreSQL."""
+    with _teams(home, tmp_path, store_uri=pg_uri) as made:
+        alice = open_workspace(made["alice"])
+        try:
+            assert alice.lineage.upstream("model:fraud-detector/2").hidden == ["credit"]
+            assert alice.lineage.upstream("model:fraud-detector/1").ids("dataset_version") == ["fraud-data@1"]
+            with pytest.raises(PermissionDenied, match="in project 'credit'"):
+                alice.lineage.upstream("model:credit-scorer/1")
+            subjects = {(e.subject_kind, e.subject_id) for e in alice.audit.log(limit=10_000)}
+            assert {("model_version", "fraud-detector/1"), ("dataset_version", "fraud-data@1")} <= subjects
+            assert not any("credit" in ident for _, ident in subjects)
+        finally:
+            alice.close()
 
 
 def test_shared_feature_views_and_the_crossing_edge_stay_visible(home: Path, tmp_path: Path) -> None:
