@@ -24,6 +24,7 @@ from slipway.core.errors import NotFound, PermissionDenied
 from slipway.core.settings import Settings
 from slipway.core.transparency import check_inclusion_proof
 from slipway.models.logging import log_model
+from slipway.pipelines.records import StepPlan, StepUpdate
 from slipway.workspace import Workspace, open_workspace, set_default
 
 
@@ -226,6 +227,17 @@ def test_rest_lineage_audit_and_downloads_are_scoped(teams: dict[str, Any], tmp_
         assert get(fraud_bundle).status_code == 200
         assert get(credit_bundle, admin).content == admin_ws.blobs.read_bytes(credit_bundle)
         assert get(stray, admin).status_code == 200
+
+        # A pipeline step's output (named in the step's outputs JSON) is credit's, or fraud's.
+        pipelines = admin_ws.backend("pipelines")
+        outputs = {}
+        for team in ("credit", "fraud"):
+            run = pipelines.create_run("p", "p.py:p", "inprocess", {}, [StepPlan("s", "s", [])], project=team)
+            outputs[team] = admin_ws.blobs.put_bytes(f"{team} step output".encode())
+            pipelines.update_steps(run.id, [StepUpdate("s", "SUCCEEDED", outputs={
+                "out": {"digest": outputs[team], "kind": "bytes", "size": 1}})])
+        assert get(outputs["fraud"]).content == b"fraud step output"
+        assert get(outputs["credit"]).status_code == 403 and "'credit'" in get(outputs["credit"]).text
 
         ws = open_workspace(make_settings(teams["home"] / "alice-client", server_url=url, token=token))
         try:  # the Python client downloads a whole bundle and a folder artifact through ?via=

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, Connection, FromClause, Select, String, and_, cast, false, or_, select
 
+from slipway.core.hashing import check_digest
 from slipway.store.schema.data import dataset_versions, datasets
 from slipway.store.schema.deploy import deployments, payload_segments
 from slipway.store.schema.features import feature_definitions
@@ -113,7 +114,7 @@ def subject_readable(kind: ColumnElement[str], ident: ColumnElement[str], readab
 def blob_projects(conn: Connection, digest: str) -> set[str]:
     """The projects of the objects that refer to blob ``digest`` directly: a model version's bundle,
     a dataset version's manifest or profile, a run's artifact, a deployment's payload segment, a
-    fairness report, a pipeline step's logs. Files inside a bundle or folder are found through the
+    fairness report, a pipeline run's source or a step's logs or outputs. Files inside a bundle or folder are found through the
     manifest that lists them (see ``slipway.server.blob_routes``)."""
     queries = [
         select(registered_models.c.project).select_from(_model_source).where(model_versions.c.bundle_digest == digest),
@@ -128,6 +129,13 @@ def blob_projects(conn: Connection, digest: str) -> set[str]:
             registered_models, fairness_reports.c.model == registered_models.c.name)).where(fairness_reports.c.digest == digest),
         select(pipeline_runs.c.project).select_from(pipeline_step_runs.join(pipeline_runs)).where(
             pipeline_step_runs.c.logs_digest == digest),
+        select(pipeline_runs.c.project).where(pipeline_runs.c.source_digest == digest),
+        select(pipeline_schedules.c.project).where(pipeline_schedules.c.source_digest == digest),
+        select(pipeline_triggers.c.project).where(pipeline_triggers.c.source_digest == digest),
+        # A step's outputs are a JSON object naming their digests (hex: no LIKE wildcard in it);
+        # a cache entry's outputs are those of the step run that made it.
+        select(pipeline_runs.c.project).select_from(pipeline_step_runs.join(pipeline_runs)).where(
+            pipeline_step_runs.c.outputs.contains(check_digest(digest), autoescape=True)),
     ]
     found: set[str] = set()
     for query in queries:
