@@ -2,7 +2,8 @@
 
 Listing, verifying, checkpointing and proving need ``audit.read`` (auditor, admin): the ledger
 names every actor and detail across all models. Viewers keep the per-model views (approval
-requests, ``aliases_at``, deployment history).
+requests, ``aliases_at``, deployment history). An auditor bound to projects lists and proves the
+events of those projects only (:mod:`slipway.audit.scope`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from slipway.audit.keys import destinations as configured_destinations
 from slipway.audit.keys import load_signing_key, load_verify_key
 from slipway.audit.proofs import prove
 from slipway.audit.records import InclusionProof, LedgerVerdict, PublishedCheckpoint, RecordedBundle
+from slipway.audit.scope import audit_projects_of, readable_events
 from slipway.audit.settings import audit_settings
 from slipway.audit.verify import verify_ledger
 from slipway.core.auth import endpoint
@@ -36,6 +38,9 @@ class AuditBackend:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 
+    def _projects_of(self, method: str, arguments: dict[str, Any]) -> frozenset[str] | None:
+        return audit_projects_of(self.ctx.db, method, arguments)
+
     @endpoint("audit.read")
     def log(
         self, subject_kind: str | None = None, subject_id: str | None = None, action: str | None = None,
@@ -48,7 +53,7 @@ class AuditBackend:
                 raise InvalidInput(f"{name} must be an integer, got {value!r}")
         with self.ctx.db.read() as conn:
             return list_events(conn, subject_kind, subject_id, action, since_ms, until_ms, max(1, min(limit, 100_000)),
-                               descending, actor)
+                               descending, actor, readable_events(self.ctx.principal))
 
     @endpoint("audit.read")
     def verify(self, checkpoints: list[dict[str, Any]] | None = None, public_key: str | None = None,

@@ -45,3 +45,5 @@ def lineage(
         say("  (no lineage recorded)")
     if graph.truncated:
         say(f"  … truncated at depth {depth}")
+    if graph.hidden:
+        say(f"  … and what is in project(s) {', '.join(graph.hidden)}, which you may not read (left out)")

@@ -3,6 +3,10 @@
 Services store files the same way in both modes; the server hashes what it receives and refuses
 bytes that do not match the digest, and stores an upload only once all of it arrived. Listing,
 dating, repairing and deleting blobs happen where the artifact store is, not through the server.
+
+A user bound to projects may download a file of a bundle or folder only through the manifest
+that lists it (``?via=``, see :mod:`slipway.server.blob_routes`): the store remembers, for each
+file digest, the manifest it last read listing it, and names that manifest when fetching the file.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from slipway.blobs.base import BlobStore
+from slipway.blobs.manifest import is_manifest, manifest_files
 from slipway.core.errors import IntegrityError, InvalidInput, NotFound
 from slipway.core.hashing import check_digest, hash_bytes, hash_file
 
@@ -26,6 +31,9 @@ class HttpBlobStore(BlobStore):
     def __init__(self, session: HttpSession) -> None:
         super().__init__(session.base_url + "/api/v1/blobs")
         self.session = session
+        self._listed_in: dict[str, str] = {}  # file digest -> a manifest read that lists it
+
+    VIA_MAX = 1_000_000  # remembered file digests; forgotten all at once past this
 
     def exists(self, digest: str) -> bool:  # noqa: D102 - see BlobStore
         return not self.missing([check_digest(digest)])
@@ -57,10 +65,22 @@ class HttpBlobStore(BlobStore):
 
     def read_bytes(self, digest: str, verify: bool = True) -> bytes:  # noqa: D102 - see BlobStore
         check_digest(digest)
-        data = self.session.request("GET", f"/api/v1/blobs/{digest}").content
+        via = self._listed_in.get(digest)
+        data = self.session.request("GET", f"/api/v1/blobs/{digest}", params={"via": via} if via else None).content
         if verify and hash_bytes(data) != digest:
             raise IntegrityError(f"blob {digest} arrived corrupt from the server")
+        if is_manifest(data):
+            self._remember_files(digest, data)
         return data
+
+    def _remember_files(self, manifest: str, data: bytes) -> None:
+        try:
+            files = manifest_files(data)
+        except InvalidInput:
+            return
+        if len(self._listed_in) + len(files) > self.VIA_MAX:
+            self._listed_in.clear()
+        self._listed_in.update(dict.fromkeys((d for d, _ in files.values()), manifest))
 
     def open(self, digest: str) -> BinaryIO:  # noqa: D102 - see BlobStore
         return io.BytesIO(self.read_bytes(digest))

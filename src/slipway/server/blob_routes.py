@@ -5,11 +5,19 @@ Uploads stream to a temporary file (in the store's ``tmp`` folder for a local st
 ``$SLIPWAY_HOME/tmp``), never into memory, and are capped by ``max_upload_bytes`` (413; see
 :mod:`slipway.server.body_limits`). A killed upload's temporary file is removed at the next
 start of the server or by ``slipway gc``.
+
+A download needs ``read``. A caller holding it only through project bindings gets a blob only
+when an object of a project it may read refers to it (:func:`slipway.store.owners.blob_projects`:
+a model bundle, a dataset version, a run artifact, …), or when ``?via=MANIFEST`` names a folder
+manifest such an object refers to and that manifest lists the blob (a file of a bundle; the
+remote client sends it by itself). Otherwise 403 naming the project of the objects that do refer
+to it, so knowing a digest opens nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -22,6 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from slipway.blobs.gc import remove_stale_temporaries
+from slipway.blobs.manifest import check_stored_manifest
+from slipway.blobs.store import BlobStore
+from slipway.core.auth import Principal
 from slipway.core.errors import IntegrityError, InvalidInput, NotFound, PermissionDenied
 from slipway.core.hashing import check_digest
 from slipway.core.settings import Settings
@@ -29,6 +40,8 @@ from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
 from slipway.server.requests import check_value_count, describe
 from slipway.server.responses import returns
+from slipway.store.database import Database
+from slipway.store.owners import blob_projects
 
 _WRITERS = ("tracking.write", "data.write", "registry.write", "governance.validate", "deploy", "pipelines.run")
 # A start-up removes upload temporaries untouched this long (a live upload writes to its file).
@@ -59,6 +72,39 @@ def upload_folder(base: LocalTransport, settings: Settings) -> str:
     folder = base.blobs.temporary_folder() or str(Path(settings.home, "tmp"))
     os.makedirs(folder, exist_ok=True)
     return folder
+
+
+def download_check(db: Database, blobs: BlobStore, principal: Principal, digest: str, via: str | None) -> None:
+    """PermissionDenied unless ``principal`` may download blob ``digest`` (see the module docstring)."""
+    readable = principal.projects_where("read")
+    if readable is None or not principal.bindings:
+        principal.require("read", "download artifacts")
+        return
+    with db.read() as conn:
+        projects = blob_projects(conn, digest)
+        if not projects & readable and via is not None and via != digest:
+            holders = blob_projects(conn, check_digest(via))
+            if holders and digest in _manifest_digests(blobs, via):
+                projects |= holders
+    if projects & readable:
+        return
+    if projects:
+        principal.require_in(("read",), frozenset(projects), f"download blob {digest}")
+    raise PermissionDenied(principal._refusal(
+        ("read",), f"download blob {digest} (no object of a project it may read refers to it)", None) + " globally")
+
+
+@functools.lru_cache(maxsize=256)
+def _manifest_digests_cached(blobs: BlobStore, digest: str) -> frozenset[str]:
+    return frozenset(e.digest for e in check_stored_manifest(blobs, digest).entries)
+
+
+def _manifest_digests(blobs: BlobStore, digest: str) -> frozenset[str]:
+    """The digests a folder manifest lists (a blob is immutable, so the answer is cached)."""
+    try:
+        return _manifest_digests_cached(blobs, digest)
+    except (InvalidInput, NotFound):
+        return frozenset()
 
 
 def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, settings: Settings) -> None:
@@ -106,10 +152,10 @@ def add_blob_routes(app: FastAPI, base: LocalTransport, auth: Authenticator, set
 
     @app.get("/api/v1/blobs/{digest}", tags=["blobs"])
     @returns(bytes)
-    async def get(digest: str, request: Request) -> Response:
+    async def get(digest: str, request: Request, via: str | None = None) -> Response:
         principal = await run_in_threadpool(auth.principal_for, request.headers.get("authorization"))
-        principal.require("read", "download artifacts")
         check_digest(digest)
+        await run_in_threadpool(download_check, base.ctx.db, blobs, principal, digest, via)
         if not blobs.exists(digest):
             raise NotFound(f"blob {digest} is not in the artifact store")
         loose = blobs.file_path(digest)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from slipway.core.clock import now_ms
 from slipway.core.ids import new_id
@@ -123,9 +123,10 @@ def event_by_id(conn: Connection, event_id: str) -> Any:
 def list_events(
     conn: Connection, subject_kind: str | None = None, subject_id: str | None = None, action: str | None = None,
     since_ms: int | None = None, until_ms: int | None = None, limit: int = 100, descending: bool = True,
-    actor: str | None = None,
+    actor: str | None = None, where: ColumnElement[bool] | None = None,
 ) -> list[AuditEvent]:
-    query = select(audit_events)
+    """Events matching the filters (``where``: any further condition on ``audit_events``)."""
+    query = select(audit_events) if where is None else select(audit_events).where(where)
     if actor:
         query = query.where(audit_events.c.actor == actor)
     if subject_kind:

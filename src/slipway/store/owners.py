@@ -1,0 +1,143 @@
+"""Which project owns a lineage node, an audit event's subject or a blob, for the reads a
+project-bound principal makes across domains (lineage walks, the audit log, blob downloads).
+
+A kind (``run``, ``model_version``, ``dataset_version``, … as :class:`slipway.core.events.Subject`
+spells it) maps to one or more :class:`Owner` s: the SQL expression a node or subject id equals
+(``name/3`` for a model version) and the project column of the row it names. Kinds without an
+owner (users, policies, webhooks, files) belong to no project: only a global role reads them.
+Feature definitions are shared (:data:`SHARED_KINDS`): readable by anyone who may read anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, String, and_, cast, false, or_, select
+
+from slipway.core.hashing import check_digest
+from slipway.store.schema.data import dataset_versions, datasets
+from slipway.store.schema.deploy import deployments, payload_segments
+from slipway.store.schema.features import feature_definitions
+from slipway.store.schema.governance import approval_requests, fairness_reports
+from slipway.store.schema.identity import projects
+from slipway.store.schema.monitoring import alerts, monitors
+from slipway.store.schema.pipelines import (
+    pipeline_runs,
+    pipeline_schedules,
+    pipeline_step_runs,
+    pipeline_triggers,
+)
+from slipway.store.schema.registry import model_versions, registered_models
+from slipway.store.schema.tracking import experiments, run_artifacts, runs
+
+BATCH = 500
+# Feature definitions are the platform team's shared catalogue: every project reads them.
+SHARED_KINDS = frozenset({"feature_view", "feature_service", "entity", "on_demand_view"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Owner:
+    """Rows of ``source`` whose ``key`` is an id of the kind, owned by ``project``."""
+
+    key: ColumnElement[str]
+    project: ColumnElement[str]
+    source: FromClause
+
+    def pairs(self) -> Select:
+        return select(self.key.label("key"), self.project.label("project")).select_from(self.source)
+
+    def keys_in(self, wanted: list[str]) -> Select:
+        """The keys of the rows owned by one of the projects ``wanted``."""
+        return select(self.key).select_from(self.source).where(self.project.in_(wanted))
+
+
+def _by_name(table: FromClause, column: str = "name") -> Owner:
+    return Owner(table.c[column], table.c.project, table)
+
+
+_run_source = runs.join(experiments, runs.c.experiment_id == experiments.c.id)
+_version_source = dataset_versions.join(datasets, dataset_versions.c.dataset_id == datasets.c.id)
+_model_source = model_versions.join(registered_models, model_versions.c.model_id == registered_models.c.id)
+
+
+def _feature_owners(kind: str) -> tuple[Owner, ...]:
+    rows = feature_definitions.select().where(feature_definitions.c.kind == kind).subquery()
+    return (Owner(rows.c.name, rows.c.project, rows),
+            Owner(rows.c.name + "@" + cast(rows.c.version, String), rows.c.project, rows))
+
+
+OWNERS: dict[str, tuple[Owner, ...]] = {
+    "run": (Owner(runs.c.id, experiments.c.project, _run_source),),
+    "experiment": (_by_name(experiments, "id"),),
+    "dataset": (_by_name(datasets),),
+    "dataset_version": (
+        Owner(datasets.c.name + "@" + cast(dataset_versions.c.version, String), datasets.c.project, _version_source),),
+    "registered_model": (_by_name(registered_models),),
+    "model_version": (Owner(registered_models.c.name + "/" + cast(model_versions.c.version, String),
+                            registered_models.c.project, _model_source),),
+    "approval_request": (Owner(approval_requests.c.id, registered_models.c.project, approval_requests.join(
+        registered_models, approval_requests.c.model == registered_models.c.name)),),
+    "deployment": (_by_name(deployments),),
+    "monitor": (_by_name(monitors),),
+    "alert": (Owner(alerts.c.id, monitors.c.project, alerts.join(monitors, alerts.c.monitor_id == monitors.c.id)),),
+    "pipeline_run": (_by_name(pipeline_runs, "id"),),
+    "pipeline_schedule": (_by_name(pipeline_schedules, "id"),),
+    "pipeline_trigger": (_by_name(pipeline_triggers, "id"),),
+    "project": (Owner(projects.c.name, projects.c.name, projects),),
+    # Audit events name a definition by name (apply) or ``name@version`` (materialise).
+    **{kind: _feature_owners(kind) for kind in sorted(SHARED_KINDS)},
+}
+
+
+def owners_of(conn: Connection, kind: str, ids: Iterable[str]) -> dict[str, str]:
+    """``{id: project}`` for the ids of ``kind`` that name an existing object (others are left out)."""
+    wanted = sorted(set(ids))
+    found: dict[str, str] = {}
+    for owner in OWNERS.get(kind, ()):
+        for start in range(0, len(wanted), BATCH):
+            query = owner.pairs().where(owner.key.in_(wanted[start:start + BATCH]))
+            found.update({row.key: row.project for row in conn.execute(query)})
+    return found
+
+
+def subject_readable(kind: ColumnElement[str], ident: ColumnElement[str], readable: Iterable[str]) -> ColumnElement[bool]:
+    """A condition on a (kind, id) pair of columns: the object they name is owned by one of the
+    ``readable`` projects (subjects of kinds without an owner never match)."""
+    wanted = sorted(set(readable))
+    if not wanted:
+        return false()
+    return or_(*(and_(kind == name, ident.in_(owner.keys_in(wanted).scalar_subquery()))
+                 for name, owners in OWNERS.items() for owner in owners))
+
+
+def blob_projects(conn: Connection, digest: str) -> set[str]:
+    """The projects of the objects that refer to blob ``digest`` directly: a model version's bundle,
+    a dataset version's manifest or profile, a run's artifact, a deployment's payload segment, a
+    fairness report, a pipeline run's source or a step's logs or outputs. Files inside a bundle or folder are found through the
+    manifest that lists them (see ``slipway.server.blob_routes``)."""
+    queries = [
+        select(registered_models.c.project).select_from(_model_source).where(model_versions.c.bundle_digest == digest),
+        select(datasets.c.project).select_from(_version_source).where(
+            (dataset_versions.c.digest == digest) | (dataset_versions.c.profile_digest == digest)),
+        select(experiments.c.project).select_from(run_artifacts.join(runs).join(experiments)).where(
+            run_artifacts.c.digest == digest),
+        select(experiments.c.project).select_from(_run_source).where(runs.c.packages_digest == digest),
+        select(deployments.c.project).select_from(payload_segments.join(
+            deployments, payload_segments.c.deployment == deployments.c.name)).where(payload_segments.c.digest == digest),
+        select(registered_models.c.project).select_from(fairness_reports.join(
+            registered_models, fairness_reports.c.model == registered_models.c.name)).where(fairness_reports.c.digest == digest),
+        select(pipeline_runs.c.project).select_from(pipeline_step_runs.join(pipeline_runs)).where(
+            pipeline_step_runs.c.logs_digest == digest),
+        select(pipeline_runs.c.project).where(pipeline_runs.c.source_digest == digest),
+        select(pipeline_schedules.c.project).where(pipeline_schedules.c.source_digest == digest),
+        select(pipeline_triggers.c.project).where(pipeline_triggers.c.source_digest == digest),
+        # A step's outputs are a JSON object naming their digests (hex: no LIKE wildcard in it);
+        # a cache entry's outputs are those of the step run that made it.
+        select(pipeline_runs.c.project).select_from(pipeline_step_runs.join(pipeline_runs)).where(
+            pipeline_step_runs.c.outputs.contains(check_digest(digest), autoescape=True)),
+    ]
+    found: set[str] = set()
+    for query in queries:
+        found |= {row[0] for row in conn.execute(query)}
+    return found
