@@ -10,6 +10,11 @@ runs come first in the full order, so when they fill the page the page is the fu
 and the database stops after reading about page size / filter selectivity index entries
 instead of sorting every match. Otherwise (the page reaches the runs with a NaN or no value)
 the full query runs.
+
+PostgreSQL's planner chooses between walking the metric's index and starting from the filter's
+own matches (with the statistics of migration 0034). SQLite has no such statistics and always
+walks, probing each run, so there a walk that would be long (a selective filter) is avoided by
+counting the filter's matches among the metric's best ``SQLITE_SAMPLE`` values first.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from slipway.core.hashing import hash_bytes
 from slipway.tracking.records import RunPage
 from slipway.tracking.rows import load_runs
 from slipway.tracking.search import parse_filter, parse_order_by
-from slipway.tracking.search_sql import run_id_query, top_by_metric_query
+from slipway.tracking.search_sql import metric_sample_query, run_id_query, top_by_metric_query
 
 MAX_RESULTS = 50_000  # MLflow's limit too
+SQLITE_SAMPLE = 200
+SQLITE_WALK_CEILING = 10_000  # index entries; a longer walk is left to the full query on SQLite
 
 
 def _fingerprint(filter: str, experiment_ids: list[str] | None, order_by: list[str], include_deleted: bool) -> str:
@@ -68,7 +75,9 @@ def search(
     offset = decode_token(page_token, fingerprint) if page_token else 0
     dialect = conn.dialect.name
     ids = None
-    if order and order[0].entity == "metrics":
+    if order and order[0].entity == "metrics" and (dialect != "sqlite" or _short_walk(
+            conn, metric_sample_query(node, order, dialect, experiment_ids, include_deleted, SQLITE_SAMPLE),
+            offset + max_results + 1)):
         ids = _top_by_metric(conn, top_by_metric_query(node, order, dialect, experiment_ids, include_deleted),
                              offset, max_results)
     if ids is None:
@@ -76,6 +85,13 @@ def search(
         ids = list(conn.execute(query.limit(max_results + 1).offset(offset)).scalars())
     more = len(ids) > max_results
     return RunPage(load_runs(conn, ids[:max_results]), encode_token(offset + max_results, fingerprint) if more else None)
+
+
+def _short_walk(conn: Connection, sample_query: Select[Any], wanted: int) -> bool:
+    """Whether ``wanted`` rows are expected within ``SQLITE_WALK_CEILING`` entries of the metric's
+    index, judged from how many of its best ``SQLITE_SAMPLE`` entries match the filter."""
+    matched = conn.execute(sample_query).scalar_one()
+    return matched > 0 and SQLITE_SAMPLE * wanted / matched <= SQLITE_WALK_CEILING
 
 
 def _top_by_metric(conn: Connection, page_query: Select[Any], offset: int, max_results: int) -> list[str] | None:

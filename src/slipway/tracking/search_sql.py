@@ -228,3 +228,21 @@ def top_by_metric_query(
         .order_by(metric.c.value.desc() if first.descending else metric.c.value.asc())
     )
     return apply_order(page, order[1:], first_index=1)
+
+
+def metric_sample_query(
+    node: Node | None, order: list[OrderKey], dialect: str, experiment_ids: list[str] | None, include_deleted: bool,
+    sample: int,
+) -> Select[Any]:
+    """How many of the ``sample`` best (non-NaN) values of the first order metric belong to runs
+    matching the filter: a walk of ``sample`` index entries with a probe each."""
+    first = order[0]
+    candidates = (
+        select(latest_metrics.c.run_id)
+        .where(latest_metrics.c.key == first.key, latest_metrics.c.is_nan == false())
+        .order_by(latest_metrics.c.value.desc() if first.descending else latest_metrics.c.value.asc())
+        .limit(sample)
+        .subquery("candidates")
+    )
+    conditions = _base_conditions(node, dialect, experiment_ids, include_deleted, correlated=True)
+    return select(func.count()).select_from(candidates.join(runs, runs.c.id == candidates.c.run_id)).where(*conditions)

@@ -12,33 +12,36 @@ the key/value correlation for the rest, and the ``length(value)`` expression its
 Revision ID: 0034
 Revises: 0031
 """
+
 from alembic import op
 
-revision = '0034'
-down_revision = '0031'
+revision = "0034"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 
 # (statistics name, table, columns and expressions on PostgreSQL 14+, columns on older servers)
 STATISTICS = (
-    ('st_params_key_value', 'params', '"key", value, (length(value))', '"key", value'),
-    ('st_run_tags_key_value', 'run_tags', '"key", value', '"key", value'),
+    ("st_params_key_value", "params", '"key", value, (length(value))', '"key", value'),
+    ("st_run_tags_key_value", "run_tags", '"key", value', '"key", value'),
 )
 
 
 def upgrade() -> None:
     bind = op.get_bind()
-    if bind.dialect.name != 'postgresql':
+    if bind.dialect.name != "postgresql":
         return
     expressions = bind.dialect.server_version_info >= (14,)
     for name, table, with_expressions, columns in STATISTICS:
-        op.execute(f'CREATE STATISTICS IF NOT EXISTS {name} (mcv, dependencies) '
-                   f'ON {with_expressions if expressions else columns} FROM {table}')
-        op.execute(f'ANALYZE {table}')
+        op.execute(
+            f"CREATE STATISTICS IF NOT EXISTS {name} (mcv, dependencies) "
+            f"ON {with_expressions if expressions else columns} FROM {table}"
+        )
+        op.execute(f"ANALYZE {table}")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != 'postgresql':
+    if op.get_bind().dialect.name != "postgresql":
         return
     for name, _table, _expressions, _columns in STATISTICS:
-        op.execute(f'DROP STATISTICS IF EXISTS {name}')
+        op.execute(f"DROP STATISTICS IF EXISTS {name}")
