@@ -4,6 +4,7 @@ and PostgreSQL's planner is given the statistics it needs to pick the right plan
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,11 +30,10 @@ def _seed(ws: Workspace) -> Workspace:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def seeded(request: pytest.FixtureRequest, sqlite_ws: Workspace, home: Path) -> object:
+def seeded(request: pytest.FixtureRequest, sqlite_ws: Workspace, home: Path) -> Iterator[Workspace]:
     if request.param == "sqlite":
         yield _seed(sqlite_ws)
         return
-    request.getfixturevalue("pg_uri")
     ws = open_workspace(
         load_settings(
             home=home / "pg",
