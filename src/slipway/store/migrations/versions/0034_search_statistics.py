@@ -31,7 +31,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    expressions = bind.dialect.server_version_info >= (14,)
+    expressions = (bind.dialect.server_version_info or (0,)) >= (14,)
     for name, table, with_expressions, columns in STATISTICS:
         op.execute(
             f"CREATE STATISTICS IF NOT EXISTS {name} (mcv, dependencies) "
