@@ -1,29 +1,51 @@
-"""The "top N by a metric" fast path returns exactly what the full query returns, page by page."""
+"""The "top N by a metric" page query returns exactly what the full query returns, page by page,
+and PostgreSQL's planner is given the statistics it needs to pick the right plan for it."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from slipway.core.settings import load_settings
 from slipway.tracking import search_runs as search_module
-from slipway.workspace import Workspace
+from slipway.workspace import Workspace, open_workspace
 
 
-@pytest.fixture
-def seeded(sqlite_ws: Workspace) -> Workspace:
+def _seed(ws: Workspace) -> Workspace:
     rnd = random.Random(7)
-    tracking = sqlite_ws.tracking
+    tracking = ws.tracking
     for i in range(40):
         run = tracking.start_run(f"r{i}", experiment="paths")
-        points = [("auc", round(rnd.random(), 1), 0, 1)]  # rounded: many ties at the budget boundary
+        points = [("auc", round(rnd.random(), 1), 0, 1)]  # rounded: many ties, ordered by the tie-breakers
         if i % 7 == 0:
             points = [("auc", "NaN", 0, 1)]
         elif i % 11 == 0:
             points = []
         tracking.log_batch(run.id, metrics=points, params={"model": rnd.choice(["rf", "gb"])})
         tracking.end_run()
-    return sqlite_ws
+    return ws
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def seeded(request: pytest.FixtureRequest, sqlite_ws: Workspace, home: Path) -> Iterator[Workspace]:
+    if request.param == "sqlite":
+        yield _seed(sqlite_ws)
+        return
+    ws = open_workspace(
+        load_settings(
+            home=home / "pg",
+            store_uri=request.getfixturevalue("pg_uri"),
+            artifacts_uri=str(home / "pg-artifacts"),
+            server_url="",
+            token="",
+            user="",
+        )
+    )
+    yield _seed(ws)
+    ws.close()
 
 
 def _all_pages(ws: Workspace, filter: str, order: list[str], size: int) -> list[str]:
@@ -37,57 +59,56 @@ def _all_pages(ws: Workspace, filter: str, order: list[str], size: int) -> list[
 
 
 @pytest.mark.parametrize("filter", ["", "params.model = 'rf'", "metrics.auc > 0.3 or params.model = 'gb'"])
-@pytest.mark.parametrize("order", [["metrics.auc DESC"], ["metrics.auc", "params.model DESC"]])
-def test_fast_path_matches_full_query(seeded: Workspace, monkeypatch: pytest.MonkeyPatch, filter: str,
-                                      order: list[str]) -> None:
-    used = {"fast": 0}
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["metrics.auc DESC"],
+        ["metrics.auc", "params.model DESC"],
+        ["metrics.auc DESC", "attributes.start_time", "params.model"],
+    ],
+)
+def test_top_by_metric_matches_full_query(
+    seeded: Workspace, monkeypatch: pytest.MonkeyPatch, filter: str, order: list[str]
+) -> None:
+    answered = {"top": 0, "full": 0}
     original = search_module._top_by_metric
 
     def counting(*args: object, **kwargs: object) -> object:
         result = original(*args, **kwargs)  # type: ignore[arg-type]
-        used["fast"] += result is not None
+        answered["top" if result is not None else "full"] += 1
         return result
 
     monkeypatch.setattr(search_module, "_top_by_metric", counting)
-    monkeypatch.setattr(search_module, "FAST_PATH_CEILING", 1000)
-    monkeypatch.setattr(search_module, "FAST_PATH_SHARE", 0)  # 40 runs: any budget is a large share of them
-    for sample, safety in ((3, 0.5), (5, 1.3), (1000, 1.3)):  # small samples and margins force the
-        monkeypatch.setattr(search_module, "FAST_PATH_SAMPLE", sample)  # boundary checks and fallbacks
-        monkeypatch.setattr(search_module, "FAST_PATH_SAFETY", safety)
-        for size in (1, 6):
-            fast = _all_pages(seeded, filter, order, size)
-            monkeypatch.setattr(search_module, "FAST_PATH_MAX", 0)  # the full query only
+    for size in (1, 6, 100):
+        fast = _all_pages(seeded, filter, order, size)
+        with monkeypatch.context() as full_only:
+            full_only.setattr(search_module, "_top_by_metric", lambda *args, **kwargs: None)
             full = _all_pages(seeded, filter, order, size)
-            monkeypatch.setattr(search_module, "FAST_PATH_MAX", 10_000)
-            assert fast == full
-            assert len(full) == len(set(full)) and len(full) == len(seeded.tracking.search_runs(
-                filter, ["paths"], max_results=1000).runs)
-    assert used["fast"] > 0  # the fast path really answered some pages
+        assert fast == full
+        assert len(full) == len(set(full)) and len(full) == len(
+            seeded.tracking.search_runs(filter, ["paths"], max_results=1000).runs
+        )
+    assert answered["top"] > 0  # the metric's page query really answered some pages
+    assert answered["full"] > 0  # and the pages reaching NaN or missing values went to the full query
 
 
-def test_fast_path_is_left_when_its_candidates_would_be_a_large_share_of_the_metric(
-        seeded: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    tried = {"fast": 0}
+def test_sqlite_leaves_a_long_walk_to_the_full_query(
+    sqlite_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = _seed(sqlite_ws)
+    tried = {"top": 0}
     original = search_module._top_by_metric
 
     def counting(*args: object, **kwargs: object) -> object:
-        tried["fast"] += 1
+        tried["top"] += 1
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(search_module, "_top_by_metric", counting)
-    monkeypatch.setattr(search_module, "FAST_PATH_SAMPLE", 3)  # a budget above the sample: the share rule applies
-    full = _all_pages(seeded, "params.model = 'rf'", ["metrics.auc DESC"], 2)
-    assert tried["fast"] == 0  # 40 runs: every budget over 3 is more than a twentieth of them
-    monkeypatch.setattr(search_module, "FAST_PATH_SHARE", 0)
-    assert _all_pages(seeded, "params.model = 'rf'", ["metrics.auc DESC"], 2) == full
-    assert tried["fast"] > 0
-
-
-def test_population_check_counts_at_most_what_it_compares(seeded: Workspace) -> None:
-    from slipway.tracking.search_sql import metric_population_query
-
-    with seeded.backend("tracking").ctx.db.read() as conn:
-        everything = conn.execute(metric_population_query("auc", 1000)).scalar_one()
-        assert everything == 40 - 6 - 3  # NaN (i % 7 == 0: 6 runs) and missing (i % 11 == 0, not % 7: 3 runs) left out
-        assert conn.execute(metric_population_query("auc", 5)).scalar_one() == 5
-        assert conn.execute(metric_population_query("nothing", 5)).scalar_one() == 0
+    monkeypatch.setattr(search_module, "SQLITE_SAMPLE", 10)
+    rf = _all_pages(ws, "params.model = 'rf'", ["metrics.auc DESC"], 5)
+    assert tried["top"] > 0  # a filter matching about half the runs walks the metric's index
+    tried["top"] = 0
+    assert _all_pages(ws, "params.model = 'nothing'", ["metrics.auc DESC"], 5) == []
+    monkeypatch.setattr(search_module, "SQLITE_WALK_CEILING", 10)  # 10 entries cannot give 6 rows of 'rf'
+    assert _all_pages(ws, "params.model = 'rf'", ["metrics.auc DESC"], 5) == rf
+    assert tried["top"] == 0  # none of the sample matched, then the walk would be too long: the full query

@@ -4,43 +4,38 @@ Page tokens are opaque: base64 of ``{"o": offset, "q": fingerprint}``, where the
 hash of the query, so a token handed to a different query is refused instead of silently
 returning the wrong page.
 
-When the first order key is a metric, a page is first tried from only the best few thousand
-values of that metric (:func:`top_by_metric_query`): a top-100 then reads a few thousand index
-entries instead of every run. The result is used only when it is provably the same as the full
-query's (every returned row is strictly better than the worst candidate); otherwise, e.g. for a
-very selective filter, the full query runs.
+When the first order key is a metric, a page is first read from the runs that have a (non-NaN)
+value of it, walking the metric's value index in order (:func:`top_by_metric_query`): those
+runs come first in the full order, so when they fill the page the page is the full query's,
+and the database stops after reading about page size / filter selectivity index entries
+instead of sorting every match. Otherwise (the page reaches the runs with a NaN or no value)
+the full query runs.
+
+PostgreSQL's planner chooses between walking the metric's index and starting from the filter's
+own matches (with the statistics of migration 0034). SQLite has no such statistics and always
+walks, probing each run, so there a walk that would be long (a selective filter) is avoided by
+counting the filter's matches among the metric's best ``SQLITE_SAMPLE`` values first.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import math
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import Connection, Select
 
 from slipway.core.errors import InvalidInput
 from slipway.core.hashing import hash_bytes
 from slipway.tracking.records import RunPage
 from slipway.tracking.rows import load_runs
 from slipway.tracking.search import parse_filter, parse_order_by
-from slipway.tracking.search_sql import metric_population_query, run_id_query, top_by_metric_query
+from slipway.tracking.search_sql import metric_sample_query, run_id_query, top_by_metric_query
 
 MAX_RESULTS = 50_000  # MLflow's limit too
-# The "top N by a metric" fast path first checks how many of the best SAMPLE candidates match the
-# filter, sizes its candidate budget from that (with a safety margin), and leaves searches that
-# would need more than CEILING candidates to the full query, which is cheaper for them.
-FAST_PATH_SAMPLE = 200
-FAST_PATH_SAFETY = 1.3
-FAST_PATH_CEILING = 5_000
-FAST_PATH_MAX = 10_000  # deeper pages than this go straight to the full query
-# Reading a candidate (an index entry plus a probe per filter term) costs several times a row of
-# the full query's index scans: measured on 20,000 runs, 1,876 candidates (a tenth of the values)
-# took as long as the full query. A budget above a twentieth of the metric's values goes to the
-# full query (the page query can still fall short and need it after all).
-FAST_PATH_SHARE = 20
+SQLITE_SAMPLE = 200
+SQLITE_WALK_CEILING = 10_000  # index entries; a longer walk is left to the full query on SQLite
 
 
 def _fingerprint(filter: str, experiment_ids: list[str] | None, order_by: list[str], include_deleted: bool) -> str:
@@ -79,15 +74,12 @@ def search(
     fingerprint = _fingerprint(filter, experiment_ids, order_by, include_deleted)
     offset = decode_token(page_token, fingerprint) if page_token else 0
     dialect = conn.dialect.name
-    # One row more than asked says whether there is a next page without a COUNT(*).
-    wanted = offset + max_results + 1
     ids = None
-    if order and order[0].entity == "metrics" and wanted <= FAST_PATH_MAX:
-        budget = _fast_path_budget(conn, top_by_metric_query(
-            node, order, dialect, experiment_ids, include_deleted, FAST_PATH_SAMPLE)[0], wanted, order[0].key)
-        if budget is not None:
-            queries = top_by_metric_query(node, order, dialect, experiment_ids, include_deleted, budget)
-            ids = _top_by_metric(conn, queries, budget, order[0].descending, offset, max_results)
+    if order and order[0].entity == "metrics" and (dialect != "sqlite" or _short_walk(
+            conn, metric_sample_query(node, order, dialect, experiment_ids, include_deleted, SQLITE_SAMPLE),
+            offset + max_results + 1)):
+        ids = _top_by_metric(conn, top_by_metric_query(node, order, dialect, experiment_ids, include_deleted),
+                             offset, max_results)
     if ids is None:
         query = run_id_query(node, order, dialect, experiment_ids, include_deleted)
         ids = list(conn.execute(query.limit(max_results + 1).offset(offset)).scalars())
@@ -95,32 +87,15 @@ def search(
     return RunPage(load_runs(conn, ids[:max_results]), encode_token(offset + max_results, fingerprint) if more else None)
 
 
-def _fast_path_budget(conn: Connection, sample_query: Select[Any], wanted: int, key: str) -> int | None:
-    """How many candidates to read for ``wanted`` rows, estimated from a small sample; None when
-    the full query is the better plan (a selective filter, or a store small enough that the
-    candidates would be a large share of it)."""
-    matched = conn.execute(select(func.count()).select_from(sample_query.subquery())).scalar_one()
-    if matched == 0:
-        return None
-    budget = math.ceil(FAST_PATH_SAMPLE * wanted / matched * FAST_PATH_SAFETY)
-    if budget > FAST_PATH_CEILING:
-        return None
-    share = budget * FAST_PATH_SHARE
-    if budget > FAST_PATH_SAMPLE and conn.execute(metric_population_query(key, share)).scalar_one() < share:
-        return None  # fewer than ``share`` values: the candidates would be a large part of them
-    return max(budget, FAST_PATH_SAMPLE)
+def _short_walk(conn: Connection, sample_query: Select[Any], wanted: int) -> bool:
+    """Whether ``wanted`` rows are expected within ``SQLITE_WALK_CEILING`` entries of the metric's
+    index, judged from how many of its best ``SQLITE_SAMPLE`` entries match the filter."""
+    matched = conn.execute(sample_query).scalar_one()
+    return matched > 0 and SQLITE_SAMPLE * wanted / matched <= SQLITE_WALK_CEILING
 
 
-def _top_by_metric(
-    conn: Connection, queries: tuple[Select[Any], Select[Any]], budget: int, descending: bool, offset: int,
-    max_results: int,
-) -> list[str] | None:
-    """The page from the metric's best candidates, or None when it might differ from the full query."""
-    page_query, boundary_query = queries
-    rows = conn.execute(page_query.limit(max_results + 1).offset(offset)).all()
-    if len(rows) < max_results + 1:
-        return None  # the page may continue into runs outside the candidates (or NaN/missing ones)
-    count, worst = conn.execute(boundary_query).one()
-    last = rows[-1].value
-    exact = count < budget or (last > worst if descending else last < worst)
-    return [row.id for row in rows] if exact else None
+def _top_by_metric(conn: Connection, page_query: Select[Any], offset: int, max_results: int) -> list[str] | None:
+    """The page from the runs with a value of the first order metric, or None when it may reach
+    the runs without one (NaN or missing), which only the full query orders."""
+    ids = list(conn.execute(page_query.limit(max_results + 1).offset(offset)).scalars())
+    return ids if len(ids) == max_results + 1 else None

@@ -153,10 +153,11 @@ def compile_filter(node: Node | None, dialect: str, correlated: bool = True) -> 
     return and_(*parts) if node.op == "and" else or_(*parts)
 
 
-def apply_order(query: Select[Any], keys: list[OrderKey]) -> Select[Any]:
-    """Add ORDER BY for ``keys`` (missing values last), then start time and id as tie-breakers."""
+def apply_order(query: Select[Any], keys: list[OrderKey], first_index: int = 0) -> Select[Any]:
+    """Add ORDER BY for ``keys`` (missing values last), then start time and id as tie-breakers.
+    ``first_index`` numbers the joined aliases after those the query already has."""
     clauses: list[Any] = []
-    for index, key in enumerate(keys):
+    for index, key in enumerate(keys, start=first_index):
         if key.entity == "attributes":
             column: Any = _ATTRIBUTE_COLUMNS[key.key]
             clauses.append(case((column.is_(None), 1), else_=0))
@@ -204,39 +205,44 @@ def run_id_query(
 
 def top_by_metric_query(
     node: Node | None, order: list[OrderKey], dialect: str, experiment_ids: list[str] | None, include_deleted: bool,
-    budget: int,
-) -> tuple[Select[Any], Select[Any]]:
-    """The fast path for "top N by a metric": only the ``budget`` best values of the metric.
+) -> Select[Any]:
+    """The runs matching the filter that have a (non-NaN) value of the first order metric, in the
+    full order: ``SELECT runs.id`` ordered by that value, then the other keys and tie-breakers.
 
-    Returns (page query selecting ``id`` and ``value``, boundary query selecting the count and
-    the worst value among those candidates). The candidates come from walking the covering index
-    ``(key, is_nan, value, run_id)``, so the database reads ``budget`` index entries instead of
-    every run. The caller decides whether the page is exact (see :mod:`search_runs`).
+    Those runs come before the ones with a NaN or no value, so a page of this query that is full
+    is the full query's page. Ordered by the value of the covering index ``(key, is_nan, value,
+    run_id)``, the database can walk the index in order, probe each run's filter terms
+    (correlated ``EXISTS``: one primary-key lookup each) and stop at the page's end; the
+    tie-breakers are sorted within equal values (PostgreSQL's incremental sort, SQLite's sorter
+    for the right part of the ORDER BY). Whether that beats reading the filter's own matches and
+    sorting them is the planner's call, which needs the filter's row count estimated right
+    (the extended statistics of migration 0034 on PostgreSQL).
     """
     first = order[0]
-    candidates_source = (
-        select(latest_metrics.c.run_id, latest_metrics.c.value)
-        .where(latest_metrics.c.key == first.key, latest_metrics.c.is_nan == false())
-        .order_by(latest_metrics.c.value.desc() if first.descending else latest_metrics.c.value.asc())
-        .limit(budget)
-    )
-    candidates = candidates_source.subquery("candidates")
+    metric = latest_metrics.alias("order_m0")
     conditions = _base_conditions(node, dialect, experiment_ids, include_deleted, correlated=True)
     page = (
-        select(runs.c.id, candidates.c.value)
-        .select_from(candidates.join(runs, runs.c.id == candidates.c.run_id))
-        .where(*conditions)
-        .order_by(candidates.c.value.desc() if first.descending else candidates.c.value.asc())
+        select(runs.c.id)
+        .select_from(metric.join(runs, runs.c.id == metric.c.run_id))
+        .where(metric.c.key == first.key, metric.c.is_nan == false(), *conditions)
+        .order_by(metric.c.value.desc() if first.descending else metric.c.value.asc())
     )
-    boundary_value = func.min(candidates.c.value) if first.descending else func.max(candidates.c.value)
-    boundary = select(func.count(), boundary_value).select_from(candidates)
-    return apply_order(page, order[1:]), boundary
+    return apply_order(page, order[1:], first_index=1)
 
 
-def metric_population_query(key: str, at_most: int) -> Select[Any]:
-    """How many runs have a (non-NaN) value of metric ``key``, counted up to ``at_most``: a walk of
-    at most that many entries of the covering index, so its cost does not grow with the store
-    (an unbounded count read every run's entry: 0.2 s of each search at 200k runs)."""
-    found = select(literal(1)).select_from(latest_metrics).where(
-        latest_metrics.c.key == key, latest_metrics.c.is_nan == false()).limit(at_most)
-    return select(func.count()).select_from(found.subquery())
+def metric_sample_query(
+    node: Node | None, order: list[OrderKey], dialect: str, experiment_ids: list[str] | None, include_deleted: bool,
+    sample: int,
+) -> Select[Any]:
+    """How many of the ``sample`` best (non-NaN) values of the first order metric belong to runs
+    matching the filter: a walk of ``sample`` index entries with a probe each."""
+    first = order[0]
+    candidates = (
+        select(latest_metrics.c.run_id)
+        .where(latest_metrics.c.key == first.key, latest_metrics.c.is_nan == false())
+        .order_by(latest_metrics.c.value.desc() if first.descending else latest_metrics.c.value.asc())
+        .limit(sample)
+        .subquery("candidates")
+    )
+    conditions = _base_conditions(node, dialect, experiment_ids, include_deleted, correlated=True)
+    return select(func.count()).select_from(candidates.join(runs, runs.c.id == candidates.c.run_id)).where(*conditions)
