@@ -166,6 +166,7 @@ def main() -> None:
     parser.add_argument("--points", default="")
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--offset-queries", type=int, default=3, help="calls of the old offset read per size (0: skip)")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases and reuse them next time")
     args = parser.parse_args()
     sizes = [int(s) for s in (args.points or ("10000,100000" if args.quick else "100000,1000000,10000000")).split(",")]
     from slipway.store.database import Database
@@ -175,16 +176,24 @@ def main() -> None:
         tables, offsets = {}, {}
         for size in sizes:
             home = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            uri = f"sqlite:///{home / 'points.db'}" if args.sqlite else stack.enter_context(scale.database(args.pg))
+            loaded = False
+            if args.sqlite:
+                uri = f"sqlite:///{home / 'points.db'}"
+            elif args.keep:
+                uri, loaded = stack.enter_context(scale.kept_database(args.pg, f"slipway_scale_history_{size}"))
+            else:
+                uri = stack.enter_context(scale.database(args.pg))
             Database(uri).upgrade()
             began = time.perf_counter()
             if args.sqlite:
                 load_series_sqlite(uri, size)
-            else:
+            elif not loaded:
                 load_series(uri, size)
                 scale._analyze(uri)
+                if args.keep:
+                    scale._mark_loaded(uri)
             megabytes = (home / "points.db").stat().st_size / 2**20 if args.sqlite else scale._database_mb(uri)
-            _peer.log(f"{family}: {size:,} points loaded in {time.perf_counter() - began:.0f} s; "
+            _peer.log(f"{family}: {size:,} points {'reused' if loaded else 'loaded'} in {time.perf_counter() - began:.0f} s; "
                       f"database {megabytes:,.0f} MiB")
             ws = scale._workspace(uri, home)
             stack.callback(ws.close)
