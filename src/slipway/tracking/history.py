@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Connection
@@ -65,7 +65,7 @@ def _fetch(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[An
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
     finally:
         cursor.close()
 
@@ -78,7 +78,7 @@ def _points(rows: list[tuple[Any, ...]]) -> list[HistoryRow]:
 def history_rows(conn: Connection, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[HistoryRow]:
     """Metric ``key`` of ``run_id`` by step, time and insertion, ``limit`` points from ``offset``."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql, params = _SELECT.format(m=mark) + _ORDER, (run_id, key)
+    sql, params = _SELECT.format(m=mark) + _ORDER, cast(tuple[Any, ...], (run_id, key))
     if limit is not None:
         sql, params = f"{sql} LIMIT {mark} OFFSET {mark}", (*params, limit, offset)
     elif offset:
@@ -117,7 +117,7 @@ def page_rows(conn: Connection, run_id: str, key: str, limit: int | None, after:
     each skipped point, where ``after`` seeks straight to its position.
     """
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql, params = _SELECT.format(m=mark), (run_id, key)
+    sql, params = _SELECT.format(m=mark), cast(tuple[Any, ...], (run_id, key))
     if after is not None:
         sql, params = f"{sql} AND (step, ts, id) > ({mark}, {mark}, {mark})", (*params, *after)
     if min_step is not None:
