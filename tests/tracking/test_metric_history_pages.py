@@ -48,18 +48,23 @@ def test_pages_cover_the_series_once_in_order_with_ties_at_one_step(workspace: W
         assert [m.key for m in flat] == ["loss"] * 98
         # NaN compares unequal, so compare its position and the rest by value
         assert [(m.step, m.ts) for m in flat] == [(m.step, m.ts) for m in whole]
-        assert [m.value for m in flat if not math.isnan(m.value)] == [m.value for m in whole if not math.isnan(m.value)]
-        assert [i for i, m in enumerate(flat) if math.isnan(m.value)] == [i for i, m in enumerate(whole)
-                                                                          if math.isnan(m.value)]
+        assert [m.value for m in flat if not math.isnan(m.value)] == [
+            m.value for m in whole if not math.isnan(m.value)
+        ]
+        assert [i for i, m in enumerate(flat) if math.isnan(m.value)] == [
+            i for i, m in enumerate(whole) if math.isnan(m.value)
+        ]
     # the offset form agrees with the pages (it is the old API and stays)
     assert _steps(workspace.tracking.get_metric_history_page(run.id, "loss", limit=10).metrics)[3:] == _steps(
-        workspace.backend("tracking").get_metric_history(run.id, "loss", 3, 7))
+        workspace.backend("tracking").get_metric_history(run.id, "loss", 3, 7)
+    )
 
 
 def test_step_bounds_and_a_page_from_the_middle(workspace: Workspace) -> None:
     run = workspace.tracking.start_run(experiment="pages")
-    workspace.tracking.log_batch(run.id, [("acc", s / 100, s, 5_000 + s) for s in range(300)]
-                                 + [("acc", 9.0, 150, 4_000)])  # earlier timestamp at step 150: first of its step
+    workspace.tracking.log_batch(
+        run.id, [("acc", s / 100, s, 5_000 + s) for s in range(300)] + [("acc", 9.0, 150, 4_000)]
+    )  # earlier timestamp at step 150: first of its step
     pages = _pages(workspace, run.id, "acc", 40, min_step=150, max_step=219)
     assert [len(p) for p in pages] == [40, 31]
     flat = [m for p in pages for m in p]
@@ -91,10 +96,16 @@ def test_a_page_seeks_through_the_index(sqlite_ws: Workspace) -> None:
     run = sqlite_ws.tracking.start_run(experiment="plan")
     sqlite_ws.tracking.log_batch(run.id, [("loss", 1.0, s, 1_000) for s in range(3)])
     with sqlite_ws._transport.ctx.db.read() as conn:  # type: ignore[attr-defined]
-        plan = " ".join(str(row[-1]) for row in conn.execute(text(
-            'EXPLAIN QUERY PLAN SELECT value, is_nan, step, ts, id FROM metrics WHERE run_id = :r AND "key" = :k '
-            "AND (step, ts, id) > (:s, :t, :i) ORDER BY step, ts, id LIMIT 10"),
-            {"r": run.id, "k": "loss", "s": 1, "t": 1_000, "i": 0}))
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.execute(
+                text(
+                    'EXPLAIN QUERY PLAN SELECT value, is_nan, step, ts, id FROM metrics WHERE run_id = :r AND "key" = :k '
+                    "AND (step, ts, id) > (:s, :t, :i) ORDER BY step, ts, id LIMIT 10"
+                ),
+                {"r": run.id, "k": "loss", "s": 1, "t": 1_000, "i": 0},
+            )
+        )
     # SQLite seeks on (step, ts) and checks the id of the points tied at that position
     assert "ix_metrics_run_key_step_ts_id" in plan and "(step,ts" in plan.replace(" ", "")
     assert "TEMP B-TREE" not in plan

@@ -53,11 +53,22 @@ def decode_position(token: str) -> Position:
         padded = token + "=" * (-len(token) % 4)
         body = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
         position = (body["s"], body["t"], body["i"])
-    except (binascii.Error, ValueError, TypeError, KeyError, orjson.JSONDecodeError, UnicodeEncodeError) as err:
-        raise InvalidInput(f"page token {str(token)[:40]!r} is not a metric history token; "
-                           "pass the next_token of a previous page") from err
+    except (
+        binascii.Error,
+        ValueError,
+        TypeError,
+        KeyError,
+        orjson.JSONDecodeError,
+        UnicodeEncodeError,
+    ) as err:
+        raise InvalidInput(
+            f"page token {str(token)[:40]!r} is not a metric history token; "
+            "pass the next_token of a previous page"
+        ) from err
     if not all(_whole(v) for v in position):
-        raise InvalidInput(f"page token {token[:40]!r} is not a metric history token; pass the next_token of a previous page")
+        raise InvalidInput(
+            f"page token {token[:40]!r} is not a metric history token; pass the next_token of a previous page"
+        )
     return position
 
 
@@ -75,7 +86,9 @@ def _points(rows: list[tuple[Any, ...]]) -> list[HistoryRow]:
     return [(nan if is_nan else value, step, ts) for value, is_nan, step, ts, _id in rows]
 
 
-def history_rows(conn: Connection, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[HistoryRow]:
+def history_rows(
+    conn: Connection, run_id: str, key: str, offset: int = 0, limit: int | None = None
+) -> list[HistoryRow]:
     """Metric ``key`` of ``run_id`` by step, time and insertion, ``limit`` points from ``offset``."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql, params = _SELECT.format(m=mark) + _ORDER, cast(tuple[Any, ...], (run_id, key))
@@ -91,7 +104,9 @@ def check_offset(key: Any, offset: Any, limit: Any) -> None:
     """InvalidInput unless ``key`` is a string, ``offset`` a whole number from 0 and ``limit`` None or
     a whole number from 1."""
     if not _whole(offset) or offset < 0 or (limit is not None and (not _whole(limit) or limit < 1)):
-        raise InvalidInput(f"offset is a whole number from 0 and limit one from 1, got {offset!r} and {limit!r}")
+        raise InvalidInput(
+            f"offset is a whole number from 0 and limit one from 1, got {offset!r} and {limit!r}"
+        )
     if not isinstance(key, str):
         raise InvalidInput(f"metric key must be a string, got {key!r}")
 
@@ -105,9 +120,16 @@ def check_page(key: Any, limit: Any, min_step: Any, max_step: Any, offset: Any =
             raise InvalidInput(f"{name} is a whole number or None, got {bound!r}")
 
 
-def page_rows(conn: Connection, run_id: str, key: str, limit: int | None, after: Position | None = None,
-              min_step: int | None = None, max_step: int | None = None, offset: int = 0,
-              ) -> tuple[list[HistoryRow], Position | None]:
+def page_rows(
+    conn: Connection,
+    run_id: str,
+    key: str,
+    limit: int | None,
+    after: Position | None = None,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    offset: int = 0,
+) -> tuple[list[HistoryRow], Position | None]:
     """Up to ``limit`` points (all when None) after ``after`` (from the start when None) with ``min_step <= step <=
     max_step``, skipping ``offset`` of them first, and the position to continue from (None when no
     point follows).
