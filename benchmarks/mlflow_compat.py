@@ -10,7 +10,10 @@ uvicorn workers of ``mlflow server`` get killed by their health check on a loade
   a metric and a param, ordered by a metric, top 100 (p50 latency). Checked: the same 100 run
   names in the same order on both sides, every time.
 - ``mlflow_client_metric_history`` — ``get_metric_history`` of one metric with 100,000 points
-  (p50 latency). Checked: both return 100,000 points with the same sum of values.
+  (p50 latency). Checked: both return 100,000 points with the same sum of values. Also reported:
+  the servers' part (the same pages fetched as bytes, ``*_wire_ms``) and, from one more
+  instrumented call per round, where the client's time went (``*_client_split_ms``: HTTP,
+  ``json.loads``, protobuf ``ParseDict``, ``Metric.from_proto``, the rest).
 - ``import_mlflow_1k_runs`` — ``slipway import mlflow`` of an MLflow database of 1,000 runs x 10
   metrics x 1,000 steps (runs/s). MLflow has no importer of its own; the peer is the copy its users
   write (and mlflow-export-import does): read each run with ``MlflowClient`` from the database and
@@ -129,6 +132,44 @@ def client_search(spec: dict[str, Any]) -> dict[str, Any]:
     return {"p50_ms": statistics.median(times), "wire_ms": statistics.median(wire), "names": [r.info.run_name for r in runs]}
 
 
+def _client_split(call: Any) -> dict[str, float]:
+    """One more call with MLflow's client instrumented: milliseconds in HTTP (the server's part and
+    the transfer), in ``json.loads``, in protobuf ``ParseDict`` and in ``Metric.from_proto`` (the
+    client's decoding), and the rest."""
+    import json
+
+    import mlflow.utils.rest_utils as rest_utils
+    import requests
+    from mlflow.entities import Metric
+
+    spent: dict[str, float] = {}
+
+    def timed(label: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - began
+        return wrapper
+
+    saved = (requests.Session.request, json.loads, rest_utils.parse_dict, Metric.__dict__["from_proto"])
+    requests.Session.request = timed("http", saved[0])
+    json.loads = timed("json_loads", saved[1])
+    rest_utils.parse_dict = timed("parse_dict", saved[2])
+    Metric.from_proto = classmethod(timed("from_proto", saved[3].__func__))
+    try:
+        began = time.perf_counter()
+        call()
+        total = time.perf_counter() - began
+    finally:
+        requests.Session.request, json.loads, rest_utils.parse_dict = saved[:3]
+        Metric.from_proto = saved[3]
+    split = {k: round(v * 1000, 1) for k, v in spent.items()}
+    split["other"] = round(total * 1000 - sum(split.values()), 1)
+    return split
+
+
 def client_history(spec: dict[str, Any]) -> dict[str, Any]:
     client = _client(spec)
     exp = client.get_experiment_by_name("history")
@@ -136,8 +177,9 @@ def client_history(spec: dict[str, Any]) -> dict[str, Any]:
     times, points = _timed(lambda: client.get_metric_history(run.info.run_id, "loss"), spec["repeat"], spec["warmup"])
     body = {"run_id": run.info.run_id, "run_uuid": run.info.run_id, "metric_key": "loss", "max_results": 25000}
     wire, _ = _timed(lambda: _wire(spec, "GET", "/api/2.0/mlflow/metrics/get-history", body), spec["repeat"], 0)
+    split = _client_split(lambda: client.get_metric_history(run.info.run_id, "loss"))
     return {"p50_ms": statistics.median(times), "wire_ms": statistics.median(wire), "points": len(points),
-            "sum": round(sum(p.value for p in points), 6)}
+            "sum": round(sum(p.value for p in points), 6), "split_ms": split}
 
 
 def mlflow_copy(spec: dict[str, Any]) -> dict[str, Any]:
@@ -369,6 +411,11 @@ def served_stores(sizes: dict[str, int], postgres: str | None, scratch: Path) ->
     return f"sqlite:///{mlflow_db}", {}, home
 
 
+def quick_history(sizes: dict[str, int]) -> bool:
+    """``--quick`` makes no unrecorded call in the history workers, so it keeps the warm-up round."""
+    return sizes["history_calls"]["warmup"] == 0  # type: ignore[index]
+
+
 def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scratch: Path, postgres: str | None) -> None:
     source_uri, slipway_env, home = served_stores(sizes, postgres, scratch)
     store = "postgresql" if postgres else "sqlite"
@@ -393,9 +440,12 @@ def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scrat
             name = {"mlflow_client_log_batch": "client_log_batch", "mlflow_client_search_20k": "client_search",
                     "mlflow_client_metric_history": "client_history"}[case]
             _peer.log(f"case {case}, {rounds} rounds")
+            # The history case's workers make an unrecorded call first (its ``warmup``), so it skips
+            # the whole warm-up round: on a loaded machine MLflow's side takes minutes per round.
             results = _peer.alternate(rounds, {
                 "slipway": lambda _n, n=name, e=extra: worker(MLFLOW.python, n, {**ours_spec, **e}),
-                "mlflow": lambda _n, n=name, e=extra: worker(MLFLOW.python, n, {**theirs_spec, **e})})
+                "mlflow": lambda _n, n=name, e=extra: worker(MLFLOW.python, n, {**theirs_spec, **e})},
+                warmup=0 if case == "mlflow_client_metric_history" and not quick_history(sizes) else 1)
             ours, theirs = results["slipway"], results["mlflow"]
             if case == "mlflow_client_log_batch":
                 for r in ours + theirs:
@@ -408,7 +458,9 @@ def run_server_cases(cases: list[str], sizes: dict[str, int], rounds: int, scrat
                         True, runs=sizes["search"], store=store)
             else:
                 same = all((r["points"], r["sum"]) == (sizes["history"], theirs[0]["sum"]) for r in ours + theirs)
-                _report(case, ours, theirs, "p50_ms", "ms", same, True, points=sizes["history"], store=store)
+                _report(case, ours, theirs, "p50_ms", "ms", same, True, points=sizes["history"], store=store,
+                        slipway_client_split_ms=[r["split_ms"] for r in ours],
+                        peer_client_split_ms=[r["split_ms"] for r in theirs])
     finally:
         _peer.log(f"peak RSS: slipway server {slipway_server.stop():.0f} MiB, mlflow server {mlflow_server.stop():.0f} MiB")
 

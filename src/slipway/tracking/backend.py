@@ -33,6 +33,7 @@ from slipway.store.schema.tracking import (
 from slipway.store.schema.tracking import metrics as metric_points
 from slipway.store.schema.tracking import params as run_params
 from slipway.store.upsert import insert_ignore, upsert
+from slipway.tracking import history
 from slipway.tracking.comparison import compare
 from slipway.tracking.importing import (
     check_artifact,
@@ -42,13 +43,14 @@ from slipway.tracking.importing import (
     insert_imported_run,
     run_id_for,
 )
-from slipway.tracking.metric_points import HistoryRow, MetricPoint, history_rows, insert_points, upsert_latest
+from slipway.tracking.metric_points import MetricPoint, insert_points, upsert_latest
 from slipway.tracking.metric_points import metric_rows as points_to_rows
 from slipway.tracking.records import (
     RUN_STATUSES,
     Experiment,
     ImportedRun,
     Metric,
+    MetricHistoryPage,
     Run,
     RunArtifact,
     RunComparison,
@@ -277,24 +279,35 @@ class TrackingBackend:
 
     @endpoint("read")
     def get_metric_history(self, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[Metric]:
-        """Every point of metric ``key`` by step and time; or ``limit`` of them from ``offset`` (a page)."""
-        return [Metric(key, value, step, ts) for value, step, ts in self._history(run_id, key, offset, limit)]
-
-    def metric_history_rows(self, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[HistoryRow]:
-        """:meth:`get_metric_history` as ``(value, step, timestamp_ms)`` tuples, for in-process callers
-        that encode the points themselves (MLflow's ``get-history``); not published as an endpoint."""
-        self.ctx.principal.require("read", "get metric history")
-        return self._history(run_id, key, offset, limit)
-
-    def _history(self, run_id: str, key: str, offset: int, limit: int | None) -> list[HistoryRow]:
-        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or (limit is not None and (
-                isinstance(limit, bool) or not isinstance(limit, int) or limit < 1)):
-            raise InvalidInput(f"offset is a whole number from 0 and limit one from 1, got {offset!r} and {limit!r}")
-        if not isinstance(key, str):
-            raise InvalidInput(f"metric key must be a string, got {key!r}")
+        """Every point of metric ``key`` by step and time; or ``limit`` of them from ``offset`` (a page;
+        an offset costs a step over every earlier point: page with :meth:`get_metric_history_page`)."""
+        history.check_offset(key, offset, limit)
         with self.ctx.db.read() as conn:
             self._run_row(conn, run_id)
-            return history_rows(conn, run_id, key, offset, limit)
+            rows = history.history_rows(conn, run_id, key, offset, limit)
+        return [Metric(key, value, step, ts) for value, step, ts in rows]
+
+    @endpoint("read")
+    def get_metric_history_page(self, run_id: str, key: str, limit: int = 10_000, page_token: str | None = None,
+                                min_step: int | None = None, max_step: int | None = None) -> MetricHistoryPage:
+        """Up to ``limit`` points of metric ``key`` by step and time with ``min_step <= step <= max_step``,
+        from the start or after the previous page's ``next_token``; a page anywhere costs what the
+        first costs (see :mod:`slipway.tracking.history`). InvalidInput for a malformed token."""
+        after = None if page_token is None else history.decode_position(page_token)
+        rows, last = self.metric_history_rows(run_id, key, limit, after, min_step, max_step)
+        return MetricHistoryPage([Metric(key, v, step, ts) for v, step, ts in rows],
+                                 None if last is None else history.encode_position(last))
+
+    def metric_history_rows(self, run_id: str, key: str, limit: int | None, after: history.Position | None = None,
+                            min_step: int | None = None, max_step: int | None = None, offset: int = 0,
+                            ) -> tuple[list[history.HistoryRow], history.Position | None]:
+        """:meth:`get_metric_history_page` as ``(value, step, timestamp_ms)`` tuples and the position to
+        continue from, for MLflow's get-history (whose old page tokens are offsets); not an endpoint."""
+        self.ctx.principal.require("read", "get metric history")
+        history.check_page(key, limit, min_step, max_step, offset)
+        with self.ctx.db.read() as conn:
+            self._run_row(conn, run_id)
+            return history.page_rows(conn, run_id, key, limit, after, min_step, max_step, offset)
 
     @endpoint("read")
     def get_metric_series(self, run_id: str, key: str, max_points: int = 2000, min_step: int | None = None,

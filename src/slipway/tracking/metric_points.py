@@ -103,30 +103,3 @@ def upsert_latest(conn: Connection, rows: list[PointRow]) -> None:
             rows,
         )
 
-
-# (value, step, timestamp_ms) of one stored point; NaN restored from ``is_nan``.
-HistoryRow = tuple[float, int, int]
-
-
-def history_rows(conn: Connection, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[HistoryRow]:
-    """Metric ``key`` of ``run_id`` by step, time and insertion, ``limit`` points from ``offset``.
-
-    Read through the driver (like the writes above): a 100,000-point history through SQLAlchemy's
-    row processing and one record per point costs several times SQLite's own read.
-    """
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f'SELECT value, is_nan, step, ts FROM metrics WHERE run_id = {mark} AND "key" = {mark} ORDER BY step, ts, id'
-    params: tuple[Any, ...] = (run_id, key)
-    if limit is not None:
-        sql, params = f"{sql} LIMIT {mark} OFFSET {mark}", (*params, limit, offset)
-    elif offset:
-        sql = f"{sql} LIMIT {'-1' if conn.dialect.name == 'sqlite' else 'ALL'} OFFSET {mark}"
-        params = (*params, offset)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    nan = math.nan
-    return [(nan if is_nan else value, step, ts) for value, is_nan, step, ts in rows]

@@ -76,6 +76,14 @@ class RunPage:
 
 
 @record
+class MetricHistoryPage:
+    """A page of a metric's points; ``next_token`` continues after its last point (None at the end)."""
+
+    metrics: list[Metric]
+    next_token: str | None
+
+
+@record
 class RunComparison:
     run_ids: list[str]
     params: dict[str, list[str | None]]

@@ -22,7 +22,16 @@ from slipway.core.paths import normalise_relative_path
 from slipway.store.context import Host
 from slipway.tracking.environment import entry_point, git_state, packages_digest, packages_lock
 from slipway.tracking.logger import MetricLogger
-from slipway.tracking.records import Experiment, Metric, Run, RunArtifact, RunComparison, RunInput, RunPage
+from slipway.tracking.records import (
+    Experiment,
+    Metric,
+    MetricHistoryPage,
+    Run,
+    RunArtifact,
+    RunComparison,
+    RunInput,
+    RunPage,
+)
 from slipway.tracking.spool import ReplayReport, replay_spools, spool_folder
 
 if TYPE_CHECKING:
@@ -232,6 +241,15 @@ class TrackingService:
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         self.flush()
         return self._backend.get_metric_history(run_id, key)
+
+    def get_metric_history_page(self, run_id: str, key: str, limit: int = 10_000, page_token: str | None = None,
+                                min_step: int | None = None, max_step: int | None = None) -> MetricHistoryPage:
+        """Up to ``limit`` points of metric ``key`` by step and time, from the start or after the previous
+        page's ``next_token`` (None after the last page); ``min_step``/``max_step`` bound the steps.
+        A page deep in a long series costs what the first page costs."""
+        self.flush()
+        return self._backend.get_metric_history_page(run_id, key, limit=limit, page_token=page_token,
+                                                     min_step=min_step, max_step=max_step)
 
     # -- artifacts and inputs -----------------------------------------------------------------
     def _cache(self) -> StatCache:

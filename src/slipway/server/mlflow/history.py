@@ -9,16 +9,16 @@ from typing import Any
 
 from slipway.server.mlflow.convert import number
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
-from slipway.tracking.records import Metric
+from slipway.tracking.history import HistoryRow
 
 MAX_RUNS, MAX_RESULTS = 100, 2500
 
 
-def _sampled_steps(histories: list[list[Metric]], max_results: int, start: int | None, end: int | None) -> set[int]:
-    all_steps = sorted({m.step for points in histories for m in points})
+def _sampled_steps(histories: list[list[HistoryRow]], max_results: int, start: int | None, end: int | None) -> set[int]:
+    all_steps = sorted({step for points in histories for _, step, _ in points})
     if start is None or end is None:
         start, end = 0, (all_steps[-1] if all_steps else 0)
-    edges = {s for points in histories if points for s in (points[0].step, points[-1].step) if start <= s <= end}
+    edges = {s for points in histories if points for s in (points[0][1], points[-1][1]) if start <= s <= end}
     lo, hi = bisect.bisect_left(all_steps, start), bisect.bisect_right(all_steps, end)
     if hi - lo <= max_results:
         return set(all_steps[lo:hi]) | edges
@@ -44,16 +44,16 @@ def bulk_interval(call: MlflowCall) -> dict[str, Any]:
     if start is not None and end is not None and start > end:
         raise MlflowError(f"end_step must be greater than start_step. Found start_step={start} and end_step={end}.")
     tracking = call.tracking
-    histories = [tracking.get_metric_history(r, key) for r in run_ids]
+    # Tuples straight from the store (already in (step, ts) order), no record per point.
+    histories = [tracking.metric_history_rows(r, key, None)[0] for r in run_ids]
     steps = _sampled_steps(histories, max_results, start, end)
     per_run = max(max_results, len(steps))
     out = []
     for run_id, points in zip(run_ids, histories, strict=True):
-        kept = sorted((m for m in points if m.step in steps), key=lambda m: (m.step, m.ts))
+        kept = [p for p in points if p[1] in steps]
         if len(kept) > per_run:  # many values at one step: sample evenly, keep the last
             kept = [kept[int(i * len(kept) / per_run)] for i in range(per_run - 1)] + [kept[-1]]
-        out += [{"key": m.key, "value": number(m.value), "timestamp": m.ts, "step": m.step, "run_id": run_id}
-                for m in kept]
+        out += [{"key": key, "value": number(v), "timestamp": ts, "step": step, "run_id": run_id} for v, step, ts in kept]
     return {"metrics": out}
 
 

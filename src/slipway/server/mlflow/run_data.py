@@ -15,6 +15,7 @@ import orjson
 from slipway.server.mlflow.convert import number
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
 from slipway.server.mlflow.runs import RUN_NAME, key_values, run_id
+from slipway.tracking.history import decode_position, encode_position
 
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTRIES = 1000, 100, 100, 1000
 INF = float("inf")
@@ -86,20 +87,25 @@ def log_inputs(call: MlflowCall) -> dict[str, Any]:
 
 
 def get_history(call: MlflowCall) -> bytes:
-    # One page is read from the store (one point more, to know whether another page follows),
-    # not the whole history per page: 100,000 points in pages of 25,000 were read 4 times over.
-    # Points come as tuples and go straight into the JSON body, with no record per point.
-    offset = call.integer("page_token", 0) if call.fields.get("page_token") else 0
-    size = call.integer("max_results", 25_000) if call.fields.get("max_results") else None
+    # One page is read from the store per call, by keyset: the token is the last point's position
+    # (tracking/history.py), so a page deep in a long series costs what the first costs. A token
+    # of digits is an offset from before keyset tokens; it still works (at an offset's cost) and
+    # its page's token is a keyset one. Points go from tuples straight into the JSON body.
+    token = call.fields.get("page_token") or None
+    size = call.integer("max_results") if call.fields.get("max_results") else None
+    offset, after = 0, None
+    if isinstance(token, int | str) and str(token).lstrip("-").isdigit():
+        offset = int(token)
+    elif token is not None:
+        after = decode_position(str(token))
     if offset < 0 or (size is not None and size < 1):
-        raise MlflowError(f"Invalid page_token {offset} or max_results {size}")
+        raise MlflowError(f"Invalid page_token {token!r} or max_results {size}")
     key = call.text("metric_key")
-    rows = call.tracking.metric_history_rows(run_id(call), key, offset, None if size is None else size + 1)
-    page = rows if size is None or len(rows) <= size else rows[:size]
+    rows, last = call.tracking.metric_history_rows(run_id(call), key, size, after, offset=offset)
     result: dict[str, Any] = {"metrics": [{"key": key, "value": v if -INF < v < INF else number(v), "timestamp": ts,
-                                           "step": step} for v, step, ts in page]}
-    if size is not None and len(rows) > size:
-        result["next_page_token"] = str(offset + size)
+                                           "step": step} for v, step, ts in rows]}
+    if last is not None:
+        result["next_page_token"] = encode_position(last)
     return orjson.dumps(result)
 
 

@@ -88,7 +88,8 @@ metrics = Table(
     ms_column("ts"),
     Column("value", Float, nullable=False),
     Column("is_nan", Boolean, nullable=False, default=False),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    # Ordered as history reads are (step, time, insertion): a page seeks to its keyset (tracking/history.py).
+    Index("ix_metrics_run_key_step_ts_id", "run_id", "key", "step", "ts", "id"),
 )
 
 latest_metrics = Table(
