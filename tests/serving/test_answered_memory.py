@@ -29,7 +29,11 @@ def test_serving_thousands_of_requests_retains_nothing_per_request(home: Path) -
     from tests.support import make_settings
 
     ws = open_workspace(make_settings(home))
-    app = make_app(ws, ServeOptions(payload_log=False), models=[served_from_object("m", "1", TorqueThreshold(), SIGNATURE)])
+    app = make_app(
+        ws,
+        ServeOptions(payload_log=False),
+        models=[served_from_object("m", "1", TorqueThreshold(), SIGNATURE)],
+    )
     serving = "slipway/serving/"
     measured = 2_000
 
@@ -39,8 +43,14 @@ def test_serving_thousands_of_requests_retains_nothing_per_request(home: Path) -
             async def send(count: int) -> list[str]:
                 ids = []
                 for start in range(0, count, 50):
-                    answers = await asyncio.gather(*(client.post("/invocations", content=BODY, headers={
-                        "content-type": "application/json"}) for _ in range(min(50, count - start))))
+                    answers = await asyncio.gather(
+                        *(
+                            client.post(
+                                "/invocations", content=BODY, headers={"content-type": "application/json"}
+                            )
+                            for _ in range(min(50, count - start))
+                        )
+                    )
                     assert {a.status_code for a in answers} == {200}
                     ids += [a.headers["x-request-id"] for a in answers]
                 return ids
@@ -55,10 +65,16 @@ def test_serving_thousands_of_requests_retains_nothing_per_request(home: Path) -
                 after = tracemalloc.take_snapshot()
             finally:
                 tracemalloc.stop()
-            grown = sum(s.size_diff for s in after.compare_to(before, "filename")
-                        if serving in s.traceback[0].filename.replace("\\", "/"))
-            feedback = [{"request_id": ids[-1], "label": 1}, {"request_id": ids[0], "label": 0},
-                        {"request_id": "never-answered", "label": 1}]
+            grown = sum(
+                s.size_diff
+                for s in after.compare_to(before, "filename")
+                if serving in s.traceback[0].filename.replace("\\", "/")
+            )
+            feedback = [
+                {"request_id": ids[-1], "label": 1},
+                {"request_id": ids[0], "label": 0},
+                {"request_id": "never-answered", "label": 1},
+            ]
             assert (await client.post("/feedback", json={"feedback": feedback})).json() == {"accepted": 3}
             return grown, ids
 
@@ -88,5 +104,8 @@ def test_the_ring_forgets_the_oldest_answers_and_finds_the_newest() -> None:
     assert ring.find(["b", "a", "c", "d", "e", "e"]) == [None, B, A, A, A, A]
     for n in range(10_000):  # however many answers and labels, the slots stay the same
         ring.add(f"r{n}", (f"d{n % 300}", "v", "m", "1"))
-    assert len(ring) == 4 and ring.find(["r9999", "r9996", "r9995"]) == [("d99", "v", "m", "1"),
-                                                                         ("d96", "v", "m", "1"), None]
+    assert len(ring) == 4 and ring.find(["r9999", "r9996", "r9995"]) == [
+        ("d99", "v", "m", "1"),
+        ("d96", "v", "m", "1"),
+        None,
+    ]
