@@ -10,7 +10,9 @@ Reported: one JSON line per window (a minute by default: requests/s, p50, p99, e
 the supervisor and of each worker) and a summary whose ``checks`` is ``ok`` only if every window
 had zero non-2xx answers and zero socket errors, the last quarter's p99 is within 2x of the first
 quarter's (stable), and memory is flat: the summed RSS fitted over the last two thirds of the
-windows (the first third is warm-up) projects to under 10 % growth an hour (``_soak.py``). Run::
+windows (the first third is warm-up) projects to under 10 % growth an hour (``_soak.py``). The
+anonymous part of the RSS (``RssAnon``: the heap, what a leak grows, without mapped files) is
+reported per process and summed, with its own trend (``anon_mb``, ``anon_trend``). Run::
 
     .venv/bin/python benchmarks/serving_soak.py [--quick] [--seconds 600] [--window 60]
 
@@ -87,6 +89,23 @@ def process_rss_mb(group: int) -> dict[str, float]:
     return {("supervisor" if pid == group else str(pid)): round(mb, 1) for pid, mb in sorted(found.items())}
 
 
+def process_anon_mb(group: int) -> dict[str, float]:
+    """The anonymous resident memory (``RssAnon``, MiB) of each process of the server's group: what
+    a leak grows. The RSS also counts mapped library and file pages, which the kernel drops and
+    reads back as the shared host's page cache comes and goes (a few MB either way)."""
+    found = {}
+    for key in process_rss_mb(group):
+        pid = group if key == "supervisor" else int(key)
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("RssAnon:"):
+                found[key] = round(int(line.split()[1]) / 1024, 1)
+    return found
+
+
 def _server(home: Path, port: int, workers: int) -> list[str]:
     return [str(_peer.SLIPWAY_PYTHON), "-m", "slipway.cli.main", "serve", "ai4i/1", "--port", str(port),
             "--workers", str(workers)]
@@ -154,6 +173,7 @@ def main() -> None:
             result = wrk(url, body, CONNECTIONS, window, scratch)
             result["rss_mb"] = round(_peer.group_rss_mb(server.process.pid), 1)
             result["rss_each_mb"] = process_rss_mb(server.process.pid)
+            result["anon_each_mb"] = process_anon_mb(server.process.pid)
             result["load_average"] = round(os.getloadavg()[0], 1)
             result["window"] = index
             windows.append(result)
@@ -164,6 +184,7 @@ def main() -> None:
     p99_last = statistics.median(w["p99_ms"] for w in last)
     clean = all(w["non_2xx"] == 0 and w["socket_errors"] == 0 for w in windows)
     trend = _soak.memory_trend([w["rss_mb"] for w in windows])
+    anon = [round(sum(w["anon_each_mb"].values()), 1) for w in windows]
     flat = bool(trend["flat"])
     stable = p99_last <= 2 * p99_first
     print(json.dumps({"workload": WORKLOAD, "case": f"workers{WORKERS}_conc{CONNECTIONS}_rows1",
@@ -172,6 +193,7 @@ def main() -> None:
                       "socket_errors": sum(w["socket_errors"] for w in windows),
                       "p99_first_quarter_ms": round(p99_first, 2), "p99_last_quarter_ms": round(p99_last, 2),
                       "rss_mb": [w["rss_mb"] for w in windows], "memory_trend": trend,
+                      "anon_mb": anon, "anon_trend": _soak.memory_trend(anon),
                       "load_average": os.getloadavg(),
                       "same_predictions": same,
                       "checks": "ok" if clean and flat and stable and same else "failed"}), flush=True)

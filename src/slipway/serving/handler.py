@@ -12,7 +12,6 @@ is a list append.
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import itertools
 import logging
@@ -28,6 +27,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from slipway.core.errors import InvalidInput, NotFound, SlipwayError
+from slipway.serving.answered import AnsweredRing
 from slipway.serving.features import Enriched, FeatureUnavailable
 from slipway.serving.frame import Frame
 from slipway.serving.model import ModelError
@@ -112,9 +112,6 @@ def _error_answer(message: str, status: int, scope: Scope | None = None) -> Answ
     return Answer(status, orjson.dumps({"error": message}), headers)
 
 
-ANSWERED_KEPT = 100_000  # request ids remembered for feedback (~10 MB)
-
-
 class InferenceHandler:
     def __init__(self, runtime: ServerRuntime) -> None:
         self.runtime = runtime
@@ -124,7 +121,7 @@ class InferenceHandler:
         self._id_prefix = uuid.uuid4().hex[:16]
         self._id_counter = itertools.count(1)
         # Which variant answered each recent request, so feedback is counted per variant.
-        self._answered: collections.OrderedDict[str, tuple[str, str, str, str]] = collections.OrderedDict()
+        self._answered = AnsweredRing()
 
     def _router(self) -> Router:
         router = self.runtime.router
@@ -274,9 +271,7 @@ class InferenceHandler:
         variant.batcher.record_batches()
         self._record(variant, protocol, status, latency, outputs)
         if status == 200:
-            self._answered[request_id] = variant.metrics.labels
-            if len(self._answered) > ANSWERED_KEPT:
-                self._answered.popitem(last=False)
+            self._answered.add(request_id, variant.metrics.labels)
         if frame is not None and outputs is not None and status == 200 and router.shadows:
             for shadow in router.shadows:
                 task = asyncio.create_task(self._mirror(router, shadow, body, protocol, request_id, outputs, enriched))
@@ -360,8 +355,9 @@ class InferenceHandler:
             return _error(err.message, 400)
         live = self.runtime.router or router  # the revision now being served (it may have changed meanwhile)
         current = {(v.name, str(v.model.version)): v for v in live.variants}
-        for item in items or []:
-            labels = self._answered.get(str(item.get("request_id"))) if isinstance(item, dict) else None
+        items = items or []
+        ids = [str(item.get("request_id")) if isinstance(item, dict) else "" for item in items]
+        for item, labels in zip(items, self._answered.find(ids), strict=True):
             if labels is not None:
                 label = item.get("label")
                 self.runtime.metrics.feedback.labels(*labels, str(int(label)) if isinstance(label, bool) else
