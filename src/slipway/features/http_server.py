@@ -170,7 +170,10 @@ async def run(app: FeatureServer, host: str, port: int, ready: asyncio.Event | N
 
 
 def serve(workspace: Any, host: str, port: int) -> None:
-    """Run the feature server over ``workspace`` in this process (uvloop when installed)."""
+    """Run the feature server over ``workspace`` in this process (uvloop when installed). The
+    feature service (pyarrow, NumPy: over a second to import) loads before the port opens, so the
+    first lookup is not the slow one."""
+    workspace.features  # noqa: B018 - imported for its side effect
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
