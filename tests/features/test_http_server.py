@@ -115,7 +115,8 @@ def test_it_answers_exactly_as_the_asgi_app_under_uvicorn(served: Workspace) -> 
 
 def _raw(port: int, data: bytes, responses: int) -> list[tuple[bytes, bytes]]:
     """Send ``data`` at once on one connection and read ``responses`` whole responses (head, body)."""
-    out, buffer = [], b""
+    out: list[tuple[bytes, bytes]] = []
+    buffer = b""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(data)
         while len(out) < responses:
