@@ -182,6 +182,23 @@ def group_rss_mb(group: int) -> float:
     return total_pages * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
 
 
+def group_cpu_seconds(group: int) -> float:
+    """The user + system CPU seconds used so far by every live process in process group ``group``
+    (Linux; a process that ended meanwhile drops out, so compare while the group is stable)."""
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # utime and stime are the 12th and 13th fields after the name
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Background:
     """A long-running child process (a server), with its output kept in a log file."""
 

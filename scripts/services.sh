@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Start PostgreSQL and Redis on loopback when they are not already up (the tests use both), and
 # install the Debian packages the tests run when they are missing: Chromium (the web UI's tests
-# drive it through Playwright) and Prometheus with promtool (the monitoring tests scrape a real
-# slipway server with it).
+# drive it through Playwright), Prometheus with promtool (the monitoring tests scrape a real
+# slipway server with it), and wrk (the HTTP load client benchmarks/online_features.py drives both
+# feature servers with; CI runs no benchmark, but installing it here keeps it reproducible).
 set -u
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || missing="$missing prometheus"
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 if [ -n "$missing" ]; then
   echo "installing (apt):$missing"
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)

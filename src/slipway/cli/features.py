@@ -182,12 +182,17 @@ def impact(view: str, as_json: bool = JsonOption) -> None:
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(6566, "--port")) -> None:
     """Serve online lookups (POST /online), on-demand views included, over this workspace."""
-    import uvicorn
-
-    from slipway.features.http import create_app
-    from slipway.serving.http import http_protocol
+    from slipway.core import fastpaths
 
     ws = workspace()
     say(f"feature server on http://{host}:{port}/online")
-    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning", access_log=False,
-                http=http_protocol(ws.settings))
+    if fastpaths.enabled(ws.settings):
+        from slipway.features.http_server import serve as serve_fast
+
+        serve_fast(ws, host, port)
+        return
+    import uvicorn
+
+    from slipway.features.http import create_app
+
+    uvicorn.run(create_app(ws), host=host, port=port, log_level="warning", access_log=False)

@@ -111,6 +111,7 @@ class Principal:
                 f"{needed} permission{scope}, which the {holders} role grants")
 
 
+@functools.lru_cache(maxsize=256)  # every API call asks; ROLES is fixed, role sets are few
 def _granted(roles: frozenset[str]) -> frozenset[str]:
     granted: set[str] = set()
     for role in roles:

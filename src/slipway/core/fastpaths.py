@@ -17,6 +17,7 @@ name                      where                                  what it skips
 ``records.dumps_fast``    :func:`slipway.core.records.dumps_fast`  the Python walk of plain call arguments
 ``records.loads_fast``    :func:`slipway.core.records.loads_fast`  the Python walk of untagged answers
 ``features.streamed_join``  :mod:`slipway.features.streamed`   DuckDB's ASOF join for a training set
+``features.http``         :mod:`slipway.features.http_server`    uvicorn's ASGI cycle in ``features serve``
 ========================  =====================================  ======================================
 
 The switch is the setting ``fast_paths`` (``SLIPWAY_FAST_PATHS=0``, or ``fast_paths = false`` in
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 NAMES = ("cli.quick", "data.watch_status", "data.quick_status", "data.early_copy", "serving.http",
          "serving.dispatch", "serving.compiled", "records.dumps_fast", "records.loads_fast",
-         "features.streamed_join")
+         "features.streamed_join", "features.http")
 
 _state: list[bool] = []  # the environment's answer, read once (see reset)
 _taken: dict[str, int] = {}

@@ -86,5 +86,12 @@ def open_online_store(settings: Any) -> OnlineStore:
     """The online store the settings name (one per URI and process). A shared Redis keeps each
     metadata store's values apart under a prefix derived from the store's URI."""
     store_uri, online_uri = store_uris(settings)
-    namespace = hashlib.sha256(store_uri.encode()).hexdigest()[:12]
+    namespace = _namespaces.get(store_uri)
+    if namespace is None:
+        if len(_namespaces) > 64:
+            _namespaces.clear()
+        namespace = _namespaces[store_uri] = hashlib.sha256(store_uri.encode()).hexdigest()[:12]
     return _open(online_uri, namespace)
+
+
+_namespaces: dict[str, str] = {}  # metadata store URI -> its Redis prefix (a hash per lookup otherwise)
