@@ -366,8 +366,8 @@ def main() -> None:
     if args.plot is not None:
         plot(args.plot)
         return
-    runs = [int(s) for s in (args.runs or ("2000,20000" if args.quick else "20000,200000")).split(",")]
-    models = [int(s) for s in (args.models or ("1000,3000" if args.quick else "1000,10000")).split(",")]
+    runs = [int(s) for s in (args.runs or ("2000,20000" if args.quick else "20000,200000")).split(",") if s]
+    models = [int(s) for s in (args.models or ("1000,3000" if args.quick else "1000,10000")).split(",") if s]
     points = curve("tracking_search", args.pg, runs, args.queries, _load_runs,
                    lambda ws, size: _search_cases(ws, "scale", size), args.keep)
     points += curve("registry", args.pg, models, args.queries, load_models, _registry_cases, args.keep)
