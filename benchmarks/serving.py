@@ -11,7 +11,12 @@ Cases, alternating Slipway and MLflow each round after a warm-up:
   the same model call the server makes, in-process, on the same row (the limit: the registered
   model's predict on the decoded row, which for this pipeline is Slipway's compiled path, proven
   equal to ``pipeline.predict``); ``ratio`` = 0.2 ms / overhead. ``pipeline.predict``'s own p50
-  (scikit-learn's, what MLflow calls) is reported beside it.
+  (scikit-learn's, what MLflow calls) is reported beside it. So is ``floor_p50_ms``: the p50 of a
+  bare ASGI app on the same uvicorn/httptools/uvloop stack answering a fixed body (no Slipway, no
+  model), measured by the same ``wrk`` in the same rounds, between the two servers. It is what any
+  Python server pays on this machine at this moment (loopback, wake-ups, the scheduler under the
+  shared machine's load); it is reported, not subtracted, so the headline stays what a caller
+  pays over the model call, and ``overhead_over_floor_ms`` shows Slipway's own share.
 
 ``checks`` is ``ok`` only when both servers returned exactly the in-process ``pipeline.predict``
 predictions for every body the cases send and for all 10,000 AI4I rows (in 500-row requests), and
@@ -138,6 +143,30 @@ def wrk(url: str, body: bytes, connections: int, seconds: float, scratch: Path) 
             "socket_errors": float(sum(int(g) for g in errors.groups())) if errors else 0.0}
 
 
+FLOOR_APP = """
+import gc, sys
+import uvicorn
+from slipway.serving.http import http_protocol
+
+BODY = b'{"predictions":[0]}'
+HEAD = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": HEAD})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+gc.freeze()
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False, lifespan="off",
+            http=http_protocol())
+"""
+
+
 def _latency(text: str, label: str) -> float:
     match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)\b", text)
     if match is None:
@@ -215,10 +244,16 @@ def main() -> None:
     mlflow_cmd = [str(MLFLOW.venv / "bin" / "mlflow"), "models", "serve", "-m", str(scratch / "mlflow-model"),
                   "--env-manager", "local", "-h", "127.0.0.1", "-p", str(ports["mlflow"]), "--workers", str(WORKERS)]
     urls = {name: f"http://127.0.0.1:{port}/invocations" for name, port in ports.items()}
+    floor_port = _peer_free_port()
+    floor_url = f"http://127.0.0.1:{floor_port}/invocations"
+    (scratch / "floor_app.py").write_text(FLOOR_APP)
+    floor_cmd = [str(_peer.SLIPWAY_PYTHON), str(scratch / "floor_app.py"), str(floor_port)]
     with _peer.Background(slipway_cmd, env=slipway_env, cwd=scratch) as ours, \
-            _peer.Background(mlflow_cmd, env=mlflow_env, cwd=scratch) as theirs:
+            _peer.Background(mlflow_cmd, env=mlflow_env, cwd=scratch) as theirs, \
+            _peer.Background(floor_cmd, env=env, cwd=scratch) as floor:
         ours.wait_http(f"http://127.0.0.1:{ports['slipway']}/readyz", 180)
         theirs.wait_http(f"http://127.0.0.1:{ports['mlflow']}/ping", 180)
+        floor.wait_http(floor_url, 60)
         same = same_predictions(urls, pipeline, features, [(1, 200), (32, 200)])
         _peer.log(f"both servers return the in-process predictions (case bodies, all rows): {same}")
         limits = in_process_limits(prepared["home"], pipeline, features, body_for(features, 1, 200))
@@ -227,10 +262,13 @@ def main() -> None:
         for rows, conc in ((1, 1), (1, 32), (32, 1), (32, 32)):
             case = f"rows{rows}_conc{conc}"
             body = body_for(features, rows, 200)
-            results[case] = _peer.alternate(rounds, {
+            sides = {
                 "slipway": lambda _n, b=body, c=conc: wrk(urls["slipway"], b, c, seconds, scratch),
                 "mlflow": lambda _n, b=body, c=conc: wrk(urls["mlflow"], b, c, seconds, scratch),
-            })
+            }
+            if case == "rows1_conc1":  # the loopback floor, in the same rounds (see the module doc)
+                sides["floor"] = lambda _n, b=body: wrk(floor_url, b, 1, seconds, scratch)
+            results[case] = _peer.alternate(rounds, sides)
     # Same work: identical predictions, and every Slipway answer a 2xx. The peer's own failures
     # (timeouts under saturation) are its result, reported per case, not a broken comparison.
     clean = all(r["non_2xx"] == 0 and r["socket_errors"] == 0 for case in results.values()
@@ -240,7 +278,7 @@ def main() -> None:
     for case, sides in results.items():
         ours_rps = _peer.median([r["rps"] for r in sides["slipway"]])
         theirs_rps = _peer.median([r["rps"] for r in sides["mlflow"]])
-        p99 = {name: _peer.median([r["p99_ms"] for r in sides[name]]) for name in sides}
+        p99 = {name: _peer.median([r["p99_ms"] for r in sides[name]]) for name in ("slipway", "mlflow")}
         _peer.emit(WORKLOAD, case, ours_rps, theirs_rps, "requests/s", ours_rps / theirs_rps, MLFLOW.version, checks,
                    slipway_p99_ms=p99["slipway"], peer_p99_ms=p99["mlflow"],
                    p99_equal_or_better=p99["slipway"] <= p99["mlflow"], workers=WORKERS, seconds=seconds,
@@ -249,8 +287,10 @@ def main() -> None:
     server_p50 = _peer.median([r["p50_ms"] for r in results["rows1_conc1"]["slipway"]])
     limit_ms = limits["served_predict_p50_ms"]
     overhead = max(server_p50 - limit_ms, 1e-6)
+    floor_p50 = _peer.median([r["p50_ms"] for r in results["rows1_conc1"]["floor"]])
     _peer.emit(WORKLOAD, "overhead_p50_ms", overhead, limit_ms, "ms", 0.2 / overhead, "in-process predict", checks,
-               slipway_p50_ms=server_p50, in_process_predict_p50_ms=limit_ms,
+               slipway_p50_ms=server_p50, in_process_predict_p50_ms=limit_ms, floor_p50_ms=floor_p50,
+               overhead_over_floor_ms=round(server_p50 - floor_p50 - limit_ms, 4), load_average=os.getloadavg()[0],
                sklearn_predict_p50_ms=limits["sklearn_predict_p50_ms"], fast_path=limits["fast_path"],
                peer_p50_ms=_peer.median([r["p50_ms"] for r in results["rows1_conc1"]["mlflow"]]))
 

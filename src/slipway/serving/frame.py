@@ -40,12 +40,13 @@ def frame_from_columns(columns: Mapping[str, object], signature: Signature, what
         InvalidInput: a column is missing, unexpected, of the wrong type, or lengths differ.
     """
     if signature.columns:
-        missing = [name for name in signature.names if name not in columns]
-        if missing:
-            raise InvalidInput(f"missing {what} {missing[0]!r}; the model expects {signature.names}")
-        extra = [name for name in columns if signature.kind_of(name) is None]
-        if extra:
-            raise InvalidInput(f"unexpected {what} {extra[0]!r}; the model expects {signature.names}")
+        if columns.keys() != signature.kinds.keys():  # the usual request names exactly the model's columns
+            missing = [name for name in signature.names if name not in columns]
+            if missing:
+                raise InvalidInput(f"missing {what} {missing[0]!r}; the model expects {signature.names}")
+            extra = [name for name in columns if signature.kind_of(name) is None]
+            if extra:
+                raise InvalidInput(f"unexpected {what} {extra[0]!r}; the model expects {signature.names}")
         arrays = {c.name: column_array(c.name, c.kind, columns[c.name]) for c in signature.columns}
     else:
         if not columns:

@@ -49,7 +49,8 @@ class Signature:
         return tuple(c.name for c in self.columns)
 
     @functools.cached_property
-    def _kinds(self) -> dict[str, str]:
+    def kinds(self) -> dict[str, str]:
+        """Column name -> kind (built once; do not modify)."""
         return {c.name: c.kind for c in self.columns}
 
     @property
@@ -57,7 +58,7 @@ class Signature:
         return list(self._names)
 
     def kind_of(self, name: str) -> str | None:
-        return self._kinds.get(name)
+        return self.kinds.get(name)
 
     def to_dict(self) -> dict[str, Any]:
         return {"inputs": [{"name": c.name, "type": c.kind} for c in self.columns]}
@@ -147,13 +148,15 @@ def column_array(name: str, kind: str | None, values: Any) -> np.ndarray:
     dtype = NUMPY_OF_KIND.get(kind or "")
     try:
         raw = np.asarray(values)
-        if kind == "int" and raw.dtype.kind == "f" and not np.all(np.mod(raw, 1) == 0):
+        got = raw.dtype.kind
+        if kind == "int" and got == "f" and not np.all(np.mod(raw, 1) == 0):
             raise ValueError(f"{raw[np.mod(raw, 1) != 0][0]!r} is not an integer")
-        if kind is not None and raw.dtype.kind in "OUS":
+        if kind is not None and got in "OUS":
             raise ValueError(f"got {raw.ravel()[0]!r}")
-        if kind in ("int", "float") and raw.dtype.kind == "b":
+        if kind in ("int", "float") and got == "b":
             raise ValueError(f"got {raw.ravel()[0]!r}, a boolean")
-        array = cast_checked(raw, dtype) if dtype is not None else raw
+        # Already the column's type (JSON numbers of a float or int column): nothing to cast or check.
+        array = raw if dtype is None or raw.dtype == dtype else cast_checked(raw, dtype)
     except (TypeError, ValueError) as err:
         raise InvalidInput(f"input {name!r} must be {kind or 'numbers'}: {err}") from err
     if array.ndim != 1:
