@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from slipway.core.auth import endpoint
+from slipway.core.auth import authorised, endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.events import Action, Subject
@@ -283,8 +283,8 @@ class TrackingBackend:
     def metric_history_rows(self, run_id: str, key: str, offset: int = 0, limit: int | None = None) -> list[HistoryRow]:
         """:meth:`get_metric_history` as ``(value, step, timestamp_ms)`` tuples, for in-process callers
         that encode the points themselves (MLflow's ``get-history``); not published as an endpoint."""
-        self.ctx.principal.require("read", "get metric history")
-        return self._history(run_id, key, offset, limit)
+        scoped: TrackingBackend = authorised(self, "get_metric_history", ("read",), {"run_id": run_id})
+        return scoped._history(run_id, key, offset, limit)
 
     def _history(self, run_id: str, key: str, offset: int, limit: int | None) -> list[HistoryRow]:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or (limit is not None and (
