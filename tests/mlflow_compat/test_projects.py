@@ -62,6 +62,8 @@ ALICE_SCRIPT = """
     c.create_registered_model("fraud-model")
     c.create_registered_model("fraud-model-2")
     out["model_tags"] = c.get_registered_model("fraud-model").tags
+    tagged = c.search_registered_models(filter_string="tags.`slipway.project` = 'fraud' AND name LIKE '%-2'")
+    out["by_project"] = [m.name for m in tagged]
     first = c.search_registered_models(max_results=1)
     second = c.search_registered_models(max_results=1, page_token=first.token)
     out["model_pages"] = [[m.name for m in first], [m.name for m in second], second.token]
@@ -114,7 +116,7 @@ def test_a_fraud_user_works_in_fraud_and_is_refused_credit(mlflow_server: Mlflow
     assert "'registry.write'" in out["refused"]["new_model"][2]
     assert out["history"] == [0.9] and out["files"] == ["f.txt"]
     assert out["runs"] == [out["rid"]] and out["credit_runs"] == 0
-    assert out["model_tags"] == {"slipway.project": "fraud"}
+    assert out["model_tags"] == {"slipway.project": "fraud"} and out["by_project"] == ["fraud-model-2"]
     assert sorted(out["model_pages"][0] + out["model_pages"][1]) == ["fraud-model", "fraud-model-2"]
     assert len(out["model_pages"][0]) == 1 and not out["model_pages"][2]
 

@@ -19,7 +19,12 @@ from slipway.core.clock import now_ms
 from slipway.core.errors import NotFound
 from slipway.models.flavors.mlflow import store_mlflow_bundle
 from slipway.server.mlflow.artifacts import run_files
-from slipway.server.mlflow.convert import artifact_uri, experiment_id, readable_experiments, resolve_experiment
+from slipway.server.mlflow.convert import (
+    artifact_uri,
+    experiment_id,
+    readable_experiments,
+    resolve_experiment,
+)
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
 from slipway.server.mlflow.runs import key_values
 from slipway.tracking.records import Run
