@@ -101,8 +101,10 @@ def _bank(server: MlflowServer) -> dict[str, Any]:
 
 def test_a_fraud_user_works_in_fraud_and_is_refused_credit(mlflow_server: MlflowServer) -> None:
     bank = _bank(mlflow_server)
-    out = mlflow_server.run(ALICE_SCRIPT.format(credit_exp=bank["experiment"], credit_run=bank["run"]),
-                            token=bank["tokens"]["alice"])
+    out = mlflow_server.run(
+        ALICE_SCRIPT.format(credit_exp=bank["experiment"], credit_run=bank["run"]),
+        token=bank["tokens"]["alice"],
+    )
     assert out["tag"] == "fraud"
     assert out["experiments"] == ["fraud-a", "fraud-b"]  # credit-exp (and Default, in default) hidden
     assert sorted(out["pages"][0] + out["pages"][1]) == ["fraud-a", "fraud-b"] and len(out["pages"][0]) == 1
@@ -124,7 +126,11 @@ def test_a_fraud_user_works_in_fraud_and_is_refused_credit(mlflow_server: Mlflow
     assert {admin.tracking.get_experiment(n).project for n in ("fraud-a", "fraud-b")} == {"fraud"}
     assert admin.registry.get_model("fraud-model").project == "fraud"
     credit_run = admin.tracking.get_run(bank["run"])  # untouched
-    assert (credit_run.status, credit_run.metrics, credit_run.name) == ("RUNNING", {"auc": 0.7}, "credit-train")
+    assert (credit_run.status, credit_run.metrics, credit_run.name) == (
+        "RUNNING",
+        {"auc": 0.7},
+        "credit-train",
+    )
     assert admin.tracking.get_experiment(bank["experiment"]).name == "credit-exp"
     assert [m.name for m in admin.registry.list_models() if m.name == "sneaky"] == []
     assert admin.registry.get_model("credit-model").tags == {}
@@ -138,24 +144,44 @@ def test_artifact_upload_and_creation_project_over_raw_http(mlflow_server: Mlflo
     bank = _bank(mlflow_server)
     api = f"{mlflow_server.url}/api/2.0/mlflow"
     alice = {"Authorization": f"Bearer {bank['tokens']['alice']}"}
-    upload = httpx.put(f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{bank['experiment']}/{bank['run']}"
-                       "/artifacts/stolen.txt", content=b"x", headers=alice)
+    upload = httpx.put(
+        f"{mlflow_server.url}/api/2.0/mlflow-artifacts/artifacts/{bank['experiment']}/{bank['run']}"
+        "/artifacts/stolen.txt",
+        content=b"x",
+        headers=alice,
+    )
     assert upload.status_code == 403, upload.text
-    assert upload.json()["error_code"] == "PERMISSION_DENIED" and "in project 'credit'" in upload.json()["message"]
+    assert (
+        upload.json()["error_code"] == "PERMISSION_DENIED"
+        and "in project 'credit'" in upload.json()["message"]
+    )
     assert bank["admin"].tracking.list_artifacts(bank["run"]) == []
     # bob is bound in two projects: without a tag or header his experiment goes to the workspace's
     # project (default), where he holds nothing; the header picks one of his.
     bob = {"Authorization": f"Bearer {bank['tokens']['bob']}"}
     unplaced = httpx.post(f"{api}/experiments/create", json={"name": "bob-exp"}, headers=bob)
     assert unplaced.status_code == 403 and "in project 'default'" in unplaced.json()["message"]
-    placed = httpx.post(f"{api}/experiments/create", json={"name": "bob-exp"},
-                        headers={**bob, "X-Slipway-Project": "credit"})
+    placed = httpx.post(
+        f"{api}/experiments/create", json={"name": "bob-exp"}, headers={**bob, "X-Slipway-Project": "credit"}
+    )
     assert placed.status_code == 200, placed.text
-    got = httpx.get(f"{api}/experiments/get-by-name", params={"experiment_name": "bob-exp"}, headers=bob).json()
+    got = httpx.get(
+        f"{api}/experiments/get-by-name", params={"experiment_name": "bob-exp"}, headers=bob
+    ).json()
     assert {"key": "slipway.project", "value": "credit"} in got["experiment"]["tags"]
-    moved = httpx.post(f"{api}/experiments/set-experiment-tag", headers=bob, json={
-        "experiment_id": got["experiment"]["experiment_id"], "key": "slipway.project", "value": "fraud"})
+    moved = httpx.post(
+        f"{api}/experiments/set-experiment-tag",
+        headers=bob,
+        json={
+            "experiment_id": got["experiment"]["experiment_id"],
+            "key": "slipway.project",
+            "value": "fraud",
+        },
+    )
     assert moved.status_code == 400 and "cannot change" in moved.json()["message"]
-    model = httpx.post(f"{api}/registered-models/create", json={"name": "bob-model"},
-                       headers={**bob, "X-Slipway-Project": "fraud"})
+    model = httpx.post(
+        f"{api}/registered-models/create",
+        json={"name": "bob-model"},
+        headers={**bob, "X-Slipway-Project": "fraud"},
+    )
     assert model.status_code == 200 and bank["admin"].registry.get_model("bob-model").project == "fraud"

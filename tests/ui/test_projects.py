@@ -36,11 +36,15 @@ def _team(home: Path, team: str, example: pd.DataFrame) -> str:
             ws.tracking.log_metrics({"auc": 0.9})
             ws.tracking.set_tags({"secret": f"{team}-secret"})
             for _ in range(2):
-                log_model(ws, TorqueThreshold(50.0), input_example=example, registered_model_name=f"{team}-model")
+                log_model(
+                    ws, TorqueThreshold(50.0), input_example=example, registered_model_name=f"{team}-model"
+                )
         approve(home, ws, f"{team}-model/1")
         ws.governance.request_approval(f"{team}-model/2", f"{team}-secret release")
         ws.data.add(f"{team}-data", pd.DataFrame({"a": [1, 2, 3]}))
-        ws.serving.apply({"name": f"{team}-prod", "variants": [{"name": "stable", "model": f"{team}-model/1"}]})
+        ws.serving.apply(
+            {"name": f"{team}-prod", "variants": [{"name": "stable", "model": f"{team}-model/1"}]}
+        )
         return run.id
     finally:
         ws.close()
@@ -74,7 +78,16 @@ def _text(html: str) -> str:
 
 def test_lists_show_only_the_users_projects(bank: dict[str, Any]) -> None:
     alice = signed_in(bank["url"], bank["alice"])
-    for path in ("/", "/runs", "/models", "/datasets", "/deployments", "/pipelines", "/monitoring", "/features"):
+    for path in (
+        "/",
+        "/runs",
+        "/models",
+        "/datasets",
+        "/deployments",
+        "/pipelines",
+        "/monitoring",
+        "/features",
+    ):
         page = alice.get(path)
         assert page.status_code == 200, (path, page.text[-500:])
         assert "credit" not in _text(page.text), path
@@ -92,20 +105,36 @@ def test_lists_show_only_the_users_projects(bank: dict[str, Any]) -> None:
 def test_credit_pages_are_403_naming_permission_and_project(bank: dict[str, Any]) -> None:
     alice = signed_in(bank["url"], bank["alice"])
     credit, fraud = bank["runs"]["credit"], bank["runs"]["fraud"]
-    for path in (f"/runs/{credit}", f"/runs/{credit}/chart?key=auc", f"/runs/{credit}/series?key=auc",
-                 f"/runs/{credit}/artifacts/model/slipway-model.json", f"/compare?run={fraud}&run={credit}",
-                 "/models/credit-model", "/models/credit-model/2", "/datasets/credit-data", "/datasets/credit-data/1",
-                 "/datasets/credit-data/diff?old=1&new=1", "/deployments/credit-prod"):
+    for path in (
+        f"/runs/{credit}",
+        f"/runs/{credit}/chart?key=auc",
+        f"/runs/{credit}/series?key=auc",
+        f"/runs/{credit}/artifacts/model/slipway-model.json",
+        f"/compare?run={fraud}&run={credit}",
+        "/models/credit-model",
+        "/models/credit-model/2",
+        "/datasets/credit-data",
+        "/datasets/credit-data/1",
+        "/datasets/credit-data/diff?old=1&new=1",
+        "/deployments/credit-prod",
+    ):
         page = alice.get(path)
         assert page.status_code == 403, (path, page.status_code, page.text[-400:])
         text = _text(page.text)
         assert "'read' permission" in text and "in project 'credit'" in text, (path, text[-400:])
         assert "credit-secret" not in text and "0.9" not in text, path
-    for path in (f"/runs/{fraud}", "/models/fraud-model", "/models/fraud-model/2", "/datasets/fraud-data/1",
-                 "/deployments/fraud-prod"):
+    for path in (
+        f"/runs/{fraud}",
+        "/models/fraud-model",
+        "/models/fraud-model/2",
+        "/datasets/fraud-data/1",
+        "/deployments/fraud-prod",
+    ):
         page = alice.get(path)
         assert page.status_code == 200, (path, page.text[-400:])
-    forged = alice.post("/models/credit-model/1/promote", data={"alias": "champion", "csrf_token": csrf_of(alice)})
+    forged = alice.post(
+        "/models/credit-model/1/promote", data={"alias": "champion", "csrf_token": csrf_of(alice)}
+    )
     assert forged.status_code == 403 and "in project &#39;credit&#39;" in forged.text
 
 
@@ -114,7 +143,10 @@ def test_buttons_follow_the_users_roles_in_the_objects_project(bank: dict[str, A
     version = alice.get("/models/fraud-model/2").text
     assert 'id="promote"' in version and 'value="approve"' in version
     assert 'value="approve"' in alice.get("/models/fraud-model").text
-    promoted = alice.post("/models/fraud-model/1/promote", data={"alias": "staging", "csrf_token": csrf_of(alice)},
-                          follow_redirects=False)
+    promoted = alice.post(
+        "/models/fraud-model/1/promote",
+        data={"alias": "staging", "csrf_token": csrf_of(alice)},
+        follow_redirects=False,
+    )
     assert promoted.status_code == 303, promoted.text[-400:]
     assert "staging" in alice.get("/models/fraud-model/1").text
