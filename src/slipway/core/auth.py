@@ -159,9 +159,10 @@ def endpoint(permission: str, *alternatives: str) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            self = authorised(self, fn.__name__, permissions, {**dict(zip(names, args, strict=False)), **kwargs})
-            if args or kwargs:
-                check_arguments({**dict(zip(names, args, strict=False)), **kwargs})
+            arguments = {**dict(zip(names, args, strict=False)), **kwargs}
+            self = authorised(self, fn.__name__, permissions, arguments)
+            if arguments:
+                check_arguments(arguments)
             return fn(self, *args, **kwargs)
 
         checked.__slipway_permission__ = " or ".join(permissions)  # type: ignore[attr-defined]
