@@ -77,7 +77,7 @@ def original(tags, run_id):
     return tags.get("mlflow.import.run_id", run_id)
 def plain(tags):
     return {k: v for k, v in tags.items() if not k.startswith(("mlflow.import.", "mlflow.loggedModel.", "mlflow.log-model",
-                                                                "mlflow.parentRunId"))}
+                                                                "mlflow.parentRunId", "slipway.project"))}
 runs, ids = {}, {}
 for e in c.search_experiments():
     for r in c.search_runs([e.experiment_id], max_results=1000):

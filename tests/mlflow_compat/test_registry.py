@@ -52,7 +52,7 @@ def test_mlflow_client_registers_and_aliases_a_slipway_bundle(mlflow_server: Mlf
                           "errors": errors, "source": by_alias.source}}))
     """)
     assert out["version"] == "1" and out["alias_version"] == "1" and out["run_id"] == run.id
-    assert out["aliases"] == {"challenger": "1"} and out["tags"] == {"team": "risk"}
+    assert out["aliases"] == {"challenger": "1"} and out["tags"] == {"team": "risk", "slipway.project": "default"}
     assert out["description"] == "churn model" and out["listed"] == ["churn"] and out["versions"] == ["1"]
     assert "slipway-model.json" in out["files"]
     assert out["source"].startswith("mlflow-artifacts:/") and out["source"].endswith(f"{run.id}/artifacts/model")

@@ -160,20 +160,31 @@ def endpoint(permission: str, *alternatives: str) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def checked(self: Any, *args: Any, **kwargs: Any) -> Any:
-            principal = self.ctx.principal
-            if not any(principal.can(p) for p in permissions) and principal.bindings:
-                arguments = {**dict(zip(names, args, strict=False)), **kwargs}
-                self = _scoped(self, fn.__name__, permissions, arguments)
-            else:
-                principal.require_any(permissions, fn.__name__.replace("_", " "))
-            if args or kwargs:
-                check_arguments({**dict(zip(names, args, strict=False)), **kwargs})
+            arguments = {**dict(zip(names, args, strict=False)), **kwargs}
+            self = authorised(self, fn.__name__, permissions, arguments)
+            if arguments:
+                check_arguments(arguments)
             return fn(self, *args, **kwargs)
 
         checked.__slipway_permission__ = " or ".join(permissions)  # type: ignore[attr-defined]
         return checked  # type: ignore[return-value]
 
     return mark
+
+
+def authorised(backend: Any, method: str, permissions: tuple[str, ...], arguments: dict[str, Any]) -> Any:
+    """``backend`` cleared to run ``method`` with ``arguments`` (what :func:`endpoint` checks before
+    every call): itself for a principal holding one of ``permissions`` globally, a copy acting in
+    the call's projects for a project-scoped one, or PermissionDenied naming permission and project.
+
+    In-process callers that are not endpoints themselves (the MLflow API's artifact upload, a
+    metric history read as raw rows) ask it with the endpoint whose check they share.
+    """
+    principal: Principal = backend.ctx.principal
+    if not any(principal.can(p) for p in permissions) and principal.bindings:
+        return _scoped(backend, method, permissions, arguments)
+    principal.require_any(permissions, method.replace("_", " "))
+    return backend
 
 
 def _scoped(backend: Any, method: str, permissions: tuple[str, ...], arguments: dict[str, Any]) -> Any:

@@ -13,12 +13,16 @@ from slipway.core.errors import AlreadyExists, Conflict, NotFound
 from slipway.core.events import Action, Subject
 from slipway.core.names import check_key, check_name, check_value
 from slipway.store.context import ServiceContext
+from slipway.store.projects import ProjectScope, experiment_project, run_project, scoped_by
 from slipway.store.schema.tracking import experiments, run_tags, runs
 from slipway.tracking.records import Experiment, Run
 from slipway.tracking.rows import load_runs, row_to_experiment
 
 
 class TrackingAdmin:
+    # A project-scoped principal's change is authorised in the project of the experiment or run.
+    _projects_of = scoped_by(ProjectScope({"experiment_id": experiment_project, "run_id": run_project}))
+
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, or_, select
 
-from slipway.core.auth import endpoint
+from slipway.core.auth import authorised, endpoint
 from slipway.core.clock import now_ms
 from slipway.core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from slipway.core.events import Action, Subject
@@ -303,10 +303,10 @@ class TrackingBackend:
                             ) -> tuple[list[history.HistoryRow], history.Position | None]:
         """:meth:`get_metric_history_page` as ``(value, step, timestamp_ms)`` tuples and the position to
         continue from, for MLflow's get-history (whose old page tokens are offsets); not an endpoint."""
-        self.ctx.principal.require("read", "get metric history")
+        scoped: TrackingBackend = authorised(self, "get_metric_history", ("read",), {"run_id": run_id})
         history.check_page(key, limit, min_step, max_step, offset)
-        with self.ctx.db.read() as conn:
-            self._run_row(conn, run_id)
+        with scoped.ctx.db.read() as conn:
+            scoped._run_row(conn, run_id)
             return history.page_rows(conn, run_id, key, limit, after, min_step, max_step, offset)
 
     @endpoint("read")

@@ -63,7 +63,7 @@ def version_page(view: View, name: str, version: int) -> Response:
         has_schema = view.backend("data").get_schema(name) is not None
     except NotFound:
         has_schema = False
-    may_validate = has_schema and view.has("governance") and (view.can("data.write") or view.can("governance.validate"))
+    may_validate = has_schema and view.has("governance") and (view.can("data.write", dataset=name) or view.can("governance.validate", dataset=name))
     return view.render("dataset_version.html", v=record, profiles=profiles, usage=usage, validations=validations,
                        may_validate=may_validate)
 

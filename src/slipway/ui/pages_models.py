@@ -35,8 +35,8 @@ def markdown(text: str) -> Markup:
 def may_decide(view: View, request: ApprovalRequest) -> bool:
     """Whether the decide buttons would work for this user (the API checks it again)."""
     me = view.principal.name
-    return (view.can("governance.approve") and request.status == "open" and request.requested_by != me
-            and all(d.approver != me for d in request.decisions))
+    return (request.status == "open" and request.requested_by != me and all(d.approver != me for d in request.decisions)
+            and view.can("governance.approve", model=request.model))
 
 
 @page

@@ -3,7 +3,10 @@ rendering, and the translation of errors into pages.
 
 Pages call the same backend methods as the API, each built for the signed-in principal
 (``cls(ctx.as_principal(principal))``), so a page can do exactly what the API would let its user
-do; templates ask :meth:`View.can` only to hide buttons that would fail.
+do, in the same projects: a user whose roles come from project bindings sees in each list only
+what the API would list for it, and a page about another team's object is the API's refusal
+(403, naming the permission and the project). Templates ask :meth:`View.can` only to hide buttons
+that would fail.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from slipway.core.auth import Principal
 from slipway.core.errors import NotFound, SlipwayError, Unauthenticated
 from slipway.core.settings import Settings
 from slipway.local.backends import available_backends
+from slipway.store.projects import Resolver, alert_project, dataset_project, model_project
 from slipway.ui.session import check_csrf, csrf_token, principal_of, read_form
 from slipway.ui.templating import render_page
 
 log = logging.getLogger("slipway.ui")
+# The objects a page's buttons act on, and how to find their project (see View.can).
+_PROJECT_OF: dict[str, Resolver] = {"model": model_project, "dataset": dataset_project, "alert": alert_project}
 
 
 @dataclasses.dataclass
@@ -56,8 +62,17 @@ class View:
         """Whether the service ``name`` exists in this installation (optional domains)."""
         return name in available_backends()
 
-    def can(self, permission: str) -> bool:
-        return self.principal.can(permission)
+    def can(self, permission: str, **about: str) -> bool:
+        """Whether the user holds ``permission`` globally or, given the object a button acts on
+        (``model=``, ``dataset=`` or ``alert=``), in that object's project, as the API will check.
+
+        Templates ask it only to hide buttons that would fail; the action is checked again.
+        """
+        if self.principal.can(permission) or not about or not self.principal.bindings:
+            return self.principal.can(permission)
+        with self.request.app.state.transport.ctx.db.read() as conn:
+            projects = set().union(*(_PROJECT_OF[kind](conn, value) for kind, value in about.items()))
+        return bool(projects) and all(self.principal.can_in(permission, project) for project in projects)
 
     def url(self, path: str | None = None, **changes: Any) -> str:
         """This page's URL (or ``path``'s) with query parameters changed; any change starts again

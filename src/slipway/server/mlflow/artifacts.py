@@ -2,7 +2,8 @@
 
 A run's artifact root is ``mlflow-artifacts:/<experiment>/<run>/artifacts``, so every artifact
 path is ``<experiment>/<run_id>/artifacts/<file>``. An upload is hashed into a blob and recorded
-as the run's artifact (``tracking.write``, audited); downloads and listings read the run's
+as the run's artifact (``tracking.write`` in the run's project, checked before the body is read;
+audited); downloads and listings read the run's
 recorded artifacts, including the files inside folder artifacts Slipway's own client logged.
 Paths with ``..``, ``.``, empty parts, backslashes or a leading ``/`` are refused before anything
 is read or written.
@@ -19,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from slipway.blobs.manifest import load_manifest
+from slipway.core.auth import authorised
 from slipway.core.errors import NotFound
 from slipway.core.hashing import hash_file
 from slipway.identity.authenticator import Authenticator
@@ -109,8 +111,12 @@ def add_artifact_routes(app: FastAPI, base: LocalTransport, auth: Authenticator)
         tmp = ""
         try:
             call = await caller(request)
-            call.principal.require("tracking.write", "upload artifacts")
-            split_path(artifact_path)
+            if not call.principal.can_somewhere("tracking.write"):  # refused before the path is read
+                call.principal.require("tracking.write", "upload artifacts")
+            run_id, _ = split_path(artifact_path)
+            # Checked before the body is read: the write it leads to is record_artifact's.
+            await run_in_threadpool(authorised, call.tracking, "record_artifact", ("tracking.write",),
+                                    {"run_id": run_id})
             fd, tmp = tempfile.mkstemp(prefix="mlflow-upload-")
             with os.fdopen(fd, "wb") as handle:
                 async for chunk in request.stream():

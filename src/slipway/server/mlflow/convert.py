@@ -2,14 +2,16 @@
 
 MLflow clients start runs in experiment ``"0"`` when none is set; that id names Slipway's
 ``Default`` experiment both ways. A run's artifacts live at ``mlflow-artifacts:/<exp>/<run>/artifacts``,
-which the client resolves to this server's artifact proxy.
+which the client resolves to this server's artifact proxy. An experiment's project shows as its
+tag ``slipway.project``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from slipway.core.errors import NotFound
+from slipway.core.errors import NotFound, PermissionDenied
+from slipway.server.mlflow.protocol import PROJECT_TAG
 from slipway.tracking.backend import DEFAULT_EXPERIMENT, TrackingBackend
 from slipway.tracking.records import Experiment, Run
 
@@ -33,9 +35,22 @@ def resolve_experiment(tracking: TrackingBackend, mlflow_id: str, create_default
     return experiment
 
 
+def readable_experiments(tracking: TrackingBackend, mlflow_ids: list[str]) -> list[Experiment]:
+    """The experiments ``mlflow_ids`` name that the caller may read: a search leaves the others
+    out (as a listing does), where a read naming one is refused."""
+    found = []
+    for mlflow_id in mlflow_ids:
+        try:
+            found.append(resolve_experiment(tracking, mlflow_id))
+        except PermissionDenied:
+            continue
+    return found
+
+
 def experiment_json(experiment: Experiment) -> dict[str, Any]:
     eid = experiment_id(experiment)
     tags = [{"key": "mlflow.note.content", "value": experiment.description}] if experiment.description else []
+    tags.append({"key": PROJECT_TAG, "value": experiment.project})
     return {
         "experiment_id": eid, "name": experiment.name, "artifact_location": f"mlflow-artifacts:/{eid}",
         "lifecycle_stage": LIFECYCLE.get(experiment.lifecycle, experiment.lifecycle),

@@ -1,7 +1,9 @@
 """MLflow experiments (``/experiments/...``) over Slipway's experiments.
 
-An experiment's description is MLflow's ``mlflow.note.content`` tag; other experiment tags have
-no place in Slipway's store and are refused with INVALID_PARAMETER_VALUE.
+An experiment's description is MLflow's ``mlflow.note.content`` tag and its project the tag
+``slipway.project`` (given at creation, see :meth:`MlflowCall.project_for_new`); other experiment
+tags have no place in Slipway's store and are refused with INVALID_PARAMETER_VALUE. Searches list
+only the experiments the caller may read, and page over those.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from slipway.core.auth import authorised
 from slipway.core.errors import NotFound
 from slipway.server.mlflow.convert import experiment_json, resolve_experiment
-from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
+from slipway.server.mlflow.protocol import PROJECT_TAG, MlflowCall, MlflowError, Routes
 from slipway.tracking.records import Experiment
 
 NOTE = "mlflow.note.content"
@@ -25,8 +28,9 @@ def _tags(call: MlflowCall) -> dict[str, str]:
     for tag in call.items("tags"):
         if not isinstance(tag, dict) or not isinstance(tag.get("key"), str):
             raise MlflowError(f"Invalid experiment tag {tag!r}: expected {{'key', 'value'}}"[:300])
-        if tag["key"] != NOTE:
-            raise MlflowError(f"experiment tag {tag['key']!r} is not supported by Slipway; only {NOTE!r} (the description)")
+        if tag["key"] not in (NOTE, PROJECT_TAG):
+            raise MlflowError(f"experiment tag {tag['key']!r} is not supported by Slipway; only {NOTE!r} (the description) "
+                              f"and {PROJECT_TAG!r} (its project, when it is created)")
         tags[tag["key"]] = str(tag.get("value", ""))
     return tags
 
@@ -35,7 +39,9 @@ def create(call: MlflowCall) -> dict[str, Any]:
     name = call.text("name")
     if call.optional("artifact_location"):
         raise MlflowError("artifact_location is chosen by Slipway (its blob store); leave it unset")
-    experiment = call.tracking.create_experiment(name, _tags(call).get(NOTE, ""))
+    tags = _tags(call)
+    project = call.project_for_new("tracking.write", tags.get(PROJECT_TAG))
+    experiment = call.tracking.create_experiment(name, tags.get(NOTE, ""), project)
     return {"experiment_id": experiment_json(experiment)["experiment_id"]}
 
 
@@ -105,7 +111,14 @@ def restore(call: MlflowCall) -> dict[str, Any]:
 def set_tag(call: MlflowCall) -> dict[str, Any]:
     experiment = resolve_experiment(call.tracking, call.text("experiment_id"))
     call.fields["tags"] = [{"key": call.text("key"), "value": call.text("value", "")}]
-    call.admin.describe_experiment(experiment.id, _tags(call)[NOTE])
+    tags = _tags(call)
+    if PROJECT_TAG in tags:  # a no-op at most, but only for a caller who may change the experiment
+        authorised(call.admin, "describe_experiment", ("tracking.write",), {"experiment_id": experiment.id})
+        if tags[PROJECT_TAG] != experiment.project:
+            raise MlflowError(f"experiment {experiment.name!r} belongs to project {experiment.project!r}; an "
+                              f"experiment's project is set when it is created and cannot change")
+        return {}
+    call.admin.describe_experiment(experiment.id, tags[NOTE])
     return {}
 
 

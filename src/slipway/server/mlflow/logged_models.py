@@ -19,7 +19,12 @@ from slipway.core.clock import now_ms
 from slipway.core.errors import NotFound
 from slipway.models.flavors.mlflow import store_mlflow_bundle
 from slipway.server.mlflow.artifacts import run_files
-from slipway.server.mlflow.convert import artifact_uri, experiment_id, resolve_experiment
+from slipway.server.mlflow.convert import (
+    artifact_uri,
+    experiment_id,
+    readable_experiments,
+    resolve_experiment,
+)
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
 from slipway.server.mlflow.runs import key_values
 from slipway.tracking.records import Run
@@ -134,13 +139,16 @@ def log_outputs(call: MlflowCall) -> dict[str, Any]:
 
 
 def search(call: MlflowCall) -> dict[str, Any]:
-    """Logged models of the named experiments, optionally ``name = '...'`` (what the client asks)."""
+    """Logged models of the named experiments the caller may read, optionally ``name = '...'``."""
     text = call.optional("filter") or ""
     match = re.fullmatch(r"\s*name\s*=\s*'([^']*)'\s*", text)
     if text and match is None:
         raise MlflowError(f"Unsupported logged model filter {text!r}: Slipway supports name = '...'")
     tracking, found = call.tracking, []
-    experiments = [resolve_experiment(tracking, str(i)).id for i in call.items("experiment_ids")]
+    named = [str(i) for i in call.items("experiment_ids")]
+    experiments = [e.id for e in readable_experiments(tracking, named)]
+    if named and not experiments:  # only other teams' experiments
+        return {"models": []}
     token = None
     while True:
         page = tracking.search_runs("", experiments, None, 50_000, token)

@@ -17,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 
 from slipway.core.auth import Principal
 from slipway.core.errors import (
@@ -37,6 +38,7 @@ from slipway.tracking.backend import TrackingBackend
 log = logging.getLogger("slipway.server.mlflow")
 PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 MAX_JSON = 64 * 1024 * 1024
+PROJECT_TAG, PROJECT_HEADER = "slipway.project", "x-slipway-project"
 
 # Slipway error class -> (MLflow error code, HTTP status), as MLflow's own server answers.
 _CODES: tuple[tuple[type[SlipwayError], str, int], ...] = (
@@ -77,6 +79,16 @@ class MlflowCall:
     base: LocalTransport
     principal: Principal
     fields: dict[str, Any]
+    project_header: str | None = None  # ``X-Slipway-Project``, the project new objects go to
+
+    def project_for_new(self, permission: str, tagged: str | None) -> str | None:
+        """The project a new experiment or registered model goes to: the ``slipway.project`` tag,
+        else the ``X-Slipway-Project`` header, else the caller's one project when ``permission``
+        comes from a binding in exactly one, else None (the workspace's project)."""
+        if tagged or self.project_header:
+            return tagged or self.project_header
+        bound = self.principal.projects_where(permission)
+        return next(iter(bound)) if bound is not None and len(bound) == 1 else None
 
     @property
     def tracking(self) -> TrackingBackend:
@@ -163,13 +175,13 @@ def mount_fallback(app: FastAPI) -> None:
                           include_in_schema=False)
 
 
-def _answer(handler: Handler, base: LocalTransport, auth: Authenticator, header: str | None,
+def _answer(handler: Handler, base: LocalTransport, auth: Authenticator, headers: Headers,
             fields: dict[str, Any] | MlflowError) -> bytes:
     # Encoded in the worker thread too, so a large answer does not hold up the event loop.
-    principal = auth.principal_for(header)
+    principal = auth.principal_for(headers.get("authorization"))
     if isinstance(fields, MlflowError):
         raise fields
-    result = handler(MlflowCall(base, principal, fields))
+    result = handler(MlflowCall(base, principal, fields, headers.get(PROJECT_HEADER) or None))
     return result if isinstance(result, bytes) else orjson.dumps(result)
 
 
@@ -183,7 +195,7 @@ def _endpoint(base: LocalTransport, auth: Authenticator,
                 fields = error
             # One hop to a worker thread for the caller's check, the handler and the encoding: on a
             # busy machine each hop waits for the scheduler.
-            body = await run_in_threadpool(_answer, handler, base, auth, request.headers.get("authorization"), fields)
+            body = await run_in_threadpool(_answer, handler, base, auth, request.headers, fields)
         except Exception as error:  # every failure leaves as an MLflow error body
             return error_body(error)
         return Response(body, media_type="application/json")

@@ -5,7 +5,9 @@ bundle's artifact location: ``runs:/<run>/<path>``, ``mlflow-artifacts:/<exp>/<r
 or just ``run_id`` plus a path). Aliases are Slipway aliases, so protected ones (champion,
 production) keep Slipway's permissions and approval policy. What Slipway does not do is refused
 with NOT_IMPLEMENTED (501) and a message saying why: deleting or renaming models and versions (the
-registry is an audit record) and stage transitions (use aliases).
+registry is an audit record) and stage transitions (use aliases). A model's project shows as its
+tag ``slipway.project`` (given at creation; see :meth:`MlflowCall.project_for_new`); searches list
+only the models the caller may read.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from slipway.core.auth import authorised
+from slipway.core.errors import PermissionDenied
 from slipway.registry.records import ModelVersion, RegisteredModel
 from slipway.server.mlflow.convert import artifact_uri, experiment_id
 from slipway.server.mlflow.logged_models import parse_id
-from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
+from slipway.server.mlflow.protocol import PROJECT_TAG, MlflowCall, MlflowError, Routes
 from slipway.server.mlflow.runs import key_values
 
 _SOURCE = re.compile(r"^(?:runs:/(?P<run>[^/]+)/(?P<path>.+)|mlflow-artifacts:/[^/]+/(?P<run2>[^/]+)/artifacts/(?P<path2>.+))$")
@@ -31,12 +35,17 @@ def model_json(model: RegisteredModel, latest: list[ModelVersion] | None = None,
     out: dict[str, Any] = {
         "name": model.name, "creation_timestamp": model.created_ms, "last_updated_timestamp": model.updated_ms,
         "description": model.description, "user_id": model.owner,
-        "tags": [{"key": k, "value": v} for k, v in model.tags.items()],
+        "tags": [{"key": k, "value": v} for k, v in _tags_of(model).items()],
         "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(model.aliases.items())],
     }
     if latest:
         out["latest_versions"] = [version_json(source or call_free, v) for v in latest]
     return out
+
+
+def _tags_of(model: RegisteredModel) -> dict[str, str]:
+    """The model's tags and its project (``slipway.project``), as clients see and filter them."""
+    return {**model.tags, PROJECT_TAG: model.project}
 
 
 def call_free(version: ModelVersion) -> str:
@@ -58,14 +67,20 @@ def _source_of(call: MlflowCall) -> Any:
     def source(version: ModelVersion) -> str:
         if not version.run_id:
             return call_free(version)
-        run = call.tracking.get_run(version.run_id)
-        return f"{artifact_uri(experiment_id(call.tracking.get_experiment(run.experiment_id)), run.id)}/{version.artifact_path}"
+        try:
+            run = call.tracking.get_run(version.run_id)
+            experiment = call.tracking.get_experiment(run.experiment_id)
+        except PermissionDenied:  # a run of a project the caller may not read: its path only
+            return call_free(version)
+        return f"{artifact_uri(experiment_id(experiment), run.id)}/{version.artifact_path}"
     return source
 
 
 def create_model(call: MlflowCall) -> dict[str, Any]:
-    model = call.registry.create_model(call.text("name"), call.fields.get("description") or "",
-                                       tags=key_values(call, "tags"))
+    tags = key_values(call, "tags")
+    project = call.project_for_new("registry.write", tags.pop(PROJECT_TAG, None))
+    model = call.registry.create_model(call.text("name"), call.fields.get("description") or "", tags=tags,
+                                       project=project)
     return {"registered_model": model_json(model)}
 
 
@@ -107,9 +122,18 @@ def registry_filter(text: str | None) -> Any:
 
 
 def search_models(call: MlflowCall) -> dict[str, Any]:
+    """The readable models matching the filter, a page at a time (the token is an offset into them)."""
     matches = registry_filter(call.optional("filter"))
-    models = [m for m in call.registry.list_models() if matches(m.name, m.tags)][: call.integer("max_results", 1000)]
-    return {"registered_models": [model_json(m, _latest(call, m), _source_of(call)) for m in models]}
+    size = call.integer("max_results", 1000)
+    offset = call.integer("page_token", 0) if call.fields.get("page_token") else 0
+    if size < 1 or offset < 0:
+        raise MlflowError(f"Invalid max_results {size} or page_token {offset}")
+    found = [m for m in call.registry.list_models() if matches(m.name, _tags_of(m))]
+    result: dict[str, Any] = {"registered_models": [model_json(m, _latest(call, m), _source_of(call))
+                                                    for m in found[offset: offset + size]]}
+    if offset + size < len(found):
+        result["next_page_token"] = str(offset + size)
+    return result
 
 
 def update_model(call: MlflowCall) -> dict[str, Any]:
@@ -118,7 +142,15 @@ def update_model(call: MlflowCall) -> dict[str, Any]:
 
 
 def set_model_tag(call: MlflowCall) -> dict[str, Any]:
-    call.registry.update_model(call.text("name"), tags={call.text("key"): call.text("value", "")})
+    name, key, value = call.text("name"), call.text("key"), call.text("value", "")
+    if key == PROJECT_TAG:  # a no-op at most, but only for a caller who may change the model
+        registry = authorised(call.registry, "update_model", ("registry.write",), {"name": name})
+        project = registry.get_model(name).project
+        if value != project:
+            raise MlflowError(f"registered model {name!r} belongs to project {project!r}; a model's project is set "
+                              "when it is created and cannot change")
+        return {}
+    call.registry.update_model(name, tags={key: value})
     return {}
 
 

@@ -1,11 +1,11 @@
 """``/runs/search``: MLflow's filter, order and paging onto Slipway's search DSL (which speaks
-MLflow's filter grammar), in the experiments the client names."""
+MLflow's filter grammar), in the experiments the client names that it may read (the others are left out, as in a listing)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slipway.server.mlflow.convert import experiment_id, resolve_experiment, run_json
+from slipway.server.mlflow.convert import experiment_id, readable_experiments, run_json
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
 
 VIEWS = {"1": "active", "ACTIVE_ONLY": "active", "2": "deleted", "DELETED_ONLY": "deleted", "3": "all", "ALL": "all"}
@@ -17,7 +17,9 @@ def search_runs(call: MlflowCall) -> dict[str, Any]:
     if view is None:
         raise MlflowError(f"Invalid value {call.fields.get('run_view_type')!r} for parameter 'run_view_type'")
     ids = [str(i) for i in call.items("experiment_ids")]
-    experiments = [resolve_experiment(tracking, i) for i in ids]
+    experiments = readable_experiments(tracking, ids)
+    if ids and not experiments:  # only other teams' experiments: nothing to show (none means all)
+        return {"runs": []}
     order_by = [str(o) for o in call.items("order_by")]
     max_results = call.integer("max_results", 1000)
     if not 1 <= max_results <= 50_000:
