@@ -41,7 +41,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,9 +165,9 @@ def run_json(python: str | os.PathLike[str], args: Sequence[str], *, env: dict[s
     return ChildResult(payload, wall, peak)
 
 
-def group_rss_mb(group: int) -> float:
-    """The summed resident memory (MiB) of every live process in process group ``group`` (Linux)."""
-    total_pages = 0
+def _group_stats(group: int) -> Iterator[list[bytes]]:
+    """The fields after the command name in ``/proc/PID/stat`` of every live process in process
+    group ``group`` (Linux): state, ppid, pgrp, ... (a process that ends meanwhile drops out)."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -176,26 +176,20 @@ def group_rss_mb(group: int) -> float:
                 fields = handle.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue  # the process ended while we looked
-        # After the command name: state, ppid, pgrp, ... rss is the 22nd field from there.
         if int(fields[2]) == group:
-            total_pages += int(fields[21])
-    return total_pages * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
+            yield fields
+
+
+def group_rss_mb(group: int) -> float:
+    """The summed resident memory (MiB) of every live process in process group ``group`` (Linux)."""
+    pages = sum(int(fields[21]) for fields in _group_stats(group))  # rss: the 22nd field after the name
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
 
 
 def group_cpu_seconds(group: int) -> float:
     """The user + system CPU seconds used so far by every live process in process group ``group``
     (Linux; a process that ended meanwhile drops out, so compare while the group is stable)."""
-    ticks = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group:  # utime and stime are the 12th and 13th fields after the name
-            ticks += int(fields[11]) + int(fields[12])
+    ticks = sum(int(fields[11]) + int(fields[12]) for fields in _group_stats(group))  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -217,6 +217,12 @@ def test_shared_features_are_read_across_projects_and_the_crossing_is_in_lineage
             assert {d.name for d in alice.features.definitions()} >= {"txn", "fraud"}  # readable by all
             result = alice.features.training_set(["txn"], ENTITIES, name="fraud-train")
             assert result.version is not None
+            # The project-bound user sees the shared view and the crossing edge in lineage too.
+            upstream = alice.lineage.upstream(f"dataset:{result.version.ref}")
+            assert "txn@1" in upstream.ids("feature_view")
+            crossing = next(e for e in upstream.edges if e.src_kind == "feature_view")
+            assert (crossing.relation, crossing.dst_id) == ("features_of", result.version.ref)
+            assert alice.lineage.downstream("feature_view:txn@1").ids("dataset_version") == [result.version.ref]
             with pytest.raises(PermissionDenied, match="in project 'platform'"):
                 alice.features.apply(write_repo(tmp_path / "repo"), prune=True)
         finally:

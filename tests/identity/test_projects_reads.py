@@ -125,31 +125,6 @@ def test_lineage_and_audit_scoping_on_postgres(home: Path, tmp_path: Path, pg_ur
             alice.close()
 
 
-def test_shared_feature_views_and_the_crossing_edge_stay_visible(home: Path, tmp_path: Path) -> None:
-    from tests.features.conftest import write_repo
-    from tests.features.pit_fixture import ENTITIES
-
-    admin = open_workspace(make_settings(home))
-    try:
-        for name in ("platform", "fraud"):
-            admin.identity.create_project(name)
-        admin.features.apply(write_repo(tmp_path / "repo"), project="platform")
-        alice_settings = make_settings(home, user="alice", local_roles=(), project="fraud")
-        admin.identity.bind("alice", "developer", "fraud")
-        alice = open_workspace(alice_settings)
-        try:
-            result = alice.features.training_set(["txn"], ENTITIES, name="fraud-train")
-            upstream = alice.lineage.upstream(f"dataset:{result.version.ref}")
-            assert "txn@1" in upstream.ids("feature_view")
-            crossing = next(e for e in upstream.edges if e.src_kind == "feature_view")
-            assert (crossing.relation, crossing.dst_id) == ("features_of", result.version.ref)
-            assert alice.lineage.downstream("feature_view:txn@1").ids("dataset_version") == [result.version.ref]
-        finally:
-            alice.close()
-    finally:
-        admin.close()
-
-
 def test_audit_log_keeps_the_events_of_readable_projects(teams: dict[str, Any]) -> None:
     admin = teams["admin"]
     checkpoint = admin.audit.checkpoint()["checkpoint"]
