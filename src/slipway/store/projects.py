@@ -25,15 +25,16 @@ from sqlalchemy import Column, Connection, Select, select
 from slipway.core.auth import MISSING_OBJECT, Principal
 from slipway.core.errors import NotFound
 from slipway.store.database import Database
+from slipway.store.owners import owners_of
 from slipway.store.schema.data import datasets
 from slipway.store.schema.deploy import deployments
 from slipway.store.schema.features import feature_definitions
 from slipway.store.schema.governance import approval_requests, policy_checks
 from slipway.store.schema.identity import projects
-from slipway.store.schema.monitoring import alerts, monitors
+from slipway.store.schema.monitoring import monitors
 from slipway.store.schema.pipelines import pipeline_runs, pipeline_schedules, pipeline_triggers
 from slipway.store.schema.registry import registered_models
-from slipway.store.schema.tracking import experiments, runs
+from slipway.store.schema.tracking import experiments
 
 DEFAULT_PROJECT = "default"
 T = TypeVar("T")
@@ -93,13 +94,16 @@ def schedule_or_trigger_project(conn: Connection, value: Any) -> set[str]:
     return found
 
 
-def alert_project(conn: Connection, value: Any) -> set[str]:
-    """Alert ids → the projects of their monitors."""
-    wanted = _values(value)
-    if not wanted:
-        return set()
-    query = select(monitors.c.project).join(alerts, alerts.c.monitor_id == monitors.c.id).where(alerts.c.id.in_(wanted))
-    return {row[0] for row in conn.execute(query)}
+def _owned(kind: str) -> Resolver:
+    """A resolver of ids of ``kind`` to their projects, through :data:`slipway.store.owners.OWNERS`."""
+
+    def resolve(conn: Connection, value: Any) -> set[str]:
+        return set(owners_of(conn, kind, _values(value)).values())
+
+    return resolve
+
+
+alert_project = _owned("alert")  # alert ids → the projects of their monitors
 
 
 def ref_project(conn: Connection, value: Any) -> set[str]:
@@ -107,12 +111,7 @@ def ref_project(conn: Connection, value: Any) -> set[str]:
     return model_project(conn, names)
 
 
-def run_project(conn: Connection, value: Any) -> set[str]:
-    wanted = _values(value)
-    if not wanted:
-        return set()
-    query = select(experiments.c.project).join(runs, runs.c.experiment_id == experiments.c.id).where(runs.c.id.in_(wanted))
-    return {row[0] for row in conn.execute(query)}
+run_project = _owned("run")  # run ids → the projects of their experiments
 
 
 def _model_column_project(column: Column) -> Resolver:
