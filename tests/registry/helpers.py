@@ -35,7 +35,8 @@ def set_state(ws: Workspace, home: Path, name: str, version: int, state: str = "
     try:
         with db.write() as conn:
             model_id = conn.execute(select(registered_models.c.id).where(registered_models.c.name == name)).scalar_one()
-            conn.execute(model_versions.update().where(model_versions.c.model_id == model_id,
-                                                       model_versions.c.version == version).values(state=state))
+            moved = conn.execute(model_versions.update().where(model_versions.c.model_id == model_id,
+                                                               model_versions.c.version == version).values(state=state))
+            assert moved.rowcount == 1, f"{name}/{version} is not a registered version"
     finally:
         db.dispose()

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 class DroppingProxy:
     def __init__(self, upstream: str, drop_path: str, drops: int = 1) -> None:
+        assert drop_path.startswith("/") and drops >= 1, "drop_path is a URL path and drops at least one answer"
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.drop_path = drop_path.encode()

@@ -180,7 +180,9 @@ def ray_cluster(root: Path, workers: int = 2) -> Iterator[Cluster]:
             nodes.append(_start_node(name, lambda name=name: [f"--address={address}", "--num-cpus=1",
                                                               f'--resources={{"slipway_{name}": 1}}'], root))
         _wait_for_nodes(1 + workers, nodes)
-        yield Cluster(address, head, nodes[1:], root)
+        cluster = Cluster(address, head, nodes[1:], root)
+        assert sum(cluster.nodes_alive().values()) == 1 + workers, cluster.nodes_alive()
+        yield cluster
     finally:
         with contextlib.suppress(Exception):
             ray.shutdown()
@@ -194,7 +196,8 @@ def node_of_markers(folder: Path) -> dict[str, list[str]]:
     """``item -> [node id, …]`` from the marker files a step wrote as each attempt started."""
     found: dict[str, list[str]] = {}
     for marker in folder.glob("*.start"):
-        item, node, _ = marker.name.split(".", 2)
+        item, node, attempt = marker.name.split(".", 2)
+        assert attempt.endswith(".start") and item.isdigit(), marker.name
         found.setdefault(item, []).append(node)
     return found
 

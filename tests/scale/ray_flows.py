@@ -69,6 +69,8 @@ def score(table: pa.Table, model: Any, markers: str = "", release: str = "") -> 
 @step
 def summarise(scored: list[pa.Table]) -> dict[str, float]:
     everything = pa.concat_tables(scored)
+    udi = everything.column("UDI").to_pylist()
+    assert len(set(udi)) == len(udi), "a row was scored twice: a retried partition was kept twice"
     p = everything.column("p_failure").to_numpy()
     return {"rows": float(len(p)), "mean": round(float(p.mean()), 12), "flagged": float((p > 0.5).sum())}
 

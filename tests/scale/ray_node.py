@@ -22,6 +22,9 @@ def main() -> None:
     import ray._private.services as services
     from ray.scripts.scripts import main as ray_main
 
+    # Ray moved these between releases before; a renamed one would silently drop the patience below.
+    assert callable(getattr(services, "get_node", None)) and callable(getattr(services, "start_ray_process", None)), \
+        "ray._private.services no longer has get_node/start_ray_process; update tests/scale/ray_node.py"
     get_node = services.get_node
 
     def patient_get_node(*args: Any, **kwargs: Any) -> Any:
