@@ -49,13 +49,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _peer  # noqa: E402 - after the path set-up above
+from _mlflow_data import T0, fill_mlflow_db, import_runs, mlflow_uri, search_runs  # noqa: E402
 
 WORKLOAD = "mlflow_compat"
 CASES = ("mlflow_client_log_batch", "mlflow_client_search_20k", "mlflow_client_metric_history", "import_mlflow_1k_runs")
 MLFLOW = _peer.Peer("mlflow", ["mlflow==3.17.2", "psycopg2-binary==2.9.10"])
 FILTER = "metrics.m0 > 0.5 and params.p0 = 'rf'"
-MODELS = ["rf", "gbm", "svm", "lr", "knn", "mlp", "xgb", "lgbm", "ridge", "lasso"]
-T0 = 1_760_000_000_000
 CACHE = _peer.BENCH_DIR / "mlflow_compat"
 
 
@@ -242,34 +241,7 @@ def worker(python: Path, name: str, spec: dict[str, Any], env: dict[str, str] | 
     return {**result.payload, "peak_rss_mb": result.peak_rss_mb}
 
 
-# -- data set-up: MLflow databases filled through its documented tables -----------------------------
-def fill_mlflow_db(con: Any, mark: str, db_name: str, experiment_id: str,
-                   runs: list[tuple[str, dict[str, str], dict[str, list[float]]]]) -> None:
-    """Insert ``runs`` (name, params, metric series) as FINISHED runs of ``experiment_id`` through
-    ``con`` (sqlite3 with ``mark`` ``?``, psycopg with ``%s``); the caller commits."""
-    def sql(text: str) -> str:
-        return text.replace("?", mark)
-
-    cur = con.cursor()
-    for index, (name, params, series) in enumerate(runs):
-        run_id = uuid.UUID(int=random.Random(f"{db_name}-{experiment_id}-{index}").getrandbits(128)).hex
-        start = T0 + index * 1000
-        cur.execute(sql("INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, "
-                        "start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) "
-                        "VALUES (?, ?, 'LOCAL', 'bench.py', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, ?)"),
-                    (run_id, name, start, start + 900, f"/bench-artifacts/{run_id}", int(experiment_id)))
-        cur.execute(sql("INSERT INTO tags (key, value, run_uuid) VALUES ('mlflow.runName', ?, ?)"), (name, run_id))
-        cur.executemany(sql("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)"),
-                        [(k, v, run_id) for k, v in params.items()])
-        cur.executemany(sql("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)"),
-                        [(k, v, start + s, run_id, s, False) for k, values in series.items() for s, v in enumerate(values)])
-        cur.executemany(sql("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                            "VALUES (?, ?, ?, ?, ?, ?)"),
-                        [(k, values[-1], start + len(values) - 1, len(values) - 1, False, run_id)
-                         for k, values in series.items()])
-    cur.close()
-
-
+# -- data set-up: MLflow databases (their rows: _mlflow_data.py) ---------------------------------
 def make_db(db: Path, experiments: dict[str, list[Any]]) -> None:
     """An MLflow SQLite database holding ``experiments`` (built beside ``db``, then renamed)."""
     building = db.with_name(db.name + ".building")
@@ -281,11 +253,6 @@ def make_db(db: Path, experiments: dict[str, list[Any]]) -> None:
             fill_mlflow_db(con, "?", db.name, ids[name], runs)
     con.close()
     building.rename(db)
-
-
-def mlflow_uri(uri: str) -> str:
-    """``uri`` as MLflow's own code should open it (psycopg2 for PostgreSQL)."""
-    return uri.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
 def make_pg_db(admin_uri: str, name: str, experiments: dict[str, list[Any]]) -> str:
@@ -311,21 +278,6 @@ def make_pg_db(admin_uri: str, name: str, experiments: dict[str, list[Any]]) -> 
             fill_mlflow_db(conn, "%s", name, ids[exp], runs)
         conn.execute("CREATE TABLE bench_complete (done INTEGER)")
     return uri
-
-
-def search_runs(count: int) -> list[tuple[str, dict[str, str], dict[str, list[float]]]]:
-    rng = random.Random(20_000)
-    found = []
-    for index in range(count):
-        params = {"p0": MODELS[rng.randrange(len(MODELS))], **{f"p{j}": f"value-{rng.randrange(50)}" for j in range(1, 10)}}
-        found.append((f"run-{index:05d}", params, {f"m{j}": [rng.random()] for j in range(10)}))
-    return found
-
-
-def import_runs(count: int, metrics: int, steps: int) -> list[tuple[str, dict[str, str], dict[str, list[float]]]]:
-    rng = random.Random(1000)
-    return [(f"run-{i:04d}", {"lr": str(rng.random()), "depth": str(rng.randrange(10))},
-             {f"m{k}": [rng.random() for _ in range(steps)] for k in range(metrics)}) for i in range(count)]
 
 
 # -- the cases --------------------------------------------------------------------------------------
