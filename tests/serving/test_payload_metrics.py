@@ -133,3 +133,21 @@ def test_metrics_of_workers_sharing_a_folder_add_up(champion_ws, ai4i_data, tmp_
 
     asyncio.run(scenario())
     assert sorted(p.name for p in folder.iterdir()) == ["w1.prom", "w2.prom"]
+
+
+def test_snapshots_written_at_once_by_one_process_all_land(tmp_path) -> None:
+    """The periodic task and a scrape write the same worker's snapshot from two threads at once:
+    every write lands whole and no temporary file is left (CI once lost a rename to this race)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prometheus_client import CollectorRegistry, Counter
+
+    from slipway.serving.shared_metrics import merged, write_snapshot
+
+    registry = CollectorRegistry()
+    Counter("slipway_demo", "demo", registry=registry).inc(3)
+    with ThreadPoolExecutor(8) as pool:
+        for future in [pool.submit(write_snapshot, str(tmp_path), "w1", registry) for _ in range(200)]:
+            future.result()  # raised FileNotFoundError when writers shared one temporary name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w1.prom"]
+    assert "slipway_demo_total 3.0" in merged(str(tmp_path)).decode()
