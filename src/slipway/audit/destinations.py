@@ -9,15 +9,14 @@ leaf to name the first event that changed.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from typing import Any
 
 import orjson
 
 from slipway.core.errors import BackendUnavailable, InvalidInput
+from slipway.core.files import write_atomically
 
 _CHECKPOINT = re.compile(r"checkpoint-(\d{12})-(\d+)\.json$")
 _LEAVES = re.compile(r"leaves-(\d{12})-(\d{12})\.bin$")
@@ -42,17 +41,7 @@ def _write(fs: Any, path: str, data: bytes) -> None:
     from fsspec.implementations.local import LocalFileSystem
 
     if isinstance(fs, LocalFileSystem):
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_atomically(path, data, durable=True)
     else:
         fs.pipe_file(path, data)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.files import write_atomically
 from slipway.core.hashing import check_digest
 from slipway.core.names import check_name
 from slipway.core.paths import check_relative_path
@@ -67,10 +68,7 @@ def write_pointer(version: DatasetVersion, data_path: str | os.PathLike[str]) ->
             "kind": version.kind}
     text = (f"# Slipway data pointer: 'slipway data checkout' restores these bytes at {Path(data_path).name}\n"
             + yaml.safe_dump(body, sort_keys=False))
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, target)
-    return target
+    return write_atomically(target, text, mode=0o644)
 
 
 def read_pointer(file: str | os.PathLike[str]) -> Pointer:

@@ -7,8 +7,6 @@ addressed, so two processes preparing the same reference at once store the same 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 import orjson
 
 from slipway.blobs.store import BlobStore
+from slipway.core.files import write_atomically
 from slipway.monitoring.reference import Reference
 
 
@@ -55,9 +54,4 @@ class ReferenceCache:
         numeric_digest = self._blobs.put_bytes(reference.numeric_bytes())
         head_digest = self._blobs.put_bytes(reference.head_bytes(numeric_digest))
         self._folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(orjson.dumps({"head": head_digest}))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self._folder / f"{key}.json")
+        write_atomically(self._folder / f"{key}.json", orjson.dumps({"head": head_digest}), durable=True)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slipway.core.errors import InvalidInput
+from slipway.core.files import write_atomically
 from slipway.monitoring.distributions import Distribution
 
 if TYPE_CHECKING:
@@ -156,12 +155,4 @@ def save(path: str | Path, page: str) -> Path:
     target = Path(path)
     if target.is_dir() or not target.parent.is_dir():
         raise InvalidInput(f"cannot write the report to {target}: {'it is a folder' if target.is_dir() else 'no such folder'}")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(page)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(target, page, mode=0o644)

@@ -23,6 +23,7 @@ from pathlib import Path
 from slipway.blobs.manifest import Manifest, ManifestEntry, load_manifest
 from slipway.blobs.store import BlobStore
 from slipway.core.errors import InvalidInput, NotFound
+from slipway.core.files import write_atomically
 from slipway.core.hashing import hash_bytes
 from slipway.pipelines.dsl import Pipeline
 from slipway.pipelines.loader import describe_load_error
@@ -146,7 +147,5 @@ def _materialise(blobs: BlobStore, digest: str, folder: Path) -> Path:
         path = folder / entry.path
         if path.is_file() and hash_bytes(path.read_bytes()) == entry.digest:
             continue
-        temporary = folder / f".{entry.path}.{os.getpid()}.tmp"
-        temporary.write_bytes(blobs.read_bytes(entry.digest, verify=True))
-        os.replace(temporary, path)
+        write_atomically(path, blobs.read_bytes(entry.digest, verify=True), mode=0o644)
     return folder

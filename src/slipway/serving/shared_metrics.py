@@ -14,31 +14,20 @@ Writing the snapshot is off the request path (a background task), so serving pay
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.utils import floatToGoString
+
+from slipway.core.files import write_atomically
 
 SUFFIX = ".prom"
 
 
 def write_snapshot(folder: str, worker_id: str, registry: CollectorRegistry) -> None:
     """Replace this worker's snapshot in ``folder`` atomically (readers never see half of one)."""
-    final = Path(folder) / f"{worker_id}{SUFFIX}"
-    # A name of its own for every write: the periodic task and a scrape may write at once
-    # (two threads of one process), and a shared temporary name would be renamed away under one.
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f"{worker_id}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(generate_latest(registry))
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    # The periodic task and a scrape may write at once (two threads of one process).
+    write_atomically(Path(folder) / f"{worker_id}{SUFFIX}", generate_latest(registry))
 
 
 def merged(folder: str) -> bytes:

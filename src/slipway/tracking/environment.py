@@ -13,6 +13,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from slipway.core.files import write_atomically
 from slipway.core.hashing import hash_bytes
 
 
@@ -41,9 +42,7 @@ def packages_lock() -> str:
     lines = sorted({f"{(d.metadata['Name'] or '').lower()}=={d.version}" for d in metadata.distributions()})
     text = "\n".join(line for line in lines if not line.startswith("=="))
     with contextlib.suppress(OSError):
-        partial = cache.with_suffix(f".{os.getpid()}.part")
-        partial.write_text(text)
-        os.replace(partial, cache)
+        write_atomically(cache, text)
     return text
 
 
