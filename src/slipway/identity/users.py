@@ -112,7 +112,7 @@ def authenticate(db: Database, token: str) -> Principal:
         raise Unauthenticated("the token is malformed; Slipway tokens start with 'slw_'")
     with db.read() as conn:
         row = conn.execute(
-            select(api_tokens.c.expires_ms, api_tokens.c.revoked_ms, users.c.id, users.c.name, users.c.roles, users.c.kind,
+            select(api_tokens.c.id.label("token_id"), api_tokens.c.expires_ms, api_tokens.c.revoked_ms, users.c.id, users.c.name, users.c.roles, users.c.kind,
                    users.c.disabled)
             .join(users, users.c.id == api_tokens.c.user_id)
             .where(api_tokens.c.token_hash == hash_token(token))
@@ -126,7 +126,7 @@ def authenticate(db: Database, token: str) -> Principal:
         raise Unauthenticated("the token has expired")
     if row.disabled:
         raise Unauthenticated(f"user {row.name} is disabled")
-    return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind, bindings)
+    return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind, bindings, token_id=row.token_id)
 
 
 class IdentityBackend(KeyEndpoints, PasswordEndpoints, ProjectEndpoints):
