@@ -18,9 +18,13 @@ from slipway.core.auth import Principal
 from slipway.core.errors import PermissionDenied
 from slipway.core.events import Action, Subject
 from slipway.core.ids import new_id
+from slipway.core.settings import load_settings
+from slipway.identity.keys import generate_key_files, parse_public_key
 from slipway.local.transport import LocalTransport
 from slipway.store.ledger import append_event
+from slipway.store.schema.core import api_tokens, users
 from slipway.store.schema.governance import approval_decisions, approval_requests
+from slipway.store.schema.identity import role_bindings, user_keys
 from slipway.workspace import open_workspace
 from tests.governance.credit import register_credit
 from tests.support import make_settings, platform_server
@@ -73,3 +77,40 @@ def test_verify_names_a_bare_token_proof_once_a_server_signs_them(home: Path) ->
         for ws in (admin, *people.values()):
             ws.close()
     local.close()
+
+
+def test_verify_names_credentials_inserted_behind_the_apis_back(home: Path, tmp_path: Path) -> None:
+    """A key row for bob, a token row for bob and a binding, written straight into the database."""
+    admin = open_workspace(make_settings(home / "store", user=""))
+    admin.identity.create_user("alice", ["developer", "approver"])
+    admin.identity.create_user("bob", ["approver"])
+    legitimate = admin.identity.create_token("bob", "legitimate", expires_in_days=1).info
+    alice = open_workspace(make_settings(home / "store", user="alice"))
+    version, _ = register_credit(alice, "credit", mitigated=True)
+    request = alice.governance.request_approval(f"credit/{version}", "ready")
+    assert admin.audit.verify().ok
+    public, fingerprint = generate_key_files(tmp_path / "evil" / "id_ed25519")
+    db = alice._transport.db
+    with db.write() as conn:
+        ids = dict(conn.execute(select(users.c.name, users.c.id)).all())
+        conn.execute(user_keys.insert().values(id=new_id(), user_id=ids["bob"], fingerprint=fingerprint,
+                                               public_key=parse_public_key(public.read_text())[0], added_by="admin",
+                                               created_ms=request.created_ms - 1000))
+    as_bob = open_workspace(load_settings(home=home / "store", user="bob", signing_key=str(tmp_path / "evil" / "id_ed25519"),
+                                          server_url="", token=""))
+    assert as_bob.governance.approve(request.id, "lgtm").status == "approved"  # the signature itself holds
+    verdict = admin.audit.verify()
+    assert not verdict.ok and f"signing key {fingerprint} of bob has no registration event" in verdict.reason
+    with db.write() as conn:
+        conn.execute(user_keys.delete().where(user_keys.c.fingerprint == fingerprint))
+        conn.execute(api_tokens.insert().values(id="forged-token", user_id=ids["bob"], token_hash="0" * 64,
+                                                prefix="slw_forged", description="", created_ms=1))
+        conn.execute(api_tokens.update().where(api_tokens.c.description == "legitimate").values(expires_ms=None))
+        conn.execute(role_bindings.insert().values(user_id=ids["alice"], role="admin", project="default",
+                                                   bound_by="admin", created_ms=1))
+    messages = [p.message for p in admin.audit.verify().problems if p.check in ("keys", "tokens", "bindings")]
+    assert messages == ["API token forged-token of bob has no creation event for that user: the row was written "
+                        "outside the API",
+                        f"API token {legitimate.id} of bob expires at None, but its creation event gave "
+                        f"{legitimate.expires_ms}",
+                        "alice holds admin in project 'default', but no event bound it there (or it was unbound since)"]

@@ -259,10 +259,12 @@ def ensure_bootstrap_admin(ctx: ServiceContext, token: str | None) -> str | None
             if not exists:
                 admin_row = find_user(conn, "admin")
                 assert admin_row is not None
+                token_id = new_id()
                 conn.execute(api_tokens.insert().values(
-                    id=new_id(), user_id=admin_row.id, token_hash=hash_token(token), prefix=token[:10],
+                    id=token_id, user_id=admin_row.id, token_hash=hash_token(token), prefix=token[:10],
                     description="bootstrap", created_ms=now_ms()))
-                ctx.audit(conn, Action.TOKEN_CREATE, Subject.USER, "admin", {"description": "bootstrap"})
+                ctx.audit(conn, Action.TOKEN_CREATE, Subject.USER, "admin",
+                          {"description": "bootstrap", "token_id": token_id, "expires_ms": None})
         return None
     if backend.list_tokens("admin"):
         return None
