@@ -57,7 +57,10 @@ def test_roles_are_enforced_over_http(home: Path) -> None:
         done = as_user["bob"].governance.approve(request.id, "ok")
         assert done.status == "approved"
         decided = admin.audit.log(action="approval.approve")[0]  # proved by bob's token, through the server
-        assert decided.actor == "bob" and decided.details["proof"] == {"scheme": "token"}
+        proof = decided.details["proof"]  # the server signed it, naming the token it checked
+        assert decided.actor == "bob" and proof["scheme"] == "token"
+        assert proof["signed"]["token_id"] == admin.identity.list_tokens("bob")[0].id
+        assert [k.user for k in admin.identity.list_keys() if k.fingerprint == proof["key"]] == ["slipway-server"]
         assert admin.audit.verify().ok
         as_user["alice"].governance.promote(ref, "champion")
         assert admin.governance.status(ref).aliases == ["champion"]

@@ -52,7 +52,7 @@ def test_ticketed_sign_off_and_evidence_over_http(home: Path, tmp_path: Path) ->
             (done,) = people["servicenow"].governance.sync_tickets()
             assert done.outcome == "approved" and done.status == "approved", done
             event = admin.audit.log(action="approval.approve", subject=f"model_version:{ref}")[0]
-            assert event.actor == "servicenow" and event.details["proof"]["relay"] == {"scheme": "token"}
+            assert event.actor == "servicenow" and event.details["proof"]["relay"]["scheme"] == "token"
             assert event.details["ticket"] == "CHG0030001"
             assert admin.audit.verify().ok
 

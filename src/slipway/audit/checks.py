@@ -34,6 +34,7 @@ CHECK_PATHS: list[str] = [
     "slipway.registry.ledger_checks:check_aliases",
     "slipway.registry.ledger_checks:check_models",
     "slipway.audit.replay:check_users",
+    "slipway.governance.ledger_checks:check_credentials",
     "slipway.governance.ledger_checks:check_policies",
     "slipway.governance.ledger_checks:check_decisions",
 ]

@@ -55,6 +55,9 @@ class Principal:
     # The projects a scoped call acts in (set by :func:`endpoint` on the principal it hands the
     # method), so a refusal inside the method names them.
     acting_in: tuple[str, ...] = ()
+    # The id of the API token a server authenticated this principal by ("" otherwise): a decision
+    # made through the server names it in its proof (slipway.identity.proof).
+    token_id: str = ""
 
     @property
     def permissions(self) -> frozenset[str]:

@@ -11,6 +11,7 @@ from slipway.audit.checks import CheckContext
 from slipway.audit.records import Problem
 from slipway.audit.replay import ledger_events
 from slipway.core.hashing import hash_bytes
+from slipway.identity.ledger_checks import binding_findings, key_findings, token_findings
 from slipway.identity.proof import check_decision_signatures
 from slipway.store.schema.governance import approval_decisions, policies
 
@@ -40,3 +41,11 @@ def decision_problems(conn: Connection) -> list[str]:
 
 def check_decisions(context: CheckContext) -> list[Problem]:
     return [Problem("decisions", message) for message in decision_problems(context.conn)]
+
+
+def check_credentials(context: CheckContext) -> list[Problem]:
+    """Every signing key, API token and project binding was granted by an event: a decision's proof
+    is only as good as the registration of the key or token behind it (slipway.identity.ledger_checks)."""
+    return [Problem(name, message, subject=subject)
+            for name, findings in (("keys", key_findings), ("tokens", token_findings), ("bindings", binding_findings))
+            for message, subject in findings(context.conn)]

@@ -112,7 +112,7 @@ def authenticate(db: Database, token: str) -> Principal:
         raise Unauthenticated("the token is malformed; Slipway tokens start with 'slw_'")
     with db.read() as conn:
         row = conn.execute(
-            select(api_tokens.c.expires_ms, api_tokens.c.revoked_ms, users.c.id, users.c.name, users.c.roles, users.c.kind,
+            select(api_tokens.c.id.label("token_id"), api_tokens.c.expires_ms, api_tokens.c.revoked_ms, users.c.id, users.c.name, users.c.roles, users.c.kind,
                    users.c.disabled)
             .join(users, users.c.id == api_tokens.c.user_id)
             .where(api_tokens.c.token_hash == hash_token(token))
@@ -126,7 +126,7 @@ def authenticate(db: Database, token: str) -> Principal:
         raise Unauthenticated("the token has expired")
     if row.disabled:
         raise Unauthenticated(f"user {row.name} is disabled")
-    return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind, bindings)
+    return Principal(row.name, frozenset(orjson.loads(row.roles)), row.kind, bindings, token_id=row.token_id)
 
 
 class IdentityBackend(KeyEndpoints, PasswordEndpoints, ProjectEndpoints):
@@ -259,10 +259,12 @@ def ensure_bootstrap_admin(ctx: ServiceContext, token: str | None) -> str | None
             if not exists:
                 admin_row = find_user(conn, "admin")
                 assert admin_row is not None
+                token_id = new_id()
                 conn.execute(api_tokens.insert().values(
-                    id=new_id(), user_id=admin_row.id, token_hash=hash_token(token), prefix=token[:10],
+                    id=token_id, user_id=admin_row.id, token_hash=hash_token(token), prefix=token[:10],
                     description="bootstrap", created_ms=now_ms()))
-                ctx.audit(conn, Action.TOKEN_CREATE, Subject.USER, "admin", {"description": "bootstrap"})
+                ctx.audit(conn, Action.TOKEN_CREATE, Subject.USER, "admin",
+                          {"description": "bootstrap", "token_id": token_id, "expires_ms": None})
         return None
     if backend.list_tokens("admin"):
         return None

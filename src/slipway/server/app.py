@@ -11,6 +11,7 @@ signature (:mod:`slipway.server.requests`) and published in the OpenAPI document
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 from typing import Any
@@ -27,6 +28,7 @@ from slipway.core.records import dumps_fast
 from slipway.core.scrape import scrape_allowed
 from slipway.core.settings import Settings
 from slipway.identity.authenticator import Authenticator
+from slipway.identity.server_key import server_signer
 from slipway.local import SERVER_PRINCIPAL, LocalTransport, available_backends
 from slipway.server.blob_routes import add_blob_routes
 from slipway.server.body_limits import BodyLimit
@@ -48,6 +50,8 @@ def error_response(error: SlipwayError) -> JSONResponse:
 
 def create_app(settings: Settings) -> FastAPI:
     base = LocalTransport(settings, SERVER_PRINCIPAL, credential="token")
+    # Decisions made through this server are signed with its own registered key (identity.server_key).
+    base.ctx = dataclasses.replace(base.ctx, signer=server_signer(base.ctx))
     auth = Authenticator(base.db, settings)
     app = FastAPI(title="Slipway platform API", version="1", openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs")
     app.state.transport = base
