@@ -126,7 +126,7 @@ def test_abort_leaves_nothing_and_forged_or_spent_part_urls_are_refused(small_se
     spent = httpx.put(out["urls"][0], content=b"x")
     assert spent.status_code == 404 and spent.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     base, _, sig = out["urls"][0].partition("?sig=")
-    for url in (f"{base}?sig={'0' * 64}", base, f"{base}?sig={sig[:-1]}", f"{base.rsplit('/', 1)[0]}/0?sig={sig}",
+    for url in (f"{base}?sig={'0' * 64}", base, f"{base}?sig=%C3%A9", f"{base}?sig={sig[:-1]}", f"{base.rsplit('/', 1)[0]}/0?sig={sig}",
                 f"{base.rsplit('/', 2)[0]}/{'ab' * 16}/1?sig={sig}", f"{base.rsplit('/', 2)[0]}/%2E%2E/1?sig={sig}"):
         forged = httpx.put(url, content=b"x")
         assert forged.status_code in (403, 404), url
@@ -162,6 +162,9 @@ def test_bad_artifact_paths_and_a_viewer_token_cannot_start_an_upload(small_serv
     assert unknown.status_code == 404 and unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     anonymous = httpx.post(f"{base}/x/{run.id}/artifacts", json={"path": "f.bin"})
     assert anonymous.status_code == 401
+    single = httpx.put(f"{small_server.url}/api/2.0/mlflow-artifacts/artifacts/x/{run.id}/artifacts/big.bin",
+                       content=b"x" * (2 * MIB), headers=headers)
+    assert single.status_code == 413  # over max_request_bytes: what multipart is for
     assert admin.tracking.list_artifacts(run.id) == [] and staged(small_server) == []
     admin.tracking.end_run(run.id)
 

@@ -131,7 +131,8 @@ class UploadStaging:
         anything about the upload is read, so an unsigned request learns nothing)."""
         number = int(part) if part.isascii() and part.isdigit() and len(part) <= 5 else 0
         if not (_UPLOAD_ID.fullmatch(upload_id) and 1 <= number <= MAX_PARTS
-                and hmac.compare_digest(self.signature(upload_id, number), signature)):
+                and hmac.compare_digest(self.signature(upload_id, number).encode(),
+                                        signature.encode("utf-8", "surrogateescape"))):
             raise MlflowError("this part URL is not valid: its signature does not match (part URLs come "
                               "from mpu/create and are good for their upload only)", "PERMISSION_DENIED", 403)
         upload = self.load(upload_id)
@@ -145,7 +146,12 @@ class UploadStaging:
         return min(MAX_PART_BYTES, self.max_upload_bytes - sum(size for _, _, size in self.parts(upload.upload_id)))
 
     def part_temporary(self, upload: StagedUpload, number: int) -> tuple[int, str]:
-        return tempfile.mkstemp(prefix=f".{number}.", dir=self.root / upload.upload_id)
+        """A new file inside the upload's folder for part ``number`` while it arrives (so a claim
+        of the folder takes it along and the part cannot be put in place afterwards)."""
+        try:
+            return tempfile.mkstemp(prefix=f".{number}.", dir=self.root / upload.upload_id)
+        except FileNotFoundError:
+            raise NotFound(f"multipart upload {upload.upload_id} was completed or aborted meanwhile") from None
 
     def keep_part(self, upload: StagedUpload, number: int, temporary: str, etag: str) -> None:
         """Put a received part in place as ``<n>.<etag>`` and drop earlier copies of part ``n``.
