@@ -11,6 +11,7 @@ import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from textwrap import dedent
 
 import blake3
 import httpx
@@ -162,6 +163,19 @@ def test_bad_artifact_paths_and_a_viewer_token_cannot_start_an_upload(small_serv
     assert unknown.status_code == 404 and unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     anonymous = httpx.post(f"{base}/x/{run.id}/artifacts", json={"path": "f.bin"})
     assert anonymous.status_code == 401
+    # Only the caller that created an upload completes or aborts it, for the path it named.
+    admin.identity.create_user("dora", ["developer"])
+    other = {"Authorization": f"Bearer {admin.identity.create_token('dora', 'test').token}"}
+    made = httpx.post(f"{base}/x/{run.id}/artifacts", json={"path": "f.bin", "num_parts": 1}, headers=headers).json()
+    mpu = f"{small_server.url}/api/2.0/mlflow-artifacts/mpu"
+    for verb in ("complete", "abort"):
+        fields = {"path": "f.bin", "upload_id": made["upload_id"], "parts": []}
+        theirs = httpx.post(f"{mpu}/{verb}/x/{run.id}/artifacts", json=fields, headers=other)
+        assert theirs.status_code == 403 and theirs.json()["error_code"] == "PERMISSION_DENIED", verb
+        elsewhere = httpx.post(f"{mpu}/{verb}/x/{run.id}/artifacts/sub", json=fields, headers=headers)
+        assert elsewhere.status_code == 400 and "not 'sub/f.bin'" in elsewhere.json()["message"], verb
+    assert httpx.post(f"{mpu}/abort/x/{run.id}/artifacts", json={"path": "f.bin", "upload_id": made["upload_id"]},
+                      headers=headers).status_code == 200
     single = httpx.put(f"{small_server.url}/api/2.0/mlflow-artifacts/artifacts/x/{run.id}/artifacts/big.bin",
                        content=b"x" * (2 * MIB), headers=headers)
     assert single.status_code == 413  # over max_request_bytes: what multipart is for
@@ -241,3 +255,42 @@ def test_a_completion_that_fails_records_nothing_and_keeps_the_upload(small_serv
     assert small_server.workspace().tracking.list_artifacts(begin["rid"]) == []
     assert staged(small_server) == [begin["upload_id"]]  # given back: the client may send part 3 again or abort
     assert sorted(p.name.split(".")[0] for p in upload.iterdir() if p.name != "meta.json") == ["1", "2", "3", "4"]
+
+
+@pytest.mark.slow
+def test_a_server_stopped_mid_upload_records_nothing_and_the_upload_resumes_after_restart(
+        home: Path, mlflow_python: str) -> None:
+    workdir = home / "client"
+    workdir.mkdir()
+    settings = make_settings(home / "server", max_request_bytes=MIB)
+    with platform_server(settings) as (url, token):
+        first = MlflowServer(url, token, settings, mlflow_python, workdir)
+        begin = first.run(dedent(MULTIPART_ENV) + dedent("""
+        mlflow.set_experiment("restarted")
+        with mlflow.start_run() as run:
+            pass
+        repo = get_artifact_repository(run.info.artifact_uri)
+        create = repo.create_multipart_upload("big.bin", 4, None)
+        parts = [HttpArtifactRepository._upload_part(c, "big.bin", 1024 * 1024, 1024 * 1024 * i).etag
+                 for i, c in enumerate(create.credentials[:2])]
+        print(json.dumps({"rid": run.info.run_id, "path": run.info.artifact_uri.split("mlflow-artifacts:/")[1],
+                          "upload_id": create.upload_id, "urls": [c.url for c in create.credentials], "etags": parts}))
+        """))
+    with platform_server(settings) as (url, token):  # same SLIPWAY_HOME: same staging folder and secret
+        second = MlflowServer(url, token, settings, mlflow_python, workdir)
+        assert second.workspace().tracking.list_artifacts(begin["rid"]) == []
+        urls = [url + "/api/2.0" + u.split("/api/2.0", 1)[1] for u in begin["urls"]]  # the new port
+        out = second.run(dedent(MULTIPART_ENV) + dedent(f"""
+        from mlflow.entities.multipart_upload import MultipartUploadCredential, MultipartUploadPart
+        repo = get_artifact_repository("mlflow-artifacts:/{begin['path']}")
+        etags = {begin['etags']!r}
+        for i, u in enumerate({urls[2:]!r}, start=2):
+            etags.append(HttpArtifactRepository._upload_part(MultipartUploadCredential(u, i + 1, {{}}), "big.bin",
+                                                             1024 * 1024, 1024 * 1024 * i).etag)
+        repo.complete_multipart_upload("big.bin", "{begin['upload_id']}",
+                                       [MultipartUploadPart(n, e) for n, e in enumerate(etags, start=1)], None)
+        back = open(mlflow.artifacts.download_artifacts(run_id="{begin['rid']}", artifact_path="big.bin"), "rb").read()
+        print(json.dumps({{"same": back == data}}))
+        """))
+        assert out == {"same": True}
+        assert [a.size for a in second.workspace().tracking.list_artifacts(begin["rid"])] == [SIZE]
