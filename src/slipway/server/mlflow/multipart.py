@@ -113,12 +113,12 @@ class UploadStaging:
         message = f"mlflow-mpu:{upload_id}:{part_number}".encode()
         return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
 
-    def load(self, upload_id: str, folder: Path | None = None) -> StagedUpload:
+    def load(self, upload_id: str) -> StagedUpload:
         """The live upload ``upload_id``; NotFound when unknown, completed, aborted or expired."""
         if not isinstance(upload_id, str) or not _UPLOAD_ID.fullmatch(upload_id):
             raise NotFound(f"no multipart upload {str(upload_id)[:80]!r}")
         try:
-            meta = json.loads(((folder or self.root / upload_id) / "meta.json").read_text())
+            meta = json.loads((self.root / upload_id / "meta.json").read_text())
         except (FileNotFoundError, NotADirectoryError):
             raise NotFound(f"no multipart upload {upload_id} (unknown, completed or aborted)") from None
         upload = StagedUpload(**meta)
@@ -240,8 +240,6 @@ def assemble(files: list[tuple[int, str, Path]], folder: str) -> tuple[str, int,
                         size += len(chunk)
                 if part.hexdigest() != etag:
                     raise MlflowError(f"staged part {number} no longer hashes to its ETag {etag}; upload it again")
-            out.flush()
-            os.fsync(out.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
