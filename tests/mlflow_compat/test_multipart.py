@@ -1,7 +1,8 @@
 """MLflow's proxied multipart upload against ``slipway server``, with the real MLflow client.
 
-The server under test accepts request bodies of 1 MiB only (``max_request_bytes``), so the 3.5 MB
-file these tests log cannot arrive in a single ``PUT``: only the multipart path can store it.
+The server under test accepts request bodies of 512 KiB only (``max_request_bytes``), so the 3.5 MB
+file these tests log cannot arrive in a single ``PUT``: only the multipart path can store it, and
+its 1 MiB parts pass because part ``PUT``s are uploads (``max_upload_bytes``), streamed to disk.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ MULTIPART_ENV = """
 
 @pytest.fixture
 def small_server(request: pytest.FixtureRequest, home: Path, mlflow_python: str) -> Iterator[MlflowServer]:
-    """A server refusing request bodies over 1 MiB (``max_upload_bytes`` from the parameter, if any)."""
+    """A server refusing request bodies over 512 KiB (``max_upload_bytes`` from the parameter, if any)."""
     workdir = home / "client"
     workdir.mkdir()
-    overrides = {"max_request_bytes": MIB, "max_upload_bytes": getattr(request, "param", 5 * 1024**3)}
+    overrides = {"max_request_bytes": MIB // 2, "max_upload_bytes": getattr(request, "param", 5 * 1024**3)}
     settings = make_settings(home / "server", **overrides)
     with platform_server(settings) as (url, token):
         yield MlflowServer(url, token, settings, mlflow_python, workdir)
@@ -262,7 +263,7 @@ def test_a_server_stopped_mid_upload_records_nothing_and_the_upload_resumes_afte
         home: Path, mlflow_python: str) -> None:
     workdir = home / "client"
     workdir.mkdir()
-    settings = make_settings(home / "server", max_request_bytes=MIB)
+    settings = make_settings(home / "server", max_request_bytes=MIB // 2)
     with platform_server(settings) as (url, token):
         first = MlflowServer(url, token, settings, mlflow_python, workdir)
         begin = first.run(dedent(MULTIPART_ENV) + dedent("""
