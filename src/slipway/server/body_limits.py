@@ -3,7 +3,8 @@
 An ASGI middleware: a request whose ``Content-Length`` is over the limit is answered 413 at once,
 without reading a byte of its body; a body without a length (chunked) is counted as it streams,
 and the read that crosses the limit raises :class:`PayloadTooLarge` (413) in the endpoint that
-reads it. Blob uploads (``PUT /api/v1/blobs/…``) have their own, larger limit.
+reads it. Blob uploads (``PUT /api/v1/blobs/…``) and the parts of MLflow multipart uploads have
+their own, larger limit.
 
 A JSON body is held in memory until its endpoint has parsed it, so many large bodies at once
 would add up: the bytes of bodies over :data:`SMALL_BODY` that are being received or handled are
@@ -20,6 +21,8 @@ from slipway.core.errors import BackendUnavailable, InvalidInput, PayloadTooLarg
 from slipway.core.records import dumps
 
 SMALL_BODY = 1024 * 1024
+# PUTs streamed to disk: blob uploads, and the parts of MLflow multipart uploads (server/mlflow/multipart.py).
+UPLOAD_PATHS = ("/api/v1/blobs/", "/api/2.0/mlflow-artifacts/mpu/parts/", "/ajax-api/2.0/mlflow-artifacts/mpu/parts/")
 BUDGET_FACTOR = 4
 
 
@@ -37,7 +40,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        upload = scope["method"] == "PUT" and scope["path"].startswith("/api/v1/blobs/")
+        upload = scope["method"] == "PUT" and scope["path"].startswith(UPLOAD_PATHS)
         limit = self.max_upload_bytes if upload else self.max_request_bytes
         what = "an upload" if upload else "a request body"
         try:

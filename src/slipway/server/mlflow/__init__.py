@@ -16,6 +16,7 @@ from slipway.server.mlflow import (
     experiments,
     history,
     logged_models,
+    multipart,
     registry,
     run_data,
     runs,
@@ -26,8 +27,9 @@ from slipway.server.mlflow.protocol import mount, mount_fallback
 
 def add_mlflow_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -> None:
     """Mount every MLflow route (``/api/2.0/mlflow/...``, its ``/ajax-api`` alias, and the
-    ``/api/2.0/mlflow-artifacts`` proxy) on ``app``."""
+    ``/api/2.0/mlflow-artifacts`` proxy, with its multipart upload) on ``app``."""
     mount(app, base, auth, experiments.ROUTES + runs.ROUTES + run_data.ROUTES + search.ROUTES + registry.ROUTES
           + history.ROUTES + logged_models.ROUTES)
     artifacts.add_artifact_routes(app, base, auth)
+    multipart.add_multipart_routes(app, base, auth)
     mount_fallback(app)
