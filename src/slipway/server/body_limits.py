@@ -21,8 +21,11 @@ from slipway.core.errors import BackendUnavailable, InvalidInput, PayloadTooLarg
 from slipway.core.records import dumps
 
 SMALL_BODY = 1024 * 1024
-# PUTs streamed to disk: blob uploads, and the parts of MLflow multipart uploads (server/mlflow/multipart.py).
-UPLOAD_PATHS = ("/api/v1/blobs/", "/api/2.0/mlflow-artifacts/mpu/parts/", "/ajax-api/2.0/mlflow-artifacts/mpu/parts/")
+# PUTs streamed to disk: blob uploads, MLflow artifact uploads (the client sends files up to 500 MB
+# in one PUT unless multipart is switched on) and the parts of MLflow multipart uploads
+# (server/mlflow/multipart.py).
+UPLOAD_PATHS = ("/api/v1/blobs/", "/api/2.0/mlflow-artifacts/artifacts/", "/ajax-api/2.0/mlflow-artifacts/artifacts/",
+                "/api/2.0/mlflow-artifacts/mpu/parts/", "/ajax-api/2.0/mlflow-artifacts/mpu/parts/")
 BUDGET_FACTOR = 4
 
 
