@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from slipway.store.upsert import insert_many
+
 WIDTHS = (16, 256, 4096, 65536)  # 16**1 … 16**4; the migration 0023 repeats it
 _SHIFT = 4  # log2 of the ratio between two widths
 
@@ -82,8 +84,8 @@ def _larger(column: str) -> str:
     return f"CASE WHEN excluded.{column} > metric_buckets.{column} THEN excluded.{column} ELSE metric_buckets.{column} END"
 
 
-_UPSERT = (
-    f"INSERT INTO metric_buckets {_COLUMNS} VALUES ({{marks}}) "
+_TYPES = ("text", "text", *["bigint"] * 5, "float8", "float8", "bigint", "bigint")  # PostgreSQL's, for insert_many
+_CONFLICT = (
     'ON CONFLICT (run_id, "key", width, bucket) DO UPDATE SET points = metric_buckets.points + excluded.points, '
     f"first_step = {_smaller('first_step')}, last_step = {_larger('last_step')}, "
     f"min_value = {_smaller('min_value')}, max_value = {_larger('max_value')}, "
@@ -93,7 +95,5 @@ _UPSERT = (
 
 def upsert_buckets(conn: Connection, rows: list[tuple[str, str, int, int, float, bool]]) -> None:
     """Merge a batch of stored points into the summary, in ``conn``'s transaction."""
-    summary = bucket_rows(rows)
-    if summary:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(_UPSERT.format(marks=", ".join([mark] * 11)), summary)
+    # bucket_rows gives one row per (series, width, bucket), as one statement's ON CONFLICT needs.
+    insert_many(conn, "metric_buckets", _COLUMNS, _TYPES, bucket_rows(rows), _CONFLICT)

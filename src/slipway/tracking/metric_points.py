@@ -2,8 +2,8 @@
 
 This is the hot path of ``log_batch`` (and so of the background logger and the server's batched
 logging). SQLAlchemy Core's per-row parameter processing costs more than SQLite's own insert, so
-the points go to the driver as plain tuples through ``exec_driver_sql``; the SQL is plain
-``INSERT`` / ``INSERT … ON CONFLICT`` that SQLite (3.24+) and PostgreSQL both accept.
+the points go to the driver as plain tuples (:func:`slipway.store.upsert.insert_many`: one
+``executemany`` on SQLite, ``COPY`` and one statement over column arrays on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from slipway.core.errors import InvalidInput
 from slipway.core.names import check_key
+from slipway.store.upsert import insert_many
 from slipway.tracking.metric_buckets import upsert_buckets
 
 MetricPoint = Sequence[Any]  # (key, value, step, timestamp_ms); timestamp optional
@@ -24,6 +25,7 @@ PointRow = tuple[str, str, int, int, float, bool]  # run_id, key, step, ts, valu
 
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _COLUMNS = '(run_id, "key", step, ts, value, is_nan)'
+_TYPES = ("text", "text", "bigint", "bigint", "float8", "boolean")  # PostgreSQL's, for insert_many
 
 
 def metric_value(value: Any, key: str) -> float:
@@ -77,29 +79,21 @@ def metric_rows(run_id: str, points: Sequence[MetricPoint], default_ts: int) -> 
     return rows, list(latest.values())
 
 
-def _marks(conn: Connection, count: int) -> str:
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return ", ".join([mark] * count)
-
-
 def insert_points(conn: Connection, rows: list[PointRow]) -> None:
     """Append metric points (rows from :func:`metric_rows`) in ``conn``'s transaction, and merge
     them into the charts' summary (:mod:`slipway.tracking.metric_buckets`) in the same one."""
     if rows:
-        conn.exec_driver_sql(f"INSERT INTO metrics {_COLUMNS} VALUES ({_marks(conn, 6)})", rows)
+        insert_many(conn, "metrics", _COLUMNS, _TYPES, rows)
         upsert_buckets(conn, rows)
 
 
 def upsert_latest(conn: Connection, rows: list[PointRow]) -> None:
     """Update the latest-value table: a key's row changes only if the new point is newer
     (larger step, or the same step and a timestamp at least as late)."""
-    if rows:
-        conn.exec_driver_sql(
-            f"INSERT INTO latest_metrics {_COLUMNS} VALUES ({_marks(conn, 6)}) "
-            'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, '
-            "step = excluded.step, ts = excluded.ts "
-            "WHERE excluded.step > latest_metrics.step "
-            "OR (excluded.step = latest_metrics.step AND excluded.ts >= latest_metrics.ts)",
-            rows,
-        )
+    insert_many(  # one row per key (metric_rows keeps the newest), as one statement's ON CONFLICT needs
+        conn, "latest_metrics", _COLUMNS, _TYPES, rows,
+        'ON CONFLICT (run_id, "key") DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, '
+        "step = excluded.step, ts = excluded.ts "
+        "WHERE excluded.step > latest_metrics.step "
+        "OR (excluded.step = latest_metrics.step AND excluded.ts >= latest_metrics.ts)")
 
