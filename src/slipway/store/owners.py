@@ -111,33 +111,54 @@ def subject_readable(kind: ColumnElement[str], ident: ColumnElement[str], readab
                  for name, owners in OWNERS.items() for owner in owners))
 
 
-def blob_projects(conn: Connection, digest: str) -> set[str]:
-    """The projects of the objects that refer to blob ``digest`` directly: a model version's bundle,
-    a dataset version's manifest or profile, a run's artifact, a deployment's payload segment, a
-    fairness report, a pipeline run's source or a step's logs or outputs. Files inside a bundle or folder are found through the
-    manifest that lists them (see ``slipway.server.blob_routes``)."""
-    queries = [
-        select(registered_models.c.project).select_from(_model_source).where(model_versions.c.bundle_digest == digest),
-        select(datasets.c.project).select_from(_version_source).where(
-            (dataset_versions.c.digest == digest) | (dataset_versions.c.profile_digest == digest)),
-        select(experiments.c.project).select_from(run_artifacts.join(runs).join(experiments)).where(
-            run_artifacts.c.digest == digest),
-        select(experiments.c.project).select_from(_run_source).where(runs.c.packages_digest == digest),
-        select(deployments.c.project).select_from(payload_segments.join(
-            deployments, payload_segments.c.deployment == deployments.c.name)).where(payload_segments.c.digest == digest),
-        select(registered_models.c.project).select_from(fairness_reports.join(
-            registered_models, fairness_reports.c.model == registered_models.c.name)).where(fairness_reports.c.digest == digest),
-        select(pipeline_runs.c.project).select_from(pipeline_step_runs.join(pipeline_runs)).where(
-            pipeline_step_runs.c.logs_digest == digest),
-        select(pipeline_runs.c.project).where(pipeline_runs.c.source_digest == digest),
-        select(pipeline_schedules.c.project).where(pipeline_schedules.c.source_digest == digest),
-        select(pipeline_triggers.c.project).where(pipeline_triggers.c.source_digest == digest),
+def _blob_references(digests: list[str]) -> list[Select]:
+    """Queries of ``(digest, project)`` for the objects that refer to one of ``digests`` directly."""
+    def refs(column: ColumnElement[str], project: ColumnElement[str], source: FromClause) -> Select:
+        return select(column, project).select_from(source).where(column.in_(digests))
+
+    return [
+        refs(model_versions.c.bundle_digest, registered_models.c.project, _model_source),
+        refs(dataset_versions.c.digest, datasets.c.project, _version_source),
+        refs(dataset_versions.c.profile_digest, datasets.c.project, _version_source),
+        refs(run_artifacts.c.digest, experiments.c.project, run_artifacts.join(runs).join(experiments)),
+        refs(runs.c.packages_digest, experiments.c.project, _run_source),
+        refs(payload_segments.c.digest, deployments.c.project,
+             payload_segments.join(deployments, payload_segments.c.deployment == deployments.c.name)),
+        refs(fairness_reports.c.digest, registered_models.c.project,
+             fairness_reports.join(registered_models, fairness_reports.c.model == registered_models.c.name)),
+        refs(pipeline_step_runs.c.logs_digest, pipeline_runs.c.project, pipeline_step_runs.join(pipeline_runs)),
+        refs(pipeline_runs.c.source_digest, pipeline_runs.c.project, pipeline_runs),
+        refs(pipeline_schedules.c.source_digest, pipeline_schedules.c.project, pipeline_schedules),
+        refs(pipeline_triggers.c.source_digest, pipeline_triggers.c.project, pipeline_triggers),
+    ]
+
+
+def blob_owners(conn: Connection, digests: Iterable[str]) -> dict[str, set[str]]:
+    """``{digest: projects}``: the projects of the objects that refer to each of ``digests``
+    directly (a digest nothing refers to is left out), in a dozen queries per 500 digests."""
+    wanted = sorted({check_digest(d) for d in digests})
+    found: dict[str, set[str]] = {}
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start:start + BATCH]
+        for query in _blob_references(chunk):
+            for digest, project in conn.execute(query):
+                found.setdefault(digest, set()).add(project)
         # A step's outputs are a JSON object naming their digests (hex: no LIKE wildcard in it);
         # a cache entry's outputs are those of the step run that made it.
-        select(pipeline_runs.c.project).select_from(pipeline_step_runs.join(pipeline_runs)).where(
-            pipeline_step_runs.c.outputs.contains(check_digest(digest), autoescape=True)),
-    ]
-    found: set[str] = set()
-    for query in queries:
-        found |= {row[0] for row in conn.execute(query)}
+        outputs = select(pipeline_step_runs.c.outputs, pipeline_runs.c.project).select_from(
+            pipeline_step_runs.join(pipeline_runs)).where(or_(*(pipeline_step_runs.c.outputs.contains(d, autoescape=True)
+                                                               for d in chunk)))
+        for text, project in conn.execute(outputs):
+            for digest in chunk:
+                if digest in text:
+                    found.setdefault(digest, set()).add(project)
     return found
+
+
+def blob_projects(conn: Connection, digest: str) -> set[str]:
+    """The projects of the objects that refer to blob ``digest`` directly: a model version's bundle,
+    a dataset version's manifest or profile, a run's artifact or environment lock, a deployment's
+    payload segment, a fairness report, a pipeline run's source or a step's logs or outputs. Files
+    inside a bundle or folder are found through the manifest that lists them (see
+    ``slipway.server.blob_routes``)."""
+    return blob_owners(conn, [digest]).get(digest, set())
