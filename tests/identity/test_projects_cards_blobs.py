@@ -170,3 +170,30 @@ def test_blobs_missing_answers_a_project_bound_user_as_a_download_would(teams: d
 def test_blobs_missing_scoping_on_postgres(home: Path, tmp_path: Path, pg_uri: str) -> None:
     with _teams(home, tmp_path, store_uri=pg_uri) as made:
         _check_missing(made, tmp_path)
+
+
+def test_rest_and_cli_cards_and_packs_are_scoped(teams: dict[str, Any], tmp_path: Path, cli: Any,  # noqa: F811
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    with platform_server(teams["server"]) as (url, admin_token):
+        admin = {"authorization": f"Bearer {admin_token}"}
+        token = httpx.post(f"{url}/api/v1/identity/create_token", json={"user": "alice"}, headers=admin).json()["token"]
+
+        def card(headers: dict[str, str]) -> dict[str, Any]:
+            answer = httpx.post(f"{url}/api/v1/governance/card", json={"ref": CROSSED, "format": "json"},
+                                headers=headers, timeout=30)
+            assert answer.status_code == 200, answer.text
+            found: dict[str, Any] = json.loads(answer.json())
+            return found
+
+        assert card({"authorization": f"Bearer {token}"})["lineage_hidden"] == ["credit"]
+        assert "lineage_hidden" not in card(admin) and card(admin)["run_id"] == teams["crossing_run"]
+
+        monkeypatch.setenv("SLIPWAY_SERVER_URL", url)  # the CLI, remote, as alice
+        monkeypatch.setenv("SLIPWAY_TOKEN", token)
+        code, out, _ = cli("governance", "card", CROSSED)
+        assert code == 0 and "Left out: what is in project(s) credit" in out and "credit-data" not in out
+        code, _, err = cli("governance", "export", CROSSED, str(tmp_path / "pack.zip"))
+        assert code == 0, err
+        assert json.loads(read_pack(tmp_path / "pack.zip")["manifest.json"])["lineage_hidden"] == ["credit"]
+        code, out, err = cli("audit", "verify-pack", str(tmp_path / "pack.zip"), "--public-key", str(teams["public_key"]))
+        assert code == 0 and out.startswith("valid:") and "every file matches" in out, out + err

@@ -124,10 +124,10 @@ def missing_for(db: Database, blobs: BlobStore, principal: Principal, digests: l
     absent = blobs.missing(digests)
     if principal.can("read"):
         return absent
-    lacking = set(absent)
-    stored = [d for d in dict.fromkeys(digests) if d not in lacking]
-    shown = downloadable(db, blobs, principal.projects_where("read") or frozenset(), stored, via)
-    return [d for d in dict.fromkeys(digests) if d not in shown]
+    # Every digest asked is checked, stored or not, so the work done does not depend on what is stored.
+    unique = list(dict.fromkeys(digests))
+    shown = downloadable(db, blobs, principal.projects_where("read") or frozenset(), unique, via) - set(absent)
+    return [d for d in unique if d not in shown]
 
 
 @functools.lru_cache(maxsize=256)
