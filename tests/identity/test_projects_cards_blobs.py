@@ -21,6 +21,7 @@ from tests.support import make_settings, platform_server
 from slipway.blobs.manifest import load_manifest
 from slipway.core.evidence_check import check_pack, read_pack
 from slipway.core.hashing import hash_bytes
+from slipway.pipelines.records import StepPlan, StepUpdate
 from slipway.workspace import Workspace, open_workspace
 
 CROSSED = "fraud-detector/2"
@@ -125,6 +126,16 @@ def _check_missing(made: dict[str, Any], tmp_path: Path) -> None:
             assert answer.status_code == 200, answer.text
             found: list[str] = answer.json()["missing"]
             return found
+
+        # A pipeline step's output is referred to from the step's outputs JSON (a LIKE join).
+        pipelines = admin.backend("pipelines")
+        outputs = {}
+        for team in ("credit", "fraud"):
+            run = pipelines.create_run("p", "p.py:p", "inprocess", {}, [StepPlan("s", "s", [])], project=team)
+            outputs[team] = admin.blobs.put_bytes(f"{team} step output".encode())
+            pipelines.update_steps(run.id, [StepUpdate("s", "SUCCEEDED", outputs={
+                "out": {"digest": outputs[team], "kind": "bytes", "size": 1}})])
+        assert missing(alice_headers, [outputs["credit"], outputs["fraud"]]) == [outputs["credit"]]
 
         asked = [credit_manifest, credit_file, fraud_manifest, fraud_file, absent]
         assert sorted(missing(admin_headers, asked)) == [absent]  # a global user: the truth

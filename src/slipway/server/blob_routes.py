@@ -14,7 +14,7 @@ remote client sends it by itself). Otherwise 403 naming the project of the objec
 to it, so knowing a digest opens nothing.
 
 ``POST /api/v1/blobs/missing`` asks the same question of every digest at once
-(:func:`downloadable`, a dozen queries per 500 digests): for such a caller a stored digest it could
+(:func:`downloadable`, a dozen queries for up to 5,000 digests): for such a caller a stored digest it could
 not download is reported missing, so the answer tells it nothing it could not learn by
 downloading. The client then uploads the bytes, which it holds anyway; an upload of a stored blob
 succeeds with the same answer as a new one. The request's ``via`` (file digest -> manifest) lets a
@@ -88,7 +88,7 @@ def downloadable(db: Database, blobs: BlobStore, readable: frozenset[str], diges
     """The digests among ``digests`` a caller reading only the ``readable`` projects may download:
     those an object of such a project refers to, and those listed in the manifest ``via`` names
     for them when such an object refers to that manifest. Batched: one request of many digests
-    costs a dozen queries per 500, not a dozen each."""
+    costs a dozen queries in all (up to 5,000 digests), not a dozen each."""
     with db.read() as conn:
         owners = blob_owners(conn, digests)
         allowed = {d for d in digests if owners.get(d, set()) & readable}
