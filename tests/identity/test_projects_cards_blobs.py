@@ -208,3 +208,18 @@ def test_rest_and_cli_cards_and_packs_are_scoped(teams: dict[str, Any], tmp_path
         assert json.loads(read_pack(tmp_path / "pack.zip")["manifest.json"])["lineage_hidden"] == ["credit"]
         code, out, err = cli("audit", "verify-pack", str(tmp_path / "pack.zip"), "--public-key", str(teams["public_key"]))
         assert code == 0 and out.startswith("valid:") and "every file matches" in out, out + err
+
+
+def test_the_web_ui_card_says_what_it_leaves_out(teams: dict[str, Any]) -> None:  # noqa: F811
+    from tests.ui.browser import ui_server
+    from tests.ui.test_security import signed_in
+
+    with ui_server(teams["server"]) as (url, admin_token):
+        token = httpx.post(f"{url}/api/v1/identity/create_token", json={"user": "alice"},
+                           headers={"authorization": f"Bearer {admin_token}"}).json()["token"]
+        page = signed_in(url, token).get("/models/fraud-detector/2")
+        assert page.status_code == 200 and 'id="left-out"' in page.text
+        card = page.text.split('id="model-card"')[1]
+        assert "Left out: what is in project(s) credit, which you may not read" in card and "credit-data" not in card
+        whole = signed_in(url, admin_token).get("/models/fraud-detector/2").text
+        assert 'id="left-out"' not in whole and "credit-data" in whole.split('id="model-card"')[1]
