@@ -164,12 +164,44 @@ def _check_missing(made: dict[str, Any], tmp_path: Path) -> None:
             assert ws.data.load("fraud-raw@1").to_pydict() == {"a": [1, 3], "b": [2, 4]}
         finally:
             ws.close()
+        _check_new_version_uploads_only_new_files(made["home"], url, token, tmp_path / "folder")
         # The same bytes, one copy: credit's file is now also a file of a fraud version alice may read.
         assert _digests(admin, "fraud-raw@1")[1] == credit_file
         fraud_raw = _digests(admin, "fraud-raw@1")[0]
         assert missing(alice_headers, [credit_file], {credit_file: fraud_raw}) == []
         assert missing(alice_headers, [credit_file], {credit_file: credit_manifest}) == [credit_file] or \
             fraud_raw == credit_manifest
+
+
+def _check_new_version_uploads_only_new_files(home: Path, url: str, token: str, folder: Path) -> None:
+    """alice's second version of a folder, from a new process, uploads only the file it adds: the
+    client reads the first version's manifest, so the server counts the files it lists."""
+    folder.mkdir()
+    files = {name: f"x\n{name}\n".encode() for name in ("a", "b", "c")}
+    for name in ("a", "b"):
+        (folder / f"{name}.csv").write_bytes(files[name])
+    first = open_workspace(make_settings(home / "alice-first", server_url=url, token=token))
+    try:
+        first.data.add("fraud-folder", folder, project="fraud")
+    finally:
+        first.close()
+    (folder / "c.csv").write_bytes(files["c"])
+    second = open_workspace(make_settings(home / "alice-second", server_url=url, token=token))
+    uploaded: list[str] = []
+    send = second.blobs.session.request  # type: ignore[attr-defined]
+
+    def counting(method: str, path: str, **options: Any) -> Any:
+        if method == "PUT":
+            uploaded.append(path.rsplit("/", 1)[1])
+        return send(method, path, **options)
+
+    second.blobs.session.request = counting  # type: ignore[attr-defined]
+    try:
+        assert second.data.add("fraud-folder", folder).version == 2
+    finally:
+        second.close()
+    assert hash_bytes(files["c"]) in uploaded
+    assert not {hash_bytes(files["a"]), hash_bytes(files["b"])} & set(uploaded), uploaded
 
 
 def test_blobs_missing_answers_a_project_bound_user_as_a_download_would(teams: dict[str, Any],  # noqa: F811
