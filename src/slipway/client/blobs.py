@@ -6,7 +6,9 @@ dating, repairing and deleting blobs happen where the artifact store is, not thr
 
 A user bound to projects may download a file of a bundle or folder only through the manifest
 that lists it (``?via=``, see :mod:`slipway.server.blob_routes`): the store remembers, for each
-file digest, the manifest it last read listing it, and names that manifest when fetching the file.
+file digest, the manifest it last read listing it, and names that manifest when fetching the file
+and when asking which files the server lacks: such a user is told a file is missing unless it
+could download it, and then uploads it again (the server keeps one copy).
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ class HttpBlobStore(BlobStore):
         wanted = sorted(set(digests))
         result: list[str] = []
         for start in range(0, len(wanted), 5000):
-            response = self.session.request("POST", "/api/v1/blobs/missing", json={"digests": wanted[start : start + 5000]})
+            chunk = wanted[start : start + 5000]
+            # The manifests read that list these files: a project-bound user's server counts a file
+            # of a folder it may read only through one (see slipway.server.blob_routes).
+            via = {d: self._listed_in[d] for d in chunk if d in self._listed_in}
+            response = self.session.request("POST", "/api/v1/blobs/missing",
+                                            json={"digests": chunk, **({"via": via} if via else {})})
             result.extend(response.json()["missing"])
         return result
 

@@ -58,6 +58,10 @@ class Principal:
     # The id of the API token a server authenticated this principal by ("" otherwise): a decision
     # made through the server names it in its proof (slipway.identity.proof).
     token_id: str = ""
+    # Where it may ``read`` as it was before :meth:`require_in` narrowed it to a call's projects
+    # (None: everywhere), so a call that reads across projects (a model card's lineage) can still
+    # leave out what the caller may not read.
+    reads_before: frozenset[str] | None = None
 
     @property
     def permissions(self) -> frozenset[str]:
@@ -81,6 +85,11 @@ class Principal:
             return None
         return frozenset(p for p, _ in self.bindings if self.can_in(permission, p))
 
+    def readable_projects(self) -> frozenset[str] | None:
+        """The projects it may ``read`` as the caller it is, even inside a call an endpoint narrowed
+        to some projects; None when it reads everywhere."""
+        return self.reads_before if self.acting_in else self.projects_where("read")
+
     def require_in(self, permissions: tuple[str, ...], projects: frozenset[str], what: str = "") -> Principal:
         """PermissionDenied unless one of ``permissions`` is held in every project of ``projects``;
         otherwise the principal acting in them (holding there the roles common to all of them)."""
@@ -88,7 +97,8 @@ class Principal:
             if not any(self.can_in(p, project) for p in permissions):
                 raise PermissionDenied(self._refusal(permissions, what, project))
         common = frozenset.intersection(*(self.roles_in(p) for p in projects)) if projects else self.roles
-        return dataclasses.replace(self, roles=common, acting_in=tuple(sorted(projects)))
+        return dataclasses.replace(self, roles=common, acting_in=tuple(sorted(projects)),
+                                   reads_before=self.readable_projects())
 
     def can(self, permission: str) -> bool:
         granted = self.permissions

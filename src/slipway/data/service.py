@@ -101,6 +101,11 @@ class DataService:
         latest = self._latest(name)
         if latest is not None and latest.digest == scanned.digest and keys in (None, latest.key_columns):
             return dataclasses.replace(latest, created=False)
+        if latest is not None and self._host.settings.remote:
+            # A server counts a file as stored for a project-bound user only through a manifest it
+            # may read that lists it (slipway.client.blobs): read the latest version's first, so
+            # the files this version shares with it are not uploaded again.
+            load_manifest(self._blobs, latest.digest)
         adding.store_scanned(self._blobs, scanned, workers, progress)
         profiles, schema, rows = adding.profile_tables(
             scanned, self._previous_profiles(latest) if scanned.tables else None)

@@ -18,6 +18,7 @@ from slipway.governance.cards import build_card, check_section
 from slipway.governance.fairness import SUMMARY_KEYS, summarise
 from slipway.governance.records import CardRevision, FairnessReportInfo
 from slipway.governance.refs import resolve_version, version_row
+from slipway.lineage.backend import hide_for
 from slipway.store.context import ServiceContext
 from slipway.store.schema.governance import fairness_reports, model_card_sections
 
@@ -86,10 +87,11 @@ class ReportEndpoints:
 
     @endpoint("read")
     def card(self, ref: str, format: str = "md") -> str:
-        """The model card, as ``md``, ``html`` or ``json`` text."""
+        """The model card, as ``md``, ``html`` or ``json`` text. A caller bound to projects gets what
+        it may read of the run, data and lineage, and the card names the projects left out."""
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)
-            return render(build_card(conn, version_row(conn, model, number)), format)
+            return render(build_card(conn, version_row(conn, model, number), hide_for(self.ctx.principal)), format)
 
     @endpoint("registry.write")
     def card_edit(self, ref: str, section: str, text: str) -> CardRevision:
@@ -114,9 +116,11 @@ class ReportEndpoints:
         """The evidence pack of a version: its files by relative path (model card, intended use,
         lineage, evaluation and fairness reports, approvals with tickets, alias and deployment
         history, monitoring, and the audit events about the model with inclusion proofs in a signed
-        checkpoint, plus ``verify_pack.py``). Needs ``audit.read``: the events name every actor."""
+        checkpoint, plus ``verify_pack.py``). Needs ``audit.read``: the events name every actor. A
+        caller bound to projects gets the lineage it may read; ``lineage_hidden`` in the manifest
+        names the projects left out."""
         from slipway.governance.evidence_pack import build_pack
 
         with self.ctx.db.read() as conn:
             model, number = resolve_version(conn, ref)
-            return build_pack(self.ctx, conn, version_row(conn, model, number))
+            return build_pack(self.ctx, conn, version_row(conn, model, number), hide=hide_for(self.ctx.principal))

@@ -21,12 +21,24 @@ def _dataset(d: dict[str, Any]) -> str:
     return f"{d.get('dataset')} version {d.get('version')} (digest {str(d.get('digest', ''))[:12]})"
 
 
+def _left_out(card: dict[str, Any]) -> str | None:
+    """The line saying what a project-bound reader's card leaves out (None: nothing was)."""
+    projects = card.get("lineage_hidden")
+    if not projects:
+        return None
+    return (f"_Left out: what is in project(s) {', '.join(projects)}, which you may not read; the run, data and "
+            "lineage shown are partial._")
+
+
 def render_markdown(card: dict[str, Any]) -> str:
+    left_out = _left_out(card)
     out = [f"# Model card: {card['model']} version {card['version']}", "",
            f"- **State:** {card['state']}", f"- **Owner:** {card['owner']}", f"- **Risk tier:** {card['risk_tier']}",
            f"- **Flavor:** {card['flavor']}", f"- **Run:** {card['run_id'] or 'n/a'}",
            f"- **Bundle digest:** {card['bundle_digest']}", f"- **Aliases:** {', '.join(card['aliases']) or 'none'}",
            f"- **Registered by:** {card['created_by']} at {iso(card['created_ms'])}", f"- **Card revision:** {card['revision']}"]
+    if left_out:
+        out += ["", left_out]
     if card["description"]:
         out += ["", card["description"]]
     for name, section in card["sections"].items():
@@ -59,6 +71,8 @@ def render_markdown(card: dict[str, Any]) -> str:
     if not card["approvals"]:
         out.append("_No approval requested._")
     out += ["", "## Lineage", ""] + ([f"- {e['src']} --{e['relation']}--> {e['dst']}" for e in card["lineage"]] or ["_None recorded._"])
+    if left_out:
+        out += ["", left_out]
     return "\n".join(out) + "\n"
 
 

@@ -8,6 +8,11 @@ with an inclusion proof in a signed checkpoint. ``verify_pack.py`` (a copy of
 :mod:`slipway.core.evidence_check`, with :mod:`slipway.core.merkle` and
 :mod:`slipway.core.transparency`) checks it offline. docs/governance.md maps the sections to the
 EU AI Act (Articles 11, 12, 19) and SR 11-7.
+
+Exported by a caller bound to projects, the pack walks the lineage as the lineage route does for
+it (``hide``): nodes of projects it may not read are left out with their edges, and with them the
+deployments and monitors they would bring in; ``lineage_hidden`` in the manifest, ``lineage.json``
+and the model card names those projects, and the README says the pack is partial.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from slipway.core.evidence_check import CHECKPOINT, EVENTS, MANIFEST, PACK_KEY
 from slipway.governance.approvals import list_requests
 from slipway.governance.card_render import render
 from slipway.governance.cards import build_card
-from slipway.lineage.graph import walk
+from slipway.lineage.graph import Hide, walk
 from slipway.registry.alias_history import alias_moves
 from slipway.store.context import ServiceContext
 from slipway.store.schema.core import audit_events
@@ -124,17 +129,24 @@ def _verifier_files() -> dict[str, str]:
             "merkle.py": core.joinpath("merkle.py").read_text()}
 
 
-def build_pack(ctx: ServiceContext, conn: Connection, row: Any, prove: bool = True) -> dict[str, str]:
+def _hidden_projects(card: dict[str, Any], *graphs: Any) -> list[str]:
+    return sorted(set(card["lineage_hidden"]).union(*(g.hidden for g in graphs)))
+
+
+def build_pack(ctx: ServiceContext, conn: Connection, row: Any, prove: bool = True,
+               hide: Hide | None = None) -> dict[str, str]:
     """The files of the evidence pack of the version ``row`` (a joined version row).
 
     ``prove=False`` leaves out the audit events and their proofs (a ticket's attachment when the
-    ledger has no signing key). Raises InvalidInput when proving needs a checkpoint and none can be had.
+    ledger has no signing key); ``hide`` leaves out what a project-bound caller may not read (see
+    the module docstring). Raises InvalidInput when proving needs a checkpoint and none can be had.
     """
     model, number = row.model_name, int(row.version)
     subject = f"{model}/{number}"
-    card = build_card(conn, row)
-    upstream = walk(conn, "model_version", subject, "up")
-    downstream = walk(conn, "model_version", subject, "down")
+    card = build_card(conn, row, hide)
+    upstream = walk(conn, "model_version", subject, "up", hide=hide)
+    downstream = walk(conn, "model_version", subject, "down", hide=hide)
+    scoped = {} if hide is None else {"lineage_hidden": _hidden_projects(card, upstream, downstream)}
     deployments = downstream.ids("deployment")
     requests = [r for r in list_requests(conn, model, None, 10_000) if r.version == number]
     reports = conn.execute(select(fairness_reports).where(fairness_reports.c.model == model,
@@ -167,7 +179,7 @@ def build_pack(ctx: ServiceContext, conn: Connection, row: Any, prove: bool = Tr
         + "## Known issues (generated)\n\n" + "".join(f"- {i}\n" for i in card["known_issues"]),
         "lineage.json": _json({"upstream": _graph(upstream), "downstream": _graph(downstream),
                                "dataset_versions": upstream.ids("dataset_version"),
-                               "feature_views": upstream.ids("feature_view"), "runs": upstream.ids("run")}),
+                               "feature_views": upstream.ids("feature_view"), "runs": upstream.ids("run"), **scoped}),
         "evaluation.json": _json({"metrics": card["metrics"], "params": card["params"],
                                   "training_data": card["training_data"], "evaluation_data": card["evaluation_data"],
                                   "policy_checks": [{"id": c.id, "target_state": c.target_state, "passed": c.passed,
@@ -193,10 +205,11 @@ def build_pack(ctx: ServiceContext, conn: Connection, row: Any, prove: bool = Tr
     pem = _public_key_pem(ctx) if prove else None
     if pem:
         files[PACK_KEY] = pem
-    files["README.md"] = _readme(subject, checkpoint if prove else None, len(proven), requests)
+    files["README.md"] = _readme(subject, checkpoint if prove else None, len(proven), requests,
+                                 scoped.get("lineage_hidden"))
     files[MANIFEST] = _json({
         "format": FORMAT, "model": model, "version": number, "exported_by": ctx.principal.name,
-        "exported_at": iso(now_ms()), "bundle_digest": row.bundle_digest,
+        "exported_at": iso(now_ms()), "bundle_digest": row.bundle_digest, **scoped,
         "files": {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(files.items())}})
     return files
 
@@ -206,11 +219,14 @@ def _event(e: Any) -> dict[str, Any]:
             "details": orjson.loads(e.details)}
 
 
-def _readme(subject: str, checkpoint: dict[str, Any] | None, events: int, requests: list[Any]) -> str:
+def _readme(subject: str, checkpoint: dict[str, Any] | None, events: int, requests: list[Any],
+            hidden: list[str] | None = None) -> str:
     tickets = ", ".join(r.ticket_number for r in requests if r.ticket_number) or "none"
     text = _README.format(subject=subject, format=FORMAT, tickets=tickets, events=events,
                           size=checkpoint["tree_size"] if checkpoint else 0,
                           root=checkpoint["root_hash"][:16] if checkpoint else "")
+    if hidden is not None:  # exported by a caller bound to projects
+        text = text.replace("\n\n|", "\n\n" + _partial(hidden) + "\n\n|", 1)
     if checkpoint is None:  # the reviewers' copy: no audit proofs
         keep = [line for line in text.splitlines() if "audit/" not in line]
         text = "\n".join(keep).split("## Verify offline")[0] + (
@@ -243,6 +259,14 @@ Exported by Slipway ({format}). Change tickets: {tickets}.
 `--public-key` it uses `audit/public-key.pem`, which only proves the pack is self-consistent:
 obtain the ledger's key from its owner out of band.
 """
+
+
+def _partial(hidden: list[str]) -> str:
+    if not hidden:
+        return "Exported by a user bound to projects; its lineage reached no project that user may not read."
+    return (f"**Partial lineage.** Exported by a user bound to projects: what is in project(s) {', '.join(hidden)}, "
+            "which that user may not read, is left out (nodes, their edges and what lies beyond them; "
+            "`lineage_hidden` in manifest.json). Export as a global auditor for the whole lineage.")
 
 
 def pack_zip(files: dict[str, str], folder: str = "") -> bytes:

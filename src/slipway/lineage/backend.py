@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from slipway.core.auth import endpoint
+from slipway.core.auth import Principal, endpoint
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.lineage.graph import Hide, Node, walk
 from slipway.lineage.nodes import node_exists
@@ -61,6 +61,13 @@ def hide_unreadable(readable: frozenset[str]) -> Hide:
         return hidden
 
     return hide
+
+
+def hide_for(principal: Principal) -> Hide | None:
+    """What a walk for ``principal`` leaves out: nothing (None) for a caller reading everywhere,
+    else the nodes of the projects it may not read. Model cards and evidence packs walk with it too."""
+    readable = principal.readable_projects()
+    return None if readable is None else hide_unreadable(readable)
 
 
 class LineageBackend:
