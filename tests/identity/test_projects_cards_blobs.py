@@ -165,6 +165,7 @@ def _check_missing(made: dict[str, Any], tmp_path: Path) -> None:
         finally:
             ws.close()
         _check_new_version_uploads_only_new_files(made["home"], url, token, tmp_path / "folder")
+        _check_get_over_the_latest_version(made["home"], url, token, tmp_path / "folder")
         # The same bytes, one copy: credit's file is now also a file of a fraud version alice may read.
         assert _digests(admin, "fraud-raw@1")[1] == credit_file
         fraud_raw = _digests(admin, "fraud-raw@1")[0]
@@ -255,3 +256,22 @@ def test_the_web_ui_card_says_what_it_leaves_out(teams: dict[str, Any]) -> None:
         assert "Left out: what is in project(s) credit, which you may not read" in card and "credit-data" not in card
         whole = signed_in(url, admin_token).get("/models/fraud-detector/2").text
         assert 'id="left-out"' not in whole and "credit-data" in whole.split('id="model-card"')[1]
+
+
+def _check_get_over_the_latest_version(home: Path, url: str, token: str, folder: Path) -> None:
+    """A new process of alice's gets an older version over the folder holding the latest: the
+    files on disk are versioned (the client reads the latest version's manifest, so the server
+    counts them), so nothing asks for --force and the older bytes come back."""
+    older = (folder / "b.csv").read_bytes()
+    (folder / "b.csv").write_bytes(b"x\nb changed\n")
+    writer = open_workspace(make_settings(home / "alice-third", server_url=url, token=token))
+    try:
+        assert writer.data.add("fraud-folder", folder).version == 3
+    finally:
+        writer.close()
+    reader = open_workspace(make_settings(home / "alice-fourth", server_url=url, token=token))
+    try:
+        reader.data.get("fraud-folder@2", folder)  # raised Conflict (b.csv "not versioned") before
+    finally:
+        reader.close()
+    assert (folder / "b.csv").read_bytes() == older

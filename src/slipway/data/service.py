@@ -101,11 +101,7 @@ class DataService:
         latest = self._latest(name)
         if latest is not None and latest.digest == scanned.digest and keys in (None, latest.key_columns):
             return dataclasses.replace(latest, created=False)
-        if latest is not None and self._host.settings.remote:
-            # A server counts a file as stored for a project-bound user only through a manifest it
-            # may read that lists it (slipway.client.blobs): read the latest version's first, so
-            # the files this version shares with it are not uploaded again.
-            load_manifest(self._blobs, latest.digest)
+        self._read_listing(latest)  # the files this version shares with the latest are not uploaded again
         adding.store_scanned(self._blobs, scanned, workers, progress)
         profiles, schema, rows = adding.profile_tables(
             scanned, self._previous_profiles(latest) if scanned.tables else None)
@@ -135,6 +131,14 @@ class DataService:
         if isinstance(self._blobs, LocalBlobStore):
             own.add(str(Path(self._blobs.root).resolve()))
         return frozenset(own)
+
+    def _read_listing(self, version: DatasetVersion | None) -> None:
+        """Over a server, read ``version``'s manifest first: a server counts a file as stored for a
+        project-bound user only through a manifest it may read that lists it (slipway.client.blobs),
+        so ``add`` would upload the files a version shares with it again, and ``get``/``checkout``
+        would take the files of a version already on disk for unversioned work."""
+        if version is not None and self._host.settings.remote:
+            load_manifest(self._blobs, version.digest)
 
     def _latest(self, name: str) -> DatasetVersion | None:
         try:
@@ -264,7 +268,9 @@ class DataService:
         """
         from slipway.data import access
 
-        return access.materialize_version(self._blobs, self.get_version(ref), given_path(dest), link, force)
+        version = self.get_version(ref)
+        self._read_listing(self._latest(version.name))  # what is on disk is often the latest version
+        return access.materialize_version(self._blobs, version, given_path(dest), link, force)
 
     def checkout(self, paths: Iterable[str | os.PathLike[str]] = (), *, force: bool = False,
                  link: bool = False) -> list[CheckedOut]:
@@ -286,6 +292,8 @@ class DataService:
         files = find_pointers(paths, Path.cwd(), self._own_folders())
         pointers = [read_pointer(f) for f in files]  # all checked before any data is touched
         versions = [self._backend.get_version(p.dataset, p.version) for p in pointers]
+        for name in dict.fromkeys(p.dataset for p in pointers):  # after `git checkout`, the newer data is on disk
+            self._read_listing(self._latest(name))
         return [checkout_pointer(self._blobs, p, v, self.stat_cache, link, force) for p, v in zip(pointers, versions, strict=True)]
 
     def verify(self, ref: Any) -> VerifyReport:
