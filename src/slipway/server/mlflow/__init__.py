@@ -28,6 +28,6 @@ def add_mlflow_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -
     """Mount every MLflow route (``/api/2.0/mlflow/...``, its ``/ajax-api`` alias, and the
     ``/api/2.0/mlflow-artifacts`` proxy) on ``app``."""
     mount(app, base, auth, experiments.ROUTES + runs.ROUTES + run_data.ROUTES + search.ROUTES + registry.ROUTES
-          + history.ROUTES + logged_models.ROUTES)
+          + history.ROUTES + logged_models.ROUTES + artifacts.ROUTES)
     artifacts.add_artifact_routes(app, base, auth)
     mount_fallback(app)
