@@ -80,7 +80,8 @@ def bulk(call: MlflowCall) -> dict[str, Any]:
     key, limit = call.text("metric_key"), call.integer("max_results", BULK_RESULTS)
     if not 1 <= limit <= BULK_RESULTS:
         raise MlflowError(f"max_results must be between 1 and {BULK_RESULTS}.")
-    tracking, out = call.tracking, []
+    tracking = call.tracking
+    out: list[dict[str, Any]] = []
     for run_id in run_ids:
         if len(out) >= limit:
             break
