@@ -38,6 +38,8 @@ def test_runs_answer_in_mlflows_words(mlflow_server: MlflowServer) -> None:
             "no_timestamp": post("/runs/log-batch", {"run_id": rid, "metrics": [{"key": "mae", "value": 2.5}]}),
             "params": post("/runs/log-batch", {"run_id": rid, "params": "foo"}),
             "tags_first": post("/experiments/create", {"name": "x", "artifact_location": "loc", "tags": "5"}),
+            "inputs_run_first": post("/runs/log-inputs", {"datasets": []}),
+            "inputs_datasets": post("/runs/log-inputs", {"run_id": rid}),
         }
         errors = {}
         for label, call in (("missing_run", lambda: c.delete_tag("fake_run_id", "t")),
@@ -61,6 +63,10 @@ def test_runs_answer_in_mlflows_words(mlflow_server: MlflowServer) -> None:
                     get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", {"run_id": [rid]})[1]["message"],
                     get("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", {"metric_key": "a"})[1]["message"],
                     get("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", {"run_ids": [rid], "metric_key": ""})[1]["message"]]
+        for ts in (1, 2):                                       # two values at every step
+            c.log_batch(rid2, metrics=[mlflow.entities.Metric("s", 10.0, ts, step) for step in range(10)])
+        same_steps = get("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+                         {"run_ids": [rid2], "metric_key": "s", "max_results": 5})[1]["metrics"]
         for name in ("b", "Ab", "a"):
             c.create_experiment(name)
         by_name = [e.name for e in c.search_experiments(order_by=["name DESC"])]
@@ -72,7 +78,7 @@ def test_runs_answer_in_mlflows_words(mlflow_server: MlflowServer) -> None:
         listed = [get("/api/2.0/mlflow/artifacts/list", {"run_id": rid2}), get("/api/2.0/mlflow/artifacts/list", {"run_id": rid2, "path": "dir"}),
                   get("/api/2.0/mlflow/artifacts/list", {"run_id": rid2, "path": "../x"})]
         print(json.dumps({"fresh": fresh, "rid": rid, "rid2": rid2, "exp": exp, "bad": bad, "errors": errors, "bulk": bulk,
-                          "bulk_bad": bulk_bad, "by_name": by_name, "newest": newest, "attr": attr, "listed": listed}))
+                          "bulk_bad": bulk_bad, "same_steps": same_steps, "by_name": by_name, "newest": newest, "attr": attr, "listed": listed}))
     """)
     rid, rid2 = out["rid"], out["rid2"]
     assert out["fresh"] == ["Default"]
@@ -84,6 +90,8 @@ def test_runs_answer_in_mlflows_words(mlflow_server: MlflowServer) -> None:
         "no_timestamp": [400, invalid, "Invalid value [{\"key\":\"mae\",\"value\":2.5}] for parameter 'metrics' supplied"],
         "params": [400, invalid, "Invalid value \"foo\" for parameter 'params' supplied"],
         "tags_first": [400, invalid, "Invalid value \"5\" for parameter 'tags' supplied"],
+        "inputs_run_first": [400, invalid, "Missing value for required parameter 'run_id'"],
+        "inputs_datasets": [400, invalid, "Missing value for required parameter 'datasets'"],
     }
     deleted = f"The run {rid} must be in the 'active' state. Current state is deleted."
     expected = {"missing_run": ("RESOURCE_DOES_NOT_EXIST", "Run with id=fake_run_id not found"),
@@ -100,6 +108,8 @@ def test_runs_answer_in_mlflows_words(mlflow_server: MlflowServer) -> None:
                                "GetMetricHistoryBulk request must specify a metric_key.",
                                "Missing value for required parameter 'run_ids'.",
                                "Missing value for required parameter 'metric_key'."]
+    # MLflow's sampling of steps 0-9 to 5 keeps 0, 2, 4, 6, 8, 9, and every value at each of them
+    assert [(p["step"], p["timestamp"]) for p in out["same_steps"]] == [(s, t) for s in (0, 2, 4, 6, 8, 9) for t in (1, 2)]
     assert out["by_name"] == ["words", "b", "a", "Default", "Ab"]  # byte order, as MLflow's store sorts
     assert out["newest"] == ["a", "Ab"]
     assert out["attr"] == ["Ab", "b", "words", "Default"]

@@ -101,6 +101,9 @@ def log_batch(call: MlflowCall) -> dict[str, Any]:
 
 
 def log_inputs(call: MlflowCall) -> dict[str, Any]:
+    run_id(call)  # checked first, then the datasets, as MLflow does
+    if call.fields.get("datasets") is None:
+        raise MlflowError("Missing value for required parameter 'datasets'")
     tags: dict[str, str] = {}
     for item in call.items("datasets"):
         dataset = item.get("dataset") if isinstance(item, dict) else None
