@@ -7,6 +7,7 @@ for changes, ``read`` for reads. Versions are numbered per model inside the writ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -57,6 +58,16 @@ from slipway.store.schema.registry import model_versions, registered_models
 from slipway.tracking.facts import run_snapshot
 
 DEFAULT_RISK_TIERS = ("low", "medium", "high")
+
+
+def _retagged(stored: Any, new_tags: dict[str, str], untag: Sequence[str], changes: dict[str, Any]) -> list[str]:
+    """Put the merged tags (``new_tags`` set, ``untag`` removed) in ``changes`` when they differ
+    from ``stored``; returns the keys actually removed."""
+    current = from_json(stored, {})
+    removed = [key for key in dict.fromkeys(untag) if key in current and key not in new_tags]
+    if new_tags or removed:
+        changes["tags"] = to_json({**{k: v for k, v in current.items() if k not in removed}, **new_tags})
+    return removed
 
 
 def _tags(tags: dict[str, Any] | None) -> dict[str, str]:
@@ -129,13 +140,15 @@ class RegistryBackend:
 
     @endpoint("registry.write", "governance.configure")
     def update_model(self, name: str, description: str | None = None, owner: str | None = None,
-                     risk_tier: str | None = None, tags: dict[str, str] | None = None) -> RegisteredModel:
-        """Change a model's description, owner, risk tier or tags (tags are merged). The risk tier
-        needs ``governance.configure`` (approver, admin), the rest ``registry.write``; a version
-        already up for approval keeps the tier fixed on it by its first request."""
+                     risk_tier: str | None = None, tags: dict[str, str] | None = None,
+                     untag: Sequence[str] = ()) -> RegisteredModel:
+        """Change a model's description, owner, risk tier or tags (tags are merged; the keys in
+        ``untag`` are removed, those it does not have ignored, as MLflow's delete-tag does). The
+        risk tier needs ``governance.configure`` (approver, admin), the rest ``registry.write``; a
+        version already up for approval keeps the tier fixed on it by its first request."""
         if risk_tier is not None:
             self.ctx.principal.require("governance.configure", f"change the risk tier of {name!r}")
-        if (description, owner, tags) != (None, None, None) or risk_tier is None:
+        if (description, owner, tags) != (None, None, None) or untag or risk_tier is None:
             self.ctx.principal.require("registry.write", f"update model {name!r}")
         changes: dict[str, Any] = {}
         if description is not None:
@@ -147,13 +160,13 @@ class RegistryBackend:
         new_tags = _tags(tags)
         with self.ctx.db.write() as conn:
             row = model_row(conn, name, lock=True)
-            if new_tags:
-                changes["tags"] = to_json({**from_json(row.tags, {}), **new_tags})
+            removed = _retagged(row.tags, new_tags, untag, changes)
             if changes:
                 conn.execute(registered_models.update().where(registered_models.c.id == row.id)
                              .values(**changes, updated_ms=now_ms()))
                 self.ctx.audit(conn, Action.MODEL_UPDATE, Subject.REGISTERED_MODEL, name,
-                               {k: (new_tags if k == "tags" else v) for k, v in changes.items()})
+                               {**{k: (new_tags if k == "tags" else v) for k, v in changes.items()},
+                                **({"untag": removed} if removed else {})})
             return load_models(conn, [model_row(conn, name)])[0]
 
     @endpoint("read")
@@ -249,8 +262,8 @@ class RegistryBackend:
 
     @endpoint("registry.write")
     def update_version(self, name: str, version: int, description: str | None = None,
-                       tags: dict[str, str] | None = None) -> ModelVersion:
-        """Change a version's description or tags (tags are merged)."""
+                       tags: dict[str, str] | None = None, untag: Sequence[str] = ()) -> ModelVersion:
+        """Change a version's description or tags (tags are merged; ``untag`` as in :meth:`update_model`)."""
         new_tags = _tags(tags)
         with self.ctx.db.write() as conn:
             model = model_row(conn, name)
@@ -258,13 +271,12 @@ class RegistryBackend:
             changes: dict[str, Any] = {}
             if description is not None:
                 changes["description"] = check_value(description, "description")
-            if new_tags:
-                changes["tags"] = to_json({**from_json(row.tags, {}), **new_tags})
+            removed = _retagged(row.tags, new_tags, untag, changes)
             if changes:
                 conn.execute(model_versions.update().where(model_versions.c.id == row.id)
                              .values(**changes, updated_ms=now_ms()))
                 self.ctx.audit(conn, Action.VERSION_UPDATE, Subject.MODEL_VERSION, f"{name}/{row.version}",
-                               {"description": description, "tags": new_tags})
+                               {"description": description, "tags": new_tags, **({"untag": removed} if removed else {})})
             return load_version(conn, model, row.version)
 
     @endpoint("read")

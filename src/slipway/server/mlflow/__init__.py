@@ -29,7 +29,7 @@ def add_mlflow_routes(app: FastAPI, base: LocalTransport, auth: Authenticator) -
     """Mount every MLflow route (``/api/2.0/mlflow/...``, its ``/ajax-api`` alias, and the
     ``/api/2.0/mlflow-artifacts`` proxy, with its multipart upload) on ``app``."""
     mount(app, base, auth, experiments.ROUTES + runs.ROUTES + run_data.ROUTES + search.ROUTES + registry.ROUTES
-          + history.ROUTES + logged_models.ROUTES)
+          + history.ROUTES + logged_models.ROUTES + artifacts.ROUTES)
     artifacts.add_artifact_routes(app, base, auth)
     multipart.add_multipart_routes(app, base, auth)
     mount_fallback(app)

@@ -25,7 +25,8 @@ from slipway.core.errors import NotFound
 from slipway.core.hashing import hash_file
 from slipway.identity.authenticator import Authenticator
 from slipway.local import LocalTransport
-from slipway.server.mlflow.protocol import MlflowCall, MlflowError, error_body
+from slipway.server.mlflow.convert import artifact_uri, experiment_id
+from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes, error_body
 
 PREFIXES = ("/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts")
 
@@ -64,6 +65,22 @@ def listing(call: MlflowCall, path: str) -> dict[str, Any]:
         head, _, rest = name[len(prefix):].partition("/")
         children[head] = {"path": head, "is_dir": True} if rest else {"path": head, "is_dir": False, "file_size": size}
     return {"files": list(children.values())}
+
+
+def list_run_artifacts(call: MlflowCall) -> dict[str, Any]:
+    """``GET /api/2.0/mlflow/artifacts/list`` (MLflow's REST ListArtifacts, which clients other
+    than the Python one use): one folder of a run's artifacts, paths from the run's root. A path
+    with ``..`` or the like answers MLflow's ``400 Invalid path``."""
+    rid = call.text("run_id", call.fields.get("run_uuid"))
+    path = call.optional("path") or ""
+    if path and (path.startswith("/") or "\\" in path or "\x00" in path
+                 or any(part in ("", ".", "..") for part in path.split("/"))):
+        raise MlflowError("Invalid path")
+    run = call.tracking.get_run(rid)
+    root = artifact_uri(experiment_id(call.tracking.get_experiment(run.experiment_id)), rid)
+    found = listing(call, f"x/{rid}/artifacts" + (f"/{path}" if path else ""))["files"]
+    files = [{**entry, "path": f"{path}/{entry['path']}" if path else entry["path"]} for entry in found]
+    return {"root_uri": root, "files": files}
 
 
 def upload(call: MlflowCall, path: str, tmp: str) -> dict[str, Any]:
@@ -134,3 +151,6 @@ def add_artifact_routes(app: FastAPI, base: LocalTransport, auth: Authenticator)
                           tags=["mlflow"])
         app.add_api_route(prefix + "/{artifact_path:path}", put_route, methods=["PUT"], include_in_schema=False,
                           tags=["mlflow"])
+
+
+ROUTES: Routes = [("GET", "/artifacts/list", list_run_artifacts)]

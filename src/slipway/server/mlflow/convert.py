@@ -24,15 +24,28 @@ def experiment_id(experiment: Experiment) -> str:
 
 
 def resolve_experiment(tracking: TrackingBackend, mlflow_id: str, create_default: bool = False) -> Experiment:
-    """The Slipway experiment an MLflow experiment id names (``"0"`` is ``Default``)."""
+    """The Slipway experiment an MLflow experiment id names (``"0"`` is ``Default``).
+
+    MLflow's server always has experiment ``"0"``; Slipway creates ``Default`` on first use, so
+    naming ``"0"`` creates it (when the caller may write; ``create_default`` is kept for callers
+    that say so explicitly, and is the same)."""
     if mlflow_id == DEFAULT_ID:
-        if create_default:
-            return tracking.get_or_create_experiment(DEFAULT_EXPERIMENT)
-        return tracking.get_experiment(DEFAULT_EXPERIMENT)
+        return ensure_default(tracking)
     experiment = tracking.get_experiment(mlflow_id)
     if experiment.id != mlflow_id:  # get_experiment also matches names; an id must be an id
         raise NotFound(f"experiment {mlflow_id!r} does not exist")
     return experiment
+
+
+def ensure_default(tracking: TrackingBackend) -> Experiment:
+    """``Default``, created if there is none yet and the caller may create it (NotFound otherwise)."""
+    try:
+        return tracking.get_experiment(DEFAULT_EXPERIMENT)
+    except NotFound:
+        try:
+            return tracking.get_or_create_experiment(DEFAULT_EXPERIMENT)
+        except PermissionDenied:
+            raise NotFound(f"experiment {DEFAULT_ID!r} ({DEFAULT_EXPERIMENT}) does not exist yet") from None
 
 
 def readable_experiments(tracking: TrackingBackend, mlflow_ids: list[str]) -> list[Experiment]:

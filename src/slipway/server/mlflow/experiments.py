@@ -8,19 +8,22 @@ only the experiments the caller may read, and page over those.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slipway.core.auth import authorised
-from slipway.core.errors import NotFound
-from slipway.server.mlflow.convert import experiment_json, resolve_experiment
+from slipway.core.errors import NotFound, PermissionDenied
+from slipway.server.mlflow.convert import ensure_default, experiment_json, resolve_experiment
 from slipway.server.mlflow.protocol import PROJECT_TAG, MlflowCall, MlflowError, Routes
+from slipway.tracking.backend import DEFAULT_EXPERIMENT
 from slipway.tracking.records import Experiment
 
 NOTE = "mlflow.note.content"
 VIEW_TYPES = {"1": ("active",), "ACTIVE_ONLY": ("active",), "2": ("deleted",), "DELETED_ONLY": ("deleted",),
               "3": ("active", "deleted"), "ALL": ("active", "deleted")}
-_NAME_FILTER = re.compile(r"^\s*(?:attributes\.)?name\s+(=|!=|LIKE|ILIKE)\s+'((?:[^'\\]|\\.)*)'\s*$", re.I)
+_NAME_FILTER = re.compile(r"^\s*(?:(?:attributes?|attr)\.)?name\s+(=|!=|LIKE|ILIKE)\s+'((?:[^'\\]|\\.)*)'\s*$", re.I)
 
 
 def _tags(call: MlflowCall) -> dict[str, str]:
@@ -37,6 +40,7 @@ def _tags(call: MlflowCall) -> dict[str, str]:
 
 def create(call: MlflowCall) -> dict[str, Any]:
     name = call.text("name")
+    call.items("tags")  # a malformed field is named first, as MLflow does
     if call.optional("artifact_location"):
         raise MlflowError("artifact_location is chosen by Slipway (its blob store); leave it unset")
     tags = _tags(call)
@@ -65,13 +69,42 @@ def search(call: MlflowCall) -> dict[str, Any]:
     if not 1 <= max_results <= 50_000:
         raise MlflowError(f"Invalid value {max_results} for parameter 'max_results': it must be 1 to 50000")
     offset = call.integer("page_token", 0) if call.fields.get("page_token") else 0
-    found = [e for e in call.tracking.list_experiments() if e.lifecycle in stages and _matches(call, e)]
-    found.sort(key=lambda e: (-e.created_ms, e.id))
+    order = _order(call)
+    listing = call.tracking.list_experiments()
+    if not any(e.name == DEFAULT_EXPERIMENT for e in listing):  # MLflow's server always lists "0"
+        with contextlib.suppress(NotFound, PermissionDenied):
+            ensure_default(call.tracking)
+            listing = call.tracking.list_experiments()
+    found = [e for e in listing if e.lifecycle in stages and _matches(call, e)]
+    for key, descending in reversed(order):  # stable sorts, last key first
+        found.sort(key=key, reverse=descending)
     page = found[offset: offset + max_results]
     result: dict[str, Any] = {"experiments": [experiment_json(e) for e in page]}
     if offset + max_results < len(found):
         result["next_page_token"] = str(offset + max_results)
     return result
+
+
+_ORDER_KEYS: dict[str, Callable[[Experiment], Any]] = {
+    "name": lambda e: e.name, "creation_time": lambda e: e.created_ms, "last_update_time": lambda e: e.created_ms,
+    "experiment_id": lambda e: (len(experiment_json(e)["experiment_id"]), experiment_json(e)["experiment_id"]),
+}
+_ORDER = re.compile(r"^\s*(?:(?:attributes?|attr)\.)?(\w+)(?:\s+(ASC|DESC))?\s*$", re.I)
+
+
+def _order(call: MlflowCall) -> list[tuple[Callable[[Experiment], Any], bool]]:
+    """``order_by`` as MLflow's server reads it (name, creation_time, last_update_time,
+    experiment_id; ASC unless DESC), then its default: newest first, experiment id to break ties."""
+    keys = []
+    for clause in call.items("order_by"):
+        match = _ORDER.match(clause) if isinstance(clause, str) else None
+        if match is None or match.group(1).lower() not in _ORDER_KEYS:
+            raise MlflowError(f"Invalid order_by clause {clause!r}: order experiments by name, creation_time, "
+                              "last_update_time or experiment_id, ASC or DESC")
+        keys.append((_ORDER_KEYS[match.group(1).lower()], (match.group(2) or "ASC").upper() == "DESC"))
+    if not any(key is _ORDER_KEYS["creation_time"] for key, _ in keys):
+        keys.append((_ORDER_KEYS["creation_time"], True))
+    return [*keys, (_ORDER_KEYS["experiment_id"], False)]
 
 
 def _matches(call: MlflowCall, experiment: Experiment) -> bool:

@@ -1,6 +1,6 @@
 """``/metrics/get-history-bulk-interval``: one metric of up to 100 runs, sampled to at most
 ``max_results`` steps the way MLflow's own store samples (evenly over the steps that exist, always
-keeping each run's first and last step)."""
+keeping each run's first and last step); ``/metrics/get-history-bulk``: the same metric unsampled."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from slipway.server.mlflow.convert import number
 from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
 from slipway.tracking.history import HistoryRow
 
-MAX_RUNS, MAX_RESULTS = 100, 2500
+MAX_RUNS, MAX_RESULTS, BULK_RESULTS = 100, 2500, 25000
 
 
 def _sampled_steps(histories: list[list[HistoryRow]], max_results: int, start: int | None, end: int | None) -> set[int]:
@@ -29,10 +29,12 @@ def _sampled_steps(histories: list[list[HistoryRow]], max_results: int, start: i
 
 def bulk_interval(call: MlflowCall) -> dict[str, Any]:
     run_ids = [str(r) for r in call.items("run_ids")]
-    if not run_ids or len(run_ids) > MAX_RUNS:
-        raise MlflowError(f"GetMetricHistoryBulkInterval request must specify 1 to {MAX_RUNS} run_ids. "
+    if not run_ids:
+        raise MlflowError("Missing value for required parameter 'run_ids'.")
+    if len(run_ids) > MAX_RUNS:
+        raise MlflowError(f"GetMetricHistoryBulkInterval request must specify at most {MAX_RUNS} run_ids. "
                           f"Received {len(run_ids)} run_ids.")
-    key = call.text("metric_key")
+    key = _metric_key(call)
     max_results = call.integer("max_results", MAX_RESULTS)
     if not 1 <= max_results <= MAX_RESULTS:
         raise MlflowError(f"max_results must be between 1 and {MAX_RESULTS}.")
@@ -47,7 +49,10 @@ def bulk_interval(call: MlflowCall) -> dict[str, Any]:
     # Tuples straight from the store (already in (step, ts) order), no record per point.
     histories = [tracking.metric_history_rows(r, key, None)[0] for r in run_ids]
     steps = _sampled_steps(histories, max_results, start, end)
-    per_run = max(max_results, len(steps))
+    # Every point at a sampled step, as MLflow answers; only a run with more than MAX_RESULTS of
+    # them (thousands of values at a few steps: points logged without a step are all step 0) is
+    # thinned, so one answer stays bounded.
+    per_run = max(MAX_RESULTS, len(steps))
     out = []
     for run_id, points in zip(run_ids, histories, strict=True):
         kept = [p for p in points if p[1] in steps]
@@ -57,4 +62,36 @@ def bulk_interval(call: MlflowCall) -> dict[str, Any]:
     return {"metrics": out}
 
 
-ROUTES: Routes = [("GET", "/metrics/get-history-bulk-interval", bulk_interval)]
+def _metric_key(call: MlflowCall) -> str:
+    if not call.fields.get("metric_key"):  # absent or empty, as MLflow's server says
+        raise MlflowError("Missing value for required parameter 'metric_key'.")
+    return call.text("metric_key")
+
+
+def bulk(call: MlflowCall) -> dict[str, Any]:
+    """``/metrics/get-history-bulk`` (MLflow's UI endpoint): every point of one metric of up to
+    100 runs, the runs in id order, each run's points by step and time, at most ``max_results``."""
+    value = call.fields.get("run_id")
+    run_ids = sorted({str(r) for r in (value if isinstance(value, list) else [value] if value else [])})
+    if not run_ids:
+        raise MlflowError("GetMetricHistoryBulk request must specify at least one run_id.")
+    if len(run_ids) > MAX_RUNS:
+        raise MlflowError(f"GetMetricHistoryBulk request cannot specify more than {MAX_RUNS} run_ids. "
+                          f"Received {len(run_ids)} run_ids.")
+    if not call.fields.get("metric_key"):
+        raise MlflowError("GetMetricHistoryBulk request must specify a metric_key.")
+    key, limit = call.text("metric_key"), call.integer("max_results", BULK_RESULTS)
+    if not 1 <= limit <= BULK_RESULTS:
+        raise MlflowError(f"max_results must be between 1 and {BULK_RESULTS}.")
+    tracking = call.tracking
+    out: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        if len(out) >= limit:
+            break
+        rows = tracking.metric_history_rows(run_id, key, limit - len(out))[0]
+        out += [{"key": key, "value": number(v), "timestamp": ts, "step": step, "run_id": run_id} for v, step, ts in rows]
+    return {"metrics": out}
+
+
+ROUTES: Routes = [("GET", "/metrics/get-history-bulk-interval", bulk_interval),
+                  ("GET", "/metrics/get-history-bulk", bulk)]

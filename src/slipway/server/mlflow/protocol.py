@@ -72,6 +72,19 @@ def error_body(error: Exception) -> JSONResponse:
     return JSONResponse({"error_code": "INTERNAL_ERROR", "message": "internal server error"}, status_code=500)
 
 
+# Fields a client may send as a JSON number where MLflow's protos say string (a version number, an
+# experiment id); Slipway's earlier answers accepted them, so they still are.
+NUMBER_AS_TEXT = frozenset({"version", "experiment_id", "page_token"})
+
+
+def invalid(name: str, value: Any) -> MlflowError:
+    """MLflow's INVALID_PARAMETER_VALUE for a field of the wrong type: the value as compact JSON."""
+    shown = orjson.dumps(value, default=str).decode()
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
+    return MlflowError(f"Invalid value {shown} for parameter '{name}' supplied")
+
+
 @dataclasses.dataclass
 class MlflowCall:
     """One request: who calls, its fields, and the Slipway backends acting as that caller."""
@@ -103,13 +116,15 @@ class MlflowCall:
         return RegistryBackend(self.base.ctx.as_principal(self.principal))
 
     def text(self, name: str, default: str | None = None) -> str:
-        """Field ``name`` as a string; INVALID_PARAMETER_VALUE naming it when missing or not text."""
+        """Field ``name`` as a string; INVALID_PARAMETER_VALUE naming it when missing or not text,
+        in MLflow's words (clients and MLflow's tests match them). A number is refused as MLflow
+        refuses it, except for the id-like fields in :data:`NUMBER_AS_TEXT`."""
         value = self.fields.get(name, default)
         if value is None:
             raise MlflowError(f"Missing value for required parameter '{name}'")
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise MlflowError(f"Invalid value {value!r} for parameter '{name}': expected a string")
-        return str(value)
+        if isinstance(value, str) or (name in NUMBER_AS_TEXT and isinstance(value, int) and not isinstance(value, bool)):
+            return str(value)
+        raise invalid(name, value)
 
     def optional(self, name: str) -> str | None:
         return None if self.fields.get(name) in (None, "") else self.text(name)
@@ -126,7 +141,7 @@ class MlflowCall:
     def items(self, name: str) -> list[Any]:
         value = self.fields.get(name) or []
         if not isinstance(value, list):
-            raise MlflowError(f"Invalid value {value!r} for parameter '{name}': expected a list"[:300])
+            raise invalid(name, value)
         return value
 
 

@@ -206,6 +206,19 @@ def set_version_tag(call: MlflowCall) -> dict[str, Any]:
     return {}
 
 
+def delete_model_tag(call: MlflowCall) -> dict[str, Any]:
+    name, key = call.text("name"), call.text("key")
+    if key == PROJECT_TAG:
+        raise MlflowError(f"{PROJECT_TAG!r} is the model's project, not a stored tag; it cannot be deleted")
+    call.registry.update_model(name, untag=[key])
+    return {}
+
+
+def delete_version_tag(call: MlflowCall) -> dict[str, Any]:
+    call.registry.update_version(call.text("name"), call.integer("version"), untag=[call.text("key")])
+    return {}
+
+
 def download_uri(call: MlflowCall) -> dict[str, Any]:
     version = call.registry.get_version(call.text("name"), call.integer("version"))
     return {"artifact_uri": _source_of(call)(version)}
@@ -240,6 +253,7 @@ ROUTES: Routes = [
     ("POST", "/registered-models/search", search_models),
     ("PATCH", "/registered-models/update", update_model),
     ("POST", "/registered-models/set-tag", set_model_tag),
+    ("DELETE", "/registered-models/delete-tag", delete_model_tag),
     ("POST", "/registered-models/get-latest-versions", latest_versions),
     ("GET", "/registered-models/get-latest-versions", latest_versions),
     ("POST", "/registered-models/alias", set_alias),
@@ -253,6 +267,7 @@ ROUTES: Routes = [
     ("POST", "/model-versions/search", search_versions),
     ("PATCH", "/model-versions/update", update_version),
     ("POST", "/model-versions/set-tag", set_version_tag),
+    ("DELETE", "/model-versions/delete-tag", delete_version_tag),
     ("GET", "/model-versions/get-download-uri", download_uri),
     ("DELETE", "/model-versions/delete", _refused("deleting a model version", _AUDIT)),
     ("POST", "/model-versions/transition-stage",

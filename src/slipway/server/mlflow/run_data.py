@@ -12,9 +12,10 @@ from typing import Any
 
 import orjson
 
+from slipway.core.errors import NotFound
 from slipway.server.mlflow.convert import number
-from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
-from slipway.server.mlflow.runs import RUN_NAME, key_values, run_id
+from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes, invalid
+from slipway.server.mlflow.runs import RUN_NAME, key_values, mlflow_run_errors, run_id
 from slipway.tracking.history import decode_position, encode_position
 
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTRIES = 1000, 100, 100, 1000
@@ -38,31 +39,57 @@ def _point(item: Any) -> tuple[str, Any, int, int]:
 
 def _log(call: MlflowCall, metrics: list[Any], params: dict[str, str], tags: dict[str, str]) -> dict[str, Any]:
     rid = run_id(call)
-    if RUN_NAME in tags:
-        call.admin.rename_run(rid, tags.pop(RUN_NAME))
-    call.tracking.log_batch(rid, [_point(m) for m in metrics], params, tags)
+    with mlflow_run_errors(call, rid):
+        if RUN_NAME in tags:
+            call.admin.rename_run(rid, tags.pop(RUN_NAME))
+        call.tracking.log_batch(rid, [_point(m) for m in metrics], params, tags)
     return {}
 
 
+def _whole(value: Any) -> bool:
+    """An int64 as protobuf's JSON has it: a number, or a string of digits."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit())
+
+
 def log_metric(call: MlflowCall) -> dict[str, Any]:
+    # Checked field by field first, so a bad one is named in MLflow's words.
+    run_id(call), call.text("key")
+    if call.fields.get("value") is None:
+        raise MlflowError("Missing value for required parameter 'value'")
+    for name in ("timestamp", "step"):
+        if call.fields.get(name) is not None and not _whole(call.fields[name]):
+            raise invalid(name, call.fields[name])
     return _log(call, [dict(call.fields)], {}, {})
 
 
 def log_param(call: MlflowCall) -> dict[str, Any]:
+    run_id(call)  # named first when it is wrong, as MLflow does
     return _log(call, [], {call.text("key"): call.text("value", "")}, {})
 
 
 def set_tag(call: MlflowCall) -> dict[str, Any]:
+    run_id(call)
     return _log(call, [], {}, {call.text("key"): call.text("value", "")})
 
 
 def delete_tag(call: MlflowCall) -> dict[str, Any]:
-    call.admin.delete_tag(run_id(call), call.text("key"))
+    rid, key = run_id(call), call.text("key")
+    with mlflow_run_errors(call, rid):
+        try:
+            call.admin.delete_tag(rid, key)
+        except NotFound:
+            call.tracking.get_run(rid)  # a missing or deleted run is answered as such first
+            raise NotFound(f"No tag with name: {key} in run with id {rid}") from None
     return {}
 
 
 def log_batch(call: MlflowCall) -> dict[str, Any]:
     metrics, params, tags = call.items("metrics"), key_values(call, "params"), key_values(call, "tags")
+    if not all(isinstance(m, dict) and isinstance(m.get("key"), str) and m.get("value") is not None
+               and _whole(m.get("timestamp")) and (m.get("step") is None or _whole(m["step"])) for m in metrics):
+        raise invalid("metrics", metrics)  # as MLflow: a metric needs key, value and timestamp
     for what, count, limit in (("metrics", len(metrics), MAX_METRICS), ("params", len(params), MAX_PARAMS),
                                ("tags", len(tags), MAX_TAGS)):
         if count > limit:
@@ -74,6 +101,9 @@ def log_batch(call: MlflowCall) -> dict[str, Any]:
 
 
 def log_inputs(call: MlflowCall) -> dict[str, Any]:
+    run_id(call)  # checked first, then the datasets, as MLflow does
+    if call.fields.get("datasets") is None:
+        raise MlflowError("Missing value for required parameter 'datasets'")
     tags: dict[str, str] = {}
     for item in call.items("datasets"):
         dataset = item.get("dataset") if isinstance(item, dict) else None

@@ -6,11 +6,13 @@ its parent; the client's other tags are stored as run tags.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from slipway.core.errors import InvalidInput
+from slipway.core.errors import Conflict, InvalidInput, NotFound
 from slipway.server.mlflow.convert import experiment_id, resolve_experiment, run_json
-from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes
+from slipway.server.mlflow.protocol import MlflowCall, MlflowError, Routes, invalid
 from slipway.tracking.backend import TrackingBackend
 from slipway.tracking.records import RUN_STATUSES, Run
 
@@ -22,7 +24,7 @@ def key_values(call: MlflowCall, name: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in call.items(name):
         if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not item["key"]:
-            raise MlflowError(f"Invalid value {item!r} in '{name}': expected {{'key', 'value'}}"[:300])
+            raise invalid(name, call.items(name))
         value = item.get("value", "")
         out[item["key"]] = value if isinstance(value, str) else str(value)
     return out
@@ -30,6 +32,24 @@ def key_values(call: MlflowCall, name: str) -> dict[str, str]:
 
 def run_id(call: MlflowCall) -> str:
     return call.text("run_id", call.fields.get("run_uuid"))
+
+
+@contextlib.contextmanager
+def mlflow_run_errors(call: MlflowCall, rid: str) -> Iterator[None]:
+    """MLflow's answers for a run that is missing (``404 Run with id=… not found``) or deleted
+    (``400 The run … must be in the 'active' state``, INVALID_PARAMETER_VALUE as MLflow's server
+    answers, where Slipway's own API says 409): clients and MLflow's tests match these words. The
+    run is looked up only when a call failed, so a write that succeeds costs nothing more."""
+    try:
+        yield
+    except (NotFound, Conflict):
+        try:
+            run = call.tracking.get_run(rid)
+        except NotFound:
+            raise NotFound(f"Run with id={rid} not found") from None
+        if run.lifecycle == "deleted":
+            raise MlflowError(f"The run {rid} must be in the 'active' state. Current state is deleted.") from None
+        raise
 
 
 def mlflow_run(tracking: TrackingBackend, run: Run) -> dict[str, Any]:
@@ -51,8 +71,9 @@ def create(call: MlflowCall) -> dict[str, Any]:
 
 
 def get(call: MlflowCall) -> dict[str, Any]:
-    tracking = call.tracking
-    return {"run": mlflow_run(tracking, tracking.get_run(run_id(call)))}
+    tracking, rid = call.tracking, run_id(call)
+    with mlflow_run_errors(call, rid):
+        return {"run": mlflow_run(tracking, tracking.get_run(rid))}
 
 
 def update(call: MlflowCall) -> dict[str, Any]:
