@@ -151,3 +151,33 @@ def test_registry_tags_are_deleted_through_mlflow(mlflow_server: MlflowServer) -
     assert out["refused"] == "INVALID_PARAMETER_VALUE"
     events = ws.audit.log(subject="registered_model:tagged", action="registry.update_model")
     assert [e.details.get("untag") for e in events] == [["drop"]]
+
+
+def test_experiment_and_run_names_are_free_text_as_in_mlflows_quickstart(mlflow_server: MlflowServer) -> None:
+    """MLflow's tracking quickstart names its experiment "MLflow Quickstart": names with spaces,
+    slashes and brackets work as in MLflow and search finds them; a control character is refused
+    with MLflow's INVALID_PARAMETER_VALUE and nothing is created."""
+    out = mlflow_server.run("""
+        import json, mlflow
+        from mlflow import MlflowClient
+        exp = mlflow.set_experiment("MLflow Quickstart")
+        with mlflow.start_run(run_name="Run A Lot (parent_run_id=None)") as run:
+            mlflow.log_param("solver", "lbfgs")
+        c = MlflowClient()
+        other = c.create_experiment("/Users/me/churn model")
+        found = c.search_runs([exp.experiment_id], "attributes.run_name = 'Run A Lot (parent_run_id=None)'")
+        try:
+            c.create_experiment("two\\nlines")
+            refused = None
+        except mlflow.exceptions.MlflowException as e:
+            refused = e.error_code
+        print(json.dumps({"exp": c.get_experiment(exp.experiment_id).name, "other": c.get_experiment(other).name,
+                          "found": [r.info.run_name for r in found], "run": run.info.run_id, "refused": refused,
+                          "names": sorted(e.name for e in c.search_experiments())}))
+    """)
+    assert out["exp"] == "MLflow Quickstart" and out["other"] == "/Users/me/churn model"
+    assert out["found"] == ["Run A Lot (parent_run_id=None)"] and out["refused"] == "INVALID_PARAMETER_VALUE"
+    assert "two\nlines" not in out["names"]
+    ws = mlflow_server.workspace()
+    assert ws.tracking.get_run(out["run"]).name == "Run A Lot (parent_run_id=None)"
+    assert [e.name for e in ws.tracking.list_experiments() if e.name.startswith("MLflow")] == ["MLflow Quickstart"]

@@ -35,11 +35,9 @@ def mlflow_db(tmp_path_factory: pytest.TempPathFactory, mlflow_python: str) -> t
 
 
 def _expected(theirs: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
-    """MLflow's answer as Slipway should give it back: without the runs it must skip, the renamed
-    experiment under its Slipway name, and the protected alias left for governance."""
+    """MLflow's answer as Slipway should give it back: without the runs it must skip, and the
+    protected alias left for governance (experiments keep their names, "/Users/me/exp two" too)."""
     runs = {k: v for k, v in theirs["runs"].items() if k not in (written["runs"]["live"], written["runs"]["gone"])}
-    for run in runs.values():
-        run["experiment"] = {"/Users/me/exp two": "Users-me-exp-two"}.get(run["experiment"], run["experiment"])
     models = theirs["models"]
     models["churn"]["aliases"].pop("champion")
     return {"runs": runs, "models": models, "prediction": theirs["prediction"]}
@@ -53,7 +51,7 @@ def _check_summary(summary: dict[str, Any], written: dict[str, Any]) -> None:
     assert reasons[("run", written["runs"]["gone"])] == "deleted in MLflow"
     assert reasons[("run", written["runs"]["live"])].startswith("RUNNING in MLflow")
     assert "protected" in reasons[("alias", "churn@champion")]
-    assert {"kind": "experiment", "from": "/Users/me/exp two", "to": "Users-me-exp-two"} in summary["renamed"]
+    assert not [r for r in summary["renamed"] if r["kind"] in ("experiment", "run")]  # free text, kept as MLflow had it
 
 
 def test_database_import_reproduces_what_mlflow_serves(mlflow_server: MlflowServer, mlflow_db: tuple[Path, dict]) -> None:

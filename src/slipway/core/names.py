@@ -30,6 +30,23 @@ def check_name(value: Any, what: str = "name") -> str:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_label(value: Any, what: str = "name") -> str:
+    """Names of experiments and runs: free text, as MLflow allows (``"MLflow Quickstart"``,
+    ``/Users/me/churn model``), but not blank, at most ``MAX_NAME`` characters, and with no
+    control character (a newline would forge lines in logs and listings). They are shown and
+    matched, never joined into a path or a reference, so spaces and punctuation are harmless."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{what} must be a non-empty string, got {value!r}")
+    if len(value) > MAX_NAME:
+        raise InvalidInput(f"{what} is {len(value)} characters; the limit is {MAX_NAME}")
+    if _CONTROL.search(value):
+        raise InvalidInput(f"{what} {value!r} is malformed: it holds a control character")
+    return value
+
+
 def check_key(value: Any, what: str = "key") -> str:
     """Param, metric and tag keys: MLflow's alphabet (letters, digits, ``_ - . / : space``)."""
     if not isinstance(value, str) or not value:

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, select
 from slipway.core.auth import endpoint
 from slipway.core.errors import AlreadyExists, Conflict, NotFound
 from slipway.core.events import Action, Subject
-from slipway.core.names import check_key, check_name, check_value
+from slipway.core.names import check_key, check_label, check_value
 from slipway.store.context import ServiceContext
 from slipway.store.projects import ProjectScope, experiment_project, run_project, scoped_by
 from slipway.store.schema.tracking import experiments, run_tags, runs
@@ -36,7 +36,7 @@ class TrackingAdmin:
     @endpoint("tracking.write")
     def rename_experiment(self, experiment_id: str, new_name: str) -> Experiment:
         """Give an experiment a new name; AlreadyExists if another experiment has it."""
-        check_name(new_name, "experiment name")
+        check_label(new_name, "experiment name")
         with self.ctx.db.write() as conn:
             old = self._experiment(conn, experiment_id)
             taken = conn.execute(select(experiments.c.id).where(experiments.c.name == new_name)).first()
@@ -73,7 +73,7 @@ class TrackingAdmin:
     @endpoint("tracking.write")
     def rename_run(self, run_id: str, new_name: str) -> Run:
         """Give a run a new name."""
-        check_name(new_name, "run name")
+        check_label(new_name, "run name")
         with self.ctx.db.write() as conn:
             row = self._live_run(conn, run_id)
             conn.execute(runs.update().where(runs.c.id == run_id).values(name=new_name))

@@ -19,7 +19,7 @@ from slipway.core.events import Action, Subject
 from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE
-from slipway.core.names import check_key, check_name, check_value
+from slipway.core.names import check_key, check_label, check_name, check_value
 from slipway.store.context import ServiceContext
 from slipway.store.edges import add_edge
 from slipway.store.projects import DEFAULT_PROJECT, owning_project, readable, scoped_by
@@ -84,7 +84,7 @@ class TrackingBackend:
 
     def _create_experiment(self, conn: Connection, name: str, description: str, exist_ok: bool = False,
                            project: str | None = None) -> Experiment:
-        check_name(name, "experiment name")
+        check_label(name, "experiment name")
         owner = owning_project(conn, project, self.ctx.settings.project)
         exp = Experiment(new_id(), name, check_value(description, "description"), "active", now_ms(), owner)
         # ON CONFLICT DO NOTHING, not check-then-insert: on PostgreSQL two processes creating the
@@ -136,7 +136,7 @@ class TrackingBackend:
         """Start a run in ``experiment`` (created when missing, in ``project`` or the workspace's)."""
         run_id = new_id()
         name = name or f"run-{run_id[-8:]}"
-        check_name(name, "run name")
+        check_label(name, "run name")
         if packages_digest is not None:
             check_digest(packages_digest)
         tag_rows = [{"run_id": run_id, "key": check_key(k, "tag key"), "value": check_value(v, f"tag {k}", TAG_VALUE)}

@@ -21,7 +21,7 @@ from slipway.core.events import Action, Subject
 from slipway.core.hashing import check_digest
 from slipway.core.ids import new_id
 from slipway.core.limits import TAG_VALUE
-from slipway.core.names import check_key, check_name, check_value
+from slipway.core.names import check_key, check_label, check_name, check_value
 from slipway.core.paths import normalise_relative_path
 from slipway.store.context import ServiceContext
 from slipway.store.schema.tracking import params as run_params
@@ -60,8 +60,8 @@ def checked_rows(blobs: BlobStore, item: ImportedRun, run_id: str) -> dict[str, 
     """Every row of the run, checked before the transaction opens (a bad value rejects the run)."""
     if not isinstance(item, ImportedRun):
         raise InvalidInput(f"import_run takes an ImportedRun record, got {type(item).__name__}")
-    check_name(item.experiment, "experiment name")
-    check_name(item.name, "run name")
+    check_label(item.experiment, "experiment name")
+    check_label(item.name, "run name")
     check_name(item.user, "user")
     if item.status not in RUN_STATUSES or item.status == "RUNNING":
         raise InvalidInput(f"an imported run has ended (FINISHED, FAILED or KILLED), not {item.status!r}")

@@ -70,7 +70,8 @@ class MlflowImport:
         self.run_ids: dict[str, str] = self.tracking.imported_runs(naming.RUN_ORIGIN)  # MLflow id -> Slipway id
 
     def name(self, kind: str, name: str, fallback: str) -> str:
-        new = naming.slipway_name(name, fallback)
+        # Experiments and runs keep MLflow's free-text names; everything else must be a Slipway name.
+        new = (naming.slipway_label if kind in ("experiment", "run") else naming.slipway_name)(name, fallback)
         if new != name:
             self.summary.renamed.append({"kind": kind, "from": name, "to": new})
         return new

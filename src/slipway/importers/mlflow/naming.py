@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from slipway.core.errors import InvalidInput
-from slipway.core.names import MAX_NAME, NAME_RE, check_key, check_value
+from slipway.core.names import MAX_NAME, NAME_RE, check_key, check_label, check_value
 
 # The tags that keep where an object came from (the original ids and times).
 RUN_ORIGIN = "mlflow.import.run_id"
@@ -20,6 +20,16 @@ USER = "mlflow.import.user"
 LOGGED_MODEL_TAG = "mlflow.loggedModel."  # how the MLflow API of slipway server stores a logged model
 
 _BAD = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def slipway_label(name: str, fallback: str) -> str:
+    """An experiment's or run's name as Slipway keeps it: as MLflow had it when
+    :func:`~slipway.core.names.check_label` accepts it (spaces and punctuation included), else
+    :func:`slipway_name`'s cleaned form."""
+    try:
+        return check_label(name)
+    except InvalidInput:
+        return slipway_name(name, fallback)
 
 
 def slipway_name(name: str, fallback: str) -> str:
