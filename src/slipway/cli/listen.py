@@ -15,7 +15,7 @@ from slipway.core.errors import Conflict, InvalidInput
 
 
 def check_listen_address(host: str, port: int, workers: int = 1) -> None:
-    """Refuse a port outside 1–65535, fewer than one worker, an unknown host or an address in use.
+    """Refuse a port outside 1 to 65535, fewer than one worker, an unknown host or an address in use.
 
     Bind and release ``host:port`` once (with ``SO_REUSEADDR``, as uvicorn binds), so a second
     server on the same port is refused here rather than by the server after its banner.
