@@ -4,10 +4,11 @@ before anything starts or changes."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_data import Cli, flat
+from tests.e2e.test_cli_data import Cli, _head, flat
 
 
 @pytest.mark.parametrize("command", [["server"], ["features", "serve"]])
@@ -22,3 +23,26 @@ def test_a_server_on_a_port_in_use_or_out_of_range_is_refused_before_its_banner(
     code, out, err = cli(*command, "--port", 99999)
     assert code == 2 and "--port from 1 to 65535 (got 1, 99999)" in flat(err), (code, out, err)
     assert "on http://" not in out
+
+
+def test_a_week_saved_by_pandas_3_validates_against_a_csv_schema(cli: Cli, tmp_path: Path) -> None:
+    """pandas 3 writes strings as Arrow large_string; the CSV-inferred schema says string. The same
+    values are no type change (it was an error-level ``type_changed`` that also skipped the
+    column's category check)."""
+    import pyarrow as pa
+    import pyarrow.csv
+    import pyarrow.parquet as pq
+
+    history = _head(tmp_path, 500)
+    assert cli("data", "add", "ai4i", history, "--key", "UDI")[0] == 0
+    assert cli("data", "schema", "infer", "ai4i")[0] == 0
+    week = pyarrow.csv.read_csv(history)
+    for index, name in ((1, "Product ID"), (2, "Type")):
+        week = week.set_column(index, name, week[name].cast(pa.large_string()))
+    pq.write_table(week, tmp_path / "week.parquet")
+    code, out, _ = cli("data", "validate", tmp_path / "week.parquet", "--schema", "ai4i", "--json")
+    assert code == 0 and "type_changed" not in out, out
+    bad = week.set_column(2, "Type", pa.array(["Z"] * week.num_rows, pa.large_string()))
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    code, out, _ = cli("data", "validate", tmp_path / "bad.parquet", "--schema", "ai4i", "--json")
+    assert code == 1 and "unseen_category" in out and "type_changed" not in out, out
