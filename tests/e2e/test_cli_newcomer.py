@@ -46,3 +46,14 @@ def test_a_week_saved_by_pandas_3_validates_against_a_csv_schema(cli: Cli, tmp_p
     pq.write_table(bad, tmp_path / "bad.parquet")
     code, out, _ = cli("data", "validate", tmp_path / "bad.parquet", "--schema", "ai4i", "--json")
     assert code == 1 and "unseen_category" in out and "type_changed" not in out, out
+
+
+def test_a_user_with_project_bindings_only_is_created_without_roles(cli: Cli) -> None:
+    """docs/governance.md: a user may have only bindings (created with no roles); the CLI required
+    --role, so the guide's team set-up could not be followed from the command line."""
+    assert cli("projects", "create", "fraud")[0] == 0
+    code, out, err = cli("users", "create", "alice")
+    assert code == 0 and "Created user alice (no global roles)" in out, err
+    assert cli("users", "bind", "alice", "developer", "--project", "fraud")[0] == 0
+    code, out, _ = cli("users", "bindings", "alice", "--json")
+    assert code == 0 and '"project": "fraud"' in out and '"role": "developer"' in out, out

@@ -19,13 +19,15 @@ app.add_typer(users_keys.app, name="key")
 
 
 @app.command("create")
-def create(name: str, roles: list[str] = typer.Option(..., "--role", "-r", help="Repeatable: viewer, developer, "
-                                                      "validator, approver, deployer, auditor, admin"),
+def create(name: str, roles: list[str] = typer.Option([], "--role", "-r", help="Repeatable: viewer, developer, "
+                                                      "validator, approver, deployer, auditor, admin; none for a "
+                                                      "user whose roles come from 'users bind' in projects"),
            service: bool = typer.Option(False, "--service", help="A service account, not a person."),
            email: str = typer.Option(None, "--email"), as_json: bool = JsonOption) -> None:
     """Create a user or service account."""
     user = workspace().identity.create_user(name, roles, kind="service" if service else "user", email=email)
-    print_json(user) if as_json else console.print(f"Created {user.kind} {user.name} ({', '.join(user.roles)})")
+    print_json(user) if as_json else console.print(
+        f"Created {user.kind} {user.name} ({', '.join(user.roles) or 'no global roles'})")
 
 
 @app.command("ls")
