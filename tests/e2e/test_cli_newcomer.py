@@ -57,3 +57,20 @@ def test_a_user_with_project_bindings_only_is_created_without_roles(cli: Cli) ->
     assert cli("users", "bind", "alice", "developer", "--project", "fraud")[0] == 0
     code, out, _ = cli("users", "bindings", "alice", "--json")
     assert code == 0 and '"project": "fraud"' in out and '"role": "developer"' in out, out
+
+
+def test_whoami_names_a_bound_users_project_roles(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user with bindings only printed ``alice (user): `` and nothing after the colon."""
+    import slipway
+
+    assert cli("projects", "create", "fraud")[0] == 0
+    assert cli("users", "create", "alice")[0] == 0
+    assert cli("users", "bind", "alice", "developer", "--project", "fraud")[0] == 0
+    assert cli("users", "whoami")[1].strip().endswith("): admin")
+    key = tmp_path / "alice.pem"
+    slipway.generate_signing_key(key, "alice")
+    assert cli("users", "key", "add", "alice", f"{key}.pub")[0] == 0
+    monkeypatch.setenv("SLIPWAY_USER", "alice")
+    monkeypatch.setenv("SLIPWAY_SIGNING_KEY", str(key))
+    code, out, err = cli("users", "whoami")
+    assert code == 0 and out.strip() == "alice (user): no global roles; developer in fraud", (out, err)

@@ -93,7 +93,12 @@ def set_password(name: str, password_stdin: bool = typer.Option(
 def whoami(as_json: bool = JsonOption) -> None:
     """Who this CLI acts as, and with which roles."""
     me = workspace().identity.whoami()
-    print_json(me) if as_json else console.print(f"{me['name']} ({me['kind']}): {', '.join(me['roles'])}")
+    if as_json:
+        print_json(me)
+        return
+    held = [", ".join(me["roles"]) or "no global roles"]  # a project-bound user's roles are its bindings
+    held += [f"{role} in {project}" for project, role in me.get("bindings") or []]
+    console.print(f"{me['name']} ({me['kind']}): {'; '.join(held)}", highlight=False)
 
 
 @token_app.command("create")
