@@ -74,3 +74,13 @@ def test_whoami_names_a_bound_users_project_roles(cli: Cli, tmp_path: Path, monk
     monkeypatch.setenv("SLIPWAY_SIGNING_KEY", str(key))
     code, out, err = cli("users", "whoami")
     assert code == 0 and out.strip() == "alice (user): no global roles; developer in fraud", (out, err)
+
+
+@pytest.mark.parametrize("command", [["deploy", "apply"], ["monitors", "apply"], ["governance", "policy", "set"]])
+def test_a_spec_saved_as_utf16_is_one_line_not_a_traceback(cli: Cli, tmp_path: Path, command: list[str]) -> None:
+    """A YAML file a Windows editor saved as UTF-16 raised UnicodeDecodeError with a traceback."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: d\n", encoding="utf-16")
+    code, _, err = cli(*command, spec)
+    assert code == 2 and "is not UTF-8 text" in flat(err) and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1
