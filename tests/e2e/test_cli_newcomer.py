@@ -84,3 +84,17 @@ def test_a_spec_saved_as_utf16_is_one_line_not_a_traceback(cli: Cli, tmp_path: P
     code, _, err = cli(*command, spec)
     assert code == 2 and "is not UTF-8 text" in flat(err) and "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [["deploy", "apply", "{spec}"], ["monitors", "apply", "{spec}"],
+                                     ["governance", "policy", "set", "{spec}", "--tier", "low"],
+                                     ["features", "plan", "{folder}"], ["apply", "{folder}", "--dry-run"]])
+def test_a_yaml_syntax_error_is_one_line_naming_where(cli: Cli, tmp_path: Path, command: list[str]) -> None:
+    """PyYAML's message spans four lines (context, quoted line, caret); the CLI prints one."""
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    spec = folder / "spec.yaml"
+    spec.write_text("name: d\nvariants:\n  - {name: a, model: m/1\n")
+    code, _, err = cli(*(part.format(spec=spec, folder=folder) for part in command))
+    assert code == 2 and "not valid YAML: line 4, column 1: expected ',' or '}'" in err, err
+    assert len(err.strip().splitlines()) == 1, err
