@@ -236,3 +236,18 @@ def test_worker_restarts_the_supervisor_records_make_a_serving_fault(served, hom
     health = found.step("serving health")
     assert (health.status, health.evidence["worker_restarts"]) == ("problem", 3)
     assert "3 worker restarts > 2" in health.summary and found.verdict == "serving fault"
+
+
+def test_a_deployment_monitor_with_an_explicit_reference_checks_the_served_inputs(served) -> None:  # type: ignore[no-untyped-def]
+    """docs/monitoring.md's monitor: ``watch: deployment:…`` with ``reference: ai4i@1``, a dataset
+    that also holds the label. The checks look at the served version's inputs (the payload log
+    holds no label), as with the lineage reference; every run used to fail on the label column."""
+    ws, model, week = served
+    _log_week(ws, "drifted", model, week.assign(**{TORQUE: week[TORQUE] + 6.0}))
+    ws.monitoring.apply({"name": "explicit", "watch": "deployment:drifted", "reference": "ai4i@1",
+                         "checks": [{"name": "drift", "type": "drift", "max_share": 0.0},
+                                    {"name": "quality", "type": "quality"}]})
+    run = ws.monitoring.run("explicit")
+    drift, quality = run.result["checks"]
+    assert run.status == "alert" and drift["drifted_columns"] == [TORQUE] and sorted(drift["columns"]) == sorted(FEATURES)
+    assert quality["passed"], quality["summary"]

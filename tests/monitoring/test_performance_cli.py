@@ -63,3 +63,11 @@ def test_bad_input_is_one_line_and_exit_2(cli: Cli, files: tuple[Path, Path], ex
     reference, analysis = files
     code, _out, err = cli("monitors", "performance", analysis, "-r", reference, *NAMES[:6], *extra)
     assert code == 2 and message in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_a_mistyped_label_with_no_reference_is_refused_not_an_empty_report(cli: Cli, files: tuple[Path, Path]) -> None:
+    """Realised only, and the label column named wrong: no row can be scored, so exit 2 naming the
+    column and the ones there are (it was exit 0 with every chunk unlabelled and empty)."""
+    _, analysis = files
+    code, out, err = cli("monitors", "performance", analysis, "--target", "y_tru", *NAMES[2:], "--show", "realised")
+    assert code == 2 and "no label column 'y_tru'" in " ".join(err.split()) and "'y_true'" in err, (out, err)

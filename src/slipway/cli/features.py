@@ -182,8 +182,10 @@ def impact(view: str, as_json: bool = JsonOption) -> None:
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", "--host"), port: int = typer.Option(6566, "--port")) -> None:
     """Serve online lookups (POST /online), on-demand views included, over this workspace."""
+    from slipway.cli.listen import check_listen_address
     from slipway.core import fastpaths
 
+    check_listen_address(host, port)
     ws = workspace()
     say(f"feature server on http://{host}:{port}/online")
     if fastpaths.enabled(ws.settings):

@@ -146,6 +146,11 @@ def main() -> None:
         # where a folder should be): one line, not a traceback.
         where = f": {err.filename}" if err.filename else ""
         fail(f"{err.strerror or err}{where}")
+    except UnicodeDecodeError as err:
+        # A spec, policy or definition file saved in another encoding (UTF-16 from a Windows
+        # editor, Latin-1): every file Slipway reads as text is UTF-8.
+        fail(f"a file given is not UTF-8 text (byte {err.object[err.start:err.start + 1]!r} at position "
+             f"{err.start}); save it as UTF-8")
     except KeyboardInterrupt:
         sys.exit(130)
     if isinstance(result, int) and result:  # a command's typer.Exit(code)

@@ -6,28 +6,8 @@ from pathlib import Path
 
 import typer
 
+from slipway.cli.listen import check_listen_address
 from slipway.cli.output import console, fail, print_json
-
-
-def _check_port_free(host: str, port: int) -> None:
-    """Bind and release ``host:port`` once, so an address in use (or a host that does not exist)
-    is a one-line error before the server says it is serving."""
-    import socket
-
-    from slipway.cli.output import fail
-    from slipway.core.errors import Conflict, InvalidInput
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as err:
-        fail(InvalidInput(f"cannot listen on {host}:{port}: {err.strerror}"))
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind(address)
-        except OSError as err:
-            fail(Conflict(f"cannot listen on {host}:{port}: {err.strerror or err}"))
 
 
 def register(app: typer.Typer) -> None:
@@ -57,8 +37,7 @@ def register(app: typer.Typer) -> None:
 
         if (target is None) == (deployment is None):
             fail("give exactly one of MODEL_REF (or a bundle folder) and --deployment NAME")
-        if workers < 1 or not 0 < port < 65536:
-            fail(f"--workers must be at least 1 and --port from 1 to 65535 (got {workers}, {port})")
+        check_listen_address(host, port, workers)  # before the store is opened: a bad port is the first error
         settings = load_settings()
         options = ServeOptions.from_settings(settings, max_batch_rows=max_batch_rows,
                                             max_wait_ms=max_wait_ms, payload_log=False if no_payload_log else None,
@@ -79,7 +58,7 @@ def register(app: typer.Typer) -> None:
             # A bad reference, or an unapproved version the policy does not allow, fails here (exit code 2).
             check_servable(open_workspace(settings).registry.resolve(target), options)
             spec = ServeTarget(model_ref=target)
-        _check_port_free(host, port)  # a port in use is one line before "Serving …", not a traceback after it
+        check_listen_address(host, port, workers)  # again: the port may have been taken since
         console.print(f"Serving {target or 'deployment ' + deployment} on http://{host}:{port} "
                       f"({workers} worker{'s' if workers > 1 else ''})", highlight=False)
         run(settings, spec, open_workspace, host, port, workers, options)

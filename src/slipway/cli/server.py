@@ -17,9 +17,11 @@ def register(app: typer.Typer) -> None:
         """Run the platform REST API (OpenAPI at /api/v1/docs) and the web UI (at /) over the configured stores."""
         import uvicorn
 
+        from slipway.cli.listen import check_listen_address
         from slipway.core.settings import load_settings
         from slipway.server.bootstrap import prepare
 
+        check_listen_address(host, port, workers)  # one line and exit 2, not uvicorn's log line and exit 3
         settings = load_settings(server_url="")
         note = prepare(settings)
         if note:

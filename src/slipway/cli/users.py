@@ -19,13 +19,15 @@ app.add_typer(users_keys.app, name="key")
 
 
 @app.command("create")
-def create(name: str, roles: list[str] = typer.Option(..., "--role", "-r", help="Repeatable: viewer, developer, "
-                                                      "validator, approver, deployer, auditor, admin"),
+def create(name: str, roles: list[str] = typer.Option([], "--role", "-r", help="Repeatable: viewer, developer, "
+                                                      "validator, approver, deployer, auditor, admin; none for a "
+                                                      "user whose roles come from 'users bind' in projects"),
            service: bool = typer.Option(False, "--service", help="A service account, not a person."),
            email: str = typer.Option(None, "--email"), as_json: bool = JsonOption) -> None:
     """Create a user or service account."""
     user = workspace().identity.create_user(name, roles, kind="service" if service else "user", email=email)
-    print_json(user) if as_json else console.print(f"Created {user.kind} {user.name} ({', '.join(user.roles)})")
+    print_json(user) if as_json else console.print(
+        f"Created {user.kind} {user.name} ({', '.join(user.roles) or 'no global roles'})")
 
 
 @app.command("ls")
@@ -91,7 +93,12 @@ def set_password(name: str, password_stdin: bool = typer.Option(
 def whoami(as_json: bool = JsonOption) -> None:
     """Who this CLI acts as, and with which roles."""
     me = workspace().identity.whoami()
-    print_json(me) if as_json else console.print(f"{me['name']} ({me['kind']}): {', '.join(me['roles'])}")
+    if as_json:
+        print_json(me)
+        return
+    held = [", ".join(me["roles"]) or "no global roles"]  # a project-bound user's roles are its bindings
+    held += [f"{role} in {project}" for project, role in me.get("bindings") or []]
+    console.print(f"{me['name']} ({me['kind']}): {'; '.join(held)}", highlight=False)
 
 
 @token_app.command("create")

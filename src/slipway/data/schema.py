@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from slipway.core.clock import now_ms
 from slipway.core.errors import InvalidInput
+from slipway.core.yaml_errors import yaml_problem
 
 if TYPE_CHECKING:  # the profile module pulls in Arrow and DataSketches; validation of YAML needs neither
     from slipway.data.profile import TableProfile
@@ -95,7 +96,7 @@ def load_schema(text: str) -> dict[str, Any]:
     try:
         body = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise InvalidInput(f"schema is not valid YAML: {err}") from err
+        raise InvalidInput(f"schema is not valid YAML: {yaml_problem(err)}") from err
     if not isinstance(body, dict) or not isinstance(body.get("columns"), dict):
         raise InvalidInput("a schema is a mapping with a 'columns' mapping of column name -> rules")
     unknown = set(body) - {"min_rows", "freshness", "columns"}

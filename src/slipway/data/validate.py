@@ -15,10 +15,15 @@ from slipway.data.records import Anomaly
 from slipway.data.schema import DAY_MS
 from slipway.data.sketches import column_kind, numeric_values
 
+# Arrow's 64-bit-offset and view layouts hold the same values: pandas 3 writes every string column
+# as large_string, so a week saved with pandas is not a type change from a CSV's string.
+_SAME_VALUES = {"large_string": "string", "string_view": "string", "large_utf8": "string", "utf8": "string",
+                "large_binary": "binary", "binary_view": "binary"}
+
 
 def _compatible(expected: str, actual: pa.DataType) -> str | None:
     """None when the types agree, else the severity of the change (int -> float only warns)."""
-    if str(actual) == expected:
+    if _SAME_VALUES.get(str(actual), str(actual)) == _SAME_VALUES.get(expected, expected):
         return None
     numeric = ("int", "uint", "float", "double", "decimal")
     if expected.startswith(numeric) and column_kind(actual) == "numeric":

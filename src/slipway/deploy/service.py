@@ -17,6 +17,7 @@ import yaml
 
 from slipway.core.activity import report_created
 from slipway.core.errors import InvalidInput
+from slipway.core.yaml_errors import yaml_problem
 from slipway.deploy.outcomes import outcome_metrics
 from slipway.deploy.records import Deployment, DeploymentStatus, HistoryEntry, PayloadSegment
 from slipway.store.context import Host
@@ -39,7 +40,7 @@ def read_spec(spec: str | Path | dict[str, Any]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise InvalidInput(f"the deployment spec is not valid YAML: {err}") from err
+        raise InvalidInput(f"the deployment spec is not valid YAML: {yaml_problem(err)}") from err
     if not isinstance(data, dict):
         raise InvalidInput("the deployment spec must be a YAML mapping with name and variants")
     return data

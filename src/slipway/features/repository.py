@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from slipway.core.errors import InvalidInput
+from slipway.core.yaml_errors import yaml_problem
 from slipway.features.definitions import _Definition
 from slipway.features.spec import normalise
 
@@ -47,7 +48,7 @@ def _from_yaml(path: Path) -> list[dict[str, Any]]:
     try:
         documents = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
     except yaml.YAMLError as err:
-        raise InvalidInput(f"{path}: not valid YAML: {err}") from err
+        raise InvalidInput(f"{path}: not valid YAML: {yaml_problem(err)}") from err
     found: list[dict[str, Any]] = []
     for document in documents:
         items = document if isinstance(document, list) else [document]

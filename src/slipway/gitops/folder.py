@@ -37,6 +37,7 @@ import yaml
 from slipway.core.auth import ROLES
 from slipway.core.errors import InvalidInput, NotFound
 from slipway.core.names import check_name
+from slipway.core.yaml_errors import yaml_problem
 
 KINDS = ("feature", "project", "binding", "deployment", "monitor", "schedule", "trigger", "webhook", "policy")
 OWNED = ("deployment", "monitor", "schedule", "trigger")  # kinds a project owns (their ``project`` key)
@@ -67,7 +68,7 @@ def _documents(path: Path) -> list[Any]:
     try:
         return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
     except yaml.YAMLError as err:
-        raise InvalidInput(f"{path} is not valid YAML: {err}") from err
+        raise InvalidInput(f"{path} is not valid YAML: {yaml_problem(err)}") from err
 
 
 def _check(kind: str, spec: dict[str, Any], where: str, folder: Path) -> dict[str, Any]:

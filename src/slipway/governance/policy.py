@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from slipway.core.errors import InvalidInput
+from slipway.core.yaml_errors import yaml_problem
 from slipway.governance.lifecycle import CHECKED_STATES, check_state
 
 TOP_KEYS = {"applies_to", "metrics", "fairness", "model_card", "data_validation", "approvals", "name"}
@@ -92,7 +93,7 @@ def parse_policy(source: str, name: str = "policy") -> Policy:
     try:
         data = yaml.safe_load(source)
     except yaml.YAMLError as err:
-        raise InvalidInput(f"policy is not valid YAML: {err}") from err
+        raise InvalidInput(f"policy is not valid YAML: {yaml_problem(err)}") from err
     if not isinstance(data, dict):
         raise InvalidInput("a policy must be a YAML mapping (e.g. 'metrics: {auc: {min: 0.8}}')")
     unknown = set(data) - TOP_KEYS

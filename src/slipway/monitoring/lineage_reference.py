@@ -49,12 +49,33 @@ def input_columns(version: Any) -> list[str]:
 
 def resolve(ws: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """``spec`` with a ``lineage`` reference made concrete (the served version's training data)
-    and, then, the checks that name no columns limited to the training schema's inputs; any
-    other spec unchanged. ``served`` names the version whose training data it is."""
-    if spec["reference"] != "lineage":
+    and, for a deployment, the checks that name no columns limited to the training schema's
+    inputs; any other spec unchanged. ``served`` names the version whose training data it is.
+
+    The limit applies to a deployment watched against an explicit reference too: its payload log
+    holds only the model's inputs (and predictions), so a reference such as ``ai4i@1`` with ids
+    and labels would otherwise fail every run on the columns the requests never carry."""
+    if not spec["watch"].startswith(DEPLOYMENT):
         return spec
+    if spec["reference"] != "lineage":
+        return _inputs_of_reference(ws, spec)
     version = served_version(ws, spec["watch"])
     columns = input_columns(version)
     checks = [c if c.get("columns") or not columns else {**c, "columns": columns} for c in spec["checks"]]
     return {**spec, "reference": training_data(version), "checks": checks,
             "served": f"{version.name}/{version.version}"}
+
+
+def _inputs_of_reference(ws: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """A deployment watched against an explicit reference: the checks that name no columns look at
+    the served version's inputs the reference holds (unchanged when no deployment or signature
+    says what those are, or the reference holds none of them)."""
+    try:
+        inputs = input_columns(served_version(ws, spec["watch"]))
+    except NotFound:  # payload recorded for a deployment since removed, or never declared
+        return spec
+    held = set(ws.monitoring.reference(spec["reference"], spec["kinds"] or None).kinds)
+    columns = [c for c in inputs if c in held]
+    if not columns:
+        return spec
+    return {**spec, "checks": [c if c.get("columns") else {**c, "columns": columns} for c in spec["checks"]]}

@@ -37,6 +37,7 @@ from typing import Any
 from slipway.core.clock import parse_time
 from slipway.core.errors import InvalidInput
 from slipway.core.names import check_name
+from slipway.core.yaml_errors import yaml_problem
 from slipway.monitoring.actions import parse_actions
 from slipway.monitoring.performance_check import ESTIMABLE, LOWER_IS_BETTER, SOURCES, problem_of
 from slipway.monitoring.realised import CLASSIFICATION, REGRESSION
@@ -67,7 +68,7 @@ def parse_monitor(spec: Any) -> dict[str, Any]:
         try:
             spec = yaml.safe_load(spec)
         except yaml.YAMLError as err:
-            raise InvalidInput(f"monitor spec is not valid YAML: {err}") from err
+            raise InvalidInput(f"monitor spec is not valid YAML: {yaml_problem(err)}") from err
     if not isinstance(spec, dict):
         raise InvalidInput(f"a monitor spec is a mapping, not {type(spec).__name__}")
     unknown = set(spec) - _TOP

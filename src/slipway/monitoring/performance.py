@@ -60,6 +60,9 @@ def performance(reference: pa.Table | None, current: pa.Table, *, target: str = 
             classification, or a reference without labels when estimating.
     """
     chunking = Chunking.build(chunk_size, chunk_number, chunk_period)
+    if reference is None and target not in current.column_names:  # a mistyped label: a report of empty rows
+        raise InvalidInput(f"the current data has no label column {target!r} and no reference was given to "
+                           f"estimate from, so there is nothing to report; it has {current.column_names}")
     if probabilities:
         return _multiclass(reference, current, target=target, prediction=prediction, probabilities=probabilities,
                            timestamp=timestamp, chunking=chunking, metrics=metrics, estimate=estimate,
