@@ -58,6 +58,8 @@ class Action(StrEnum):
     EXPERIMENT_DELETE = "experiment.delete"
     EXPERIMENT_RESTORE = "experiment.restore"
     EXPERIMENT_DESCRIBE = "experiment.describe"
+    EXPERIMENT_SET_TAG = "experiment.set_tag"
+    EXPERIMENT_DELETE_TAG = "experiment.delete_tag"
     RUN_CREATE = "run.create"
     RUN_IMPORT = "run.import"
     RUN_END = "run.end"

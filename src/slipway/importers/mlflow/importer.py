@@ -86,7 +86,7 @@ class MlflowImport:
             name = self.name("experiment", exp.name, f"mlflow-experiment-{exp.id}")
             dropped = sorted(k for k in exp.tags if k != "mlflow.note.content")
             if dropped:
-                self.summary.skip("experiment tags", name, f"Slipway experiments carry no tags: {', '.join(dropped)}")
+                self.summary.skip("experiment tags", name, f"experiment tags are not imported yet: {', '.join(dropped)}")
             try:
                 self.tracking.get_experiment(name)
                 self.summary.already["experiments"] += 1

@@ -60,10 +60,12 @@ def readable_experiments(tracking: TrackingBackend, mlflow_ids: list[str]) -> li
     return found
 
 
-def experiment_json(experiment: Experiment) -> dict[str, Any]:
+def experiment_json(experiment: Experiment, tags_of: dict[str, str] | None = None) -> dict[str, Any]:
+    """MLflow's shape of an experiment; ``tags_of`` its experiment tags (TrackingAdmin.experiment_tags)."""
     eid = experiment_id(experiment)
     tags = [{"key": "mlflow.note.content", "value": experiment.description}] if experiment.description else []
     tags.append({"key": PROJECT_TAG, "value": experiment.project})
+    tags += [{"key": key, "value": value} for key, value in (tags_of or {}).items()]
     return {
         "experiment_id": eid, "name": experiment.name, "artifact_location": f"mlflow-artifacts:/{eid}",
         "lifecycle_stage": LIFECYCLE.get(experiment.lifecycle, experiment.lifecycle),

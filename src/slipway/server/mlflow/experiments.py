@@ -1,9 +1,9 @@
 """MLflow experiments (``/experiments/...``) over Slipway's experiments.
 
 An experiment's description is MLflow's ``mlflow.note.content`` tag and its project the tag
-``slipway.project`` (given at creation, see :meth:`MlflowCall.project_for_new`); other experiment
-tags have no place in Slipway's store and are refused with INVALID_PARAMETER_VALUE. Searches list
-only the experiments the caller may read, and page over those.
+``slipway.project`` (given at creation, see :meth:`MlflowCall.project_for_new`); every other tag is
+an experiment tag (``TrackingAdmin.set_experiment_tag``, audited). Searches list only the
+experiments the caller may read, filter by name and tags, and page over those.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from typing import Any
 
 from slipway.core.auth import authorised
 from slipway.core.errors import NotFound, PermissionDenied
+from slipway.core.names import check_key, check_value
 from slipway.server.mlflow.convert import ensure_default, experiment_json, resolve_experiment
 from slipway.server.mlflow.protocol import PROJECT_TAG, MlflowCall, MlflowError, Routes
+from slipway.tracking.admin import EXPERIMENT_TAG_VALUE
 from slipway.tracking.backend import DEFAULT_EXPERIMENT
 from slipway.tracking.records import Experiment
 
 NOTE = "mlflow.note.content"
 VIEW_TYPES = {"1": ("active",), "ACTIVE_ONLY": ("active",), "2": ("deleted",), "DELETED_ONLY": ("deleted",),
               "3": ("active", "deleted"), "ALL": ("active", "deleted")}
-_NAME_FILTER = re.compile(r"^\s*(?:(?:attributes?|attr)\.)?name\s+(=|!=|LIKE|ILIKE)\s+'((?:[^'\\]|\\.)*)'\s*$", re.I)
 
 
 def _tags(call: MlflowCall) -> dict[str, str]:
@@ -31,11 +32,17 @@ def _tags(call: MlflowCall) -> dict[str, str]:
     for tag in call.items("tags"):
         if not isinstance(tag, dict) or not isinstance(tag.get("key"), str):
             raise MlflowError(f"Invalid experiment tag {tag!r}: expected {{'key', 'value'}}"[:300])
-        if tag["key"] not in (NOTE, PROJECT_TAG):
-            raise MlflowError(f"experiment tag {tag['key']!r} is not supported by Slipway; only {NOTE!r} (the description) "
-                              f"and {PROJECT_TAG!r} (its project, when it is created)")
         tags[tag["key"]] = str(tag.get("value", ""))
+    for key, value in tags.items():  # checked before anything is written
+        if key not in (NOTE, PROJECT_TAG):
+            check_key(key, "experiment tag key")
+            check_value(value, f"experiment tag {key}", EXPERIMENT_TAG_VALUE)
     return tags
+
+
+def _with_tags(call: MlflowCall, experiments: list[Experiment]) -> list[dict[str, Any]]:
+    tags = call.admin.experiment_tags([e.id for e in experiments]) if experiments else {}
+    return [experiment_json(e, tags.get(e.id, {})) for e in experiments]
 
 
 def create(call: MlflowCall) -> dict[str, Any]:
@@ -46,11 +53,14 @@ def create(call: MlflowCall) -> dict[str, Any]:
     tags = _tags(call)
     project = call.project_for_new("tracking.write", tags.get(PROJECT_TAG))
     experiment = call.tracking.create_experiment(name, tags.get(NOTE, ""), project)
+    for key, value in tags.items():
+        if key not in (NOTE, PROJECT_TAG):
+            call.admin.set_experiment_tag(experiment.id, key, value)
     return {"experiment_id": experiment_json(experiment)["experiment_id"]}
 
 
 def get(call: MlflowCall) -> dict[str, Any]:
-    return {"experiment": experiment_json(resolve_experiment(call.tracking, call.text("experiment_id")))}
+    return {"experiment": _with_tags(call, [resolve_experiment(call.tracking, call.text("experiment_id"))])[0]}
 
 
 def get_by_name(call: MlflowCall) -> dict[str, Any]:
@@ -58,7 +68,7 @@ def get_by_name(call: MlflowCall) -> dict[str, Any]:
     experiment = call.tracking.get_experiment(name)
     if experiment.name != name:
         raise NotFound(f"Could not find experiment with name '{name}'")
-    return {"experiment": experiment_json(experiment)}
+    return {"experiment": _with_tags(call, [experiment])[0]}
 
 
 def search(call: MlflowCall) -> dict[str, Any]:
@@ -75,11 +85,14 @@ def search(call: MlflowCall) -> dict[str, Any]:
         with contextlib.suppress(NotFound, PermissionDenied):
             ensure_default(call.tracking)
             listing = call.tracking.list_experiments()
-    found = [e for e in listing if e.lifecycle in stages and _matches(call, e)]
+    clauses = _clauses(call.optional("filter"))
+    listing = [e for e in listing if e.lifecycle in stages]
+    tags = call.admin.experiment_tags([e.id for e in listing]) if listing and any(c[0] for c in clauses) else {}
+    found = [e for e in listing if all(_holds(clause, e, tags.get(e.id, {})) for clause in clauses)]
     for key, descending in reversed(order):  # stable sorts, last key first
         found.sort(key=key, reverse=descending)
     page = found[offset: offset + max_results]
-    result: dict[str, Any] = {"experiments": [experiment_json(e) for e in page]}
+    result: dict[str, Any] = {"experiments": _with_tags(call, page)}
     if offset + max_results < len(found):
         result["next_page_token"] = str(offset + max_results)
     return result
@@ -107,19 +120,36 @@ def _order(call: MlflowCall) -> list[tuple[Callable[[Experiment], Any], bool]]:
     return [*keys, (_ORDER_KEYS["experiment_id"], False)]
 
 
-def _matches(call: MlflowCall, experiment: Experiment) -> bool:
-    text = call.optional("filter")
-    if not text:
-        return True
-    match = _NAME_FILTER.match(text)
-    if match is None:
-        raise MlflowError(f"Unsupported experiment filter {text!r}: Slipway filters experiments by name "
-                          "(name = / != / LIKE / ILIKE '...')")
-    op, value = match.group(1).upper(), match.group(2).replace("\\'", "'")
+# One clause of an experiment filter: name (or attribute.name) or tags.KEY (tags.`KEY`), an
+# operator, a quoted value; clauses are joined by AND, as in MLflow's experiment search.
+_CLAUSE = re.compile(r"\s*(?:(?:(?:attributes?|attr)\.)?(name)|tags?\.(?:`([^`]+)`|([\w.\-/:]+)))\s+"
+                     r"(=|!=|LIKE|ILIKE)\s+'((?:[^'\\]|\\.)*)'\s*(?:AND\b|$)", re.I)
+Clause = tuple[str | None, str, str]  # (tag key or None for the name, operator, value)
+
+
+def _clauses(text: str | None) -> list[Clause]:
+    clauses: list[Clause] = []
+    position, text = 0, (text or "").strip()
+    while position < len(text):
+        match = _CLAUSE.match(text, position)
+        if match is None:
+            raise MlflowError(f"Unsupported experiment filter {text!r}: Slipway filters experiments by name and "
+                              "tags (name or tags.KEY with = / != / LIKE / ILIKE '...', joined by AND)")
+        key = None if match.group(1) else (match.group(2) or match.group(3))
+        clauses.append((key, match.group(4).upper(), match.group(5).replace("\\'", "'")))
+        position = match.end()
+    return clauses
+
+
+def _holds(clause: Clause, experiment: Experiment, tags: dict[str, str]) -> bool:
+    key, op, value = clause
+    subject = experiment.name if key is None else tags.get(key)
+    if subject is None:  # a tag the experiment does not have matches nothing, as in MLflow
+        return False
     if op in ("=", "!="):
-        return (experiment.name == value) == (op == "=")
+        return (subject == value) == (op == "=")
     pattern = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in value)
-    return re.fullmatch(pattern, experiment.name, re.I if op == "ILIKE" else 0) is not None
+    return re.fullmatch(pattern, subject, re.I | re.S if op == "ILIKE" else re.S) is not None
 
 
 def update(call: MlflowCall) -> dict[str, Any]:
@@ -143,15 +173,26 @@ def restore(call: MlflowCall) -> dict[str, Any]:
 
 def set_tag(call: MlflowCall) -> dict[str, Any]:
     experiment = resolve_experiment(call.tracking, call.text("experiment_id"))
-    call.fields["tags"] = [{"key": call.text("key"), "value": call.text("value", "")}]
-    tags = _tags(call)
-    if PROJECT_TAG in tags:  # a no-op at most, but only for a caller who may change the experiment
+    key, value = call.text("key"), call.text("value", "")
+    if key == PROJECT_TAG:  # a no-op at most, but only for a caller who may change the experiment
         authorised(call.admin, "describe_experiment", ("tracking.write",), {"experiment_id": experiment.id})
-        if tags[PROJECT_TAG] != experiment.project:
+        if value != experiment.project:
             raise MlflowError(f"experiment {experiment.name!r} belongs to project {experiment.project!r}; an "
                               f"experiment's project is set when it is created and cannot change")
-        return {}
-    call.admin.describe_experiment(experiment.id, tags[NOTE])
+    elif key == NOTE:
+        call.admin.describe_experiment(experiment.id, value)
+    else:
+        call.admin.set_experiment_tag(experiment.id, key, value)
+    return {}
+
+
+def delete_tag(call: MlflowCall) -> dict[str, Any]:
+    experiment = resolve_experiment(call.tracking, call.text("experiment_id"))
+    key = call.text("key")
+    if key in (NOTE, PROJECT_TAG):
+        raise MlflowError(f"experiment tag {key!r} is the experiment's {'description' if key == NOTE else 'project'}: "
+                          "set it instead (the project cannot change)")
+    call.admin.delete_experiment_tag(experiment.id, key)
     return {}
 
 
@@ -165,4 +206,5 @@ ROUTES: Routes = [
     ("POST", "/experiments/delete", delete),
     ("POST", "/experiments/restore", restore),
     ("POST", "/experiments/set-experiment-tag", set_tag),
+    ("POST", "/experiments/delete-experiment-tag", delete_tag),
 ]

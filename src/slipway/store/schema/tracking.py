@@ -77,6 +77,15 @@ run_tags = Table(
     Column("value", Text, nullable=False),
 )
 
+# MLflow's experiment tags (set_experiment_tag); the description is the experiment's own column.
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", ID, ForeignKey("experiments.id"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 # Every point. SQLite cannot store NaN (it becomes NULL), so NaN is a flag with value 0.
 metrics = Table(
     "metrics",
