@@ -171,13 +171,19 @@ def test_experiment_and_run_names_are_free_text_as_in_mlflows_quickstart(mlflow_
             refused = None
         except mlflow.exceptions.MlflowException as e:
             refused = e.error_code
+        late = c.create_run(other, start_time=2_000_000_000_000).info.run_id   # the client's start_time is kept
+        early = c.create_run(other, start_time=1_000_000_000_000).info.run_id
+        ordered = [r.info.run_id for r in c.search_runs([other], order_by=["attributes.start_time ASC"])]
         print(json.dumps({"exp": c.get_experiment(exp.experiment_id).name, "other": c.get_experiment(other).name,
+                          "starts": [c.get_run(early).info.start_time, c.get_run(late).info.start_time],
+                          "ordered": ordered == [early, late],
                           "found": [r.info.run_name for r in found], "run": run.info.run_id, "refused": refused,
                           "names": sorted(e.name for e in c.search_experiments())}))
     """)
     assert out["exp"] == "MLflow Quickstart" and out["other"] == "/Users/me/churn model"
     assert out["found"] == ["Run A Lot (parent_run_id=None)"] and out["refused"] == "INVALID_PARAMETER_VALUE"
     assert "two\nlines" not in out["names"]
+    assert out["starts"] == [1_000_000_000_000, 2_000_000_000_000] and out["ordered"]
     ws = mlflow_server.workspace()
     assert ws.tracking.get_run(out["run"]).name == "Run A Lot (parent_run_id=None)"
     assert [e.name for e in ws.tracking.list_experiments() if e.name.startswith("MLflow")] == ["MLflow Quickstart"]

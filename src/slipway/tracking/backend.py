@@ -132,9 +132,15 @@ class TrackingBackend:
         self, experiment: str | None = None, name: str | None = None, parent_id: str | None = None,
         git_commit: str | None = None, git_dirty: bool | None = None, source: str | None = None,
         packages_digest: str | None = None, tags: dict[str, str] | None = None, project: str | None = None,
+        start_ms: int | None = None,
     ) -> Run:
-        """Start a run in ``experiment`` (created when missing, in ``project`` or the workspace's)."""
+        """Start a run in ``experiment`` (created when missing, in ``project`` or the workspace's).
+
+        ``start_ms`` is the start time the caller gives (MLflow's ``start_time``; the run's
+        ordering and display), by default now; the audit event keeps the server's own time."""
         run_id = new_id()
+        if start_ms is not None and (isinstance(start_ms, bool) or not isinstance(start_ms, int) or start_ms < 0):
+            raise InvalidInput(f"start_ms must be a non-negative integer (milliseconds), got {start_ms!r}")
         name = name or f"run-{run_id[-8:]}"
         check_label(name, "run name")
         if packages_digest is not None:
@@ -153,7 +159,8 @@ class TrackingBackend:
                 self._run_row(conn, parent_id)
             conn.execute(runs.insert().values(
                 id=run_id, experiment_id=exp.id, name=name, parent_id=parent_id, status="RUNNING",
-                start_ms=(started := self.clock()), heartbeat_ms=started, end_ms=None, lifecycle="active", user=self.ctx.principal.name,
+                start_ms=start_ms if start_ms is not None else (started := self.clock()),
+                heartbeat_ms=self.clock() if start_ms is not None else started, end_ms=None, lifecycle="active", user=self.ctx.principal.name,
                 git_commit=git_commit, git_dirty=git_dirty, source=(source or "")[:500] or None,
                 packages_digest=packages_digest,
             ))

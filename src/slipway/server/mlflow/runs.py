@@ -66,7 +66,7 @@ def create(call: MlflowCall) -> dict[str, Any]:
     tags.pop(RUN_NAME, None)
     run = tracking.create_run(experiment=experiment.id, name=name, parent_id=tags.pop(PARENT, None),
                               source=tags.get("mlflow.source.name"), git_commit=tags.get("mlflow.source.git.commit"),
-                              tags=tags)
+                              tags=tags, start_ms=call.integer("start_time") if call.fields.get("start_time") else None)
     return {"run": run_json(run, experiment_id(experiment))}
 
 
