@@ -171,7 +171,8 @@ class TrackingService:
             tags = {**(tags or {}), "slipway.reproduces": reproduces}
         run = self._backend.create_run(
             experiment=experiment, name=name, parent_id=parent.id if parent else None, git_commit=commit,
-            git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags, **self._project(project),
+            git_dirty=dirty, source=entry_point(), packages_digest=digest, tags=tags,
+            project=self._project(project).get("project"),
         )
         self._inherit_step_inputs(run.id)
         active = ActiveRun(self, run)
