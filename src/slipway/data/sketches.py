@@ -122,7 +122,8 @@ class ColumnSketch:
         out: dict[str, Any] = {
             "type": self.arrow_type, "kind": self.kind, "count": self.count, "nulls": self.nulls,
             "null_share": self.nulls / self.count if self.count else 0.0,
-            "distinct": round(self.hll.get_estimate()),
+            # An estimate (HLL, ~1-2 % error), never more than the non-null values it counts.
+            "distinct": min(round(self.hll.get_estimate()), self.count - self.nulls),
         }
         if self.kind in ("numeric", "datetime") and not self.kll.is_empty():
             std = math.sqrt(self.m2 / (self.kll.n - 1)) if self.kll.n > 1 else 0.0
