@@ -98,3 +98,32 @@ def test_a_yaml_syntax_error_is_one_line_naming_where(cli: Cli, tmp_path: Path, 
     code, _, err = cli(*(part.format(spec=spec, folder=folder) for part in command))
     assert code == 2 and "not valid YAML: line 4, column 1: expected ',' or '}'" in err, err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_the_server_says_it_is_on_once_it_answers(tmp_path: Path) -> None:
+    """A script that starts `slipway server` in the background and waits for its line calls it
+    straight away: the line comes once the port accepts connections (it came before, so the first
+    call could be refused)."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home"), "SLIPWAY_SERVER_URL": "", "SLIPWAY_TOKEN": ""}
+    slipway = Path(sys.executable).parent / "slipway"
+    server = subprocess.Popen([str(slipway), "server", "--port", str(port)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:  # blocks until the line (or the end, if the server died)
+            if "Slipway server on" in line:
+                break
+        else:
+            raise AssertionError(f"the server ended without its line (exit {server.wait()})")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).json() == {"status": "ok"}  # no retry
+    finally:
+        server.terminate()
+        server.wait(timeout=60)

@@ -9,6 +9,9 @@ a port no client can reach). Here it is one line and exit code 2, before anythin
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from collections.abc import Callable
 
 from slipway.cli.output import fail
 from slipway.core.errors import Conflict, InvalidInput
@@ -33,3 +36,21 @@ def check_listen_address(host: str, port: int, workers: int = 1) -> None:
             probe.bind(address)
         except OSError as err:
             fail(Conflict(f"cannot listen on {host}:{port}: {err.strerror or err}"))
+
+
+def announce_when_listening(host: str, port: int, message: str, say: Callable[[str], None]) -> None:
+    """Call ``say(message)`` once ``host:port`` accepts connections, from a daemon thread: a script
+    that starts the server in the background and waits for its line can call it straight away
+    (printed before the server started, the line came a few seconds before the port answered)."""
+    target = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+    def wait() -> None:
+        while True:
+            try:
+                with socket.create_connection((target, port), timeout=1):
+                    say(message)
+                    return
+            except OSError:
+                time.sleep(0.1)
+
+    threading.Thread(target=wait, name="slipway-announce", daemon=True).start()

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         """Run the platform REST API (OpenAPI at /api/v1/docs) and the web UI (at /) over the configured stores."""
         import uvicorn
 
-        from slipway.cli.listen import check_listen_address
+        from slipway.cli.listen import announce_when_listening, check_listen_address
         from slipway.core.settings import load_settings
         from slipway.server.bootstrap import prepare
 
@@ -26,7 +26,9 @@ def register(app: typer.Typer) -> None:
         note = prepare(settings)
         if note:
             console.print(note)
-        console.print(f"Slipway server on http://{host}:{port} (store {settings.resolved_store_uri})")
+        # Said once the port answers (not before uvicorn has bound it), so "wait for this line" works.
+        announce_when_listening(host, port, f"Slipway server on http://{host}:{port} (store {settings.resolved_store_uri})",
+                                console.print)
         # An idle keep-alive connection stays open 75 s (uvicorn's default is 5 s): clients such as
         # MLflow's keep theirs while they decode a large page (25,000 metric points take seconds on a
         # busy machine) and send the next request on it; closed under them, that request fails.
