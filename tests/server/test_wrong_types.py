@@ -166,3 +166,14 @@ def test_records_are_built_only_where_the_signature_takes_them(server: tuple[str
         assert schedule.status_code in (200, 422), schedule.text
         if schedule.status_code == 200:
             assert schedule.json()["params"]["run"] == run
+
+
+def test_an_unknown_route_or_method_answers_in_slipways_error_shape(tmp_path: Path) -> None:
+    with platform_server(make_settings(tmp_path / "home")) as (url, token):
+        headers = {"Authorization": f"Bearer {token}"}
+        missing = httpx.get(f"{url}/api/v1/no-such-thing", headers=headers, timeout=30)
+        wrong = httpx.delete(f"{url}/healthz", timeout=30)
+    assert missing.status_code == 404
+    assert missing.json() == {"error": {"type": "NotFound", "message": "no such route: GET /api/v1/no-such-thing"}}
+    assert wrong.status_code == 405 and wrong.json()["error"]["type"] == "MethodNotAllowed"
+    assert "GET" in wrong.headers["allow"]  # the methods the route takes, as before

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slipway.core.auth import READ_PERMISSIONS, endpoints_of
 from slipway.core.errors import InvalidInput, SlipwayError, TooManyAttempts
@@ -65,6 +66,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def on_validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:5])
         return error_response(InvalidInput(f"invalid request: {problems}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_routing_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        # An unknown route or method answers in Slipway's error shape too (FastAPI's is {"detail": …}).
+        kind = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "SlipwayError")
+        message = (f"no such route: {request.method} {request.url.path}" if error.status_code == 404
+                   else f"{request.method} is not allowed on {request.url.path}" if error.status_code == 405
+                   else str(error.detail))
+        return JSONResponse({"error": {"type": kind, "message": message}}, status_code=error.status_code,
+                            headers=getattr(error, "headers", None))
 
     @app.exception_handler(Exception)
     async def on_unexpected(_request: Request, error: Exception) -> JSONResponse:
