@@ -121,6 +121,16 @@ def test_a_viewer_sees_read_only_pages(as_user: Any, story: Story) -> None:
     assert "Audit" not in vera.page.inner_text("header nav")
 
 
+def test_the_link_mlflows_client_prints_opens_the_run(as_user: Any, story: Story) -> None:
+    """MLflow's client prints "View run at <server>/#/experiments/<id>/runs/<run id>"; the fragment
+    never reaches the server, so the page's script opens Slipway's page for that run."""
+    vera = as_user("vera")
+    run_id = story.runs["rf-0"]
+    vera.open(f"/#/experiments/0123456789abcdef0123456789abcdef/runs/{run_id}")
+    vera.page.wait_for_url(f"**/runs/{run_id}")
+    assert "rf-0" in vera.page.inner_text("main")
+
+
 def test_xss_payloads_in_untrusted_text_do_not_run(as_user: Any, story: Story) -> None:
     vera = as_user("vera")
     vera.open(f"/runs/{story.runs['xss']}")

@@ -1,6 +1,14 @@
 // Small page behaviours; everything works without them (plain links and forms).
 (function () {
   "use strict";
+  // MLflow's client prints "View run at <server>/#/experiments/<id>/runs/<run id>" (its UI routes
+  // in the fragment, which never reaches the server): open Slipway's page for that run or experiment.
+  var mlflow = /^#\/experiments\/([^\/?#]+)(?:\/runs\/([0-9a-f]{32}))?/.exec(window.location.hash);
+  if (mlflow) {
+    window.location.replace(mlflow[2] ? "/runs/" + mlflow[2]
+      : "/runs?experiment=" + encodeURIComponent(mlflow[1] === "0" ? "Default" : decodeURIComponent(mlflow[1])));
+    return;
+  }
   // htmx requests carry the session's CSRF token (the server also accepts it in forms).
   document.addEventListener("htmx:configRequest", function (event) {
     var token = document.body.dataset.csrf;
