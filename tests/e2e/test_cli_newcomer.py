@@ -127,3 +127,22 @@ def test_the_server_says_it_is_on_once_it_answers(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def test_a_missing_object_in_the_default_store_names_the_store(tmp_path: Path) -> None:
+    """Forgetting the quickstart's `export SLIPWAY_HOME=…` opens ./.slipway, where nothing exists:
+    the refusal says which store it looked in and why."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLIPWAY_")}
+    slipway = Path(sys.executable).parent / "slipway"
+    done = subprocess.run([str(slipway), "models", "show", "ai4i-failure"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert flat(done.stderr) == (f"NotFound: registered model 'ai4i-failure' does not exist (in the store at "
+                                 f"{tmp_path / '.slipway'}: SLIPWAY_HOME is not set)")
+    named = subprocess.run([str(slipway), "models", "show", "ai4i-failure"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=300, env={**env, "SLIPWAY_HOME": str(tmp_path / "home")})
+    assert named.returncode == 2 and "SLIPWAY_HOME" not in named.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from slipway.core.environment import DEFAULT_HOME, plain_home
 from slipway.core.errors import SlipwayError
 from slipway.core.records import as_plain
 
@@ -33,6 +35,10 @@ JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table."
 def fail(error: SlipwayError | str, code: int = 2) -> NoReturn:
     message = error.message if isinstance(error, SlipwayError) else error
     kind = type(error).__name__ if isinstance(error, SlipwayError) else "error"
+    if kind == "NotFound" and _default_store_in_use():
+        # Forgetting the quickstart's `export SLIPWAY_HOME=...` opens (and creates) ./.slipway,
+        # where nothing the reader made exists: say which store was asked.
+        message += f" (in the store at {os.path.abspath(DEFAULT_HOME)}: SLIPWAY_HOME is not set)"
     err_console.print(f"[bold red]{kind}:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
@@ -62,3 +68,8 @@ def show(value: Any, as_json: bool, title: str, columns: Sequence[str], rows: Se
         print_json(value)
     else:
         print_table(title, columns, rows)
+
+
+def _default_store_in_use() -> bool:
+    """No SLIPWAY_HOME, store, server or config file says where the store is: ./.slipway is used."""
+    return plain_home() == DEFAULT_HOME and "SLIPWAY_HOME" not in os.environ
