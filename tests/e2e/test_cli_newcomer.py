@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli_data import Cli, _head, flat
+from tests.e2e.test_cli_data import Cli, _head, command_lines, flat
 
 
 @pytest.mark.parametrize("command", [["server"], ["features", "serve"]])
@@ -83,7 +83,7 @@ def test_a_spec_saved_as_utf16_is_one_line_not_a_traceback(cli: Cli, tmp_path: P
     spec.write_text("name: d\n", encoding="utf-16")
     code, _, err = cli(*command, spec)
     assert code == 2 and "is not UTF-8 text" in flat(err) and "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == 1
+    assert len(command_lines(err)) == 1, err
 
 
 @pytest.mark.parametrize("command", [["deploy", "apply", "{spec}"], ["monitors", "apply", "{spec}"],
@@ -97,7 +97,7 @@ def test_a_yaml_syntax_error_is_one_line_naming_where(cli: Cli, tmp_path: Path, 
     spec.write_text("name: d\nvariants:\n  - {name: a, model: m/1\n")
     code, _, err = cli(*(part.format(spec=spec, folder=folder) for part in command))
     assert code == 2 and "not valid YAML: line 4, column 1: expected ',' or '}'" in err, err
-    assert len(err.strip().splitlines()) == 1, err
+    assert len(command_lines(err)) == 1, err
 
 
 def test_the_server_says_it_is_on_once_it_answers(tmp_path: Path) -> None:
