@@ -134,12 +134,10 @@ class TrackingBackend:
         packages_digest: str | None = None, tags: dict[str, str] | None = None, project: str | None = None,
         start_ms: int | None = None,
     ) -> Run:
-        """Start a run in ``experiment`` (created when missing, in ``project`` or the workspace's).
-
-        ``start_ms`` is the start time the caller gives (MLflow's ``start_time``; the run's
-        ordering and display), by default now; the audit event keeps the server's own time."""
+        """Start a run in ``experiment`` (created when missing, in ``project`` or the workspace's), at
+        ``start_ms`` if given (MLflow's ``start_time``; the audit event keeps the server's time)."""
         run_id = new_id()
-        if start_ms is not None and (isinstance(start_ms, bool) or not isinstance(start_ms, int) or start_ms < 0):
+        if start_ms is not None and (type(start_ms) is not int or start_ms < 0):
             raise InvalidInput(f"start_ms must be a non-negative integer (milliseconds), got {start_ms!r}")
         name = name or f"run-{run_id[-8:]}"
         check_label(name, "run name")
@@ -157,13 +155,12 @@ class TrackingBackend:
                                               project=project)
             if parent_id is not None:
                 self._run_row(conn, parent_id)
+            now = self.clock()
             conn.execute(runs.insert().values(
-                id=run_id, experiment_id=exp.id, name=name, parent_id=parent_id, status="RUNNING",
-                start_ms=start_ms if start_ms is not None else (started := self.clock()),
-                heartbeat_ms=self.clock() if start_ms is not None else started, end_ms=None, lifecycle="active", user=self.ctx.principal.name,
-                git_commit=git_commit, git_dirty=git_dirty, source=(source or "")[:500] or None,
-                packages_digest=packages_digest,
-            ))
+                id=run_id, experiment_id=exp.id, name=name, parent_id=parent_id, status="RUNNING", end_ms=None,
+                start_ms=now if start_ms is None else start_ms, heartbeat_ms=now, lifecycle="active",
+                user=self.ctx.principal.name, git_commit=git_commit, git_dirty=git_dirty,
+                source=(source or "")[:500] or None, packages_digest=packages_digest))
             if tag_rows:
                 conn.execute(run_tags.insert(), tag_rows)
             self.ctx.audit(conn, Action.RUN_CREATE, Subject.RUN, run_id, {"experiment": exp.name, "name": name, "parent_id": parent_id})
