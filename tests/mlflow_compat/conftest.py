@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,21 @@ def mlflow_server(request: pytest.FixtureRequest, home: Path, mlflow_python: str
         settings = make_settings(home / "server", **overrides)
         url, token = stack.enter_context(platform_server(settings))
         yield MlflowServer(url, token, settings, mlflow_python, workdir)
+
+
+def logged_bundle_run(server: MlflowServer) -> typing.Any:
+    """A Slipway run (through ``server``'s own API) that logged an AI4I scikit-learn bundle, for
+    tests that register it with MLflow's client."""
+    import slipway
+    from slipway.workspace import set_default
+    from tests.models.ai4i import ai4i, fitted_pipeline
+
+    set_default(server.workspace())
+    try:
+        X, _ = ai4i()
+        with slipway.start_run("train") as run:
+            slipway.log_model(fitted_pipeline(), input_example=X.head(3))
+    finally:
+        set_default(None)
+    assert run.id  # the run ended and is known by its id
+    return run

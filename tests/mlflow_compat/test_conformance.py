@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-import slipway
-from slipway.workspace import set_default
-from tests.mlflow_compat.conftest import MlflowServer
-from tests.models.ai4i import ai4i, fitted_pipeline
+from tests.mlflow_compat.conftest import MlflowServer, logged_bundle_run
 
 pytestmark = pytest.mark.slow
 
@@ -122,13 +119,7 @@ def test_runs_answer_in_mlflows_words(mlflow_server: MlflowServer) -> None:
 
 def test_registry_tags_are_deleted_through_mlflow(mlflow_server: MlflowServer) -> None:
     ws = mlflow_server.workspace()
-    set_default(ws)
-    try:
-        X, _ = ai4i()
-        with slipway.start_run("train") as run:
-            slipway.log_model(fitted_pipeline(), input_example=X.head(3))
-    finally:
-        set_default(None)
+    run = logged_bundle_run(mlflow_server)
     out = mlflow_server.run(f"""
         import json, mlflow
         from mlflow import MlflowClient
