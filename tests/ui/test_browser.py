@@ -129,6 +129,12 @@ def test_the_link_mlflows_client_prints_opens_the_run(as_user: Any, story: Story
     vera.open(f"/#/experiments/0123456789abcdef0123456789abcdef/runs/{run_id}")
     vera.page.wait_for_url(f"**/runs/{run_id}")
     assert "rf-0" in vera.page.inner_text("main")
+    # "View experiment at …/#/experiments/<id>", from a page of the UI already open (a hash change).
+    experiment = vera.page.get_attribute("a[href^='/runs?experiment=']", "href").split("=", 1)[1]
+    vera.open("/")
+    vera.page.goto(f"{vera.url}/#/experiments/{experiment}")
+    vera.page.wait_for_url(lambda url: url.endswith(f"/runs?experiment={experiment}"))
+    assert "rf-0" in vera.page.inner_text("#runs")
 
 
 def test_xss_payloads_in_untrusted_text_do_not_run(as_user: Any, story: Story) -> None:
