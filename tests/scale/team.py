@@ -42,7 +42,7 @@ class Team:
     def kill(self, index: int) -> None:
         """SIGKILL one server mid-work: no shutdown, no flush."""
         self.processes[index].send_signal(signal.SIGKILL)
-        self.processes[index].wait(30)
+        assert self.processes[index].wait(30) == -signal.SIGKILL, "the server ended before it was killed"
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -79,6 +79,7 @@ def team_deployment(root: Path, servers: int = 2, extra_env: dict[str, str] | No
                 team.processes.append(process)
                 team.urls.append(f"http://127.0.0.1:{port}")
                 _wait_ready(team.urls[-1], process, log)
+            assert len(set(team.urls)) == servers and all(p.poll() is None for p in team.processes)
             yield team
         finally:
             for process in team.processes:

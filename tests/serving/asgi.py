@@ -17,7 +17,9 @@ FAST = ServeOptions(reload_seconds=0.1, stats_seconds=0.1, controller_seconds=0.
 
 
 def make_app(ws: Any, options: ServeOptions = FAST, **target: Any) -> Any:
-    return create_inference_app(ServerRuntime(ws, options, **target))
+    app = create_inference_app(ServerRuntime(ws, options, **target))
+    assert "/invocations" in {getattr(route, "path", "") for route in app.routes}  # an inference app, not another
+    return app
 
 
 @contextlib.asynccontextmanager
@@ -33,4 +35,5 @@ async def in_process(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 def on_socket(app: Any) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a loopback port; yields its URL."""
     with ServerThread(app) as server:
+        assert server.url.startswith("http://127.0.0.1:")
         yield server.url

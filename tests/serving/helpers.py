@@ -23,6 +23,7 @@ LABEL = "Machine failure"
 def ai4i(rows: int = 3000) -> tuple[pd.DataFrame, pd.Series]:
     """A slice of AI4I: features and the Machine failure label."""
     frame = pd.read_csv(AI4I, nrows=rows)
+    assert len(frame) == rows and set(frame[LABEL].unique()) <= {0, 1}
     return frame[FEATURES], frame[LABEL]
 
 
@@ -36,6 +37,7 @@ def register(ws: Workspace, model: Any, name: str, example: pd.DataFrame, **opti
     """Log ``model`` in a run and register it as a new version of ``name``; returns the version."""
     with ws.tracking.start_run(f"train-{name}"):
         info = log_model(ws, model, input_example=example, registered_model_name=name, **options)
+    assert info.version is not None and int(info.version) >= 1, info
     return int(info.version)
 
 
@@ -56,4 +58,5 @@ def champion(home: Path, ws: Workspace, features: pd.DataFrame, label: pd.Series
     version = register(ws, pipeline, name, features.head(20))
     approve(home, ws, f"{name}/{version}")
     ws.registry.set_alias(name, "champion", version)
+    assert "champion" in ws.registry.get_version(name, version).aliases
     return pipeline

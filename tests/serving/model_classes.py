@@ -24,6 +24,7 @@ class FlakyTorqueThreshold(TorqueThreshold):
 
     def __init__(self, threshold: float = 50.0, failure_rate: float = 0.2) -> None:
         super().__init__(threshold)
+        assert 0.0 <= failure_rate <= 1.0, failure_rate
         self.failure_rate = failure_rate
         self._random = random.Random(7)
 

@@ -23,6 +23,7 @@ def recs_fixture(home: Path) -> Iterator[Workspace]:
     version = register(ws, fitted(), "recs", EXAMPLE)
     approve(home, ws, f"recs/{version}")
     ws.registry.set_alias("recs", "champion", version)
+    assert "champion" in ws.registry.get_version("recs", version).aliases
     yield ws
     ws.close()
     set_default(None)
